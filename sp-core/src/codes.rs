@@ -1,0 +1,181 @@
+//! The registry of stable error codes.
+//!
+//! Every error the platform returns carries one of these codes. A code never changes meaning
+//! once released; new failure kinds get new codes. `docs/errors.md` is generated from this
+//! table and a test fails when the two drift apart.
+
+use std::fmt;
+use std::str::FromStr;
+
+macro_rules! error_codes {
+    ($( $(#[$doc:meta])* $variant:ident => ($code:literal, $status:literal, $meaning:literal), )*) => {
+        /// A stable, documented error code such as `SP-REQ-001`.
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[non_exhaustive]
+        pub enum ErrorCode {
+            $( $(#[$doc])* $variant, )*
+        }
+
+        impl ErrorCode {
+            /// Every registered code, in registry order.
+            pub const ALL: &'static [ErrorCode] = &[$(ErrorCode::$variant,)*];
+
+            /// The code as it appears on the wire, e.g. `"SP-REQ-001"`.
+            pub const fn as_str(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $code,)* }
+            }
+
+            /// The HTTP status an API answers with for this code.
+            pub const fn http_status(self) -> u16 {
+                match self { $(ErrorCode::$variant => $status,)* }
+            }
+
+            /// One sentence on what the code means and what to do about it.
+            pub const fn meaning(self) -> &'static str {
+                match self { $(ErrorCode::$variant => $meaning,)* }
+            }
+        }
+    };
+}
+
+error_codes! {
+    /// A bug or an unexpected failure inside the platform.
+    Internal => ("SP-GEN-001", 500, "Unexpected internal failure; the request id locates it in the logs."),
+    /// A backend (database, cache, model) cannot be reached or is not ready.
+    Unavailable => ("SP-GEN-002", 503, "A backend the request needs is unavailable; retry later."),
+    /// No route matches the request path.
+    RouteNotFound => ("SP-REQ-001", 404, "No endpoint exists at this path."),
+    /// The path exists but not for this HTTP method.
+    MethodNotAllowed => ("SP-REQ-002", 405, "The endpoint exists but does not accept this HTTP method."),
+    /// The request body is larger than the configured limit.
+    PayloadTooLarge => ("SP-REQ-003", 413, "The request body exceeds the server's size limit (server.max_body_bytes)."),
+    /// The request body is not valid JSON or does not match the expected shape.
+    MalformedJson => ("SP-REQ-004", 400, "The request body is not valid JSON or does not match the expected shape."),
+    /// The request's `Content-Type` is not one the endpoint accepts.
+    UnsupportedMediaType => ("SP-REQ-005", 415, "The request's Content-Type is not accepted; send application/json."),
+    /// The request is malformed in a way no more specific code covers.
+    BadRequest => ("SP-REQ-006", 400, "The request is malformed."),
+    /// A field of the request has an invalid value.
+    InvalidInput => ("SP-VAL-001", 400, "A field has an invalid value; the message names the field."),
+    /// A pagination cursor could not be decoded.
+    InvalidCursor => ("SP-VAL-002", 400, "The pagination cursor is not one this server issued; restart listing without it."),
+    /// The requested resource does not exist (or is not visible in this namespace).
+    NotFound => ("SP-RES-001", 404, "The resource does not exist or is not visible to the caller."),
+    /// The request conflicts with the current state of a resource.
+    Conflict => ("SP-RES-002", 409, "The request conflicts with the resource's current state."),
+    /// The configuration (file, environment or flags) is invalid.
+    InvalidConfig => ("SP-CFG-001", 500, "The configuration is invalid; the message names the key and its source."),
+}
+
+impl ErrorCode {
+    /// Renders the registry as the Markdown table kept in `docs/errors.md`.
+    ///
+    /// ```
+    /// let table = sp_core::ErrorCode::markdown_table();
+    /// assert!(table.contains("| `SP-REQ-001` | 404 |"));
+    /// ```
+    pub fn markdown_table() -> String {
+        let mut out = String::from("| code | HTTP | meaning |\n|---|---|---|\n");
+        for code in Self::ALL {
+            out.push_str(&format!(
+                "| `{}` | {} | {} |\n",
+                code.as_str(),
+                code.http_status(),
+                code.meaning()
+            ));
+        }
+        out
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Returned when a string is not a registered error code.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown error code `{0}`")]
+pub struct UnknownErrorCode(pub String);
+
+impl FromStr for ErrorCode {
+    type Err = UnknownErrorCode;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Self::ALL
+            .iter()
+            .copied()
+            .find(|code| code.as_str() == s)
+            .ok_or_else(|| UnknownErrorCode(s.to_owned()))
+    }
+}
+
+impl serde::Serialize for ErrorCode {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashSet;
+
+    #[test]
+    fn codes_are_unique_and_well_formed() {
+        let mut seen = HashSet::new();
+        for code in ErrorCode::ALL {
+            let s = code.as_str();
+            assert!(seen.insert(s), "duplicate code {s}");
+            let parts: Vec<&str> = s.split('-').collect();
+            assert_eq!(parts.len(), 3, "{s} is not SP-AREA-NNN");
+            assert_eq!(parts[0], "SP");
+            assert!(parts[1].chars().all(|c| c.is_ascii_uppercase()), "{s}");
+            assert!(parts[2].len() == 3 && parts[2].chars().all(|c| c.is_ascii_digit()), "{s}");
+            assert!((400..600).contains(&code.http_status()), "{s}");
+            assert!(code.meaning().ends_with('.'), "{s} meaning is not a sentence");
+        }
+    }
+
+    #[test]
+    fn codes_round_trip_through_strings() {
+        for code in ErrorCode::ALL {
+            assert_eq!(code.as_str().parse::<ErrorCode>(), Ok(*code));
+        }
+        assert_eq!(
+            "SP-NOPE-999".parse::<ErrorCode>(),
+            Err(UnknownErrorCode("SP-NOPE-999".into()))
+        );
+    }
+
+    /// `docs/errors.md` must list exactly the registry. Regenerate it with
+    /// `SP_UPDATE_DOCS=1 cargo test -p sp-core codes`.
+    #[test]
+    fn errors_doc_matches_registry() {
+        let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../docs/errors.md");
+        let expected = errors_doc();
+        if std::env::var_os("SP_UPDATE_DOCS").is_some() {
+            std::fs::write(path, &expected).expect("write docs/errors.md");
+        }
+        let actual = std::fs::read_to_string(path).unwrap_or_default();
+        assert!(
+            actual == expected,
+            "docs/errors.md is out of date; run SP_UPDATE_DOCS=1 cargo test -p sp-core codes"
+        );
+    }
+
+    fn errors_doc() -> String {
+        format!(
+            "# Error codes\n\n\
+             <!-- Generated from sp-core/src/codes.rs by `SP_UPDATE_DOCS=1 cargo test -p sp-core codes`; \
+             a test fails when this file and the registry differ. -->\n\n\
+             Every error the platform returns carries a stable code. Over HTTP it arrives in one \
+             envelope, whatever the endpoint:\n\n\
+             ```json\n{{\"error\":{{\"code\":\"SP-REQ-001\",\"message\":\"no route for GET /nope\",\"request_id\":\"…\"}}}}\n```\n\n\
+             In Rust, `sp_core::Error::code()` returns it; in Python, the exception's `.code`.\n\
+             A code never changes meaning once released; new failure kinds get new codes.\n\n{}",
+            ErrorCode::markdown_table()
+        )
+    }
+}

@@ -1,0 +1,134 @@
+//! Merging configuration sources with figment.
+
+use std::path::{Path, PathBuf};
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+
+use super::Config;
+use crate::error::{Error, Result};
+
+/// Top-level keys that `SP_*` variables may set; other `SP_*` variables (`SP_CONFIG`,
+/// `SP_MODELS_DIR` of the scripts, …) belong to other tools and are left alone.
+const ENV_SECTIONS: &[&str] = &["data_dir", "server", "database", "redis", "model", "log", "health"];
+
+/// Where [`Config::load`] reads from.
+///
+/// ```
+/// use sp_core::{Config, ConfigSources};
+///
+/// let sources = ConfigSources::default()
+///     .without_env()
+///     .set("server.listen", "127.0.0.1:9000");
+/// let config = Config::load(&sources).unwrap();
+/// assert_eq!(config.server.listen.port(), 9000);
+///
+/// let bad = ConfigSources::default().without_env().set("server.listen", "nowhere");
+/// let err = Config::load(&bad).unwrap_err();
+/// assert!(err.to_string().contains("server.listen"), "{err}");
+/// ```
+#[derive(Debug, Clone)]
+pub struct ConfigSources {
+    file: Option<PathBuf>,
+    read_env: bool,
+    overrides: Vec<(String, figment::value::Value)>,
+}
+
+impl Default for ConfigSources {
+    fn default() -> Self {
+        ConfigSources {
+            file: None,
+            read_env: true,
+            overrides: Vec::new(),
+        }
+    }
+}
+
+impl ConfigSources {
+    /// Reads a TOML file too; it must exist.
+    pub fn file(mut self, path: impl Into<PathBuf>) -> Self {
+        self.file = Some(path.into());
+        self
+    }
+
+    /// Ignores the process environment (for tests and embedding).
+    pub fn without_env(mut self) -> Self {
+        self.read_env = false;
+        self
+    }
+
+    /// Sets a dotted key last, above every other source (command-line flags).
+    pub fn set(mut self, key: &str, value: impl Into<figment::value::Value>) -> Self {
+        self.overrides.push((key.to_owned(), value.into()));
+        self
+    }
+}
+
+impl Config {
+    /// Merges defaults, the file, the environment and overrides, then validates.
+    pub fn load(sources: &ConfigSources) -> Result<Config> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        if let Some(path) = &sources.file {
+            check_file(path)?;
+            figment = figment.merge(Toml::file(path));
+        }
+        if sources.read_env {
+            figment = figment
+                .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
+                .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis.url".into()))
+                .merge(Env::prefixed("SP_").split("__").filter(|key| {
+                    let section = key.as_str().split('.').next().unwrap_or_default();
+                    ENV_SECTIONS.iter().any(|known| known.eq_ignore_ascii_case(section))
+                }));
+        }
+        for (key, value) in &sources.overrides {
+            figment = figment.merge(Serialized::default(key, value));
+        }
+        let mut config: Config = figment.extract().map_err(config_error)?;
+        config.normalize();
+        config.validate()?;
+        Ok(config)
+    }
+}
+
+fn check_file(path: &Path) -> Result<()> {
+    if path.is_file() {
+        Ok(())
+    } else {
+        Err(Error::Config {
+            key: "config".into(),
+            reason: format!("file {} does not exist or is not a file", path.display()),
+        })
+    }
+}
+
+/// Turns figment's error into ours, naming the key and the source it came from.
+fn config_error(err: figment::Error) -> Error {
+    let key = if err.path.is_empty() {
+        "(root)".to_owned()
+    } else {
+        err.path.join(".")
+    };
+    let source = err.metadata.as_ref().map(|meta| match &meta.source {
+        Some(figment::Source::File(path)) => format!("file {}", path.display()),
+        _ if meta.name.contains("environment") => {
+            format!("environment variable {}", env_var_name(&err.path))
+        }
+        _ => meta.name.to_string(),
+    });
+    let reason = match source {
+        Some(source) => format!("{} (from {source})", err.kind),
+        None => err.kind.to_string(),
+    };
+    Error::Config { key, reason }
+}
+
+/// The variable that sets `path`: `SP_SERVER__LISTEN` for `server.listen`, or the conventional
+/// name for the URLs that have one.
+fn env_var_name(path: &[String]) -> String {
+    match path.join(".").as_str() {
+        "database.url" => "DATABASE_URL (or SP_DATABASE__URL)".to_owned(),
+        "redis.url" => "REDIS_URL (or SP_REDIS__URL)".to_owned(),
+        dotted => format!("SP_{}", dotted.replace('.', "__").to_ascii_uppercase()),
+    }
+}

@@ -1,0 +1,171 @@
+//! Configuration shared by the server, the CLI and embedding applications.
+//!
+//! Sources, lowest precedence first: built-in defaults, an optional TOML file, `SP_*`
+//! environment variables (`__` separates sections: `SP_SERVER__LISTEN`), and the conventional
+//! `DATABASE_URL` / `REDIS_URL`. [`Config::load`] merges and validates them; every error names
+//! the offending key and where its value came from.
+
+mod load;
+mod validate;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+pub use load::ConfigSources;
+
+/// The whole configuration.
+///
+/// ```
+/// use sp_core::Config;
+///
+/// let config = Config::default();
+/// assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+/// assert!(config.database.url.is_none(), "the embedded default needs no database");
+/// config.validate().unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded store keeps its files (`SP_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// The HTTP server.
+    pub server: ServerConfig,
+    /// PostgreSQL; unset means the embedded store.
+    pub database: DatabaseConfig,
+    /// Redis; unset means the in-process cache.
+    pub redis: RedisConfig,
+    /// The model served by the inference endpoints.
+    pub model: ModelConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Health checks.
+    pub health: HealthConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: default_data_dir(),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            redis: RedisConfig::default(),
+            model: ModelConfig::default(),
+            log: LogConfig::default(),
+            health: HealthConfig::default(),
+        }
+    }
+}
+
+/// The per-user data directory, e.g. `~/.local/share/story-portal` on Linux.
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("story-portal")
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds to let in-flight requests finish on shutdown.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 2 * 1024 * 1024,
+            shutdown_grace_secs: 10,
+        }
+    }
+}
+
+/// PostgreSQL settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://…` URL (`DATABASE_URL`); `None` selects the embedded store.
+    pub url: Option<String>,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Seconds to wait for a pooled connection before failing.
+    pub acquire_timeout_secs: u64,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: None,
+            max_connections: 10,
+            acquire_timeout_secs: 5,
+        }
+    }
+}
+
+/// Redis settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://…` URL (`REDIS_URL`); `None` selects the in-process cache.
+    pub url: Option<String>,
+}
+
+/// Model settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Path of a GGUF model file.
+    pub path: Option<PathBuf>,
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (the default; for log shippers).
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Output format.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `sp_server=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Json,
+            level: "info".into(),
+        }
+    }
+}
+
+/// Health-check settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthConfig {
+    /// A check slower than this counts as failed, in milliseconds.
+    pub check_timeout_ms: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            check_timeout_ms: 2000,
+        }
+    }
+}

@@ -1,0 +1,188 @@
+//! Checks that serde cannot express: URL schemes, ranges, files that must exist.
+
+use super::Config;
+use crate::error::{Error, Result};
+
+fn invalid(key: &str, reason: impl Into<String>) -> Error {
+    Error::Config {
+        key: key.to_owned(),
+        reason: reason.into(),
+    }
+}
+
+impl Config {
+    /// Treats empty URLs (`DATABASE_URL=`) as unset.
+    pub(super) fn normalize(&mut self) {
+        for url in [&mut self.database.url, &mut self.redis.url] {
+            if url.as_deref().is_some_and(|u| u.trim().is_empty()) {
+                *url = None;
+            }
+        }
+    }
+
+    /// Validates values whose type alone does not guarantee they make sense.
+    ///
+    /// ```
+    /// let mut config = sp_core::Config::default();
+    /// config.redis.url = Some("http://localhost:6379".into());
+    /// let err = config.validate().unwrap_err();
+    /// assert_eq!(err.code(), sp_core::ErrorCode::InvalidConfig);
+    /// assert!(err.to_string().contains("redis.url"));
+    /// ```
+    pub fn validate(&self) -> Result<()> {
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(invalid("data_dir", "must not be empty"));
+        }
+        if self.server.max_body_bytes < 1024 {
+            return Err(invalid(
+                "server.max_body_bytes",
+                format!("must be at least 1024, got {}", self.server.max_body_bytes),
+            ));
+        }
+        if let Some(url) = &self.database.url {
+            check_scheme("database.url", url, &["postgres", "postgresql"])?;
+        }
+        if !(1..=1000).contains(&self.database.max_connections) {
+            return Err(invalid(
+                "database.max_connections",
+                format!("must be 1..=1000, got {}", self.database.max_connections),
+            ));
+        }
+        if self.database.acquire_timeout_secs == 0 {
+            return Err(invalid("database.acquire_timeout_secs", "must be positive"));
+        }
+        if let Some(url) = &self.redis.url {
+            check_scheme("redis.url", url, &["redis", "rediss"])?;
+        }
+        if let Some(path) = &self.model.path
+            && !path.is_file()
+        {
+            return Err(invalid(
+                "model.path",
+                format!("{} does not exist or is not a file", path.display()),
+            ));
+        }
+        if self.log.level.trim().is_empty() {
+            return Err(invalid("log.level", "must not be empty"));
+        }
+        if !(10..=60_000).contains(&self.health.check_timeout_ms) {
+            return Err(invalid(
+                "health.check_timeout_ms",
+                format!("must be 10..=60000, got {}", self.health.check_timeout_ms),
+            ));
+        }
+        Ok(())
+    }
+}
+
+fn check_scheme(key: &str, url: &str, schemes: &[&str]) -> Result<()> {
+    let scheme = url.split_once("://").map(|(scheme, _)| scheme);
+    match scheme {
+        Some(scheme) if schemes.contains(&scheme) => Ok(()),
+        _ => Err(invalid(
+            key,
+            format!(
+                "must be a URL starting with {}://",
+                schemes.join("://, or ")
+            ),
+        )),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::{Config, ConfigSources, ErrorCode};
+    use figment::Jail;
+
+    fn load_err(jail_setup: impl FnOnce(&mut Jail)) -> String {
+        let mut message = String::new();
+        Jail::expect_with(|jail| {
+            jail_setup(jail);
+            let err = Config::load(&ConfigSources::default().file("sp.toml"))
+                .expect_err("config should be refused");
+            assert_eq!(err.code(), ErrorCode::InvalidConfig);
+            message = err.to_string();
+            Ok(())
+        });
+        message
+    }
+
+    #[test]
+    fn file_then_env_then_overrides() {
+        Jail::expect_with(|jail| {
+            jail.create_file(
+                "sp.toml",
+                "data_dir = \"/tmp/sp-a\"\n[server]\nlisten = \"127.0.0.1:7000\"\nmax_body_bytes = 4096\n",
+            )?;
+            jail.set_env("SP_SERVER__LISTEN", "127.0.0.1:7001");
+            jail.set_env("DATABASE_URL", "postgres://u@localhost/db");
+            jail.set_env("SP_CONFIG", "ignored: belongs to the CLI");
+            let config = Config::load(&ConfigSources::default().file("sp.toml"))
+                .expect("valid config");
+            assert_eq!(config.server.listen.port(), 7001, "env beats file");
+            assert_eq!(config.server.max_body_bytes, 4096, "file beats default");
+            assert_eq!(config.database.url.as_deref(), Some("postgres://u@localhost/db"));
+
+            let flagged = Config::load(
+                &ConfigSources::default()
+                    .file("sp.toml")
+                    .set("server.listen", "127.0.0.1:7002"),
+            )
+            .expect("valid config");
+            assert_eq!(flagged.server.listen.port(), 7002, "flags beat env");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn bad_env_value_names_key_and_variable() {
+        let message = load_err(|jail| {
+            jail.create_file("sp.toml", "").expect("file");
+            jail.set_env("SP_SERVER__MAX_BODY_BYTES", "lots");
+        });
+        assert!(message.contains("server.max_body_bytes"), "{message}");
+        assert!(message.contains("SP_SERVER__MAX_BODY_BYTES"), "{message}");
+    }
+
+    #[test]
+    fn unknown_file_key_is_refused() {
+        let message = load_err(|jail| {
+            jail.create_file("sp.toml", "[server]\nlisen = \"127.0.0.1:1\"\n")
+                .expect("file");
+        });
+        assert!(message.contains("lisen"), "{message}");
+        assert!(message.contains("sp.toml"), "{message}");
+    }
+
+    #[test]
+    fn semantic_checks_name_the_key() {
+        let message = load_err(|jail| {
+            jail.create_file("sp.toml", "").expect("file");
+            jail.set_env("DATABASE_URL", "mysql://x");
+        });
+        assert!(message.contains("database.url"), "{message}");
+
+        let message = load_err(|jail| {
+            jail.create_file("sp.toml", "[model]\npath = \"/nonexistent/m.gguf\"\n")
+                .expect("file");
+        });
+        assert!(message.contains("model.path"), "{message}");
+    }
+
+    #[test]
+    fn empty_database_url_means_embedded() {
+        Jail::expect_with(|jail| {
+            jail.set_env("DATABASE_URL", "");
+            let config = Config::load(&ConfigSources::default()).expect("valid");
+            assert!(config.database.url.is_none());
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn missing_file_is_an_error() {
+        let err = Config::load(&ConfigSources::default().without_env().file("/nonexistent.toml"))
+            .unwrap_err();
+        assert!(err.to_string().contains("/nonexistent.toml"), "{err}");
+    }
+}

@@ -1,0 +1,130 @@
+//! The error type shared by every layer.
+
+use crate::codes::ErrorCode;
+
+/// A `Result` whose error is [`Error`].
+pub type Result<T, E = Error> = std::result::Result<T, E>;
+
+/// An error from any Story Portal layer. Each variant maps to one stable [`ErrorCode`].
+///
+/// ```
+/// use sp_core::{Error, ErrorCode};
+///
+/// let err = Error::invalid_input("limit", "must be between 1 and 1000");
+/// assert_eq!(err.code(), ErrorCode::InvalidInput);
+/// assert_eq!(err.to_string(), "invalid limit: must be between 1 and 1000");
+/// ```
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum Error {
+    /// A request field or argument has an invalid value.
+    #[error("invalid {field}: {reason}")]
+    InvalidInput {
+        /// The offending field, as the caller named it.
+        field: String,
+        /// Why the value was refused.
+        reason: String,
+    },
+    /// A pagination cursor could not be decoded.
+    #[error("invalid cursor: {0}")]
+    InvalidCursor(String),
+    /// The configuration is invalid.
+    #[error("invalid configuration at `{key}`: {reason}")]
+    Config {
+        /// The configuration key, dotted (`server.listen`).
+        key: String,
+        /// Why the value was refused, and where it came from.
+        reason: String,
+    },
+    /// A resource does not exist or is not visible.
+    #[error("{kind} `{id}` not found")]
+    NotFound {
+        /// What kind of resource (`document`, `context`, …).
+        kind: &'static str,
+        /// The identifier that was looked up.
+        id: String,
+    },
+    /// The request conflicts with the resource's current state.
+    #[error("conflict: {0}")]
+    Conflict(String),
+    /// A backend is unreachable or not ready.
+    #[error("{backend} unavailable: {reason}")]
+    Unavailable {
+        /// The backend's name (`postgres`, `redis`, `sqlite`, `model`).
+        backend: String,
+        /// What failed.
+        reason: String,
+    },
+    /// An unexpected failure; details are logged, not shown to API callers.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+impl Error {
+    /// The stable code of this error.
+    pub fn code(&self) -> ErrorCode {
+        match self {
+            Error::InvalidInput { .. } => ErrorCode::InvalidInput,
+            Error::InvalidCursor(_) => ErrorCode::InvalidCursor,
+            Error::Config { .. } => ErrorCode::InvalidConfig,
+            Error::NotFound { .. } => ErrorCode::NotFound,
+            Error::Conflict(_) => ErrorCode::Conflict,
+            Error::Unavailable { .. } => ErrorCode::Unavailable,
+            Error::Internal(_) => ErrorCode::Internal,
+        }
+    }
+
+    /// Shorthand for [`Error::InvalidInput`].
+    pub fn invalid_input(field: impl Into<String>, reason: impl Into<String>) -> Self {
+        Error::InvalidInput {
+            field: field.into(),
+            reason: reason.into(),
+        }
+    }
+
+    /// Shorthand for [`Error::Unavailable`].
+    pub fn unavailable(backend: impl Into<String>, reason: impl std::fmt::Display) -> Self {
+        Error::Unavailable {
+            backend: backend.into(),
+            reason: reason.to_string(),
+        }
+    }
+
+    /// Shorthand for [`Error::Internal`].
+    pub fn internal(reason: impl std::fmt::Display) -> Self {
+        Error::Internal(reason.to_string())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_variant_has_its_code() {
+        let cases = [
+            (Error::invalid_input("k", "r"), "SP-VAL-001"),
+            (Error::InvalidCursor("x".into()), "SP-VAL-002"),
+            (
+                Error::Config {
+                    key: "a".into(),
+                    reason: "b".into(),
+                },
+                "SP-CFG-001",
+            ),
+            (
+                Error::NotFound {
+                    kind: "document",
+                    id: "1".into(),
+                },
+                "SP-RES-001",
+            ),
+            (Error::Conflict("c".into()), "SP-RES-002"),
+            (Error::unavailable("redis", "down"), "SP-GEN-002"),
+            (Error::internal("boom"), "SP-GEN-001"),
+        ];
+        for (err, code) in cases {
+            assert_eq!(err.code().as_str(), code, "{err}");
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! # sp-core
+//!
+//! The shared foundation of Story Portal: identifiers, timestamps, pagination, the error type
+//! with its registry of stable [`ErrorCode`]s, configuration, and the traits that backends
+//! implement. It depends on no database, cache or model runtime; `sp-data` and `sp-llm`
+//! implement its traits and `sp-server` / `sp-py` adapt them to HTTP and Python.
+//!
+//! ```
+//! use sp_core::{Error, ErrorCode, Id, PageRequest};
+//!
+//! let id = Id::new();
+//! let page = PageRequest::new(Some(20), None)?;
+//! assert_eq!(page.limit, 20);
+//! let err = Error::NotFound { kind: "document", id: id.to_string() };
+//! assert_eq!(err.code(), ErrorCode::NotFound);
+//! assert_eq!(err.code().http_status(), 404);
+//! # Ok::<(), sp_core::Error>(())
+//! ```
+//!
+//! ## Features
+//! sp-core has no optional features; backends are chosen in `sp-data` and `sp-llm`.
+
+pub mod codes;
+pub mod config;
+pub mod error;
+pub mod health;
+pub mod id;
+pub mod page;
+pub mod time;
+
+pub use codes::ErrorCode;
+pub use config::{Config, ConfigSources};
+pub use error::{Error, Result};
+pub use id::Id;
+pub use page::{Cursor, Page, PageRequest};
+pub use time::Timestamp;
+
+/// The version of the Story Portal crates.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");

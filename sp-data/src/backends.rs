@@ -1,0 +1,93 @@
+//! Choosing backends from configuration.
+
+use std::sync::Arc;
+
+use sp_core::health::HealthCheck;
+use sp_core::{Config, Error, Result};
+
+use crate::SqliteStore;
+
+/// The storage a process runs on: PostgreSQL when `database.url` is set, the embedded SQLite
+/// store otherwise; Redis when `redis.url` is set.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub enum Database {
+    /// The embedded default.
+    Embedded(SqliteStore),
+    /// PostgreSQL + pgvector.
+    #[cfg(feature = "postgres")]
+    Postgres(crate::PgStore),
+}
+
+/// Every backend a process holds.
+#[derive(Debug, Clone)]
+pub struct Backends {
+    /// Rows, full text and vectors.
+    pub database: Database,
+    /// The shared cache, when Redis is configured.
+    #[cfg(feature = "redis")]
+    pub redis: Option<crate::RedisStore>,
+}
+
+impl Backends {
+    /// Opens what `config` selects. Remote servers are connected lazily, so a database that is
+    /// down at start makes the process unready, not dead.
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let mut config = sp_core::Config::default();
+    /// config.data_dir = dir.path().to_path_buf();
+    /// let backends = sp_data::Backends::open(&config).await.unwrap();
+    /// let names: Vec<_> = backends.health_checks().iter().map(|c| c.name().to_owned()).collect();
+    /// assert_eq!(names, ["sqlite"]);
+    /// # });
+    /// ```
+    pub async fn open(config: &Config) -> Result<Self> {
+        let database = match &config.database.url {
+            None => Database::Embedded(SqliteStore::open(&config.data_dir).await?),
+            #[cfg(feature = "postgres")]
+            Some(_) => Database::Postgres(crate::PgStore::connect_lazy(&config.database)?),
+            #[cfg(not(feature = "postgres"))]
+            Some(_) => return Err(disabled("database.url", "postgres")),
+        };
+        #[cfg(feature = "redis")]
+        let redis = config
+            .redis
+            .url
+            .as_deref()
+            .map(crate::RedisStore::connect)
+            .transpose()?;
+        #[cfg(not(feature = "redis"))]
+        if config.redis.url.is_some() {
+            return Err(disabled("redis.url", "redis"));
+        }
+        Ok(Backends {
+            database,
+            #[cfg(feature = "redis")]
+            redis,
+        })
+    }
+
+    /// The readiness checks of every backend held.
+    pub fn health_checks(&self) -> Vec<Arc<dyn HealthCheck>> {
+        let mut checks: Vec<Arc<dyn HealthCheck>> = vec![match &self.database {
+            Database::Embedded(store) => Arc::new(store.clone()),
+            #[cfg(feature = "postgres")]
+            Database::Postgres(store) => Arc::new(store.clone()),
+        }];
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis {
+            checks.push(Arc::new(redis.clone()));
+        }
+        checks
+    }
+}
+
+#[allow(dead_code)]
+fn disabled(key: &str, feature: &str) -> Error {
+    Error::Config {
+        key: key.into(),
+        reason: format!("is set but this build lacks the `{feature}` feature of sp-data"),
+    }
+}

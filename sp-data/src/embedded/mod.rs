@@ -1,0 +1,81 @@
+//! The embedded default: SQLite in the data directory, no server needed.
+
+use std::path::{Path, PathBuf};
+use std::str::FromStr;
+
+use async_trait::async_trait;
+use sp_core::health::HealthCheck;
+use sp_core::{Error, Result};
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePool, SqlitePoolOptions};
+
+use crate::error::sqlx_error;
+
+/// The file name of the embedded database inside the data directory.
+pub const DATABASE_FILE: &str = "sp.db";
+
+/// The embedded SQLite database, opened in WAL mode so readers never wait for the writer.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use sp_core::health::HealthCheck;
+///
+/// let dir = tempfile::tempdir().unwrap();
+/// let store = sp_data::SqliteStore::open(dir.path()).await.unwrap();
+/// store.check().await.unwrap();
+/// assert!(dir.path().join("sp.db").exists());
+/// # });
+/// ```
+#[derive(Debug, Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    path: PathBuf,
+}
+
+impl SqliteStore {
+    /// Opens (creating when missing) `data_dir/sp.db`.
+    pub async fn open(data_dir: &Path) -> Result<Self> {
+        std::fs::create_dir_all(data_dir).map_err(|err| Error::Config {
+            key: "data_dir".into(),
+            reason: format!("cannot create {}: {err}", data_dir.display()),
+        })?;
+        let path = data_dir.join(DATABASE_FILE);
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|err| sqlx_error("sqlite", err))?
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .foreign_keys(true)
+            .busy_timeout(std::time::Duration::from_secs(5));
+        let pool = SqlitePoolOptions::new()
+            .max_connections(8)
+            .connect_with(options)
+            .await
+            .map_err(|err| Error::unavailable("sqlite", format!("{}: {err}", path.display())))?;
+        Ok(SqliteStore { pool, path })
+    }
+
+    /// The connection pool, for the stores built on this database.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Where the database file lives.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+#[async_trait]
+impl HealthCheck for SqliteStore {
+    fn name(&self) -> &str {
+        "sqlite"
+    }
+
+    async fn check(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|err| sqlx_error("sqlite", err))
+    }
+}

@@ -1,0 +1,43 @@
+//! # sp-data
+//!
+//! Storage behind the `sp-core` traits: an embedded default that needs no server (SQLite,
+//! always compiled), PostgreSQL with pgvector, and Redis. [`Backends::open`] picks them from a
+//! [`sp_core::Config`]: `DATABASE_URL` selects PostgreSQL, `REDIS_URL` Redis.
+//!
+//! ```
+//! # tokio::runtime::Runtime::new().unwrap().block_on(async {
+//! let dir = tempfile::tempdir().unwrap();
+//! let mut config = sp_core::Config::default();
+//! config.data_dir = dir.path().to_path_buf();
+//! let backends = sp_data::Backends::open(&config).await?;
+//! let report = sp_core::health::run_checks(
+//!     &backends.health_checks(),
+//!     std::time::Duration::from_secs(2),
+//! ).await;
+//! assert!(report.is_healthy());
+//! # Ok::<(), sp_core::Error>(())
+//! # }).unwrap();
+//! ```
+//!
+//! ## Features
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `postgres` | yes | [`PgStore`]: PostgreSQL + pgvector through sqlx |
+//! | `redis` | yes | [`RedisStore`]: Redis through fred |
+//!
+//! The embedded store is always compiled.
+
+mod backends;
+mod embedded;
+mod error;
+#[cfg(feature = "postgres")]
+mod postgres;
+#[cfg(feature = "redis")]
+mod redis;
+
+pub use backends::{Backends, Database};
+pub use embedded::{DATABASE_FILE, SqliteStore};
+#[cfg(feature = "postgres")]
+pub use postgres::PgStore;
+#[cfg(feature = "redis")]
+pub use redis::RedisStore;

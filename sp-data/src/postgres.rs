@@ -1,0 +1,68 @@
+//! PostgreSQL (with pgvector) for production deployments.
+
+use std::str::FromStr;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use sp_core::config::DatabaseConfig;
+use sp_core::health::HealthCheck;
+use sp_core::{Error, Result};
+use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
+
+use crate::error::sqlx_error;
+
+/// A PostgreSQL connection pool.
+///
+/// The pool connects lazily: the server starts while the database is still down and its ready
+/// check reports it; once the database answers, new connections succeed without a restart.
+#[derive(Debug, Clone)]
+pub struct PgStore {
+    pool: PgPool,
+}
+
+impl PgStore {
+    /// Builds the pool from `config.url`; fails only when the URL itself is malformed.
+    ///
+    /// ```
+    /// let mut config = sp_core::config::DatabaseConfig::default();
+    /// config.url = Some("postgres://sp@127.0.0.1:1/sp".into());
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// assert!(sp_data::PgStore::connect_lazy(&config).is_ok(), "nothing is contacted yet");
+    /// # });
+    /// ```
+    pub fn connect_lazy(config: &DatabaseConfig) -> Result<Self> {
+        let url = config.url.as_deref().ok_or_else(|| Error::Config {
+            key: "database.url".into(),
+            reason: "is not set".into(),
+        })?;
+        let options = PgConnectOptions::from_str(url).map_err(|err| Error::Config {
+            key: "database.url".into(),
+            reason: format!("not a valid PostgreSQL URL: {err}"),
+        })?;
+        let pool = PgPoolOptions::new()
+            .max_connections(config.max_connections)
+            .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
+            .connect_lazy_with(options);
+        Ok(PgStore { pool })
+    }
+
+    /// The connection pool, for the stores built on this database.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+}
+
+#[async_trait]
+impl HealthCheck for PgStore {
+    fn name(&self) -> &str {
+        "postgres"
+    }
+
+    async fn check(&self) -> Result<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map(|_| ())
+            .map_err(|err| sqlx_error("postgres", err))
+    }
+}

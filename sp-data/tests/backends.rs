@@ -1,0 +1,120 @@
+//! Real connections to every backend: embedded SQLite, the script's PostgreSQL and Redis.
+
+mod common;
+
+use std::time::Duration;
+
+use sp_core::health::{HealthCheck, run_checks};
+use sp_core::{Config, ErrorCode};
+use sp_data::{Backends, Database, PgStore, RedisStore, SqliteStore};
+
+#[tokio::test]
+async fn embedded_store_creates_its_file_and_reports_up() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let nested = dir.path().join("a/b");
+    let store = SqliteStore::open(&nested).await.expect("open");
+    store.check().await.expect("healthy");
+    assert!(nested.join(sp_data::DATABASE_FILE).is_file());
+    let mode: String = sqlx::query_scalar("PRAGMA journal_mode")
+        .fetch_one(store.pool())
+        .await
+        .expect("pragma");
+    assert_eq!(mode, "wal");
+}
+
+#[tokio::test]
+async fn embedded_store_refuses_unusable_data_dir() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("not-a-dir");
+    std::fs::write(&file, b"x").expect("write");
+    let err = SqliteStore::open(&file).await.expect_err("a file is not a directory");
+    assert_eq!(err.code(), ErrorCode::InvalidConfig);
+    assert!(err.to_string().contains("data_dir"), "{err}");
+}
+
+#[tokio::test]
+async fn postgres_has_pgvector() {
+    let mut config = Config::default();
+    config.database.url = Some(common::service_url("DATABASE_URL"));
+    let store = PgStore::connect_lazy(&config.database).expect("pool");
+    store.check().await.expect("postgres answers");
+    let version: String =
+        sqlx::query_scalar("SELECT extversion FROM pg_extension WHERE extname = 'vector'")
+            .fetch_one(store.pool())
+            .await
+            .expect("pgvector is installed in the database");
+    assert!(!version.is_empty());
+    let distance: f64 = sqlx::query_scalar("SELECT '[1,0]'::vector <=> '[0,1]'::vector")
+        .fetch_one(store.pool())
+        .await
+        .expect("vector operators work");
+    assert!((distance - 1.0).abs() < 1e-9, "cosine distance of orthogonal vectors: {distance}");
+}
+
+#[tokio::test]
+async fn unreachable_postgres_is_unavailable_not_a_panic() {
+    let mut config = Config::default();
+    config.database.url = Some("postgres://sp:sp@127.0.0.1:1/sp".into());
+    config.database.acquire_timeout_secs = 1;
+    let store = PgStore::connect_lazy(&config.database).expect("lazy pool");
+    let err = store.check().await.expect_err("nothing listens on port 1");
+    assert_eq!(err.code(), ErrorCode::Unavailable, "{err}");
+}
+
+#[tokio::test]
+async fn redis_answers_and_round_trips() {
+    use fred::prelude::KeysInterface;
+
+    let store = RedisStore::connect(&common::service_url("REDIS_URL")).expect("client");
+    let checks: Vec<std::sync::Arc<dyn HealthCheck>> = vec![std::sync::Arc::new(store.clone())];
+    let mut healthy = false;
+    for _ in 0..50 {
+        if run_checks(&checks, Duration::from_secs(1)).await.is_healthy() {
+            healthy = true;
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert!(healthy, "redis never became healthy");
+    let key = format!("sp-test:{}", sp_core::Id::new());
+    let () = store
+        .client()
+        .set(&key, "value", None, None, false)
+        .await
+        .expect("set");
+    let got: Option<String> = store.client().get(&key).await.expect("get");
+    assert_eq!(got.as_deref(), Some("value"));
+    let _: i64 = store.client().del(&key).await.expect("del");
+}
+
+#[tokio::test]
+async fn bad_urls_are_config_errors() {
+    let err = RedisStore::connect("redis://[::1").expect_err("malformed");
+    assert_eq!(err.code(), ErrorCode::InvalidConfig);
+    let mut config = Config::default();
+    config.database.url = Some("postgres://user@host:notaport/db".into());
+    let err = PgStore::connect_lazy(&config.database).expect_err("malformed");
+    assert_eq!(err.code(), ErrorCode::InvalidConfig);
+    assert!(err.to_string().contains("database.url"), "{err}");
+}
+
+#[tokio::test]
+async fn backends_follow_the_config() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = Config::default();
+    config.data_dir = dir.path().to_path_buf();
+    config.database.url = Some(common::service_url("DATABASE_URL"));
+    config.redis.url = Some(common::service_url("REDIS_URL"));
+    let backends = Backends::open(&config).await.expect("open");
+    assert!(matches!(backends.database, Database::Postgres(_)));
+    let names: Vec<String> = backends
+        .health_checks()
+        .iter()
+        .map(|c| c.name().to_owned())
+        .collect();
+    assert_eq!(names, ["postgres", "redis"]);
+    assert!(
+        !dir.path().join(sp_data::DATABASE_FILE).exists(),
+        "no embedded file when PostgreSQL is configured"
+    );
+}
