@@ -1,7 +1,5 @@
 //! Real connections to every backend: embedded SQLite, the script's PostgreSQL and Redis.
 
-mod common;
-
 use std::time::Duration;
 
 use sp_core::health::{HealthCheck, run_checks};
@@ -27,7 +25,9 @@ async fn embedded_store_refuses_unusable_data_dir() {
     let dir = tempfile::tempdir().expect("tempdir");
     let file = dir.path().join("not-a-dir");
     std::fs::write(&file, b"x").expect("write");
-    let err = SqliteStore::open(&file).await.expect_err("a file is not a directory");
+    let err = SqliteStore::open(&file)
+        .await
+        .expect_err("a file is not a directory");
     assert_eq!(err.code(), ErrorCode::InvalidConfig);
     assert!(err.to_string().contains("data_dir"), "{err}");
 }
@@ -35,7 +35,7 @@ async fn embedded_store_refuses_unusable_data_dir() {
 #[tokio::test]
 async fn postgres_has_pgvector() {
     let mut config = Config::default();
-    config.database.url = Some(common::service_url("DATABASE_URL"));
+    config.database.url = Some(sp_tests::service_url("DATABASE_URL"));
     let store = PgStore::connect_lazy(&config.database).expect("pool");
     store.check().await.expect("postgres answers");
     let version: String =
@@ -48,7 +48,10 @@ async fn postgres_has_pgvector() {
         .fetch_one(store.pool())
         .await
         .expect("vector operators work");
-    assert!((distance - 1.0).abs() < 1e-9, "cosine distance of orthogonal vectors: {distance}");
+    assert!(
+        (distance - 1.0).abs() < 1e-9,
+        "cosine distance of orthogonal vectors: {distance}"
+    );
 }
 
 #[tokio::test]
@@ -65,11 +68,14 @@ async fn unreachable_postgres_is_unavailable_not_a_panic() {
 async fn redis_answers_and_round_trips() {
     use fred::prelude::KeysInterface;
 
-    let store = RedisStore::connect(&common::service_url("REDIS_URL")).expect("client");
+    let store = RedisStore::connect(&sp_tests::service_url("REDIS_URL")).expect("client");
     let checks: Vec<std::sync::Arc<dyn HealthCheck>> = vec![std::sync::Arc::new(store.clone())];
     let mut healthy = false;
     for _ in 0..50 {
-        if run_checks(&checks, Duration::from_secs(1)).await.is_healthy() {
+        if run_checks(&checks, Duration::from_secs(1))
+            .await
+            .is_healthy()
+        {
             healthy = true;
             break;
         }
@@ -101,10 +107,12 @@ async fn bad_urls_are_config_errors() {
 #[tokio::test]
 async fn backends_follow_the_config() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = Config::default();
-    config.data_dir = dir.path().to_path_buf();
-    config.database.url = Some(common::service_url("DATABASE_URL"));
-    config.redis.url = Some(common::service_url("REDIS_URL"));
+    let mut config = Config {
+        data_dir: dir.path().to_path_buf(),
+        ..Config::default()
+    };
+    config.database.url = Some(sp_tests::service_url("DATABASE_URL"));
+    config.redis.url = Some(sp_tests::service_url("REDIS_URL"));
     let backends = Backends::open(&config).await.expect("open");
     assert!(matches!(backends.database, Database::Postgres(_)));
     let names: Vec<String> = backends

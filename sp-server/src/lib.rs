@@ -1,1 +1,38 @@
-//! placeholder
+//! # sp-server
+//!
+//! The reference server of Story Portal as an embeddable library, plus the `sp` binary.
+//! [`app`] returns an axum [`Router`](axum::Router) with every route behind the gateway
+//! layers (request ids, structured request logs, body limit, panic capture and one JSON error
+//! envelope); mount it in your own axum application or run it with [`serve`].
+//!
+//! ```no_run
+//! # async fn run() -> Result<(), Box<dyn std::error::Error>> {
+//! let config = sp_core::Config::load(&sp_core::ConfigSources::default())?;
+//! let listener = tokio::net::TcpListener::bind(config.server.listen).await?;
+//! let state = sp_server::AppState::open(config).await?;
+//! sp_server::serve(listener, state, sp_server::shutdown_signal()).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! All logic lives in the library crates; this crate only adapts them to HTTP. Only here are
+//! errors mapped to HTTP statuses ([`ApiError`]).
+//!
+//! ## Features
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `postgres` | yes | PostgreSQL when `DATABASE_URL` is set |
+//! | `redis` | yes | Redis when `REDIS_URL` is set |
+
+mod app;
+pub mod cli;
+mod error;
+mod json;
+pub mod logging;
+pub mod middleware;
+mod routes;
+mod state;
+
+pub use app::{app, serve, shutdown_signal};
+pub use error::{ApiError, ErrorBody, ErrorEnvelope};
+pub use json::ApiJson;
+pub use state::AppState;

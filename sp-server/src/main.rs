@@ -1,1 +1,75 @@
-fn main(){}
+//! The `sp` binary: CLI and reference server.
+
+use std::io::Write as _;
+use std::process::ExitCode;
+
+use clap::Parser as _;
+use sp_server::cli::{Cli, Command, ServeArgs};
+
+/// Exit status for invalid configuration (distinct from runtime failures).
+const EXIT_CONFIG: u8 = 2;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match &cli.command {
+        Command::Serve(args) => serve(&cli, args).await,
+        Command::Config(args) => print_config(&cli, args),
+    }
+}
+
+fn fail(err: &sp_core::Error) -> ExitCode {
+    eprintln!("error: {err} [{}]", err.code());
+    match err.code() {
+        sp_core::ErrorCode::InvalidConfig => ExitCode::from(EXIT_CONFIG),
+        _ => ExitCode::FAILURE,
+    }
+}
+
+fn print_config(cli: &Cli, args: &ServeArgs) -> ExitCode {
+    match cli.load_config(args) {
+        Ok(config) => match serde_json::to_string_pretty(&config) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => fail(&sp_core::Error::internal(err)),
+        },
+        Err(err) => fail(&err),
+    }
+}
+
+async fn serve(cli: &Cli, args: &ServeArgs) -> ExitCode {
+    let config = match cli.load_config(args) {
+        Ok(config) => config,
+        Err(err) => return fail(&err),
+    };
+    if let Err(err) = sp_server::logging::init(&config.log) {
+        return fail(&err);
+    }
+    let listen = config.server.listen;
+    let embedded = config.database.url.is_none();
+    let data_dir = config.data_dir.clone();
+    let state = match sp_server::AppState::open(config).await {
+        Ok(state) => state,
+        Err(err) => return fail(&err),
+    };
+    let listener = match tokio::net::TcpListener::bind(listen).await {
+        Ok(listener) => listener,
+        Err(err) => {
+            return fail(&sp_core::Error::Config {
+                key: "server.listen".into(),
+                reason: format!("cannot listen on {listen}: {err}"),
+            });
+        }
+    };
+    let addr = listener.local_addr().unwrap_or(listen);
+    tracing::info!(%addr, embedded, data_dir = %data_dir.display(), "sp listening");
+    // One plain line on stdout so scripts and tests can find the address (port 0 included).
+    println!("sp listening on http://{addr}");
+    let _ = std::io::stdout().flush();
+    match sp_server::serve(listener, state, sp_server::shutdown_signal()).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => fail(&sp_core::Error::internal(format!("server stopped: {err}"))),
+    }
+}

@@ -10,7 +10,9 @@ use crate::error::{Error, Result};
 
 /// Top-level keys that `SP_*` variables may set; other `SP_*` variables (`SP_CONFIG`,
 /// `SP_MODELS_DIR` of the scripts, …) belong to other tools and are left alone.
-const ENV_SECTIONS: &[&str] = &["data_dir", "server", "database", "redis", "model", "log", "health"];
+const ENV_SECTIONS: &[&str] = &[
+    "data_dir", "server", "database", "redis", "model", "log", "health",
+];
 
 /// Where [`Config::load`] reads from.
 ///
@@ -74,11 +76,17 @@ impl Config {
         }
         if sources.read_env {
             figment = figment
-                .merge(Env::raw().only(&["DATABASE_URL"]).map(|_| "database.url".into()))
+                .merge(
+                    Env::raw()
+                        .only(&["DATABASE_URL"])
+                        .map(|_| "database.url".into()),
+                )
                 .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis.url".into()))
                 .merge(Env::prefixed("SP_").split("__").filter(|key| {
                     let section = key.as_str().split('.').next().unwrap_or_default();
-                    ENV_SECTIONS.iter().any(|known| known.eq_ignore_ascii_case(section))
+                    ENV_SECTIONS
+                        .iter()
+                        .any(|known| known.eq_ignore_ascii_case(section))
                 }));
         }
         for (key, value) in &sources.overrides {

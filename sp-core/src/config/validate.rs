@@ -90,6 +90,8 @@ fn check_scheme(key: &str, url: &str, schemes: &[&str]) -> Result<()> {
 }
 
 #[cfg(test)]
+// figment's Jail closures return its (large) error type; that is its API, not our choice.
+#[allow(clippy::result_large_err)]
 mod tests {
     use crate::{Config, ConfigSources, ErrorCode};
     use figment::Jail;
@@ -117,11 +119,14 @@ mod tests {
             jail.set_env("SP_SERVER__LISTEN", "127.0.0.1:7001");
             jail.set_env("DATABASE_URL", "postgres://u@localhost/db");
             jail.set_env("SP_CONFIG", "ignored: belongs to the CLI");
-            let config = Config::load(&ConfigSources::default().file("sp.toml"))
-                .expect("valid config");
+            let config =
+                Config::load(&ConfigSources::default().file("sp.toml")).expect("valid config");
             assert_eq!(config.server.listen.port(), 7001, "env beats file");
             assert_eq!(config.server.max_body_bytes, 4096, "file beats default");
-            assert_eq!(config.database.url.as_deref(), Some("postgres://u@localhost/db"));
+            assert_eq!(
+                config.database.url.as_deref(),
+                Some("postgres://u@localhost/db")
+            );
 
             let flagged = Config::load(
                 &ConfigSources::default()
@@ -181,8 +186,12 @@ mod tests {
 
     #[test]
     fn missing_file_is_an_error() {
-        let err = Config::load(&ConfigSources::default().without_env().file("/nonexistent.toml"))
-            .unwrap_err();
+        let err = Config::load(
+            &ConfigSources::default()
+                .without_env()
+                .file("/nonexistent.toml"),
+        )
+        .unwrap_err();
         assert!(err.to_string().contains("/nonexistent.toml"), "{err}");
     }
 }

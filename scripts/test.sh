@@ -1,0 +1,30 @@
+#!/usr/bin/env bash
+# The whole test suite, from a clean clone: installs what is missing, starts PostgreSQL
+# (+pgvector) and Redis on free loopback ports, fetches the test models, runs every test.
+#
+#   scripts/test.sh                 everything
+#   scripts/test.sh -p sp-core      extra arguments go to `cargo test`
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+cd "$SP_ROOT"
+
+started=$(date +%s)
+"$SP_ROOT/scripts/bootstrap.sh"
+
+env_file="$(mktemp)"
+"$SP_ROOT/scripts/services.sh" up > "$env_file"
+# shellcheck disable=SC1090
+. "$env_file"
+rm -f "$env_file"
+# Stop what this run started (never a server the caller pointed us at) when the run ends.
+trap '"$SP_ROOT/scripts/services.sh" down >/dev/null 2>&1 || true' EXIT
+say "DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL"
+
+SP_TEST_MODEL="$("$SP_ROOT/scripts/models.sh" smollm2)"
+export SP_TEST_MODEL
+say "test model: $SP_TEST_MODEL"
+
+say "cargo test --workspace $*"
+cargo test --workspace --locked "$@"
+
+say "all tests passed in $(( $(date +%s) - started ))s"

@@ -1,0 +1,98 @@
+//! The one error shape every endpoint answers with.
+//!
+//! Handlers return [`ApiError`]; the envelope middleware adds the request id, so the body is
+//! always `{"error":{"code":"…","message":"…","request_id":"…"}}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use sp_core::{Error, ErrorCode};
+
+/// An error on its way to the client: a stable code and a message safe to show.
+///
+/// ```
+/// use sp_server::ApiError;
+/// use sp_core::ErrorCode;
+///
+/// let err = ApiError::new(ErrorCode::NotFound, "document `x` not found");
+/// assert_eq!(err.status().as_u16(), 404);
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiError {
+    /// The stable code.
+    pub code: ErrorCode,
+    /// A message for the caller.
+    pub message: String,
+}
+
+impl ApiError {
+    /// An error with `code` and `message`.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+        }
+    }
+
+    /// The HTTP status of the code.
+    pub fn status(&self) -> StatusCode {
+        StatusCode::from_u16(self.code.http_status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR)
+    }
+}
+
+impl ApiError {
+    /// The envelope for this error under `request_id`.
+    pub fn envelope(&self, request_id: String) -> ErrorEnvelope {
+        ErrorEnvelope {
+            error: ErrorBody {
+                code: self.code.as_str().to_owned(),
+                message: self.message.clone(),
+                request_id,
+            },
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        let code = err.code();
+        let message = match &err {
+            // Internal details go to the log, keyed by request id, not to the caller.
+            Error::Internal(detail) => {
+                tracing::error!(error = %detail, "internal error");
+                "internal error; the request id locates the details in the server log".to_owned()
+            }
+            other => other.to_string(),
+        };
+        ApiError { code, message }
+    }
+}
+
+/// The JSON body of an error, request id included.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct ErrorEnvelope {
+    /// The error.
+    pub error: ErrorBody,
+}
+
+/// The fields of an error.
+#[derive(Debug, Serialize, serde::Deserialize)]
+pub struct ErrorBody {
+    /// Stable code from the registry (`docs/errors.md`).
+    pub code: String,
+    /// What went wrong.
+    pub message: String,
+    /// The request id (also in the `X-Request-Id` header).
+    pub request_id: String,
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        // The envelope middleware re-renders the body with the request id; without it (a
+        // handler used outside the router) the body is still a valid envelope.
+        let mut response =
+            (self.status(), axum::Json(self.envelope(String::new()))).into_response();
+        response.extensions_mut().insert(self);
+        response
+    }
+}

@@ -1,0 +1,66 @@
+//! The gateway layers that wrap every route: request ids, tracing, body limit, panics, and
+//! the error envelope. [`apply`] puts them around any router, so applications that embed our
+//! routes next to their own get the same behaviour.
+
+mod envelope;
+mod request_id;
+
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::DefaultBodyLimit;
+use axum::http::Request;
+use tower::ServiceBuilder;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::request_id::{PropagateRequestIdLayer, SetRequestIdLayer};
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+pub use envelope::error_envelope;
+pub use request_id::{MakeRequestIdV7, REQUEST_ID_HEADER, request_id_of};
+
+/// Wraps `router` in the gateway layers.
+///
+/// ```
+/// use axum::{Router, routing::get};
+///
+/// let app: Router = sp_server::middleware::apply(Router::new().route("/", get(|| async { "hi" })), 1 << 20);
+/// ```
+pub fn apply(router: Router, max_body_bytes: usize) -> Router {
+    router.layer(DefaultBodyLimit::max(max_body_bytes)).layer(
+        // Outermost first: the id exists before the span, the span before the envelope.
+        ServiceBuilder::new()
+            .layer(axum::middleware::from_fn(
+                request_id::drop_invalid_request_id,
+            ))
+            .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestIdV7))
+            .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+            .layer(
+                TraceLayer::new_for_http()
+                    .make_span_with(make_span)
+                    .on_request(())
+                    .on_response(on_response),
+            )
+            .layer(axum::middleware::from_fn(error_envelope))
+            .layer(CatchPanicLayer::new())
+            .layer(RequestBodyLimitLayer::new(max_body_bytes)),
+    )
+}
+
+fn make_span<B>(request: &Request<B>) -> Span {
+    tracing::info_span!(
+        "request",
+        request_id = %request_id_of(request),
+        method = %request.method(),
+        path = %request.uri().path(),
+    )
+}
+
+fn on_response<B>(response: &axum::http::Response<B>, latency: Duration, _span: &Span) {
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        "response"
+    );
+}

@@ -1,0 +1,156 @@
+//! The `sp` binary: configuration errors exit cleanly, `sp serve` answers over a real socket
+//! and logs JSON lines that carry the request id.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+const SP: &str = env!("CARGO_BIN_EXE_sp");
+
+/// `sp` with an empty, isolated environment of `SP_*` / URL variables.
+fn sp(data_dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(SP);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SP_")
+            || key == "DATABASE_URL"
+            || key == "REDIS_URL"
+            || key == "RUST_LOG"
+        {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("SP_DATA_DIR", data_dir);
+    cmd
+}
+
+fn run_expecting_config_error(cmd: &mut Command) -> String {
+    let output = cmd.output().expect("run sp");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    assert_eq!(
+        output.status.code(),
+        Some(2),
+        "exit 2 for bad config: {stderr}"
+    );
+    assert!(!stderr.contains("panicked"), "{stderr}");
+    assert!(stderr.contains("SP-CFG-001"), "{stderr}");
+    stderr
+}
+
+#[test]
+fn bad_env_value_exits_2_naming_key_and_variable() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let stderr = run_expecting_config_error(
+        sp(dir.path())
+            .args(["serve"])
+            .env("SP_SERVER__LISTEN", "not-an-address"),
+    );
+    assert!(stderr.contains("server.listen"), "{stderr}");
+    assert!(stderr.contains("SP_SERVER__LISTEN"), "{stderr}");
+}
+
+#[test]
+fn bad_file_key_and_bad_url_exit_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("sp.toml");
+    std::fs::write(&file, "[server]\nmax_body_bytes = -5\n").expect("write");
+    let stderr = run_expecting_config_error(sp(dir.path()).arg("--config").arg(&file).arg("serve"));
+    assert!(stderr.contains("server.max_body_bytes"), "{stderr}");
+    assert!(stderr.contains("sp.toml"), "{stderr}");
+
+    let stderr = run_expecting_config_error(
+        sp(dir.path())
+            .args(["serve"])
+            .env("REDIS_URL", "http://not-redis"),
+    );
+    assert!(stderr.contains("redis.url"), "{stderr}");
+
+    let stderr = run_expecting_config_error(
+        sp(dir.path())
+            .args(["serve"])
+            .env("SP_LOG__LEVEL", "info,=nonsense=="),
+    );
+    assert!(stderr.contains("log.level"), "{stderr}");
+}
+
+#[test]
+fn config_prints_the_effective_configuration() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = sp(dir.path())
+        .args(["config", "--listen", "127.0.0.1:9999"])
+        .output()
+        .expect("run sp");
+    assert!(output.status.success());
+    let config: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    assert_eq!(config["server"]["listen"], "127.0.0.1:9999");
+    assert_eq!(config["data_dir"], dir.path().display().to_string());
+}
+
+/// Kills the server when the test ends, pass or fail.
+struct Server(Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+#[tokio::test]
+async fn serve_answers_and_logs_json_with_request_ids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut child = sp(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sp");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let mut server = Server(child);
+
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read");
+    let addr = line
+        .trim()
+        .strip_prefix("sp listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_owned();
+
+    let health = sp_tests::http(
+        &addr,
+        "GET",
+        "/health",
+        &[("X-Request-Id", "cli-test-1")],
+        b"",
+    )
+    .await
+    .expect("GET /health");
+    assert_eq!(health.status, 200);
+    assert_eq!(health.header("x-request-id"), Some("cli-test-1"));
+    let body = health.json();
+    assert_eq!(body["status"], "healthy");
+    assert_eq!(body["checks"]["sqlite"]["status"], "up");
+    assert!(
+        dir.path().join("sp.db").is_file(),
+        "data lives under SP_DATA_DIR"
+    );
+
+    let missing = sp_tests::http(&addr, "GET", "/missing", &[], b"")
+        .await
+        .expect("GET /missing");
+    assert_eq!(missing.status, 404);
+    assert_eq!(missing.json()["error"]["code"], "SP-REQ-001");
+
+    let _ = server.0.kill();
+    let _ = server.0.wait();
+    let logs: Vec<serde_json::Value> = BufReader::new(stderr)
+        .lines()
+        .map_while(Result::ok)
+        .map(|l| serde_json::from_str(&l).unwrap_or_else(|_| panic!("log line is not JSON: {l}")))
+        .collect();
+    let response_log = logs
+        .iter()
+        .find(|l| l["span"]["request_id"] == "cli-test-1")
+        .unwrap_or_else(|| panic!("no log line carries the request id: {logs:?}"));
+    assert_eq!(response_log["status"], 200);
+    assert_eq!(response_log["span"]["path"], "/health");
+}
