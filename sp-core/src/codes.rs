@@ -63,6 +63,14 @@ error_codes! {
     NotFound => ("SP-RES-001", 404, "The resource does not exist or is not visible to the caller."),
     /// The request conflicts with the current state of a resource.
     Conflict => ("SP-RES-002", 409, "The request conflicts with the resource's current state."),
+    /// Prompt plus requested tokens exceed the model's context window.
+    ContextLengthExceeded => ("SP-LLM-001", 400, "The prompt plus max_tokens exceed the model's context window; shorten the prompt or lower max_tokens."),
+    /// The inference queue is full.
+    Overloaded => ("SP-LLM-002", 503, "The inference engine's queue is full; retry after a short wait."),
+    /// A model file is missing, unreadable or not a valid GGUF model.
+    ModelLoad => ("SP-LLM-003", 422, "The model file is missing, unreadable or not a valid GGUF model."),
+    /// The model runtime failed during generation.
+    Inference => ("SP-LLM-004", 500, "The model runtime failed while generating; the request id locates the details."),
     /// The configuration (file, environment or flags) is invalid.
     InvalidConfig => ("SP-CFG-001", 500, "The configuration is invalid; the message names the key and its source."),
 }
@@ -132,9 +140,15 @@ mod tests {
             assert_eq!(parts.len(), 3, "{s} is not SP-AREA-NNN");
             assert_eq!(parts[0], "SP");
             assert!(parts[1].chars().all(|c| c.is_ascii_uppercase()), "{s}");
-            assert!(parts[2].len() == 3 && parts[2].chars().all(|c| c.is_ascii_digit()), "{s}");
+            assert!(
+                parts[2].len() == 3 && parts[2].chars().all(|c| c.is_ascii_digit()),
+                "{s}"
+            );
             assert!((400..600).contains(&code.http_status()), "{s}");
-            assert!(code.meaning().ends_with('.'), "{s} meaning is not a sentence");
+            assert!(
+                code.meaning().ends_with('.'),
+                "{s} meaning is not a sentence"
+            );
         }
     }
 

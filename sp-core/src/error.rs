@@ -55,6 +55,35 @@ pub enum Error {
         /// What failed.
         reason: String,
     },
+    /// The prompt plus the tokens to generate do not fit the model's context window.
+    #[error(
+        "context length exceeded: {prompt_tokens} prompt tokens + {max_tokens} to generate > {context_size} (the context window)"
+    )]
+    ContextLengthExceeded {
+        /// Tokens in the prompt.
+        prompt_tokens: usize,
+        /// Tokens asked for.
+        max_tokens: usize,
+        /// The window available to one request.
+        context_size: usize,
+    },
+    /// The engine's queue is full; retry later.
+    #[error("overloaded: {waiting} requests already wait for a slot; retry later")]
+    Overloaded {
+        /// Queue capacity that was reached.
+        waiting: usize,
+    },
+    /// A model file could not be loaded.
+    #[error("cannot load model {path}: {reason}")]
+    ModelLoad {
+        /// The file.
+        path: String,
+        /// Missing, unreadable, not GGUF, corrupt, …
+        reason: String,
+    },
+    /// The model runtime failed while generating.
+    #[error("inference failed: {0}")]
+    Inference(String),
     /// An unexpected failure; details are logged, not shown to API callers.
     #[error("internal error: {0}")]
     Internal(String),
@@ -70,6 +99,10 @@ impl Error {
             Error::NotFound { .. } => ErrorCode::NotFound,
             Error::Conflict(_) => ErrorCode::Conflict,
             Error::Unavailable { .. } => ErrorCode::Unavailable,
+            Error::ContextLengthExceeded { .. } => ErrorCode::ContextLengthExceeded,
+            Error::Overloaded { .. } => ErrorCode::Overloaded,
+            Error::ModelLoad { .. } => ErrorCode::ModelLoad,
+            Error::Inference(_) => ErrorCode::Inference,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -122,6 +155,23 @@ mod tests {
             (Error::Conflict("c".into()), "SP-RES-002"),
             (Error::unavailable("redis", "down"), "SP-GEN-002"),
             (Error::internal("boom"), "SP-GEN-001"),
+            (
+                Error::ContextLengthExceeded {
+                    prompt_tokens: 1,
+                    max_tokens: 2,
+                    context_size: 2,
+                },
+                "SP-LLM-001",
+            ),
+            (Error::Overloaded { waiting: 1 }, "SP-LLM-002"),
+            (
+                Error::ModelLoad {
+                    path: "m".into(),
+                    reason: "r".into(),
+                },
+                "SP-LLM-003",
+            ),
+            (Error::Inference("x".into()), "SP-LLM-004"),
         ];
         for (err, code) in cases {
             assert_eq!(err.code().as_str(), code, "{err}");

@@ -20,11 +20,13 @@
 //! ## Features
 //! sp-core has no optional features; backends are chosen in `sp-data` and `sp-llm`.
 
+pub mod chat;
 pub mod codes;
 pub mod config;
 pub mod error;
 pub mod health;
 pub mod id;
+pub mod model;
 pub mod page;
 pub mod time;
 
@@ -32,6 +34,7 @@ pub use codes::ErrorCode;
 pub use config::{Config, ConfigSources};
 pub use error::{Error, Result};
 pub use id::Id;
+pub use model::{ChatModel, Embedder, Tokenizer};
 pub use page::{Cursor, Page, PageRequest};
 pub use time::Timestamp;
 

@@ -1,0 +1,46 @@
+//! The traits a model runtime implements. `sp-llm` implements them with llama.cpp; the
+//! knowledge store and context assembly only see these traits.
+
+use async_trait::async_trait;
+use futures::stream::BoxStream;
+
+use crate::chat::{ChatMessage, Completion, Sampling, StreamEvent};
+use crate::error::Result;
+
+/// Turns text into a model's tokens, so budgets are counted exactly as the model counts.
+pub trait Tokenizer: Send + Sync {
+    /// The token ids of `text`, without special tokens such as BOS.
+    fn tokenize(&self, text: &str) -> Result<Vec<u32>>;
+
+    /// How many tokens `text` is.
+    fn count_tokens(&self, text: &str) -> Result<usize> {
+        Ok(self.tokenize(text)?.len())
+    }
+}
+
+/// Turns texts into vectors for similarity search.
+#[async_trait]
+pub trait Embedder: Send + Sync {
+    /// A stable identifier of the embedding space (vectors from different ids don't compare).
+    fn model_id(&self) -> &str;
+
+    /// Length of every vector.
+    fn dimensions(&self) -> usize;
+
+    /// One L2-normalised vector per text, in order.
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>>;
+}
+
+/// Generates the next assistant turn of a conversation.
+#[async_trait]
+pub trait ChatModel: Send + Sync {
+    /// The whole answer at once.
+    async fn chat(&self, messages: &[ChatMessage], sampling: &Sampling) -> Result<Completion>;
+
+    /// The answer as it is generated. Dropping the stream cancels generation.
+    async fn chat_stream(
+        &self,
+        messages: &[ChatMessage],
+        sampling: &Sampling,
+    ) -> Result<BoxStream<'static, Result<StreamEvent>>>;
+}

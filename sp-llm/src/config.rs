@@ -1,0 +1,123 @@
+//! Engine settings.
+
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+use sp_core::{Error, Result};
+
+/// How to load a model and run it.
+///
+/// ```
+/// let config = sp_llm::EngineConfig::new("model.gguf").with_slots(8).with_context_per_slot(4096);
+/// assert_eq!(config.total_context(), 8 * 4096);
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct EngineConfig {
+    /// The GGUF file.
+    pub model_path: PathBuf,
+    /// Concurrent sequences decoded together (continuous batching).
+    pub slots: u32,
+    /// Context window of one request (prompt + generated tokens).
+    pub context_per_slot: u32,
+    /// Most tokens handed to one decode call.
+    pub batch_size: u32,
+    /// Threads for generation; `None` uses every available core.
+    pub threads: Option<u32>,
+    /// Threads for prompt processing; `None` uses `threads`.
+    pub threads_batch: Option<u32>,
+    /// Layers offloaded to the GPU (needs a GPU feature); `0` runs on the CPU.
+    pub gpu_layers: u32,
+    /// Requests that may wait for a free slot before new ones get `Overloaded`.
+    pub queue_capacity: usize,
+    /// Context window of the embedding worker; longer texts are refused, not truncated.
+    pub embedding_context: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        EngineConfig {
+            model_path: PathBuf::new(),
+            slots: 4,
+            context_per_slot: 4096,
+            batch_size: 512,
+            threads: None,
+            threads_batch: None,
+            gpu_layers: 0,
+            queue_capacity: 64,
+            embedding_context: 2048,
+        }
+    }
+}
+
+impl EngineConfig {
+    /// Defaults for the model at `path`.
+    pub fn new(path: impl Into<PathBuf>) -> Self {
+        EngineConfig {
+            model_path: path.into(),
+            ..EngineConfig::default()
+        }
+    }
+
+    /// Sets the number of slots.
+    pub fn with_slots(mut self, slots: u32) -> Self {
+        self.slots = slots;
+        self
+    }
+
+    /// Sets the context window of one request.
+    pub fn with_context_per_slot(mut self, tokens: u32) -> Self {
+        self.context_per_slot = tokens;
+        self
+    }
+
+    /// Sets generation and prompt threads.
+    pub fn with_threads(mut self, threads: u32) -> Self {
+        self.threads = Some(threads);
+        self
+    }
+
+    /// Sets the queue capacity.
+    pub fn with_queue_capacity(mut self, capacity: usize) -> Self {
+        self.queue_capacity = capacity;
+        self
+    }
+
+    /// The KV cache size: every slot's window.
+    pub fn total_context(&self) -> u32 {
+        self.slots.saturating_mul(self.context_per_slot)
+    }
+
+    /// Threads to use for generation.
+    pub fn effective_threads(&self) -> u32 {
+        self.threads.unwrap_or_else(|| {
+            std::thread::available_parallelism()
+                .map(|n| u32::try_from(n.get()).unwrap_or(1))
+                .unwrap_or(1)
+        })
+    }
+
+    /// Refuses settings llama.cpp would crash or misbehave on.
+    pub fn validate(&self) -> Result<()> {
+        let invalid = |field: &str, reason: &str| Err(Error::invalid_input(field, reason));
+        if !(1..=64).contains(&self.slots) {
+            return invalid("slots", "must be 1..=64");
+        }
+        if !(64..=1 << 20).contains(&self.context_per_slot) {
+            return invalid("context_per_slot", "must be 64..=1048576");
+        }
+        if !(1..=8192).contains(&self.batch_size) {
+            return invalid("batch_size", "must be 1..=8192");
+        }
+        if self.threads == Some(0) || self.threads_batch == Some(0) {
+            return invalid("threads", "must be at least 1");
+        }
+        if self.queue_capacity == 0 {
+            return invalid("queue_capacity", "must be at least 1");
+        }
+        if !(16..=1 << 16).contains(&self.embedding_context) {
+            return invalid("embedding_context", "must be 16..=65536");
+        }
+        Ok(())
+    }
+}

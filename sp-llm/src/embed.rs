@@ -1,0 +1,209 @@
+//! Embeddings: a second context in embedding mode, on its own worker thread.
+
+use std::sync::Arc;
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+
+use async_trait::async_trait;
+use llama_cpp_2::context::LlamaContext;
+use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaModel;
+use sp_core::{Embedder, Error, Result};
+use tokio::sync::oneshot;
+
+use crate::engine::Engine;
+
+struct EmbedJob {
+    texts: Vec<String>,
+    reply: oneshot::Sender<Result<Vec<Vec<f32>>>>,
+}
+
+/// Mean-pooled, L2-normalised embeddings from the engine's model.
+///
+/// ```no_run
+/// # async fn demo(engine: sp_llm::Engine) -> sp_core::Result<()> {
+/// use sp_core::Embedder;
+///
+/// let embedder = sp_llm::EmbeddingModel::new(&engine)?;
+/// let vectors = embedder.embed(&["a cat".into(), "a kitten".into()]).await?;
+/// assert_eq!(vectors[0].len(), embedder.dimensions());
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct EmbeddingModel {
+    jobs: SyncSender<EmbedJob>,
+    id: Arc<str>,
+    dimensions: usize,
+    queue_capacity: usize,
+}
+
+impl std::fmt::Debug for EmbeddingModel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddingModel")
+            .field("id", &self.id)
+            .field("dimensions", &self.dimensions)
+            .finish_non_exhaustive()
+    }
+}
+
+impl EmbeddingModel {
+    /// Starts an embedding worker sharing `engine`'s weights (no second copy in memory).
+    pub fn new(engine: &Engine) -> Result<Self> {
+        let model = Arc::clone(engine.model());
+        let config = engine.config().clone();
+        let dimensions = usize::try_from(model.n_embd()).unwrap_or(0);
+        let (jobs, receiver) = std::sync::mpsc::sync_channel(config.queue_capacity);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
+        std::thread::Builder::new()
+            .name(format!("sp-embed-{}", engine.info().id))
+            .spawn(move || {
+                let threads = i32::try_from(config.effective_threads()).unwrap_or(1);
+                let params = LlamaContextParams::default()
+                    .with_embeddings(true)
+                    .with_pooling_type(LlamaPoolingType::Mean)
+                    .with_n_ctx(std::num::NonZeroU32::new(config.embedding_context))
+                    // Pooling needs a whole text in one micro-batch.
+                    .with_n_batch(config.embedding_context)
+                    .with_n_ubatch(config.embedding_context)
+                    .with_n_threads(threads)
+                    .with_n_threads_batch(threads);
+                let ctx = {
+                    let _guard = crate::backend::CONTEXT_CREATION
+                        .lock()
+                        .unwrap_or_else(std::sync::PoisonError::into_inner);
+                    match crate::backend::backend().and_then(|backend| {
+                        model.new_context(backend, params).map_err(|err| {
+                            Error::Inference(format!("cannot create an embedding context: {err}"))
+                        })
+                    }) {
+                        Ok(ctx) => ctx,
+                        Err(err) => {
+                            let _ = ready_tx.send(Err(err));
+                            return;
+                        }
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                serve(&model, ctx, config.embedding_context as usize, &receiver);
+            })
+            .map_err(|err| Error::internal(format!("cannot start the embedding thread: {err}")))?;
+        ready_rx
+            .recv()
+            .map_err(|_| Error::internal("the embedding thread died while starting"))??;
+        Ok(EmbeddingModel {
+            jobs,
+            id: Arc::from(engine.info().id.as_str()),
+            dimensions,
+            queue_capacity: engine.config().queue_capacity,
+        })
+    }
+}
+
+fn serve(model: &LlamaModel, mut ctx: LlamaContext<'_>, window: usize, jobs: &Receiver<EmbedJob>) {
+    let mut batch = LlamaBatch::new(window, 1);
+    while let Ok(job) = jobs.recv() {
+        let result = job
+            .texts
+            .iter()
+            .enumerate()
+            .map(|(i, text)| embed_one(model, &mut ctx, &mut batch, window, i, text))
+            .collect();
+        let _ = job.reply.send(result);
+    }
+}
+
+fn embed_one(
+    model: &LlamaModel,
+    ctx: &mut LlamaContext<'_>,
+    batch: &mut LlamaBatch<'_>,
+    window: usize,
+    index: usize,
+    text: &str,
+) -> Result<Vec<f32>> {
+    let tokens = model.vocab().tokenize(text.as_bytes(), true, false);
+    if tokens.is_empty() {
+        return Err(Error::invalid_input(
+            format!("texts[{index}]"),
+            "must not be empty",
+        ));
+    }
+    if tokens.len() > window {
+        return Err(Error::invalid_input(
+            format!("texts[{index}]"),
+            format!(
+                "is {} tokens; the embedding window is {window} (split the text first)",
+                tokens.len()
+            ),
+        ));
+    }
+    ctx.clear_kv_cache();
+    batch.clear();
+    batch
+        .add_sequence(&tokens, 0, false)
+        .map_err(|err| Error::Inference(format!("embedding batch: {err}")))?;
+    ctx.decode(batch)
+        .map_err(|err| Error::Inference(format!("embedding decode: {err}")))?;
+    let pooled = ctx
+        .embeddings_seq_ith(0)
+        .map_err(|err| Error::Inference(format!("embedding output: {err}")))?;
+    Ok(normalize(pooled))
+}
+
+/// Scales a vector to unit length (a zero vector stays zero).
+pub(crate) fn normalize(v: &[f32]) -> Vec<f32> {
+    let norm = v
+        .iter()
+        .map(|x| f64::from(*x) * f64::from(*x))
+        .sum::<f64>()
+        .sqrt();
+    if norm == 0.0 {
+        return v.to_vec();
+    }
+    v.iter().map(|x| (f64::from(*x) / norm) as f32).collect()
+}
+
+#[async_trait]
+impl Embedder for EmbeddingModel {
+    fn model_id(&self) -> &str {
+        &self.id
+    }
+
+    fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        if texts.is_empty() {
+            return Ok(Vec::new());
+        }
+        let (reply, answer) = oneshot::channel();
+        let job = EmbedJob {
+            texts: texts.to_vec(),
+            reply,
+        };
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(Error::Overloaded {
+                    waiting: self.queue_capacity,
+                });
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(Error::Inference("the embedding worker has stopped".into()));
+            }
+        }
+        answer
+            .await
+            .map_err(|_| Error::Inference("the embedding worker stopped mid-request".into()))?
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn normalize_gives_unit_length() {
+        let v = super::normalize(&[3.0, 4.0]);
+        assert!((v[0] - 0.6).abs() < 1e-6 && (v[1] - 0.8).abs() < 1e-6);
+        assert_eq!(super::normalize(&[0.0, 0.0]), vec![0.0, 0.0]);
+    }
+}

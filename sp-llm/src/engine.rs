@@ -1,0 +1,262 @@
+//! The public handle: load a model, then chat, complete, stream and tokenize from any thread
+//! or task. Generation runs on a dedicated worker thread (see the scheduler).
+
+use std::pin::Pin;
+use std::sync::Arc;
+use std::sync::mpsc::{SyncSender, TrySendError};
+use std::task::{Context, Poll};
+
+use futures::Stream;
+use llama_cpp_2::context::params::LlamaContextParams;
+use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
+use llama_cpp_2::token::LlamaToken;
+use sp_core::chat::{ChatMessage, Completion, Sampling, StreamEvent};
+use sp_core::{Error, Result};
+use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+use crate::config::EngineConfig;
+use crate::loader::{ModelInfo, load};
+use crate::sampler::TokenPicker;
+use crate::scheduler::{Job, Scheduler};
+use crate::text::TextDecoder;
+
+/// A loaded model with its generation worker. Cheap to clone; the worker stops when the last
+/// clone is dropped and the running requests are done.
+///
+/// ```no_run
+/// # async fn demo() -> sp_core::Result<()> {
+/// use sp_core::chat::{ChatMessage, Sampling};
+///
+/// let engine = sp_llm::Engine::load(sp_llm::EngineConfig::new("SmolLM2-135M-Instruct.Q4_1.gguf"))?;
+/// let answer = engine
+///     .chat(&[ChatMessage::user("What is the capital of France?")], &Sampling::greedy(32))
+///     .await?;
+/// println!("{} ({:?})", answer.text, answer.usage);
+/// # Ok(()) }
+/// ```
+#[derive(Clone)]
+pub struct Engine {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    model: Arc<LlamaModel>,
+    info: ModelInfo,
+    config: EngineConfig,
+    jobs: SyncSender<Job>,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("model", &self.inner.info.id)
+            .field("slots", &self.inner.config.slots)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Loads the model and starts the worker. Blocking (reads the weights): call it from
+    /// `spawn_blocking` inside async code.
+    pub fn load(config: EngineConfig) -> Result<Self> {
+        config.validate()?;
+        let (model, info) = load(&config.model_path, config.gpu_layers)?;
+        let model = Arc::new(model);
+        let (jobs, receiver) = std::sync::mpsc::sync_channel(config.queue_capacity);
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
+        let worker_model = Arc::clone(&model);
+        let worker_config = config.clone();
+        std::thread::Builder::new()
+            .name(format!("sp-llm-{}", info.id))
+            .spawn(move || {
+                let ctx = match new_generation_context(&worker_model, &worker_config) {
+                    Ok(ctx) => ctx,
+                    Err(err) => {
+                        let _ = ready_tx.send(Err(err));
+                        return;
+                    }
+                };
+                let _ = ready_tx.send(Ok(()));
+                Scheduler::new(
+                    &worker_model,
+                    ctx,
+                    worker_config.slots,
+                    worker_config.batch_size,
+                )
+                .run(receiver);
+            })
+            .map_err(|err| Error::internal(format!("cannot start the inference thread: {err}")))?;
+        ready_rx
+            .recv()
+            .map_err(|_| Error::internal("the inference thread died while starting"))??;
+        Ok(Engine {
+            inner: Arc::new(Inner {
+                model,
+                info,
+                config,
+                jobs,
+            }),
+        })
+    }
+
+    /// What the model says about itself.
+    pub fn info(&self) -> &ModelInfo {
+        &self.inner.info
+    }
+
+    /// The settings the engine runs with.
+    pub fn config(&self) -> &EngineConfig {
+        &self.inner.config
+    }
+
+    pub(crate) fn model(&self) -> &Arc<LlamaModel> {
+        &self.inner.model
+    }
+
+    /// Renders `messages` with the model's own chat template, ending with the assistant's turn.
+    pub fn render_chat(&self, messages: &[ChatMessage]) -> Result<String> {
+        let template = self.inner.model.chat_template(None).map_err(|_| {
+            Error::invalid_input(
+                "messages",
+                format!(
+                    "model {} has no chat template; use a completion",
+                    self.inner.info.id
+                ),
+            )
+        })?;
+        let messages = messages
+            .iter()
+            .map(|m| LlamaChatMessage::new(m.role.as_str().to_owned(), m.content.clone()))
+            .collect::<std::result::Result<Vec<_>, _>>()
+            .map_err(|_| Error::invalid_input("messages", "content must not contain NUL bytes"))?;
+        self.inner
+            .model
+            .apply_chat_template(&template, &messages, true)
+            .map_err(|err| Error::invalid_input("messages", format!("chat template failed: {err}")))
+    }
+
+    /// Tokens of a prompt as the model will see it (special tokens parsed, BOS per the model).
+    pub fn tokenize_prompt(&self, prompt: &str) -> Vec<LlamaToken> {
+        self.inner
+            .model
+            .vocab()
+            .tokenize(prompt.as_bytes(), true, true)
+    }
+
+    /// Generates a continuation of `prompt`, streamed.
+    pub fn complete_stream(&self, prompt: &str, sampling: &Sampling) -> Result<CompletionStream> {
+        sampling.validate()?;
+        if prompt.is_empty() {
+            return Err(Error::invalid_input("prompt", "must not be empty"));
+        }
+        let tokens = self.tokenize_prompt(prompt);
+        let window = self.inner.config.context_per_slot as usize;
+        if tokens.len() + sampling.max_tokens as usize > window {
+            return Err(Error::ContextLengthExceeded {
+                prompt_tokens: tokens.len(),
+                max_tokens: sampling.max_tokens as usize,
+                context_size: window,
+            });
+        }
+        let (events, receiver) = unbounded_channel();
+        let job = Job {
+            picker: TokenPicker::new(sampling, self.inner.model.n_vocab(), &tokens),
+            decoder: TextDecoder::new(sampling.stop.clone()),
+            max_tokens: sampling.max_tokens,
+            prompt: tokens,
+            events,
+        };
+        match self.inner.jobs.try_send(job) {
+            Ok(()) => Ok(CompletionStream { receiver }),
+            Err(TrySendError::Full(_)) => Err(Error::Overloaded {
+                waiting: self.inner.config.queue_capacity,
+            }),
+            Err(TrySendError::Disconnected(_)) => {
+                Err(Error::Inference("the inference worker has stopped".into()))
+            }
+        }
+    }
+
+    /// Generates a continuation of `prompt`, whole.
+    pub async fn complete(&self, prompt: &str, sampling: &Sampling) -> Result<Completion> {
+        collect(self.complete_stream(prompt, sampling)?).await
+    }
+
+    /// The next assistant turn, streamed.
+    pub fn chat_stream(
+        &self,
+        messages: &[ChatMessage],
+        sampling: &Sampling,
+    ) -> Result<CompletionStream> {
+        if messages.is_empty() {
+            return Err(Error::invalid_input("messages", "must not be empty"));
+        }
+        let prompt = self.render_chat(messages)?;
+        self.complete_stream(&prompt, sampling)
+    }
+
+    /// The next assistant turn, whole.
+    pub async fn chat(&self, messages: &[ChatMessage], sampling: &Sampling) -> Result<Completion> {
+        collect(self.chat_stream(messages, sampling)?).await
+    }
+}
+
+fn new_generation_context<'m>(
+    model: &'m LlamaModel,
+    config: &EngineConfig,
+) -> Result<llama_cpp_2::context::LlamaContext<'m>> {
+    let threads = config.effective_threads();
+    let params = LlamaContextParams::default()
+        .with_n_ctx(std::num::NonZeroU32::new(config.total_context()))
+        .with_n_batch(config.batch_size)
+        .with_n_ubatch(config.batch_size)
+        .with_n_seq_max(config.slots)
+        .with_n_threads(i32::try_from(threads).unwrap_or(1))
+        .with_n_threads_batch(i32::try_from(config.threads_batch.unwrap_or(threads)).unwrap_or(1));
+    let _guard = crate::backend::CONTEXT_CREATION
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    model
+        .new_context(crate::backend::backend()?, params)
+        .map_err(|err| Error::Inference(format!("cannot create a context: {err}")))
+}
+
+/// Generated text as it arrives. Dropping it cancels the generation at the next decode step
+/// and frees its slot.
+#[derive(Debug)]
+pub struct CompletionStream {
+    receiver: UnboundedReceiver<Result<StreamEvent>>,
+}
+
+impl Stream for CompletionStream {
+    type Item = Result<StreamEvent>;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
+        self.receiver.poll_recv(cx)
+    }
+}
+
+/// Drains a stream into one completion.
+pub(crate) async fn collect(mut stream: CompletionStream) -> Result<Completion> {
+    use futures::StreamExt as _;
+    let mut text = String::new();
+    while let Some(event) = stream.next().await {
+        match event? {
+            StreamEvent::Delta { text: delta } => text.push_str(&delta),
+            StreamEvent::Done {
+                finish_reason,
+                usage,
+            } => {
+                return Ok(Completion {
+                    text,
+                    finish_reason,
+                    usage,
+                });
+            }
+        }
+    }
+    // The worker only hangs up without a Done event if it died.
+    Err(Error::Inference(
+        "the inference worker stopped before finishing the request".into(),
+    ))
+}

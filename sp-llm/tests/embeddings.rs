@@ -1,0 +1,60 @@
+//! Embeddings on a real model.
+
+use sp_core::{Embedder as _, ErrorCode};
+use sp_llm::{EmbeddingModel, Engine, EngineConfig};
+
+fn embedder() -> EmbeddingModel {
+    let config = EngineConfig::new(sp_tests::service_url("SP_TEST_MODEL"))
+        .with_slots(1)
+        .with_context_per_slot(256);
+    let engine = Engine::load(config).expect("model");
+    EmbeddingModel::new(&engine).expect("embedding worker")
+}
+
+fn cosine(a: &[f32], b: &[f32]) -> f32 {
+    a.iter().zip(b).map(|(x, y)| x * y).sum()
+}
+
+#[tokio::test]
+async fn embeddings_are_unit_length_and_meaningful() {
+    let _gate = sp_tests::model_gate().await;
+    let embedder = embedder();
+    assert_eq!(embedder.dimensions(), 576);
+    let texts: Vec<String> = [
+        "The cat sat on the mat.",
+        "A cat was sitting on the rug.",
+        "Quarterly revenue grew by eight percent.",
+    ]
+    .iter()
+    .map(|s| s.to_string())
+    .collect();
+    let vectors = embedder.embed(&texts).await.expect("embed");
+    assert_eq!(vectors.len(), 3);
+    for v in &vectors {
+        assert_eq!(v.len(), 576);
+        let norm: f32 = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm - 1.0).abs() < 1e-4, "norm {norm}");
+    }
+    let paraphrase = cosine(&vectors[0], &vectors[1]);
+    let unrelated = cosine(&vectors[0], &vectors[2]);
+    assert!(
+        paraphrase > unrelated,
+        "paraphrase {paraphrase} vs unrelated {unrelated}"
+    );
+
+    let again = embedder.embed(&texts[..1]).await.expect("embed");
+    assert_eq!(again[0], vectors[0], "the same text gives the same vector");
+}
+
+#[tokio::test]
+async fn empty_and_over_long_texts_are_refused() {
+    let _gate = sp_tests::model_gate().await;
+    let embedder = embedder();
+    let err = embedder.embed(&[String::new()]).await.expect_err("empty");
+    assert_eq!(err.code(), ErrorCode::InvalidInput);
+    let long = "word ".repeat(5000);
+    let err = embedder.embed(&[long]).await.expect_err("too long");
+    assert_eq!(err.code(), ErrorCode::InvalidInput);
+    assert!(err.to_string().contains("texts[0]"), "{err}");
+    assert!(embedder.embed(&[]).await.expect("nothing to do").is_empty());
+}
