@@ -1,5 +1,9 @@
 //! Shared helpers for the benchmarks.
 
+pub mod llama_tools;
+
+pub use sp_tests::http;
+
 use std::time::{Duration, Instant};
 
 /// Runs `op` `iters` times after `iters / 10` warm-up runs, and returns the median of five

@@ -1,2 +1,20 @@
-//! Runnable examples of Story Portal live next to this file (`cargo run -p sp-examples --example NAME`).
-//! This library is empty on purpose: the package exists to hold the examples.
+//! Helpers for the runnable examples next to this file
+//! (`cargo run -p sp-examples --example NAME`).
+
+/// The test model that `scripts/models.sh` fetches: `$SP_MODELS_DIR` or
+/// `~/.cache/story-portal/models`, unless `SP_TEST_MODEL` names another file.
+pub fn default_model_path() -> String {
+    if let Ok(path) = std::env::var("SP_TEST_MODEL") {
+        return path;
+    }
+    let dir = std::env::var("SP_MODELS_DIR").unwrap_or_else(|_| {
+        let cache = std::env::var("XDG_CACHE_HOME").unwrap_or_else(|_| {
+            format!(
+                "{}/.cache",
+                std::env::var("HOME").unwrap_or_else(|_| ".".into())
+            )
+        });
+        format!("{cache}/story-portal/models")
+    });
+    format!("{dir}/SmolLM2-135M-Instruct.Q4_1.gguf")
+}

@@ -108,6 +108,8 @@ pub struct Sampling {
     pub max_tokens: u32,
     /// Generation stops before the first of these strings; it is not part of the output.
     pub stop: Vec<String>,
+    /// Keep generating past the model's end-of-turn token (benchmarks, fixed-length output).
+    pub ignore_eos: bool,
 }
 
 impl Default for Sampling {
@@ -122,6 +124,7 @@ impl Default for Sampling {
             seed: None,
             max_tokens: 256,
             stop: Vec::new(),
+            ignore_eos: false,
         }
     }
 }

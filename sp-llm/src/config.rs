@@ -59,6 +59,20 @@ impl EngineConfig {
         }
     }
 
+    /// The engine settings of a `[model]` configuration section (`None` without a path).
+    pub fn from_model_config(model: &sp_core::config::ModelConfig) -> Option<Self> {
+        let path = model.path.as_ref()?;
+        Some(EngineConfig {
+            model_path: path.clone(),
+            slots: model.slots,
+            context_per_slot: model.context_per_slot,
+            threads: model.threads,
+            gpu_layers: model.gpu_layers,
+            queue_capacity: model.queue_capacity,
+            ..EngineConfig::default()
+        })
+    }
+
     /// Sets the number of slots.
     pub fn with_slots(mut self, slots: u32) -> Self {
         self.slots = slots;

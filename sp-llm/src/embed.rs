@@ -60,7 +60,7 @@ impl EmbeddingModel {
                 let threads = i32::try_from(config.effective_threads()).unwrap_or(1);
                 let params = LlamaContextParams::default()
                     .with_embeddings(true)
-                    .with_pooling_type(LlamaPoolingType::Mean)
+                    .with_pooling_type(pooling_for(&model))
                     .with_n_ctx(std::num::NonZeroU32::new(config.embedding_context))
                     // Pooling needs a whole text in one micro-batch.
                     .with_n_batch(config.embedding_context)
@@ -96,6 +96,19 @@ impl EmbeddingModel {
             dimensions,
             queue_capacity: engine.config().queue_capacity,
         })
+    }
+}
+
+/// The model's own pooling when its GGUF declares one (embedding models do), mean pooling
+/// otherwise (chat models, which declare none).
+fn pooling_for(model: &LlamaModel) -> LlamaPoolingType {
+    let declared = model
+        .meta_val_str("general.architecture")
+        .ok()
+        .and_then(|arch| model.meta_val_str(&format!("{arch}.pooling_type")).ok());
+    match declared {
+        Some(_) => LlamaPoolingType::Unspecified,
+        None => LlamaPoolingType::Mean,
     }
 }
 

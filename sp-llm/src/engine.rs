@@ -3,6 +3,7 @@
 
 use std::pin::Pin;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
 use std::task::{Context, Poll};
 
@@ -44,6 +45,16 @@ struct Inner {
     info: ModelInfo,
     config: EngineConfig,
     jobs: SyncSender<Job>,
+    alive: Arc<AtomicBool>,
+}
+
+/// Marks the worker dead when its thread ends, however it ends (panics included).
+struct AliveGuard(Arc<AtomicBool>);
+
+impl Drop for AliveGuard {
+    fn drop(&mut self) {
+        self.0.store(false, Ordering::SeqCst);
+    }
 }
 
 impl std::fmt::Debug for Engine {
@@ -66,9 +77,12 @@ impl Engine {
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
         let worker_model = Arc::clone(&model);
         let worker_config = config.clone();
+        let alive = Arc::new(AtomicBool::new(true));
+        let guard = AliveGuard(Arc::clone(&alive));
         std::thread::Builder::new()
             .name(format!("sp-llm-{}", info.id))
             .spawn(move || {
+                let _guard = guard;
                 let ctx = match new_generation_context(&worker_model, &worker_config) {
                     Ok(ctx) => ctx,
                     Err(err) => {
@@ -95,8 +109,15 @@ impl Engine {
                 info,
                 config,
                 jobs,
+                alive,
             }),
         })
+    }
+
+    /// False once the worker thread has ended (it only ends on a bug or when every handle is
+    /// gone).
+    pub fn worker_alive(&self) -> bool {
+        self.inner.alive.load(Ordering::SeqCst)
     }
 
     /// What the model says about itself.
@@ -163,6 +184,7 @@ impl Engine {
             picker: TokenPicker::new(sampling, self.inner.model.n_vocab(), &tokens),
             decoder: TextDecoder::new(sampling.stop.clone()),
             max_tokens: sampling.max_tokens,
+            ignore_eos: sampling.ignore_eos,
             prompt: tokens,
             events,
         };

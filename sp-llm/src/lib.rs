@@ -40,6 +40,7 @@ mod backend;
 mod config;
 mod embed;
 mod engine;
+mod health;
 mod loader;
 mod sampler;
 mod scheduler;

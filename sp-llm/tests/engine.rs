@@ -100,6 +100,28 @@ async fn max_tokens_ends_with_length() {
 }
 
 #[tokio::test]
+async fn ignore_eos_generates_exactly_max_tokens() {
+    let _gate = sp_tests::model_gate().await;
+    let engine = engine(1, 4);
+    let messages = question("Say hi.");
+    let natural = engine
+        .chat(&messages, &Sampling::greedy(64))
+        .await
+        .expect("chat");
+    assert_eq!(natural.finish_reason, FinishReason::Stop, "{natural:?}");
+    let forced = Sampling {
+        ignore_eos: true,
+        ..Sampling::greedy(natural.usage.completion_tokens + 10)
+    };
+    let long = engine.chat(&messages, &forced).await.expect("chat");
+    assert_eq!(long.finish_reason, FinishReason::Length);
+    assert_eq!(
+        long.usage.completion_tokens,
+        natural.usage.completion_tokens + 10
+    );
+}
+
+#[tokio::test]
 async fn stop_sequences_stop_before_the_sequence() {
     let _gate = sp_tests::model_gate().await;
     let engine = engine(1, 4);

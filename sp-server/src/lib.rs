@@ -22,6 +22,7 @@
 //! |---|---|---|
 //! | `postgres` | yes | PostgreSQL when `DATABASE_URL` is set |
 //! | `redis` | yes | Redis when `REDIS_URL` is set |
+//! | `cuda` / `metal` / `vulkan` | no | run the model on a GPU (forwarded to `sp-llm`) |
 
 mod app;
 pub mod cli;

@@ -3,9 +3,10 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sp_core::Config;
 use sp_core::health::{HealthCheck, HealthReport, run_checks};
+use sp_core::{Config, Error};
 use sp_data::Backends;
+use sp_llm::{Engine, EngineConfig};
 
 /// The state behind every route: configuration and backends. Cheap to clone.
 #[derive(Clone)]
@@ -16,26 +17,40 @@ pub struct AppState {
 struct Inner {
     config: Config,
     backends: Backends,
+    engine: Option<Engine>,
     checks: Vec<Arc<dyn HealthCheck>>,
 }
 
 impl AppState {
-    /// Opens the backends `config` selects.
+    /// Opens the backends `config` selects and loads the model when `model.path` is set.
     pub async fn open(config: Config) -> sp_core::Result<Self> {
         let backends = Backends::open(&config).await?;
-        Ok(Self::new(config, backends))
+        let engine = match EngineConfig::from_model_config(&config.model) {
+            Some(engine_config) => Some(load_engine(engine_config).await?),
+            None => None,
+        };
+        Ok(Self::new(config, backends, engine))
     }
 
-    /// Wraps already-open backends.
-    pub fn new(config: Config, backends: Backends) -> Self {
-        let checks = backends.health_checks();
+    /// Wraps already-open backends and an optional loaded model.
+    pub fn new(config: Config, backends: Backends, engine: Option<Engine>) -> Self {
+        let mut checks = backends.health_checks();
+        if let Some(engine) = &engine {
+            checks.push(Arc::new(engine.clone()));
+        }
         AppState {
             inner: Arc::new(Inner {
                 config,
                 backends,
+                engine,
                 checks,
             }),
         }
+    }
+
+    /// The model, when one is configured.
+    pub fn engine(&self) -> Option<&Engine> {
+        self.inner.engine.as_ref()
     }
 
     /// The configuration the server runs with.
@@ -53,4 +68,18 @@ impl AppState {
         let timeout = Duration::from_millis(self.inner.config.health.check_timeout_ms);
         run_checks(&self.inner.checks, timeout).await
     }
+}
+
+/// Loads the model off the async runtime; invalid engine settings name their `model.*` key.
+async fn load_engine(config: EngineConfig) -> sp_core::Result<Engine> {
+    config.validate().map_err(|err| match err {
+        Error::InvalidInput { field, reason } => Error::Config {
+            key: format!("model.{field}"),
+            reason,
+        },
+        other => other,
+    })?;
+    tokio::task::spawn_blocking(move || Engine::load(config))
+        .await
+        .map_err(|err| Error::internal(format!("model loading task failed: {err}")))?
 }

@@ -94,10 +94,9 @@ impl Drop for Server {
     }
 }
 
-#[tokio::test]
-async fn serve_answers_and_logs_json_with_request_ids() {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut child = sp(dir.path())
+/// Starts `sp serve` on a free port; returns the server, its address and its log stream.
+fn start(cmd: &mut Command) -> (Server, String, std::process::ChildStderr) {
+    let mut child = cmd
         .args(["serve", "--listen", "127.0.0.1:0"])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
@@ -105,8 +104,7 @@ async fn serve_answers_and_logs_json_with_request_ids() {
         .expect("spawn sp");
     let stdout = child.stdout.take().expect("stdout");
     let stderr = child.stderr.take().expect("stderr");
-    let mut server = Server(child);
-
+    let server = Server(child);
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).expect("read");
     let addr = line
@@ -114,6 +112,57 @@ async fn serve_answers_and_logs_json_with_request_ids() {
         .strip_prefix("sp listening on http://")
         .unwrap_or_else(|| panic!("unexpected first line: {line}"))
         .to_owned();
+    (server, addr, stderr)
+}
+
+#[tokio::test]
+async fn serve_with_a_model_reports_it_ready() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = sp_tests::service_url("SP_TEST_MODEL");
+    let (_server, addr, _logs) = start(
+        sp(dir.path())
+            .env("SP_MODEL__PATH", &model)
+            .env("SP_MODEL__SLOTS", "1")
+            .env("SP_MODEL__CONTEXT_PER_SLOT", "512"),
+    );
+    let ready = sp_tests::http(&addr, "GET", "/health/ready", &[], b"")
+        .await
+        .expect("GET /health/ready");
+    assert_eq!(ready.status, 200, "{}", ready.body);
+    assert_eq!(ready.json()["checks"]["model"]["status"], "up");
+}
+
+#[test]
+fn a_corrupt_model_fails_start_up_clearly() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let model = dir.path().join("broken.gguf");
+    std::fs::write(&model, b"GGUF and then nothing useful").expect("write");
+    let output = sp(dir.path())
+        .arg("serve")
+        .arg("--model")
+        .arg(&model)
+        .output()
+        .expect("run sp");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(1), "{stderr}");
+    assert!(stderr.contains("SP-LLM-003"), "{stderr}");
+    assert!(stderr.contains("broken.gguf"), "{stderr}");
+    assert!(!stderr.contains("panicked"), "{stderr}");
+
+    let stderr = run_expecting_config_error(
+        sp(dir.path())
+            .arg("serve")
+            .arg("--model")
+            .arg(&model)
+            .env("SP_MODEL__SLOTS", "0"),
+    );
+    assert!(stderr.contains("model.slots"), "{stderr}");
+}
+
+#[tokio::test]
+async fn serve_answers_and_logs_json_with_request_ids() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (mut server, addr, stderr) = start(&mut sp(dir.path()));
 
     let health = sp_tests::http(
         &addr,

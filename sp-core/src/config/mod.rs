@@ -118,11 +118,34 @@ pub struct RedisConfig {
 }
 
 /// Model settings.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct ModelConfig {
-    /// Path of a GGUF model file.
+    /// Path of a GGUF model file; unset serves no model.
     pub path: Option<PathBuf>,
+    /// Requests decoded together (continuous batching).
+    pub slots: u32,
+    /// Context window of one request, in tokens.
+    pub context_per_slot: u32,
+    /// CPU threads; unset uses every core.
+    pub threads: Option<u32>,
+    /// Layers offloaded to a GPU (builds with a GPU feature only).
+    pub gpu_layers: u32,
+    /// Requests that may wait for a slot before `overloaded` is returned.
+    pub queue_capacity: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            path: None,
+            slots: 4,
+            context_per_slot: 4096,
+            threads: None,
+            gpu_layers: 0,
+            queue_capacity: 64,
+        }
+    }
 }
 
 /// How logs are written.
@@ -149,7 +172,8 @@ impl Default for LogConfig {
     fn default() -> Self {
         LogConfig {
             format: LogFormat::Json,
-            level: "info".into(),
+            // llama.cpp logs dozens of lines per model load at info level.
+            level: "info,llama_cpp_2=warn".into(),
         }
     }
 }

@@ -220,7 +220,7 @@ impl<'m> Scheduler<'m> {
             };
             let token = active.job.picker.pick(&self.ctx, index);
             active.generated += 1;
-            if vocab.is_eog(token) {
+            if !active.job.ignore_eos && vocab.is_eog(token) {
                 finish_slot(slot, FinishReason::Stop);
                 continue;
             }

@@ -14,6 +14,7 @@ pub(crate) struct Job {
     pub picker: TokenPicker,
     pub decoder: TextDecoder,
     pub max_tokens: u32,
+    pub ignore_eos: bool,
     pub events: UnboundedSender<Result<StreamEvent>>,
 }
 

@@ -1,0 +1,218 @@
+//! Run with: `cargo bench -p sp-benches --bench inference`
+//!
+//! The inference engine against llama.cpp's own tools, same model, same threads, same machine,
+//! in one run. Needs `SP_TEST_MODEL` (scripts/models.sh) and, for the anchors,
+//! `SP_LLAMA_TOOLS` = the directory of `llama-bench` and `llama-server`
+//! (scripts/llama-tools.sh builds them); without it only our figures are printed.
+//! `SP_BENCH_THREADS` sets the threads (default: every core).
+
+use std::time::{Duration, Instant};
+
+use futures::StreamExt as _;
+use sp_benches::llama_tools::{LlamaBench, LlamaServer};
+use sp_core::chat::{ChatMessage, Sampling, StreamEvent};
+use sp_llm::{Engine, EngineConfig};
+
+const REPS: usize = 3;
+const WORDS: &[&str] = &[
+    "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
+];
+
+fn engine(model: &str, slots: u32, threads: u32) -> Engine {
+    let config = EngineConfig::new(model)
+        .with_slots(slots)
+        .with_context_per_slot(1024)
+        .with_threads(threads);
+    Engine::load(config).expect("model loads")
+}
+
+/// A prompt of exactly `n` tokens that starts with a word unique to `rep` (no cache reuse).
+fn prompt_of(engine: &Engine, rep: usize, n: usize) -> String {
+    let mut text = format!("{} ", WORDS[rep % WORDS.len()]);
+    let filler = "the quick brown fox jumps over the lazy dog and ";
+    while engine.tokenize_prompt(&text).len() < n {
+        text.push_str(filler);
+    }
+    while engine.tokenize_prompt(&text).len() > n {
+        text.pop();
+    }
+    text
+}
+
+fn median(mut values: Vec<f64>) -> f64 {
+    values.sort_by(f64::total_cmp);
+    values[values.len() / 2]
+}
+
+fn fixed_length(tokens: u32) -> Sampling {
+    Sampling {
+        max_tokens: tokens,
+        ignore_eos: true,
+        seed: Some(7),
+        ..Sampling::default()
+    }
+}
+
+/// Time to the first token and the decode rate after it, of one streamed completion.
+async fn timed(engine: &Engine, prompt: &str, sampling: &Sampling) -> (Duration, f64, u32) {
+    let started = Instant::now();
+    let mut first = None;
+    let mut stream = engine.complete_stream(prompt, sampling).expect("stream");
+    while let Some(event) = stream.next().await {
+        match event.expect("ok") {
+            StreamEvent::Delta { .. } => {
+                first.get_or_insert_with(Instant::now);
+            }
+            StreamEvent::Done { usage, .. } => {
+                let first = first.unwrap_or_else(Instant::now);
+                let rate = f64::from(usage.completion_tokens.saturating_sub(1))
+                    / first.elapsed().as_secs_f64().max(1e-9);
+                return (first - started, rate, usage.completion_tokens);
+            }
+        }
+    }
+    panic!("no Done event");
+}
+
+async fn ours_pp_tg(model: &str, threads: u32) -> (f64, f64) {
+    let engine = engine(model, 1, threads);
+    let mut pp = Vec::new();
+    let mut tg = Vec::new();
+    for rep in 0..REPS {
+        let prompt = prompt_of(&engine, rep, 128);
+        let started = Instant::now();
+        engine
+            .complete(&prompt, &Sampling::greedy(1))
+            .await
+            .expect("pp");
+        pp.push(128.0 / started.elapsed().as_secs_f64());
+        let short = prompt_of(&engine, rep + 5, 8);
+        let (_, rate, _) = timed(&engine, &short, &fixed_length(64)).await;
+        tg.push(rate);
+    }
+    (median(pp), median(tg))
+}
+
+/// Aggregate tokens/s of `n` concurrent 64-token generations.
+async fn ours_concurrent(model: &str, threads: u32, n: usize) -> f64 {
+    let engine = engine(model, u32::try_from(n).unwrap_or(1), threads);
+    let mut rates = Vec::new();
+    for rep in 0..REPS {
+        let prompts: Vec<String> = (0..n)
+            .map(|i| prompt_of(&engine, rep * n + i, 16))
+            .collect();
+        let sampling = fixed_length(64);
+        let started = Instant::now();
+        let done =
+            futures::future::join_all(prompts.iter().map(|p| engine.complete(p, &sampling))).await;
+        let tokens: u32 = done
+            .into_iter()
+            .map(|c| c.expect("ok").usage.completion_tokens)
+            .sum();
+        rates.push(f64::from(tokens) / started.elapsed().as_secs_f64());
+    }
+    median(rates)
+}
+
+/// Time to first token of turn 2 of a chat vs a cold prompt of the same length.
+async fn ours_turn2_ttft(model: &str, threads: u32) -> (f64, f64, u32) {
+    let engine = engine(model, 2, threads);
+    let mut warm = Vec::new();
+    let mut cold = Vec::new();
+    let mut cached = 0;
+    for (rep, word) in WORDS.iter().enumerate().take(REPS) {
+        let mut messages = vec![
+            ChatMessage::system(format!(
+                "{word} You are a helpful assistant who answers briefly."
+            )),
+            ChatMessage::user(prompt_of(&engine, rep, 200)),
+        ];
+        let first = engine
+            .chat(&messages, &Sampling::greedy(32))
+            .await
+            .expect("turn 1");
+        messages.push(ChatMessage::assistant(first.text));
+        messages.push(ChatMessage::user("Now say it again in one sentence."));
+        let turn2 = engine.render_chat(&messages).expect("template");
+        let (ttft, _, _) = timed(&engine, &turn2, &Sampling::greedy(1)).await;
+        warm.push(ttft.as_secs_f64());
+        let turn2_len = engine.tokenize_prompt(&turn2).len();
+        let fresh = prompt_of(&engine, rep + 3, turn2_len);
+        let (ttft_cold, _, _) = timed(&engine, &fresh, &Sampling::greedy(1)).await;
+        cold.push(ttft_cold.as_secs_f64());
+        cached = u32::try_from(turn2_len).unwrap_or(0);
+    }
+    (median(warm) * 1e3, median(cold) * 1e3, cached)
+}
+
+fn ratio(ours: f64, anchor: Option<f64>) -> String {
+    anchor.map_or_else(|| "—".to_owned(), |a| format!("{:.2}×", ours / a))
+}
+
+fn fmt(anchor: Option<f64>) -> String {
+    anchor.map_or_else(|| "—".to_owned(), |a| format!("{a:.1}"))
+}
+
+#[tokio::main]
+async fn main() {
+    let model = std::env::var("SP_TEST_MODEL").expect("set SP_TEST_MODEL (scripts/models.sh)");
+    let threads: u32 = std::env::var("SP_BENCH_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))
+        });
+    let tools = std::env::var("SP_LLAMA_TOOLS").ok();
+    println!("model {model}, {threads} threads, medians of {REPS}");
+
+    let bench = tools
+        .as_deref()
+        .map(|dir| LlamaBench::run(dir, &model, threads).expect("llama-bench runs"));
+    let (pp, tg) = ours_pp_tg(&model, threads).await;
+
+    println!("\n| measure | sp-llm | llama.cpp | ratio | target |");
+    println!("|---|---|---|---|---|");
+    let bench_pp = bench.as_ref().map(|b| b.pp128);
+    let bench_tg = bench.as_ref().map(|b| b.tg64);
+    println!(
+        "| pp128 tok/s vs llama-bench | {pp:.1} | {} | {} | ≥ 1.0× |",
+        fmt(bench_pp),
+        ratio(pp, bench_pp)
+    );
+    println!(
+        "| tg64 tok/s (sampling) vs llama-bench tg (no sampling) | {tg:.1} | {} | {} | ≥ 0.95× |",
+        fmt(bench_tg),
+        ratio(tg, bench_tg)
+    );
+
+    for n in [1usize, 4, 8] {
+        let ours = ours_concurrent(&model, threads, n).await;
+        let anchor = match tools.as_deref() {
+            Some(dir) => {
+                let server =
+                    LlamaServer::start(dir, &model, threads, n).expect("llama-server starts");
+                Some(
+                    server
+                        .aggregate_rate(n, 64, REPS)
+                        .await
+                        .expect("llama-server answers"),
+                )
+            }
+            None => None,
+        };
+        println!(
+            "| {n} stream(s), aggregate tok/s vs llama-server --parallel {n} | {ours:.1} | {} | {} | ≥ 1.0× |",
+            fmt(anchor),
+            ratio(ours, anchor)
+        );
+    }
+
+    let (warm, cold, len) = ours_turn2_ttft(&model, threads).await;
+    println!(
+        "| chat turn 2 TTFT vs cold prompt of the same length ({len} tokens), ms | {warm:.1} | {cold:.1} (cold) | {:.0}% | ≤ 20% |",
+        warm / cold * 100.0
+    );
+    if let Some(b) = &bench {
+        println!("\nllama.cpp side: {}", b.version);
+    }
+}

@@ -1,0 +1,153 @@
+//! Running llama.cpp's own tools as benchmark anchors.
+
+use std::net::TcpListener;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// `llama-bench` figures for one model.
+#[derive(Debug, Clone)]
+pub struct LlamaBench {
+    /// Prompt processing of 128 tokens, tokens/s.
+    pub pp128: f64,
+    /// Generation of 64 tokens, tokens/s (llama-bench does not sample).
+    pub tg64: f64,
+    /// Which llama.cpp build ran.
+    pub version: String,
+}
+
+type BoxError = Box<dyn std::error::Error>;
+
+impl LlamaBench {
+    /// Runs `llama-bench -p 128 -n 64 -r 3` with `threads`.
+    pub fn run(dir: &str, model: &str, threads: u32) -> Result<Self, BoxError> {
+        let output = Command::new(format!("{dir}/llama-bench"))
+            .args([
+                "-m", model, "-p", "128", "-n", "64", "-r", "3", "-o", "json",
+            ])
+            .args(["-t", &threads.to_string()])
+            .stderr(Stdio::null())
+            .output()?;
+        if !output.status.success() {
+            return Err(format!("llama-bench failed: {}", output.status).into());
+        }
+        let rows: Vec<serde_json::Value> = serde_json::from_slice(&output.stdout)?;
+        let rate = |prompt: u64, generated: u64| {
+            rows.iter()
+                .find(|r| r["n_prompt"] == prompt && r["n_gen"] == generated)
+                .and_then(|r| r["avg_ts"].as_f64())
+                .ok_or_else(|| format!("no p{prompt} n{generated} row"))
+        };
+        let version = rows
+            .first()
+            .map(|r| {
+                format!(
+                    "llama.cpp build {} ({})",
+                    r["build_number"], r["build_commit"]
+                )
+            })
+            .unwrap_or_default();
+        Ok(LlamaBench {
+            pp128: rate(128, 0)?,
+            tg64: rate(0, 64)?,
+            version,
+        })
+    }
+}
+
+/// A running `llama-server`, stopped on drop.
+pub struct LlamaServer {
+    child: Child,
+    addr: String,
+}
+
+impl Drop for LlamaServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl LlamaServer {
+    /// Starts `llama-server --parallel slots` with a 1024-token window per slot.
+    pub fn start(dir: &str, model: &str, threads: u32, slots: usize) -> Result<Self, BoxError> {
+        let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
+        let child = Command::new(format!("{dir}/llama-server"))
+            .args([
+                "-m",
+                model,
+                "--host",
+                "127.0.0.1",
+                "--port",
+                &port.to_string(),
+            ])
+            .args(["-t", &threads.to_string(), "-tb", &threads.to_string()])
+            .args([
+                "--parallel",
+                &slots.to_string(),
+                "-c",
+                &(1024 * slots).to_string(),
+            ])
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()?;
+        let server = LlamaServer {
+            child,
+            addr: format!("127.0.0.1:{port}"),
+        };
+        let deadline = Instant::now() + Duration::from_secs(60);
+        let runtime = tokio::runtime::Handle::current();
+        while Instant::now() < deadline {
+            let health = tokio::task::block_in_place(|| {
+                runtime.block_on(crate::http(&server.addr, "GET", "/health", &[], b""))
+            });
+            if health.is_ok_and(|r| r.status == 200) {
+                return Ok(server);
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+        Err("llama-server did not become healthy".into())
+    }
+
+    /// Median aggregate tokens/s of `n` concurrent `tokens`-token completions, sampled like
+    /// ours (top-k 40, top-p 0.95, min-p 0.05, temperature 0.8, end-of-turn ignored).
+    pub async fn aggregate_rate(
+        &self,
+        n: usize,
+        tokens: u32,
+        reps: usize,
+    ) -> Result<f64, BoxError> {
+        let mut rates = Vec::new();
+        for rep in 0..reps {
+            let bodies: Vec<Vec<u8>> = (0..n)
+                .map(|i| {
+                    serde_json::json!({
+                        "prompt": format!("{} the quick brown fox jumps over the lazy dog", rep * n + i),
+                        "n_predict": tokens, "ignore_eos": true, "cache_prompt": false,
+                        "temperature": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.05, "seed": 7
+                    })
+                    .to_string()
+                    .into_bytes()
+                })
+                .collect();
+            let started = Instant::now();
+            let replies = futures::future::join_all(bodies.iter().map(|body| {
+                crate::http(
+                    &self.addr,
+                    "POST",
+                    "/completion",
+                    &[("Content-Type", "application/json")],
+                    body,
+                )
+            }))
+            .await;
+            let mut generated = 0.0;
+            for reply in replies {
+                let reply = reply?;
+                generated += reply.json()["tokens_predicted"].as_f64().unwrap_or(0.0);
+            }
+            rates.push(generated / started.elapsed().as_secs_f64());
+        }
+        rates.sort_by(f64::total_cmp);
+        Ok(rates[rates.len() / 2])
+    }
+}

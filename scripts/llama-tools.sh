@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Builds llama.cpp's own `llama-bench` and `llama-server` — the anchors our inference
+# benchmarks compare against — from the llama-cpp-python sdist (the llama-cpp-sys-2 crate
+# vendors llama.cpp without the tool sources). Cached in $SP_CACHE_DIR/llama-tools; prints
+# the directory holding the binaries. About 18 minutes of CPU on 2 cores the first time.
+set -euo pipefail
+. "$(dirname "$0")/lib.sh"
+
+VERSION="0.3.36"
+OUT="$SP_CACHE_DIR/llama-tools/$VERSION"
+if [ -x "$OUT/bin/llama-bench" ] && [ -x "$OUT/bin/llama-server" ]; then
+  printf '%s\n' "$OUT/bin"; exit 0
+fi
+apt_ensure cmake build-essential
+src_dir="$SP_CACHE_DIR/llama-tools/src"
+mkdir -p "$src_dir"
+sdist="$(find "$src_dir" -maxdepth 1 -name "llama_cpp_python-$VERSION.tar.gz" | head -n1)"
+if [ -z "$sdist" ]; then
+  say "downloading llama-cpp-python $VERSION sdist"
+  python3 -m pip download --quiet --no-deps --no-binary :all: -d "$src_dir" "llama-cpp-python==$VERSION" >&2
+  sdist="$(find "$src_dir" -maxdepth 1 -name "llama_cpp_python-$VERSION.tar.gz" | head -n1)"
+fi
+[ -n "$sdist" ] || die "sdist not found"
+tree="$src_dir/llama_cpp_python-$VERSION"
+[ -d "$tree" ] || tar -xzf "$sdist" -C "$src_dir"
+say "building llama-bench and llama-server (Release, CPU)"
+cmake -S "$tree/vendor/llama.cpp" -B "$tree/build" -DCMAKE_BUILD_TYPE=Release \
+  -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
+  -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF \
+  -DGGML_NATIVE=ON -DBUILD_SHARED_LIBS=OFF >&2
+cmake --build "$tree/build" -j "$(nproc)" --target llama-bench llama-server >&2
+mkdir -p "$OUT/bin"
+cp "$tree/build/bin/llama-bench" "$tree/build/bin/llama-server" "$OUT/bin/"
+printf '%s\n' "$OUT/bin"
