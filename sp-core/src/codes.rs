@@ -71,6 +71,12 @@ error_codes! {
     ModelLoad => ("SP-LLM-003", 422, "The model file is missing, unreadable or not a valid GGUF model."),
     /// The model runtime failed during generation.
     Inference => ("SP-LLM-004", 500, "The model runtime failed while generating; the request id locates the details."),
+    /// A document is larger than the configured limit.
+    DocumentTooLarge => ("SP-KB-001", 413, "The document exceeds the knowledge store's size limit (max_document_bytes); split it."),
+    /// A vector's length differs from the store's dimension.
+    DimensionMismatch => ("SP-KB-002", 400, "The vector's dimension differs from the store's, which is fixed when the store is created."),
+    /// A vector holds NaN or infinity.
+    InvalidVector => ("SP-KB-003", 400, "The vector holds NaN or infinity."),
     /// The configuration (file, environment or flags) is invalid.
     InvalidConfig => ("SP-CFG-001", 500, "The configuration is invalid; the message names the key and its source."),
 }

@@ -84,6 +84,25 @@ pub enum Error {
     /// The model runtime failed while generating.
     #[error("inference failed: {0}")]
     Inference(String),
+    /// A document's content exceeds the configured limit.
+    #[error("document too large: {bytes} bytes, the limit is {limit}")]
+    DocumentTooLarge {
+        /// Its size.
+        bytes: usize,
+        /// The limit (`max_document_bytes`).
+        limit: usize,
+    },
+    /// A vector's length differs from the store's dimension.
+    #[error("dimension mismatch: the store holds {expected}-dimensional vectors, got {got}")]
+    DimensionMismatch {
+        /// The store's dimension.
+        expected: usize,
+        /// The vector's length.
+        got: usize,
+    },
+    /// A vector holds NaN or infinity.
+    #[error("invalid vector: {0}")]
+    InvalidVector(String),
     /// An unexpected failure; details are logged, not shown to API callers.
     #[error("internal error: {0}")]
     Internal(String),
@@ -103,6 +122,9 @@ impl Error {
             Error::Overloaded { .. } => ErrorCode::Overloaded,
             Error::ModelLoad { .. } => ErrorCode::ModelLoad,
             Error::Inference(_) => ErrorCode::Inference,
+            Error::DocumentTooLarge { .. } => ErrorCode::DocumentTooLarge,
+            Error::DimensionMismatch { .. } => ErrorCode::DimensionMismatch,
+            Error::InvalidVector(_) => ErrorCode::InvalidVector,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -172,6 +194,15 @@ mod tests {
                 "SP-LLM-003",
             ),
             (Error::Inference("x".into()), "SP-LLM-004"),
+            (Error::DocumentTooLarge { bytes: 2, limit: 1 }, "SP-KB-001"),
+            (
+                Error::DimensionMismatch {
+                    expected: 2,
+                    got: 1,
+                },
+                "SP-KB-002",
+            ),
+            (Error::InvalidVector("nan".into()), "SP-KB-003"),
         ];
         for (err, code) in cases {
             assert_eq!(err.code().as_str(), code, "{err}");

@@ -26,6 +26,7 @@ pub mod config;
 pub mod error;
 pub mod health;
 pub mod id;
+pub mod knowledge;
 pub mod model;
 pub mod page;
 pub mod time;

@@ -30,6 +30,7 @@
 mod backends;
 mod embedded;
 mod error;
+pub mod knowledge;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "redis")]
@@ -37,6 +38,9 @@ mod redis;
 
 pub use backends::{Backends, Database};
 pub use embedded::{DATABASE_FILE, SqliteStore};
+#[cfg(feature = "postgres")]
+pub use knowledge::PgDocumentStore;
+pub use knowledge::SqliteDocumentStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 #[cfg(feature = "redis")]

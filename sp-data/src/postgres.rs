@@ -18,6 +18,7 @@ use crate::error::sqlx_error;
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    schema: String,
 }
 
 impl PgStore {
@@ -35,15 +36,54 @@ impl PgStore {
             key: "database.url".into(),
             reason: "is not set".into(),
         })?;
-        let options = PgConnectOptions::from_str(url).map_err(|err| Error::Config {
-            key: "database.url".into(),
-            reason: format!("not a valid PostgreSQL URL: {err}"),
-        })?;
+        let options = PgConnectOptions::from_str(url)
+            .map_err(|err| Error::Config {
+                key: "database.url".into(),
+                reason: format!("not a valid PostgreSQL URL: {err}"),
+            })?
+            // Our tables live in their own schema; `public` stays visible for the extension.
+            .options([("search_path", format!("{},public", config.schema))]);
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    // Filtered vector searches keep scanning the HNSW graph until enough rows
+                    // pass the filter, instead of returning fewer than k.
+                    sqlx::query("SET hnsw.iterative_scan = strict_order")
+                        .execute(conn)
+                        .await
+                        .map(|_| ())
+                })
+            })
             .connect_lazy_with(options);
-        Ok(PgStore { pool })
+        Ok(PgStore {
+            pool,
+            schema: config.schema.clone(),
+        })
+    }
+
+    /// Creates the schema and the pgvector extension when missing and applies the pending
+    /// migrations (concurrent callers wait on PostgreSQL's advisory lock).
+    pub async fn migrate(&self) -> Result<()> {
+        let create_schema = format!("CREATE SCHEMA IF NOT EXISTS \"{}\"", self.schema);
+        sqlx::query(sqlx::AssertSqlSafe(create_schema))
+            .execute(&self.pool)
+            .await
+            .map_err(|err| sqlx_error("postgres", err))?;
+        sqlx::query("CREATE EXTENSION IF NOT EXISTS vector")
+            .execute(&self.pool)
+            .await
+            .map_err(|err| sqlx_error("postgres", err))?;
+        sqlx::migrate!("./migrations/postgres")
+            .run(&self.pool)
+            .await
+            .map_err(|err| Error::internal(format!("postgres migrations: {err}")))
+    }
+
+    /// The schema holding our tables.
+    pub fn schema(&self) -> &str {
+        &self.schema
     }
 
     /// The connection pool, for the stores built on this database.

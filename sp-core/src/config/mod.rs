@@ -97,6 +97,8 @@ pub struct DatabaseConfig {
     pub max_connections: u32,
     /// Seconds to wait for a pooled connection before failing.
     pub acquire_timeout_secs: u64,
+    /// The schema holding Story Portal's tables (created by the migrations).
+    pub schema: String,
 }
 
 impl Default for DatabaseConfig {
@@ -105,6 +107,7 @@ impl Default for DatabaseConfig {
             url: None,
             max_connections: 10,
             acquire_timeout_secs: 5,
+            schema: "sp".into(),
         }
     }
 }

@@ -51,6 +51,20 @@ impl Config {
         if self.database.acquire_timeout_secs == 0 {
             return Err(invalid("database.acquire_timeout_secs", "must be positive"));
         }
+        let schema = &self.database.schema;
+        let schema_ok = (1..=63).contains(&schema.len())
+            && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
+            && schema
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_');
+        if !schema_ok {
+            return Err(invalid(
+                "database.schema",
+                format!(
+                    "`{schema}` must be 1-63 characters of a-z, 0-9, `_`, not starting with a digit"
+                ),
+            ));
+        }
         if let Some(url) = &self.redis.url {
             check_scheme("redis.url", url, &["redis", "rediss"])?;
         }

@@ -51,6 +51,10 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|err| Error::unavailable("sqlite", format!("{}: {err}", path.display())))?;
+        sqlx::migrate!("./migrations/sqlite")
+            .run(&pool)
+            .await
+            .map_err(|err| Error::internal(format!("sqlite migrations: {err}")))?;
         Ok(SqliteStore { pool, path })
     }
 

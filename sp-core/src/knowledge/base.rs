@@ -1,0 +1,329 @@
+//! The knowledge base: chunk, embed and store documents; search them three ways.
+
+use std::sync::Arc;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::chunk::{ChunkConfig, chunk};
+use super::fusion::reciprocal_rank_fusion;
+use super::store::{DocumentStore, PreparedDocument};
+use super::types::{
+    Document, Ingested, Namespace, NewDocument, SearchHit, SearchMode, SearchQuery, Section,
+};
+use crate::Id;
+use crate::error::{Error, Result};
+use crate::model::{Embedder, Tokenizer};
+use crate::page::{Page, PageRequest};
+
+/// Knobs of ingestion.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct KnowledgeConfig {
+    /// Section sizes.
+    pub chunk: ChunkConfig,
+    /// Largest accepted document content, in bytes.
+    pub max_document_bytes: usize,
+    /// Texts per embedder call.
+    pub embed_batch: usize,
+}
+
+impl Default for KnowledgeConfig {
+    fn default() -> Self {
+        KnowledgeConfig {
+            chunk: ChunkConfig::default(),
+            max_document_bytes: 8 * 1024 * 1024,
+            embed_batch: 32,
+        }
+    }
+}
+
+/// Documents in, relevant passages out, over any [`DocumentStore`].
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use std::sync::Arc;
+/// use sp_core::knowledge::*;
+///
+/// let store = Arc::new(MemoryStore::new(256));
+/// let kb = KnowledgeBase::new(store, Arc::new(HashEmbedder::new(256)), Arc::new(SimpleTokenizer), KnowledgeConfig::default())?;
+/// kb.ingest(NewDocument::new("Cats", "Cats sleep most of the day.")).await?;
+/// let hits = kb.search(&SearchQuery::new("how long do cats sleep")).await?;
+/// assert_eq!(hits[0].title, "Cats");
+/// # Ok::<(), sp_core::Error>(())
+/// # }).unwrap();
+/// ```
+#[derive(Clone)]
+pub struct KnowledgeBase {
+    store: Arc<dyn DocumentStore>,
+    embedder: Arc<dyn Embedder>,
+    tokenizer: Arc<dyn Tokenizer>,
+    config: KnowledgeConfig,
+}
+
+impl std::fmt::Debug for KnowledgeBase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnowledgeBase")
+            .field("embedder", &self.embedder.model_id())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KnowledgeBase {
+    /// Combines a store, an embedder whose dimension matches it, and a tokenizer for sizing.
+    pub fn new(
+        store: Arc<dyn DocumentStore>,
+        embedder: Arc<dyn Embedder>,
+        tokenizer: Arc<dyn Tokenizer>,
+        config: KnowledgeConfig,
+    ) -> Result<Self> {
+        config.chunk.validate()?;
+        if embedder.dimensions() != store.dimensions() {
+            return Err(Error::DimensionMismatch {
+                expected: store.dimensions(),
+                got: embedder.dimensions(),
+            });
+        }
+        Ok(KnowledgeBase {
+            store,
+            embedder,
+            tokenizer,
+            config,
+        })
+    }
+
+    /// The underlying store.
+    pub fn store(&self) -> &Arc<dyn DocumentStore> {
+        &self.store
+    }
+
+    /// Chunks, embeds and stores one document, atomically and idempotently.
+    pub async fn ingest(&self, document: NewDocument) -> Result<Ingested> {
+        let prepared = self.prepare(document).await?;
+        self.store.put(prepared).await
+    }
+
+    /// Ingests many documents; each succeeds or fails on its own.
+    pub async fn ingest_many(&self, documents: Vec<NewDocument>) -> Vec<Result<Ingested>> {
+        let mut results = Vec::with_capacity(documents.len());
+        for document in documents {
+            results.push(self.ingest(document).await);
+        }
+        results
+    }
+
+    async fn prepare(&self, document: NewDocument) -> Result<PreparedDocument> {
+        validate_document(&document, self.config.max_document_bytes)?;
+        let content_hash = content_hash(&document);
+        let sections = chunk(
+            &document.content,
+            document.format,
+            &self.config.chunk,
+            self.tokenizer.as_ref(),
+        )?;
+        let mut embedded = Vec::with_capacity(sections.len());
+        for batch in sections.chunks(self.config.embed_batch.max(1)) {
+            let texts: Vec<String> = batch
+                .iter()
+                .map(|s| embeddable_text(&document.title, s))
+                .collect();
+            let vectors = self.embedder.embed(&texts).await?;
+            if vectors.len() != batch.len() {
+                return Err(Error::internal(format!(
+                    "embedder returned {} vectors for {} texts",
+                    vectors.len(),
+                    batch.len()
+                )));
+            }
+            for (section, vector) in batch.iter().zip(vectors) {
+                check_vector(&vector, self.store.dimensions())?;
+                embedded.push((section.clone(), vector));
+            }
+        }
+        Ok(PreparedDocument {
+            document,
+            content_hash,
+            sections: embedded,
+        })
+    }
+
+    /// Searches in the query's mode; hybrid fuses vector and keyword results by reciprocal rank.
+    pub async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
+        query.validate()?;
+        let filter = query.filter.as_ref();
+        match query.mode {
+            SearchMode::Keyword => {
+                self.store
+                    .keyword_search(&query.namespace, &query.query, query.k, filter)
+                    .await
+            }
+            SearchMode::Vector => {
+                let vector = self.embed_query(&query.query).await?;
+                self.store
+                    .vector_search(&query.namespace, &vector, query.k, filter)
+                    .await
+            }
+            SearchMode::Hybrid => {
+                // Each side contributes more than k candidates so fusion can promote items that
+                // rank moderately in both.
+                let depth = (query.k * 3).min(super::types::MAX_K * 3);
+                let vector = self.embed_query(&query.query).await?;
+                let by_vector = self
+                    .store
+                    .vector_search(&query.namespace, &vector, depth, filter)
+                    .await?;
+                let by_keyword = self
+                    .store
+                    .keyword_search(&query.namespace, &query.query, depth, filter)
+                    .await?;
+                Ok(fuse(by_vector, by_keyword, query.k))
+            }
+        }
+    }
+
+    async fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
+        let mut vectors = self.embedder.embed(&[text.to_owned()]).await?;
+        let vector = vectors
+            .pop()
+            .ok_or_else(|| Error::internal("embedder returned no vector"))?;
+        check_vector(&vector, self.store.dimensions())?;
+        Ok(vector)
+    }
+
+    /// A live document.
+    pub async fn get(&self, namespace: &Namespace, id: Id) -> Result<Document> {
+        self.store.get(namespace, id).await
+    }
+
+    /// Its sections.
+    pub async fn sections(&self, namespace: &Namespace, id: Id) -> Result<Vec<Section>> {
+        self.store.sections(namespace, id).await
+    }
+
+    /// Documents, newest first.
+    pub async fn list(&self, namespace: &Namespace, page: &PageRequest) -> Result<Page<Document>> {
+        self.store.list(namespace, page, false).await
+    }
+
+    /// Soft delete.
+    pub async fn delete(&self, namespace: &Namespace, id: Id) -> Result<()> {
+        self.store.delete(namespace, id).await
+    }
+
+    /// Undo a soft delete.
+    pub async fn restore(&self, namespace: &Namespace, id: Id) -> Result<Document> {
+        self.store.restore(namespace, id).await
+    }
+
+    /// Remove for good.
+    pub async fn purge(&self, namespace: &Namespace, id: Id) -> Result<()> {
+        self.store.purge(namespace, id).await
+    }
+}
+
+fn validate_document(document: &NewDocument, max_bytes: usize) -> Result<()> {
+    if document.title.trim().is_empty() {
+        return Err(Error::invalid_input("title", "must not be empty"));
+    }
+    if document.content.trim().is_empty() {
+        return Err(Error::invalid_input("content", "must not be empty"));
+    }
+    if document.content.len() > max_bytes {
+        return Err(Error::DocumentTooLarge {
+            bytes: document.content.len(),
+            limit: max_bytes,
+        });
+    }
+    if !document.metadata.is_object() {
+        return Err(Error::invalid_input("metadata", "must be a JSON object"));
+    }
+    if document
+        .external_id
+        .as_deref()
+        .is_some_and(|id| id.is_empty() || id.len() > 512)
+    {
+        return Err(Error::invalid_input(
+            "external_id",
+            "must be 1 to 512 bytes",
+        ));
+    }
+    Ok(())
+}
+
+/// Refuses vectors of the wrong length or holding NaN / infinity.
+pub fn check_vector(vector: &[f32], dimensions: usize) -> Result<()> {
+    if vector.len() != dimensions {
+        return Err(Error::DimensionMismatch {
+            expected: dimensions,
+            got: vector.len(),
+        });
+    }
+    if let Some(i) = vector.iter().position(|x| !x.is_finite()) {
+        return Err(Error::InvalidVector(format!(
+            "component {i} is {}",
+            vector[i]
+        )));
+    }
+    Ok(())
+}
+
+/// The title gives every section of a document shared context for embedding.
+fn embeddable_text(title: &str, section: &Section) -> String {
+    let mut text = String::with_capacity(title.len() + section.text.len() + 2);
+    text.push_str(title);
+    for heading in &section.heading_path {
+        text.push_str(" / ");
+        text.push_str(heading);
+    }
+    text.push('\n');
+    text.push_str(&section.text);
+    text
+}
+
+/// SHA-256 over everything the caller sent, so any change re-ingests.
+fn content_hash(document: &NewDocument) -> String {
+    let mut hasher = Sha256::new();
+    for part in [
+        document.title.as_bytes(),
+        document.content.as_bytes(),
+        document
+            .source_uri
+            .as_deref()
+            .unwrap_or_default()
+            .as_bytes(),
+        document.metadata.to_string().as_bytes(),
+        format!("{:?}", document.format).as_bytes(),
+    ] {
+        hasher.update((part.len() as u64).to_le_bytes());
+        hasher.update(part);
+    }
+    hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn fuse(by_vector: Vec<SearchHit>, by_keyword: Vec<SearchHit>, k: usize) -> Vec<SearchHit> {
+    let key = |h: &SearchHit| (h.document_id, h.section.ordinal);
+    let lists = vec![
+        by_vector.iter().map(key).collect::<Vec<_>>(),
+        by_keyword.iter().map(key).collect::<Vec<_>>(),
+    ];
+    let mut pool: std::collections::HashMap<(Id, u32), SearchHit> = by_keyword
+        .into_iter()
+        .chain(by_vector)
+        .map(|h| (key(&h), h))
+        .collect();
+    reciprocal_rank_fusion(&lists)
+        .into_iter()
+        .take(k)
+        .filter_map(|(id, score)| {
+            pool.remove(&id).map(|mut hit| {
+                hit.score = score;
+                hit
+            })
+        })
+        .collect()
+}

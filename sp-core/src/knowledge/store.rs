@@ -1,0 +1,77 @@
+//! The storage trait every knowledge backend implements.
+
+use async_trait::async_trait;
+use serde_json::Value;
+
+use super::types::{Document, Ingested, Namespace, NewDocument, SearchHit, Section};
+use crate::Id;
+use crate::error::Result;
+use crate::page::{Page, PageRequest};
+
+/// A document ready to store: chunked, embedded, hashed.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PreparedDocument {
+    /// What the caller sent (content included, for keyword search and auditing).
+    pub document: NewDocument,
+    /// SHA-256 (hex) of the title, format and content.
+    pub content_hash: String,
+    /// Sections with their embeddings, in order.
+    pub sections: Vec<(Section, Vec<f32>)>,
+}
+
+/// Stores documents and sections and searches them. Implemented by the embedded (SQLite) and
+/// PostgreSQL backends of `sp-data`; [`KnowledgeBase`](super::KnowledgeBase) adds chunking,
+/// embedding and hybrid fusion on top.
+///
+/// Every call is scoped to a namespace; a document is never visible from another one.
+#[async_trait]
+pub trait DocumentStore: Send + Sync {
+    /// Length of every stored vector, fixed when the store was created.
+    fn dimensions(&self) -> usize;
+
+    /// Writes a document and its sections in one transaction: all of it or nothing.
+    /// The same namespace + external id (or, without one, the same content) with the same
+    /// hash changes nothing; with another hash the sections are replaced.
+    async fn put(&self, prepared: PreparedDocument) -> Result<Ingested>;
+
+    /// A live (not deleted) document.
+    async fn get(&self, namespace: &Namespace, id: Id) -> Result<Document>;
+
+    /// The sections of a live document, in order.
+    async fn sections(&self, namespace: &Namespace, id: Id) -> Result<Vec<Section>>;
+
+    /// Documents of a namespace, newest first; deleted ones only when asked.
+    async fn list(
+        &self,
+        namespace: &Namespace,
+        page: &PageRequest,
+        include_deleted: bool,
+    ) -> Result<Page<Document>>;
+
+    /// Hides a document from search and get; [`restore`](Self::restore) brings it back.
+    async fn delete(&self, namespace: &Namespace, id: Id) -> Result<()>;
+
+    /// Undoes a soft delete.
+    async fn restore(&self, namespace: &Namespace, id: Id) -> Result<Document>;
+
+    /// Removes a document (deleted or not) and its sections for good.
+    async fn purge(&self, namespace: &Namespace, id: Id) -> Result<()>;
+
+    /// Sections nearest to `vector` by cosine similarity, best first.
+    async fn vector_search(
+        &self,
+        namespace: &Namespace,
+        vector: &[f32],
+        k: usize,
+        filter: Option<&Value>,
+    ) -> Result<Vec<SearchHit>>;
+
+    /// Sections matching `query` as full text, best first.
+    async fn keyword_search(
+        &self,
+        namespace: &Namespace,
+        query: &str,
+        k: usize,
+        filter: Option<&Value>,
+    ) -> Result<Vec<SearchHit>>;
+}

@@ -1,0 +1,568 @@
+//! One knowledge-store suite, run against every backend: embedded SQLite and the PostgreSQL
+//! of the services script (real, each test in a fresh schema).
+
+use std::sync::Arc;
+
+use serde_json::json;
+use sp_core::knowledge::{
+    ContentFormat, DocumentStore, HashEmbedder, IngestOutcome, KnowledgeBase, KnowledgeConfig,
+    Namespace, NewDocument, PreparedDocument, SearchMode, SearchQuery, Section, SimpleTokenizer,
+};
+use sp_core::{Embedder as _, Error, ErrorCode, Id, PageRequest};
+
+const DIMS: usize = 64;
+
+/// A fresh store of one backend, and how to clean it up.
+struct Fixture {
+    kb: KnowledgeBase,
+    store: Arc<dyn DocumentStore>,
+    _dir: Option<tempfile::TempDir>,
+    pg_schema: Option<(sp_data::PgStore, String)>,
+}
+
+impl Fixture {
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = sp_data::SqliteStore::open(dir.path())
+            .await
+            .expect("sqlite");
+        let store: Arc<dyn DocumentStore> = Arc::new(
+            sp_data::SqliteDocumentStore::open(&db, DIMS)
+                .await
+                .expect("store"),
+        );
+        Self::with(store, Some(dir), None)
+    }
+
+    async fn postgres() -> Self {
+        let mut config = sp_core::config::DatabaseConfig {
+            url: Some(sp_tests::service_url("DATABASE_URL")),
+            ..Default::default()
+        };
+        config.schema = format!("kb_test_{}", Id::new().as_uuid().simple());
+        let pg = sp_data::PgStore::connect_lazy(&config).expect("pool");
+        let store: Arc<dyn DocumentStore> = Arc::new(
+            sp_data::PgDocumentStore::open(&pg, DIMS)
+                .await
+                .expect("store"),
+        );
+        Self::with(store, None, Some((pg, config.schema)))
+    }
+
+    fn with(
+        store: Arc<dyn DocumentStore>,
+        dir: Option<tempfile::TempDir>,
+        pg_schema: Option<(sp_data::PgStore, String)>,
+    ) -> Self {
+        let config = KnowledgeConfig {
+            max_document_bytes: 64 * 1024,
+            ..KnowledgeConfig::default()
+        };
+        let kb = KnowledgeBase::new(
+            store.clone(),
+            Arc::new(HashEmbedder::new(DIMS)),
+            Arc::new(SimpleTokenizer),
+            config,
+        )
+        .expect("kb");
+        Fixture {
+            kb,
+            store,
+            _dir: dir,
+            pg_schema,
+        }
+    }
+
+    async fn cleanup(self) {
+        if let Some((pg, schema)) = self.pg_schema {
+            let drop = format!("DROP SCHEMA \"{schema}\" CASCADE");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                .execute(pg.pool())
+                .await;
+        }
+    }
+}
+
+fn ns(name: &str) -> Namespace {
+    Namespace::new(name).expect("namespace")
+}
+
+fn doc(title: &str, content: &str) -> NewDocument {
+    NewDocument::new(title, content)
+}
+
+fn query(text: &str, mode: SearchMode) -> SearchQuery {
+    SearchQuery {
+        mode,
+        ..SearchQuery::new(text)
+    }
+}
+
+async fn ingest_is_idempotent_and_replaces(f: &Fixture) {
+    let first =
+        f.kb.ingest(
+            doc("Guide", "# Setup\nInstall the tool with the installer.").with_external_id("guide"),
+        )
+        .await
+        .expect("ingest");
+    assert_eq!(first.outcome, IngestOutcome::Created);
+    assert!(first.document.section_count >= 1);
+
+    let again =
+        f.kb.ingest(
+            doc("Guide", "# Setup\nInstall the tool with the installer.").with_external_id("guide"),
+        )
+        .await
+        .expect("ingest");
+    assert_eq!(again.outcome, IngestOutcome::Unchanged);
+    assert_eq!(again.document.id, first.document.id);
+    assert_eq!(again.document.updated_at, first.document.updated_at);
+
+    let changed =
+        f.kb.ingest(
+            doc("Guide", "# Setup\nCompile it from source with cargo.").with_external_id("guide"),
+        )
+        .await
+        .expect("ingest");
+    assert_eq!(changed.outcome, IngestOutcome::Replaced);
+    assert_eq!(changed.document.id, first.document.id);
+    let sections =
+        f.kb.sections(&ns("default"), first.document.id)
+            .await
+            .expect("sections");
+    assert!(sections.iter().any(|s| s.text.contains("cargo")));
+    assert!(
+        !sections.iter().any(|s| s.text.contains("installer")),
+        "old sections are gone"
+    );
+    let stale =
+        f.kb.search(&query("installer", SearchMode::Keyword))
+            .await
+            .expect("search");
+    assert!(stale.is_empty(), "old text is not searchable: {stale:?}");
+
+    // Without an external id, identical content is recognised too.
+    let a =
+        f.kb.ingest(doc("Note", "Same words here."))
+            .await
+            .expect("ingest");
+    let b =
+        f.kb.ingest(doc("Note", "Same words here."))
+            .await
+            .expect("ingest");
+    assert_eq!(
+        (a.outcome, b.outcome),
+        (IngestOutcome::Created, IngestOutcome::Unchanged)
+    );
+    assert_eq!(a.document.id, b.document.id);
+}
+
+async fn seed_animals(f: &Fixture) -> (Id, Id, Id) {
+    let cats =
+        f.kb.ingest(
+            doc(
+                "Cats",
+                "# Cats\nCats sleep for most of the day and hunt mice at night.",
+            )
+            .with_metadata(json!({"lang": "en", "kind": "animal", "tags": ["pets"]})),
+        )
+        .await
+        .expect("cats");
+    let dogs =
+        f.kb.ingest(
+            doc(
+                "Dogs",
+                "# Dogs\nDogs love long walks in the park and playing fetch.",
+            )
+            .with_metadata(json!({"lang": "en", "kind": "animal"})),
+        )
+        .await
+        .expect("dogs");
+    let money =
+        f.kb.ingest(
+            doc(
+                "Report",
+                "Quarterly revenue grew by eight percent while costs fell.",
+            )
+            .with_metadata(json!({"lang": "fr", "kind": "finance"}))
+            .with_format(ContentFormat::Text),
+        )
+        .await
+        .expect("money");
+    (cats.document.id, dogs.document.id, money.document.id)
+}
+
+async fn every_search_mode_finds_the_right_document(f: &Fixture) {
+    let (cats, _, money) = seed_animals(f).await;
+    for mode in [SearchMode::Vector, SearchMode::Keyword, SearchMode::Hybrid] {
+        let hits =
+            f.kb.search(&query("how long do cats sleep", mode))
+                .await
+                .expect("search");
+        assert_eq!(
+            hits.first().map(|h| h.document_id),
+            Some(cats),
+            "{mode:?}: {hits:?}"
+        );
+        assert_eq!(hits[0].title, "Cats");
+        assert!(hits[0].section.text.contains("sleep"));
+        assert_eq!(hits[0].section.heading_path, ["Cats"]);
+        assert!(
+            hits.windows(2).all(|w| w[0].score >= w[1].score),
+            "{mode:?} sorted"
+        );
+        let hits =
+            f.kb.search(&query("revenue growth", mode))
+                .await
+                .expect("search");
+        assert_eq!(
+            hits.first().map(|h| h.document_id),
+            Some(money),
+            "{mode:?}: {hits:?}"
+        );
+    }
+    let mut one = query("animals", SearchMode::Vector);
+    one.k = 1;
+    assert_eq!(f.kb.search(&one).await.expect("search").len(), 1);
+}
+
+async fn filters_restrict_by_metadata(f: &Fixture) {
+    let (cats, dogs, _) = seed_animals(f).await;
+    let mut q = query("cats dogs revenue", SearchMode::Hybrid);
+    q.filter = Some(json!({"kind": "animal"}));
+    let hits = f.kb.search(&q).await.expect("search");
+    let ids: std::collections::HashSet<Id> = hits.iter().map(|h| h.document_id).collect();
+    assert_eq!(ids, [cats, dogs].into_iter().collect(), "{hits:?}");
+    for mode in [SearchMode::Vector, SearchMode::Keyword] {
+        q.mode = mode;
+        q.filter = Some(json!({"tags": ["pets"]}));
+        let hits = f.kb.search(&q).await.expect("search");
+        assert!(
+            hits.iter().all(|h| h.document_id == cats),
+            "{mode:?}: {hits:?}"
+        );
+        assert!(!hits.is_empty(), "{mode:?}");
+    }
+    q.filter = Some(json!(["not", "an", "object"]));
+    let err = f.kb.search(&q).await.expect_err("malformed filter");
+    assert_eq!(err.code(), ErrorCode::InvalidInput);
+}
+
+async fn namespaces_are_isolated(f: &Fixture) {
+    let a = ns("tenant-a");
+    let b = ns("tenant-b");
+    let secret =
+        f.kb.ingest(doc("Secret", "The launch code is swordfish.").in_namespace(a.clone()))
+            .await
+            .expect("ingest");
+    f.kb.ingest(doc("Public", "Nothing to see here.").in_namespace(b.clone()))
+        .await
+        .expect("ingest");
+    let id = secret.document.id;
+    assert_eq!(
+        f.kb.get(&b, id).await.expect_err("other tenant").code(),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        f.kb.delete(&b, id).await.expect_err("other tenant").code(),
+        ErrorCode::NotFound
+    );
+    for mode in [SearchMode::Vector, SearchMode::Keyword, SearchMode::Hybrid] {
+        let mut q = query("launch code swordfish", mode);
+        q.namespace = b.clone();
+        let hits = f.kb.search(&q).await.expect("search");
+        assert!(
+            hits.iter().all(|h| h.document_id != id),
+            "{mode:?} leaked: {hits:?}"
+        );
+        q.namespace = a.clone();
+        assert_eq!(f.kb.search(&q).await.expect("search")[0].document_id, id);
+    }
+    let mut unknown = query("anything", SearchMode::Hybrid);
+    unknown.namespace = ns("nobody-here");
+    let err = f.kb.search(&unknown).await.expect_err("unknown namespace");
+    assert_eq!(err.code(), ErrorCode::NotFound);
+    assert!(err.to_string().contains("nobody-here"), "{err}");
+}
+
+async fn listing_pages_with_cursors(f: &Fixture) {
+    let space = ns("paging");
+    let mut ids = Vec::new();
+    for i in 0..7 {
+        let d =
+            f.kb.ingest(
+                doc(&format!("Doc {i}"), &format!("Body number {i}.")).in_namespace(space.clone()),
+            )
+            .await
+            .expect("ingest");
+        ids.push(d.document.id);
+    }
+    ids.reverse(); // newest first
+    let mut seen = Vec::new();
+    let mut cursor = None;
+    let mut pages = 0;
+    loop {
+        let page =
+            f.kb.list(&space, &PageRequest::new(Some(3), cursor).expect("page"))
+                .await
+                .expect("list");
+        seen.extend(page.items.iter().map(|d| d.id));
+        pages += 1;
+        match page.next_cursor {
+            Some(next) => cursor = Some(next.as_str().to_owned()),
+            None => break,
+        }
+    }
+    assert_eq!(pages, 3);
+    assert_eq!(seen, ids);
+    let bad = PageRequest::new(Some(3), Some("not-a-cursor".into())).expect("page");
+    assert_eq!(
+        f.kb.list(&space, &bad).await.expect_err("cursor").code(),
+        ErrorCode::InvalidCursor
+    );
+}
+
+async fn soft_delete_restore_and_purge(f: &Fixture) {
+    let (cats, _, _) = seed_animals(f).await;
+    let space = ns("default");
+    f.kb.delete(&space, cats).await.expect("delete");
+    assert_eq!(
+        f.kb.get(&space, cats).await.expect_err("deleted").code(),
+        ErrorCode::NotFound
+    );
+    for mode in [SearchMode::Vector, SearchMode::Keyword, SearchMode::Hybrid] {
+        let hits =
+            f.kb.search(&query("cats sleep", mode))
+                .await
+                .expect("search");
+        assert!(hits.iter().all(|h| h.document_id != cats), "{mode:?}");
+    }
+    let listed =
+        f.kb.list(&space, &PageRequest::default())
+            .await
+            .expect("list");
+    assert!(listed.items.iter().all(|d| d.id != cats));
+    let with_deleted = f
+        .store
+        .list(&space, &PageRequest::default(), true)
+        .await
+        .expect("list");
+    assert!(
+        with_deleted
+            .items
+            .iter()
+            .any(|d| d.id == cats && d.deleted_at.is_some())
+    );
+    assert_eq!(
+        f.kb.delete(&space, cats).await.expect_err("twice").code(),
+        ErrorCode::NotFound
+    );
+
+    let restored = f.kb.restore(&space, cats).await.expect("restore");
+    assert!(restored.deleted_at.is_none());
+    let hits =
+        f.kb.search(&query("cats sleep", SearchMode::Hybrid))
+            .await
+            .expect("search");
+    assert_eq!(hits[0].document_id, cats);
+
+    f.kb.purge(&space, cats).await.expect("purge");
+    assert_eq!(
+        f.kb.restore(&space, cats).await.expect_err("purged").code(),
+        ErrorCode::NotFound
+    );
+    let with_deleted = f
+        .store
+        .list(&space, &PageRequest::default(), true)
+        .await
+        .expect("list");
+    assert!(with_deleted.items.iter().all(|d| d.id != cats));
+    assert_eq!(
+        f.kb.purge(&space, cats).await.expect_err("twice").code(),
+        ErrorCode::NotFound
+    );
+}
+
+async fn concurrent_ingests_of_one_document(f: &Fixture) {
+    let space = ns("race");
+    let same = || {
+        doc("Race", "Everyone writes this at once.")
+            .with_external_id("race")
+            .in_namespace(space.clone())
+    };
+    let outcomes = futures::future::join_all((0..8).map(|_| f.kb.ingest(same()))).await;
+    let outcomes: Vec<IngestOutcome> = outcomes
+        .into_iter()
+        .map(|o| o.expect("ingest").outcome)
+        .collect();
+    assert_eq!(
+        outcomes
+            .iter()
+            .filter(|o| **o == IngestOutcome::Created)
+            .count(),
+        1,
+        "{outcomes:?}"
+    );
+    assert!(
+        outcomes.iter().all(|o| *o != IngestOutcome::Replaced),
+        "{outcomes:?}"
+    );
+
+    // Different versions at once: one wins whole; sections never mix versions.
+    let versions = (0..6).map(|i| {
+        doc("Race", &format!("Version {i} text. ").repeat(40 * (i + 1)))
+            .with_external_id("race")
+            .in_namespace(space.clone())
+    });
+    for result in futures::future::join_all(versions.map(|d| f.kb.ingest(d))).await {
+        result.expect("ingest");
+    }
+    let listed =
+        f.kb.list(&space, &PageRequest::default())
+            .await
+            .expect("list");
+    assert_eq!(listed.items.len(), 1);
+    let document = &listed.items[0];
+    let sections = f.kb.sections(&space, document.id).await.expect("sections");
+    assert_eq!(sections.len() as u32, document.section_count);
+    let version = sections[0]
+        .text
+        .split_whitespace()
+        .nth(1)
+        .expect("version")
+        .to_owned();
+    assert!(
+        sections
+            .iter()
+            .all(|s| s.text.contains(&format!("Version {version}"))),
+        "mixed versions"
+    );
+}
+
+async fn bad_input_is_refused_and_leaves_nothing(f: &Fixture) {
+    let space = ns("bad-input");
+    let err =
+        f.kb.ingest(doc("Empty", "   ").in_namespace(space.clone()))
+            .await
+            .expect_err("empty");
+    assert_eq!(err.code(), ErrorCode::InvalidInput);
+    let huge = "x".repeat(64 * 1024 + 1);
+    let err =
+        f.kb.ingest(doc("Huge", &huge).in_namespace(space.clone()))
+            .await
+            .expect_err("huge");
+    assert_eq!(err.code(), ErrorCode::DocumentTooLarge);
+    let err =
+        f.kb.ingest(
+            doc("Meta", "text")
+                .with_metadata(json!([1, 2]))
+                .in_namespace(space.clone()),
+        )
+        .await
+        .expect_err("metadata");
+    assert_eq!(err.code(), ErrorCode::InvalidInput);
+
+    // A vector with NaN in the middle of a document: nothing of it is written.
+    let mut vectors = HashEmbedder::new(DIMS)
+        .embed(&["one".into(), "two".into()])
+        .await
+        .expect("embed");
+    vectors[1][3] = f32::NAN;
+    let sections = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(i, v)| {
+            (
+                Section {
+                    ordinal: i as u32,
+                    heading_path: vec![],
+                    text: format!("part {i}"),
+                    token_count: 2,
+                },
+                v,
+            )
+        })
+        .collect();
+    let prepared = PreparedDocument {
+        document: doc("Broken", "part 0 part 1").in_namespace(space.clone()),
+        content_hash: "h".into(),
+        sections,
+    };
+    let err = f.store.put(prepared).await.expect_err("nan");
+    assert_eq!(err.code(), ErrorCode::InvalidVector);
+    let err = f
+        .store
+        .list(&space, &PageRequest::default(), true)
+        .await
+        .expect_err("nothing stored");
+    assert_eq!(
+        err.code(),
+        ErrorCode::NotFound,
+        "not even the namespace: {err}"
+    );
+
+    let err = f
+        .store
+        .vector_search(&ns("default"), &[0.5; DIMS - 1], 3, None)
+        .await
+        .expect_err("dims");
+    assert_eq!(err.code(), ErrorCode::DimensionMismatch);
+    let err = KnowledgeBase::new(
+        f.store.clone(),
+        Arc::new(HashEmbedder::new(DIMS * 2)),
+        Arc::new(SimpleTokenizer),
+        KnowledgeConfig::default(),
+    )
+    .expect_err("embedder of another dimension");
+    assert!(matches!(err, Error::DimensionMismatch { .. }), "{err}");
+}
+
+macro_rules! suite {
+    ($backend:ident) => {
+        mod $backend {
+            use super::*;
+
+            async fn run(case: for<'a> fn(&'a Fixture) -> futures::future::BoxFuture<'a, ()>) {
+                let fixture = Fixture::$backend().await;
+                case(&fixture).await;
+                fixture.cleanup().await;
+            }
+
+            #[tokio::test]
+            async fn ingest_is_idempotent_and_replaces() {
+                run(|f| Box::pin(super::ingest_is_idempotent_and_replaces(f))).await;
+            }
+            #[tokio::test]
+            async fn every_search_mode_finds_the_right_document() {
+                run(|f| Box::pin(super::every_search_mode_finds_the_right_document(f))).await;
+            }
+            #[tokio::test]
+            async fn filters_restrict_by_metadata() {
+                run(|f| Box::pin(super::filters_restrict_by_metadata(f))).await;
+            }
+            #[tokio::test]
+            async fn namespaces_are_isolated() {
+                run(|f| Box::pin(super::namespaces_are_isolated(f))).await;
+            }
+            #[tokio::test]
+            async fn listing_pages_with_cursors() {
+                run(|f| Box::pin(super::listing_pages_with_cursors(f))).await;
+            }
+            #[tokio::test]
+            async fn soft_delete_restore_and_purge() {
+                run(|f| Box::pin(super::soft_delete_restore_and_purge(f))).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn concurrent_ingests_of_one_document() {
+                run(|f| Box::pin(super::concurrent_ingests_of_one_document(f))).await;
+            }
+            #[tokio::test]
+            async fn bad_input_is_refused_and_leaves_nothing() {
+                run(|f| Box::pin(super::bad_input_is_refused_and_leaves_nothing(f))).await;
+            }
+        }
+    };
+}
+
+suite!(sqlite);
+suite!(postgres);
