@@ -74,44 +74,34 @@ async fn timed(engine: &Engine, prompt: &str, sampling: &Sampling) -> (Duration,
     panic!("no Done event");
 }
 
-async fn ours_pp_tg(model: &str, threads: u32) -> (f64, f64) {
-    let engine = engine(model, 1, threads);
-    let mut pp = Vec::new();
-    let mut tg = Vec::new();
-    for rep in 0..REPS {
-        let prompt = prompt_of(&engine, rep, 128);
-        let started = Instant::now();
-        engine
-            .complete(&prompt, &Sampling::greedy(1))
-            .await
-            .expect("pp");
-        pp.push(128.0 / started.elapsed().as_secs_f64());
-        let short = prompt_of(&engine, rep + 5, 8);
-        let (_, rate, _) = timed(&engine, &short, &fixed_length(64)).await;
-        tg.push(rate);
-    }
-    (median(pp), median(tg))
+/// One round of prompt processing (128 tokens) and generation (64 sampled tokens).
+async fn ours_pp_tg(engine: &Engine, round: usize) -> (f64, f64) {
+    let prompt = prompt_of(engine, round, 128);
+    let started = Instant::now();
+    engine
+        .complete(&prompt, &Sampling::greedy(1))
+        .await
+        .expect("pp");
+    let pp = 128.0 / started.elapsed().as_secs_f64();
+    let short = prompt_of(engine, round + 5, 8);
+    let (_, tg, _) = timed(engine, &short, &fixed_length(64)).await;
+    (pp, tg)
 }
 
-/// Aggregate tokens/s of `n` concurrent 64-token generations.
-async fn ours_concurrent(model: &str, threads: u32, n: usize) -> f64 {
-    let engine = engine(model, u32::try_from(n).unwrap_or(1), threads);
-    let mut rates = Vec::new();
-    for rep in 0..REPS {
-        let prompts: Vec<String> = (0..n)
-            .map(|i| prompt_of(&engine, rep * n + i, 16))
-            .collect();
-        let sampling = fixed_length(64);
-        let started = Instant::now();
-        let done =
-            futures::future::join_all(prompts.iter().map(|p| engine.complete(p, &sampling))).await;
-        let tokens: u32 = done
-            .into_iter()
-            .map(|c| c.expect("ok").usage.completion_tokens)
-            .sum();
-        rates.push(f64::from(tokens) / started.elapsed().as_secs_f64());
-    }
-    median(rates)
+/// Aggregate tokens/s of `n` concurrent 64-token generations (one round).
+async fn ours_concurrent(engine: &Engine, n: usize, round: usize) -> f64 {
+    let prompts: Vec<String> = (0..n)
+        .map(|i| prompt_of(engine, round * n + i, 16))
+        .collect();
+    let sampling = fixed_length(64);
+    let started = Instant::now();
+    let done =
+        futures::future::join_all(prompts.iter().map(|p| engine.complete(p, &sampling))).await;
+    let tokens: u32 = done
+        .into_iter()
+        .map(|c| c.expect("ok").usage.completion_tokens)
+        .sum();
+    f64::from(tokens) / started.elapsed().as_secs_f64()
 }
 
 /// Time to first token of turn 2 of a chat vs a cold prompt of the same length.
@@ -165,15 +155,50 @@ async fn main() {
     let tools = std::env::var("SP_LLAMA_TOOLS").ok();
     println!("model {model}, {threads} threads, medians of {REPS}");
 
-    let bench = tools
-        .as_deref()
-        .map(|dir| LlamaBench::run(dir, &model, threads).expect("llama-bench runs"));
-    let (pp, tg) = ours_pp_tg(&model, threads).await;
+    // Rounds alternate between the two sides so both see the same machine noise (on a
+    // shared 2-core VM, llama-bench alone varied by 30% between runs).
+    let single = engine(&model, 1, threads);
+    let batched: Vec<(usize, Engine)> = [1usize, 4, 8]
+        .into_iter()
+        .map(|n| (n, engine(&model, u32::try_from(n).unwrap_or(1), threads)))
+        .collect();
+    let mut ours_pp = Vec::new();
+    let mut ours_tg = Vec::new();
+    let mut anchor_pp = Vec::new();
+    let mut anchor_tg = Vec::new();
+    let mut ours_n: Vec<Vec<f64>> = vec![Vec::new(); batched.len()];
+    let mut anchor_n: Vec<Vec<f64>> = vec![Vec::new(); batched.len()];
+    let mut version = String::new();
+    for round in 0..REPS {
+        if let Some(dir) = tools.as_deref() {
+            let b = LlamaBench::run(dir, &model, threads).expect("llama-bench runs");
+            anchor_pp.push(b.pp128);
+            anchor_tg.push(b.tg64);
+            version = b.version;
+        }
+        let (pp, tg) = ours_pp_tg(&single, round).await;
+        ours_pp.push(pp);
+        ours_tg.push(tg);
+        for (i, (n, engine)) in batched.iter().enumerate() {
+            if let Some(dir) = tools.as_deref() {
+                let server =
+                    LlamaServer::start(dir, &model, threads, *n).expect("llama-server starts");
+                anchor_n[i].push(
+                    server
+                        .aggregate_rate(*n, 64, 1)
+                        .await
+                        .expect("llama-server answers"),
+                );
+            }
+            ours_n[i].push(ours_concurrent(engine, *n, round).await);
+        }
+    }
+    let some_median = |v: Vec<f64>| (!v.is_empty()).then(|| median(v));
+    let (pp, tg) = (median(ours_pp), median(ours_tg));
+    let (bench_pp, bench_tg) = (some_median(anchor_pp), some_median(anchor_tg));
 
     println!("\n| measure | sp-llm | llama.cpp | ratio | target |");
     println!("|---|---|---|---|---|");
-    let bench_pp = bench.as_ref().map(|b| b.pp128);
-    let bench_tg = bench.as_ref().map(|b| b.tg64);
     println!(
         "| pp128 tok/s vs llama-bench | {pp:.1} | {} | {} | ≥ 1.0× |",
         fmt(bench_pp),
@@ -184,22 +209,9 @@ async fn main() {
         fmt(bench_tg),
         ratio(tg, bench_tg)
     );
-
-    for n in [1usize, 4, 8] {
-        let ours = ours_concurrent(&model, threads, n).await;
-        let anchor = match tools.as_deref() {
-            Some(dir) => {
-                let server =
-                    LlamaServer::start(dir, &model, threads, n).expect("llama-server starts");
-                Some(
-                    server
-                        .aggregate_rate(n, 64, REPS)
-                        .await
-                        .expect("llama-server answers"),
-                )
-            }
-            None => None,
-        };
+    for (i, (n, _)) in batched.iter().enumerate() {
+        let ours = median(ours_n[i].clone());
+        let anchor = some_median(anchor_n[i].clone());
         println!(
             "| {n} stream(s), aggregate tok/s vs llama-server --parallel {n} | {ours:.1} | {} | {} | ≥ 1.0× |",
             fmt(anchor),
@@ -212,7 +224,9 @@ async fn main() {
         "| chat turn 2 TTFT vs cold prompt of the same length ({len} tokens), ms | {warm:.1} | {cold:.1} (cold) | {:.0}% | ≤ 20% |",
         warm / cold * 100.0
     );
-    if let Some(b) = &bench {
-        println!("\nllama.cpp side: {}", b.version);
+    if !version.is_empty() {
+        println!(
+            "\nllama.cpp side: {version} (llama-cpp-python 0.3.36 sdist, OpenMP on); sp-llm: llama-cpp-sys-2 0.1.161 (OpenMP off)"
+        );
     }
 }

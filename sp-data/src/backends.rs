@@ -71,6 +71,7 @@ impl Backends {
 
     /// The readiness checks of every backend held.
     pub fn health_checks(&self) -> Vec<Arc<dyn HealthCheck>> {
+        #[cfg_attr(not(feature = "redis"), allow(unused_mut))]
         let mut checks: Vec<Arc<dyn HealthCheck>> = vec![match &self.database {
             Database::Embedded(store) => Arc::new(store.clone()),
             #[cfg(feature = "postgres")]

@@ -1,3 +1,4 @@
 //! End-to-end tests across crates, against the real services the test script starts.
 
+mod knowledge_with_model;
 mod readiness;

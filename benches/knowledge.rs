@@ -1,0 +1,337 @@
+//! Run with: `cargo bench -p sp-benches --bench knowledge -- [SECTIONS ...]` (default 10000)
+//!
+//! The knowledge store on clustered synthetic data (100 gaussian clusters × 384 dimensions;
+//! uniform random vectors would defeat every graph index and measure nothing real): ingest
+//! sections/s, search p50/p95 per mode per backend, recall@10 of vector search against exact
+//! brute force, and — on PostgreSQL — the same top-10 as raw SQL on the same table, so our
+//! overhead shows as a ratio. PostgreSQL runs when `DATABASE_URL` is set
+//! (`eval "$(scripts/services.sh up)"`).
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use sp_core::knowledge::{
+    ContentFormat, DocumentStore, KnowledgeBase, KnowledgeConfig, Namespace, NewDocument,
+    PreparedDocument, SearchMode, SearchQuery, Section, SimpleTokenizer,
+};
+use sp_core::{Embedder, Result};
+
+const DIMS: usize = 384;
+const CLUSTERS: usize = 100;
+const PER_DOC: usize = 10;
+const QUERIES: usize = 200;
+
+/// A small deterministic generator (xorshift64*), so every run sees the same data.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 >> 12;
+        self.0 ^= self.0 << 25;
+        self.0 ^= self.0 >> 27;
+        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
+    }
+    fn uniform(&mut self) -> f32 {
+        (self.next() >> 40) as f32 / (1u64 << 24) as f32
+    }
+    /// Standard normal (Box-Muller).
+    fn gauss(&mut self) -> f32 {
+        let (u, v) = (self.uniform().max(1e-7), self.uniform());
+        (-2.0 * u.ln()).sqrt() * (2.0 * std::f32::consts::PI * v).cos()
+    }
+}
+
+fn normalise(mut v: Vec<f32>) -> Vec<f32> {
+    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    v.iter_mut().for_each(|x| *x /= n);
+    v
+}
+
+struct Data {
+    vectors: Vec<Vec<f32>>,
+    clusters: Vec<usize>,
+    queries: Vec<(Vec<f32>, usize)>,
+}
+
+fn clustered(n: usize) -> Data {
+    let mut rng = Rng(0x5eed);
+    let centres: Vec<Vec<f32>> = (0..CLUSTERS)
+        .map(|_| normalise((0..DIMS).map(|_| rng.gauss()).collect()))
+        .collect();
+    let point = |rng: &mut Rng, c: usize| {
+        normalise(centres[c].iter().map(|x| x + 0.06 * rng.gauss()).collect())
+    };
+    let clusters: Vec<usize> = (0..n / PER_DOC)
+        .flat_map(|d| std::iter::repeat_n(d % CLUSTERS, PER_DOC))
+        .collect();
+    let vectors = clusters.iter().map(|&c| point(&mut rng, c)).collect();
+    let queries = (0..QUERIES)
+        .map(|i| {
+            let c = (i * 37) % CLUSTERS;
+            (point(&mut rng, c), c)
+        })
+        .collect();
+    Data {
+        vectors,
+        clusters,
+        queries,
+    }
+}
+
+fn section_text(cluster: usize, i: usize) -> String {
+    format!(
+        "topic{cluster} passage{i} about subject{cluster} and item{}",
+        i % 97
+    )
+}
+
+/// Answers every query text with its precomputed vector (hybrid search needs an embedder).
+struct LookupEmbedder(HashMap<String, Vec<f32>>);
+
+#[async_trait]
+impl Embedder for LookupEmbedder {
+    fn model_id(&self) -> &str {
+        "lookup"
+    }
+    fn dimensions(&self) -> usize {
+        DIMS
+    }
+    async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        Ok(texts
+            .iter()
+            .map(|t| self.0.get(t).cloned().unwrap_or_else(|| vec![0.0; DIMS]))
+            .collect())
+    }
+}
+
+fn percentile(samples: &mut [Duration], p: f64) -> f64 {
+    samples.sort();
+    let at = ((samples.len() as f64 - 1.0) * p).round() as usize;
+    samples[at].as_secs_f64() * 1e3
+}
+
+async fn ingest(store: &Arc<dyn DocumentStore>, data: &Data) -> f64 {
+    let started = Instant::now();
+    for (d, chunk) in data.vectors.chunks(PER_DOC).enumerate() {
+        let cluster = data.clusters[d * PER_DOC];
+        let sections = chunk
+            .iter()
+            .enumerate()
+            .map(|(i, v)| {
+                (
+                    Section {
+                        ordinal: i as u32,
+                        heading_path: vec![],
+                        text: section_text(cluster, d * PER_DOC + i),
+                        token_count: 8,
+                    },
+                    v.clone(),
+                )
+            })
+            .collect();
+        let prepared = PreparedDocument {
+            document: NewDocument::new(format!("doc {d}"), "synthetic")
+                .with_external_id(format!("d{d}"))
+                .with_format(ContentFormat::Text),
+            content_hash: format!("h{d}"),
+            sections,
+        };
+        store.put(prepared).await.expect("ingest");
+    }
+    data.vectors.len() as f64 / started.elapsed().as_secs_f64()
+}
+
+fn exact_top10(data: &Data, q: &[f32]) -> Vec<usize> {
+    let mut scored: Vec<(usize, f32)> = data
+        .vectors
+        .iter()
+        .enumerate()
+        .map(|(i, v)| (i, v.iter().zip(q).map(|(a, b)| a * b).sum()))
+        .collect();
+    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
+    scored.into_iter().take(10).map(|(i, _)| i).collect()
+}
+
+/// The index of a hit in `data.vectors`, from its document title and ordinal.
+fn hit_index(title: &str, ordinal: u32) -> usize {
+    let d: usize = title.trim_start_matches("doc ").parse().unwrap_or(0);
+    d * PER_DOC + ordinal as usize
+}
+
+struct Row {
+    backend: &'static str,
+    n: usize,
+    ingest: f64,
+    modes: Vec<(&'static str, f64, f64)>,
+    recall: f64,
+}
+
+async fn measure(backend: &'static str, store: Arc<dyn DocumentStore>, data: &Data) -> Row {
+    let ingest_rate = ingest(&store, data).await;
+    let ns = Namespace::default();
+    let mut lookup = HashMap::new();
+    let texts: Vec<String> = data
+        .queries
+        .iter()
+        .enumerate()
+        .map(|(i, (v, c))| {
+            let text = format!("topic{c} item{}", i % 97);
+            lookup.insert(text.clone(), v.clone());
+            text
+        })
+        .collect();
+    let kb = KnowledgeBase::new(
+        store.clone(),
+        Arc::new(LookupEmbedder(lookup)),
+        Arc::new(SimpleTokenizer),
+        KnowledgeConfig::default(),
+    )
+    .expect("kb");
+
+    let mut vector_times = Vec::new();
+    let mut recall_sum = 0.0;
+    for (q, _) in &data.queries {
+        let started = Instant::now();
+        let hits = store.vector_search(&ns, q, 10, None).await.expect("search");
+        vector_times.push(started.elapsed());
+        let exact = exact_top10(data, q);
+        let found = hits
+            .iter()
+            .filter(|h| exact.contains(&hit_index(&h.title, h.section.ordinal)))
+            .count();
+        recall_sum += found as f64 / 10.0;
+    }
+    let mut keyword_times = Vec::new();
+    let mut hybrid_times = Vec::new();
+    for text in &texts {
+        let started = Instant::now();
+        store
+            .keyword_search(&ns, text, 10, None)
+            .await
+            .expect("search");
+        keyword_times.push(started.elapsed());
+        let started = Instant::now();
+        kb.search(&SearchQuery {
+            mode: SearchMode::Hybrid,
+            ..SearchQuery::new(text.clone())
+        })
+        .await
+        .expect("search");
+        hybrid_times.push(started.elapsed());
+    }
+    Row {
+        backend,
+        n: data.vectors.len(),
+        ingest: ingest_rate,
+        modes: vec![
+            (
+                "vector",
+                percentile(&mut vector_times, 0.5),
+                percentile(&mut vector_times, 0.95),
+            ),
+            (
+                "keyword",
+                percentile(&mut keyword_times, 0.5),
+                percentile(&mut keyword_times, 0.95),
+            ),
+            (
+                "hybrid",
+                percentile(&mut hybrid_times, 0.5),
+                percentile(&mut hybrid_times, 0.95),
+            ),
+        ],
+        recall: recall_sum / data.queries.len() as f64,
+    }
+}
+
+/// The same top-10 as one raw statement on the same table.
+async fn raw_sql(pg: &sp_data::PgStore, data: &Data) -> (f64, f64) {
+    let sql = format!(
+        "SELECT s.id FROM kb_sections s ORDER BY (s.embedding::vector({DIMS})) <=> $1 LIMIT 10"
+    );
+    let mut times = Vec::new();
+    for (q, _) in &data.queries {
+        let started = Instant::now();
+        let _: Vec<i64> = sqlx::query_scalar(sqlx::AssertSqlSafe(sql.clone()))
+            .bind(pgvector::Vector::from(q.clone()))
+            .fetch_all(pg.pool())
+            .await
+            .expect("raw query");
+        times.push(started.elapsed());
+    }
+    (percentile(&mut times, 0.5), percentile(&mut times, 0.95))
+}
+
+#[tokio::main(flavor = "current_thread")]
+async fn main() {
+    let sizes: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
+    let sizes = if sizes.is_empty() {
+        vec![10_000]
+    } else {
+        sizes
+    };
+    println!("| backend | sections | ingest sections/s | mode | p50 ms | p95 ms | recall@10 |");
+    println!("|---|---|---|---|---|---|---|");
+    let mut raw_rows = Vec::new();
+    for n in sizes {
+        let data = clustered(n);
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = sp_data::SqliteStore::open(dir.path())
+            .await
+            .expect("sqlite");
+        let store: Arc<dyn DocumentStore> = Arc::new(
+            sp_data::SqliteDocumentStore::open(&db, DIMS)
+                .await
+                .expect("store"),
+        );
+        print_row(&measure("embedded", store, &data).await);
+
+        if let Ok(url) = std::env::var("DATABASE_URL") {
+            let config = sp_core::config::DatabaseConfig {
+                url: Some(url),
+                schema: format!("kb_bench_{n}"),
+                ..Default::default()
+            };
+            let pg = sp_data::PgStore::connect_lazy(&config).expect("pool");
+            let drop = format!("DROP SCHEMA IF EXISTS {} CASCADE", config.schema);
+            sqlx::query(sqlx::AssertSqlSafe(drop))
+                .execute(pg.pool())
+                .await
+                .expect("drop");
+            let store: Arc<dyn DocumentStore> = Arc::new(
+                sp_data::PgDocumentStore::open(&pg, DIMS)
+                    .await
+                    .expect("store"),
+            );
+            let row = measure("postgres", store, &data).await;
+            print_row(&row);
+            let (p50, p95) = raw_sql(&pg, &data).await;
+            raw_rows.push((n, row.modes[0].1, p50, p95));
+        }
+    }
+    for (n, ours, p50, p95) in raw_rows {
+        println!(
+            "\npostgres {n}: raw SQL top-10 p50 {p50:.3} ms / p95 {p95:.3} ms; ours vector p50 {ours:.3} ms = {:.2}× raw",
+            ours / p50
+        );
+    }
+}
+
+fn print_row(row: &Row) {
+    for (mode, p50, p95) in &row.modes {
+        let recall = if *mode == "vector" {
+            format!("{:.3}", row.recall)
+        } else {
+            "—".into()
+        };
+        println!(
+            "| {} | {} | {:.0} | {mode} | {p50:.3} | {p95:.3} | {recall} |",
+            row.backend, row.n, row.ingest
+        );
+    }
+}
