@@ -17,67 +17,17 @@ use sp_core::knowledge::{
     PreparedDocument, SearchMode, SearchQuery, Section, SimpleTokenizer,
 };
 use sp_core::{Embedder, Result};
+use sp_tests::Clustered;
 
 const DIMS: usize = 384;
 const CLUSTERS: usize = 100;
 const PER_DOC: usize = 10;
 const QUERIES: usize = 200;
 
-/// A small deterministic generator (xorshift64*), so every run sees the same data.
-struct Rng(u64);
-
-impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 ^= self.0 >> 12;
-        self.0 ^= self.0 << 25;
-        self.0 ^= self.0 >> 27;
-        self.0.wrapping_mul(0x2545_f491_4f6c_dd1d)
-    }
-    fn uniform(&mut self) -> f32 {
-        (self.next() >> 40) as f32 / (1u64 << 24) as f32
-    }
-    /// Standard normal (Box-Muller).
-    fn gauss(&mut self) -> f32 {
-        let (u, v) = (self.uniform().max(1e-7), self.uniform());
-        (-2.0 * u.ln()).sqrt() * (2.0 * std::f32::consts::PI * v).cos()
-    }
-}
-
-fn normalise(mut v: Vec<f32>) -> Vec<f32> {
-    let n = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-    v.iter_mut().for_each(|x| *x /= n);
-    v
-}
-
-struct Data {
-    vectors: Vec<Vec<f32>>,
-    clusters: Vec<usize>,
-    queries: Vec<(Vec<f32>, usize)>,
-}
+type Data = Clustered;
 
 fn clustered(n: usize) -> Data {
-    let mut rng = Rng(0x5eed);
-    let centres: Vec<Vec<f32>> = (0..CLUSTERS)
-        .map(|_| normalise((0..DIMS).map(|_| rng.gauss()).collect()))
-        .collect();
-    let point = |rng: &mut Rng, c: usize| {
-        normalise(centres[c].iter().map(|x| x + 0.06 * rng.gauss()).collect())
-    };
-    let clusters: Vec<usize> = (0..n / PER_DOC)
-        .flat_map(|d| std::iter::repeat_n(d % CLUSTERS, PER_DOC))
-        .collect();
-    let vectors = clusters.iter().map(|&c| point(&mut rng, c)).collect();
-    let queries = (0..QUERIES)
-        .map(|i| {
-            let c = (i * 37) % CLUSTERS;
-            (point(&mut rng, c), c)
-        })
-        .collect();
-    Data {
-        vectors,
-        clusters,
-        queries,
-    }
+    Clustered::generate(n, DIMS, CLUSTERS, PER_DOC, QUERIES)
 }
 
 fn section_text(cluster: usize, i: usize) -> String {
@@ -143,17 +93,6 @@ async fn ingest(store: &Arc<dyn DocumentStore>, data: &Data) -> f64 {
     data.vectors.len() as f64 / started.elapsed().as_secs_f64()
 }
 
-fn exact_top10(data: &Data, q: &[f32]) -> Vec<usize> {
-    let mut scored: Vec<(usize, f32)> = data
-        .vectors
-        .iter()
-        .enumerate()
-        .map(|(i, v)| (i, v.iter().zip(q).map(|(a, b)| a * b).sum()))
-        .collect();
-    scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-    scored.into_iter().take(10).map(|(i, _)| i).collect()
-}
-
 /// The index of a hit in `data.vectors`, from its document title and ordinal.
 fn hit_index(title: &str, ordinal: u32) -> usize {
     let d: usize = title.trim_start_matches("doc ").parse().unwrap_or(0);
@@ -196,7 +135,7 @@ async fn measure(backend: &'static str, store: Arc<dyn DocumentStore>, data: &Da
         let started = Instant::now();
         let hits = store.vector_search(&ns, q, 10, None).await.expect("search");
         vector_times.push(started.elapsed());
-        let exact = exact_top10(data, q);
+        let exact = data.exact_top(q, 10);
         let found = hits
             .iter()
             .filter(|h| exact.contains(&hit_index(&h.title, h.section.ordinal)))

@@ -45,6 +45,7 @@ mod loader;
 mod sampler;
 mod scheduler;
 mod text;
+mod top_k;
 mod traits;
 
 pub use config::EngineConfig;

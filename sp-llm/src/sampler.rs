@@ -7,12 +7,17 @@ use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
 use sp_core::chat::Sampling;
 
+use crate::top_k::TopKSampler;
+
 /// Picks tokens for one request.
 pub(crate) enum TokenPicker {
     /// Arg-max over the logits. Skips llama.cpp's sampler, which sorts a candidate array of
     /// the whole vocabulary per token — the main cost of a naive generation loop.
     Greedy,
-    /// llama.cpp's sampler chain (penalties → top-k → top-p → min-p → temperature → draw).
+    /// Top-k sampling done on the logits directly (see [`TopKSampler`]).
+    TopK(TopKSampler),
+    /// llama.cpp's sampler chain (penalties → top-k → top-p → min-p → temperature → draw),
+    /// for repeat penalties and sampling over the whole vocabulary.
     Chain(Box<LlamaSampler>),
 }
 
@@ -22,6 +27,15 @@ impl TokenPicker {
         let penalised = (sampling.repeat_penalty - 1.0).abs() > f32::EPSILON;
         if sampling.is_greedy() && !penalised {
             return TokenPicker::Greedy;
+        }
+        if !penalised && sampling.top_k > 0 {
+            return TokenPicker::TopK(TopKSampler::new(
+                sampling.top_k as usize,
+                sampling.top_p,
+                sampling.min_p,
+                sampling.temperature,
+                u64::from(sampling.seed.unwrap_or_else(random_seed)),
+            ));
         }
         let mut chain = Vec::new();
         if penalised {
@@ -64,6 +78,7 @@ impl TokenPicker {
     pub(crate) fn pick(&mut self, ctx: &LlamaContext<'_>, idx: i32) -> LlamaToken {
         match self {
             TokenPicker::Greedy => LlamaToken(arg_max(ctx.get_logits_ith(idx))),
+            TokenPicker::TopK(sampler) => LlamaToken(sampler.sample(ctx.get_logits_ith(idx))),
             TokenPicker::Chain(sampler) => sampler.sample(ctx, idx),
         }
     }

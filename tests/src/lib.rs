@@ -1,6 +1,10 @@
 //! Helpers for Story Portal's tests: the services the test script started, a minimal HTTP
 //! client, and the project's scripts.
 
+mod clustered;
+
+pub use clustered::{Clustered, Rng, normalise};
+
 use std::path::PathBuf;
 use std::process::Command;
 

@@ -390,14 +390,13 @@ impl DocumentStore for PgDocumentStore {
         filter: Option<&Value>,
     ) -> Result<Vec<SearchHit>> {
         check_vector(vector, self.dimensions)?;
-        self.require_namespace(namespace).await?;
         let e = &self.embedding_expr;
         let sql = format!(
             "SELECT s.ordinal, s.heading_path, s.text, s.token_count, \
              (1 - ({e} <=> $1))::float8 AS score, {DOC_COLUMNS} \
              FROM kb_sections s JOIN kb_documents d ON d.id = s.document_id \
              WHERE d.namespace = $2 AND d.deleted_at IS NULL AND ($3::jsonb IS NULL OR d.metadata @> $3) \
-             ORDER BY {e} <=> $1, s.id LIMIT $4"
+             ORDER BY {e} <=> $1 LIMIT $4"
         );
         let rows = sqlx::query(AssertSqlSafe(sql))
             .bind(Vector::from(vector.to_vec()))
@@ -407,6 +406,10 @@ impl DocumentStore for PgDocumentStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db)?;
+        if rows.is_empty() {
+            // Only an empty answer pays for telling "no match" from "no such namespace".
+            self.require_namespace(namespace).await?;
+        }
         rows.iter().map(hit_from_row).collect()
     }
 
@@ -417,9 +420,9 @@ impl DocumentStore for PgDocumentStore {
         k: usize,
         filter: Option<&Value>,
     ) -> Result<Vec<SearchHit>> {
-        self.require_namespace(namespace).await?;
         let words = query_words(query);
         if words.is_empty() {
+            self.require_namespace(namespace).await?;
             return Ok(Vec::new());
         }
         // Words are alphanumeric only, so joining them with `|` is a safe tsquery.
@@ -441,6 +444,9 @@ impl DocumentStore for PgDocumentStore {
             .fetch_all(&self.pool)
             .await
             .map_err(db)?;
+        if rows.is_empty() {
+            self.require_namespace(namespace).await?;
+        }
         rows.iter().map(hit_from_row).collect()
     }
 }

@@ -499,11 +499,16 @@ impl DocumentStore for SqliteDocumentStore {
         };
         // With a metadata filter, rank every match and filter in order; without, let SQLite cut.
         let limit = if filter.is_some() { -1 } else { k as i64 };
+        // The full-text match runs once, materialised, and drives the joins (CROSS JOIN fixes
+        // the loop order): left to the planner, SQLite may re-run the MATCH per outer row.
         let ranked: Vec<(i64, f64)> = sqlx::query(
-            "SELECT f.rowid, -bm25(kb_sections_fts) AS score FROM kb_sections_fts f \
-             JOIN kb_sections s ON s.rowid = f.rowid JOIN kb_documents d ON d.id = s.document_id \
-             WHERE kb_sections_fts MATCH ? AND d.namespace = ? AND d.deleted_at IS NULL \
-             ORDER BY score DESC, f.rowid LIMIT ?",
+            "WITH m AS MATERIALIZED ( \
+                 SELECT rowid, -bm25(kb_sections_fts) AS score FROM kb_sections_fts \
+                 WHERE kb_sections_fts MATCH ?) \
+             SELECT m.rowid, m.score FROM m CROSS JOIN kb_sections s ON s.rowid = m.rowid \
+             CROSS JOIN kb_documents d ON d.id = s.document_id \
+             WHERE d.namespace = ? AND d.deleted_at IS NULL \
+             ORDER BY m.score DESC, m.rowid LIMIT ?",
         )
         .bind(matcher)
         .bind(namespace.as_str())
