@@ -4,6 +4,7 @@ mod flat_index;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;
+mod sqlite_rows;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PgDocumentStore;

@@ -11,16 +11,15 @@ use sp_core::knowledge::{
     Section, check_vector, json_contains,
 };
 use sp_core::{Error, Id, Page, PageRequest, Result, Timestamp};
-use sqlx::sqlite::SqliteRow;
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
 
 use super::flat_index::FlatIndex;
+use super::sqlite_rows::{
+    DOC_COLUMNS, document_from_row, document_from_row_at, not_found, section_from_row,
+};
 use super::{fts_query, vector_from_bytes, vector_to_bytes};
 use crate::SqliteStore;
 use crate::error::sqlx_error;
-
-const DOC_COLUMNS: &str = "d.id, d.namespace, d.external_id, d.title, d.source_uri, d.metadata, \
-     d.content_hash, d.section_count, d.created_at, d.updated_at, d.deleted_at";
 
 /// Knowledge documents in the embedded SQLite database.
 ///
@@ -174,49 +173,6 @@ impl SqliteDocumentStore {
         }
         Ok(hits)
     }
-}
-
-fn not_found(id: Id) -> Error {
-    Error::NotFound {
-        kind: "document",
-        id: id.to_string(),
-    }
-}
-
-fn section_from_row(row: &SqliteRow) -> Result<Section> {
-    let heading_path: String = row.get(2);
-    Ok(Section {
-        ordinal: row.get::<i64, _>(1) as u32,
-        heading_path: serde_json::from_str(&heading_path).map_err(Error::internal)?,
-        text: row.get(3),
-        token_count: row.get::<i64, _>(4) as u32,
-    })
-}
-
-fn document_from_row(row: &SqliteRow) -> Result<Document> {
-    document_from_row_at(row, 0)
-}
-
-fn document_from_row_at(row: &SqliteRow, at: usize) -> Result<Document> {
-    let id: String = row.get(at);
-    let metadata: String = row.get(at + 5);
-    let time = |i: usize| -> Result<Timestamp> {
-        Timestamp::from_unix_micros(row.get(at + i)).ok_or_else(|| Error::internal("bad timestamp"))
-    };
-    let deleted: Option<i64> = row.get(at + 10);
-    Ok(Document {
-        id: Id::from_str(&id)?,
-        namespace: Namespace::new(row.get::<String, _>(at + 1))?,
-        external_id: row.get(at + 2),
-        title: row.get(at + 3),
-        source_uri: row.get(at + 4),
-        metadata: serde_json::from_str(&metadata).map_err(Error::internal)?,
-        content_hash: row.get(at + 6),
-        section_count: row.get::<i64, _>(at + 7) as u32,
-        created_at: time(8)?,
-        updated_at: time(9)?,
-        deleted_at: deleted.and_then(Timestamp::from_unix_micros),
-    })
 }
 
 #[async_trait]
