@@ -42,6 +42,28 @@ impl Fixture {
         Self::with(store, Some(dir), None)
     }
 
+    async fn sqlite_graph() -> Self {
+        Self::sqlite_graph_with(DIMS).await
+    }
+
+    /// The embedded store with every search going through the HNSW graph.
+    async fn sqlite_graph_with(dims: usize) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = sp_data::SqliteStore::open(dir.path())
+            .await
+            .expect("sqlite");
+        let config = sp_data::knowledge::VectorIndexConfig {
+            exact_below: 0,
+            ..Default::default()
+        };
+        let store: Arc<dyn DocumentStore> = Arc::new(
+            sp_data::SqliteDocumentStore::open_with(&db, dims, config)
+                .await
+                .expect("store"),
+        );
+        Self::with(store, Some(dir), None)
+    }
+
     async fn postgres_with(dims: usize) -> Self {
         let mut config = sp_core::config::DatabaseConfig {
             url: Some(sp_tests::service_url("DATABASE_URL")),
@@ -627,4 +649,5 @@ macro_rules! suite {
 }
 
 suite!(sqlite, sqlite_with);
+suite!(sqlite_graph, sqlite_graph_with);
 suite!(postgres, postgres_with);

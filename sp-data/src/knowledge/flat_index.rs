@@ -13,6 +13,7 @@ struct Entries {
     namespaces: Vec<Arc<str>>,
     vectors: Vec<f32>,
     position: HashMap<i64, usize>,
+    per_namespace: HashMap<Arc<str>, usize>,
 }
 
 /// Section vectors by SQLite rowid, scored by dot product (vectors are unit length).
@@ -41,9 +42,12 @@ impl FlatIndex {
         if let Some(&at) = e.position.get(&rowid) {
             let d = self.dimensions;
             e.vectors[at * d..(at + 1) * d].copy_from_slice(vector);
-            e.namespaces[at] = Arc::clone(namespace);
+            let old = std::mem::replace(&mut e.namespaces[at], Arc::clone(namespace));
+            *e.per_namespace.entry(old).or_default() -= 1;
+            *e.per_namespace.entry(Arc::clone(namespace)).or_default() += 1;
             return;
         }
+        *e.per_namespace.entry(Arc::clone(namespace)).or_default() += 1;
         let at = e.rowids.len();
         e.rowids.push(rowid);
         e.namespaces.push(Arc::clone(namespace));
@@ -61,7 +65,8 @@ impl FlatIndex {
             };
             let last = e.rowids.len() - 1;
             e.rowids.swap_remove(at);
-            e.namespaces.swap_remove(at);
+            let namespace = e.namespaces.swap_remove(at);
+            *e.per_namespace.entry(namespace).or_default() -= 1;
             if at != last {
                 e.vectors.copy_within(last * d..(last + 1) * d, at * d);
                 let moved = e.rowids[at];
@@ -90,6 +95,33 @@ impl FlatIndex {
             .collect();
         scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
         scored
+    }
+
+    /// Vectors held for `namespace`.
+    pub(crate) fn namespace_len(&self, namespace: &str) -> usize {
+        let e = self
+            .entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        e.per_namespace.get(namespace).copied().unwrap_or(0)
+    }
+
+    /// A copy of every entry, for building another index from.
+    pub(crate) fn snapshot(&self) -> Vec<(i64, Arc<str>, Vec<f32>)> {
+        let e = self
+            .entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let d = self.dimensions;
+        (0..e.rowids.len())
+            .map(|i| {
+                (
+                    e.rowids[i],
+                    Arc::clone(&e.namespaces[i]),
+                    e.vectors[i * d..(i + 1) * d].to_vec(),
+                )
+            })
+            .collect()
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -147,6 +179,8 @@ mod tests {
             vec![2]
         );
         assert_eq!(index.len(), 2);
+        assert_eq!((index.namespace_len("a"), index.namespace_len("b")), (1, 1));
+        assert_eq!(index.snapshot().len(), 2);
         assert_eq!(index.ranked("b", &[1.0, 0.0])[0], (3, 1.0));
     }
 

@@ -1,14 +1,16 @@
 //! Knowledge-store backends: embedded SQLite (always) and PostgreSQL + pgvector (`postgres`).
 
 mod flat_index;
+mod graph_index;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;
 mod sqlite_rows;
 
+pub use graph_index::GraphParams;
 #[cfg(feature = "postgres")]
 pub use postgres::PgDocumentStore;
-pub use sqlite::SqliteDocumentStore;
+pub use sqlite::{SqliteDocumentStore, VectorIndexConfig};
 
 /// Little-endian f32 bytes, the embedded store's vector encoding.
 pub(crate) fn vector_to_bytes(vector: &[f32]) -> Vec<u8> {

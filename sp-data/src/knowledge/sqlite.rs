@@ -14,6 +14,9 @@ use sp_core::{Error, Id, Page, PageRequest, Result, Timestamp};
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
 
 use super::flat_index::FlatIndex;
+use super::graph_index::{GraphIndex, GraphParams};
+
+mod vectors;
 use super::sqlite_rows::{
     DOC_COLUMNS, document_from_row, document_from_row_at, not_found, section_from_row,
 };
@@ -38,7 +41,28 @@ use crate::error::sqlx_error;
 pub struct SqliteDocumentStore {
     pool: SqlitePool,
     dimensions: usize,
-    index: FlatIndex,
+    index: Arc<FlatIndex>,
+    graph: Arc<GraphIndex>,
+    config: VectorIndexConfig,
+}
+
+/// How the embedded store searches vectors.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct VectorIndexConfig {
+    /// Namespaces with fewer vectors are searched exactly (a flat scan beats a graph there,
+    /// and recall is 1.0); larger ones through the HNSW graph.
+    pub exact_below: usize,
+    /// The graph's parameters.
+    pub graph: GraphParams,
+}
+
+impl Default for VectorIndexConfig {
+    fn default() -> Self {
+        VectorIndexConfig {
+            exact_below: 20_000,
+            graph: GraphParams::default(),
+        }
+    }
 }
 
 impl std::fmt::Debug for SqliteDocumentStore {
@@ -58,6 +82,17 @@ impl SqliteDocumentStore {
     /// Opens the store in `db`, creating it for `dimensions`-long vectors the first time; a
     /// different dimension later is refused. Loads every vector into the in-process index.
     pub async fn open(db_store: &SqliteStore, dimensions: usize) -> Result<Self> {
+        Self::open_with(db_store, dimensions, VectorIndexConfig::default()).await
+    }
+
+    /// [`open`](Self::open) with explicit vector-index settings. The exact index is loaded
+    /// before this returns; the graph is built from it on a background thread, and searches
+    /// stay exact until it is ready.
+    pub async fn open_with(
+        db_store: &SqliteStore,
+        dimensions: usize,
+        config: VectorIndexConfig,
+    ) -> Result<Self> {
         let pool = db_store.pool().clone();
         sqlx::query("INSERT OR IGNORE INTO kb_settings (id, dimensions) VALUES (1, ?)")
             .bind(dimensions as i64)
@@ -91,10 +126,14 @@ impl SqliteDocumentStore {
             let vector = vector_from_bytes(row.get::<&[u8], _>(2));
             index.insert(row.get(0), ns, &vector);
         }
+        let index = Arc::new(index);
+        let graph = vectors::build_graph(&index, dimensions, config.graph)?;
         Ok(SqliteDocumentStore {
             pool,
             dimensions,
             index,
+            graph,
+            config,
         })
     }
 
@@ -304,6 +343,16 @@ impl DocumentStore for SqliteDocumentStore {
         for (rowid, (_, vector)) in new_rows.iter().zip(&prepared.sections) {
             self.index.insert(*rowid, &ns_arc, vector);
         }
+        let graph_update = self.graph.remove(&old_rowids).and_then(|()| {
+            new_rows
+                .iter()
+                .zip(&prepared.sections)
+                .try_for_each(|(rowid, (_, vector))| self.graph.insert(*rowid, &ns_arc, vector))
+        });
+        if let Err(err) = graph_update {
+            tracing::error!(%err, "vector graph update failed; searches stay exact");
+            self.graph.mark_unready();
+        }
         Ok(Ingested {
             document: self.document(&new.namespace, id, true).await?,
             outcome,
@@ -411,6 +460,10 @@ impl DocumentStore for SqliteDocumentStore {
         }
         tx.commit().await.map_err(db)?;
         self.index.remove(&rowids);
+        if let Err(err) = self.graph.remove(&rowids) {
+            tracing::error!(%err, "vector graph update failed; searches stay exact");
+            self.graph.mark_unready();
+        }
         Ok(())
     }
 
@@ -423,23 +476,7 @@ impl DocumentStore for SqliteDocumentStore {
     ) -> Result<Vec<SearchHit>> {
         check_vector(vector, self.dimensions)?;
         self.require_namespace(namespace).await?;
-        let ranked = self.index.ranked(namespace.as_str(), vector);
-        // Deleted documents and the metadata filter are applied on the candidates in rank
-        // order, a window at a time, until k survive.
-        let mut hits = Vec::with_capacity(k);
-        let window = (k * 4).max(32);
-        for candidates in ranked.chunks(window) {
-            let scored: Vec<(i64, f64)> = candidates
-                .iter()
-                .map(|(r, s)| (*r, f64::from(*s)))
-                .collect();
-            hits.extend(self.hits_for(&scored, filter).await?);
-            if hits.len() >= k {
-                break;
-            }
-        }
-        hits.truncate(k);
-        Ok(hits)
+        self.search_vectors(namespace, vector, k, filter).await
     }
 
     async fn keyword_search(
