@@ -9,15 +9,10 @@ use std::io::{BufRead as _, Write as _};
 
 use futures::StreamExt as _;
 use sp_core::chat::{ChatMessage, Sampling, StreamEvent};
-use sp_llm::{Engine, EngineConfig};
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(sp_examples::default_model_path);
-    let engine =
-        tokio::task::spawn_blocking(move || Engine::load(EngineConfig::new(path))).await??;
+    let engine = sp_examples::load_engine_from_args().await?;
     println!("model {} loaded; empty line to quit", engine.info().id);
 
     let mut messages = vec![ChatMessage::system("You are a concise, helpful assistant.")];

@@ -4,15 +4,11 @@
 //! unrelated sentences. Uses the test model unless a path is given.
 
 use sp_core::Embedder as _;
-use sp_llm::{EmbeddingModel, Engine, EngineConfig};
+use sp_llm::EmbeddingModel;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let path = std::env::args()
-        .nth(1)
-        .unwrap_or_else(sp_examples::default_model_path);
-    let engine =
-        tokio::task::spawn_blocking(move || Engine::load(EngineConfig::new(path))).await??;
+    let engine = sp_examples::load_engine_from_args().await?;
     let embedder = EmbeddingModel::new(&engine)?;
 
     let texts: Vec<String> = [

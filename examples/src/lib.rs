@@ -18,3 +18,13 @@ pub fn default_model_path() -> String {
     });
     format!("{dir}/SmolLM2-135M-Instruct.Q4_1.gguf")
 }
+
+/// Loads the model named by the first command-line argument, or [`default_model_path`], off
+/// the async runtime (reading weights blocks).
+pub async fn load_engine_from_args() -> Result<sp_llm::Engine, Box<dyn std::error::Error>> {
+    let path = std::env::args().nth(1).unwrap_or_else(default_model_path);
+    let engine =
+        tokio::task::spawn_blocking(move || sp_llm::Engine::load(sp_llm::EngineConfig::new(path)))
+            .await??;
+    Ok(engine)
+}

@@ -73,6 +73,29 @@ impl PgDocumentStore {
         })
     }
 
+    /// Finishes a search statement whose `$1` (the ranking input) is bound: binds the
+    /// namespace (`$2`), the metadata filter (`$3`) and `k` (`$4`), and maps the rows.
+    async fn run_search(
+        &self,
+        query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+        namespace: &Namespace,
+        filter: Option<&Value>,
+        k: usize,
+    ) -> Result<Vec<SearchHit>> {
+        let rows = query
+            .bind(namespace.as_str())
+            .bind(filter)
+            .bind(k as i64)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        if rows.is_empty() {
+            // Only an empty answer pays for telling "no match" from "no such namespace".
+            self.require_namespace(namespace).await?;
+        }
+        rows.iter().map(hit_from_row).collect()
+    }
+
     async fn require_namespace(&self, namespace: &Namespace) -> Result<()> {
         let known: Option<i32> = sqlx::query_scalar("SELECT 1 FROM kb_namespaces WHERE name = $1")
             .bind(namespace.as_str())
@@ -398,19 +421,8 @@ impl DocumentStore for PgDocumentStore {
              WHERE d.namespace = $2 AND d.deleted_at IS NULL AND ($3::jsonb IS NULL OR d.metadata @> $3) \
              ORDER BY {e} <=> $1 LIMIT $4"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(Vector::from(vector.to_vec()))
-            .bind(namespace.as_str())
-            .bind(filter)
-            .bind(k as i64)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        if rows.is_empty() {
-            // Only an empty answer pays for telling "no match" from "no such namespace".
-            self.require_namespace(namespace).await?;
-        }
-        rows.iter().map(hit_from_row).collect()
+        let ranked = sqlx::query(AssertSqlSafe(sql)).bind(Vector::from(vector.to_vec()));
+        self.run_search(ranked, namespace, filter, k).await
     }
 
     async fn keyword_search(
@@ -436,17 +448,7 @@ impl DocumentStore for PgDocumentStore {
              AND ($3::jsonb IS NULL OR d.metadata @> $3) \
              ORDER BY score DESC, s.id LIMIT $4"
         );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(tsquery)
-            .bind(namespace.as_str())
-            .bind(filter)
-            .bind(k as i64)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        if rows.is_empty() {
-            self.require_namespace(namespace).await?;
-        }
-        rows.iter().map(hit_from_row).collect()
+        let ranked = sqlx::query(AssertSqlSafe(sql)).bind(tsquery);
+        self.run_search(ranked, namespace, filter, k).await
     }
 }
