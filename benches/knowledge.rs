@@ -142,19 +142,7 @@ async fn measure(
     )
     .expect("kb");
 
-    let mut vector_times = Vec::new();
-    let mut recall_sum = 0.0;
-    for (q, _) in &data.queries {
-        let started = Instant::now();
-        let hits = store.vector_search(&ns, q, 10, None).await.expect("search");
-        vector_times.push(started.elapsed());
-        let exact = data.exact_top(q, 10);
-        let found = hits
-            .iter()
-            .filter(|h| exact.contains(&hit_index(&h.title, h.section.ordinal)))
-            .count();
-        recall_sum += found as f64 / 10.0;
-    }
+    let (vector_p50, vector_p95, recall) = measure_vector(store.as_ref(), data).await;
     let mut keyword_times = Vec::new();
     let mut hybrid_times = Vec::new();
     for text in &texts {
@@ -178,11 +166,7 @@ async fn measure(
         n: data.vectors.len(),
         ingest: ingest_rate,
         modes: vec![
-            (
-                "vector",
-                percentile(&mut vector_times, 0.5),
-                percentile(&mut vector_times, 0.95),
-            ),
+            ("vector", vector_p50, vector_p95),
             (
                 "keyword",
                 percentile(&mut keyword_times, 0.5),
@@ -194,8 +178,31 @@ async fn measure(
                 percentile(&mut hybrid_times, 0.95),
             ),
         ],
-        recall: recall_sum / data.queries.len() as f64,
+        recall,
     }
+}
+
+/// Vector top-10 latency p50/p95 (ms) and recall@10 against exact search.
+async fn measure_vector(store: &dyn DocumentStore, data: &Data) -> (f64, f64, f64) {
+    let ns = Namespace::default();
+    let mut times = Vec::new();
+    let mut recall_sum = 0.0;
+    for (q, _) in &data.queries {
+        let started = Instant::now();
+        let hits = store.vector_search(&ns, q, 10, None).await.expect("search");
+        times.push(started.elapsed());
+        let exact = data.exact_top(q, 10);
+        let found = hits
+            .iter()
+            .filter(|h| exact.contains(&hit_index(&h.title, h.section.ordinal)))
+            .count();
+        recall_sum += found as f64 / 10.0;
+    }
+    (
+        percentile(&mut times, 0.5),
+        percentile(&mut times, 0.95),
+        recall_sum / data.queries.len() as f64,
+    )
 }
 
 /// The same top-10 as one raw statement on the same table.
@@ -230,18 +237,28 @@ async fn main() {
     println!("| backend | sections | ingest sections/s | mode | p50 ms | p95 ms | recall@10 |");
     println!("|---|---|---|---|---|---|---|");
     let mut raw_rows = Vec::new();
+    let mut ef_rows = Vec::new();
     for n in sizes {
         let data = clustered(n);
         let dir = tempfile::tempdir().expect("tempdir");
         let db = sp_data::SqliteStore::open(dir.path())
             .await
             .expect("sqlite");
-        let store: Arc<dyn DocumentStore> = Arc::new(
+        let embedded = Arc::new(
             sp_data::SqliteDocumentStore::open(&db, DIMS)
                 .await
                 .expect("store"),
         );
-        print_row(&measure("embedded", store, &data, None).await);
+        print_row(&measure("embedded", embedded.clone(), &data, None).await);
+        if n >= sp_data::knowledge::VectorIndexConfig::default().exact_below {
+            for ef in [32, 64, 128, 256] {
+                embedded.set_expansion_search(ef);
+                let (p50, p95, recall) = measure_vector(embedded.as_ref(), &data).await;
+                ef_rows.push(format!(
+                    "| {n} | {ef} | {p50:.3} | {p95:.3} | {recall:.3} |"
+                ));
+            }
+        }
 
         if let Ok(url) = std::env::var("DATABASE_URL") {
             let config = sp_core::config::DatabaseConfig {
@@ -265,6 +282,11 @@ async fn main() {
             let (p50, p95) = raw_sql(&pg, &data).await;
             raw_rows.push((n, row.modes[0].1, p50, p95));
         }
+    }
+    if !ef_rows.is_empty() {
+        println!("\nembedded HNSW, ef_search sweep (vector top-10):\n");
+        println!("| sections | ef_search | p50 ms | p95 ms | recall@10 |\n|---|---|---|---|---|");
+        ef_rows.iter().for_each(|row| println!("{row}"));
     }
     for (n, ours, p50, p95) in raw_rows {
         println!(

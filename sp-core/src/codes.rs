@@ -77,6 +77,12 @@ error_codes! {
     DimensionMismatch => ("SP-KB-002", 400, "The vector's dimension differs from the store's, which is fixed when the store is created."),
     /// A vector holds NaN or infinity.
     InvalidVector => ("SP-KB-003", 400, "The vector holds NaN or infinity."),
+    /// A message (or system prompt) is larger than the configured limit.
+    MessageTooLarge => ("SP-CTX-001", 413, "The message exceeds the context's size limit (contexts.max_message_bytes)."),
+    /// A tool message answers a tool call no earlier assistant message made.
+    ToolCallUnknown => ("SP-CTX-002", 400, "The tool result names a tool_call_id that no earlier assistant message of the context made."),
+    /// A pinned memory block is over its size limit.
+    MemoryBlockTooLarge => ("SP-CTX-003", 413, "The memory block's content exceeds its limit_chars; shorten it or raise the limit."),
     /// The configuration (file, environment or flags) is invalid.
     InvalidConfig => ("SP-CFG-001", 500, "The configuration is invalid; the message names the key and its source."),
 }

@@ -103,6 +103,30 @@ pub enum Error {
     /// A vector holds NaN or infinity.
     #[error("invalid vector: {0}")]
     InvalidVector(String),
+    /// A message is over the size limit.
+    #[error("message too large: {bytes} bytes, the limit is {limit}")]
+    MessageTooLarge {
+        /// Its size.
+        bytes: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A tool result names a call the context never made.
+    #[error("tool result for `{tool_call_id}`, but no earlier assistant message made that call")]
+    ToolCallUnknown {
+        /// The id the tool message named.
+        tool_call_id: String,
+    },
+    /// A memory block is over its limit.
+    #[error("memory block `{name}` is {chars} characters, its limit is {limit}")]
+    MemoryBlockTooLarge {
+        /// The block.
+        name: String,
+        /// Its size.
+        chars: usize,
+        /// Its limit.
+        limit: usize,
+    },
     /// An unexpected failure; details are logged, not shown to API callers.
     #[error("internal error: {0}")]
     Internal(String),
@@ -125,6 +149,9 @@ impl Error {
             Error::DocumentTooLarge { .. } => ErrorCode::DocumentTooLarge,
             Error::DimensionMismatch { .. } => ErrorCode::DimensionMismatch,
             Error::InvalidVector(_) => ErrorCode::InvalidVector,
+            Error::MessageTooLarge { .. } => ErrorCode::MessageTooLarge,
+            Error::ToolCallUnknown { .. } => ErrorCode::ToolCallUnknown,
+            Error::MemoryBlockTooLarge { .. } => ErrorCode::MemoryBlockTooLarge,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -203,6 +230,21 @@ mod tests {
                 "SP-KB-002",
             ),
             (Error::InvalidVector("nan".into()), "SP-KB-003"),
+            (Error::MessageTooLarge { bytes: 2, limit: 1 }, "SP-CTX-001"),
+            (
+                Error::ToolCallUnknown {
+                    tool_call_id: "c".into(),
+                },
+                "SP-CTX-002",
+            ),
+            (
+                Error::MemoryBlockTooLarge {
+                    name: "n".into(),
+                    chars: 2,
+                    limit: 1,
+                },
+                "SP-CTX-003",
+            ),
         ];
         for (err, code) in cases {
             assert_eq!(err.code().as_str(), code, "{err}");

@@ -23,6 +23,7 @@
 pub mod chat;
 pub mod codes;
 pub mod config;
+pub mod context;
 pub mod error;
 pub mod health;
 pub mod id;

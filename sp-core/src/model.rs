@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
-use crate::chat::{ChatMessage, Completion, Sampling, StreamEvent};
+use crate::chat::{ChatMessage, Completion, Role, Sampling, StreamEvent};
 use crate::error::Result;
 
 /// Turns text into a model's tokens, so budgets are counted exactly as the model counts.
@@ -15,6 +15,20 @@ pub trait Tokenizer: Send + Sync {
     /// How many tokens `text` is.
     fn count_tokens(&self, text: &str) -> Result<usize> {
         Ok(self.tokenize(text)?.len())
+    }
+
+    /// Tokens a chat template adds around one message of `role` (its header and end marker),
+    /// so a prompt's size is the sum of its messages' sizes. The default is ChatML's
+    /// (`<|im_start|>role\n` … `<|im_end|>\n`: 5 tokens); a model runtime measures its own.
+    fn message_overhead(&self, role: Role) -> usize {
+        let _ = role;
+        5
+    }
+
+    /// Tokens the template adds after the last message to open the assistant's reply
+    /// (ChatML: `<|im_start|>assistant\n`, 3 tokens).
+    fn reply_overhead(&self) -> usize {
+        3
     }
 }
 

@@ -28,6 +28,7 @@
 //! The embedded store is always compiled.
 
 mod backends;
+pub mod context;
 mod embedded;
 mod error;
 pub mod knowledge;
@@ -37,6 +38,9 @@ mod postgres;
 mod redis;
 
 pub use backends::{Backends, Database};
+#[cfg(feature = "postgres")]
+pub use context::PgContextStore;
+pub use context::SqliteContextStore;
 pub use embedded::{DATABASE_FILE, SqliteStore};
 #[cfg(feature = "postgres")]
 pub use knowledge::PgDocumentStore;

@@ -1,8 +1,9 @@
-//! An approximate (HNSW) vector index for large embedded stores, from `usearch`.
+//! An approximate (HNSW) vector index for large embedded stores, from `usearch`: one graph
+//! per namespace, so a tenant's search never walks another tenant's vectors.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
-use std::sync::{Arc, RwLock};
+use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
+use std::sync::{Arc, PoisonError, RwLock};
 
 use sp_core::{Error, Result};
 use usearch::{Index, IndexOptions, MetricKind, ScalarKind};
@@ -21,19 +22,24 @@ pub struct GraphParams {
 
 impl Default for GraphParams {
     fn default() -> Self {
-        // Measured here at 100k × 384 (../shared/CRATES.md): recall@10 1.000 at ef_search 64.
+        // Measured here on clustered 100k × 384 through the store (docs/knowledge.md):
+        // recall@10 0.949 at ef_search 64, 0.996 at 128, 1.000 at 256.
         GraphParams {
             connectivity: 16,
             expansion_add: 128,
-            expansion_search: 64,
+            expansion_search: 128,
         }
     }
 }
 
-/// Section vectors by SQLite rowid in an HNSW graph, inner product on unit vectors.
+/// Section vectors by SQLite rowid in per-namespace HNSW graphs, inner product on unit
+/// vectors.
 pub(crate) struct GraphIndex {
-    index: RwLock<Index>,
-    namespaces: RwLock<HashMap<u64, Arc<str>>>,
+    dimensions: usize,
+    params: GraphParams,
+    expansion_search: AtomicUsize,
+    graphs: RwLock<HashMap<Arc<str>, Arc<RwLock<Index>>>>,
+    owner: RwLock<HashMap<u64, Arc<str>>>,
     ready: AtomicBool,
 }
 
@@ -43,22 +49,57 @@ fn graph_error(err: impl std::fmt::Display) -> Error {
 
 impl GraphIndex {
     pub(crate) fn new(dimensions: usize, params: GraphParams) -> Result<Self> {
-        let options = IndexOptions {
+        // Fail at open, not at the first insert, when usearch refuses the parameters.
+        let graph = GraphIndex {
             dimensions,
+            params,
+            expansion_search: AtomicUsize::new(params.expansion_search),
+            graphs: RwLock::default(),
+            owner: RwLock::default(),
+            ready: AtomicBool::new(false),
+        };
+        graph.new_index()?;
+        Ok(graph)
+    }
+
+    fn new_index(&self) -> Result<Index> {
+        let options = IndexOptions {
+            dimensions: self.dimensions,
             metric: MetricKind::IP,
             quantization: ScalarKind::F32,
-            connectivity: params.connectivity,
-            expansion_add: params.expansion_add,
-            expansion_search: params.expansion_search,
+            connectivity: self.params.connectivity,
+            expansion_add: self.params.expansion_add,
+            expansion_search: self.expansion_search.load(Ordering::Relaxed),
             multi: false,
         };
         let index = Index::new(&options).map_err(graph_error)?;
         index.reserve(1024).map_err(graph_error)?;
-        Ok(GraphIndex {
-            index: RwLock::new(index),
-            namespaces: RwLock::default(),
-            ready: AtomicBool::new(false),
-        })
+        Ok(index)
+    }
+
+    fn graph_of(&self, namespace: &str) -> Option<Arc<RwLock<Index>>> {
+        self.graphs
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .get(namespace)
+            .cloned()
+    }
+
+    /// Sets ef_search of every graph, present and future.
+    pub(crate) fn set_expansion_search(&self, expansion_search: usize) {
+        self.expansion_search
+            .store(expansion_search, Ordering::Relaxed);
+        for graph in self
+            .graphs
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .values()
+        {
+            graph
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .change_expansion_search(expansion_search);
+        }
     }
 
     /// True once the build from existing rows has finished.
@@ -78,10 +119,25 @@ impl GraphIndex {
     /// Adds or replaces the vector of `rowid`.
     pub(crate) fn insert(&self, rowid: i64, namespace: &Arc<str>, vector: &[f32]) -> Result<()> {
         let key = rowid as u64;
-        let index = self
-            .index
+        let previous = self
+            .owner
             .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner)
+            .insert(key, Arc::clone(namespace));
+        if let Some(previous) = previous.filter(|p| p != namespace) {
+            self.remove_key(&previous, key)?;
+        }
+        let graph = match self.graph_of(namespace) {
+            Some(graph) => graph,
+            None => Arc::clone(
+                self.graphs
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .entry(Arc::clone(namespace))
+                    .or_insert(Arc::new(RwLock::new(self.new_index()?))),
+            ),
+        };
+        let index = graph.write().unwrap_or_else(PoisonError::into_inner);
         if index.contains(key) {
             index.remove(key).map_err(graph_error)?;
         }
@@ -90,31 +146,31 @@ impl GraphIndex {
                 .reserve((index.capacity() * 2).max(1024))
                 .map_err(graph_error)?;
         }
-        index.add(key, vector).map_err(graph_error)?;
-        drop(index);
-        self.namespaces
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner)
-            .insert(key, Arc::clone(namespace));
+        index.add(key, vector).map_err(graph_error)
+    }
+
+    fn remove_key(&self, namespace: &str, key: u64) -> Result<()> {
+        if let Some(graph) = self.graph_of(namespace) {
+            let index = graph.write().unwrap_or_else(PoisonError::into_inner);
+            if index.contains(key) {
+                index.remove(key).map_err(graph_error)?;
+            }
+        }
         Ok(())
     }
 
     /// Forgets `rowids`.
     pub(crate) fn remove(&self, rowids: &[i64]) -> Result<()> {
-        let index = self
-            .index
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let mut namespaces = self
-            .namespaces
-            .write()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for rowid in rowids {
             let key = *rowid as u64;
-            if index.contains(key) {
-                index.remove(key).map_err(graph_error)?;
+            let owner = self
+                .owner
+                .write()
+                .unwrap_or_else(PoisonError::into_inner)
+                .remove(&key);
+            if let Some(namespace) = owner {
+                self.remove_key(&namespace, key)?;
             }
-            namespaces.remove(&key);
         }
         Ok(())
     }
@@ -126,21 +182,11 @@ impl GraphIndex {
         query: &[f32],
         count: usize,
     ) -> Result<Vec<(i64, f32)>> {
-        let index = self
-            .index
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let namespaces = self
-            .namespaces
-            .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
-        let matches = index
-            .filtered_search(query, count, |key| {
-                namespaces
-                    .get(&key)
-                    .is_some_and(|ns| ns.as_ref() == namespace)
-            })
-            .map_err(graph_error)?;
+        let Some(graph) = self.graph_of(namespace) else {
+            return Ok(Vec::new());
+        };
+        let index = graph.read().unwrap_or_else(PoisonError::into_inner);
+        let matches = index.search(query, count).map_err(graph_error)?;
         Ok(matches
             .keys
             .into_iter()

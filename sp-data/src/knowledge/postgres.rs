@@ -74,21 +74,21 @@ impl PgDocumentStore {
     }
 
     /// Finishes a search statement whose `$1` (the ranking input) is bound: binds the
-    /// namespace (`$2`), the metadata filter (`$3`) and `k` (`$4`), and maps the rows.
+    /// namespace (`$2`), the metadata filter (`$3`), `k` (`$4`) and, when given, the
+    /// candidate count (`$5`), and maps the rows.
     async fn run_search(
         &self,
         query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
         namespace: &Namespace,
         filter: Option<&Value>,
         k: usize,
+        candidates: Option<usize>,
     ) -> Result<Vec<SearchHit>> {
-        let rows = query
-            .bind(namespace.as_str())
-            .bind(filter)
-            .bind(k as i64)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
+        let mut query = query.bind(namespace.as_str()).bind(filter).bind(k as i64);
+        if let Some(candidates) = candidates {
+            query = query.bind(candidates as i64);
+        }
+        let rows = query.fetch_all(&self.pool).await.map_err(db)?;
         if rows.is_empty() {
             // Only an empty answer pays for telling "no match" from "no such namespace".
             self.require_namespace(namespace).await?;
@@ -287,8 +287,8 @@ impl DocumentStore for PgDocumentStore {
             vectors.push(Vector::from(vector.clone()));
         }
         sqlx::query(
-            "INSERT INTO kb_sections (document_id, ordinal, heading_path, text, token_count, embedding) \
-             SELECT $1, * FROM UNNEST($2::int4[], $3::jsonb[], $4::text[], $5::int4[], $6::vector[])",
+            "INSERT INTO kb_sections (document_id, namespace, ordinal, heading_path, text, token_count, embedding) \
+             SELECT $1, $7, * FROM UNNEST($2::int4[], $3::jsonb[], $4::text[], $5::int4[], $6::vector[])",
         )
         .bind(id.as_uuid())
         .bind(&ordinals)
@@ -296,6 +296,7 @@ impl DocumentStore for PgDocumentStore {
         .bind(&texts)
         .bind(&tokens)
         .bind(&vectors)
+        .bind(ns)
         .execute(&mut *tx)
         .await
         .map_err(db)?;
@@ -414,15 +415,50 @@ impl DocumentStore for PgDocumentStore {
     ) -> Result<Vec<SearchHit>> {
         check_vector(vector, self.dimensions)?;
         let e = &self.embedding_expr;
+        // The nearest sections are ranked on kb_sections alone, materialised, so the plan is
+        // always the HNSW index scan under a LIMIT (pgvector's iterative scan keeps it going
+        // past rows of other namespaces); documents join only the few candidates. Deleted
+        // documents and the metadata filter apply after ranking, so the candidate list
+        // widens until k survive or the namespace runs out.
         let sql = format!(
-            "SELECT s.ordinal, s.heading_path, s.text, s.token_count, \
-             (1 - ({e} <=> $1))::float8 AS score, {DOC_COLUMNS} \
-             FROM kb_sections s JOIN kb_documents d ON d.id = s.document_id \
-             WHERE d.namespace = $2 AND d.deleted_at IS NULL AND ($3::jsonb IS NULL OR d.metadata @> $3) \
-             ORDER BY {e} <=> $1 LIMIT $4"
+            "WITH ranked AS MATERIALIZED ( \
+                 SELECT s.id, {e} <=> $1 AS distance FROM kb_sections s \
+                 WHERE s.namespace = $2 ORDER BY {e} <=> $1 LIMIT $5) \
+             SELECT s.ordinal, s.heading_path, s.text, s.token_count, \
+             (1 - r.distance)::float8 AS score, {DOC_COLUMNS} \
+             FROM ranked r JOIN kb_sections s ON s.id = r.id \
+             JOIN kb_documents d ON d.id = s.document_id \
+             WHERE d.deleted_at IS NULL AND ($3::jsonb IS NULL OR d.metadata @> $3) \
+             ORDER BY r.distance, r.id LIMIT $4"
         );
-        let ranked = sqlx::query(AssertSqlSafe(sql)).bind(Vector::from(vector.to_vec()));
-        self.run_search(ranked, namespace, filter, k).await
+        let mut candidates = if filter.is_some() { (k * 4).max(32) } else { k };
+        let mut population: Option<usize> = None;
+        loop {
+            let ranked =
+                sqlx::query(AssertSqlSafe(sql.clone())).bind(Vector::from(vector.to_vec()));
+            let hits = self
+                .run_search(ranked, namespace, filter, k, Some(candidates))
+                .await?;
+            if hits.len() >= k {
+                return Ok(hits);
+            }
+            let total = match population {
+                Some(total) => total,
+                None => {
+                    let count: i64 =
+                        sqlx::query_scalar("SELECT count(*) FROM kb_sections WHERE namespace = $1")
+                            .bind(namespace.as_str())
+                            .fetch_one(&self.pool)
+                            .await
+                            .map_err(db)?;
+                    *population.insert(count as usize)
+                }
+            };
+            if candidates >= total {
+                return Ok(hits);
+            }
+            candidates = candidates.saturating_mul(4);
+        }
     }
 
     async fn keyword_search(
@@ -444,11 +480,11 @@ impl DocumentStore for PgDocumentStore {
              ts_rank_cd(s.tsv, q)::float8 AS score, {DOC_COLUMNS} \
              FROM kb_sections s JOIN kb_documents d ON d.id = s.document_id, \
              to_tsquery('english', $1) q \
-             WHERE s.tsv @@ q AND d.namespace = $2 AND d.deleted_at IS NULL \
+             WHERE s.tsv @@ q AND s.namespace = $2 AND d.deleted_at IS NULL \
              AND ($3::jsonb IS NULL OR d.metadata @> $3) \
              ORDER BY score DESC, s.id LIMIT $4"
         );
         let ranked = sqlx::query(AssertSqlSafe(sql)).bind(tsquery);
-        self.run_search(ranked, namespace, filter, k).await
+        self.run_search(ranked, namespace, filter, k, None).await
     }
 }

@@ -8,7 +8,7 @@ use async_trait::async_trait;
 use serde_json::Value;
 use sp_core::knowledge::{
     Document, DocumentStore, IngestOutcome, Ingested, Namespace, PreparedDocument, SearchHit,
-    Section, check_vector, json_contains,
+    Section, check_vector,
 };
 use sp_core::{Error, Id, Page, PageRequest, Result, Timestamp};
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
@@ -16,10 +16,9 @@ use sqlx::{AssertSqlSafe, Row, SqlitePool};
 use super::flat_index::FlatIndex;
 use super::graph_index::{GraphIndex, GraphParams};
 
+mod reads;
 mod vectors;
-use super::sqlite_rows::{
-    DOC_COLUMNS, document_from_row, document_from_row_at, not_found, section_from_row,
-};
+use super::sqlite_rows::{DOC_COLUMNS, document_from_row, not_found, section_from_row};
 use super::{fts_query, vector_from_bytes, vector_to_bytes};
 use crate::SqliteStore;
 use crate::error::sqlx_error;
@@ -44,6 +43,7 @@ pub struct SqliteDocumentStore {
     index: Arc<FlatIndex>,
     graph: Arc<GraphIndex>,
     config: VectorIndexConfig,
+    known_namespaces: std::sync::RwLock<std::collections::HashSet<String>>,
 }
 
 /// How the embedded store searches vectors.
@@ -134,83 +134,16 @@ impl SqliteDocumentStore {
             index,
             graph,
             config,
+            known_namespaces: Default::default(),
         })
     }
+}
 
-    async fn require_namespace(&self, namespace: &Namespace) -> Result<()> {
-        let known: Option<i64> = sqlx::query_scalar("SELECT 1 FROM kb_namespaces WHERE name = ?")
-            .bind(namespace.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?;
-        known.map(|_| ()).ok_or_else(|| Error::NotFound {
-            kind: "namespace",
-            id: namespace.as_str().to_owned(),
-        })
-    }
-
-    async fn document(&self, namespace: &Namespace, id: Id, live_only: bool) -> Result<Document> {
-        let sql = format!(
-            "SELECT {DOC_COLUMNS} FROM kb_documents d WHERE d.id = ? AND d.namespace = ?{}",
-            if live_only {
-                " AND d.deleted_at IS NULL"
-            } else {
-                ""
-            }
-        );
-        let row = sqlx::query(AssertSqlSafe(sql))
-            .bind(id.to_string())
-            .bind(namespace.as_str())
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(db)?
-            .ok_or_else(|| not_found(id))?;
-        document_from_row(&row)
-    }
-
-    /// Hits for `rowids` (live documents, passing `filter`), in the given order.
-    async fn hits_for(
-        &self,
-        ranked: &[(i64, f64)],
-        filter: Option<&Value>,
-    ) -> Result<Vec<SearchHit>> {
-        if ranked.is_empty() {
-            return Ok(Vec::new());
-        }
-        let placeholders = vec!["?"; ranked.len()].join(",");
-        let sql = format!(
-            "SELECT s.rowid, s.ordinal, s.heading_path, s.text, s.token_count, {DOC_COLUMNS} \
-             FROM kb_sections s JOIN kb_documents d ON d.id = s.document_id \
-             WHERE s.rowid IN ({placeholders}) AND d.deleted_at IS NULL"
-        );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for (rowid, _) in ranked {
-            query = query.bind(rowid);
-        }
-        let rows = query.fetch_all(&self.pool).await.map_err(db)?;
-        let mut by_rowid = std::collections::HashMap::with_capacity(rows.len());
-        for row in &rows {
-            by_rowid.insert(row.get::<i64, _>(0), row);
-        }
-        let mut hits = Vec::new();
-        for (rowid, score) in ranked {
-            let Some(row) = by_rowid.get(rowid) else {
-                continue;
-            };
-            let document = document_from_row_at(row, 5)?;
-            if filter.is_some_and(|f| !json_contains(&document.metadata, f)) {
-                continue;
-            }
-            hits.push(SearchHit {
-                document_id: document.id,
-                title: document.title,
-                external_id: document.external_id,
-                metadata: document.metadata,
-                section: section_from_row(row)?,
-                score: *score,
-            });
-        }
-        Ok(hits)
+impl SqliteDocumentStore {
+    /// Changes the graph's ef_search at run time (recall against latency; see
+    /// `docs/knowledge.md` for measured pairs). Values below 1 are raised to 1.
+    pub fn set_expansion_search(&self, expansion_search: usize) {
+        self.graph.set_expansion_search(expansion_search.max(1));
     }
 }
 

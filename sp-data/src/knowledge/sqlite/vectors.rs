@@ -47,8 +47,10 @@ impl SqliteDocumentStore {
         let population = self.index.namespace_len(namespace.as_str());
         if self.graph.is_ready() && population >= self.config.exact_below {
             // Deleted documents and the metadata filter are applied after the graph search;
-            // widen it until k survive, and fall back to exact when the graph runs dry.
-            let mut count = (k * 4).max(32);
+            // widen it until k survive, and fall back to exact when the graph runs dry. The
+            // graph's own ef_search bounds recall, so an unfiltered search asks for k alone
+            // and fetches k rows.
+            let mut count = if filter.is_some() { (k * 4).max(32) } else { k };
             loop {
                 let ranked = self.graph.search(namespace.as_str(), vector, count)?;
                 let scored: Vec<(i64, f64)> =

@@ -1,0 +1,55 @@
+//! Agent contexts (sessions) and memory, and token-budgeted, prefix-stable prompt assembly.
+//!
+//! A [`Context`] holds ordered [`Message`]s (system / user / assistant / tool, with tool
+//! calls and results), pinned [`MemoryBlock`]s (per context or per agent), and draws archival
+//! memory from the knowledge store of its namespace. [`Contexts`] assembles the prompt for
+//! the next reply within a token budget, counted with the model's [`Tokenizer`](crate::Tokenizer):
+//! when the turns no longer fit, the oldest are summarised through the
+//! [`ChatModel`](crate::ChatModel) and the summary is stored as a message — nothing is
+//! dropped silently. See `docs/contexts.md` for the algorithm.
+//!
+//! `sp-data` implements [`ContextStore`] on SQLite (embedded) and PostgreSQL;
+//! [`MemoryContextStore`] keeps everything in the process.
+
+mod assemble;
+mod compaction;
+mod contexts;
+mod memory_store;
+mod store;
+mod types;
+
+pub use assemble::{
+    AssembledPrompt, AssemblyInput, Budget, DEFAULT_SYSTEM_PROMPT, Plan, count_message, plan,
+    render_message, system_message,
+};
+pub use contexts::{ChatTurn, ContextConfig, Contexts};
+pub use memory_store::MemoryContextStore;
+pub use store::{ContextStore, PreparedMessage};
+pub use types::{
+    Context, ContextLimits, ForkPoint, MemoryBlock, MemoryScope, Message, MessageKind, NewContext,
+    NewMessage, ToolCall, validate_memory,
+};
+
+/// What assembly reads from a context's full history: the latest summary, then every turn
+/// after what it covers (summaries excluded), in order.
+///
+/// ```
+/// use sp_core::context::live_view;
+/// assert!(live_view(&[]).is_empty());
+/// ```
+pub fn live_view(messages: &[Message]) -> Vec<Message> {
+    let summary = messages
+        .iter()
+        .rev()
+        .find(|m| m.kind == MessageKind::Summary);
+    let covered = summary.and_then(|s| s.covers_through).unwrap_or(0);
+    summary
+        .into_iter()
+        .chain(
+            messages
+                .iter()
+                .filter(|m| m.kind == MessageKind::Turn && m.seq > covered),
+        )
+        .cloned()
+        .collect()
+}
