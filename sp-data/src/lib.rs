@@ -28,6 +28,7 @@
 //! The embedded store is always compiled.
 
 mod backends;
+pub mod cache;
 pub mod context;
 mod embedded;
 mod error;
@@ -38,6 +39,9 @@ mod postgres;
 mod redis;
 
 pub use backends::{Backends, Database};
+pub use cache::MemoryCache;
+#[cfg(feature = "redis")]
+pub use cache::RedisCache;
 #[cfg(feature = "postgres")]
 pub use context::PgContextStore;
 pub use context::SqliteContextStore;

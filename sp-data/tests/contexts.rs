@@ -1,6 +1,8 @@
 //! One context-store suite, run against every backend: embedded SQLite, the PostgreSQL of
 //! the services script (real, each test in a fresh schema), and the in-process store.
 
+#![allow(clippy::unwrap_used)] // test helpers outside #[test] fns: a panic is the failure report
+
 use std::sync::Arc;
 
 use serde_json::json;

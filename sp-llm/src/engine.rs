@@ -46,6 +46,8 @@ struct Inner {
     config: EngineConfig,
     jobs: SyncSender<Job>,
     alive: Arc<AtomicBool>,
+    /// What the chat template adds per message and per prompt, measured on first use.
+    overheads: std::sync::OnceLock<crate::traits::TemplateOverheads>,
 }
 
 /// Marks the worker dead when its thread ends, however it ends (panics included).
@@ -110,6 +112,7 @@ impl Engine {
                 config,
                 jobs,
                 alive,
+                overheads: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -134,8 +137,23 @@ impl Engine {
         &self.inner.model
     }
 
+    pub(crate) fn overheads(&self) -> &crate::traits::TemplateOverheads {
+        self.inner
+            .overheads
+            .get_or_init(|| crate::traits::TemplateOverheads::measure(self))
+    }
+
     /// Renders `messages` with the model's own chat template, ending with the assistant's turn.
     pub fn render_chat(&self, messages: &[ChatMessage]) -> Result<String> {
+        self.render_chat_with(messages, true)
+    }
+
+    /// Renders `messages`; `open_reply` appends the header of the assistant's turn.
+    pub(crate) fn render_chat_with(
+        &self,
+        messages: &[ChatMessage],
+        open_reply: bool,
+    ) -> Result<String> {
         let template = self.inner.model.chat_template(None).map_err(|_| {
             Error::invalid_input(
                 "messages",
@@ -152,7 +170,7 @@ impl Engine {
             .map_err(|_| Error::invalid_input("messages", "content must not contain NUL bytes"))?;
         self.inner
             .model
-            .apply_chat_template(&template, &messages, true)
+            .apply_chat_template(&template, &messages, open_reply)
             .map_err(|err| Error::invalid_input("messages", format!("chat template failed: {err}")))
     }
 

@@ -1,4 +1,5 @@
 //! End-to-end tests across crates, against the real services the test script starts.
 
+mod contexts_with_model;
 mod knowledge_with_model;
 mod readiness;

@@ -36,6 +36,8 @@ pub struct Config {
     pub database: DatabaseConfig,
     /// Redis; unset means the in-process cache.
     pub redis: RedisConfig,
+    /// The cache (Redis when `redis.url` is set, in-process otherwise).
+    pub cache: CacheConfig,
     /// The model served by the inference endpoints.
     pub model: ModelConfig,
     /// Logging.
@@ -51,6 +53,7 @@ impl Default for Config {
             server: ServerConfig::default(),
             database: DatabaseConfig::default(),
             redis: RedisConfig::default(),
+            cache: CacheConfig::default(),
             model: ModelConfig::default(),
             log: LogConfig::default(),
             health: HealthConfig::default(),
@@ -118,6 +121,51 @@ impl Default for DatabaseConfig {
 pub struct RedisConfig {
     /// `redis://…` URL (`REDIS_URL`); `None` selects the in-process cache.
     pub url: Option<String>,
+}
+
+/// Which entry the in-process cache evicts when full.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Eviction {
+    /// TinyLFU admission with LRU eviction: keeps frequently used entries through scans.
+    #[default]
+    TinyLfu,
+    /// Least recently used.
+    Lru,
+}
+
+/// Cache settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// `false` turns caching off.
+    pub enabled: bool,
+    /// In-process eviction policy.
+    pub eviction: Eviction,
+    /// Most entries the in-process cache holds.
+    pub max_entries: u64,
+    /// Most bytes (values plus keys) the in-process cache holds.
+    pub max_bytes: u64,
+    /// Seconds a query embedding stays cached.
+    pub embedding_ttl_secs: u64,
+    /// Seconds a search result stays cached (writes to a namespace invalidate sooner).
+    pub search_ttl_secs: u64,
+    /// A Redis command slower than this is abandoned (the cache is bypassed), milliseconds.
+    pub redis_timeout_ms: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            enabled: true,
+            eviction: Eviction::TinyLfu,
+            max_entries: 10_000,
+            max_bytes: 64 * 1024 * 1024,
+            embedding_ttl_secs: 3600,
+            search_ttl_secs: 60,
+            redis_timeout_ms: 250,
+        }
+    }
 }
 
 /// Model settings.

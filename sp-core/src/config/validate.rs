@@ -48,6 +48,15 @@ impl Config {
                 format!("must be 1..=1000, got {}", self.database.max_connections),
             ));
         }
+        for (key, value) in [
+            ("cache.max_entries", self.cache.max_entries),
+            ("cache.max_bytes", self.cache.max_bytes),
+            ("cache.redis_timeout_ms", self.cache.redis_timeout_ms),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be positive"));
+            }
+        }
         if self.database.acquire_timeout_secs == 0 {
             return Err(invalid("database.acquire_timeout_secs", "must be positive"));
         }

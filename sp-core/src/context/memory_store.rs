@@ -194,7 +194,9 @@ impl ContextStore for MemoryContextStore {
             token_count: prepared.token_count,
             created_at: now,
         };
-        state.messages.get_mut(&id).map(|m| m.push(message.clone()));
+        if let Some(messages) = state.messages.get_mut(&id) {
+            messages.push(message.clone());
+        }
         if let Some(context) = state.contexts.get_mut(&id) {
             context.message_count += 1;
             context.updated_at = now;

@@ -5,6 +5,7 @@ use std::sync::Arc;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::cache::{KnowledgeCache, KnowledgeCacheTtl};
 use super::chunk::{ChunkConfig, chunk};
 use super::fusion::reciprocal_rank_fusion;
 use super::store::{DocumentStore, PreparedDocument};
@@ -12,6 +13,7 @@ use super::types::{
     Document, Ingested, Namespace, NewDocument, SearchHit, SearchMode, SearchQuery, Section,
 };
 use crate::Id;
+use crate::cache::Cache;
 use crate::error::{Error, Result};
 use crate::model::{Embedder, Tokenizer};
 use crate::page::{Page, PageRequest};
@@ -59,6 +61,7 @@ pub struct KnowledgeBase {
     embedder: Arc<dyn Embedder>,
     tokenizer: Arc<dyn Tokenizer>,
     config: KnowledgeConfig,
+    cache: Option<Arc<KnowledgeCache>>,
 }
 
 impl std::fmt::Debug for KnowledgeBase {
@@ -90,7 +93,36 @@ impl KnowledgeBase {
             embedder,
             tokenizer,
             config,
+            cache: None,
         })
+    }
+
+    /// Caches query embeddings and search results in `cache`. Writes through this knowledge
+    /// base invalidate the cached searches of their namespace.
+    pub fn with_cache(mut self, cache: Arc<dyn Cache>, ttl: KnowledgeCacheTtl) -> Self {
+        self.cache = Some(Arc::new(KnowledgeCache::new(cache, ttl)));
+        self
+    }
+
+    /// Runs `queries` so their embeddings and results are cached before users ask (a
+    /// warming hook for start-up or after a bulk ingest). Returns how many succeeded.
+    pub async fn warm(&self, queries: &[SearchQuery]) -> usize {
+        let mut warmed = 0;
+        for query in queries {
+            match self.search(query).await {
+                Ok(_) => warmed += 1,
+                Err(err) => {
+                    tracing::warn!(%err, query = %query.query, "cache warming query failed")
+                }
+            }
+        }
+        warmed
+    }
+
+    async fn changed(&self, namespace: &Namespace) {
+        if let Some(cache) = &self.cache {
+            cache.namespace_changed(namespace).await;
+        }
     }
 
     /// The underlying store.
@@ -101,7 +133,12 @@ impl KnowledgeBase {
     /// Chunks, embeds and stores one document, atomically and idempotently.
     pub async fn ingest(&self, document: NewDocument) -> Result<Ingested> {
         let prepared = self.prepare(document).await?;
-        self.store.put(prepared).await
+        let namespace = prepared.document.namespace.clone();
+        let ingested = self.store.put(prepared).await?;
+        if ingested.outcome != super::types::IngestOutcome::Unchanged {
+            self.changed(&namespace).await;
+        }
+        Ok(ingested)
     }
 
     /// Ingests many documents; each succeeds or fails on its own.
@@ -151,6 +188,13 @@ impl KnowledgeBase {
     /// Searches in the query's mode; hybrid fuses vector and keyword results by reciprocal rank.
     pub async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
         query.validate()?;
+        match &self.cache {
+            Some(cache) => cache.search(query, || self.search_uncached(query)).await,
+            None => self.search_uncached(query).await,
+        }
+    }
+
+    async fn search_uncached(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
         let filter = query.filter.as_ref();
         match query.mode {
             SearchMode::Keyword => {
@@ -183,6 +227,19 @@ impl KnowledgeBase {
     }
 
     async fn embed_query(&self, text: &str) -> Result<Vec<f32>> {
+        match &self.cache {
+            Some(cache) => {
+                cache
+                    .embedding(self.embedder.model_id(), text, || {
+                        self.embed_query_uncached(text)
+                    })
+                    .await
+            }
+            None => self.embed_query_uncached(text).await,
+        }
+    }
+
+    async fn embed_query_uncached(&self, text: &str) -> Result<Vec<f32>> {
         let mut vectors = self.embedder.embed(&[text.to_owned()]).await?;
         let vector = vectors
             .pop()
@@ -208,17 +265,23 @@ impl KnowledgeBase {
 
     /// Soft delete.
     pub async fn delete(&self, namespace: &Namespace, id: Id) -> Result<()> {
-        self.store.delete(namespace, id).await
+        self.store.delete(namespace, id).await?;
+        self.changed(namespace).await;
+        Ok(())
     }
 
     /// Undo a soft delete.
     pub async fn restore(&self, namespace: &Namespace, id: Id) -> Result<Document> {
-        self.store.restore(namespace, id).await
+        let document = self.store.restore(namespace, id).await?;
+        self.changed(namespace).await;
+        Ok(document)
     }
 
     /// Remove for good.
     pub async fn purge(&self, namespace: &Namespace, id: Id) -> Result<()> {
-        self.store.purge(namespace, id).await
+        self.store.purge(namespace, id).await?;
+        self.changed(namespace).await;
+        Ok(())
     }
 }
 

@@ -7,6 +7,7 @@
 //! implements `DocumentStore` on SQLite (embedded) and PostgreSQL + pgvector.
 
 mod base;
+mod cache;
 mod chunk;
 mod fusion;
 mod hash_embedder;
@@ -16,6 +17,7 @@ mod store;
 mod types;
 
 pub use base::{KnowledgeBase, KnowledgeConfig, check_vector};
+pub use cache::KnowledgeCacheTtl;
 pub use chunk::{ChunkConfig, chunk};
 pub use fusion::{RRF_K, reciprocal_rank_fusion};
 pub use hash_embedder::HashEmbedder;

@@ -74,21 +74,19 @@ impl PgDocumentStore {
     }
 
     /// Finishes a search statement whose `$1` (the ranking input) is bound: binds the
-    /// namespace (`$2`), the metadata filter (`$3`), `k` (`$4`) and, when given, the
-    /// candidate count (`$5`), and maps the rows.
+    /// namespace (`$2`) and the metadata filter (`$3`), and maps the rows.
     async fn run_search(
         &self,
         query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
         namespace: &Namespace,
         filter: Option<&Value>,
-        k: usize,
-        candidates: Option<usize>,
     ) -> Result<Vec<SearchHit>> {
-        let mut query = query.bind(namespace.as_str()).bind(filter).bind(k as i64);
-        if let Some(candidates) = candidates {
-            query = query.bind(candidates as i64);
-        }
-        let rows = query.fetch_all(&self.pool).await.map_err(db)?;
+        let rows = query
+            .bind(namespace.as_str())
+            .bind(filter)
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
         if rows.is_empty() {
             // Only an empty answer pays for telling "no match" from "no such namespace".
             self.require_namespace(namespace).await?;
@@ -152,15 +150,17 @@ fn document_from_row(row: &PgRow, at: usize) -> Result<Document> {
     })
 }
 
-/// Rows of `SELECT ordinal, heading_path, text, token_count, score, <DOC_COLUMNS>`.
+/// The document columns a search hit carries, after the section's five.
+const HIT_COLUMNS: &str = "d.id, d.title, d.external_id, d.metadata";
+
+/// Rows of `SELECT ordinal, heading_path, text, token_count, score, <HIT_COLUMNS>`.
 fn hit_from_row(row: &PgRow) -> Result<SearchHit> {
-    let document = document_from_row(row, 5)?;
     let heading_path: Value = row.get(1);
     Ok(SearchHit {
-        document_id: document.id,
-        title: document.title,
-        external_id: document.external_id,
-        metadata: document.metadata,
+        document_id: Id::from_uuid(row.get(5)),
+        title: row.get(6),
+        external_id: row.get(7),
+        metadata: row.get(8),
         section: Section {
             ordinal: row.get::<i32, _>(0) as u32,
             heading_path: serde_json::from_value(heading_path).map_err(Error::internal)?,
@@ -420,25 +420,27 @@ impl DocumentStore for PgDocumentStore {
         // past rows of other namespaces); documents join only the few candidates. Deleted
         // documents and the metadata filter apply after ranking, so the candidate list
         // widens until k survive or the namespace runs out.
-        let sql = format!(
-            "WITH ranked AS MATERIALIZED ( \
-                 SELECT s.id, {e} <=> $1 AS distance FROM kb_sections s \
-                 WHERE s.namespace = $2 ORDER BY {e} <=> $1 LIMIT $5) \
-             SELECT s.ordinal, s.heading_path, s.text, s.token_count, \
-             (1 - r.distance)::float8 AS score, {DOC_COLUMNS} \
-             FROM ranked r JOIN kb_sections s ON s.id = r.id \
-             JOIN kb_documents d ON d.id = s.document_id \
+        // LIMITs are literals, not parameters: with `LIMIT $n` a cached generic plan assumes
+        // a tenth of the table and prefers a sequential scan with a sort over the index.
+        let sql = |candidates: usize| {
+            format!(
+                "WITH r AS MATERIALIZED ( \
+                 SELECT s.id, s.document_id, s.ordinal, s.heading_path, s.text, s.token_count, \
+                 {e} <=> $1 AS distance FROM kb_sections s \
+                 WHERE s.namespace = $2 ORDER BY {e} <=> $1 LIMIT {candidates}) \
+             SELECT r.ordinal, r.heading_path, r.text, r.token_count, \
+             (1 - r.distance)::float8 AS score, {HIT_COLUMNS} \
+             FROM r JOIN kb_documents d ON d.id = r.document_id \
              WHERE d.deleted_at IS NULL AND ($3::jsonb IS NULL OR d.metadata @> $3) \
-             ORDER BY r.distance, r.id LIMIT $4"
-        );
+             ORDER BY r.distance, r.id LIMIT {k}"
+            )
+        };
         let mut candidates = if filter.is_some() { (k * 4).max(32) } else { k };
         let mut population: Option<usize> = None;
         loop {
             let ranked =
-                sqlx::query(AssertSqlSafe(sql.clone())).bind(Vector::from(vector.to_vec()));
-            let hits = self
-                .run_search(ranked, namespace, filter, k, Some(candidates))
-                .await?;
+                sqlx::query(AssertSqlSafe(sql(candidates))).bind(Vector::from(vector.to_vec()));
+            let hits = self.run_search(ranked, namespace, filter).await?;
             if hits.len() >= k {
                 return Ok(hits);
             }
@@ -477,14 +479,14 @@ impl DocumentStore for PgDocumentStore {
         let tsquery = words.join(" | ");
         let sql = format!(
             "SELECT s.ordinal, s.heading_path, s.text, s.token_count, \
-             ts_rank_cd(s.tsv, q)::float8 AS score, {DOC_COLUMNS} \
+             ts_rank_cd(s.tsv, q)::float8 AS score, {HIT_COLUMNS} \
              FROM kb_sections s JOIN kb_documents d ON d.id = s.document_id, \
              to_tsquery('english', $1) q \
              WHERE s.tsv @@ q AND s.namespace = $2 AND d.deleted_at IS NULL \
              AND ($3::jsonb IS NULL OR d.metadata @> $3) \
-             ORDER BY score DESC, s.id LIMIT $4"
+             ORDER BY score DESC, s.id LIMIT {k}"
         );
         let ranked = sqlx::query(AssertSqlSafe(sql)).bind(tsquery);
-        self.run_search(ranked, namespace, filter, k, None).await
+        self.run_search(ranked, namespace, filter).await
     }
 }

@@ -1,6 +1,7 @@
 //! Reads shared by the embedded store's operations: namespaces, documents, search hits.
 
 use std::collections::HashMap;
+use std::str::FromStr;
 use std::sync::PoisonError;
 
 use serde_json::Value;
@@ -9,9 +10,7 @@ use sp_core::{Error, Id, Result};
 use sqlx::{AssertSqlSafe, Row};
 
 use super::{SqliteDocumentStore, db};
-use crate::knowledge::sqlite_rows::{
-    DOC_COLUMNS, document_from_row, document_from_row_at, not_found, section_from_row,
-};
+use crate::knowledge::sqlite_rows::{DOC_COLUMNS, document_from_row, not_found, section_from_row};
 
 impl SqliteDocumentStore {
     /// Namespaces are never removed, so one that was seen once is remembered and the
@@ -76,7 +75,8 @@ impl SqliteDocumentStore {
         }
         let placeholders = vec!["?"; ranked.len()].join(",");
         let sql = format!(
-            "SELECT s.rowid, s.ordinal, s.heading_path, s.text, s.token_count, {DOC_COLUMNS} \
+            "SELECT s.rowid, s.ordinal, s.heading_path, s.text, s.token_count, \
+             d.id, d.title, d.external_id, d.metadata \
              FROM kb_sections s JOIN kb_documents d ON d.id = s.document_id \
              WHERE s.rowid IN ({placeholders}) AND d.deleted_at IS NULL"
         );
@@ -94,15 +94,16 @@ impl SqliteDocumentStore {
             let Some(row) = by_rowid.get(rowid) else {
                 continue;
             };
-            let document = document_from_row_at(row, 5)?;
-            if filter.is_some_and(|f| !json_contains(&document.metadata, f)) {
+            let metadata: Value =
+                serde_json::from_str(row.get::<&str, _>(8)).map_err(Error::internal)?;
+            if filter.is_some_and(|f| !json_contains(&metadata, f)) {
                 continue;
             }
             hits.push(SearchHit {
-                document_id: document.id,
-                title: document.title,
-                external_id: document.external_id,
-                metadata: document.metadata,
+                document_id: Id::from_str(row.get::<&str, _>(5))?,
+                title: row.get(6),
+                external_id: row.get(7),
+                metadata,
                 section: section_from_row(row)?,
                 score: *score,
             });
