@@ -5,113 +5,17 @@ use std::sync::Arc;
 
 use serde_json::json;
 use sp_core::knowledge::{
-    ContentFormat, DocumentStore, HashEmbedder, IngestOutcome, KnowledgeBase, KnowledgeConfig,
-    Namespace, NewDocument, PreparedDocument, SearchMode, SearchQuery, Section, SimpleTokenizer,
+    ContentFormat, HashEmbedder, IngestOutcome, KnowledgeBase, KnowledgeConfig, Namespace,
+    NewDocument, PreparedDocument, SearchMode, SearchQuery, Section, SimpleTokenizer,
 };
 use sp_core::{Embedder as _, Error, ErrorCode, Id, PageRequest};
 
-const DIMS: usize = 64;
+#[path = "support/knowledge_fixture.rs"]
+mod fixture;
+#[path = "support/knowledge_recall.rs"]
+mod recall;
 
-/// A fresh store of one backend, and how to clean it up.
-struct Fixture {
-    kb: KnowledgeBase,
-    store: Arc<dyn DocumentStore>,
-    _dir: Option<tempfile::TempDir>,
-    pg_schema: Option<(sp_data::PgStore, String)>,
-}
-
-impl Fixture {
-    async fn sqlite() -> Self {
-        Self::sqlite_with(DIMS).await
-    }
-
-    async fn postgres() -> Self {
-        Self::postgres_with(DIMS).await
-    }
-
-    async fn sqlite_with(dims: usize) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = sp_data::SqliteStore::open(dir.path())
-            .await
-            .expect("sqlite");
-        let store: Arc<dyn DocumentStore> = Arc::new(
-            sp_data::SqliteDocumentStore::open(&db, dims)
-                .await
-                .expect("store"),
-        );
-        Self::with(store, Some(dir), None)
-    }
-
-    async fn sqlite_graph() -> Self {
-        Self::sqlite_graph_with(DIMS).await
-    }
-
-    /// The embedded store with every search going through the HNSW graph.
-    async fn sqlite_graph_with(dims: usize) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = sp_data::SqliteStore::open(dir.path())
-            .await
-            .expect("sqlite");
-        let config = sp_data::knowledge::VectorIndexConfig {
-            exact_below: 0,
-            ..Default::default()
-        };
-        let store: Arc<dyn DocumentStore> = Arc::new(
-            sp_data::SqliteDocumentStore::open_with(&db, dims, config)
-                .await
-                .expect("store"),
-        );
-        Self::with(store, Some(dir), None)
-    }
-
-    async fn postgres_with(dims: usize) -> Self {
-        let mut config = sp_core::config::DatabaseConfig {
-            url: Some(sp_tests::service_url("DATABASE_URL")),
-            ..Default::default()
-        };
-        config.schema = format!("kb_test_{}", Id::new().as_uuid().simple());
-        let pg = sp_data::PgStore::connect_lazy(&config).expect("pool");
-        let store: Arc<dyn DocumentStore> = Arc::new(
-            sp_data::PgDocumentStore::open(&pg, dims)
-                .await
-                .expect("store"),
-        );
-        Self::with(store, None, Some((pg, config.schema)))
-    }
-
-    fn with(
-        store: Arc<dyn DocumentStore>,
-        dir: Option<tempfile::TempDir>,
-        pg_schema: Option<(sp_data::PgStore, String)>,
-    ) -> Self {
-        let config = KnowledgeConfig {
-            max_document_bytes: 64 * 1024,
-            ..KnowledgeConfig::default()
-        };
-        let kb = KnowledgeBase::new(
-            store.clone(),
-            Arc::new(HashEmbedder::new(store.dimensions())),
-            Arc::new(SimpleTokenizer),
-            config,
-        )
-        .expect("kb");
-        Fixture {
-            kb,
-            store,
-            _dir: dir,
-            pg_schema,
-        }
-    }
-
-    async fn cleanup(self) {
-        if let Some((pg, schema)) = self.pg_schema {
-            let drop = format!("DROP SCHEMA \"{schema}\" CASCADE");
-            let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
-                .execute(pg.pool())
-                .await;
-        }
-    }
-}
+use fixture::{DIMS, Fixture};
 
 fn ns(name: &str) -> Namespace {
     Namespace::new(name).expect("namespace")
@@ -547,54 +451,6 @@ async fn bad_input_is_refused_and_leaves_nothing(f: &Fixture) {
     assert!(matches!(err, Error::DimensionMismatch { .. }), "{err}");
 }
 
-/// Vector search over 10k clustered vectors (1000 documents × 10 sections, 100 clusters,
-/// 384 dimensions) against exact brute force: recall@10 ≥ 0.95.
-async fn vector_recall_on_clustered_data(f: &Fixture) {
-    let dims = f.store.dimensions();
-    let data = sp_tests::Clustered::generate(10_000, dims, 100, 10, 50);
-    for (d, chunk) in data.vectors.chunks(10).enumerate() {
-        let sections = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                let section = Section {
-                    ordinal: i as u32,
-                    heading_path: vec![],
-                    text: format!("section {i} of document {d}"),
-                    token_count: 6,
-                };
-                (section, v.clone())
-            })
-            .collect();
-        let prepared = PreparedDocument {
-            document: doc(&d.to_string(), "synthetic").with_external_id(format!("d{d}")),
-            content_hash: format!("h{d}"),
-            sections,
-        };
-        f.store.put(prepared).await.expect("ingest");
-    }
-    let space = ns("default");
-    let mut found = 0;
-    for (query, _) in &data.queries {
-        let exact = data.exact_top(query, 10);
-        let hits = f
-            .store
-            .vector_search(&space, query, 10, None)
-            .await
-            .expect("search");
-        assert_eq!(hits.len(), 10);
-        found += hits
-            .iter()
-            .filter(|h| {
-                let d: usize = h.title.parse().expect("title is the document number");
-                exact.contains(&(d * 10 + h.section.ordinal as usize))
-            })
-            .count();
-    }
-    let recall = found as f64 / (10 * data.queries.len()) as f64;
-    assert!(recall >= 0.95, "recall@10 = {recall}");
-}
-
 macro_rules! suite {
     ($backend:ident, $with:ident) => {
         mod $backend {
@@ -641,7 +497,7 @@ macro_rules! suite {
             #[tokio::test]
             async fn vector_recall_on_clustered_data() {
                 let fixture = Fixture::$with(384).await;
-                super::vector_recall_on_clustered_data(&fixture).await;
+                super::recall::vector_recall_on_clustered_data(&fixture).await;
                 fixture.cleanup().await;
             }
         }
