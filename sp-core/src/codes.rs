@@ -83,6 +83,12 @@ error_codes! {
     ToolCallUnknown => ("SP-CTX-002", 400, "The tool result names a tool_call_id that no earlier assistant message of the context made."),
     /// A pinned memory block is over its size limit.
     MemoryBlockTooLarge => ("SP-CTX-003", 413, "The memory block's content exceeds its limit_chars; shorten it or raise the limit."),
+    /// No valid credential: missing, malformed, unknown, revoked or expired.
+    Unauthorized => ("SP-AUTH-001", 401, "Send a valid API key (Authorization: Bearer or X-API-Key) or access token; revoked and expired ones are refused."),
+    /// The credential lacks the scope the endpoint needs.
+    Forbidden => ("SP-AUTH-002", 403, "The credential is valid but lacks the scope this endpoint needs; the message names it."),
+    /// The credential's rate limit is spent.
+    RateLimited => ("SP-AUTH-003", 429, "The key's rate limit is spent; retry after the Retry-After header's seconds."),
     /// The configuration (file, environment or flags) is invalid.
     InvalidConfig => ("SP-CFG-001", 500, "The configuration is invalid; the message names the key and its source."),
 }

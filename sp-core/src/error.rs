@@ -127,6 +127,21 @@ pub enum Error {
         /// Its limit.
         limit: usize,
     },
+    /// No valid credential.
+    #[error("unauthorized: {0}")]
+    Unauthorized(String),
+    /// The credential lacks a scope.
+    #[error("forbidden: this endpoint needs the `{scope}` scope")]
+    Forbidden {
+        /// The scope needed.
+        scope: String,
+    },
+    /// A rate limit is spent.
+    #[error("rate limited: retry in {retry_after_secs} s")]
+    RateLimited {
+        /// Seconds until a request is allowed again.
+        retry_after_secs: u64,
+    },
     /// An unexpected failure; details are logged, not shown to API callers.
     #[error("internal error: {0}")]
     Internal(String),
@@ -152,6 +167,9 @@ impl Error {
             Error::MessageTooLarge { .. } => ErrorCode::MessageTooLarge,
             Error::ToolCallUnknown { .. } => ErrorCode::ToolCallUnknown,
             Error::MemoryBlockTooLarge { .. } => ErrorCode::MemoryBlockTooLarge,
+            Error::Unauthorized(_) => ErrorCode::Unauthorized,
+            Error::Forbidden { .. } => ErrorCode::Forbidden,
+            Error::RateLimited { .. } => ErrorCode::RateLimited,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -244,6 +262,19 @@ mod tests {
                     limit: 1,
                 },
                 "SP-CTX-003",
+            ),
+            (Error::Unauthorized("no key".into()), "SP-AUTH-001"),
+            (
+                Error::Forbidden {
+                    scope: "admin".into(),
+                },
+                "SP-AUTH-002",
+            ),
+            (
+                Error::RateLimited {
+                    retry_after_secs: 1,
+                },
+                "SP-AUTH-003",
             ),
         ];
         for (err, code) in cases {

@@ -20,6 +20,7 @@
 //! ## Features
 //! sp-core has no optional features; backends are chosen in `sp-data` and `sp-llm`.
 
+pub mod auth;
 pub mod cache;
 pub mod chat;
 pub mod codes;

@@ -32,6 +32,7 @@ pub mod cache;
 pub mod context;
 mod embedded;
 mod error;
+mod keys;
 pub mod knowledge;
 #[cfg(feature = "postgres")]
 mod postgres;
@@ -46,6 +47,9 @@ pub use cache::RedisCache;
 pub use context::PgContextStore;
 pub use context::SqliteContextStore;
 pub use embedded::{DATABASE_FILE, SqliteStore};
+#[cfg(feature = "postgres")]
+pub use keys::PgKeyStore;
+pub use keys::SqliteKeyStore;
 #[cfg(feature = "postgres")]
 pub use knowledge::PgDocumentStore;
 pub use knowledge::SqliteDocumentStore;

@@ -23,8 +23,60 @@ pub struct Cli {
 pub enum Command {
     /// Run the server (embedded storage unless DATABASE_URL / REDIS_URL are set).
     Serve(ServeArgs),
-    /// Print the effective configuration as JSON, after validation.
+    /// Print the effective configuration as JSON, after validation (secrets redacted).
     Config(ServeArgs),
+    /// Apply the database migrations and exit (the server also applies them at start).
+    Migrate(DataArgs),
+    /// Manage API keys (works while a server runs on the same data).
+    Keys {
+        /// What to do.
+        #[command(subcommand)]
+        command: KeysCommand,
+        /// Where the data lives.
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Print a shell completion script.
+    Completions {
+        /// bash, zsh, fish, elvish or powershell.
+        shell: clap_complete::Shell,
+    },
+}
+
+/// `sp keys …`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key; its token is printed once, alone on the last line.
+    Create {
+        /// Who or what it is for.
+        #[arg(long)]
+        name: String,
+        /// Comma-separated: inference, documents:read, documents:write, contexts, registry,
+        /// events, admin.
+        #[arg(long)]
+        scopes: String,
+        /// Its own rate limit, e.g. 60/min (the server's default otherwise).
+        #[arg(long, value_name = "COUNT/UNIT")]
+        rate_limit: Option<String>,
+        /// Expire after this many days.
+        #[arg(long, value_name = "DAYS")]
+        expires_in_days: Option<u32>,
+    },
+    /// List keys (never their tokens).
+    List,
+    /// Revoke a key by id; effective on the next request.
+    Revoke {
+        /// The key's id (the 12 hex characters after `sp_`).
+        id: String,
+    },
+}
+
+/// Flags that locate the data (for commands that do not serve).
+#[derive(Debug, Args)]
+pub struct DataArgs {
+    /// Data directory of the embedded store (`data_dir`, `SP_DATA_DIR`).
+    #[arg(long, value_name = "DIR", global = true)]
+    pub data_dir: Option<PathBuf>,
 }
 
 /// Flags that override configuration keys.
@@ -39,6 +91,17 @@ pub struct ServeArgs {
     /// GGUF model file (`model.path`, `SP_MODEL__PATH`).
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
+}
+
+impl DataArgs {
+    /// As serve flags (no listen address, no model).
+    pub fn as_serve_args(&self) -> ServeArgs {
+        ServeArgs {
+            listen: None,
+            data_dir: self.data_dir.clone(),
+            model: None,
+        }
+    }
 }
 
 impl Cli {

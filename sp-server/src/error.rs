@@ -47,9 +47,23 @@ impl ApiError {
             error: ErrorBody {
                 code: self.code.as_str().to_owned(),
                 message: self.message.clone(),
+                r#type: error_type(self.code).to_owned(),
                 request_id,
             },
         }
+    }
+}
+
+/// OpenAI's error `type` for a code, so OpenAI clients classify our errors as theirs.
+pub fn error_type(code: ErrorCode) -> &'static str {
+    match code.http_status() {
+        401 => "authentication_error",
+        403 => "permission_error",
+        404 => "not_found_error",
+        429 => "rate_limit_error",
+        503 => "service_unavailable_error",
+        500..=599 => "server_error",
+        _ => "invalid_request_error",
     }
 }
 
@@ -82,6 +96,10 @@ pub struct ErrorBody {
     pub code: String,
     /// What went wrong.
     pub message: String,
+    /// OpenAI's error class (`invalid_request_error`, `authentication_error`, …), so OpenAI
+    /// clients raise the matching exception.
+    #[serde(rename = "type", default)]
+    pub r#type: String,
     /// The request id (also in the `X-Request-Id` header).
     pub request_id: String,
 }
@@ -92,6 +110,13 @@ impl IntoResponse for ApiError {
         // handler used outside the router) the body is still a valid envelope.
         let mut response =
             (self.status(), axum::Json(self.envelope(String::new()))).into_response();
+        if self.code == ErrorCode::Overloaded {
+            // The queue drains within a decode step or two.
+            response.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static("1"),
+            );
+        }
         response.extensions_mut().insert(self);
         response
     }

@@ -24,6 +24,7 @@
 //! | `redis` | yes | Redis when `REDIS_URL` is set |
 //! | `cuda` / `metal` / `vulkan` | no | run the model on a GPU (forwarded to `sp-llm`) |
 
+pub mod admin;
 mod app;
 pub mod cli;
 mod error;
@@ -31,9 +32,11 @@ mod json;
 pub mod logging;
 pub mod middleware;
 mod routes;
+mod services;
 mod state;
 
 pub use app::{app, serve, shutdown_signal};
 pub use error::{ApiError, ErrorBody, ErrorEnvelope};
 pub use json::ApiJson;
+pub use services::Services;
 pub use state::AppState;

@@ -4,7 +4,7 @@ use std::io::Write as _;
 use std::process::ExitCode;
 
 use clap::Parser as _;
-use sp_server::cli::{Cli, Command, ServeArgs};
+use sp_server::cli::{Cli, Command, DataArgs, ServeArgs};
 
 /// Exit status for invalid configuration (distinct from runtime failures).
 const EXIT_CONFIG: u8 = 2;
@@ -15,6 +15,46 @@ async fn main() -> ExitCode {
     match &cli.command {
         Command::Serve(args) => serve(&cli, args).await,
         Command::Config(args) => print_config(&cli, args),
+        Command::Migrate(data) => {
+            admin(&cli, data, |config| async move {
+                sp_server::admin::migrate(&config)
+                    .await
+                    .map(|line| vec![line])
+            })
+            .await
+        }
+        Command::Keys { command, data } => {
+            admin(&cli, data, |config| async move {
+                sp_server::admin::keys(&config, command).await
+            })
+            .await
+        }
+        Command::Completions { shell } => {
+            let mut command = <Cli as clap::CommandFactory>::command();
+            clap_complete::generate(*shell, &mut command, "sp", &mut std::io::stdout());
+            ExitCode::SUCCESS
+        }
+    }
+}
+
+/// Runs an administrative command with the configuration and prints its lines.
+async fn admin<F, Fut>(cli: &Cli, data: &DataArgs, run: F) -> ExitCode
+where
+    F: FnOnce(sp_core::Config) -> Fut,
+    Fut: std::future::Future<Output = sp_core::Result<Vec<String>>>,
+{
+    let config = match cli.load_config(&data.as_serve_args()) {
+        Ok(config) => config,
+        Err(err) => return fail(&err),
+    };
+    match run(config).await {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(err) => fail(&err),
     }
 }
 
@@ -28,13 +68,18 @@ fn fail(err: &sp_core::Error) -> ExitCode {
 
 fn print_config(cli: &Cli, args: &ServeArgs) -> ExitCode {
     match cli.load_config(args) {
-        Ok(config) => match serde_json::to_string_pretty(&config) {
-            Ok(json) => {
-                println!("{json}");
-                ExitCode::SUCCESS
+        Ok(mut config) => {
+            if config.auth.admin_key.is_some() {
+                config.auth.admin_key = Some("<redacted>".into());
             }
-            Err(err) => fail(&sp_core::Error::internal(err)),
-        },
+            match serde_json::to_string_pretty(&config) {
+                Ok(json) => {
+                    println!("{json}");
+                    ExitCode::SUCCESS
+                }
+                Err(err) => fail(&sp_core::Error::internal(err)),
+            }
+        }
         Err(err) => fail(&err),
     }
 }

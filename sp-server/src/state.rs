@@ -3,10 +3,13 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sp_core::auth::LocalRateLimiter;
 use sp_core::health::{HealthCheck, HealthReport, run_checks};
 use sp_core::{Config, Error};
 use sp_data::Backends;
-use sp_llm::{Engine, EngineConfig};
+use sp_llm::{EmbeddingModel, Engine, EngineConfig};
+
+use crate::services::Services;
 
 /// The state behind every route: configuration and backends. Cheap to clone.
 #[derive(Clone)]
@@ -18,7 +21,11 @@ struct Inner {
     config: Config,
     backends: Backends,
     engine: Option<Engine>,
+    embedder: Option<Arc<EmbeddingModel>>,
     checks: Vec<Arc<dyn HealthCheck>>,
+    /// Opened on first use when the database was down at start.
+    services: tokio::sync::OnceCell<Services>,
+    limiter: LocalRateLimiter,
 }
 
 impl AppState {
@@ -29,11 +36,28 @@ impl AppState {
             Some(engine_config) => Some(load_engine(engine_config).await?),
             None => None,
         };
-        Ok(Self::new(config, backends, engine))
+        let state = Self::new(config, backends, engine);
+        // Open the stores now so that a bad store (a dimension mismatch, a failed migration)
+        // stops the start; a database that is merely down is retried on first use.
+        match state.services().await {
+            Ok(_) => {}
+            Err(Error::Unavailable { backend, reason }) => {
+                tracing::warn!(%backend, %reason, "stores not opened yet; retrying on first use");
+            }
+            Err(other) => return Err(other),
+        }
+        Ok(state)
     }
 
     /// Wraps already-open backends and an optional loaded model.
     pub fn new(config: Config, backends: Backends, engine: Option<Engine>) -> Self {
+        let embedder = engine.as_ref().and_then(|engine| match EmbeddingModel::new(engine) {
+            Ok(model) => Some(Arc::new(model)),
+            Err(err) => {
+                tracing::error!(%err, "the model cannot embed; /v1/embeddings and documents use the hashing embedder");
+                None
+            }
+        });
         let mut checks = backends.health_checks();
         if let Some(engine) = &engine {
             checks.push(Arc::new(engine.clone()));
@@ -43,9 +67,38 @@ impl AppState {
                 config,
                 backends,
                 engine,
+                embedder,
                 checks,
+                services: tokio::sync::OnceCell::new(),
+                limiter: LocalRateLimiter::default(),
             }),
         }
+    }
+
+    /// Knowledge, contexts and keys, opened on first use.
+    pub async fn services(&self) -> sp_core::Result<&Services> {
+        let inner = &self.inner;
+        inner
+            .services
+            .get_or_try_init(|| {
+                Services::open(
+                    &inner.config,
+                    &inner.backends,
+                    inner.engine.as_ref(),
+                    inner.embedder.as_ref(),
+                )
+            })
+            .await
+    }
+
+    /// The model's embedding worker, when a model is loaded.
+    pub fn embedder(&self) -> Option<&Arc<EmbeddingModel>> {
+        self.inner.embedder.as_ref()
+    }
+
+    /// The in-process rate limiter.
+    pub fn limiter(&self) -> &LocalRateLimiter {
+        &self.inner.limiter
     }
 
     /// The model, when one is configured.

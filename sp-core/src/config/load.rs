@@ -11,7 +11,7 @@ use crate::error::{Error, Result};
 /// Top-level keys that `SP_*` variables may set; other `SP_*` variables (`SP_CONFIG`,
 /// `SP_MODELS_DIR` of the scripts, …) belong to other tools and are left alone.
 const ENV_SECTIONS: &[&str] = &[
-    "data_dir", "server", "database", "redis", "model", "log", "health",
+    "data_dir", "server", "database", "redis", "cache", "auth", "model", "log", "health",
 ];
 
 /// Where [`Config::load`] reads from.
@@ -82,6 +82,11 @@ impl Config {
                         .map(|_| "database.url".into()),
                 )
                 .merge(Env::raw().only(&["REDIS_URL"]).map(|_| "redis.url".into()))
+                .merge(
+                    Env::raw()
+                        .only(&["SP_ADMIN_KEY"])
+                        .map(|_| "auth.admin_key".into()),
+                )
                 .merge(Env::prefixed("SP_").split("__").filter(|key| {
                     let section = key.as_str().split('.').next().unwrap_or_default();
                     ENV_SECTIONS
@@ -137,6 +142,7 @@ fn env_var_name(path: &[String]) -> String {
     match path.join(".").as_str() {
         "database.url" => "DATABASE_URL (or SP_DATABASE__URL)".to_owned(),
         "redis.url" => "REDIS_URL (or SP_REDIS__URL)".to_owned(),
+        "auth.admin_key" => "SP_ADMIN_KEY (or SP_AUTH__ADMIN_KEY)".to_owned(),
         dotted => format!("SP_{}", dotted.replace('.', "__").to_ascii_uppercase()),
     }
 }

@@ -38,6 +38,8 @@ pub struct Config {
     pub redis: RedisConfig,
     /// The cache (Redis when `redis.url` is set, in-process otherwise).
     pub cache: CacheConfig,
+    /// Authentication and rate limits.
+    pub auth: AuthConfig,
     /// The model served by the inference endpoints.
     pub model: ModelConfig,
     /// Logging.
@@ -54,6 +56,7 @@ impl Default for Config {
             database: DatabaseConfig::default(),
             redis: RedisConfig::default(),
             cache: CacheConfig::default(),
+            auth: AuthConfig::default(),
             model: ModelConfig::default(),
             log: LogConfig::default(),
             health: HealthConfig::default(),
@@ -121,6 +124,38 @@ impl Default for DatabaseConfig {
 pub struct RedisConfig {
     /// `redis://…` URL (`REDIS_URL`); `None` selects the in-process cache.
     pub url: Option<String>,
+}
+
+/// Authentication settings.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// A key accepted as an admin key (`SP_ADMIN_KEY`), so a fresh deployment can create
+    /// its first keys without a shell on the box. At least 24 characters.
+    pub admin_key: Option<String>,
+    /// The rate limit of keys created without one, e.g. `600/min`.
+    pub default_rate_limit: crate::auth::Quota,
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "<redacted>"))
+            .field("default_rate_limit", &self.default_rate_limit)
+            .finish()
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            admin_key: None,
+            default_rate_limit: crate::auth::Quota {
+                count: 600,
+                period: std::time::Duration::from_secs(60),
+            },
+        }
+    }
 }
 
 /// Which entry the in-process cache evicts when full.

@@ -48,6 +48,9 @@ impl Config {
                 format!("must be 1..=1000, got {}", self.database.max_connections),
             ));
         }
+        if self.auth.admin_key.as_ref().is_some_and(|k| k.len() < 24) {
+            return Err(invalid("auth.admin_key", "must be at least 24 characters"));
+        }
         for (key, value) in [
             ("cache.max_entries", self.cache.max_entries),
             ("cache.max_bytes", self.cache.max_bytes),

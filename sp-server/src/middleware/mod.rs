@@ -2,6 +2,7 @@
 //! the error envelope. [`apply`] puts them around any router, so applications that embed our
 //! routes next to their own get the same behaviour.
 
+pub mod auth;
 mod envelope;
 mod request_id;
 

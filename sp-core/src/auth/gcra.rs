@@ -1,0 +1,139 @@
+//! Rate limiting by the generic cell rate algorithm (GCRA): one timestamp per key (the
+//! "theoretical arrival time"), so the in-process limiter and the Redis one (an atomic
+//! script over the same arithmetic) share this math and give the same answers.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, PoisonError};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use super::rate::Quota;
+
+/// The answer for one request.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    /// Whether it may proceed.
+    pub allowed: bool,
+    /// Requests left in the burst after this one.
+    pub remaining: u32,
+    /// Until the burst is whole again.
+    pub reset_after: Duration,
+    /// When refused: until one request is allowed.
+    pub retry_after: Duration,
+    /// The arrival time to store (unchanged when refused), in nanoseconds since the epoch.
+    pub tat_nanos: u128,
+}
+
+/// Decides a request at `now_nanos` given the stored `tat_nanos` (0 when none): `quota.count`
+/// requests may come at once, then one per `quota.interval()`.
+///
+/// ```
+/// use std::time::Duration;
+/// use sp_core::auth::{Quota, gcra_decide};
+///
+/// let quota = Quota { count: 2, period: Duration::from_secs(2) };
+/// let first = gcra_decide(0, 10_000_000_000, &quota);
+/// let second = gcra_decide(first.tat_nanos, 10_000_000_000, &quota);
+/// let third = gcra_decide(second.tat_nanos, 10_000_000_000, &quota);
+/// assert!(first.allowed && second.allowed && !third.allowed);
+/// assert_eq!(third.retry_after, Duration::from_secs(1));
+/// ```
+pub fn gcra_decide(tat_nanos: u128, now_nanos: u128, quota: &Quota) -> Decision {
+    let interval = quota.interval().as_nanos().max(1);
+    let period = interval * u128::from(quota.count.max(1));
+    let tat = tat_nanos.max(now_nanos);
+    let new_tat = tat + interval;
+    let ahead = new_tat - now_nanos;
+    if ahead <= period {
+        Decision {
+            allowed: true,
+            remaining: ((period - ahead) / interval) as u32,
+            reset_after: nanos(ahead),
+            retry_after: Duration::ZERO,
+            tat_nanos: new_tat,
+        }
+    } else {
+        Decision {
+            allowed: false,
+            remaining: 0,
+            reset_after: nanos(tat - now_nanos),
+            retry_after: nanos(ahead - period),
+            tat_nanos,
+        }
+    }
+}
+
+fn nanos(n: u128) -> Duration {
+    Duration::from_nanos(u64::try_from(n).unwrap_or(u64::MAX))
+}
+
+/// Now, in nanoseconds since the epoch.
+pub fn now_nanos() -> u128 {
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default()
+        .as_nanos()
+}
+
+/// Per-key GCRA in this process.
+#[derive(Debug, Default)]
+pub struct LocalRateLimiter {
+    arrivals: Mutex<HashMap<String, u128>>,
+}
+
+impl LocalRateLimiter {
+    /// Decides a request of `key` under `quota`.
+    pub fn check(&self, key: &str, quota: &Quota) -> Decision {
+        let mut arrivals = self.arrivals.lock().unwrap_or_else(PoisonError::into_inner);
+        let now = now_nanos();
+        let tat = arrivals.get(key).copied().unwrap_or(0);
+        let decision = gcra_decide(tat, now, quota);
+        if decision.allowed {
+            arrivals.insert(key.to_owned(), decision.tat_nanos);
+        }
+        // Keys idle for longer than their period hold nothing worth keeping.
+        if arrivals.len() > 100_000 {
+            arrivals.retain(|_, tat| *tat > now);
+        }
+        decision
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_burst_then_the_sustained_rate() {
+        let quota = Quota {
+            count: 3,
+            period: Duration::from_secs(3),
+        };
+        let start = 1_000_000_000_000u128;
+        let mut tat = 0;
+        for expected_remaining in [2, 1, 0] {
+            let d = gcra_decide(tat, start, &quota);
+            assert!(d.allowed);
+            assert_eq!(d.remaining, expected_remaining);
+            tat = d.tat_nanos;
+        }
+        let refused = gcra_decide(tat, start, &quota);
+        assert!(!refused.allowed);
+        assert_eq!(refused.retry_after, Duration::from_secs(1));
+        assert_eq!(refused.tat_nanos, tat, "a refusal does not spend");
+        let later = gcra_decide(tat, start + 1_000_000_000, &quota);
+        assert!(later.allowed);
+        assert_eq!(later.remaining, 0);
+    }
+
+    #[test]
+    fn keys_are_independent() {
+        let limiter = LocalRateLimiter::default();
+        let quota = Quota {
+            count: 1,
+            period: Duration::from_secs(60),
+        };
+        assert!(limiter.check("a", &quota).allowed);
+        assert!(!limiter.check("a", &quota).allowed);
+        assert!(limiter.check("b", &quota).allowed);
+    }
+}

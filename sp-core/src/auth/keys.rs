@@ -1,0 +1,253 @@
+//! API keys: `sp_<id>_<secret>`, stored as the SHA-256 of the whole token.
+//!
+//! The secret is 32 random bytes (256 bits), so a fast hash is enough: no dictionary or brute
+//! force attack applies to it, and a slow password hash (argon2) would cost every request
+//! tens of milliseconds for nothing. The id (12 hex characters) finds the row; the hash
+//! comparison is constant-time.
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use super::rate::Quota;
+use super::scope::Scope;
+use crate::Timestamp;
+use crate::error::{Error, Result};
+
+/// A stored key (never its secret).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiKey {
+    /// The public id, also the token's second part.
+    pub id: String,
+    /// Who or what it is for.
+    pub name: String,
+    /// What it may do.
+    pub scopes: Vec<Scope>,
+    /// Its own rate limit (the server default otherwise).
+    pub rate_limit: Option<Quota>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// After this it is refused.
+    pub expires_at: Option<Timestamp>,
+    /// Set once revoked; refused from then on.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// A key to create.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewApiKey {
+    /// Who or what it is for (1–100 characters).
+    pub name: String,
+    /// What it may do (at least one).
+    pub scopes: Vec<Scope>,
+    /// Its own rate limit.
+    #[serde(default)]
+    pub rate_limit: Option<Quota>,
+    /// Expiry.
+    #[serde(default)]
+    pub expires_at: Option<Timestamp>,
+}
+
+impl NewApiKey {
+    /// Checks the name and scopes.
+    pub fn validate(&self) -> Result<()> {
+        let name = self.name.trim();
+        if name.is_empty() || name.chars().count() > 100 {
+            return Err(Error::invalid_input("name", "must be 1-100 characters"));
+        }
+        if self.scopes.is_empty() {
+            return Err(Error::invalid_input("scopes", "name at least one scope"));
+        }
+        if self.expires_at.is_some_and(|t| t <= Timestamp::now()) {
+            return Err(Error::invalid_input("expires_at", "must be in the future"));
+        }
+        Ok(())
+    }
+}
+
+/// A freshly created key and its token, which is shown once and never stored.
+#[derive(Debug, Clone)]
+pub struct CreatedKey {
+    /// The stored key.
+    pub key: ApiKey,
+    /// `sp_<id>_<secret>`.
+    pub token: String,
+}
+
+/// Where keys live. Implemented on SQLite and PostgreSQL by `sp-data`.
+#[async_trait]
+pub trait KeyStore: Send + Sync {
+    /// Stores a key with the hash of its token.
+    async fn insert(&self, key: &ApiKey, token_hash: &str) -> Result<()>;
+    /// A key and its token hash, by id.
+    async fn find(&self, id: &str) -> Result<Option<(ApiKey, String)>>;
+    /// Every key, newest first.
+    async fn list(&self) -> Result<Vec<ApiKey>>;
+    /// Marks a key revoked; `NotFound` when there is none.
+    async fn revoke(&self, id: &str) -> Result<ApiKey>;
+}
+
+/// The SHA-256 of a token, hex.
+pub fn hash_token(token: &str) -> String {
+    Sha256::digest(token.as_bytes())
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+fn random_hex(bytes: usize) -> Result<String> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|err| Error::internal(format!("no randomness: {err}")))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Creates a key in `store` and returns its token.
+pub async fn create_key(store: &dyn KeyStore, new: NewApiKey) -> Result<CreatedKey> {
+    new.validate()?;
+    let id = random_hex(6)?;
+    let token = format!("sp_{id}_{}", random_hex(32)?);
+    let mut scopes = new.scopes;
+    scopes.sort();
+    scopes.dedup();
+    let key = ApiKey {
+        id,
+        name: new.name.trim().to_owned(),
+        scopes,
+        rate_limit: new.rate_limit,
+        created_at: Timestamp::now(),
+        expires_at: new.expires_at,
+        revoked_at: None,
+    };
+    store.insert(&key, &hash_token(&token)).await?;
+    Ok(CreatedKey { key, token })
+}
+
+/// Why a credential was refused; all of them answer 401 with the same message, so a
+/// caller learns nothing about which keys exist.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Refusal {
+    /// Not `sp_<id>_<secret>`, unknown id, or wrong secret.
+    Invalid,
+    /// Revoked.
+    Revoked,
+    /// Past its expiry.
+    Expired,
+}
+
+/// Checks a presented token against `store`.
+pub async fn verify_key(
+    store: &dyn KeyStore,
+    token: &str,
+) -> Result<std::result::Result<ApiKey, Refusal>> {
+    let Some(id) = token
+        .strip_prefix("sp_")
+        .and_then(|rest| rest.split_once('_'))
+        .map(|(id, _)| id)
+        .filter(|id| id.len() == 12 && id.bytes().all(|b| b.is_ascii_hexdigit()))
+    else {
+        return Ok(Err(Refusal::Invalid));
+    };
+    let Some((key, stored_hash)) = store.find(id).await? else {
+        return Ok(Err(Refusal::Invalid));
+    };
+    if !constant_time_eq(hash_token(token).as_bytes(), stored_hash.as_bytes()) {
+        return Ok(Err(Refusal::Invalid));
+    }
+    if key.revoked_at.is_some() {
+        return Ok(Err(Refusal::Revoked));
+    }
+    if key.expires_at.is_some_and(|t| t <= Timestamp::now()) {
+        return Ok(Err(Refusal::Expired));
+    }
+    Ok(Ok(key))
+}
+
+/// Equal without an early exit, so timing says nothing about where two values differ.
+pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+    use tokio::sync::Mutex;
+
+    #[derive(Default)]
+    struct MapStore(Mutex<HashMap<String, (ApiKey, String)>>);
+
+    #[async_trait]
+    impl KeyStore for MapStore {
+        async fn insert(&self, key: &ApiKey, hash: &str) -> Result<()> {
+            self.0
+                .lock()
+                .await
+                .insert(key.id.clone(), (key.clone(), hash.to_owned()));
+            Ok(())
+        }
+        async fn find(&self, id: &str) -> Result<Option<(ApiKey, String)>> {
+            Ok(self.0.lock().await.get(id).cloned())
+        }
+        async fn list(&self) -> Result<Vec<ApiKey>> {
+            Ok(self.0.lock().await.values().map(|v| v.0.clone()).collect())
+        }
+        async fn revoke(&self, id: &str) -> Result<ApiKey> {
+            let mut map = self.0.lock().await;
+            let entry = map.get_mut(id).ok_or_else(|| Error::NotFound {
+                kind: "key",
+                id: id.into(),
+            })?;
+            entry.0.revoked_at = Some(Timestamp::now());
+            Ok(entry.0.clone())
+        }
+    }
+
+    #[tokio::test]
+    async fn tokens_verify_until_revoked() {
+        let store = MapStore::default();
+        let created = create_key(
+            &store,
+            NewApiKey {
+                name: "ci".into(),
+                scopes: vec![Scope::Inference],
+                rate_limit: None,
+                expires_at: None,
+            },
+        )
+        .await
+        .unwrap();
+        assert!(
+            created
+                .token
+                .starts_with(&format!("sp_{}_", created.key.id))
+        );
+        assert_eq!(created.token.len(), 3 + 12 + 1 + 64);
+        assert_eq!(
+            verify_key(&store, &created.token)
+                .await
+                .unwrap()
+                .unwrap()
+                .name,
+            "ci"
+        );
+        let forged = format!("{}0", &created.token[..created.token.len() - 1]);
+        assert_eq!(
+            verify_key(&store, &forged).await.unwrap(),
+            Err(Refusal::Invalid)
+        );
+        assert_eq!(
+            verify_key(&store, "Bearer x").await.unwrap(),
+            Err(Refusal::Invalid)
+        );
+        store.revoke(&created.key.id).await.unwrap();
+        assert_eq!(
+            verify_key(&store, &created.token).await.unwrap(),
+            Err(Refusal::Revoked)
+        );
+        let stored = &store.0.lock().await[&created.key.id].1;
+        assert!(
+            !stored.contains(&created.token[16..]),
+            "the secret is never stored"
+        );
+    }
+}

@@ -1,0 +1,44 @@
+//! Who may call: scopes, API keys and their store, rate-limit quotas.
+//!
+//! The gateway in `sp-server` turns a request's credential into a [`Principal`] with these
+//! helpers; the logic and the types live here so every front end (HTTP, Python, CLI) agrees.
+
+mod gcra;
+mod keys;
+mod rate;
+mod scope;
+
+pub use gcra::{Decision, LocalRateLimiter, gcra_decide, now_nanos};
+pub use keys::{
+    ApiKey, CreatedKey, KeyStore, NewApiKey, Refusal, constant_time_eq, create_key, hash_token,
+    verify_key,
+};
+pub use rate::Quota;
+pub use scope::Scope;
+
+/// An authenticated caller.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Principal {
+    /// The key id (`admin` for the bootstrap key).
+    pub key_id: String,
+    /// Its scopes.
+    pub scopes: Vec<Scope>,
+    /// Its own rate limit, if any.
+    pub rate_limit: Option<Quota>,
+}
+
+impl Principal {
+    /// Whether it may act within `scope` (`admin` may do everything).
+    ///
+    /// ```
+    /// use sp_core::auth::{Principal, Scope};
+    /// let p = Principal { key_id: "k".into(), scopes: vec![Scope::DocumentsRead], rate_limit: None };
+    /// assert!(p.allows(Scope::DocumentsRead));
+    /// assert!(!p.allows(Scope::DocumentsWrite));
+    /// ```
+    pub fn allows(&self, scope: Scope) -> bool {
+        self.scopes
+            .iter()
+            .any(|s| *s == scope || *s == Scope::Admin)
+    }
+}

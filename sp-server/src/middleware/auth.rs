@@ -1,0 +1,143 @@
+//! Authentication and per-key rate limiting for the `/v1` routes.
+//!
+//! A credential comes as `Authorization: Bearer TOKEN` or `X-API-Key: TOKEN`. It is the
+//! bootstrap admin key (`SP_ADMIN_KEY`) or an API key from the key store; revocation takes
+//! effect on the next request (keys are looked up every time, never cached). Every refusal
+//! is the same `401` so callers learn nothing about which keys exist. Then the key's quota
+//! (its own, or `auth.default_rate_limit`) is checked: `429` with `Retry-After` when spent,
+//! `RateLimit-Limit` / `-Remaining` / `-Reset` headers on every answer.
+
+use axum::extract::{FromRequestParts, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, HeaderValue};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use sp_core::auth::{Decision, Principal, Quota, Scope, constant_time_eq, verify_key};
+use sp_core::{Error, ErrorCode};
+
+use crate::error::ApiError;
+use crate::state::AppState;
+
+/// The bearer token or API key of a request.
+fn credential(headers: &HeaderMap) -> Option<&str> {
+    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(key.trim());
+    }
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
+}
+
+fn unauthorized() -> ApiError {
+    ApiError::new(
+        ErrorCode::Unauthorized,
+        "missing or invalid credential: send an API key as `Authorization: Bearer …` or `X-API-Key`",
+    )
+}
+
+async fn principal_of(state: &AppState, headers: &HeaderMap) -> Result<Principal, ApiError> {
+    let token = credential(headers).ok_or_else(unauthorized)?;
+    if let Some(admin) = &state.config().auth.admin_key
+        && constant_time_eq(token.as_bytes(), admin.as_bytes())
+    {
+        return Ok(Principal {
+            key_id: "admin".into(),
+            scopes: vec![Scope::Admin],
+            rate_limit: None,
+        });
+    }
+    let services = state.services().await?;
+    match verify_key(services.keys.as_ref(), token).await? {
+        Ok(key) => Ok(Principal {
+            key_id: key.id,
+            scopes: key.scopes,
+            rate_limit: key.rate_limit,
+        }),
+        Err(refusal) => {
+            tracing::info!(?refusal, "credential refused");
+            Err(unauthorized())
+        }
+    }
+}
+
+fn rate_headers(headers: &mut HeaderMap, quota: &Quota, decision: &Decision) {
+    let mut set = |name: &'static str, value: u64| {
+        if let Ok(value) = HeaderValue::from_str(&value.to_string()) {
+            headers.insert(name, value);
+        }
+    };
+    set("ratelimit-limit", u64::from(quota.count));
+    set("ratelimit-remaining", u64::from(decision.remaining));
+    set(
+        "ratelimit-reset",
+        decision.reset_after.as_secs_f64().ceil() as u64,
+    );
+}
+
+/// The middleware: authenticates, rate-limits, and hands the [`Principal`] to handlers.
+pub async fn authenticate(
+    State(state): State<AppState>,
+    mut request: Request,
+    next: Next,
+) -> Response {
+    let principal = match principal_of(&state, request.headers()).await {
+        Ok(principal) => principal,
+        Err(err) => return err.into_response(),
+    };
+    let quota = principal
+        .rate_limit
+        .unwrap_or(state.config().auth.default_rate_limit);
+    let decision = state.limiter().check(&principal.key_id, &quota);
+    if !decision.allowed {
+        let retry = decision.retry_after.as_secs_f64().ceil().max(1.0) as u64;
+        let mut response = ApiError::from(Error::RateLimited {
+            retry_after_secs: retry,
+        })
+        .into_response();
+        rate_headers(response.headers_mut(), &quota, &decision);
+        if let Ok(value) = HeaderValue::from_str(&retry.to_string()) {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
+        }
+        return response;
+    }
+    request.extensions_mut().insert(principal);
+    let mut response = next.run(request).await;
+    rate_headers(response.headers_mut(), &quota, &decision);
+    response
+}
+
+/// The authenticated caller of a handler.
+#[derive(Debug, Clone)]
+pub struct Caller(pub Principal);
+
+impl Caller {
+    /// Refuses with `403` unless the caller holds `scope` (or `admin`).
+    pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
+        if self.0.allows(scope) {
+            Ok(())
+        } else {
+            Err(Error::Forbidden {
+                scope: scope.to_string(),
+            }
+            .into())
+        }
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, ApiError> {
+        parts
+            .extensions
+            .get::<Principal>()
+            .cloned()
+            .map(Caller)
+            .ok_or_else(unauthorized)
+    }
+}

@@ -1,0 +1,163 @@
+//! `/v1/chat/completions` and `/v1/completions`, whole or streamed as server-sent events.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt as _};
+use serde_json::{Value, json};
+use sp_core::auth::Scope;
+use sp_core::chat::{ChatMessage, StreamEvent};
+use sp_core::{Error, Result};
+use sp_llm::Engine;
+
+use super::wire::{ChatRequest, CompletionRequest, Prompt, WireUsage, completion_id, created, finish_reason};
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::middleware::auth::Caller;
+use crate::state::AppState;
+
+pub(super) fn engine(state: &AppState) -> Result<&Engine> {
+    state
+        .engine()
+        .ok_or_else(|| Error::unavailable("model", "the server has no model loaded (model.path)"))
+}
+
+/// Refuses a `model` that is not the loaded one (clients may omit it).
+pub(super) fn check_model(engine: &Engine, model: Option<&str>) -> Result<()> {
+    match model {
+        Some(name) if !name.is_empty() && name != engine.info().id => Err(Error::NotFound {
+            kind: "model",
+            id: name.to_owned(),
+        }),
+        _ => Ok(()),
+    }
+}
+
+pub async fn chat_completions(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<ChatRequest>,
+) -> std::result::Result<Response, ApiError> {
+    caller.require(Scope::Inference)?;
+    let engine = engine(&state)?;
+    check_model(engine, request.model.as_deref())?;
+    if request.messages.is_empty() {
+        return Err(Error::invalid_input("messages", "must not be empty").into());
+    }
+    let messages = request
+        .messages
+        .iter()
+        .enumerate()
+        .map(|(i, m)| m.to_chat(i))
+        .collect::<Result<Vec<ChatMessage>>>()?;
+    let sampling = request.sampling.sampling(engine.config().context_per_slot)?;
+    let model = engine.info().id.clone();
+    let id = completion_id("chatcmpl");
+    if request.sampling.stream {
+        let events = engine.chat_stream(&messages, &sampling)?;
+        let include_usage = request.sampling.include_usage();
+        let chunk = move |delta: Value, finish: Option<&str>| {
+            json!({
+                "id": id, "object": "chat.completion.chunk", "created": created(), "model": model,
+                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
+            })
+        };
+        let first = chunk(json!({"role": "assistant", "content": ""}), None);
+        let body = events.map(move |event| match event {
+            Ok(StreamEvent::Delta { text }) => vec![chunk(json!({"content": text}), None)],
+            Ok(StreamEvent::Done { finish_reason: reason, usage }) => {
+                let mut last = vec![chunk(json!({}), Some(finish_reason(reason)))];
+                if include_usage {
+                    let mut usage_chunk = chunk(json!({}), None);
+                    usage_chunk["choices"] = json!([]);
+                    usage_chunk["usage"] = json!(WireUsage::from(usage));
+                    last.push(usage_chunk);
+                }
+                last
+            }
+            Err(err) => vec![error_chunk(err)],
+        });
+        return Ok(sse(futures::stream::once(async move { vec![first] }).chain(body)));
+    }
+    let done = engine.chat(&messages, &sampling).await?;
+    Ok(axum::Json(json!({
+        "id": id, "object": "chat.completion", "created": created(), "model": model,
+        "choices": [{
+            "index": 0,
+            "message": {"role": "assistant", "content": done.text},
+            "finish_reason": finish_reason(done.finish_reason),
+        }],
+        "usage": WireUsage::from(done.usage),
+    }))
+    .into_response())
+}
+
+pub async fn completions(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<CompletionRequest>,
+) -> std::result::Result<Response, ApiError> {
+    caller.require(Scope::Inference)?;
+    let engine = engine(&state)?;
+    check_model(engine, request.model.as_deref())?;
+    let prompt = match &request.prompt {
+        Prompt::One(p) => p.clone(),
+        Prompt::Many(list) if list.len() == 1 => list[0].clone(),
+        Prompt::Many(_) => {
+            return Err(Error::invalid_input("prompt", "send one prompt per request").into());
+        }
+    };
+    // OpenAI's default for completions is 16 tokens.
+    let sampling = request.sampling.sampling(16)?;
+    let model = engine.info().id.clone();
+    let id = completion_id("cmpl");
+    if request.sampling.stream {
+        let events = engine.complete_stream(&prompt, &sampling)?;
+        let include_usage = request.sampling.include_usage();
+        let chunk = move |text: &str, finish: Option<&str>| {
+            json!({
+                "id": id, "object": "text_completion", "created": created(), "model": model,
+                "choices": [{"index": 0, "text": text, "logprobs": null, "finish_reason": finish}],
+            })
+        };
+        let body = events.map(move |event| match event {
+            Ok(StreamEvent::Delta { text }) => vec![chunk(&text, None)],
+            Ok(StreamEvent::Done { finish_reason: reason, usage }) => {
+                let mut last = chunk("", Some(finish_reason(reason)));
+                if include_usage {
+                    last["usage"] = json!(WireUsage::from(usage));
+                }
+                vec![last]
+            }
+            Err(err) => vec![error_chunk(err)],
+        });
+        return Ok(sse(body));
+    }
+    let done = engine.complete(&prompt, &sampling).await?;
+    Ok(axum::Json(json!({
+        "id": id, "object": "text_completion", "created": created(), "model": model,
+        "choices": [{
+            "index": 0, "text": done.text, "logprobs": null,
+            "finish_reason": finish_reason(done.finish_reason),
+        }],
+        "usage": WireUsage::from(done.usage),
+    }))
+    .into_response())
+}
+
+fn error_chunk(err: Error) -> Value {
+    let api = ApiError::from(err);
+    json!({"error": {"code": api.code.as_str(), "message": api.message, "type": crate::error::error_type(api.code)}})
+}
+
+/// Server-sent events: one `data:` line per JSON chunk, then `data: [DONE]`.
+fn sse(chunks: impl Stream<Item = Vec<Value>> + Send + 'static) -> Response {
+    let events = chunks
+        .flat_map(futures::stream::iter)
+        .map(|chunk| Event::default().data(chunk.to_string()))
+        .chain(futures::stream::once(async { Event::default().data("[DONE]") }))
+        .map(Ok::<_, Infallible>);
+    Sse::new(events).keep_alive(KeepAlive::default()).into_response()
+}

@@ -1,0 +1,117 @@
+//! `/v1/embeddings` and `/v1/models`.
+
+use axum::extract::{Path, State};
+use base64::Engine as _;
+use serde::Deserialize;
+use serde_json::{Value, json};
+use sp_core::auth::Scope;
+use sp_core::{Embedder as _, Error, Tokenizer as _};
+
+use super::chat::{check_model, engine};
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::middleware::auth::Caller;
+use crate::state::AppState;
+
+/// Most inputs one request may embed.
+const MAX_INPUTS: usize = 2048;
+
+#[derive(Debug, Deserialize)]
+#[serde(untagged)]
+enum Input {
+    One(String),
+    Many(Vec<String>),
+}
+
+#[derive(Debug, Deserialize)]
+pub struct EmbeddingsRequest {
+    #[serde(default)]
+    model: Option<String>,
+    input: Input,
+    #[serde(default)]
+    encoding_format: Option<String>,
+}
+
+pub async fn embeddings(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiJson(request): ApiJson<EmbeddingsRequest>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require(Scope::Inference)?;
+    let engine = engine(&state)?;
+    check_model(engine, request.model.as_deref())?;
+    let texts = match request.input {
+        Input::One(text) => vec![text],
+        Input::Many(texts) => texts,
+    };
+    if texts.is_empty() || texts.len() > MAX_INPUTS || texts.iter().any(String::is_empty) {
+        return Err(Error::invalid_input(
+            "input",
+            format!("1 to {MAX_INPUTS} non-empty strings"),
+        )
+        .into());
+    }
+    let base64 = match request.encoding_format.as_deref() {
+        None | Some("float") => false,
+        Some("base64") => true,
+        Some(other) => {
+            return Err(Error::invalid_input("encoding_format", format!("`{other}`: float or base64")).into());
+        }
+    };
+    let embedder = state
+        .embedder()
+        .ok_or_else(|| Error::unavailable("model", "no embedding model"))?;
+    let vectors = embedder.embed(&texts).await?;
+    let mut tokens = 0;
+    for text in &texts {
+        tokens += engine.count_tokens(text)?;
+    }
+    let data: Vec<Value> = vectors
+        .into_iter()
+        .enumerate()
+        .map(|(index, vector)| {
+            let embedding = if base64 {
+                let bytes: Vec<u8> = vector.iter().flat_map(|x| x.to_le_bytes()).collect();
+                json!(base64::engine::general_purpose::STANDARD.encode(bytes))
+            } else {
+                json!(vector)
+            };
+            json!({"object": "embedding", "index": index, "embedding": embedding})
+        })
+        .collect();
+    Ok(axum::Json(json!({
+        "object": "list",
+        "data": data,
+        "model": engine.info().id,
+        "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+    })))
+}
+
+fn model_card(state: &AppState) -> Option<Value> {
+    let engine = state.engine()?;
+    Some(json!({
+        "id": engine.info().id,
+        "object": "model",
+        "created": 0,
+        "owned_by": "story-portal",
+        "context_length": engine.config().context_per_slot,
+    }))
+}
+
+pub async fn models(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Value>, ApiError> {
+    caller.require(Scope::Inference)?;
+    let data: Vec<Value> = model_card(&state).into_iter().collect();
+    Ok(axum::Json(json!({"object": "list", "data": data})))
+}
+
+pub async fn model(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require(Scope::Inference)?;
+    match model_card(&state) {
+        Some(card) if card["id"] == id.as_str() => Ok(axum::Json(card)),
+        _ => Err(Error::NotFound { kind: "model", id }.into()),
+    }
+}

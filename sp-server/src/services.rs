@@ -1,0 +1,94 @@
+//! The library services the routes adapt to HTTP, built on the configured backends.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sp_core::auth::KeyStore;
+use sp_core::context::{ContextStore, Contexts};
+use sp_core::knowledge::{
+    DocumentStore, HashEmbedder, KnowledgeBase, KnowledgeCacheTtl, KnowledgeConfig, SimpleTokenizer,
+};
+use sp_core::{Config, Embedder, Result, Tokenizer};
+use sp_data::{Backends, Database};
+use sp_llm::{EmbeddingModel, Engine};
+
+/// Dimension of the feature-hashing embedder used when no model is loaded.
+pub const HASH_DIMENSIONS: usize = 384;
+
+/// Knowledge, contexts and keys over one database.
+#[derive(Clone)]
+pub struct Services {
+    /// Documents and search.
+    pub knowledge: Arc<KnowledgeBase>,
+    /// Contexts, memory, assembly.
+    pub contexts: Arc<Contexts>,
+    /// API keys.
+    pub keys: Arc<dyn KeyStore>,
+}
+
+impl Services {
+    /// Opens the stores on `backends` (running PostgreSQL migrations) and wires the model in
+    /// when one is loaded: its tokenizer counts, its embeddings index documents, it answers
+    /// context chats. Without a model: the simple tokenizer and the feature-hashing embedder.
+    pub async fn open(
+        config: &Config,
+        backends: &Backends,
+        engine: Option<&Engine>,
+        embedding: Option<&Arc<EmbeddingModel>>,
+    ) -> Result<Self> {
+        let (embedder, tokenizer): (Arc<dyn Embedder>, Arc<dyn Tokenizer>) =
+            match (engine, embedding) {
+                (Some(engine), Some(embedding)) => (embedding.clone(), Arc::new(engine.clone())),
+                _ => (
+                    Arc::new(HashEmbedder::new(HASH_DIMENSIONS)),
+                    Arc::new(SimpleTokenizer),
+                ),
+            };
+        let dims = embedder.dimensions();
+        let (documents, contexts, keys): (
+            Arc<dyn DocumentStore>,
+            Arc<dyn ContextStore>,
+            Arc<dyn KeyStore>,
+        ) = match &backends.database {
+            Database::Embedded(db) => (
+                Arc::new(sp_data::SqliteDocumentStore::open(db, dims).await?),
+                Arc::new(sp_data::SqliteContextStore::new(db)),
+                Arc::new(sp_data::SqliteKeyStore::new(db)),
+            ),
+            #[cfg(feature = "postgres")]
+            Database::Postgres(pg) => (
+                Arc::new(sp_data::PgDocumentStore::open(pg, dims).await?),
+                Arc::new(sp_data::PgContextStore::open(pg).await?),
+                Arc::new(sp_data::PgKeyStore::open(pg).await?),
+            ),
+            #[allow(unreachable_patterns)] // `Database` is non-exhaustive
+            _ => {
+                return Err(sp_core::Error::internal(
+                    "this build cannot open the configured database",
+                ));
+            }
+        };
+        let ttl = KnowledgeCacheTtl {
+            embedding: Duration::from_secs(config.cache.embedding_ttl_secs),
+            search: Duration::from_secs(config.cache.search_ttl_secs),
+        };
+        let knowledge = Arc::new(
+            KnowledgeBase::new(
+                documents,
+                embedder,
+                tokenizer.clone(),
+                KnowledgeConfig::default(),
+            )?
+            .with_cache(backends.cache.clone(), ttl),
+        );
+        let mut contexts = Contexts::new(contexts, tokenizer).with_knowledge(knowledge.clone());
+        if let Some(engine) = engine {
+            contexts = contexts.with_model(Arc::new(engine.clone()));
+        }
+        Ok(Services {
+            knowledge,
+            contexts: Arc::new(contexts),
+            keys,
+        })
+    }
+}
