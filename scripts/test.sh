@@ -24,6 +24,10 @@ SP_TEST_MODEL="$("$SP_ROOT/scripts/models.sh" smollm2)"
 export SP_TEST_MODEL
 say "test model: $SP_TEST_MODEL"
 
+# The official `openai` Python client, for the compatibility test.
+SP_TEST_PYTHON="$("$SP_ROOT/scripts/python-env.sh")"
+export SP_TEST_PYTHON
+
 say "cargo test --workspace $*"
 cargo test --workspace --locked "$@"
 

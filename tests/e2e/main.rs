@@ -2,4 +2,5 @@
 
 mod contexts_with_model;
 mod knowledge_with_model;
+mod openai_client;
 mod readiness;

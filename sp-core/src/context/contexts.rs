@@ -282,7 +282,14 @@ impl Contexts {
                     mode: SearchMode::Hybrid,
                     ..SearchQuery::new(last.content.clone())
                 };
-                kb.search(&query).await?
+                match kb.search(&query).await {
+                    Ok(hits) => hits,
+                    // No archival memory in this namespace yet: nothing to retrieve.
+                    Err(Error::NotFound {
+                        kind: "namespace", ..
+                    }) => Vec::new(),
+                    Err(err) => return Err(err),
+                }
             }
             _ => Vec::new(),
         };

@@ -23,7 +23,10 @@ pub fn router() -> Router<AppState> {
         .route("/v1/contexts/{id}/messages", post(append).get(messages))
         .route("/v1/contexts/{id}/fork", post(fork))
         .route("/v1/contexts/{id}/memory", get(memory))
-        .route("/v1/contexts/{id}/memory/{name}", put(set_memory).delete(delete_memory))
+        .route(
+            "/v1/contexts/{id}/memory/{name}",
+            put(set_memory).delete(delete_memory),
+        )
         .route("/v1/contexts/{id}/chat", post(chat))
 }
 
@@ -43,7 +46,12 @@ async fn list(
     listing: Listing,
 ) -> Result<axum::Json<Page<Context>>, ApiError> {
     caller.require(Scope::Contexts)?;
-    let page = state.services().await?.contexts.list(&listing.namespace, &listing.page).await?;
+    let page = state
+        .services()
+        .await?
+        .contexts
+        .list(&listing.namespace, &listing.page)
+        .await?;
     Ok(axum::Json(page))
 }
 
@@ -54,7 +62,12 @@ async fn fetch(
     listing: Listing,
 ) -> Result<axum::Json<Context>, ApiError> {
     caller.require(Scope::Contexts)?;
-    let context = state.services().await?.contexts.get(&listing.namespace, parse_id(&id)?).await?;
+    let context = state
+        .services()
+        .await?
+        .contexts
+        .get(&listing.namespace, parse_id(&id)?)
+        .await?;
     Ok(axum::Json(context))
 }
 
@@ -65,7 +78,12 @@ async fn remove(
     listing: Listing,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Contexts)?;
-    state.services().await?.contexts.delete(&listing.namespace, parse_id(&id)?).await?;
+    state
+        .services()
+        .await?
+        .contexts
+        .delete(&listing.namespace, parse_id(&id)?)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -78,7 +96,9 @@ async fn append(
 ) -> Result<(StatusCode, axum::Json<Message>), ApiError> {
     caller.require(Scope::Contexts)?;
     let contexts = &state.services().await?.contexts;
-    let stored = contexts.append(&listing.namespace, parse_id(&id)?, message).await?;
+    let stored = contexts
+        .append(&listing.namespace, parse_id(&id)?, message)
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(stored)))
 }
 
@@ -103,14 +123,22 @@ async fn messages(
     query: Result<Query<MessagesQuery>, axum::extract::rejection::QueryRejection>,
 ) -> Result<axum::Json<Messages>, ApiError> {
     caller.require(Scope::Contexts)?;
-    let Query(query) = query.map_err(|err| ApiError::new(ErrorCode::BadRequest, err.body_text()))?;
-    let namespace = sp_core::knowledge::Namespace::new(query.namespace.unwrap_or_else(|| "default".into()))?;
+    let Query(query) =
+        query.map_err(|err| ApiError::new(ErrorCode::BadRequest, err.body_text()))?;
+    let namespace =
+        sp_core::knowledge::Namespace::new(query.namespace.unwrap_or_else(|| "default".into()))?;
     let limit = query.limit.unwrap_or(100);
     if !(1..=sp_core::page::MAX_PAGE_LIMIT).contains(&limit) {
-        return Err(Error::invalid_input("limit", format!("must be 1..={}", sp_core::page::MAX_PAGE_LIMIT)).into());
+        return Err(Error::invalid_input(
+            "limit",
+            format!("must be 1..={}", sp_core::page::MAX_PAGE_LIMIT),
+        )
+        .into());
     }
     let contexts = &state.services().await?.contexts;
-    let messages = contexts.messages(&namespace, parse_id(&id)?, query.after, limit).await?;
+    let messages = contexts
+        .messages(&namespace, parse_id(&id)?, query.after, limit)
+        .await?;
     Ok(axum::Json(Messages { messages }))
 }
 
@@ -130,7 +158,9 @@ async fn fork(
     caller.require(Scope::Contexts)?;
     let at = sp_core::Id::parse_field("message_id", &body.message_id)?;
     let contexts = &state.services().await?.contexts;
-    let forked = contexts.fork(&listing.namespace, parse_id(&id)?, at).await?;
+    let forked = contexts
+        .fork(&listing.namespace, parse_id(&id)?, at)
+        .await?;
     Ok((StatusCode::CREATED, axum::Json(forked)))
 }
 
@@ -147,7 +177,12 @@ async fn memory(
 ) -> Result<axum::Json<Blocks>, ApiError> {
     caller.require(Scope::Contexts)?;
     let scope = MemoryScope::Context(parse_id(&id)?);
-    let blocks = state.services().await?.contexts.memory(&listing.namespace, &scope).await?;
+    let blocks = state
+        .services()
+        .await?
+        .contexts
+        .memory(&listing.namespace, &scope)
+        .await?;
     Ok(axum::Json(Blocks { blocks }))
 }
 
@@ -169,7 +204,13 @@ async fn set_memory(
     let scope = MemoryScope::Context(parse_id(&id)?);
     let contexts = &state.services().await?.contexts;
     let block = contexts
-        .set_memory(&listing.namespace, &scope, &name, &body.content, body.limit_chars)
+        .set_memory(
+            &listing.namespace,
+            &scope,
+            &name,
+            &body.content,
+            body.limit_chars,
+        )
         .await?;
     Ok(axum::Json(block))
 }
@@ -182,7 +223,12 @@ async fn delete_memory(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Contexts)?;
     let scope = MemoryScope::Context(parse_id(&id)?);
-    state.services().await?.contexts.delete_memory(&listing.namespace, &scope, &name).await?;
+    state
+        .services()
+        .await?
+        .contexts
+        .delete_memory(&listing.namespace, &scope, &name)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
@@ -222,9 +268,9 @@ async fn chat(
 ) -> Result<axum::Json<ChatResponse>, ApiError> {
     caller.require(Scope::Contexts)?;
     caller.require(Scope::Inference)?;
-    let engine = state
-        .engine()
-        .ok_or_else(|| Error::unavailable("model", "the server has no model loaded (model.path)"))?;
+    let engine = state.engine().ok_or_else(|| {
+        Error::unavailable("model", "the server has no model loaded (model.path)")
+    })?;
     let sampling = Sampling {
         temperature: body.temperature,
         max_tokens: body.max_tokens,
@@ -238,7 +284,13 @@ async fn chat(
     let window = engine.config().context_per_slot as usize;
     let contexts = &state.services().await?.contexts;
     let turn = contexts
-        .chat(&listing.namespace, parse_id(&id)?, message, &sampling, window)
+        .chat(
+            &listing.namespace,
+            parse_id(&id)?,
+            message,
+            &sampling,
+            window,
+        )
         .await?;
     Ok(axum::Json(ChatResponse {
         reply: turn.reply,

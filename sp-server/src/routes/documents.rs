@@ -6,9 +6,9 @@ use axum::http::StatusCode;
 use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::Value;
+use sp_core::Page;
 use sp_core::auth::Scope;
 use sp_core::knowledge::{Document, IngestOutcome, NewDocument, SearchHit, SearchQuery};
-use sp_core::Page;
 
 use super::params::{Listing, parse_id};
 use crate::error::ApiError;
@@ -72,7 +72,12 @@ async fn fetch(
 ) -> Result<axum::Json<Document>, ApiError> {
     caller.require(Scope::DocumentsRead)?;
     let id = parse_id(&id)?;
-    let document = state.services().await?.knowledge.get(&listing.namespace, id).await?;
+    let document = state
+        .services()
+        .await?
+        .knowledge
+        .get(&listing.namespace, id)
+        .await?;
     Ok(axum::Json(document))
 }
 
@@ -84,7 +89,12 @@ async fn remove(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::DocumentsWrite)?;
     let id = parse_id(&id)?;
-    state.services().await?.knowledge.delete(&listing.namespace, id).await?;
+    state
+        .services()
+        .await?
+        .knowledge
+        .delete(&listing.namespace, id)
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

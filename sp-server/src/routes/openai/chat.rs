@@ -12,7 +12,9 @@ use sp_core::chat::{ChatMessage, StreamEvent};
 use sp_core::{Error, Result};
 use sp_llm::Engine;
 
-use super::wire::{ChatRequest, CompletionRequest, Prompt, WireUsage, completion_id, created, finish_reason};
+use super::wire::{
+    ChatRequest, CompletionRequest, Prompt, WireUsage, completion_id, created, finish_reason,
+};
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
@@ -52,7 +54,9 @@ pub async fn chat_completions(
         .enumerate()
         .map(|(i, m)| m.to_chat(i))
         .collect::<Result<Vec<ChatMessage>>>()?;
-    let sampling = request.sampling.sampling(engine.config().context_per_slot)?;
+    let sampling = request
+        .sampling
+        .sampling(engine.config().context_per_slot)?;
     let model = engine.info().id.clone();
     let id = completion_id("chatcmpl");
     if request.sampling.stream {
@@ -67,7 +71,10 @@ pub async fn chat_completions(
         let first = chunk(json!({"role": "assistant", "content": ""}), None);
         let body = events.map(move |event| match event {
             Ok(StreamEvent::Delta { text }) => vec![chunk(json!({"content": text}), None)],
-            Ok(StreamEvent::Done { finish_reason: reason, usage }) => {
+            Ok(StreamEvent::Done {
+                finish_reason: reason,
+                usage,
+            }) => {
                 let mut last = vec![chunk(json!({}), Some(finish_reason(reason)))];
                 if include_usage {
                     let mut usage_chunk = chunk(json!({}), None);
@@ -79,7 +86,9 @@ pub async fn chat_completions(
             }
             Err(err) => vec![error_chunk(err)],
         });
-        return Ok(sse(futures::stream::once(async move { vec![first] }).chain(body)));
+        return Ok(sse(
+            futures::stream::once(async move { vec![first] }).chain(body)
+        ));
     }
     let done = engine.chat(&messages, &sampling).await?;
     Ok(axum::Json(json!({
@@ -124,7 +133,10 @@ pub async fn completions(
         };
         let body = events.map(move |event| match event {
             Ok(StreamEvent::Delta { text }) => vec![chunk(&text, None)],
-            Ok(StreamEvent::Done { finish_reason: reason, usage }) => {
+            Ok(StreamEvent::Done {
+                finish_reason: reason,
+                usage,
+            }) => {
                 let mut last = chunk("", Some(finish_reason(reason)));
                 if include_usage {
                     last["usage"] = json!(WireUsage::from(usage));
@@ -157,7 +169,11 @@ fn sse(chunks: impl Stream<Item = Vec<Value>> + Send + 'static) -> Response {
     let events = chunks
         .flat_map(futures::stream::iter)
         .map(|chunk| Event::default().data(chunk.to_string()))
-        .chain(futures::stream::once(async { Event::default().data("[DONE]") }))
+        .chain(futures::stream::once(async {
+            Event::default().data("[DONE]")
+        }))
         .map(Ok::<_, Infallible>);
-    Sse::new(events).keep_alive(KeepAlive::default()).into_response()
+    Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }

@@ -45,17 +45,19 @@ pub async fn embeddings(
         Input::Many(texts) => texts,
     };
     if texts.is_empty() || texts.len() > MAX_INPUTS || texts.iter().any(String::is_empty) {
-        return Err(Error::invalid_input(
-            "input",
-            format!("1 to {MAX_INPUTS} non-empty strings"),
-        )
-        .into());
+        return Err(
+            Error::invalid_input("input", format!("1 to {MAX_INPUTS} non-empty strings")).into(),
+        );
     }
     let base64 = match request.encoding_format.as_deref() {
         None | Some("float") => false,
         Some("base64") => true,
         Some(other) => {
-            return Err(Error::invalid_input("encoding_format", format!("`{other}`: float or base64")).into());
+            return Err(Error::invalid_input(
+                "encoding_format",
+                format!("`{other}`: float or base64"),
+            )
+            .into());
         }
     };
     let embedder = state
@@ -98,7 +100,10 @@ fn model_card(state: &AppState) -> Option<Value> {
     }))
 }
 
-pub async fn models(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Value>, ApiError> {
+pub async fn models(
+    State(state): State<AppState>,
+    caller: Caller,
+) -> Result<axum::Json<Value>, ApiError> {
     caller.require(Scope::Inference)?;
     let data: Vec<Value> = model_card(&state).into_iter().collect();
     Ok(axum::Json(json!({"object": "list", "data": data})))

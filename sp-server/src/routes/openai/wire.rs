@@ -47,7 +47,10 @@ impl SamplingFields {
         if let Some(n) = self.n
             && n != 1
         {
-            return Err(Error::invalid_input("n", format!("only n = 1 is supported, got {n}")));
+            return Err(Error::invalid_input(
+                "n",
+                format!("only n = 1 is supported, got {n}"),
+            ));
         }
         for (field, value) in [
             ("presence_penalty", self.presence_penalty),
@@ -64,12 +67,22 @@ impl SamplingFields {
         let max_tokens = match max {
             None => default_max,
             Some(m) if m >= 1 && m <= i64::from(u32::MAX) => m as u32,
-            Some(m) => return Err(Error::invalid_input("max_tokens", format!("must be at least 1, got {m}"))),
+            Some(m) => {
+                return Err(Error::invalid_input(
+                    "max_tokens",
+                    format!("must be at least 1, got {m}"),
+                ));
+            }
         };
         let seed = match self.seed {
             None => None,
             Some(s) if (0..=i64::from(u32::MAX)).contains(&s) => Some(s as u32),
-            Some(s) => return Err(Error::invalid_input("seed", format!("must be 0..=4294967295, got {s}"))),
+            Some(s) => {
+                return Err(Error::invalid_input(
+                    "seed",
+                    format!("must be 0..=4294967295, got {s}"),
+                ));
+            }
         };
         let defaults = Sampling::default();
         let sampling = Sampling {
@@ -93,7 +106,9 @@ impl SamplingFields {
     }
 
     pub fn include_usage(&self) -> bool {
-        self.stream_options.as_ref().is_some_and(|o| o.include_usage)
+        self.stream_options
+            .as_ref()
+            .is_some_and(|o| o.include_usage)
     }
 }
 
@@ -125,7 +140,10 @@ impl WireMessage {
             Some(Value::Array(parts)) => {
                 let mut text = String::new();
                 for part in parts {
-                    match (part.get("type").and_then(Value::as_str), part.get("text").and_then(Value::as_str)) {
+                    match (
+                        part.get("type").and_then(Value::as_str),
+                        part.get("text").and_then(Value::as_str),
+                    ) {
                         (Some("text"), Some(t)) => text.push_str(t),
                         _ => {
                             return Err(Error::invalid_input(
