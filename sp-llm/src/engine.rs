@@ -46,6 +46,7 @@ struct Inner {
     config: EngineConfig,
     jobs: SyncSender<Job>,
     alive: Arc<AtomicBool>,
+    counters: Arc<crate::stats::Counters>,
     /// What the chat template adds per message and per prompt, measured on first use.
     overheads: std::sync::OnceLock<crate::traits::TemplateOverheads>,
 }
@@ -113,6 +114,7 @@ impl Engine {
                 jobs,
                 alive,
                 overheads: std::sync::OnceLock::new(),
+                counters: Arc::default(),
             }),
         })
     }
@@ -121,6 +123,11 @@ impl Engine {
     /// gone).
     pub fn worker_alive(&self) -> bool {
         self.inner.alive.load(Ordering::SeqCst)
+    }
+
+    /// Queue, slots and token counters, for metrics.
+    pub fn stats(&self) -> crate::stats::EngineStats {
+        self.inner.counters.snapshot()
     }
 
     /// What the model says about itself.
@@ -205,6 +212,7 @@ impl Engine {
             ignore_eos: sampling.ignore_eos,
             prompt: tokens,
             events,
+            ticket: crate::stats::Ticket::queued(&self.inner.counters),
         };
         match self.inner.jobs.try_send(job) {
             Ok(()) => Ok(CompletionStream { receiver }),

@@ -30,6 +30,7 @@ pub mod cli;
 mod error;
 mod json;
 pub mod logging;
+pub mod metrics;
 pub mod middleware;
 mod routes;
 mod services;

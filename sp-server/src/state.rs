@@ -51,6 +51,7 @@ impl AppState {
 
     /// Wraps already-open backends and an optional loaded model.
     pub fn new(config: Config, backends: Backends, engine: Option<Engine>) -> Self {
+        crate::metrics::handle();
         let embedder = engine.as_ref().and_then(|engine| match EmbeddingModel::new(engine) {
             Ok(model) => Some(Arc::new(model)),
             Err(err) => {

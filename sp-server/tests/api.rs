@@ -514,3 +514,42 @@ async fn bad_input_gets_the_envelope_never_a_500() {
         (StatusCode::UNSUPPORTED_MEDIA_TYPE, "SP-REQ-005")
     );
 }
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_and_status() {
+    let api = Api::start(None, |_| {}).await;
+    api.seed().await;
+    let token = api.key(&["documents:read"], Some("1/min")).await;
+    let id = sp_core::Id::new();
+    // Two different ids, one route label.
+    for path in [
+        format!("/v1/documents/{id}"),
+        format!("/v1/documents/{}", sp_core::Id::new()),
+    ] {
+        api.call(Method::GET, &path, Some(ADMIN), None).await;
+    }
+    api.call(Method::GET, "/v1/documents", Some(&token), None)
+        .await;
+    let limited = api
+        .call(Method::GET, "/v1/documents", Some(&token), None)
+        .await;
+    assert_eq!(limited.status, StatusCode::TOO_MANY_REQUESTS);
+    let reply = api.call(Method::GET, "/metrics", None, None).await;
+    assert_eq!(reply.status, StatusCode::OK);
+    let text = &reply.text;
+    assert!(
+        text.contains(
+            r#"sp_http_requests_total{method="GET",route="/v1/documents/{id}",status="404"}"#
+        ),
+        "{text}"
+    );
+    assert!(
+        !text.contains(&id.to_string()),
+        "raw paths never become labels"
+    );
+    assert!(text.contains("sp_http_request_duration_seconds_bucket"));
+    assert!(text.contains(r#"status="429""#));
+    assert!(text.contains("sp_rate_limited_total"));
+    assert!(text.contains(r#"sp_db_pool_connections{db="sqlite",state="idle"}"#));
+    assert!(text.contains(r#"sp_cache_misses_total{backend="memory"}"#));
+}

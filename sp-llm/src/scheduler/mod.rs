@@ -86,6 +86,7 @@ impl<'m> Scheduler<'m> {
     /// Puts `job` in the free slot whose cache shares the longest prefix with its prompt
     /// (the least recently used among equals), and trims that cache to the shared prefix.
     fn start(&mut self, job: Job) {
+        job.ticket.started();
         let Some(index) = self
             .slots
             .iter()

@@ -16,6 +16,7 @@ pub(crate) struct Job {
     pub max_tokens: u32,
     pub ignore_eos: bool,
     pub events: UnboundedSender<Result<StreamEvent>>,
+    pub ticket: crate::stats::Ticket,
 }
 
 /// The request a slot is serving.
@@ -51,6 +52,7 @@ impl Active {
             let _ = self.job.events.send(Ok(StreamEvent::Delta { text: rest }));
         }
         let usage = self.usage();
+        self.job.ticket.finished(&usage);
         let _ = self.job.events.send(Ok(StreamEvent::Done {
             finish_reason: reason,
             usage,

@@ -57,6 +57,7 @@ async fn principal_of(state: &AppState, headers: &HeaderMap) -> Result<Principal
             rate_limit: key.rate_limit,
         }),
         Err(refusal) => {
+            metrics::counter!("sp_auth_refused_total").increment(1);
             tracing::info!(?refusal, "credential refused");
             Err(unauthorized())
         }
@@ -92,6 +93,7 @@ pub async fn authenticate(
         .unwrap_or(state.config().auth.default_rate_limit);
     let decision = state.limiter().check(&principal.key_id, &quota);
     if !decision.allowed {
+        metrics::counter!("sp_rate_limited_total").increment(1);
         let retry = decision.retry_after.as_secs_f64().ceil().max(1.0) as u64;
         let mut response = ApiError::from(Error::RateLimited {
             retry_after_secs: retry,

@@ -27,7 +27,9 @@ pub fn router(state: AppState) -> Router {
         ));
     Router::new()
         .merge(health::router())
+        .route("/metrics", axum::routing::get(crate::metrics::render))
         .merge(protected)
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)
         .with_state(state)

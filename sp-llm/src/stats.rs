@@ -1,0 +1,96 @@
+//! What the engine has done and is doing, for metrics.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
+
+use sp_core::chat::Usage;
+
+/// A snapshot of an engine's counters.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct EngineStats {
+    /// Requests queued for a slot.
+    pub waiting: usize,
+    /// Requests in a slot (prefilling or generating).
+    pub active: usize,
+    /// Requests finished (whole, stopped or cancelled).
+    pub finished: u64,
+    /// Prompt tokens of finished requests.
+    pub prompt_tokens: u64,
+    /// Of those, served from the prefix cache.
+    pub cached_tokens: u64,
+    /// Tokens generated.
+    pub generated_tokens: u64,
+}
+
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    waiting: AtomicUsize,
+    active: AtomicUsize,
+    finished: AtomicU64,
+    prompt_tokens: AtomicU64,
+    cached_tokens: AtomicU64,
+    generated_tokens: AtomicU64,
+}
+
+impl Counters {
+    pub(crate) fn snapshot(&self) -> EngineStats {
+        EngineStats {
+            waiting: self.waiting.load(Ordering::Relaxed),
+            active: self.active.load(Ordering::Relaxed),
+            finished: self.finished.load(Ordering::Relaxed),
+            prompt_tokens: self.prompt_tokens.load(Ordering::Relaxed),
+            cached_tokens: self.cached_tokens.load(Ordering::Relaxed),
+            generated_tokens: self.generated_tokens.load(Ordering::Relaxed),
+        }
+    }
+}
+
+/// Travels with a job: counts it as waiting, then active, and un-counts it when dropped,
+/// however the job ends.
+#[derive(Debug)]
+pub(crate) struct Ticket {
+    counters: Arc<Counters>,
+    started: AtomicBool,
+}
+
+impl Ticket {
+    /// A job accepted into the queue.
+    pub(crate) fn queued(counters: &Arc<Counters>) -> Self {
+        counters.waiting.fetch_add(1, Ordering::Relaxed);
+        Ticket {
+            counters: Arc::clone(counters),
+            started: AtomicBool::new(false),
+        }
+    }
+
+    /// The job got a slot.
+    pub(crate) fn started(&self) {
+        if !self.started.swap(true, Ordering::Relaxed) {
+            self.counters.waiting.fetch_sub(1, Ordering::Relaxed);
+            self.counters.active.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// The job ended with `usage`.
+    pub(crate) fn finished(&self, usage: &Usage) {
+        let c = &self.counters;
+        c.finished.fetch_add(1, Ordering::Relaxed);
+        c.prompt_tokens
+            .fetch_add(u64::from(usage.prompt_tokens), Ordering::Relaxed);
+        c.cached_tokens
+            .fetch_add(u64::from(usage.cached_tokens), Ordering::Relaxed);
+        c.generated_tokens
+            .fetch_add(u64::from(usage.completion_tokens), Ordering::Relaxed);
+    }
+}
+
+impl Drop for Ticket {
+    fn drop(&mut self) {
+        let gauge = if self.started.load(Ordering::Relaxed) {
+            &self.counters.active
+        } else {
+            &self.counters.waiting
+        };
+        gauge.fetch_sub(1, Ordering::Relaxed);
+    }
+}

@@ -1,0 +1,101 @@
+//! Prometheus metrics: request counts and latencies by route and status, recorded by a
+//! middleware; inference, cache and database-pool figures read at scrape time.
+
+use std::sync::OnceLock;
+use std::time::Instant;
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::http::header;
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
+use sp_data::Database;
+
+use crate::state::AppState;
+
+/// Request latency buckets, seconds: sub-millisecond API calls to minute-long generations.
+const LATENCY_BUCKETS: &[f64] = &[
+    0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+    60.0,
+];
+
+/// The process-wide Prometheus recorder, installed on first use. `None` when the embedding
+/// application installed a recorder of its own (then it exports our metrics).
+pub fn handle() -> Option<&'static PrometheusHandle> {
+    static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
+    HANDLE
+        .get_or_init(|| {
+            let builder = PrometheusBuilder::new()
+                .set_buckets_for_metric(
+                    Matcher::Full("sp_http_request_duration_seconds".into()),
+                    LATENCY_BUCKETS,
+                )
+                .ok()?;
+            match builder.install_recorder() {
+                Ok(handle) => Some(handle),
+                Err(err) => {
+                    tracing::warn!(%err, "a metrics recorder is already installed; /metrics stays empty");
+                    None
+                }
+            }
+        })
+        .as_ref()
+}
+
+/// Counts and times every request under its route pattern (not the raw path, which would
+/// make one series per document id).
+pub async fn track(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let method = request.method().to_string();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map_or_else(|| "unmatched".to_owned(), |p| p.as_str().to_owned());
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!("sp_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("sp_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(started.elapsed().as_secs_f64());
+    response
+}
+
+/// `GET /metrics`.
+pub async fn render(State(state): State<AppState>) -> Response {
+    sample(&state);
+    let body = handle().map(PrometheusHandle::render).unwrap_or_default();
+    ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
+}
+
+/// Reads the figures that live elsewhere into gauges and counters.
+fn sample(state: &AppState) {
+    if let Some(engine) = state.engine() {
+        let s = engine.stats();
+        metrics::gauge!("sp_inference_waiting").set(s.waiting as f64);
+        metrics::gauge!("sp_inference_active").set(s.active as f64);
+        metrics::counter!("sp_inference_requests_total").absolute(s.finished);
+        metrics::counter!("sp_tokens_generated_total").absolute(s.generated_tokens);
+        metrics::counter!("sp_prompt_tokens_total").absolute(s.prompt_tokens);
+        metrics::counter!("sp_prompt_tokens_cached_total").absolute(s.cached_tokens);
+    }
+    let cache = state.backends().cache.stats();
+    let backend = state.backends().cache.backend();
+    metrics::counter!("sp_cache_hits_total", "backend" => backend).absolute(cache.hits);
+    metrics::counter!("sp_cache_misses_total", "backend" => backend).absolute(cache.misses);
+    metrics::counter!("sp_cache_bypassed_total", "backend" => backend).absolute(cache.bypassed);
+    let lookups = cache.hits + cache.misses;
+    if lookups > 0 {
+        metrics::gauge!("sp_cache_hit_ratio", "backend" => backend)
+            .set(cache.hits as f64 / lookups as f64);
+    }
+    let (db, size, idle) = match &state.backends().database {
+        Database::Embedded(store) => ("sqlite", store.pool().size(), store.pool().num_idle()),
+        #[cfg(feature = "postgres")]
+        Database::Postgres(store) => ("postgres", store.pool().size(), store.pool().num_idle()),
+        #[allow(unreachable_patterns)]
+        _ => return,
+    };
+    metrics::gauge!("sp_db_pool_connections", "db" => db, "state" => "idle").set(idle as f64);
+    metrics::gauge!("sp_db_pool_connections", "db" => db, "state" => "used")
+        .set(f64::from(size) - idle as f64);
+}
