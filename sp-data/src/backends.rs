@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use std::time::Duration;
 
+use sp_core::auth::{LocalRateLimiter, RateLimiter};
 use sp_core::cache::{Cache, NoCache};
 use sp_core::health::HealthCheck;
 use sp_core::{Config, Error, Result};
@@ -32,6 +33,8 @@ pub struct Backends {
     pub redis: Option<crate::RedisStore>,
     /// The cache: on Redis when configured, in this process otherwise, none when disabled.
     pub cache: Arc<dyn Cache>,
+    /// Per-key rate limits: shared through Redis when configured, in this process otherwise.
+    pub rate_limiter: Arc<dyn RateLimiter>,
 }
 
 impl std::fmt::Debug for Backends {
@@ -72,6 +75,16 @@ impl Backends {
             .as_deref()
             .map(crate::RedisStore::connect)
             .transpose()?;
+        // The cache and the shared rate limiter should be live when the server starts
+        // taking requests; a Redis that is down only delays the start by this much.
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &redis
+            && !redis.wait_connected(Duration::from_secs(2)).await
+        {
+            tracing::warn!(
+                "redis not reachable yet; cache bypassed and limits per process until it is"
+            );
+        }
         #[cfg(not(feature = "redis"))]
         if config.redis.url.is_some() {
             return Err(disabled("redis.url", "redis"));
@@ -88,11 +101,20 @@ impl Backends {
             let remote = None;
             remote.unwrap_or_else(|| Arc::new(crate::MemoryCache::new(&config.cache)))
         };
+        #[cfg(feature = "redis")]
+        let shared = redis.as_ref().map(|r| {
+            let timeout = Duration::from_millis(config.cache.redis_timeout_ms);
+            Arc::new(crate::RedisRateLimiter::new(r, timeout)) as Arc<dyn RateLimiter>
+        });
+        #[cfg(not(feature = "redis"))]
+        let shared = None;
+        let rate_limiter = shared.unwrap_or_else(|| Arc::new(LocalRateLimiter::default()));
         Ok(Backends {
             database,
             #[cfg(feature = "redis")]
             redis,
             cache,
+            rate_limiter,
         })
     }
 

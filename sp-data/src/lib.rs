@@ -42,7 +42,7 @@ mod redis;
 pub use backends::{Backends, Database};
 pub use cache::MemoryCache;
 #[cfg(feature = "redis")]
-pub use cache::RedisCache;
+pub use cache::{RedisCache, RedisRateLimiter};
 #[cfg(feature = "postgres")]
 pub use context::PgContextStore;
 pub use context::SqliteContextStore;

@@ -43,6 +43,15 @@ impl RedisStore {
         Ok(RedisStore { client })
     }
 
+    /// Waits up to `timeout` for the first connection; false when it did not come (the
+    /// client keeps trying in the background either way).
+    pub async fn wait_connected(&self, timeout: std::time::Duration) -> bool {
+        matches!(
+            tokio::time::timeout(timeout, self.client.wait_for_connect()).await,
+            Ok(Ok(()))
+        )
+    }
+
     /// The underlying client, for the stores built on this connection.
     pub fn client(&self) -> &fred::clients::Client {
         &self.client

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sp_core::auth::LocalRateLimiter;
 use sp_core::health::{HealthCheck, HealthReport, run_checks};
 use sp_core::{Config, Error};
 use sp_data::Backends;
@@ -25,7 +24,6 @@ struct Inner {
     checks: Vec<Arc<dyn HealthCheck>>,
     /// Opened on first use when the database was down at start.
     services: tokio::sync::OnceCell<Services>,
-    limiter: LocalRateLimiter,
 }
 
 impl AppState {
@@ -71,7 +69,6 @@ impl AppState {
                 embedder,
                 checks,
                 services: tokio::sync::OnceCell::new(),
-                limiter: LocalRateLimiter::default(),
             }),
         }
     }
@@ -95,11 +92,6 @@ impl AppState {
     /// The model's embedding worker, when a model is loaded.
     pub fn embedder(&self) -> Option<&Arc<EmbeddingModel>> {
         self.inner.embedder.as_ref()
-    }
-
-    /// The in-process rate limiter.
-    pub fn limiter(&self) -> &LocalRateLimiter {
-        &self.inner.limiter
     }
 
     /// The model, when one is configured.

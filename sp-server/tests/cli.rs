@@ -1,26 +1,13 @@
 //! The `sp` binary: configuration errors exit cleanly, `sp serve` answers over a real socket
 //! and logs JSON lines that carry the request id.
 
+#[path = "support/process.rs"]
+mod process;
+
 use std::io::{BufRead, BufReader};
-use std::process::{Child, Command, Stdio};
+use std::process::Command;
 
-const SP: &str = env!("CARGO_BIN_EXE_sp");
-
-/// `sp` with an empty, isolated environment of `SP_*` / URL variables.
-fn sp(data_dir: &std::path::Path) -> Command {
-    let mut cmd = Command::new(SP);
-    for (key, _) in std::env::vars() {
-        if key.starts_with("SP_")
-            || key == "DATABASE_URL"
-            || key == "REDIS_URL"
-            || key == "RUST_LOG"
-        {
-            cmd.env_remove(key);
-        }
-    }
-    cmd.env("SP_DATA_DIR", data_dir);
-    cmd
-}
+use process::{sp, start};
 
 fn run_expecting_config_error(cmd: &mut Command) -> String {
     let output = cmd.output().expect("run sp");
@@ -82,37 +69,6 @@ fn config_prints_the_effective_configuration() {
     let config: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(config["server"]["listen"], "127.0.0.1:9999");
     assert_eq!(config["data_dir"], dir.path().display().to_string());
-}
-
-/// Kills the server when the test ends, pass or fail.
-struct Server(Child);
-
-impl Drop for Server {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
-/// Starts `sp serve` on a free port; returns the server, its address and its log stream.
-fn start(cmd: &mut Command) -> (Server, String, std::process::ChildStderr) {
-    let mut child = cmd
-        .args(["serve", "--listen", "127.0.0.1:0"])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn sp");
-    let stdout = child.stdout.take().expect("stdout");
-    let stderr = child.stderr.take().expect("stderr");
-    let server = Server(child);
-    let mut line = String::new();
-    BufReader::new(stdout).read_line(&mut line).expect("read");
-    let addr = line
-        .trim()
-        .strip_prefix("sp listening on http://")
-        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
-        .to_owned();
-    (server, addr, stderr)
 }
 
 #[tokio::test]

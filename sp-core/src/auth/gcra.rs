@@ -74,6 +74,21 @@ pub fn now_nanos() -> u128 {
         .as_nanos()
 }
 
+/// Decides requests of a key under a quota. [`LocalRateLimiter`] counts in this process;
+/// `sp-data`'s Redis limiter shares one budget between every process on the same Redis.
+#[async_trait::async_trait]
+pub trait RateLimiter: Send + Sync {
+    /// Decides (and, when allowed, spends) one request of `key`.
+    async fn check(&self, key: &str, quota: &Quota) -> Decision;
+}
+
+#[async_trait::async_trait]
+impl RateLimiter for LocalRateLimiter {
+    async fn check(&self, key: &str, quota: &Quota) -> Decision {
+        self.check_now(key, quota)
+    }
+}
+
 /// Per-key GCRA in this process.
 #[derive(Debug, Default)]
 pub struct LocalRateLimiter {
@@ -82,7 +97,7 @@ pub struct LocalRateLimiter {
 
 impl LocalRateLimiter {
     /// Decides a request of `key` under `quota`.
-    pub fn check(&self, key: &str, quota: &Quota) -> Decision {
+    pub fn check_now(&self, key: &str, quota: &Quota) -> Decision {
         let mut arrivals = self.arrivals.lock().unwrap_or_else(PoisonError::into_inner);
         let now = now_nanos();
         let tat = arrivals.get(key).copied().unwrap_or(0);
@@ -132,8 +147,8 @@ mod tests {
             count: 1,
             period: Duration::from_secs(60),
         };
-        assert!(limiter.check("a", &quota).allowed);
-        assert!(!limiter.check("a", &quota).allowed);
-        assert!(limiter.check("b", &quota).allowed);
+        assert!(limiter.check_now("a", &quota).allowed);
+        assert!(!limiter.check_now("a", &quota).allowed);
+        assert!(limiter.check_now("b", &quota).allowed);
     }
 }

@@ -8,7 +8,7 @@ mod keys;
 mod rate;
 mod scope;
 
-pub use gcra::{Decision, LocalRateLimiter, gcra_decide, now_nanos};
+pub use gcra::{Decision, LocalRateLimiter, RateLimiter, gcra_decide, now_nanos};
 pub use keys::{
     ApiKey, CreatedKey, KeyStore, NewApiKey, Refusal, constant_time_eq, create_key, hash_token,
     verify_key,

@@ -91,7 +91,11 @@ pub async fn authenticate(
     let quota = principal
         .rate_limit
         .unwrap_or(state.config().auth.default_rate_limit);
-    let decision = state.limiter().check(&principal.key_id, &quota);
+    let decision = state
+        .backends()
+        .rate_limiter
+        .check(&principal.key_id, &quota)
+        .await;
     if !decision.allowed {
         metrics::counter!("sp_rate_limited_total").increment(1);
         let retry = decision.retry_after.as_secs_f64().ceil().max(1.0) as u64;

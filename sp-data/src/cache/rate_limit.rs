@@ -1,0 +1,112 @@
+//! The rate limiter on Redis: every `sp` process on the same Redis spends one budget per key.
+//!
+//! One atomic script per request, the same GCRA arithmetic as `sp_core::auth::gcra_decide`,
+//! on the Redis server's clock (so replicas with skewed clocks agree). When Redis cannot
+//! answer, the process falls back to its own in-process limiter — requests are still
+//! limited, per replica — and logs once per outage.
+
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use fred::prelude::{ClientLike, LuaInterface, Options};
+use sp_core::auth::{Decision, LocalRateLimiter, Quota, RateLimiter};
+
+use crate::RedisStore;
+
+/// GCRA in microseconds. KEYS[1]: the key's arrival time; ARGV: interval, period (µs).
+/// Returns {allowed, remaining, reset_after_us, retry_after_us}.
+const GCRA: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local interval = tonumber(ARGV[1])
+local period = tonumber(ARGV[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+if tat < now then tat = now end
+local new_tat = tat + interval
+local ahead = new_tat - now
+if ahead <= period then
+  redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil(ahead / 1000) + 1)
+  return {1, math.floor((period - ahead) / interval), ahead, 0}
+end
+return {0, 0, tat - now, ahead - period}
+";
+
+/// Per-key rate limits shared through Redis.
+pub struct RedisRateLimiter {
+    client: fred::clients::Client,
+    options: Options,
+    fallback: LocalRateLimiter,
+    down: AtomicBool,
+}
+
+impl std::fmt::Debug for RedisRateLimiter {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisRateLimiter").finish_non_exhaustive()
+    }
+}
+
+impl RedisRateLimiter {
+    /// A limiter on `redis`; a call slower than `timeout` falls back to the local limiter.
+    pub fn new(redis: &RedisStore, timeout: Duration) -> Self {
+        RedisRateLimiter {
+            client: redis.client().clone(),
+            options: Options {
+                timeout: Some(timeout),
+                max_attempts: Some(1),
+                ..Options::default()
+            },
+            fallback: LocalRateLimiter::default(),
+            down: AtomicBool::new(false),
+        }
+    }
+
+    async fn shared(&self, key: &str, quota: &Quota) -> Result<Decision, String> {
+        if !self.client.is_connected() {
+            return Err("not connected".into());
+        }
+        let interval = quota.interval().as_micros().max(1) as i64;
+        let period = interval * i64::from(quota.count.max(1));
+        let reply: Vec<i64> = self
+            .client
+            .with_options(&self.options)
+            .eval(
+                GCRA,
+                vec![format!("sp:ratelimit:{key}")],
+                vec![interval, period],
+            )
+            .await
+            .map_err(|err| err.to_string())?;
+        let [allowed, remaining, reset, retry] = reply[..] else {
+            return Err(format!("unexpected script reply {reply:?}"));
+        };
+        let micros = |us: i64| Duration::from_micros(u64::try_from(us).unwrap_or(0));
+        Ok(Decision {
+            allowed: allowed == 1,
+            remaining: u32::try_from(remaining).unwrap_or(0),
+            reset_after: micros(reset),
+            retry_after: micros(retry),
+            tat_nanos: 0,
+        })
+    }
+}
+
+#[async_trait]
+impl RateLimiter for RedisRateLimiter {
+    async fn check(&self, key: &str, quota: &Quota) -> Decision {
+        match self.shared(key, quota).await {
+            Ok(decision) => {
+                if self.down.swap(false, Ordering::Relaxed) {
+                    tracing::info!("redis rate limiter is back");
+                }
+                decision
+            }
+            Err(reason) => {
+                if !self.down.swap(true, Ordering::Relaxed) {
+                    tracing::warn!(%reason, "redis rate limiter unavailable; limiting per process until it returns");
+                }
+                self.fallback.check_now(key, quota)
+            }
+        }
+    }
+}

@@ -1,0 +1,55 @@
+//! Running the `sp` binary in tests.
+
+#![allow(dead_code)] // each test binary uses part of it
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+
+pub const SP: &str = env!("CARGO_BIN_EXE_sp");
+
+/// `sp` with an empty, isolated environment of `SP_*` / URL variables.
+pub fn sp(data_dir: &std::path::Path) -> Command {
+    let mut cmd = Command::new(SP);
+    for (key, _) in std::env::vars() {
+        if key.starts_with("SP_")
+            || key == "DATABASE_URL"
+            || key == "REDIS_URL"
+            || key == "RUST_LOG"
+        {
+            cmd.env_remove(key);
+        }
+    }
+    cmd.env("SP_DATA_DIR", data_dir);
+    cmd
+}
+
+/// Kills the server when the test ends, pass or fail.
+pub struct Server(pub Child);
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// Starts `sp serve` on a free port; returns the server, its address and its log stream.
+pub fn start(cmd: &mut Command) -> (Server, String, std::process::ChildStderr) {
+    let mut child = cmd
+        .args(["serve", "--listen", "127.0.0.1:0"])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sp");
+    let stdout = child.stdout.take().expect("stdout");
+    let stderr = child.stderr.take().expect("stderr");
+    let server = Server(child);
+    let mut line = String::new();
+    BufReader::new(stdout).read_line(&mut line).expect("read");
+    let addr = line
+        .trim()
+        .strip_prefix("sp listening on http://")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"))
+        .to_owned();
+    (server, addr, stderr)
+}
