@@ -27,6 +27,7 @@
 //!
 //! The embedded store is always compiled.
 
+mod audit;
 mod backends;
 pub mod cache;
 pub mod context;
@@ -39,6 +40,9 @@ mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 
+#[cfg(feature = "postgres")]
+pub use audit::PgAuditStore;
+pub use audit::SqliteAuditStore;
 pub use backends::{Backends, Database};
 pub use cache::MemoryCache;
 #[cfg(feature = "redis")]

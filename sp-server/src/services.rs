@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sp_core::auth::KeyStore;
+use sp_core::auth::{AuditStore, KeyStore};
 use sp_core::context::{ContextStore, Contexts};
 use sp_core::knowledge::{
     DocumentStore, HashEmbedder, KnowledgeBase, KnowledgeCacheTtl, KnowledgeConfig, SimpleTokenizer,
@@ -15,7 +15,15 @@ use sp_llm::{EmbeddingModel, Engine};
 /// Dimension of the feature-hashing embedder used when no model is loaded.
 pub const HASH_DIMENSIONS: usize = 384;
 
-/// Knowledge, contexts and keys over one database.
+/// The stores of one database.
+type Stores = (
+    Arc<dyn DocumentStore>,
+    Arc<dyn ContextStore>,
+    Arc<dyn KeyStore>,
+    Arc<dyn AuditStore>,
+);
+
+/// Knowledge, contexts, keys and the audit log over one database.
 #[derive(Clone)]
 pub struct Services {
     /// Documents and search.
@@ -24,6 +32,8 @@ pub struct Services {
     pub contexts: Arc<Contexts>,
     /// API keys.
     pub keys: Arc<dyn KeyStore>,
+    /// The audit log.
+    pub audit: Arc<dyn AuditStore>,
 }
 
 impl Services {
@@ -45,21 +55,19 @@ impl Services {
                 ),
             };
         let dims = embedder.dimensions();
-        let (documents, contexts, keys): (
-            Arc<dyn DocumentStore>,
-            Arc<dyn ContextStore>,
-            Arc<dyn KeyStore>,
-        ) = match &backends.database {
+        let (documents, contexts, keys, audit): Stores = match &backends.database {
             Database::Embedded(db) => (
                 Arc::new(sp_data::SqliteDocumentStore::open(db, dims).await?),
                 Arc::new(sp_data::SqliteContextStore::new(db)),
                 Arc::new(sp_data::SqliteKeyStore::new(db)),
+                Arc::new(sp_data::SqliteAuditStore::new(db)),
             ),
             #[cfg(feature = "postgres")]
             Database::Postgres(pg) => (
                 Arc::new(sp_data::PgDocumentStore::open(pg, dims).await?),
                 Arc::new(sp_data::PgContextStore::open(pg).await?),
                 Arc::new(sp_data::PgKeyStore::open(pg).await?),
+                Arc::new(sp_data::PgAuditStore::open(pg).await?),
             ),
             #[allow(unreachable_patterns)] // `Database` is non-exhaustive
             _ => {
@@ -89,6 +97,7 @@ impl Services {
             knowledge,
             contexts: Arc::new(contexts),
             keys,
+            audit,
         })
     }
 }

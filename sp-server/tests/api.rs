@@ -553,3 +553,94 @@ async fn metrics_count_requests_by_route_and_status() {
     assert!(text.contains(r#"sp_db_pool_connections{db="sqlite",state="idle"}"#));
     assert!(text.contains(r#"sp_cache_misses_total{backend="memory"}"#));
 }
+
+#[tokio::test]
+async fn mutating_requests_are_audited_and_admins_can_read_them() {
+    let api = Api::start(None, |_| {}).await;
+    let writer = api.key(&["documents:write"], None).await;
+    let writer_id = writer.split('_').nth(1).expect("id").to_owned();
+    let doc = json!({"title": "Audited", "content": "Every change leaves a trace."});
+    let created = api
+        .call(
+            Method::POST,
+            "/v1/documents",
+            Some(&writer),
+            Some(doc.clone()),
+        )
+        .await;
+    let request_id = created.headers["x-request-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+    let id = created.body["document"]["id"]
+        .as_str()
+        .expect("doc id")
+        .to_owned();
+    let reader = api.key(&["documents:read"], None).await;
+    api.call(
+        Method::POST,
+        "/v1/documents",
+        Some(&reader),
+        Some(doc.clone()),
+    )
+    .await;
+    api.call(Method::POST, "/v1/documents", None, Some(doc))
+        .await;
+    api.call(
+        Method::DELETE,
+        &format!("/v1/documents/{id}"),
+        Some(&writer),
+        None,
+    )
+    .await;
+    api.call(Method::GET, "/v1/documents", Some(&reader), None)
+        .await;
+
+    let log = api
+        .call(Method::GET, "/v1/audit?limit=50", Some(ADMIN), None)
+        .await;
+    assert_eq!(log.status, StatusCode::OK, "{}", log.text);
+    let entries = log.body["items"].as_array().expect("items").clone();
+    // Newest first: delete, anonymous 401, reader 403, the reader's creation, writer 201.
+    let seen: Vec<(String, String, u64)> = entries
+        .iter()
+        .map(|e| {
+            (
+                e["method"].as_str().unwrap_or_default().to_owned(),
+                e["route"].as_str().unwrap_or_default().to_owned(),
+                e["status"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(seen[0], ("DELETE".into(), "/v1/documents/{id}".into(), 204));
+    assert_eq!(seen[1], ("POST".into(), "/v1/documents".into(), 401));
+    assert_eq!(seen[2], ("POST".into(), "/v1/documents".into(), 403));
+    assert_eq!(seen[3], ("POST".into(), "/v1/keys".into(), 201));
+    assert_eq!(seen[4], ("POST".into(), "/v1/documents".into(), 201));
+    assert_eq!(entries[1]["key_id"], "-");
+    assert_eq!(entries[3]["key_id"], "admin");
+    assert_eq!(entries[4]["key_id"], writer_id.as_str());
+    assert_eq!(entries[4]["request_id"], request_id.as_str());
+    assert!(
+        entries.iter().all(|e| e["method"] != "GET"),
+        "reads are not audited"
+    );
+    assert!(
+        entries
+            .iter()
+            .any(|e| e["route"] == "/v1/keys" && e["key_id"] == "admin")
+    );
+    let mine = api
+        .call(
+            Method::GET,
+            &format!("/v1/audit?key_id={writer_id}"),
+            Some(ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(mine.body["items"].as_array().map(Vec::len), Some(2));
+    let denied = api
+        .call(Method::GET, "/v1/audit", Some(&writer), None)
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+}

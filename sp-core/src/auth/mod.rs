@@ -3,11 +3,13 @@
 //! The gateway in `sp-server` turns a request's credential into a [`Principal`] with these
 //! helpers; the logic and the types live here so every front end (HTTP, Python, CLI) agrees.
 
+mod audit;
 mod gcra;
 mod keys;
 mod rate;
 mod scope;
 
+pub use audit::{AuditEntry, AuditStore};
 pub use gcra::{Decision, LocalRateLimiter, RateLimiter, gcra_decide, now_nanos};
 pub use keys::{
     ApiKey, CreatedKey, KeyStore, NewApiKey, Refusal, constant_time_eq, create_key, hash_token,

@@ -9,3 +9,17 @@ CREATE TABLE auth_keys (
     expires_at  INTEGER,
     revoked_at  INTEGER
 );
+
+-- Every mutating request: who, what, when, result. Append-only.
+CREATE TABLE audit_log (
+    id          TEXT PRIMARY KEY,          -- UUIDv7: text order is time order
+    at          INTEGER NOT NULL,
+    key_id      TEXT NOT NULL,
+    method      TEXT NOT NULL,
+    route       TEXT NOT NULL,
+    path        TEXT NOT NULL,
+    status      INTEGER NOT NULL,
+    request_id  TEXT NOT NULL,
+    duration_ms INTEGER NOT NULL
+);
+CREATE INDEX audit_log_key ON audit_log(key_id, id);

@@ -9,10 +9,10 @@
 
 use axum::extract::{FromRequestParts, Request, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderMap, HeaderValue};
+use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use sp_core::auth::{Decision, Principal, Quota, Scope, constant_time_eq, verify_key};
+use sp_core::auth::{AuditEntry, Decision, Principal, Quota, Scope, constant_time_eq, verify_key};
 use sp_core::{Error, ErrorCode};
 
 use crate::error::ApiError;
@@ -78,16 +78,32 @@ fn rate_headers(headers: &mut HeaderMap, quota: &Quota, decision: &Decision) {
     );
 }
 
-/// The middleware: authenticates, rate-limits, and hands the [`Principal`] to handlers.
-pub async fn authenticate(
-    State(state): State<AppState>,
+/// The middleware: authenticates, rate-limits, hands the [`Principal`] to handlers, and
+/// writes every mutating request (refused ones included) to the audit log.
+pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
+    let started = std::time::Instant::now();
+    let audited = Audited::of(&request);
+    let (key_id, response) = match principal_of(&state, request.headers()).await {
+        Ok(principal) => (
+            principal.key_id.clone(),
+            admit(&state, principal, request, next).await,
+        ),
+        Err(err) => ("-".to_owned(), err.into_response()),
+    };
+    if let Some(audited) = audited {
+        audited
+            .record(&state, key_id, response.status().as_u16(), started)
+            .await;
+    }
+    response
+}
+
+async fn admit(
+    state: &AppState,
+    principal: Principal,
     mut request: Request,
     next: Next,
 ) -> Response {
-    let principal = match principal_of(&state, request.headers()).await {
-        Ok(principal) => principal,
-        Err(err) => return err.into_response(),
-    };
     let quota = principal
         .rate_limit
         .unwrap_or(state.config().auth.default_rate_limit);
@@ -115,6 +131,60 @@ pub async fn authenticate(
     let mut response = next.run(request).await;
     rate_headers(response.headers_mut(), &quota, &decision);
     response
+}
+
+/// What the audit log keeps of a mutating request.
+struct Audited {
+    method: String,
+    route: String,
+    path: String,
+    request_id: String,
+}
+
+impl Audited {
+    fn of(request: &Request) -> Option<Self> {
+        let method = request.method();
+        if method == Method::GET || method == Method::HEAD || method == Method::OPTIONS {
+            return None;
+        }
+        Some(Audited {
+            method: method.to_string(),
+            route: request
+                .extensions()
+                .get::<axum::extract::MatchedPath>()
+                .map_or_else(String::new, |p| p.as_str().to_owned()),
+            path: request.uri().path().to_owned(),
+            request_id: crate::middleware::request_id_of(request),
+        })
+    }
+
+    async fn record(
+        self,
+        state: &AppState,
+        key_id: String,
+        status: u16,
+        started: std::time::Instant,
+    ) {
+        let entry = AuditEntry {
+            id: sp_core::Id::new(),
+            at: sp_core::Timestamp::now(),
+            key_id,
+            method: self.method,
+            route: self.route,
+            path: self.path,
+            status,
+            request_id: self.request_id,
+            duration_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
+        };
+        let written = match state.services().await {
+            Ok(services) => services.audit.record(&entry).await,
+            Err(err) => Err(err),
+        };
+        // The answer stands; a lost audit entry is an operator's problem, loudly logged.
+        if let Err(err) = written {
+            tracing::error!(%err, request_id = %entry.request_id, "audit entry not written");
+        }
+    }
 }
 
 /// The authenticated caller of a handler.

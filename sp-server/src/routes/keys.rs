@@ -16,6 +16,34 @@ pub fn router() -> Router<AppState> {
     Router::new()
         .route("/v1/keys", post(create).get(list))
         .route("/v1/keys/{id}", delete(revoke))
+        .route("/v1/audit", axum::routing::get(audit))
+}
+
+#[derive(serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+struct AuditQuery {
+    key_id: Option<String>,
+    limit: Option<u32>,
+    cursor: Option<String>,
+}
+
+/// `GET /v1/audit?key_id&limit&cursor`: mutating requests, newest first.
+async fn audit(
+    State(state): State<AppState>,
+    caller: Caller,
+    query: Result<axum::extract::Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+) -> Result<axum::Json<sp_core::Page<sp_core::auth::AuditEntry>>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let axum::extract::Query(query) =
+        query.map_err(|err| ApiError::new(sp_core::ErrorCode::BadRequest, err.body_text()))?;
+    let page = sp_core::PageRequest::new(query.limit, query.cursor)?;
+    let entries = state
+        .services()
+        .await?
+        .audit
+        .list(query.key_id.as_deref(), &page)
+        .await?;
+    Ok(axum::Json(entries))
 }
 
 #[derive(Serialize)]

@@ -1,0 +1,156 @@
+//! API keys and the audit log on every backend: embedded SQLite and the PostgreSQL of the
+//! services script (a fresh schema per test).
+
+use std::sync::Arc;
+
+use sp_core::auth::{
+    AuditEntry, AuditStore, KeyStore, NewApiKey, Quota, Refusal, Scope, create_key, verify_key,
+};
+use sp_core::{Id, PageRequest, Timestamp};
+
+struct Stores {
+    keys: Arc<dyn KeyStore>,
+    audit: Arc<dyn AuditStore>,
+    _dir: Option<tempfile::TempDir>,
+    pg: Option<(sp_data::PgStore, String)>,
+}
+
+async fn sqlite() -> Stores {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = sp_data::SqliteStore::open(dir.path())
+        .await
+        .expect("sqlite");
+    Stores {
+        keys: Arc::new(sp_data::SqliteKeyStore::new(&db)),
+        audit: Arc::new(sp_data::SqliteAuditStore::new(&db)),
+        _dir: Some(dir),
+        pg: None,
+    }
+}
+
+async fn postgres() -> Stores {
+    let config = sp_core::config::DatabaseConfig {
+        url: Some(sp_tests::service_url("DATABASE_URL")),
+        schema: format!("auth_test_{}", Id::new().as_uuid().simple()),
+        ..Default::default()
+    };
+    let pg = sp_data::PgStore::connect_lazy(&config).expect("pool");
+    Stores {
+        keys: Arc::new(sp_data::PgKeyStore::open(&pg).await.expect("keys")),
+        audit: Arc::new(sp_data::PgAuditStore::open(&pg).await.expect("audit")),
+        _dir: None,
+        pg: Some((pg, config.schema)),
+    }
+}
+
+async fn cleanup(stores: Stores) {
+    if let Some((pg, schema)) = stores.pg {
+        let drop = format!("DROP SCHEMA \"{schema}\" CASCADE");
+        let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+            .execute(pg.pool())
+            .await;
+    }
+}
+
+async fn keys_round_trip(stores: &Stores) {
+    let store = stores.keys.as_ref();
+    let new = NewApiKey {
+        name: "ci".into(),
+        scopes: vec![Scope::DocumentsWrite, Scope::Inference],
+        rate_limit: Some("60/min".parse::<Quota>().expect("quota")),
+        expires_at: None,
+    };
+    let created = create_key(store, new).await.expect("create");
+    let verified = verify_key(store, &created.token)
+        .await
+        .expect("lookup")
+        .expect("valid");
+    assert_eq!(verified, created.key);
+    assert_eq!(
+        verified.scopes,
+        vec![Scope::Inference, Scope::DocumentsWrite]
+    );
+    let listed = store.list().await.expect("list");
+    assert_eq!(listed.len(), 1);
+    let revoked = store.revoke(&created.key.id).await.expect("revoke");
+    assert!(revoked.revoked_at.is_some());
+    assert_eq!(
+        verify_key(store, &created.token).await.expect("lookup"),
+        Err(Refusal::Revoked)
+    );
+    assert!(store.revoke("000000000000").await.is_err());
+}
+
+async fn audit_is_append_only_and_paged(stores: &Stores) {
+    let log = stores.audit.as_ref();
+    for i in 0..5u16 {
+        let entry = AuditEntry {
+            id: Id::new(),
+            at: Timestamp::now(),
+            key_id: if i % 2 == 0 {
+                "even".into()
+            } else {
+                "odd".into()
+            },
+            method: "POST".into(),
+            route: "/v1/documents".into(),
+            path: "/v1/documents".into(),
+            status: 200 + i,
+            request_id: format!("req-{i}"),
+            duration_ms: u32::from(i),
+        };
+        log.record(&entry).await.expect("record");
+    }
+    let first = log
+        .list(None, &PageRequest::new(Some(3), None).expect("page"))
+        .await
+        .expect("list");
+    assert_eq!(
+        first.items.iter().map(|e| e.status).collect::<Vec<_>>(),
+        [204, 203, 202]
+    );
+    let cursor = first.next_cursor.expect("more").as_str().to_owned();
+    let rest = log
+        .list(
+            None,
+            &PageRequest::new(Some(3), Some(cursor)).expect("page"),
+        )
+        .await
+        .expect("list");
+    assert_eq!(
+        rest.items.iter().map(|e| e.status).collect::<Vec<_>>(),
+        [201, 200]
+    );
+    let even = log
+        .list(Some("even"), &PageRequest::default())
+        .await
+        .expect("list");
+    assert_eq!(even.items.len(), 3);
+    assert_eq!(even.items[0].request_id, "req-4");
+}
+
+#[tokio::test]
+async fn sqlite_keys_round_trip() {
+    let stores = sqlite().await;
+    keys_round_trip(&stores).await;
+}
+
+#[tokio::test]
+async fn postgres_keys_round_trip() {
+    let stores = postgres().await;
+    keys_round_trip(&stores).await;
+    cleanup(stores).await;
+}
+
+#[tokio::test]
+async fn sqlite_audit() {
+    let stores = sqlite().await;
+    audit_is_append_only_and_paged(&stores).await;
+}
+
+#[tokio::test]
+async fn postgres_audit() {
+    let stores = postgres().await;
+    audit_is_append_only_and_paged(&stores).await;
+    cleanup(stores).await;
+}
