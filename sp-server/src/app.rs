@@ -19,8 +19,8 @@ use crate::state::AppState;
 /// # });
 /// ```
 pub fn app(state: AppState) -> Router {
-    let max_body = state.config().server.max_body_bytes;
-    crate::middleware::apply(crate::routes::router(state), max_body)
+    let server = state.config().server.clone();
+    crate::middleware::apply_with(crate::routes::router(state), &server)
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` completes, then lets in-flight requests

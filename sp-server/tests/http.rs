@@ -252,3 +252,82 @@ async fn a_panicking_handler_is_a_500_envelope_and_the_server_lives_on() {
     let (status, _, _) = send(router, post_json("/echo", r#"{"text":"still here"}"#)).await;
     assert_eq!(status, 200);
 }
+
+/// A route that takes `ms` milliseconds, behind the reference server's layers.
+fn slow_app(server: &sp_core::config::ServerConfig) -> Router {
+    let routes = Router::new().route(
+        "/slow/{ms}",
+        get(
+            |axum::extract::Path(ms): axum::extract::Path<u64>| async move {
+                tokio::time::sleep(std::time::Duration::from_millis(ms)).await;
+                axum::Json(serde_json::json!({"slept": ms}))
+            },
+        ),
+    );
+    middleware::apply_with(routes, server)
+}
+
+#[tokio::test]
+async fn requests_over_the_in_flight_bound_get_503_with_retry_after() {
+    let server = sp_core::config::ServerConfig {
+        max_concurrent_requests: 1,
+        ..Default::default()
+    };
+    let router = slow_app(&server);
+    let busy = tokio::spawn(router.clone().oneshot(get_req("/slow/400")));
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let shed = router
+        .clone()
+        .oneshot(get_req("/slow/0"))
+        .await
+        .expect("infallible");
+    assert_eq!(shed.status(), StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(shed.headers()["retry-after"], "1");
+    let first = busy.await.expect("join").expect("infallible");
+    assert_eq!(first.status(), StatusCode::OK);
+    // The permit is back.
+    let (status, _, _) = send(router, get_req("/slow/0")).await;
+    assert_eq!(status, StatusCode::OK);
+}
+
+#[tokio::test]
+async fn a_request_past_its_deadline_gets_503() {
+    let server = sp_core::config::ServerConfig {
+        request_timeout_secs: 1,
+        ..Default::default()
+    };
+    let (status, id, body) = send(slow_app(&server), get_req("/slow/3000")).await;
+    assert_eq!(status, StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(envelope_code(&body, id.as_deref()), "SP-GEN-002");
+}
+
+#[tokio::test]
+async fn cors_answers_preflights_for_configured_origins_only() {
+    let server = sp_core::config::ServerConfig {
+        cors_allowed_origins: vec!["https://app.example".into()],
+        ..Default::default()
+    };
+    let router = slow_app(&server);
+    let preflight = |origin: &str| {
+        Request::options("/slow/0")
+            .header("origin", origin)
+            .header("access-control-request-method", "GET")
+            .header("access-control-request-headers", "authorization")
+            .body(Body::empty())
+            .expect("request")
+    };
+    let allowed = router
+        .clone()
+        .oneshot(preflight("https://app.example"))
+        .await
+        .expect("ok");
+    assert_eq!(
+        allowed.headers()["access-control-allow-origin"],
+        "https://app.example"
+    );
+    let other = router
+        .oneshot(preflight("https://evil.example"))
+        .await
+        .expect("ok");
+    assert!(other.headers().get("access-control-allow-origin").is_none());
+}

@@ -81,6 +81,13 @@ pub struct ServerConfig {
     pub max_body_bytes: usize,
     /// Seconds to let in-flight requests finish on shutdown.
     pub shutdown_grace_secs: u64,
+    /// A request whose answer has not started after this many seconds gets `503`
+    /// (a streamed answer that has started is not cut).
+    pub request_timeout_secs: u64,
+    /// Requests handled at once; more get `503` with `Retry-After` instead of queueing.
+    pub max_concurrent_requests: usize,
+    /// Origins allowed to call from a browser (`["*"]` for any); empty sends no CORS headers.
+    pub cors_allowed_origins: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -89,6 +96,9 @@ impl Default for ServerConfig {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             max_body_bytes: 2 * 1024 * 1024,
             shutdown_grace_secs: 10,
+            request_timeout_secs: 300,
+            max_concurrent_requests: 512,
+            cors_allowed_origins: Vec::new(),
         }
     }
 }

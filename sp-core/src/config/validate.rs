@@ -48,10 +48,26 @@ impl Config {
                 format!("must be 1..=1000, got {}", self.database.max_connections),
             ));
         }
+        for origin in &self.server.cors_allowed_origins {
+            if origin != "*" && !(origin.starts_with("http://") || origin.starts_with("https://")) {
+                return Err(invalid(
+                    "server.cors_allowed_origins",
+                    format!("`{origin}` is not `*` or an http(s):// origin"),
+                ));
+            }
+        }
         if self.auth.admin_key.as_ref().is_some_and(|k| k.len() < 24) {
             return Err(invalid("auth.admin_key", "must be at least 24 characters"));
         }
         for (key, value) in [
+            (
+                "server.request_timeout_secs",
+                self.server.request_timeout_secs,
+            ),
+            (
+                "server.max_concurrent_requests",
+                self.server.max_concurrent_requests as u64,
+            ),
             ("cache.max_entries", self.cache.max_entries),
             ("cache.max_bytes", self.cache.max_bytes),
             ("cache.redis_timeout_ms", self.cache.redis_timeout_ms),

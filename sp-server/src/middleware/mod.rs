@@ -4,6 +4,7 @@
 
 pub mod auth;
 mod envelope;
+mod guard;
 mod request_id;
 
 use std::time::Duration;
@@ -19,6 +20,7 @@ use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 pub use envelope::error_envelope;
+pub use guard::{Guard, guard};
 pub use request_id::{MakeRequestIdV7, REQUEST_ID_HEADER, request_id_of};
 
 /// Wraps `router` in the gateway layers.
@@ -48,6 +50,49 @@ pub fn apply(router: Router, max_body_bytes: usize) -> Router {
             .layer(RequestBodyLimitLayer::new(max_body_bytes)),
     )
 }
+
+/// [`apply`] plus what the reference server configures: the in-flight bound and request
+/// deadline ([`Guard`]) and CORS for the configured origins.
+pub fn apply_with(router: Router, server: &sp_core::config::ServerConfig) -> Router {
+    let guard = Guard::new(
+        server.max_concurrent_requests,
+        Duration::from_secs(server.request_timeout_secs),
+    );
+    let mut router = router.layer(axum::middleware::from_fn_with_state(guard, self::guard));
+    if !server.cors_allowed_origins.is_empty() {
+        router = router.layer(cors(&server.cors_allowed_origins));
+    }
+    apply(router, server.max_body_bytes)
+}
+
+fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
+    use axum::http::{HeaderName, Method, header};
+    use tower_http::cors::{AllowOrigin, CorsLayer};
+    let allow = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(allow)
+        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static(REQUEST_ID_HEADER_NAME),
+        ])
+        .expose_headers([
+            HeaderName::from_static(REQUEST_ID_HEADER_NAME),
+            header::RETRY_AFTER,
+            HeaderName::from_static("ratelimit-limit"),
+            HeaderName::from_static("ratelimit-remaining"),
+            HeaderName::from_static("ratelimit-reset"),
+        ])
+        .max_age(Duration::from_secs(600))
+}
+
+const REQUEST_ID_HEADER_NAME: &str = "x-request-id";
 
 fn make_span<B>(request: &Request<B>) -> Span {
     tracing::info_span!(
