@@ -1,8 +1,11 @@
 //! Run with: `cargo bench -p sp-benches --bench gateway`
 //!
-//! What the gateway layers (request id, tracing span, error envelope, panic capture, body
-//! limit) cost per request, compared with the same handler on a bare axum router. Requests go
-//! through the tower stack in process, so the figure excludes sockets and HTTP parsing.
+//! What the gateway costs per request, compared with the same handler on a bare axum router:
+//! the layers alone (request id, tracing span, error envelope, panic capture, body limit),
+//! and the whole reference server stack on `GET /v1/models` (plus guard, metrics,
+//! authentication — the bootstrap admin key, or an API key whose lookup is cached — and the
+//! per-key rate limit). Requests go through the tower stack in process, so the figures
+//! exclude sockets and HTTP parsing.
 
 use axum::Router;
 use axum::body::Body;
@@ -14,8 +17,20 @@ async fn ok() -> &'static str {
     "ok"
 }
 
+async fn models() -> axum::Json<serde_json::Value> {
+    axum::Json(serde_json::json!({"object": "list", "data": []}))
+}
+
 async fn call(router: &Router, path: &str) {
-    let request = Request::get(path).body(Body::empty()).expect("request");
+    call_as(router, path, None).await;
+}
+
+async fn call_as(router: &Router, path: &str, token: Option<&str>) {
+    let mut request = Request::get(path);
+    if let Some(token) = token {
+        request = request.header("authorization", format!("Bearer {token}"));
+    }
+    let request = request.body(Body::empty()).expect("request");
     let response = router.clone().oneshot(request).await.expect("infallible");
     let _ = axum::body::to_bytes(response.into_body(), usize::MAX).await;
 }
@@ -47,5 +62,51 @@ async fn main() {
     println!(
         "gateway overhead: {:.2} µs per request",
         (gated_ok.as_secs_f64() - bare_ok.as_secs_f64()) * 1e6
+    );
+
+    // The whole reference stack on the embedded default.
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut config = sp_core::Config {
+        data_dir: dir.path().to_path_buf(),
+        ..sp_core::Config::default()
+    };
+    let admin = "bench-admin-key-0123456789abcdef";
+    config.auth.admin_key = Some(admin.into());
+    config.auth.default_rate_limit = "1000000000/s".parse().expect("quota");
+    let state = sp_server::AppState::open(config).await.expect("state");
+    let keys = state.services().await.expect("services").keys.clone();
+    let created = sp_core::auth::create_key(
+        keys.as_ref(),
+        sp_core::auth::NewApiKey {
+            name: "bench".into(),
+            scopes: vec![sp_core::auth::Scope::Inference],
+            rate_limit: None,
+            expires_at: None,
+        },
+    )
+    .await
+    .expect("key");
+    let full = sp_server::app(state);
+    let bare_models = Router::new().route("/v1/models", get(models));
+    let iters = 5_000;
+    let bare = sp_benches::median_per_call(iters, || call(&bare_models, "/v1/models")).await;
+    let with_admin =
+        sp_benches::median_per_call(iters, || call_as(&full, "/v1/models", Some(admin))).await;
+    let with_key =
+        sp_benches::median_per_call(iters, || call_as(&full, "/v1/models", Some(&created.token)))
+            .await;
+    println!("\n| router | request | µs per request (median of 5 × {iters}) | added |");
+    println!("|---|---|---|---|");
+    let us = |d: std::time::Duration| d.as_secs_f64() * 1e6;
+    println!("| bare axum | GET /v1/models | {:.2} | — |", us(bare));
+    println!(
+        "| sp full stack, admin key | GET /v1/models | {:.2} | {:.2} |",
+        us(with_admin),
+        us(with_admin) - us(bare)
+    );
+    println!(
+        "| sp full stack, API key (lookup cached 1 s) | GET /v1/models | {:.2} | {:.2} |",
+        us(with_key),
+        us(with_key) - us(bare)
     );
 }

@@ -53,7 +53,7 @@ pub use context::SqliteContextStore;
 pub use embedded::{DATABASE_FILE, SqliteStore};
 #[cfg(feature = "postgres")]
 pub use keys::PgKeyStore;
-pub use keys::SqliteKeyStore;
+pub use keys::{CachedKeyStore, SqliteKeyStore};
 #[cfg(feature = "postgres")]
 pub use knowledge::PgDocumentStore;
 pub use knowledge::SqliteDocumentStore;

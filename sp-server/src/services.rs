@@ -12,6 +12,10 @@ use sp_core::{Config, Embedder, Result, Tokenizer};
 use sp_data::{Backends, Database};
 use sp_llm::{EmbeddingModel, Engine};
 
+/// How long a key lookup is remembered: a revocation made by another process applies within
+/// this.
+pub const KEY_LOOKUP_TTL: Duration = Duration::from_secs(1);
+
 /// Dimension of the feature-hashing embedder used when no model is loaded.
 pub const HASH_DIMENSIONS: usize = 384;
 
@@ -96,7 +100,7 @@ impl Services {
         Ok(Services {
             knowledge,
             contexts: Arc::new(contexts),
-            keys,
+            keys: Arc::new(sp_data::CachedKeyStore::new(keys, KEY_LOOKUP_TTL)),
             audit,
         })
     }

@@ -68,3 +68,48 @@ async fn two_processes_share_a_key_budget_through_redis() {
         "one budget, not one per process"
     );
 }
+
+#[tokio::test]
+async fn a_revocation_from_the_cli_reaches_a_running_server_within_a_second() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let created = sp(dir.path())
+        .args([
+            "keys",
+            "create",
+            "--name",
+            "doomed",
+            "--scopes",
+            "documents:write",
+        ])
+        .output()
+        .expect("run sp keys create");
+    let stdout = String::from_utf8_lossy(&created.stdout);
+    let token = stdout.lines().last().expect("token line").trim().to_owned();
+    let id = token.split('_').nth(1).expect("id").to_owned();
+    let (_server, addr, _log) = start(&mut sp(dir.path()));
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    let doc = br#"{"title":"T","content":"Before the revocation."}"#;
+    let before = sp_tests::http(&addr, "POST", "/v1/documents", &headers, doc)
+        .await
+        .expect("request");
+    assert_eq!(before.status, 201, "{}", before.body);
+
+    let revoked = sp(dir.path())
+        .args(["keys", "revoke", &id])
+        .output()
+        .expect("revoke");
+    assert!(
+        revoked.status.success(),
+        "{}",
+        String::from_utf8_lossy(&revoked.stderr)
+    );
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+    let after = sp_tests::http(&addr, "POST", "/v1/documents", &headers, doc)
+        .await
+        .expect("request");
+    assert_eq!(after.status, 401, "{}", after.body);
+}
