@@ -95,10 +95,16 @@ async fn main() {
     let with_key =
         sp_benches::median_per_call(iters, || call_as(&full, "/v1/models", Some(&created.token)))
             .await;
+    let health = sp_benches::median_per_call(iters, || call(&full, "/health")).await;
     println!("\n| router | request | µs per request (median of 5 × {iters}) | added |");
     println!("|---|---|---|---|");
     let us = |d: std::time::Duration| d.as_secs_f64() * 1e6;
     println!("| bare axum | GET /v1/models | {:.2} | — |", us(bare));
+    println!(
+        "| sp full stack | GET /health (runs the SQLite check) | {:.2} | — ({:.0} req/s on one core) |",
+        us(health),
+        1e6 / us(health)
+    );
     println!(
         "| sp full stack, admin key | GET /v1/models | {:.2} | {:.2} |",
         us(with_admin),
