@@ -372,16 +372,16 @@ impl Contexts {
         Ok(())
     }
 
-    /// A whole turn: appends `user`, assembles within `context_window` leaving
-    /// `sampling.max_tokens` for the reply, generates, appends the reply.
-    pub async fn chat(
+    /// Checks a turn, assembles its prompt (as if `user` were appended) and appends `user`:
+    /// what a turn does before the model runs. A refused turn stores nothing.
+    pub(super) async fn begin_turn(
         &self,
         namespace: &Namespace,
         id: Id,
         user: NewMessage,
         sampling: &Sampling,
         context_window: usize,
-    ) -> Result<ChatTurn> {
+    ) -> Result<(Arc<dyn ChatModel>, AssembledPrompt)> {
         let model = self
             .model
             .clone()
@@ -404,6 +404,22 @@ impl Contexts {
             .assemble_with(namespace, id, &budget, Some(&user))
             .await?;
         self.append(namespace, id, user).await?;
+        Ok((model, prompt))
+    }
+
+    /// A whole turn: appends `user`, assembles within `context_window` leaving
+    /// `sampling.max_tokens` for the reply, generates, appends the reply.
+    pub async fn chat(
+        &self,
+        namespace: &Namespace,
+        id: Id,
+        user: NewMessage,
+        sampling: &Sampling,
+        context_window: usize,
+    ) -> Result<ChatTurn> {
+        let (model, prompt) = self
+            .begin_turn(namespace, id, user, sampling, context_window)
+            .await?;
         let completion = model.chat(&prompt.messages, sampling).await?;
         let reply = self
             .append(

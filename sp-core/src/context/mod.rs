@@ -12,6 +12,7 @@
 //! [`MemoryContextStore`] keeps everything in the process.
 
 mod assemble;
+mod chat_stream;
 mod compaction;
 mod contexts;
 mod memory_store;
@@ -22,6 +23,7 @@ pub use assemble::{
     AssembledPrompt, AssemblyInput, Budget, DEFAULT_SYSTEM_PROMPT, Plan, count_message, plan,
     render_message, system_message,
 };
+pub use chat_stream::{StreamedTurn, TurnEvent};
 pub use contexts::{ChatTurn, ContextConfig, Contexts};
 pub use memory_store::MemoryContextStore;
 pub use store::{ContextStore, PreparedMessage};

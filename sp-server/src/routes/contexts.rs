@@ -3,11 +3,16 @@
 use axum::Router;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::response::IntoResponse as _;
+use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::routing::{get, post, put};
+use futures::StreamExt as _;
 use serde::{Deserialize, Serialize};
 use sp_core::auth::Scope;
 use sp_core::chat::{Role, Sampling, Usage};
-use sp_core::context::{Context, MemoryBlock, MemoryScope, Message, NewContext, NewMessage};
+use sp_core::context::{
+    Context, MemoryBlock, MemoryScope, Message, NewContext, NewMessage, TurnEvent,
+};
 use sp_core::{Error, ErrorCode, Page};
 
 use super::params::{Listing, parse_id};
@@ -244,6 +249,9 @@ struct ChatRequest {
     temperature: f32,
     #[serde(default)]
     seed: Option<u32>,
+    /// Stream the reply as server-sent events.
+    #[serde(default)]
+    stream: bool,
 }
 
 fn default_max_tokens() -> u32 {
@@ -265,7 +273,7 @@ async fn chat(
     Path(id): Path<String>,
     listing: Listing,
     ApiJson(body): ApiJson<ChatRequest>,
-) -> Result<axum::Json<ChatResponse>, ApiError> {
+) -> Result<axum::response::Response, ApiError> {
     caller.require(Scope::Contexts)?;
     caller.require(Scope::Inference)?;
     let engine = state.engine().ok_or_else(|| {
@@ -283,14 +291,15 @@ async fn chat(
     };
     let window = engine.config().context_per_slot as usize;
     let contexts = &state.services().await?.contexts;
+    let id = parse_id(&id)?;
+    if body.stream {
+        let turn = contexts
+            .chat_stream(&listing.namespace, id, message, &sampling, window)
+            .await?;
+        return Ok(stream_turn(turn));
+    }
     let turn = contexts
-        .chat(
-            &listing.namespace,
-            parse_id(&id)?,
-            message,
-            &sampling,
-            window,
-        )
+        .chat(&listing.namespace, id, message, &sampling, window)
         .await?;
     Ok(axum::Json(ChatResponse {
         reply: turn.reply,
@@ -298,5 +307,41 @@ async fn chat(
         prompt_tokens: turn.prompt.prompt_tokens,
         passages: turn.prompt.retrieved.len(),
         summary_through: turn.prompt.summary_through,
-    }))
+    })
+    .into_response())
+}
+
+/// Server-sent events of a streamed turn: `prompt`, then `delta`s, then `done` (with the
+/// stored reply) or `error`, then `[DONE]`.
+fn stream_turn(turn: sp_core::context::StreamedTurn) -> axum::response::Response {
+    let head = serde_json::json!({
+        "type": "prompt",
+        "prompt_tokens": turn.prompt.prompt_tokens,
+        "passages": turn.prompt.retrieved.len(),
+        "summary_through": turn.prompt.summary_through,
+    });
+    let events = turn.events.map(|event| match event {
+        Ok(TurnEvent::Delta(text)) => serde_json::json!({"type": "delta", "text": text}),
+        Ok(TurnEvent::Done {
+            reply,
+            finish_reason,
+            usage,
+        }) => serde_json::json!({
+            "type": "done", "reply": reply, "finish_reason": finish_reason, "usage": usage,
+        }),
+        Err(err) => {
+            let api = ApiError::from(err);
+            serde_json::json!({"type": "error", "error": {"code": api.code.as_str(), "message": api.message}})
+        }
+    });
+    let sse = futures::stream::once(async move { head })
+        .chain(events)
+        .map(|value| Event::default().data(value.to_string()))
+        .chain(futures::stream::once(async {
+            Event::default().data("[DONE]")
+        }))
+        .map(Ok::<_, std::convert::Infallible>);
+    Sse::new(sse)
+        .keep_alive(KeepAlive::default())
+        .into_response()
 }
