@@ -14,6 +14,7 @@ struct KeyRow {
     name: String,
     scopes: String,
     rate_limit: Option<String>,
+    token_limit: Option<String>,
     token_hash: String,
     created_at: i64,
     expires_at: Option<i64>,
@@ -30,6 +31,11 @@ impl KeyRow {
             id: self.id,
             name: self.name,
             scopes,
+            token_limit: self
+                .token_limit
+                .as_deref()
+                .map(str::parse::<Quota>)
+                .transpose()?,
             rate_limit: self
                 .rate_limit
                 .as_deref()
@@ -70,19 +76,20 @@ impl SqliteKeyStore {
 }
 
 const SQLITE_COLUMNS: &str =
-    "id, name, scopes, rate_limit, token_hash, created_at, expires_at, revoked_at";
+    "id, name, scopes, rate_limit, token_limit, token_hash, created_at, expires_at, revoked_at";
 
 #[async_trait]
 impl KeyStore for SqliteKeyStore {
     async fn insert(&self, key: &ApiKey, token_hash: &str) -> Result<()> {
         sqlx::query(
-            "INSERT INTO auth_keys (id, name, scopes, rate_limit, token_hash, created_at, expires_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?)",
+            "INSERT INTO auth_keys (id, name, scopes, rate_limit, token_limit, token_hash, created_at, expires_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
         .bind(&key.id)
         .bind(&key.name)
         .bind(scopes_json(key)?)
         .bind(key.rate_limit.map(|q| q.to_string()))
+        .bind(key.token_limit.map(|q| q.to_string()))
         .bind(token_hash)
         .bind(key.created_at.unix_micros())
         .bind(key.expires_at.map(|t| t.unix_micros()))
@@ -152,7 +159,7 @@ mod pg {
         }
     }
 
-    const PG_COLUMNS: &str = "id, name, scopes::text AS scopes, rate_limit, token_hash, \
+    const PG_COLUMNS: &str = "id, name, scopes::text AS scopes, rate_limit, token_limit, token_hash, \
          (extract(epoch FROM created_at) * 1000000)::int8 AS created_at, \
          (extract(epoch FROM expires_at) * 1000000)::int8 AS expires_at, \
          (extract(epoch FROM revoked_at) * 1000000)::int8 AS revoked_at";
@@ -165,13 +172,14 @@ mod pg {
     impl KeyStore for PgKeyStore {
         async fn insert(&self, key: &ApiKey, token_hash: &str) -> Result<()> {
             sqlx::query(
-                "INSERT INTO auth_keys (id, name, scopes, rate_limit, token_hash, created_at, expires_at) \
-                 VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7)",
+                "INSERT INTO auth_keys (id, name, scopes, rate_limit, token_limit, token_hash, created_at, expires_at) \
+                 VALUES ($1, $2, $3::jsonb, $4, $5, $6, $7, $8)",
             )
             .bind(&key.id)
             .bind(&key.name)
             .bind(scopes_json(key)?)
             .bind(key.rate_limit.map(|q| q.to_string()))
+            .bind(key.token_limit.map(|q| q.to_string()))
             .bind(token_hash)
             .bind(key.created_at.as_datetime())
             .bind(key.expires_at.map(|t| t.as_datetime()))

@@ -55,6 +55,7 @@ pub async fn keys(config: &Config, command: &KeysCommand) -> Result<Vec<String>>
             name,
             scopes,
             rate_limit,
+            token_limit,
             expires_in_days,
         } => {
             let expires_at = expires_in_days.map(|days| {
@@ -66,6 +67,10 @@ pub async fn keys(config: &Config, command: &KeysCommand) -> Result<Vec<String>>
                 name: name.clone(),
                 scopes: Scope::parse_list(scopes)?,
                 rate_limit: rate_limit.as_deref().map(str::parse::<Quota>).transpose()?,
+                token_limit: token_limit
+                    .as_deref()
+                    .map(str::parse::<Quota>)
+                    .transpose()?,
                 expires_at,
             };
             let created = create_key(store.as_ref(), new).await?;
@@ -79,6 +84,12 @@ pub async fn keys(config: &Config, command: &KeysCommand) -> Result<Vec<String>>
                         || format!("{} (server default)", config.auth.default_rate_limit),
                         |q| q.to_string()
                     )
+                ),
+                format!(
+                    "token budget: {}",
+                    key.token_limit
+                        .or(config.auth.default_token_limit)
+                        .map_or_else(|| "none".to_owned(), |q| q.to_string())
                 ),
                 "the token is shown once, on the next line; store it now:".into(),
                 created.token,

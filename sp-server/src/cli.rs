@@ -58,6 +58,9 @@ pub enum KeysCommand {
         /// Its own rate limit, e.g. 60/min (the server's default otherwise).
         #[arg(long, value_name = "COUNT/UNIT")]
         rate_limit: Option<String>,
+        /// Its budget of generated tokens, e.g. 100000/day (the server's default otherwise).
+        #[arg(long, value_name = "COUNT/UNIT")]
+        token_limit: Option<String>,
         /// Expire after this many days.
         #[arg(long, value_name = "DAYS")]
         expires_in_days: Option<u32>,

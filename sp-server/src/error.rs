@@ -23,6 +23,8 @@ pub struct ApiError {
     pub code: ErrorCode,
     /// A message for the caller.
     pub message: String,
+    /// Seconds for a `Retry-After` header (rate limits).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -31,6 +33,7 @@ impl ApiError {
         ApiError {
             code,
             message: message.into(),
+            retry_after: None,
         }
     }
 
@@ -78,7 +81,15 @@ impl From<Error> for ApiError {
             }
             other => other.to_string(),
         };
-        ApiError { code, message }
+        let retry_after = match &err {
+            Error::RateLimited { retry_after_secs } => Some(*retry_after_secs),
+            _ => None,
+        };
+        ApiError {
+            code,
+            message,
+            retry_after,
+        }
     }
 }
 
@@ -110,6 +121,16 @@ impl IntoResponse for ApiError {
         // handler used outside the router) the body is still a valid envelope.
         let mut response =
             (self.status(), axum::Json(self.envelope(String::new()))).into_response();
+        if let ErrorCode::RateLimited = self.code {
+            // Handlers' 429s (token budgets) carry their wait like the gateway's do.
+            if let Some(secs) = self.retry_after {
+                if let Ok(value) = axum::http::HeaderValue::from_str(&secs.to_string()) {
+                    response
+                        .headers_mut()
+                        .insert(axum::http::header::RETRY_AFTER, value);
+                }
+            }
+        }
         if self.code == ErrorCode::Overloaded {
             // The queue drains within a decode step or two.
             response.headers_mut().insert(

@@ -26,6 +26,7 @@
 
 pub mod admin;
 mod app;
+mod budget;
 pub mod cli;
 mod error;
 mod json;

@@ -38,17 +38,30 @@ pub struct Decision {
 /// assert_eq!(third.retry_after, Duration::from_secs(1));
 /// ```
 pub fn gcra_decide(tat_nanos: u128, now_nanos: u128, quota: &Quota) -> Decision {
+    gcra_spend(tat_nanos, now_nanos, quota, 1, false)
+}
+
+/// Spends `cost` units (0 only asks whether the budget is in credit). With `force` the cost
+/// is spent even past the budget — for work already done, like tokens generated — so later
+/// requests wait until the debt is repaid.
+pub fn gcra_spend(
+    tat_nanos: u128,
+    now_nanos: u128,
+    quota: &Quota,
+    cost: u32,
+    force: bool,
+) -> Decision {
     let interval = quota.interval().as_nanos().max(1);
     let period = interval * u128::from(quota.count.max(1));
     let tat = tat_nanos.max(now_nanos);
-    let new_tat = tat + interval;
+    let new_tat = tat + interval * u128::from(cost);
     let ahead = new_tat - now_nanos;
-    if ahead <= period {
+    if ahead <= period || force {
         Decision {
-            allowed: true,
-            remaining: ((period - ahead) / interval) as u32,
+            allowed: ahead <= period,
+            remaining: (period.saturating_sub(ahead) / interval) as u32,
             reset_after: nanos(ahead),
-            retry_after: Duration::ZERO,
+            retry_after: nanos(ahead.saturating_sub(period)),
             tat_nanos: new_tat,
         }
     } else {
@@ -78,14 +91,20 @@ pub fn now_nanos() -> u128 {
 /// `sp-data`'s Redis limiter shares one budget between every process on the same Redis.
 #[async_trait::async_trait]
 pub trait RateLimiter: Send + Sync {
+    /// Spends `cost` units of `key`'s budget when they fit (or always, with `force`); see
+    /// [`gcra_spend`].
+    async fn spend(&self, key: &str, quota: &Quota, cost: u32, force: bool) -> Decision;
+
     /// Decides (and, when allowed, spends) one request of `key`.
-    async fn check(&self, key: &str, quota: &Quota) -> Decision;
+    async fn check(&self, key: &str, quota: &Quota) -> Decision {
+        self.spend(key, quota, 1, false).await
+    }
 }
 
 #[async_trait::async_trait]
 impl RateLimiter for LocalRateLimiter {
-    async fn check(&self, key: &str, quota: &Quota) -> Decision {
-        self.check_now(key, quota)
+    async fn spend(&self, key: &str, quota: &Quota, cost: u32, force: bool) -> Decision {
+        self.spend_now(key, quota, cost, force)
     }
 }
 
@@ -98,11 +117,16 @@ pub struct LocalRateLimiter {
 impl LocalRateLimiter {
     /// Decides a request of `key` under `quota`.
     pub fn check_now(&self, key: &str, quota: &Quota) -> Decision {
+        self.spend_now(key, quota, 1, false)
+    }
+
+    /// [`gcra_spend`] on `key`'s stored arrival time.
+    pub fn spend_now(&self, key: &str, quota: &Quota, cost: u32, force: bool) -> Decision {
         let mut arrivals = self.arrivals.lock().unwrap_or_else(PoisonError::into_inner);
         let now = now_nanos();
         let tat = arrivals.get(key).copied().unwrap_or(0);
-        let decision = gcra_decide(tat, now, quota);
-        if decision.allowed {
+        let decision = gcra_spend(tat, now, quota, cost, force);
+        if decision.allowed || force {
             arrivals.insert(key.to_owned(), decision.tat_nanos);
         }
         // Keys idle for longer than their period hold nothing worth keeping.
@@ -138,6 +162,21 @@ mod tests {
         let later = gcra_decide(tat, start + 1_000_000_000, &quota);
         assert!(later.allowed);
         assert_eq!(later.remaining, 0);
+    }
+
+    #[test]
+    fn forced_spending_goes_into_debt() {
+        let quota = Quota {
+            count: 10,
+            period: Duration::from_secs(10),
+        };
+        let now = 1_000_000_000_000u128;
+        let spent = gcra_spend(0, now, &quota, 25, true);
+        assert!(!spent.allowed, "25 of 10 is over budget");
+        let ask = gcra_spend(spent.tat_nanos, now, &quota, 0, false);
+        assert!(!ask.allowed);
+        assert_eq!(ask.retry_after, Duration::from_secs(15));
+        assert!(gcra_spend(spent.tat_nanos, now + 15_000_000_000, &quota, 0, false).allowed);
     }
 
     #[test]

@@ -25,6 +25,9 @@ pub struct ApiKey {
     pub scopes: Vec<Scope>,
     /// Its own rate limit (the server default otherwise).
     pub rate_limit: Option<Quota>,
+    /// Its budget of generated tokens, e.g. `100000/day` (the server default otherwise).
+    #[serde(default)]
+    pub token_limit: Option<Quota>,
     /// Creation time.
     pub created_at: Timestamp,
     /// After this it is refused.
@@ -43,6 +46,9 @@ pub struct NewApiKey {
     /// Its own rate limit.
     #[serde(default)]
     pub rate_limit: Option<Quota>,
+    /// Its own budget of generated tokens.
+    #[serde(default)]
+    pub token_limit: Option<Quota>,
     /// Expiry.
     #[serde(default)]
     pub expires_at: Option<Timestamp>,
@@ -114,6 +120,7 @@ pub async fn create_key(store: &dyn KeyStore, new: NewApiKey) -> Result<CreatedK
         name: new.name.trim().to_owned(),
         scopes,
         rate_limit: new.rate_limit,
+        token_limit: new.token_limit,
         created_at: Timestamp::now(),
         expires_at: new.expires_at,
         revoked_at: None,
@@ -211,6 +218,7 @@ mod tests {
                 name: "ci".into(),
                 scopes: vec![Scope::Inference],
                 rate_limit: None,
+                token_limit: None,
                 expires_at: None,
             },
         )

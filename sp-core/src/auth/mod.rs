@@ -10,7 +10,7 @@ mod rate;
 mod scope;
 
 pub use audit::{AuditEntry, AuditStore};
-pub use gcra::{Decision, LocalRateLimiter, RateLimiter, gcra_decide, now_nanos};
+pub use gcra::{Decision, LocalRateLimiter, RateLimiter, gcra_decide, gcra_spend, now_nanos};
 pub use keys::{
     ApiKey, CreatedKey, KeyStore, NewApiKey, Refusal, constant_time_eq, create_key, hash_token,
     verify_key,
@@ -27,6 +27,8 @@ pub struct Principal {
     pub scopes: Vec<Scope>,
     /// Its own rate limit, if any.
     pub rate_limit: Option<Quota>,
+    /// Its own budget of generated tokens, if any.
+    pub token_limit: Option<Quota>,
 }
 
 impl Principal {
@@ -34,7 +36,12 @@ impl Principal {
     ///
     /// ```
     /// use sp_core::auth::{Principal, Scope};
-    /// let p = Principal { key_id: "k".into(), scopes: vec![Scope::DocumentsRead], rate_limit: None };
+    /// let p = Principal {
+    ///     key_id: "k".into(),
+    ///     scopes: vec![Scope::DocumentsRead],
+    ///     rate_limit: None,
+    ///     token_limit: None,
+    /// };
     /// assert!(p.allows(Scope::DocumentsRead));
     /// assert!(!p.allows(Scope::DocumentsWrite));
     /// ```

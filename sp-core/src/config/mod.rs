@@ -145,6 +145,9 @@ pub struct AuthConfig {
     pub admin_key: Option<String>,
     /// The rate limit of keys created without one, e.g. `600/min`.
     pub default_rate_limit: crate::auth::Quota,
+    /// The budget of generated tokens of keys created without one, e.g. `200000/day`;
+    /// unset: no budget.
+    pub default_token_limit: Option<crate::auth::Quota>,
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -152,6 +155,7 @@ impl std::fmt::Debug for AuthConfig {
         f.debug_struct("AuthConfig")
             .field("admin_key", &self.admin_key.as_ref().map(|_| "<redacted>"))
             .field("default_rate_limit", &self.default_rate_limit)
+            .field("default_token_limit", &self.default_token_limit)
             .finish()
     }
 }
@@ -164,6 +168,7 @@ impl Default for AuthConfig {
                 count: 600,
                 period: std::time::Duration::from_secs(60),
             },
+            default_token_limit: None,
         }
     }
 }

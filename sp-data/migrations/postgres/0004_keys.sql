@@ -4,6 +4,7 @@ CREATE TABLE auth_keys (
     name        TEXT NOT NULL,
     scopes      JSONB NOT NULL,            -- array of scope names
     rate_limit  TEXT,                      -- e.g. "60/min"
+    token_limit TEXT,                      -- generated tokens, e.g. "100000/day"
     token_hash  TEXT NOT NULL,
     created_at  TIMESTAMPTZ NOT NULL,
     expires_at  TIMESTAMPTZ,

@@ -14,20 +14,30 @@ use sp_core::auth::{Decision, LocalRateLimiter, Quota, RateLimiter};
 
 use crate::RedisStore;
 
-/// GCRA in microseconds. KEYS[1]: the key's arrival time; ARGV: interval, period (µs).
-/// Returns {allowed, remaining, reset_after_us, retry_after_us}.
+/// GCRA in microseconds. KEYS[1]: the key's arrival time; ARGV: interval, period (µs),
+/// cost, force (1: spend past the budget). Returns {allowed, remaining, reset_after_us,
+/// retry_after_us}.
 const GCRA: &str = r"
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
 local interval = tonumber(ARGV[1])
 local period = tonumber(ARGV[2])
+local cost = tonumber(ARGV[3])
+local force = ARGV[4] == '1'
 local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
 if tat < now then tat = now end
-local new_tat = tat + interval
+local new_tat = tat + interval * cost
 local ahead = new_tat - now
-if ahead <= period then
-  redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil(ahead / 1000) + 1)
-  return {1, math.floor((period - ahead) / interval), ahead, 0}
+local fits = ahead <= period
+if fits or force then
+  if cost > 0 then
+    redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil(ahead / 1000) + 1)
+  end
+  local remaining = 0
+  if fits then remaining = math.floor((period - ahead) / interval) end
+  local retry = 0
+  if not fits then retry = ahead - period end
+  return {fits and 1 or 0, remaining, ahead, retry}
 end
 return {0, 0, tat - now, ahead - period}
 ";
@@ -61,7 +71,13 @@ impl RedisRateLimiter {
         }
     }
 
-    async fn shared(&self, key: &str, quota: &Quota) -> Result<Decision, String> {
+    async fn shared(
+        &self,
+        key: &str,
+        quota: &Quota,
+        cost: u32,
+        force: bool,
+    ) -> Result<Decision, String> {
         if !self.client.is_connected() {
             return Err("not connected".into());
         }
@@ -73,7 +89,7 @@ impl RedisRateLimiter {
             .eval(
                 GCRA,
                 vec![format!("sp:ratelimit:{key}")],
-                vec![interval, period],
+                vec![interval, period, i64::from(cost), i64::from(force)],
             )
             .await
             .map_err(|err| err.to_string())?;
@@ -93,8 +109,8 @@ impl RedisRateLimiter {
 
 #[async_trait]
 impl RateLimiter for RedisRateLimiter {
-    async fn check(&self, key: &str, quota: &Quota) -> Decision {
-        match self.shared(key, quota).await {
+    async fn spend(&self, key: &str, quota: &Quota, cost: u32, force: bool) -> Decision {
+        match self.shared(key, quota, cost, force).await {
             Ok(decision) => {
                 if self.down.swap(false, Ordering::Relaxed) {
                     tracing::info!("redis rate limiter is back");
@@ -105,7 +121,7 @@ impl RateLimiter for RedisRateLimiter {
                 if !self.down.swap(true, Ordering::Relaxed) {
                     tracing::warn!(%reason, "redis rate limiter unavailable; limiting per process until it returns");
                 }
-                self.fallback.check_now(key, quota)
+                self.fallback.spend_now(key, quota, cost, force)
             }
         }
     }

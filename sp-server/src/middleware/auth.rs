@@ -47,6 +47,7 @@ async fn principal_of(state: &AppState, headers: &HeaderMap) -> Result<Principal
             key_id: "admin".into(),
             scopes: vec![Scope::Admin],
             rate_limit: None,
+            token_limit: None,
         });
     }
     let services = state.services().await?;
@@ -55,6 +56,7 @@ async fn principal_of(state: &AppState, headers: &HeaderMap) -> Result<Principal
             key_id: key.id,
             scopes: key.scopes,
             rate_limit: key.rate_limit,
+            token_limit: key.token_limit,
         }),
         Err(refusal) => {
             metrics::counter!("sp_auth_refused_total").increment(1);

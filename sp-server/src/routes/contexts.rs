@@ -16,6 +16,7 @@ use sp_core::context::{
 use sp_core::{Error, ErrorCode, Page};
 
 use super::params::{Listing, parse_id};
+use crate::budget::TokenBudget;
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
@@ -290,17 +291,21 @@ async fn chat(
         ..NewMessage::new(Role::User, body.content)
     };
     let window = engine.config().context_per_slot as usize;
+    let budget = TokenBudget::check(&state, &caller).await?;
     let contexts = &state.services().await?.contexts;
     let id = parse_id(&id)?;
     if body.stream {
         let turn = contexts
             .chat_stream(&listing.namespace, id, message, &sampling, window)
             .await?;
-        return Ok(stream_turn(turn));
+        return Ok(stream_turn(turn, budget));
     }
     let turn = contexts
         .chat(&listing.namespace, id, message, &sampling, window)
         .await?;
+    if let Some(budget) = &budget {
+        budget.charge(turn.completion.usage.completion_tokens).await;
+    }
     Ok(axum::Json(ChatResponse {
         reply: turn.reply,
         usage: turn.completion.usage,
@@ -313,22 +318,30 @@ async fn chat(
 
 /// Server-sent events of a streamed turn: `prompt`, then `delta`s, then `done` (with the
 /// stored reply) or `error`, then `[DONE]`.
-fn stream_turn(turn: sp_core::context::StreamedTurn) -> axum::response::Response {
+fn stream_turn(
+    turn: sp_core::context::StreamedTurn,
+    budget: Option<TokenBudget>,
+) -> axum::response::Response {
     let head = serde_json::json!({
         "type": "prompt",
         "prompt_tokens": turn.prompt.prompt_tokens,
         "passages": turn.prompt.retrieved.len(),
         "summary_through": turn.prompt.summary_through,
     });
-    let events = turn.events.map(|event| match event {
+    let events = turn.events.map(move |event| match event {
         Ok(TurnEvent::Delta(text)) => serde_json::json!({"type": "delta", "text": text}),
         Ok(TurnEvent::Done {
             reply,
             finish_reason,
             usage,
-        }) => serde_json::json!({
-            "type": "done", "reply": reply, "finish_reason": finish_reason, "usage": usage,
-        }),
+        }) => {
+            if let Some(budget) = &budget {
+                budget.charge_later(usage.completion_tokens);
+            }
+            serde_json::json!({
+                "type": "done", "reply": reply, "finish_reason": finish_reason, "usage": usage,
+            })
+        }
         Err(err) => {
             let api = ApiError::from(err);
             serde_json::json!({"type": "error", "error": {"code": api.code.as_str(), "message": api.message}})

@@ -15,6 +15,7 @@ use sp_llm::Engine;
 use super::wire::{
     ChatRequest, CompletionRequest, Prompt, WireUsage, completion_id, created, finish_reason,
 };
+use crate::budget::TokenBudget;
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
@@ -57,10 +58,11 @@ pub async fn chat_completions(
     let sampling = request
         .sampling
         .sampling(engine.config().context_per_slot)?;
+    let budget = TokenBudget::check(&state, &caller).await?;
     let model = engine.info().id.clone();
     let id = completion_id("chatcmpl");
     if request.sampling.stream {
-        let events = engine.chat_stream(&messages, &sampling)?;
+        let events = charged(engine.chat_stream(&messages, &sampling)?, budget);
         let include_usage = request.sampling.include_usage();
         let chunk = move |delta: Value, finish: Option<&str>| {
             json!({
@@ -91,6 +93,9 @@ pub async fn chat_completions(
         ));
     }
     let done = engine.chat(&messages, &sampling).await?;
+    if let Some(budget) = &budget {
+        budget.charge(done.usage.completion_tokens).await;
+    }
     Ok(axum::Json(json!({
         "id": id, "object": "chat.completion", "created": created(), "model": model,
         "choices": [{
@@ -120,10 +125,11 @@ pub async fn completions(
     };
     // OpenAI's default for completions is 16 tokens.
     let sampling = request.sampling.sampling(16)?;
+    let budget = TokenBudget::check(&state, &caller).await?;
     let model = engine.info().id.clone();
     let id = completion_id("cmpl");
     if request.sampling.stream {
-        let events = engine.complete_stream(&prompt, &sampling)?;
+        let events = charged(engine.complete_stream(&prompt, &sampling)?, budget);
         let include_usage = request.sampling.include_usage();
         let chunk = move |text: &str, finish: Option<&str>| {
             json!({
@@ -148,6 +154,9 @@ pub async fn completions(
         return Ok(sse(body));
     }
     let done = engine.complete(&prompt, &sampling).await?;
+    if let Some(budget) = &budget {
+        budget.charge(done.usage.completion_tokens).await;
+    }
     Ok(axum::Json(json!({
         "id": id, "object": "text_completion", "created": created(), "model": model,
         "choices": [{
@@ -157,6 +166,18 @@ pub async fn completions(
         "usage": WireUsage::from(done.usage),
     }))
     .into_response())
+}
+
+/// `events`, charging the tokens generated to `budget` when the last event passes.
+fn charged(
+    events: sp_llm::CompletionStream,
+    budget: Option<TokenBudget>,
+) -> impl Stream<Item = Result<StreamEvent>> + Send + 'static {
+    events.inspect(move |event| {
+        if let (Some(budget), Ok(StreamEvent::Done { usage, .. })) = (&budget, event) {
+            budget.charge_later(usage.completion_tokens);
+        }
+    })
 }
 
 fn error_chunk(err: Error) -> Value {
