@@ -81,6 +81,7 @@ async fn main() {
             name: "bench".into(),
             scopes: vec![sp_core::auth::Scope::Inference],
             rate_limit: None,
+            token_limit: None,
             expires_at: None,
         },
     )

@@ -58,6 +58,7 @@ async fn keys_round_trip(stores: &Stores) {
         name: "ci".into(),
         scopes: vec![Scope::DocumentsWrite, Scope::Inference],
         rate_limit: Some("60/min".parse::<Quota>().expect("quota")),
+        token_limit: None,
         expires_at: None,
     };
     let created = create_key(store, new).await.expect("create");

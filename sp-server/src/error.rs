@@ -121,15 +121,13 @@ impl IntoResponse for ApiError {
         // handler used outside the router) the body is still a valid envelope.
         let mut response =
             (self.status(), axum::Json(self.envelope(String::new()))).into_response();
-        if let ErrorCode::RateLimited = self.code {
-            // Handlers' 429s (token budgets) carry their wait like the gateway's do.
-            if let Some(secs) = self.retry_after {
-                if let Ok(value) = axum::http::HeaderValue::from_str(&secs.to_string()) {
-                    response
-                        .headers_mut()
-                        .insert(axum::http::header::RETRY_AFTER, value);
-                }
-            }
+        // Handlers' 429s (token budgets) carry their wait like the gateway's do.
+        if let (ErrorCode::RateLimited, Some(secs)) = (self.code, self.retry_after)
+            && let Ok(value) = axum::http::HeaderValue::from_str(&secs.to_string())
+        {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, value);
         }
         if self.code == ErrorCode::Overloaded {
             // The queue drains within a decode step or two.

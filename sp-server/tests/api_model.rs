@@ -286,5 +286,5 @@ async fn a_spent_token_budget_gets_429_until_repaid() {
         .expect("ascii")
         .parse()
         .expect("secs");
-    assert!(retry >= 1 && retry <= 60, "{retry}");
+    assert!((1..=60).contains(&retry), "{retry}");
 }
