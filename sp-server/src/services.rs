@@ -61,14 +61,22 @@ impl Services {
         let dims = embedder.dimensions();
         let (documents, contexts, keys, audit): Stores = match &backends.database {
             Database::Embedded(db) => (
-                Arc::new(sp_data::SqliteDocumentStore::open(db, dims).await?),
+                Arc::new(
+                    sp_data::SqliteDocumentStore::open(db, dims)
+                        .await
+                        .map_err(explain_dimensions)?,
+                ),
                 Arc::new(sp_data::SqliteContextStore::new(db)),
                 Arc::new(sp_data::SqliteKeyStore::new(db)),
                 Arc::new(sp_data::SqliteAuditStore::new(db)),
             ),
             #[cfg(feature = "postgres")]
             Database::Postgres(pg) => (
-                Arc::new(sp_data::PgDocumentStore::open(pg, dims).await?),
+                Arc::new(
+                    sp_data::PgDocumentStore::open(pg, dims)
+                        .await
+                        .map_err(explain_dimensions)?,
+                ),
                 Arc::new(sp_data::PgContextStore::open(pg).await?),
                 Arc::new(sp_data::PgKeyStore::open(pg).await?),
                 Arc::new(sp_data::PgAuditStore::open(pg).await?),
@@ -103,5 +111,21 @@ impl Services {
             keys: Arc::new(sp_data::CachedKeyStore::new(keys, KEY_LOOKUP_TTL)),
             audit,
         })
+    }
+}
+
+/// A store made by another embedder cannot be opened with this one: say what to do.
+fn explain_dimensions(err: sp_core::Error) -> sp_core::Error {
+    match err {
+        sp_core::Error::DimensionMismatch { expected, got } => sp_core::Error::Config {
+            key: "model.path".into(),
+            reason: format!(
+                "the knowledge store holds {expected}-dimensional vectors but this embedder makes \
+                 {got} (the feature-hashing embedder makes {HASH_DIMENSIONS} when no model is \
+                 loaded); serve with the model the store was created with, or use another \
+                 data_dir / database.schema"
+            ),
+        },
+        other => other,
     }
 }

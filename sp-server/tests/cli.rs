@@ -159,3 +159,22 @@ async fn serve_answers_and_logs_json_with_request_ids() {
     assert_eq!(response_log["status"], 200);
     assert_eq!(response_log["span"]["path"], "/health");
 }
+
+#[test]
+fn a_store_made_by_another_embedder_stops_the_start_with_advice() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    // Without a model the knowledge store is created for the hashing embedder (384 dims).
+    let (server, _addr, _log) = start(&mut sp(dir.path()));
+    drop(server);
+    let output = sp(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--model"])
+        .arg(sp_tests::service_url("SP_TEST_MODEL"))
+        .output()
+        .expect("run sp");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("model.path") && stderr.contains("384"),
+        "{stderr}"
+    );
+}
