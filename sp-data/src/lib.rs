@@ -39,6 +39,7 @@ pub mod knowledge;
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
+mod refresh;
 
 #[cfg(feature = "postgres")]
 pub use audit::PgAuditStore;
@@ -61,3 +62,6 @@ pub use knowledge::SqliteDocumentStore;
 pub use postgres::PgStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
+#[cfg(feature = "postgres")]
+pub use refresh::PgRefreshStore;
+pub use refresh::SqliteRefreshStore;

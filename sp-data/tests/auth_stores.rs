@@ -4,13 +4,15 @@
 use std::sync::Arc;
 
 use sp_core::auth::{
-    AuditEntry, AuditStore, KeyStore, NewApiKey, Quota, Refusal, Scope, create_key, verify_key,
+    AuditEntry, AuditStore, KeyStore, NewApiKey, Quota, RefreshStore, Refusal, Rotation, Scope,
+    create_key, issue_refresh, rotate_refresh, verify_key,
 };
 use sp_core::{Id, PageRequest, Timestamp};
 
 struct Stores {
     keys: Arc<dyn KeyStore>,
     audit: Arc<dyn AuditStore>,
+    refresh: Arc<dyn RefreshStore>,
     _dir: Option<tempfile::TempDir>,
     pg: Option<(sp_data::PgStore, String)>,
 }
@@ -23,6 +25,7 @@ async fn sqlite() -> Stores {
     Stores {
         keys: Arc::new(sp_data::SqliteKeyStore::new(&db)),
         audit: Arc::new(sp_data::SqliteAuditStore::new(&db)),
+        refresh: Arc::new(sp_data::SqliteRefreshStore::new(&db)),
         _dir: Some(dir),
         pg: None,
     }
@@ -38,6 +41,7 @@ async fn postgres() -> Stores {
     Stores {
         keys: Arc::new(sp_data::PgKeyStore::open(&pg).await.expect("keys")),
         audit: Arc::new(sp_data::PgAuditStore::open(&pg).await.expect("audit")),
+        refresh: Arc::new(sp_data::PgRefreshStore::open(&pg).await.expect("refresh")),
         _dir: None,
         pg: Some((pg, config.schema)),
     }
@@ -128,6 +132,50 @@ async fn audit_is_append_only_and_paged(stores: &Stores) {
         .expect("list");
     assert_eq!(even.items.len(), 3);
     assert_eq!(even.items[0].request_id, "req-4");
+}
+
+async fn refresh_rotation_and_reuse(stores: &Stores) {
+    let store = stores.refresh.as_ref();
+    let ttl = std::time::Duration::from_secs(600);
+    let (first, token) = issue_refresh(store, "k1", None, &[Scope::Inference], ttl)
+        .await
+        .expect("issue");
+    let Rotation::Rotated {
+        record,
+        token: next,
+    } = rotate_refresh(store, &token, ttl).await.expect("rotate")
+    else {
+        panic!("a fresh token rotates");
+    };
+    assert_eq!(record.family, first.family);
+    assert_eq!(record.scopes, vec![Scope::Inference]);
+    assert!(matches!(
+        rotate_refresh(store, &token, ttl).await.expect("reuse"),
+        Rotation::ReuseDetected
+    ));
+    assert!(matches!(
+        rotate_refresh(store, &next, ttl).await.expect("revoked"),
+        Rotation::Invalid
+    ));
+    assert!(matches!(
+        rotate_refresh(store, "spr_x_y", ttl)
+            .await
+            .expect("unknown"),
+        Rotation::Invalid
+    ));
+}
+
+#[tokio::test]
+async fn sqlite_refresh() {
+    let stores = sqlite().await;
+    refresh_rotation_and_reuse(&stores).await;
+}
+
+#[tokio::test]
+async fn postgres_refresh() {
+    let stores = postgres().await;
+    refresh_rotation_and_reuse(&stores).await;
+    cleanup(stores).await;
 }
 
 #[tokio::test]

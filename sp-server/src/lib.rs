@@ -30,6 +30,7 @@ mod budget;
 pub mod cli;
 mod error;
 mod json;
+pub mod jwt;
 pub mod logging;
 pub mod metrics;
 pub mod middleware;

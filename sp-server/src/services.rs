@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sp_core::auth::{AuditStore, KeyStore};
+use sp_core::auth::{AuditStore, KeyStore, RefreshStore};
 use sp_core::context::{ContextStore, Contexts};
 use sp_core::knowledge::{
     DocumentStore, HashEmbedder, KnowledgeBase, KnowledgeCacheTtl, KnowledgeConfig, SimpleTokenizer,
@@ -25,6 +25,7 @@ type Stores = (
     Arc<dyn ContextStore>,
     Arc<dyn KeyStore>,
     Arc<dyn AuditStore>,
+    Arc<dyn RefreshStore>,
 );
 
 /// Knowledge, contexts, keys and the audit log over one database.
@@ -38,6 +39,8 @@ pub struct Services {
     pub keys: Arc<dyn KeyStore>,
     /// The audit log.
     pub audit: Arc<dyn AuditStore>,
+    /// Refresh tokens.
+    pub refresh: Arc<dyn RefreshStore>,
 }
 
 impl Services {
@@ -59,7 +62,7 @@ impl Services {
                 ),
             };
         let dims = embedder.dimensions();
-        let (documents, contexts, keys, audit): Stores = match &backends.database {
+        let (documents, contexts, keys, audit, refresh): Stores = match &backends.database {
             Database::Embedded(db) => (
                 Arc::new(
                     sp_data::SqliteDocumentStore::open(db, dims)
@@ -69,6 +72,7 @@ impl Services {
                 Arc::new(sp_data::SqliteContextStore::new(db)),
                 Arc::new(sp_data::SqliteKeyStore::new(db)),
                 Arc::new(sp_data::SqliteAuditStore::new(db)),
+                Arc::new(sp_data::SqliteRefreshStore::new(db)),
             ),
             #[cfg(feature = "postgres")]
             Database::Postgres(pg) => (
@@ -80,6 +84,7 @@ impl Services {
                 Arc::new(sp_data::PgContextStore::open(pg).await?),
                 Arc::new(sp_data::PgKeyStore::open(pg).await?),
                 Arc::new(sp_data::PgAuditStore::open(pg).await?),
+                Arc::new(sp_data::PgRefreshStore::open(pg).await?),
             ),
             #[allow(unreachable_patterns)] // `Database` is non-exhaustive
             _ => {
@@ -110,6 +115,7 @@ impl Services {
             contexts: Arc::new(contexts),
             keys: Arc::new(sp_data::CachedKeyStore::new(keys, KEY_LOOKUP_TTL)),
             audit,
+            refresh,
         })
     }
 }

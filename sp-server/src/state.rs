@@ -24,11 +24,14 @@ struct Inner {
     checks: Vec<Arc<dyn HealthCheck>>,
     /// Opened on first use when the database was down at start.
     services: tokio::sync::OnceCell<Services>,
+    jwt: Option<Arc<crate::jwt::Jwt>>,
 }
 
 impl AppState {
     /// Opens the backends `config` selects and loads the model when `model.path` is set.
     pub async fn open(config: Config) -> sp_core::Result<Self> {
+        // Unreadable or malformed signing keys stop the start here, with the key named.
+        crate::jwt::Jwt::from_config(&config.auth.jwt)?;
         let backends = Backends::open(&config).await?;
         let engine = match EngineConfig::from_model_config(&config.model) {
             Some(engine_config) => Some(load_engine(engine_config).await?),
@@ -50,6 +53,13 @@ impl AppState {
     /// Wraps already-open backends and an optional loaded model.
     pub fn new(config: Config, backends: Backends, engine: Option<Engine>) -> Self {
         crate::metrics::handle();
+        let jwt = match crate::jwt::Jwt::from_config(&config.auth.jwt) {
+            Ok(jwt) => jwt.map(Arc::new),
+            Err(err) => {
+                tracing::error!(%err, "JWT disabled");
+                None
+            }
+        };
         let embedder = engine.as_ref().and_then(|engine| match EmbeddingModel::new(engine) {
             Ok(model) => Some(Arc::new(model)),
             Err(err) => {
@@ -69,6 +79,7 @@ impl AppState {
                 embedder,
                 checks,
                 services: tokio::sync::OnceCell::new(),
+                jwt,
             }),
         }
     }
@@ -87,6 +98,11 @@ impl AppState {
                 )
             })
             .await
+    }
+
+    /// The access-token signer, when JWT is configured.
+    pub fn jwt(&self) -> Option<&Arc<crate::jwt::Jwt>> {
+        self.inner.jwt.as_ref()
     }
 
     /// The model's embedding worker, when a model is loaded.

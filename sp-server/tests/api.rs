@@ -12,3 +12,5 @@ mod contexts;
 mod documents;
 #[path = "api/operations.rs"]
 mod operations;
+#[path = "api/tokens.rs"]
+mod tokens;

@@ -7,6 +7,7 @@ mod audit;
 mod gcra;
 mod keys;
 mod rate;
+mod refresh;
 mod scope;
 
 pub use audit::{AuditEntry, AuditStore};
@@ -16,6 +17,7 @@ pub use keys::{
     verify_key,
 };
 pub use rate::Quota;
+pub use refresh::{RefreshRecord, RefreshStore, Rotation, issue_refresh, rotate_refresh};
 pub use scope::Scope;
 
 /// An authenticated caller.

@@ -148,6 +148,57 @@ pub struct AuthConfig {
     /// The budget of generated tokens of keys created without one, e.g. `200000/day`;
     /// unset: no budget.
     pub default_token_limit: Option<crate::auth::Quota>,
+    /// Access tokens (JWT) and refresh tokens; off unless a signing key is set.
+    pub jwt: JwtConfig,
+}
+
+/// JWT settings: HS256 with a shared secret, or RS256 with a PEM key pair.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JwtConfig {
+    /// HS256 secret, at least 32 bytes (`SP_AUTH__JWT__HS256_SECRET`).
+    pub hs256_secret: Option<String>,
+    /// RS256 private key (PEM) that signs; with `rs256_public_key`.
+    pub rs256_private_key: Option<std::path::PathBuf>,
+    /// RS256 public key (PEM) that verifies.
+    pub rs256_public_key: Option<std::path::PathBuf>,
+    /// `iss` written and required.
+    pub issuer: String,
+    /// `aud` written and required.
+    pub audience: String,
+    /// Lifetime of an access token, seconds.
+    pub access_ttl_secs: u64,
+    /// Lifetime of a refresh token, seconds.
+    pub refresh_ttl_secs: u64,
+}
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        JwtConfig {
+            hs256_secret: None,
+            rs256_private_key: None,
+            rs256_public_key: None,
+            issuer: "story-portal".into(),
+            audience: "story-portal".into(),
+            access_ttl_secs: 900,
+            refresh_ttl_secs: 30 * 86_400,
+        }
+    }
+}
+
+impl std::fmt::Debug for JwtConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtConfig")
+            .field(
+                "hs256_secret",
+                &self.hs256_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("rs256_private_key", &self.rs256_private_key)
+            .field("rs256_public_key", &self.rs256_public_key)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
 }
 
 impl std::fmt::Debug for AuthConfig {
@@ -169,6 +220,7 @@ impl Default for AuthConfig {
                 period: std::time::Duration::from_secs(60),
             },
             default_token_limit: None,
+            jwt: JwtConfig::default(),
         }
     }
 }

@@ -56,6 +56,31 @@ impl Config {
                 ));
             }
         }
+        let jwt = &self.auth.jwt;
+        if jwt.hs256_secret.as_ref().is_some_and(|s| s.len() < 32) {
+            return Err(invalid(
+                "auth.jwt.hs256_secret",
+                "must be at least 32 bytes",
+            ));
+        }
+        if jwt.rs256_private_key.is_some() != jwt.rs256_public_key.is_some() {
+            return Err(invalid(
+                "auth.jwt.rs256_public_key",
+                "RS256 needs both rs256_private_key and rs256_public_key",
+            ));
+        }
+        if jwt.hs256_secret.is_some() && jwt.rs256_private_key.is_some() {
+            return Err(invalid(
+                "auth.jwt",
+                "set hs256_secret or the RS256 keys, not both",
+            ));
+        }
+        if jwt.access_ttl_secs == 0 || jwt.refresh_ttl_secs == 0 {
+            return Err(invalid(
+                "auth.jwt.access_ttl_secs",
+                "lifetimes must be positive",
+            ));
+        }
         if self.auth.admin_key.as_ref().is_some_and(|k| k.len() < 24) {
             return Err(invalid("auth.admin_key", "must be at least 24 characters"));
         }

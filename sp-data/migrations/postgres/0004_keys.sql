@@ -24,3 +24,19 @@ CREATE TABLE audit_log (
     duration_ms INTEGER NOT NULL
 );
 CREATE INDEX audit_log_key ON audit_log(key_id, id);
+
+-- Refresh tokens (hashed), rotated on use; a family is one login's chain of tokens.
+CREATE TABLE auth_refresh (
+    id          TEXT PRIMARY KEY,
+    key_id      TEXT NOT NULL,             -- an auth_keys id, or `admin` (the bootstrap key)
+    family      TEXT NOT NULL,
+    scopes      JSONB NOT NULL,
+    token_hash  TEXT NOT NULL,
+    created_at  TIMESTAMPTZ NOT NULL,
+    expires_at  TIMESTAMPTZ NOT NULL,
+    used_at     TIMESTAMPTZ,
+    revoked_at  TIMESTAMPTZ
+);
+-- Sessions of a key.
+CREATE INDEX auth_refresh_key ON auth_refresh(key_id);
+CREATE INDEX auth_refresh_family ON auth_refresh(family);

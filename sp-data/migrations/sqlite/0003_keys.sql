@@ -24,3 +24,19 @@ CREATE TABLE audit_log (
     duration_ms INTEGER NOT NULL
 );
 CREATE INDEX audit_log_key ON audit_log(key_id, id);
+
+-- Refresh tokens (hashed), rotated on use; a family is one login's chain of tokens.
+CREATE TABLE auth_refresh (
+    id          TEXT PRIMARY KEY,
+    key_id      TEXT NOT NULL,             -- an auth_keys id, or `admin` (the bootstrap key)
+    family      TEXT NOT NULL,
+    scopes      TEXT NOT NULL,             -- JSON array
+    token_hash  TEXT NOT NULL,
+    created_at  INTEGER NOT NULL,
+    expires_at  INTEGER NOT NULL,
+    used_at     INTEGER,
+    revoked_at  INTEGER
+);
+-- Sessions of a key.
+CREATE INDEX auth_refresh_key ON auth_refresh(key_id);
+CREATE INDEX auth_refresh_family ON auth_refresh(family);

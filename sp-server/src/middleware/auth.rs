@@ -31,7 +31,7 @@ fn credential(headers: &HeaderMap) -> Option<&str> {
     scheme.eq_ignore_ascii_case("bearer").then(|| token.trim())
 }
 
-fn unauthorized() -> ApiError {
+pub(crate) fn unauthorized() -> ApiError {
     ApiError::new(
         ErrorCode::Unauthorized,
         "missing or invalid credential: send an API key as `Authorization: Bearer …` or `X-API-Key`",
@@ -51,6 +51,11 @@ async fn principal_of(state: &AppState, headers: &HeaderMap) -> Result<Principal
         });
     }
     let services = state.services().await?;
+    if let Some(jwt) = state.jwt()
+        && token.matches('.').count() == 2
+    {
+        return principal_of_jwt(state, jwt, token).await;
+    }
     match verify_key(services.keys.as_ref(), token).await? {
         Ok(key) => Ok(Principal {
             key_id: key.id,
@@ -64,6 +69,45 @@ async fn principal_of(state: &AppState, headers: &HeaderMap) -> Result<Principal
             Err(unauthorized())
         }
     }
+}
+
+/// A valid access token of a key that is still valid; its scopes never exceed the key's.
+async fn principal_of_jwt(
+    state: &AppState,
+    jwt: &crate::jwt::Jwt,
+    token: &str,
+) -> Result<Principal, ApiError> {
+    let claims = jwt.verify(token).ok_or_else(unauthorized)?;
+    if claims.sub == "admin" {
+        return Ok(Principal {
+            key_id: "admin".into(),
+            scopes: claims.scopes,
+            rate_limit: None,
+            token_limit: None,
+        });
+    }
+    let services = state.services().await?;
+    let (key, _) = services
+        .keys
+        .find(&claims.sub)
+        .await?
+        .ok_or_else(unauthorized)?;
+    let expired = key
+        .expires_at
+        .is_some_and(|t| t <= sp_core::Timestamp::now());
+    if key.revoked_at.is_some() || expired {
+        return Err(unauthorized());
+    }
+    Ok(Principal {
+        scopes: claims
+            .scopes
+            .into_iter()
+            .filter(|s| key.scopes.contains(s))
+            .collect(),
+        key_id: key.id,
+        rate_limit: key.rate_limit,
+        token_limit: key.token_limit,
+    })
 }
 
 fn rate_headers(headers: &mut HeaderMap, quota: &Quota, decision: &Decision) {

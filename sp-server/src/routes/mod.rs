@@ -7,6 +7,7 @@ mod health;
 mod keys;
 mod openai;
 mod params;
+mod tokens;
 
 use axum::Router;
 
@@ -21,6 +22,7 @@ pub fn router(state: AppState) -> Router {
         .merge(documents::router())
         .merge(contexts::router())
         .merge(keys::router())
+        .merge(tokens::protected())
         .route_layer(axum::middleware::from_fn_with_state(
             state.clone(),
             authenticate,
@@ -29,6 +31,7 @@ pub fn router(state: AppState) -> Router {
         .merge(health::router())
         .route("/metrics", axum::routing::get(crate::metrics::render))
         .merge(protected)
+        .merge(tokens::public())
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)

@@ -1,0 +1,135 @@
+//! Refresh tokens: opaque, single-use, rotated on every use, grouped in families so that a
+//! reused token (a sign of theft) revokes every token descended from the same login.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+
+use super::keys::{constant_time_eq, hash_token};
+use super::scope::Scope;
+use crate::Timestamp;
+use crate::error::{Error, Result};
+
+/// A stored refresh token (never the token itself).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RefreshRecord {
+    /// Public id, the token's second part.
+    pub id: String,
+    /// The API key the session was opened with.
+    pub key_id: String,
+    /// Every token rotated from one `/v1/auth/token` shares it.
+    pub family: String,
+    /// Scopes of the access tokens it mints.
+    pub scopes: Vec<Scope>,
+    /// Creation time.
+    pub created_at: Timestamp,
+    /// After this it is refused.
+    pub expires_at: Timestamp,
+    /// Set when it was exchanged; a second exchange is a reuse.
+    pub used_at: Option<Timestamp>,
+    /// Set when its family was revoked.
+    pub revoked_at: Option<Timestamp>,
+}
+
+/// Where refresh tokens live. Implemented on SQLite and PostgreSQL by `sp-data`.
+#[async_trait]
+pub trait RefreshStore: Send + Sync {
+    /// Stores a record with the hash of its token.
+    async fn insert(&self, record: &RefreshRecord, token_hash: &str) -> Result<()>;
+    /// A record and its token hash.
+    async fn find(&self, id: &str) -> Result<Option<(RefreshRecord, String)>>;
+    /// Marks it used, atomically: false when it already was.
+    async fn mark_used(&self, id: &str) -> Result<bool>;
+    /// Revokes every token of a family.
+    async fn revoke_family(&self, family: &str) -> Result<()>;
+}
+
+/// What exchanging a refresh token gave.
+#[derive(Debug, Clone)]
+pub enum Rotation {
+    /// A new refresh token (and its record) in the same family.
+    Rotated {
+        /// The new record.
+        record: RefreshRecord,
+        /// The new token, shown once.
+        token: String,
+    },
+    /// The token had already been used: its whole family is now revoked.
+    ReuseDetected,
+    /// Unknown, malformed, expired or revoked.
+    Invalid,
+}
+
+fn random_hex(bytes: usize) -> Result<String> {
+    let mut buf = vec![0u8; bytes];
+    getrandom::fill(&mut buf).map_err(|err| Error::internal(format!("no randomness: {err}")))?;
+    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
+}
+
+/// Issues a refresh token for `key_id` in `family` (a new family when `None`).
+pub async fn issue_refresh(
+    store: &dyn RefreshStore,
+    key_id: &str,
+    family: Option<&str>,
+    scopes: &[Scope],
+    ttl: Duration,
+) -> Result<(RefreshRecord, String)> {
+    let id = random_hex(8)?;
+    let token = format!("spr_{id}_{}", random_hex(32)?);
+    let now = Timestamp::now();
+    let record = RefreshRecord {
+        id,
+        key_id: key_id.to_owned(),
+        family: family.map_or_else(|| random_hex(8), |f| Ok(f.to_owned()))?,
+        scopes: scopes.to_vec(),
+        created_at: now,
+        expires_at: Timestamp::from_unix_micros(now.unix_micros() + ttl.as_micros() as i64)
+            .unwrap_or(now),
+        used_at: None,
+        revoked_at: None,
+    };
+    store.insert(&record, &hash_token(&token)).await?;
+    Ok((record, token))
+}
+
+/// Exchanges `token` for a new one in its family; a second exchange of the same token
+/// revokes the family.
+pub async fn rotate_refresh(
+    store: &dyn RefreshStore,
+    token: &str,
+    ttl: Duration,
+) -> Result<Rotation> {
+    let Some(id) = token
+        .strip_prefix("spr_")
+        .and_then(|rest| rest.split_once('_'))
+        .map(|(id, _)| id)
+    else {
+        return Ok(Rotation::Invalid);
+    };
+    let Some((record, stored_hash)) = store.find(id).await? else {
+        return Ok(Rotation::Invalid);
+    };
+    if !constant_time_eq(hash_token(token).as_bytes(), stored_hash.as_bytes()) {
+        return Ok(Rotation::Invalid);
+    }
+    if record.revoked_at.is_some() || record.expires_at <= Timestamp::now() {
+        return Ok(Rotation::Invalid);
+    }
+    if record.used_at.is_some() || !store.mark_used(&record.id).await? {
+        store.revoke_family(&record.family).await?;
+        return Ok(Rotation::ReuseDetected);
+    }
+    let (next, token) = issue_refresh(
+        store,
+        &record.key_id,
+        Some(&record.family),
+        &record.scopes,
+        ttl,
+    )
+    .await?;
+    Ok(Rotation::Rotated {
+        record: next,
+        token,
+    })
+}

@@ -1,0 +1,146 @@
+//! `/v1/auth/token` (a credential → a short access token and a refresh token) and
+//! `/v1/auth/refresh` (a refresh token → new ones; a reused refresh token revokes its
+//! session).
+
+use axum::Router;
+use axum::extract::State;
+use axum::routing::post;
+use serde::{Deserialize, Serialize};
+use sp_core::auth::{Rotation, Scope, issue_refresh, rotate_refresh};
+use sp_core::{Error, ErrorCode};
+
+use crate::error::ApiError;
+use crate::json::ApiJson;
+use crate::middleware::auth::Caller;
+use crate::state::AppState;
+
+/// Needs a credential.
+pub fn protected() -> Router<AppState> {
+    Router::new().route("/v1/auth/token", post(token))
+}
+
+/// Authenticated by the refresh token itself.
+pub fn public() -> Router<AppState> {
+    Router::new().route("/v1/auth/refresh", post(refresh))
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct TokenRequest {
+    /// A subset of the caller's scopes; all of them when absent.
+    #[serde(default)]
+    scopes: Option<Vec<Scope>>,
+}
+
+#[derive(Serialize)]
+struct Tokens {
+    access_token: String,
+    token_type: &'static str,
+    expires_in: u64,
+    refresh_token: String,
+    scopes: Vec<Scope>,
+}
+
+fn jwt_off() -> ApiError {
+    ApiError::new(
+        ErrorCode::BadRequest,
+        "access tokens are off on this server: configure auth.jwt.hs256_secret or the RS256 keys",
+    )
+}
+
+async fn token(
+    State(state): State<AppState>,
+    caller: Caller,
+    body: axum::body::Bytes,
+) -> Result<axum::Json<Tokens>, ApiError> {
+    let jwt = state.jwt().ok_or_else(jwt_off)?;
+    // The body is optional: no body asks for every scope of the caller.
+    let request: TokenRequest = if body.iter().all(u8::is_ascii_whitespace) {
+        TokenRequest::default()
+    } else {
+        serde_json::from_slice(&body)
+            .map_err(|err| ApiError::new(ErrorCode::MalformedJson, err.to_string()))?
+    };
+    let asked = request.scopes;
+    let scopes = match asked {
+        None => caller.0.scopes.clone(),
+        Some(asked) => {
+            if let Some(extra) = asked.iter().find(|s| !caller.0.allows(**s)) {
+                return Err(Error::Forbidden {
+                    scope: extra.to_string(),
+                }
+                .into());
+            }
+            asked
+        }
+    };
+    let services = state.services().await?;
+    let (_, refresh_token) = issue_refresh(
+        services.refresh.as_ref(),
+        &caller.0.key_id,
+        None,
+        &scopes,
+        jwt.refresh_ttl,
+    )
+    .await?;
+    Ok(axum::Json(Tokens {
+        access_token: jwt.mint(&caller.0.key_id, &scopes)?,
+        token_type: "Bearer",
+        expires_in: jwt.access_ttl_secs(),
+        refresh_token,
+        scopes,
+    }))
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RefreshRequest {
+    refresh_token: String,
+}
+
+async fn refresh(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> Result<axum::Json<Tokens>, ApiError> {
+    let jwt = state.jwt().ok_or_else(jwt_off)?;
+    let services = state.services().await?;
+    let (record, refresh_token) = match rotate_refresh(
+        services.refresh.as_ref(),
+        &body.refresh_token,
+        jwt.refresh_ttl,
+    )
+    .await?
+    {
+        Rotation::Rotated { record, token } => (record, token),
+        Rotation::ReuseDetected => {
+            metrics::counter!("sp_refresh_reuse_total").increment(1);
+            tracing::warn!("refresh token reused; its session is revoked");
+            return Err(Error::Unauthorized(
+                    "refresh token reuse detected: every token of this session is revoked; sign in again".into(),
+                )
+                .into());
+        }
+        Rotation::Invalid => return Err(crate::middleware::auth::unauthorized()),
+    };
+    // The key behind the session must still be valid.
+    if record.key_id != "admin" {
+        let key = services
+            .keys
+            .find(&record.key_id)
+            .await?
+            .map(|(key, _)| key);
+        let valid = key.is_some_and(|k| {
+            k.revoked_at.is_none() && k.expires_at.is_none_or(|t| t > sp_core::Timestamp::now())
+        });
+        if !valid {
+            return Err(crate::middleware::auth::unauthorized());
+        }
+    }
+    Ok(axum::Json(Tokens {
+        access_token: jwt.mint(&record.key_id, &record.scopes)?,
+        token_type: "Bearer",
+        expires_in: jwt.access_ttl_secs(),
+        refresh_token,
+        scopes: record.scopes,
+    }))
+}
