@@ -24,15 +24,33 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` completes, then lets in-flight requests
-/// finish.
+/// (streams included) finish for up to `server.shutdown_grace_secs` before returning.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    axum::serve(listener, app(state))
-        .with_graceful_shutdown(shutdown)
-        .await
+    let grace = std::time::Duration::from_secs(state.config().server.shutdown_grace_secs);
+    let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
+    let signal = async move {
+        shutdown.await;
+        let _ = stopping.send(());
+    };
+    let server = axum::serve(listener, app(state)).with_graceful_shutdown(signal);
+    let deadline = async move {
+        if stopped.await.is_ok() {
+            tokio::time::sleep(grace).await;
+        } else {
+            std::future::pending::<()>().await;
+        }
+    };
+    tokio::select! {
+        served = server => served,
+        () = deadline => {
+            tracing::warn!(grace_secs = grace.as_secs(), "shutdown grace elapsed; closing the remaining connections");
+            Ok(())
+        }
+    }
 }
 
 /// Completes on Ctrl-C or SIGTERM.
