@@ -31,12 +31,23 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = std::time::Duration::from_secs(state.config().server.shutdown_grace_secs);
+    serve_router(listener, app(state), shutdown, grace).await
+}
+
+/// Serves any router (yours with ours merged in, say) like [`serve`]: after `shutdown`,
+/// in-flight requests get `grace` to finish.
+pub async fn serve_router(
+    listener: TcpListener,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: std::time::Duration,
+) -> std::io::Result<()> {
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
         let _ = stopping.send(());
     };
-    let server = axum::serve(listener, app(state)).with_graceful_shutdown(signal);
+    let server = axum::serve(listener, router).with_graceful_shutdown(signal);
     let deadline = async move {
         if stopped.await.is_ok() {
             tokio::time::sleep(grace).await;

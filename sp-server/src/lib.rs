@@ -38,7 +38,7 @@ mod routes;
 mod services;
 mod state;
 
-pub use app::{app, serve, shutdown_signal};
+pub use app::{app, serve, serve_router, shutdown_signal};
 pub use error::{ApiError, ErrorBody, ErrorEnvelope};
 pub use json::ApiJson;
 pub use services::Services;

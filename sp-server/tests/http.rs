@@ -331,3 +331,57 @@ async fn cors_answers_preflights_for_configured_origins_only() {
         .expect("ok");
     assert!(other.headers().get("access-control-allow-origin").is_none());
 }
+
+/// Serves `slow_app` on a free port; returns its address, the shutdown trigger and the task.
+async fn serve_slow(
+    grace: std::time::Duration,
+) -> (
+    String,
+    tokio::sync::oneshot::Sender<()>,
+    tokio::task::JoinHandle<std::io::Result<()>>,
+) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let router = slow_app(&sp_core::config::ServerConfig::default());
+    let server = tokio::spawn(sp_server::serve_router(
+        listener,
+        router,
+        async {
+            let _ = stopped.await;
+        },
+        grace,
+    ));
+    (addr, stop, server)
+}
+
+#[tokio::test]
+async fn shutdown_lets_requests_finish_within_the_grace_and_no_longer() {
+    use std::time::{Duration, Instant};
+    // A request shorter than the grace completes after the signal.
+    let (addr, stop, server) = serve_slow(Duration::from_secs(5)).await;
+    let request =
+        tokio::spawn(async move { sp_tests::http(&addr, "GET", "/slow/600", &[], b"").await });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let _ = stop.send(());
+    let reply = request.await.expect("join").expect("answered");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    server.await.expect("join").expect("served");
+
+    // A request longer than the grace is cut when the grace ends.
+    let (addr, stop, server) = serve_slow(Duration::from_millis(500)).await;
+    let request =
+        tokio::spawn(async move { sp_tests::http(&addr, "GET", "/slow/20000", &[], b"").await });
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    let started = Instant::now();
+    let _ = stop.send(());
+    server.await.expect("join").expect("served");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "{:?}",
+        started.elapsed()
+    );
+    request.abort();
+}
