@@ -13,12 +13,12 @@ use super::types::{
     Context, ContextLimits, MemoryBlock, MemoryScope, Message, MessageKind, NewContext, NewMessage,
     validate_memory,
 };
+use crate::Id;
 use crate::chat::{Completion, Role, Sampling};
 use crate::error::{Error, Result};
 use crate::knowledge::{KnowledgeBase, Namespace, SearchMode, SearchQuery};
 use crate::model::{ChatModel, Tokenizer};
 use crate::page::{Page, PageRequest};
-use crate::{Id, Timestamp};
 
 /// How contexts are assembled and compacted.
 #[derive(Debug, Clone, Copy, PartialEq)]
@@ -438,18 +438,10 @@ impl Contexts {
 
 /// `message` as it will be stored, before it is.
 fn unsaved(context_id: Id, seq: u64, message: &NewMessage, token_count: u32) -> Message {
-    Message {
-        id: Id::from_uuid(uuid::Uuid::nil()),
-        context_id,
-        seq,
-        role: message.role,
-        kind: MessageKind::Turn,
-        content: message.content.clone(),
-        tool_calls: message.tool_calls.clone(),
-        tool_call_id: message.tool_call_id.clone(),
-        covers_through: None,
-        metadata: message.metadata.clone().unwrap_or_else(|| json!({})),
+    PreparedMessage {
+        message: message.clone(),
         token_count,
-        created_at: Timestamp::now(),
+        covers_through: None,
     }
+    .into_message(context_id, seq)
 }

@@ -8,9 +8,7 @@ use serde_json::json;
 use tokio::sync::Mutex;
 
 use super::store::{ContextStore, PreparedMessage};
-use super::types::{
-    Context, ForkPoint, MemoryBlock, MemoryScope, Message, MessageKind, NewContext,
-};
+use super::types::{Context, ForkPoint, MemoryBlock, MemoryScope, Message, NewContext};
 use crate::chat::Role;
 use crate::error::{Error, Result};
 use crate::knowledge::Namespace;
@@ -175,25 +173,8 @@ impl ContextStore for MemoryContextStore {
                 });
             }
         }
-        let now = Timestamp::now();
-        let message = Message {
-            id: Id::new(),
-            context_id: id,
-            seq: messages.len() as u64 + 1,
-            role: prepared.message.role,
-            kind: if prepared.covers_through.is_some() {
-                MessageKind::Summary
-            } else {
-                MessageKind::Turn
-            },
-            content: prepared.message.content,
-            tool_calls: prepared.message.tool_calls,
-            tool_call_id: prepared.message.tool_call_id,
-            covers_through: prepared.covers_through,
-            metadata: prepared.message.metadata.unwrap_or_else(|| json!({})),
-            token_count: prepared.token_count,
-            created_at: now,
-        };
+        let message = prepared.into_message(id, messages.len() as u64 + 1);
+        let now = message.created_at;
         if let Some(messages) = state.messages.get_mut(&id) {
             messages.push(message.clone());
         }

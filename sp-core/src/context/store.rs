@@ -2,7 +2,9 @@
 
 use async_trait::async_trait;
 
-use super::types::{Context, MemoryBlock, MemoryScope, Message, NewContext, NewMessage};
+use super::types::{
+    Context, MemoryBlock, MemoryScope, Message, MessageKind, NewContext, NewMessage,
+};
 use crate::Id;
 use crate::error::Result;
 use crate::knowledge::Namespace;
@@ -17,6 +19,34 @@ pub struct PreparedMessage {
     pub token_count: u32,
     /// For a summary written by compaction: the last `seq` it stands for.
     pub covers_through: Option<u64>,
+}
+
+impl PreparedMessage {
+    /// The stored form of this message as message `seq` of `context_id`: a new id, the
+    /// current time, `summary` when it covers earlier turns, `{}` for absent metadata.
+    pub fn into_message(self, context_id: Id, seq: u64) -> Message {
+        Message {
+            id: Id::new(),
+            context_id,
+            seq,
+            role: self.message.role,
+            kind: if self.covers_through.is_some() {
+                MessageKind::Summary
+            } else {
+                MessageKind::Turn
+            },
+            content: self.message.content,
+            tool_calls: self.message.tool_calls,
+            tool_call_id: self.message.tool_call_id,
+            covers_through: self.covers_through,
+            metadata: self
+                .message
+                .metadata
+                .unwrap_or_else(|| serde_json::json!({})),
+            token_count: self.token_count,
+            created_at: crate::Timestamp::now(),
+        }
+    }
 }
 
 /// Stores contexts, their messages and memory blocks. Implemented by the embedded (SQLite)

@@ -278,7 +278,7 @@ impl ContextStore for PgContextStore {
                 });
             }
         }
-        let message = super::new_message(id, context.message_count + 1, prepared);
+        let message = prepared.into_message(id, context.message_count + 1);
         insert_message(&mut tx, id, &message).await?;
         sqlx::query("UPDATE ctx_contexts SET message_count = $1, updated_at = $2 WHERE id = $3")
             .bind(message.seq as i64)

@@ -258,7 +258,7 @@ impl ContextStore for SqliteContextStore {
                 });
             }
         }
-        let message = super::new_message(id, context.message_count + 1, prepared);
+        let message = prepared.into_message(id, context.message_count + 1);
         insert_message(&mut tx, id, &message).await?;
         sqlx::query("UPDATE ctx_contexts SET message_count = ?, updated_at = ? WHERE id = ?")
             .bind(message.seq as i64)
