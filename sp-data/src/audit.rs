@@ -4,10 +4,10 @@ use std::str::FromStr;
 
 use async_trait::async_trait;
 use sp_core::auth::{AuditEntry, AuditStore};
-use sp_core::{Error, Id, Page, PageRequest, Result, Timestamp};
+use sp_core::{Error, Id, Page, PageRequest, Result};
 use sqlx::{AssertSqlSafe, SqlitePool};
 
-use crate::error::sqlx_error;
+use crate::error::{sqlx_error, stored_time};
 
 #[derive(sqlx::FromRow)]
 struct AuditRow {
@@ -28,8 +28,7 @@ impl TryFrom<AuditRow> for AuditEntry {
     fn try_from(row: AuditRow) -> Result<AuditEntry> {
         Ok(AuditEntry {
             id: Id::from_str(&row.id)?,
-            at: Timestamp::from_unix_micros(row.at)
-                .ok_or_else(|| Error::internal("bad timestamp"))?,
+            at: stored_time(row.at)?,
             key_id: row.key_id,
             method: row.method,
             route: row.route,

@@ -5,7 +5,7 @@ use sp_core::auth::{ApiKey, KeyStore, Quota, Scope};
 use sp_core::{Error, Result, Timestamp};
 use sqlx::{AssertSqlSafe, SqlitePool};
 
-use crate::error::sqlx_error;
+use crate::error::{sqlx_error, stored_time};
 
 /// Both backends select this shape (PostgreSQL casts to text and microseconds).
 #[derive(sqlx::FromRow)]
@@ -23,9 +23,7 @@ struct KeyRow {
 
 impl KeyRow {
     fn into_key(self) -> Result<(ApiKey, String)> {
-        let time = |micros: i64| {
-            Timestamp::from_unix_micros(micros).ok_or_else(|| Error::internal("bad timestamp"))
-        };
+        let time = stored_time;
         let scopes: Vec<Scope> = serde_json::from_str(&self.scopes).map_err(Error::internal)?;
         let key = ApiKey {
             id: self.id,

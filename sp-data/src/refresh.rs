@@ -5,7 +5,7 @@ use sp_core::auth::{RefreshRecord, RefreshStore, Scope};
 use sp_core::{Error, Result, Timestamp};
 use sqlx::{AssertSqlSafe, SqlitePool};
 
-use crate::error::sqlx_error;
+use crate::error::{sqlx_error, stored_time};
 
 #[derive(sqlx::FromRow)]
 struct RefreshRow {
@@ -22,9 +22,7 @@ struct RefreshRow {
 
 impl RefreshRow {
     fn into_record(self) -> Result<(RefreshRecord, String)> {
-        let time = |micros: i64| {
-            Timestamp::from_unix_micros(micros).ok_or_else(|| Error::internal("bad timestamp"))
-        };
+        let time = stored_time;
         let scopes: Vec<Scope> = serde_json::from_str(&self.scopes).map_err(Error::internal)?;
         Ok((
             RefreshRecord {

@@ -6,10 +6,10 @@ use std::time::Duration;
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
-use super::keys::{constant_time_eq, hash_token};
+use super::keys::{constant_time_eq, hash_token, random_hex};
 use super::scope::Scope;
 use crate::Timestamp;
-use crate::error::{Error, Result};
+use crate::error::Result;
 
 /// A stored refresh token (never the token itself).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,12 +59,6 @@ pub enum Rotation {
     ReuseDetected,
     /// Unknown, malformed, expired or revoked.
     Invalid,
-}
-
-fn random_hex(bytes: usize) -> Result<String> {
-    let mut buf = vec![0u8; bytes];
-    getrandom::fill(&mut buf).map_err(|err| Error::internal(format!("no randomness: {err}")))?;
-    Ok(buf.iter().map(|b| format!("{b:02x}")).collect())
 }
 
 /// Issues a refresh token for `key_id` in `family` (a new family when `None`).

@@ -6,7 +6,7 @@ use std::str::FromStr;
 use sp_core::chat::Role;
 use sp_core::context::{Context, ForkPoint, MemoryBlock, MemoryScope, Message, MessageKind};
 use sp_core::knowledge::Namespace;
-use sp_core::{Error, Id, Result, Timestamp};
+use sp_core::{Error, Id, Result};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ContextRow {
@@ -49,9 +49,7 @@ pub(crate) struct MemoryRow {
     updated_at: i64,
 }
 
-fn time(micros: i64) -> Result<Timestamp> {
-    Timestamp::from_unix_micros(micros).ok_or_else(|| Error::internal("bad timestamp"))
-}
+use crate::error::stored_time as time;
 
 fn json(text: &str) -> Result<serde_json::Value> {
     serde_json::from_str(text).map_err(Error::internal)

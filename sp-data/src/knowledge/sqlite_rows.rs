@@ -35,9 +35,7 @@ pub(super) fn document_from_row(row: &SqliteRow) -> Result<Document> {
 pub(super) fn document_from_row_at(row: &SqliteRow, at: usize) -> Result<Document> {
     let id: String = row.get(at);
     let metadata: String = row.get(at + 5);
-    let time = |i: usize| -> Result<Timestamp> {
-        Timestamp::from_unix_micros(row.get(at + i)).ok_or_else(|| Error::internal("bad timestamp"))
-    };
+    let time = |i: usize| -> Result<Timestamp> { crate::error::stored_time(row.get(at + i)) };
     let deleted: Option<i64> = row.get(at + 10);
     Ok(Document {
         id: Id::from_str(&id)?,
