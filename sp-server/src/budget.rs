@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 
-use sp_core::Error;
 use sp_core::auth::{Quota, RateLimiter};
 
 use crate::error::ApiError;
@@ -37,10 +36,7 @@ impl TokenBudget {
         let decision = budget.limiter.spend(&budget.key, &quota, 0, false).await;
         if !decision.allowed {
             metrics::counter!("sp_token_budget_refused_total").increment(1);
-            return Err(Error::RateLimited {
-                retry_after_secs: decision.retry_after.as_secs_f64().ceil().max(1.0) as u64,
-            }
-            .into());
+            return Err(decision.refusal().into());
         }
         Ok(Some(budget))
     }

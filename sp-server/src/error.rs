@@ -57,6 +57,18 @@ impl ApiError {
     }
 }
 
+impl ApiError {
+    /// The error object sent inside a stream that has already started (its status line is
+    /// gone): `{"code", "message", "type"}`.
+    pub fn stream_body(&self) -> serde_json::Value {
+        serde_json::json!({
+            "code": self.code.as_str(),
+            "message": self.message,
+            "type": error_type(self.code),
+        })
+    }
+}
+
 /// OpenAI's error `type` for a code, so OpenAI clients classify our errors as theirs.
 pub fn error_type(code: ErrorCode) -> &'static str {
     match code.http_status() {

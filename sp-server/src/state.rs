@@ -30,14 +30,14 @@ struct Inner {
 impl AppState {
     /// Opens the backends `config` selects and loads the model when `model.path` is set.
     pub async fn open(config: Config) -> sp_core::Result<Self> {
-        // Unreadable or malformed signing keys stop the start here, with the key named.
-        crate::jwt::Jwt::from_config(&config.auth.jwt)?;
+        // Unreadable or malformed signing keys stop the start here, before the slow parts.
+        let jwt = crate::jwt::Jwt::from_config(&config.auth.jwt)?;
         let backends = Backends::open(&config).await?;
         let engine = match EngineConfig::from_model_config(&config.model) {
             Some(engine_config) => Some(load_engine(engine_config).await?),
             None => None,
         };
-        let state = Self::new(config, backends, engine);
+        let state = Self::with_parts(config, backends, engine, jwt);
         // Open the stores now so that a bad store (a dimension mismatch, a failed migration)
         // stops the start; a database that is merely down is retried on first use.
         match state.services().await {
@@ -50,16 +50,23 @@ impl AppState {
         Ok(state)
     }
 
-    /// Wraps already-open backends and an optional loaded model.
-    pub fn new(config: Config, backends: Backends, engine: Option<Engine>) -> Self {
+    /// Wraps already-open backends and an optional loaded model; fails on unreadable JWT keys.
+    pub fn new(
+        config: Config,
+        backends: Backends,
+        engine: Option<Engine>,
+    ) -> sp_core::Result<Self> {
+        let jwt = crate::jwt::Jwt::from_config(&config.auth.jwt)?;
+        Ok(Self::with_parts(config, backends, engine, jwt))
+    }
+
+    fn with_parts(
+        config: Config,
+        backends: Backends,
+        engine: Option<Engine>,
+        jwt: Option<crate::jwt::Jwt>,
+    ) -> Self {
         crate::metrics::handle();
-        let jwt = match crate::jwt::Jwt::from_config(&config.auth.jwt) {
-            Ok(jwt) => jwt.map(Arc::new),
-            Err(err) => {
-                tracing::error!(%err, "JWT disabled");
-                None
-            }
-        };
         let embedder = engine.as_ref().and_then(|engine| match EmbeddingModel::new(engine) {
             Ok(model) => Some(Arc::new(model)),
             Err(err) => {
@@ -79,7 +86,7 @@ impl AppState {
                 embedder,
                 checks,
                 services: tokio::sync::OnceCell::new(),
-                jwt,
+                jwt: jwt.map(Arc::new),
             }),
         }
     }

@@ -23,6 +23,16 @@ pub struct Decision {
     pub tat_nanos: u128,
 }
 
+impl Decision {
+    /// The `SP-AUTH-003` error for a refused request, its wait rounded up to whole seconds
+    /// (at least one, as `Retry-After` needs).
+    pub fn refusal(&self) -> crate::error::Error {
+        crate::error::Error::RateLimited {
+            retry_after_secs: self.retry_after.as_secs_f64().ceil().max(1.0) as u64,
+        }
+    }
+}
+
 /// Decides a request at `now_nanos` given the stored `tat_nanos` (0 when none): `quota.count`
 /// requests may come at once, then one per `quota.interval()`.
 ///

@@ -3,6 +3,8 @@
 
 mod memory;
 #[cfg(feature = "redis")]
+mod outage;
+#[cfg(feature = "redis")]
 mod rate_limit;
 #[cfg(feature = "redis")]
 mod redis;

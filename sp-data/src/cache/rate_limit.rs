@@ -5,13 +5,13 @@
 //! answer, the process falls back to its own in-process limiter — requests are still
 //! limited, per replica — and logs once per outage.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use fred::prelude::{ClientLike, LuaInterface, Options};
 use sp_core::auth::{Decision, LocalRateLimiter, Quota, RateLimiter};
 
+use super::outage::Outage;
 use crate::RedisStore;
 
 /// GCRA in microseconds. KEYS[1]: the key's arrival time; ARGV: interval, period (µs),
@@ -47,7 +47,7 @@ pub struct RedisRateLimiter {
     client: fred::clients::Client,
     options: Options,
     fallback: LocalRateLimiter,
-    down: AtomicBool,
+    outage: Outage,
 }
 
 impl std::fmt::Debug for RedisRateLimiter {
@@ -67,7 +67,7 @@ impl RedisRateLimiter {
                 ..Options::default()
             },
             fallback: LocalRateLimiter::default(),
-            down: AtomicBool::new(false),
+            outage: Outage::new("redis rate limiter", "limiting per process"),
         }
     }
 
@@ -112,15 +112,11 @@ impl RateLimiter for RedisRateLimiter {
     async fn spend(&self, key: &str, quota: &Quota, cost: u32, force: bool) -> Decision {
         match self.shared(key, quota, cost, force).await {
             Ok(decision) => {
-                if self.down.swap(false, Ordering::Relaxed) {
-                    tracing::info!("redis rate limiter is back");
-                }
+                self.outage.succeeded();
                 decision
             }
             Err(reason) => {
-                if !self.down.swap(true, Ordering::Relaxed) {
-                    tracing::warn!(%reason, "redis rate limiter unavailable; limiting per process until it returns");
-                }
+                self.outage.failed(reason);
                 self.fallback.spend_now(key, quota, cost, force)
             }
         }

@@ -1,6 +1,5 @@
 //! The cache on Redis, shared by every `sp` process pointed at the same server.
 
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use async_trait::async_trait;
@@ -8,6 +7,7 @@ use fred::bytes::Bytes;
 use fred::prelude::{ClientLike, Expiration, KeysInterface, Options};
 use sp_core::cache::{Cache, CacheCounters, CacheStats};
 
+use super::outage::Outage;
 use crate::RedisStore;
 
 /// A cache on Redis. When Redis is down or slow every operation is skipped (a get is a
@@ -17,8 +17,7 @@ pub struct RedisCache {
     client: fred::clients::Client,
     options: Options,
     counters: CacheCounters,
-    /// Whether the last operation failed, so an outage logs once and its end once.
-    down: AtomicBool,
+    outage: Outage,
 }
 
 impl std::fmt::Debug for RedisCache {
@@ -39,7 +38,7 @@ impl RedisCache {
                 ..Options::default()
             },
             counters: CacheCounters::default(),
-            down: AtomicBool::new(false),
+            outage: Outage::new("redis cache", "bypassing it"),
         }
     }
 
@@ -53,15 +52,11 @@ impl RedisCache {
 
     fn failed(&self, reason: impl std::fmt::Display) {
         self.counters.record_bypass();
-        if !self.down.swap(true, Ordering::Relaxed) {
-            tracing::warn!(%reason, "redis cache unavailable; bypassing it until it returns");
-        }
+        self.outage.failed(reason);
     }
 
     fn succeeded(&self) {
-        if self.down.swap(false, Ordering::Relaxed) {
-            tracing::info!("redis cache is back");
-        }
+        self.outage.succeeded();
     }
 }
 

@@ -160,17 +160,9 @@ async fn admit(
         .await;
     if !decision.allowed {
         metrics::counter!("sp_rate_limited_total").increment(1);
-        let retry = decision.retry_after.as_secs_f64().ceil().max(1.0) as u64;
-        let mut response = ApiError::from(Error::RateLimited {
-            retry_after_secs: retry,
-        })
-        .into_response();
+        // The error carries its Retry-After; the quota headers are added here.
+        let mut response = ApiError::from(decision.refusal()).into_response();
         rate_headers(response.headers_mut(), &quota, &decision);
-        if let Ok(value) = HeaderValue::from_str(&retry.to_string()) {
-            response
-                .headers_mut()
-                .insert(axum::http::header::RETRY_AFTER, value);
-        }
         return response;
     }
     request.extensions_mut().insert(principal);

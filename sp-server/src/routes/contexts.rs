@@ -343,8 +343,7 @@ fn stream_turn(
             })
         }
         Err(err) => {
-            let api = ApiError::from(err);
-            serde_json::json!({"type": "error", "error": {"code": api.code.as_str(), "message": api.message}})
+            serde_json::json!({"type": "error", "error": ApiError::from(err).stream_body()})
         }
     });
     let sse = futures::stream::once(async move { head })

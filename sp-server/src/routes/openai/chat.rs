@@ -181,8 +181,7 @@ fn charged(
 }
 
 fn error_chunk(err: Error) -> Value {
-    let api = ApiError::from(err);
-    json!({"error": {"code": api.code.as_str(), "message": api.message, "type": crate::error::error_type(api.code)}})
+    json!({"error": ApiError::from(err).stream_body()})
 }
 
 /// Server-sent events: one `data:` line per JSON chunk, then `data: [DONE]`.
