@@ -1,7 +1,7 @@
 //! `/v1/contexts`: contexts, their messages and memory, and chat turns over HTTP.
 
 use axum::Router;
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse as _;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -13,9 +13,9 @@ use sp_core::chat::{Role, Sampling, Usage};
 use sp_core::context::{
     Context, MemoryBlock, MemoryScope, Message, NewContext, NewMessage, TurnEvent,
 };
-use sp_core::{Error, ErrorCode, Page};
+use sp_core::{Error, Page};
 
-use super::params::{Listing, parse_id};
+use super::params::{Listing, QueryOf, parse_id};
 use crate::budget::TokenBudget;
 use crate::error::ApiError;
 use crate::json::ApiJson;
@@ -126,21 +126,13 @@ async fn messages(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    query: Result<Query<MessagesQuery>, axum::extract::rejection::QueryRejection>,
+    QueryOf(query): QueryOf<MessagesQuery>,
 ) -> Result<axum::Json<Messages>, ApiError> {
     caller.require(Scope::Contexts)?;
-    let Query(query) =
-        query.map_err(|err| ApiError::new(ErrorCode::BadRequest, err.body_text()))?;
     let namespace =
         sp_core::knowledge::Namespace::new(query.namespace.unwrap_or_else(|| "default".into()))?;
-    let limit = query.limit.unwrap_or(100);
-    if !(1..=sp_core::page::MAX_PAGE_LIMIT).contains(&limit) {
-        return Err(Error::invalid_input(
-            "limit",
-            format!("must be 1..={}", sp_core::page::MAX_PAGE_LIMIT),
-        )
-        .into());
-    }
+    // Validated like every other page size.
+    let limit = sp_core::PageRequest::new(Some(query.limit.unwrap_or(100)), None)?.limit;
     let contexts = &state.services().await?.contexts;
     let messages = contexts
         .messages(&namespace, parse_id(&id)?, query.after, limit)

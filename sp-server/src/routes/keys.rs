@@ -31,11 +31,9 @@ struct AuditQuery {
 async fn audit(
     State(state): State<AppState>,
     caller: Caller,
-    query: Result<axum::extract::Query<AuditQuery>, axum::extract::rejection::QueryRejection>,
+    super::params::QueryOf(query): super::params::QueryOf<AuditQuery>,
 ) -> Result<axum::Json<sp_core::Page<sp_core::auth::AuditEntry>>, ApiError> {
     caller.require(Scope::Admin)?;
-    let axum::extract::Query(query) =
-        query.map_err(|err| ApiError::new(sp_core::ErrorCode::BadRequest, err.body_text()))?;
     let page = sp_core::PageRequest::new(query.limit, query.cursor)?;
     let entries = state
         .services()

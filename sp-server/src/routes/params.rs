@@ -29,9 +29,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Listing {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let Query(raw) = Query::<Raw>::from_request_parts(parts, state)
-            .await
-            .map_err(|err| ApiError::new(ErrorCode::BadRequest, err.body_text()))?;
+        let QueryOf(raw) = QueryOf::<Raw>::from_request_parts(parts, state).await?;
         let namespace = match raw.namespace {
             Some(name) => Namespace::new(name)?,
             None => Namespace::default(),
@@ -40,6 +38,24 @@ impl<S: Send + Sync> FromRequestParts<S> for Listing {
             namespace,
             page: PageRequest::new(raw.limit, raw.cursor)?,
         })
+    }
+}
+
+/// A query string, decoded into `T`; a malformed one is `SP-REQ-006`.
+pub struct QueryOf<T>(pub T);
+
+impl<T, S> FromRequestParts<S> for QueryOf<T>
+where
+    T: serde::de::DeserializeOwned,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let Query(value) = Query::<T>::from_request_parts(parts, state)
+            .await
+            .map_err(|err| ApiError::new(ErrorCode::BadRequest, err.body_text()))?;
+        Ok(QueryOf(value))
     }
 }
 
