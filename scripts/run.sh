@@ -29,5 +29,6 @@ say "starting sp on http://$listen with model $model"
 say "try:  curl -s http://$listen/health"
 say "      curl -s http://$listen/v1/chat/completions -H \"Authorization: Bearer $SP_ADMIN_KEY\" \\"
 say "        -H 'content-type: application/json' -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'"
+say "      API docs (Swagger UI): http://$listen/docs/"
 exec cargo run --release --locked --quiet -p sp-server --bin sp -- \
   serve --listen "$listen" --model "$model" "$@"

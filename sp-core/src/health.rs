@@ -40,6 +40,7 @@ pub trait HealthCheck: Send + Sync {
 
 /// Whether a check passed.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum CheckStatus {
     /// The component answered in time.
@@ -50,6 +51,7 @@ pub enum CheckStatus {
 
 /// The outcome of one check.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct CheckOutcome {
     /// Up or down.
     pub status: CheckStatus,
@@ -62,6 +64,7 @@ pub struct CheckOutcome {
 
 /// All checks, by name.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthReport {
     /// Outcomes by check name, sorted for stable output.
     pub checks: BTreeMap<String, CheckOutcome>,

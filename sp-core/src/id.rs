@@ -20,6 +20,7 @@ use crate::error::Error;
 /// assert!("not-an-id".parse::<Id>().is_err());
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Id(Uuid);
 

@@ -18,7 +18,11 @@
 //! ```
 //!
 //! ## Features
-//! sp-core has no optional features; backends are chosen in `sp-data` and `sp-llm`.
+//! | feature | default | what it adds |
+//! |---|---|---|
+//! | `openapi` | no | `utoipa::ToSchema` for the types the HTTP API carries |
+//!
+//! Backends are chosen in `sp-data` and `sp-llm`.
 
 pub mod auth;
 pub mod cache;
@@ -31,6 +35,8 @@ pub mod health;
 pub mod id;
 pub mod knowledge;
 pub mod model;
+#[cfg(feature = "openapi")]
+mod openapi;
 pub mod page;
 pub mod time;
 

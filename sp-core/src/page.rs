@@ -28,6 +28,7 @@ const CURSOR_VERSION: u8 = 1;
 /// assert!(Cursor::from("garbage".to_string()).decode::<(i64, String)>().is_err());
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Cursor(String);
 
@@ -122,6 +123,7 @@ impl Default for PageRequest {
 
 /// One page of results and the cursor of the next, if any.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Page<T> {
     /// The items of this page, in order.
     pub items: Vec<T>,

@@ -17,6 +17,7 @@ use serde::{Deserialize, Serialize};
 /// assert_eq!(t, back);
 /// ```
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(transparent)]
 pub struct Timestamp(DateTime<Utc>);
 

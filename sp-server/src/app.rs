@@ -1,6 +1,7 @@
 //! Building and serving the application.
 
 use std::future::Future;
+use std::sync::Arc;
 
 use axum::Router;
 use tokio::net::TcpListener;
@@ -24,14 +25,41 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` completes, then lets in-flight requests
-/// (streams included) finish for up to `server.shutdown_grace_secs` before returning.
+/// (streams included) finish for up to `server.shutdown_grace_secs` before returning. HTTPS
+/// when the configuration names a certificate and key, plain HTTP otherwise.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = std::time::Duration::from_secs(state.config().server.shutdown_grace_secs);
-    serve_router(listener, app(state), shutdown, grace).await
+    match state.tls().cloned() {
+        Some(tls) => serve_router_tls(listener, app(state), tls, shutdown, grace).await,
+        None => serve_router(listener, app(state), shutdown, grace).await,
+    }
+}
+
+/// Serves any router over TLS like [`serve_router`] does over plain HTTP; `tls` comes from
+/// [`crate::tls::load`] or your own rustls configuration.
+pub async fn serve_router_tls(
+    listener: TcpListener,
+    router: Router,
+    tls: Arc<rustls::ServerConfig>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    grace: std::time::Duration,
+) -> std::io::Result<()> {
+    let handle = axum_server::Handle::new();
+    let stopper = handle.clone();
+    tokio::spawn(async move {
+        shutdown.await;
+        // Stops accepting, then gives open connections `grace` before closing them.
+        stopper.graceful_shutdown(Some(grace));
+    });
+    let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
+    axum_server::from_tcp_rustls(listener.into_std()?, config)?
+        .handle(handle)
+        .serve(router.into_make_service())
+        .await
 }
 
 /// Serves any router (yours with ours merged in, say) like [`serve`]: after `shutdown`,

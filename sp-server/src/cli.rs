@@ -36,6 +36,8 @@ pub enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Print the OpenAPI 3.1 description of the HTTP API (JSON), as `/openapi.json` serves it.
+    Openapi,
     /// Print a shell completion script.
     Completions {
         /// bash, zsh, fish, elvish or powershell.
@@ -94,6 +96,12 @@ pub struct ServeArgs {
     /// GGUF model file (`model.path`, `SP_MODEL__PATH`).
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
+    /// PEM certificate chain: serve HTTPS (`server.tls_cert_path`, with `--tls-key`).
+    #[arg(long, value_name = "PATH", requires = "tls_key")]
+    pub tls_cert: Option<PathBuf>,
+    /// PEM private key of `--tls-cert` (`server.tls_key_path`).
+    #[arg(long, value_name = "PATH", requires = "tls_cert")]
+    pub tls_key: Option<PathBuf>,
 }
 
 impl DataArgs {
@@ -103,6 +111,8 @@ impl DataArgs {
             listen: None,
             data_dir: self.data_dir.clone(),
             model: None,
+            tls_cert: None,
+            tls_key: None,
         }
     }
 }
@@ -120,8 +130,14 @@ impl Cli {
         if let Some(dir) = &args.data_dir {
             sources = sources.set("data_dir", dir.display().to_string());
         }
-        if let Some(model) = &args.model {
-            sources = sources.set("model.path", model.display().to_string());
+        for (key, path) in [
+            ("model.path", &args.model),
+            ("server.tls_cert_path", &args.tls_cert),
+            ("server.tls_key_path", &args.tls_key),
+        ] {
+            if let Some(path) = path {
+                sources = sources.set(key, path.display().to_string());
+            }
         }
         Config::load(&sources)
     }

@@ -34,12 +34,15 @@ pub mod jwt;
 pub mod logging;
 pub mod metrics;
 pub mod middleware;
+mod openapi;
 mod routes;
 mod services;
 mod state;
+pub mod tls;
 
-pub use app::{app, serve, serve_router, shutdown_signal};
+pub use app::{app, serve, serve_router, serve_router_tls, shutdown_signal};
 pub use error::{ApiError, ErrorBody, ErrorEnvelope};
 pub use json::ApiJson;
+pub use routes::openapi;
 pub use services::Services;
 pub use state::AppState;

@@ -29,6 +29,16 @@ async fn main() -> ExitCode {
             })
             .await
         }
+        Command::Openapi => match sp_server::openapi().to_pretty_json() {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
+            }
+            Err(err) => {
+                eprintln!("error: the OpenAPI document does not serialise: {err}");
+                ExitCode::FAILURE
+            }
+        },
         Command::Completions { shell } => {
             let mut command = <Cli as clap::CommandFactory>::command();
             clap_complete::generate(*shell, &mut command, "sp", &mut std::io::stdout());
@@ -109,9 +119,14 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> ExitCode {
         }
     };
     let addr = listener.local_addr().unwrap_or(listen);
-    tracing::info!(%addr, embedded, data_dir = %data_dir.display(), "sp listening");
+    let scheme = if state.tls().is_some() {
+        "https"
+    } else {
+        "http"
+    };
+    tracing::info!(%addr, scheme, embedded, data_dir = %data_dir.display(), "sp listening");
     // One plain line on stdout so scripts and tests can find the address (port 0 included).
-    println!("sp listening on http://{addr}");
+    println!("sp listening on {scheme}://{addr}");
     let _ = std::io::stdout().flush();
     match sp_server::serve(listener, state, sp_server::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,

@@ -60,7 +60,9 @@ pub async fn track(request: Request, next: Next) -> Response {
     response
 }
 
-/// `GET /metrics`.
+/// `GET /metrics`: every counter, gauge and histogram in Prometheus' text format.
+#[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
+    responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
 pub async fn render(State(state): State<AppState>) -> Response {
     sample(&state);
     let body = handle().map(PrometheusHandle::render).unwrap_or_default();

@@ -25,19 +25,22 @@ struct Inner {
     /// Opened on first use when the database was down at start.
     services: tokio::sync::OnceCell<Services>,
     jwt: Option<Arc<crate::jwt::Jwt>>,
+    tls: Option<Arc<rustls::ServerConfig>>,
 }
 
 impl AppState {
     /// Opens the backends `config` selects and loads the model when `model.path` is set.
     pub async fn open(config: Config) -> sp_core::Result<Self> {
-        // Unreadable or malformed signing keys stop the start here, before the slow parts.
+        // Unreadable or malformed signing keys and certificates stop the start here, before
+        // the slow parts.
         let jwt = crate::jwt::Jwt::from_config(&config.auth.jwt)?;
+        let tls = crate::tls::load(&config.server)?;
         let backends = Backends::open(&config).await?;
         let engine = match EngineConfig::from_model_config(&config.model) {
             Some(engine_config) => Some(load_engine(engine_config).await?),
             None => None,
         };
-        let state = Self::with_parts(config, backends, engine, jwt);
+        let state = Self::with_parts(config, backends, engine, jwt, tls);
         // Open the stores now so that a bad store (a dimension mismatch, a failed migration)
         // stops the start; a database that is merely down is retried on first use.
         match state.services().await {
@@ -50,14 +53,16 @@ impl AppState {
         Ok(state)
     }
 
-    /// Wraps already-open backends and an optional loaded model; fails on unreadable JWT keys.
+    /// Wraps already-open backends and an optional loaded model; fails on unreadable JWT keys
+    /// or TLS files.
     pub fn new(
         config: Config,
         backends: Backends,
         engine: Option<Engine>,
     ) -> sp_core::Result<Self> {
         let jwt = crate::jwt::Jwt::from_config(&config.auth.jwt)?;
-        Ok(Self::with_parts(config, backends, engine, jwt))
+        let tls = crate::tls::load(&config.server)?;
+        Ok(Self::with_parts(config, backends, engine, jwt, tls))
     }
 
     fn with_parts(
@@ -65,6 +70,7 @@ impl AppState {
         backends: Backends,
         engine: Option<Engine>,
         jwt: Option<crate::jwt::Jwt>,
+        tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Self {
         crate::metrics::handle();
         let embedder = engine.as_ref().and_then(|engine| match EmbeddingModel::new(engine) {
@@ -87,6 +93,7 @@ impl AppState {
                 checks,
                 services: tokio::sync::OnceCell::new(),
                 jwt: jwt.map(Arc::new),
+                tls,
             }),
         }
     }
@@ -110,6 +117,11 @@ impl AppState {
     /// The access-token signer, when JWT is configured.
     pub fn jwt(&self) -> Option<&Arc<crate::jwt::Jwt>> {
         self.inner.jwt.as_ref()
+    }
+
+    /// The TLS configuration, when `server.tls_cert_path` / `tls_key_path` are set.
+    pub fn tls(&self) -> Option<&Arc<rustls::ServerConfig>> {
+        self.inner.tls.as_ref()
     }
 
     /// The model's embedding worker, when a model is loaded.

@@ -1,5 +1,6 @@
 //! The platform API over HTTP, in process, on the embedded default: the auth matrix, rate
-//! limits, documents and search, contexts, keys, bad input, metrics and the audit log.
+//! limits, documents and search, contexts, keys, bad input, metrics, the audit log and the
+//! OpenAPI document.
 
 #[path = "support/api.rs"]
 mod support;
@@ -10,6 +11,8 @@ mod auth;
 mod contexts;
 #[path = "api/documents.rs"]
 mod documents;
+#[path = "api/openapi.rs"]
+mod openapi;
 #[path = "api/operations.rs"]
 mod operations;
 #[path = "api/tokens.rs"]

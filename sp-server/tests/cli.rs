@@ -1,8 +1,10 @@
 //! The `sp` binary: configuration errors exit cleanly, `sp serve` answers over a real socket
-//! and logs JSON lines that carry the request id.
+//! (HTTPS with a configured certificate) and logs JSON lines that carry the request id.
 
 #[path = "support/process.rs"]
 mod process;
+#[path = "cli/tls.rs"]
+mod tls;
 
 use std::io::{BufRead, BufReader};
 use std::process::Command;
@@ -176,5 +178,31 @@ fn a_store_made_by_another_embedder_stops_the_start_with_advice() {
     assert!(
         stderr.contains("model.path") && stderr.contains("384"),
         "{stderr}"
+    );
+}
+
+/// `sp openapi` prints the document `/openapi.json` serves, and an independent validator (the
+/// `openapi-spec-validator` package) accepts it as OpenAPI 3.1.
+#[test]
+fn sp_openapi_prints_a_valid_openapi_document() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let output = sp(dir.path()).arg("openapi").output().expect("run sp");
+    assert!(output.status.success(), "{output:?}");
+    let printed: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
+    let built = serde_json::to_value(sp_server::openapi()).expect("spec serialises");
+    assert_eq!(printed, built);
+
+    let file = dir.path().join("openapi.json");
+    std::fs::write(&file, &output.stdout).expect("write spec");
+    let validated = Command::new(sp_tests::service_url("SP_TEST_PYTHON"))
+        .args(["-m", "openapi_spec_validator"])
+        .arg(&file)
+        .output()
+        .expect("run the validator");
+    let said = String::from_utf8_lossy(&validated.stdout);
+    assert!(
+        validated.status.success() && said.contains("OK"),
+        "{said}{}",
+        String::from_utf8_lossy(&validated.stderr)
     );
 }

@@ -9,6 +9,7 @@ use crate::{Id, Timestamp};
 
 /// One mutating request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AuditEntry {
     /// Identifier (UUIDv7: time order).
     pub id: Id,

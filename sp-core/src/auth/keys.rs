@@ -16,6 +16,7 @@ use crate::error::{Error, Result};
 
 /// A stored key (never its secret).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ApiKey {
     /// The public id, also the token's second part.
     pub id: String,
@@ -38,6 +39,7 @@ pub struct ApiKey {
 
 /// A key to create.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewApiKey {
     /// Who or what it is for (1–100 characters).
     pub name: String,

@@ -88,6 +88,10 @@ pub struct ServerConfig {
     pub max_concurrent_requests: usize,
     /// Origins allowed to call from a browser (`["*"]` for any); empty sends no CORS headers.
     pub cors_allowed_origins: Vec<String>,
+    /// PEM certificate chain (leaf first): with `tls_key_path`, the server speaks HTTPS only.
+    pub tls_cert_path: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of the certificate.
+    pub tls_key_path: Option<PathBuf>,
 }
 
 impl Default for ServerConfig {
@@ -99,6 +103,8 @@ impl Default for ServerConfig {
             request_timeout_secs: 300,
             max_concurrent_requests: 512,
             cors_allowed_origins: Vec::new(),
+            tls_cert_path: None,
+            tls_key_path: None,
         }
     }
 }

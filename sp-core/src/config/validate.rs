@@ -56,6 +56,12 @@ impl Config {
                 ));
             }
         }
+        if self.server.tls_cert_path.is_some() != self.server.tls_key_path.is_some() {
+            return Err(invalid(
+                "server.tls_key_path",
+                "TLS needs both server.tls_cert_path and server.tls_key_path",
+            ));
+        }
         let jwt = &self.auth.jwt;
         if jwt.hs256_secret.as_ref().is_some_and(|s| s.len() < 32) {
             return Err(invalid(

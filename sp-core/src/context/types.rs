@@ -10,6 +10,7 @@ use crate::{Id, Timestamp};
 
 /// A conversation an agent keeps: its messages, its pinned memory, its system prompt.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Context {
     /// Identifier (UUIDv7).
     pub id: Id,
@@ -35,6 +36,7 @@ pub struct Context {
 
 /// Where a fork started: the source context and the last message copied from it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ForkPoint {
     /// The source context.
     pub context_id: Id,
@@ -51,6 +53,7 @@ pub struct ForkPoint {
 /// assert_eq!(new.agent.as_deref(), Some("helper"));
 /// ```
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewContext {
     /// Tenant.
     #[serde(default)]
@@ -112,6 +115,7 @@ impl NewContext {
 
 /// A call an assistant message asks for (the OpenAI tool-call shape).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ToolCall {
     /// Identifier the tool result refers back to.
     pub id: String,
@@ -123,6 +127,7 @@ pub struct ToolCall {
 
 /// What a message is.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum MessageKind {
     /// A turn of the conversation.
@@ -134,6 +139,7 @@ pub enum MessageKind {
 
 /// A stored message.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Message {
     /// Identifier (UUIDv7).
     pub id: Id,
@@ -171,6 +177,7 @@ pub struct Message {
 /// assert_eq!(m.role, Role::User);
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct NewMessage {
     /// Author.
     pub role: Role,
@@ -278,6 +285,7 @@ impl NewMessage {
 
 /// Whose memory a block is: one context's, or every context of an agent.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(tag = "scope", content = "id", rename_all = "lowercase")]
 pub enum MemoryScope {
     /// Seen by one context.
@@ -299,6 +307,7 @@ impl MemoryScope {
 /// A named piece of text pinned into every prompt of its scope (persona, facts about the
 /// user, a task list), editable, bounded by its own limit.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MemoryBlock {
     /// Whose block it is.
     pub scope: MemoryScope,

@@ -65,6 +65,7 @@ impl From<Namespace> for String {
 
 /// How a document's content is split.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum ContentFormat {
     /// Markdown: split at headings first, each section knows its heading path.
@@ -85,6 +86,7 @@ pub enum ContentFormat {
 /// assert_eq!(doc.namespace.as_str(), "default");
 /// ```
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NewDocument {
     /// The tenant.
@@ -159,6 +161,7 @@ impl NewDocument {
 
 /// A stored document.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Document {
     /// Id.
     pub id: Id,
@@ -186,6 +189,7 @@ pub struct Document {
 
 /// A passage of a document, the unit of search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct Section {
     /// Position in the document, from 0.
     pub ordinal: u32,
@@ -199,6 +203,7 @@ pub struct Section {
 
 /// How to search.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum SearchMode {
     /// Nearest embeddings (cosine).
@@ -215,6 +220,7 @@ pub const MAX_K: usize = 100;
 
 /// A search.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SearchQuery {
     /// The tenant.
@@ -299,6 +305,7 @@ pub fn json_contains(haystack: &Value, needle: &Value) -> bool {
 
 /// One result.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct SearchHit {
     /// The document.
     pub document_id: Id,
@@ -316,6 +323,7 @@ pub struct SearchHit {
 
 /// What an ingestion did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "lowercase")]
 pub enum IngestOutcome {
     /// A new document.

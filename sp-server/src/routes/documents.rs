@@ -1,34 +1,52 @@
 //! `/v1/documents` and `/v1/search`: the knowledge store over HTTP.
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{get, post};
 use serde::Serialize;
 use serde_json::Value;
 use sp_core::Page;
 use sp_core::auth::Scope;
 use sp_core::knowledge::{Document, IngestOutcome, NewDocument, SearchHit, SearchQuery};
 
-use super::params::{Listing, parse_id};
-use crate::error::ApiError;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use super::params::{InNamespace, Listing, ListingQuery, NamespaceQuery, parse_id};
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
+use crate::openapi::{GatewayErrors, NotFound};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/documents", post(ingest).get(list))
-        .route("/v1/documents/{id}", get(fetch).delete(remove))
-        .route("/v1/search", post(search))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(ingest, list))
+        .routes(routes!(fetch, remove))
+        .routes(routes!(search))
 }
 
-#[derive(Serialize)]
+/// A document as stored, and what ingesting it did.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Ingested {
+    /// The stored document.
     document: Document,
+    /// `created`, `replaced` or `unchanged`.
     outcome: IngestOutcome,
 }
 
+/// Ingest a document.
+///
+/// Splits it into sections, embeds them and stores them atomically. The same namespace,
+/// `external_id` and content again changes nothing (`unchanged`); changed content replaces the
+/// sections (`replaced`).
+#[utoipa::path(post, path = "/v1/documents", operation_id = "ingest_document", tag = "documents",
+    request_body = NewDocument,
+    responses(
+        (status = 201, description = "Stored for the first time", body = Ingested),
+        (status = 200, description = "Unchanged or replaced", body = Ingested),
+        (status = "4XX", description = "SP-KB-001: over the size limit (413); empty content (400)", body = ErrorEnvelope),
+        GatewayErrors),
+    security(("bearer" = ["documents:write"]), ("api_key" = ["documents:write"])))]
 async fn ingest(
     State(state): State<AppState>,
     caller: Caller,
@@ -49,6 +67,11 @@ async fn ingest(
     ))
 }
 
+/// List documents, newest first.
+#[utoipa::path(get, path = "/v1/documents", operation_id = "list_documents", tag = "documents",
+    params(ListingQuery),
+    responses((status = 200, description = "One page", body = Page<Document>), GatewayErrors),
+    security(("bearer" = ["documents:read"]), ("api_key" = ["documents:read"])))]
 async fn list(
     State(state): State<AppState>,
     caller: Caller,
@@ -64,11 +87,16 @@ async fn list(
     Ok(axum::Json(page))
 }
 
+/// Get a document.
+#[utoipa::path(get, path = "/v1/documents/{id}", operation_id = "get_document", tag = "documents",
+    params(("id" = sp_core::Id, Path, description = "Document id"), NamespaceQuery),
+    responses((status = 200, description = "The document", body = Document), NotFound, GatewayErrors),
+    security(("bearer" = ["documents:read"]), ("api_key" = ["documents:read"])))]
 async fn fetch(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    listing: Listing,
+    InNamespace(namespace): InNamespace,
 ) -> Result<axum::Json<Document>, ApiError> {
     caller.require(Scope::DocumentsRead)?;
     let id = parse_id(&id)?;
@@ -76,16 +104,21 @@ async fn fetch(
         .services()
         .await?
         .knowledge
-        .get(&listing.namespace, id)
+        .get(&namespace, id)
         .await?;
     Ok(axum::Json(document))
 }
 
+/// Soft-delete a document: search and get stop seeing it at once.
+#[utoipa::path(delete, path = "/v1/documents/{id}", operation_id = "delete_document", tag = "documents",
+    params(("id" = sp_core::Id, Path, description = "Document id"), NamespaceQuery),
+    responses((status = 204, description = "Deleted"), NotFound, GatewayErrors),
+    security(("bearer" = ["documents:write"]), ("api_key" = ["documents:write"])))]
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,
     Path(id): Path<String>,
-    listing: Listing,
+    InNamespace(namespace): InNamespace,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::DocumentsWrite)?;
     let id = parse_id(&id)?;
@@ -93,21 +126,30 @@ async fn remove(
         .services()
         .await?
         .knowledge
-        .delete(&listing.namespace, id)
+        .delete(&namespace, id)
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 /// One search result, flattened for clients.
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct Hit {
+    /// The document the section belongs to.
     document_id: sp_core::Id,
+    /// The document's title.
     title: String,
+    /// The document's external id.
     external_id: Option<String>,
+    /// The document's metadata.
     metadata: Value,
+    /// The section's position in the document, from 0.
     ordinal: u32,
+    /// The Markdown headings above the section, outermost first.
     heading_path: Vec<String>,
+    /// The section's text.
     text: String,
+    /// Higher is better: cosine similarity (vector), BM25-like rank (keyword) or fused
+    /// reciprocal rank (hybrid).
     score: f64,
 }
 
@@ -126,11 +168,18 @@ impl From<SearchHit> for Hit {
     }
 }
 
-#[derive(Serialize)]
+/// Search results, best first.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Results {
+    /// The hits.
     results: Vec<Hit>,
 }
 
+/// Search sections by meaning (`vector`), words (`keyword`) or both (`hybrid`, the default).
+#[utoipa::path(post, path = "/v1/search", operation_id = "search", tag = "documents",
+    request_body = SearchQuery,
+    responses((status = 200, description = "Results, best first", body = Results), GatewayErrors),
+    security(("bearer" = ["documents:read"]), ("api_key" = ["documents:read"])))]
 async fn search(
     State(state): State<AppState>,
     caller: Caller,

@@ -1,21 +1,28 @@
 //! `/health`, `/health/live`, `/health/ready`.
 
+use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::{Json, Router, routing::get};
 use serde::Serialize;
+use serde_json::json;
 use sp_core::health::{CheckOutcome, HealthReport};
 use std::collections::BTreeMap;
+
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::middleware::request_id_of;
 use crate::state::AppState;
 
 /// The body of `/health` and `/health/ready`.
-#[derive(Debug, Serialize)]
+#[derive(Debug, Serialize, utoipa::ToSchema)]
 struct HealthBody {
+    /// `healthy` when every check passes, `unhealthy` otherwise.
     status: &'static str,
+    /// The server's version.
     version: &'static str,
+    /// Each configured backend (database, redis, model, …) and how it answered.
     checks: BTreeMap<String, CheckOutcome>,
 }
 
@@ -34,25 +41,33 @@ impl HealthBody {
 }
 
 /// The health routes.
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/health", get(health))
-        .route("/health/live", get(live))
-        .route("/health/ready", get(ready))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(health))
+        .routes(routes!(live))
+        .routes(routes!(ready))
 }
 
 /// Always 200: a report for people and dashboards; `status` says whether all checks pass.
+#[utoipa::path(get, path = "/health", operation_id = "health", tag = "operations",
+    responses((status = 200, description = "The report", body = HealthBody)))]
 async fn health(State(state): State<AppState>) -> Json<HealthBody> {
     Json(HealthBody::from_report(state.check_health().await))
 }
 
-/// 200 while the process serves requests at all.
+/// 200 while the process serves requests at all (liveness probe).
+#[utoipa::path(get, path = "/health/live", operation_id = "liveness", tag = "operations",
+    responses((status = 200, description = "Alive", body = serde_json::Value, example = json!({"status": "alive"}))))]
 async fn live() -> Json<serde_json::Value> {
-    Json(serde_json::json!({ "status": "alive" }))
+    Json(json!({ "status": "alive" }))
 }
 
 /// 200 when every configured backend answers; 503 with the error envelope and the checks
-/// otherwise, so load balancers stop sending traffic until the backend is back.
+/// otherwise, so load balancers stop sending traffic until the backend is back (readiness probe).
+#[utoipa::path(get, path = "/health/ready", operation_id = "readiness", tag = "operations",
+    responses(
+        (status = 200, description = "Ready", body = HealthBody),
+        (status = 503, description = "SP-GEN-002: the report plus `error`, the envelope's body", body = serde_json::Value)))]
 async fn ready(State(state): State<AppState>, request: axum::extract::Request) -> Response {
     let report = state.check_health().await;
     if report.is_healthy() {

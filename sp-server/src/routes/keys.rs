@@ -1,38 +1,50 @@
 //! `/v1/keys`: API key management (the `admin` scope).
 
-use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use axum::routing::{delete, post};
 use serde::Serialize;
-use sp_core::auth::{ApiKey, NewApiKey, Scope, create_key};
+use sp_core::Page;
+use sp_core::auth::{ApiKey, AuditEntry, NewApiKey, Scope, create_key};
+use utoipa::IntoParams;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
+use crate::openapi::{GatewayErrors, NotFound};
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/keys", post(create).get(list))
-        .route("/v1/keys/{id}", delete(revoke))
-        .route("/v1/audit", axum::routing::get(audit))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(create, list))
+        .routes(routes!(revoke))
+        .routes(routes!(audit))
 }
 
-#[derive(serde::Deserialize)]
+/// The query string of the audit log.
+#[derive(serde::Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
 struct AuditQuery {
+    /// Only this key's requests (`admin` for the bootstrap admin key).
     key_id: Option<String>,
+    /// Entries per page, 1-1000 (default 50).
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
 }
 
-/// `GET /v1/audit?key_id&limit&cursor`: mutating requests, newest first.
+/// The audit log: every mutating request (who, what, when, outcome), newest first.
+#[utoipa::path(get, path = "/v1/audit", operation_id = "list_audit", tag = "keys",
+    params(AuditQuery),
+    responses((status = 200, description = "One page", body = Page<AuditEntry>), GatewayErrors),
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"])))]
 async fn audit(
     State(state): State<AppState>,
     caller: Caller,
     super::params::QueryOf(query): super::params::QueryOf<AuditQuery>,
-) -> Result<axum::Json<sp_core::Page<sp_core::auth::AuditEntry>>, ApiError> {
+) -> Result<axum::Json<Page<AuditEntry>>, ApiError> {
     caller.require(Scope::Admin)?;
     let page = sp_core::PageRequest::new(query.limit, query.cursor)?;
     let entries = state
@@ -44,41 +56,60 @@ async fn audit(
     Ok(axum::Json(entries))
 }
 
-#[derive(Serialize)]
-struct Created {
+/// A new key and its secret.
+#[derive(Serialize, utoipa::ToSchema)]
+struct CreatedKey {
+    /// The key as stored.
     key: ApiKey,
-    /// Shown once; only its hash is stored.
+    /// The secret (`sp_<id>_<secret>`), shown once; only its hash is stored.
     token: String,
 }
 
+/// Create an API key; its secret is in this answer and nowhere else.
+#[utoipa::path(post, path = "/v1/keys", operation_id = "create_key", tag = "keys",
+    request_body = NewApiKey,
+    responses((status = 201, description = "The key and its secret", body = CreatedKey), GatewayErrors),
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"])))]
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
     ApiJson(new): ApiJson<NewApiKey>,
-) -> Result<(StatusCode, axum::Json<Created>), ApiError> {
+) -> Result<(StatusCode, axum::Json<CreatedKey>), ApiError> {
     caller.require(Scope::Admin)?;
     let created = create_key(state.services().await?.keys.as_ref(), new).await?;
     tracing::info!(key = %created.key.id, by = %caller.0.key_id, "api key created");
     Ok((
         StatusCode::CREATED,
-        axum::Json(Created {
+        axum::Json(CreatedKey {
             key: created.key,
             token: created.token,
         }),
     ))
 }
 
-#[derive(Serialize)]
+/// Every key.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Keys {
+    /// The keys (never their secrets), revoked ones included.
     keys: Vec<ApiKey>,
 }
 
+/// List API keys.
+#[utoipa::path(get, path = "/v1/keys", operation_id = "list_keys", tag = "keys",
+    responses((status = 200, description = "The keys", body = Keys), GatewayErrors),
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"])))]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Keys>, ApiError> {
     caller.require(Scope::Admin)?;
     let keys = state.services().await?.keys.list().await?;
     Ok(axum::Json(Keys { keys }))
 }
 
+/// Revoke an API key: this server refuses it from the next request on, other replicas within a
+/// second.
+#[utoipa::path(delete, path = "/v1/keys/{id}", operation_id = "revoke_key", tag = "keys",
+    params(("id" = String, Path, description = "Key id (the `<id>` of `sp_<id>_<secret>`)")),
+    responses((status = 200, description = "The revoked key", body = ApiKey), NotFound, GatewayErrors),
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"])))]
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,

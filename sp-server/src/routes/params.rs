@@ -5,15 +5,52 @@ use axum::http::request::Parts;
 use serde::Deserialize;
 use sp_core::knowledge::Namespace;
 use sp_core::{ErrorCode, PageRequest};
+use utoipa::IntoParams;
 
 use crate::error::ApiError;
 
-#[derive(Debug, Default, Deserialize)]
+/// The query string of a listing.
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
-struct Raw {
+#[into_params(parameter_in = Query)]
+pub struct ListingQuery {
+    /// The tenant (`default` when absent).
+    #[param(value_type = Option<Namespace>)]
     namespace: Option<String>,
+    /// Items per page, 1-1000 (default 50).
     limit: Option<u32>,
+    /// The `next_cursor` of the previous page.
     cursor: Option<String>,
+}
+
+/// The query string of a single resource: its namespace.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+pub struct NamespaceQuery {
+    /// The tenant (`default` when absent).
+    #[param(value_type = Option<Namespace>)]
+    namespace: Option<String>,
+}
+
+pub(super) fn namespace_or_default(raw: Option<String>) -> Result<Namespace, ApiError> {
+    Ok(match raw {
+        Some(name) => Namespace::new(name)?,
+        None => Namespace::default(),
+    })
+}
+
+/// `?namespace=…` of a single resource (anything else in the query string is refused).
+#[derive(Debug, Clone)]
+pub struct InNamespace(pub Namespace);
+
+impl<S: Send + Sync> FromRequestParts<S> for InNamespace {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
+        let QueryOf(raw) = QueryOf::<NamespaceQuery>::from_request_parts(parts, state).await?;
+        Ok(InNamespace(namespace_or_default(raw.namespace)?))
+    }
 }
 
 /// `?namespace=…&limit=…&cursor=…`, validated.
@@ -29,13 +66,9 @@ impl<S: Send + Sync> FromRequestParts<S> for Listing {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
-        let QueryOf(raw) = QueryOf::<Raw>::from_request_parts(parts, state).await?;
-        let namespace = match raw.namespace {
-            Some(name) => Namespace::new(name)?,
-            None => Namespace::default(),
-        };
+        let QueryOf(raw) = QueryOf::<ListingQuery>::from_request_parts(parts, state).await?;
         Ok(Listing {
-            namespace,
+            namespace: namespace_or_default(raw.namespace)?,
             page: PageRequest::new(raw.limit, raw.cursor)?,
         })
     }

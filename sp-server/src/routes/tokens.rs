@@ -2,29 +2,32 @@
 //! `/v1/auth/refresh` (a refresh token → new ones; a reused refresh token revokes its
 //! session).
 
-use axum::Router;
 use axum::extract::State;
-use axum::routing::post;
 use serde::{Deserialize, Serialize};
 use sp_core::auth::{Rotation, Scope, issue_refresh, rotate_refresh};
 use sp_core::{Error, ErrorCode};
 
-use crate::error::ApiError;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
+use crate::openapi::GatewayErrors;
 use crate::state::AppState;
 
 /// Needs a credential.
-pub fn protected() -> Router<AppState> {
-    Router::new().route("/v1/auth/token", post(token))
+pub fn protected() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(token))
 }
 
 /// Authenticated by the refresh token itself.
-pub fn public() -> Router<AppState> {
-    Router::new().route("/v1/auth/refresh", post(refresh))
+pub fn public() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new().routes(routes!(refresh))
 }
 
-#[derive(Debug, Default, Deserialize)]
+/// The scopes the access token should carry.
+#[derive(Debug, Default, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct TokenRequest {
     /// A subset of the caller's scopes; all of them when absent.
@@ -32,12 +35,19 @@ struct TokenRequest {
     scopes: Option<Vec<Scope>>,
 }
 
-#[derive(Serialize)]
+/// A short-lived access token and the single-use refresh token that renews it.
+#[derive(Serialize, utoipa::ToSchema)]
 struct Tokens {
+    /// A JWT to send as `Authorization: Bearer`.
     access_token: String,
+    /// Always `Bearer`.
     token_type: &'static str,
+    /// Seconds until the access token expires (`auth.jwt.access_ttl_secs`).
     expires_in: u64,
+    /// Single use: `/v1/auth/refresh` swaps it for new tokens; using it twice revokes the
+    /// whole session.
     refresh_token: String,
+    /// The scopes the access token carries.
     scopes: Vec<Scope>,
 }
 
@@ -48,6 +58,14 @@ fn jwt_off() -> ApiError {
     )
 }
 
+/// Swap the caller's credential for a short-lived JWT access token and a refresh token.
+///
+/// The token carries the caller's scopes, or the subset asked for; it dies with the key behind
+/// it. Refused (`SP-REQ-006`) when the server has no JWT keys configured.
+#[utoipa::path(post, path = "/v1/auth/token", operation_id = "issue_token", tag = "auth",
+    request_body(content = Option<TokenRequest>, description = "Optional: no body asks for every scope of the caller"),
+    responses((status = 200, description = "The tokens", body = Tokens), GatewayErrors),
+    security(("bearer" = []), ("api_key" = [])))]
 async fn token(
     State(state): State<AppState>,
     caller: Caller,
@@ -92,12 +110,22 @@ async fn token(
     }))
 }
 
-#[derive(Debug, Deserialize)]
+/// A refresh token.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 struct RefreshRequest {
+    /// From `/v1/auth/token` or the previous refresh.
     refresh_token: String,
 }
 
+/// Swap a refresh token for new tokens (rotation). A refresh token used twice is reuse: every
+/// token of its session is revoked and the answer is `401`.
+#[utoipa::path(post, path = "/v1/auth/refresh", operation_id = "refresh_token", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 200, description = "New tokens; the old refresh token is spent", body = Tokens),
+        (status = 401, description = "SP-AUTH-001: unknown, expired or reused refresh token, or its key is revoked", body = ErrorEnvelope),
+        (status = 400, description = "Malformed body", body = ErrorEnvelope)))]
 async fn refresh(
     State(state): State<AppState>,
     ApiJson(body): ApiJson<RefreshRequest>,

@@ -46,9 +46,13 @@ pub fn start(cmd: &mut Command) -> (Server, String, std::process::ChildStderr) {
     let server = Server(child);
     let mut line = String::new();
     BufReader::new(stdout).read_line(&mut line).expect("read");
-    let addr = line
+    let url = line
         .trim()
-        .strip_prefix("sp listening on http://")
+        .strip_prefix("sp listening on ")
+        .unwrap_or_else(|| panic!("unexpected first line: {line}"));
+    let addr = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
         .unwrap_or_else(|| panic!("unexpected first line: {line}"))
         .to_owned();
     (server, addr, stderr)

@@ -16,9 +16,10 @@ use super::wire::{
     ChatRequest, CompletionRequest, Prompt, WireUsage, completion_id, created, finish_reason,
 };
 use crate::budget::TokenBudget;
-use crate::error::ApiError;
+use crate::error::{ApiError, ErrorEnvelope};
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
+use crate::openapi::GatewayErrors;
 use crate::state::AppState;
 
 pub(super) fn engine(state: &AppState) -> Result<&Engine> {
@@ -38,6 +39,21 @@ pub(super) fn check_model(engine: &Engine, model: Option<&str>) -> Result<()> {
     }
 }
 
+/// Chat completion with the model's own chat template (OpenAI's `chat.completion`, or
+/// `chat.completion.chunk` server-sent events ending in `data: [DONE]` when `stream` is true).
+#[utoipa::path(post, path = "/v1/chat/completions", operation_id = "create_chat_completion", tag = "openai",
+    request_body = ChatRequest,
+    responses(
+        (status = 200, description = "A `chat.completion` object, or its chunks as server-sent events",
+            content(
+                (serde_json::Value = "application/json", example = json!({
+                    "id": "chatcmpl-…", "object": "chat.completion", "created": 1_763_900_000, "model": "SmolLM2-135M-Instruct",
+                    "choices": [{"index": 0, "message": {"role": "assistant", "content": "Hello!"}, "finish_reason": "stop"}],
+                    "usage": {"prompt_tokens": 12, "completion_tokens": 3, "total_tokens": 15, "prompt_tokens_details": {"cached_tokens": 0}}})),
+                (String = "text/event-stream"))),
+        (status = "4XX", description = "SP-LLM-001: prompt plus max_tokens exceed the window (400); unknown model (404)", body = ErrorEnvelope),
+        GatewayErrors),
+    security(("bearer" = ["inference"]), ("api_key" = ["inference"])))]
 pub async fn chat_completions(
     State(state): State<AppState>,
     caller: Caller,
@@ -108,6 +124,20 @@ pub async fn chat_completions(
     .into_response())
 }
 
+/// Plain completion of a prompt (OpenAI's `text_completion`, streamed like chat).
+#[utoipa::path(post, path = "/v1/completions", operation_id = "create_completion", tag = "openai",
+    request_body = CompletionRequest,
+    responses(
+        (status = 200, description = "A `text_completion` object, or its chunks as server-sent events",
+            content(
+                (serde_json::Value = "application/json", example = json!({
+                    "id": "cmpl-…", "object": "text_completion", "created": 1_763_900_000, "model": "SmolLM2-135M-Instruct",
+                    "choices": [{"index": 0, "text": " world", "finish_reason": "length"}],
+                    "usage": {"prompt_tokens": 2, "completion_tokens": 1, "total_tokens": 3, "prompt_tokens_details": {"cached_tokens": 0}}})),
+                (String = "text/event-stream"))),
+        (status = "4XX", description = "SP-LLM-001: prompt plus max_tokens exceed the window (400); unknown model (404)", body = ErrorEnvelope),
+        GatewayErrors),
+    security(("bearer" = ["inference"]), ("api_key" = ["inference"])))]
 pub async fn completions(
     State(state): State<AppState>,
     caller: Caller,

@@ -11,27 +11,44 @@ use super::chat::{check_model, engine};
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
+use crate::openapi::{GatewayErrors, NotFound};
 use crate::state::AppState;
 
 /// Most inputs one request may embed.
 const MAX_INPUTS: usize = 2048;
 
-#[derive(Debug, Deserialize)]
+/// One text or several.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
+#[schema(as = EmbeddingInput)]
 enum Input {
     One(String),
     Many(Vec<String>),
 }
 
-#[derive(Debug, Deserialize)]
+/// Texts to embed.
+#[derive(Debug, Deserialize, utoipa::ToSchema)]
 pub struct EmbeddingsRequest {
+    /// The loaded model's id; may be omitted.
     #[serde(default)]
     model: Option<String>,
+    /// 1 to 2048 non-empty strings.
     input: Input,
+    /// `float` (default) or `base64` (little-endian f32).
     #[serde(default)]
     encoding_format: Option<String>,
 }
 
+/// Embeddings of texts, L2-normalised (OpenAI's `list` of `embedding` objects).
+#[utoipa::path(post, path = "/v1/embeddings", operation_id = "create_embeddings", tag = "openai",
+    request_body = EmbeddingsRequest,
+    responses(
+        (status = 200, description = "A `list` of `embedding` objects", body = serde_json::Value,
+            example = json!({"object": "list", "model": "SmolLM2-135M-Instruct",
+                "data": [{"object": "embedding", "index": 0, "embedding": [0.01, -0.02]}],
+                "usage": {"prompt_tokens": 4, "total_tokens": 4}})),
+        GatewayErrors),
+    security(("bearer" = ["inference"]), ("api_key" = ["inference"])))]
 pub async fn embeddings(
     State(state): State<AppState>,
     caller: Caller,
@@ -100,6 +117,14 @@ fn model_card(state: &AppState) -> Option<Value> {
     }))
 }
 
+/// The loaded model (OpenAI's `list` of `model` objects; empty without a model).
+#[utoipa::path(get, path = "/v1/models", operation_id = "list_models", tag = "openai",
+    responses(
+        (status = 200, description = "A `list` of `model` objects", body = serde_json::Value,
+            example = json!({"object": "list", "data": [{"id": "SmolLM2-135M-Instruct", "object": "model",
+                "created": 0, "owned_by": "story-portal", "context_length": 4096}]})),
+        GatewayErrors),
+    security(("bearer" = ["inference"]), ("api_key" = ["inference"])))]
 pub async fn models(
     State(state): State<AppState>,
     caller: Caller,
@@ -109,6 +134,13 @@ pub async fn models(
     Ok(axum::Json(json!({"object": "list", "data": data})))
 }
 
+/// One model by id.
+#[utoipa::path(get, path = "/v1/models/{id}", operation_id = "get_model", tag = "openai",
+    params(("id" = String, Path, description = "Model id")),
+    responses(
+        (status = 200, description = "A `model` object", body = serde_json::Value),
+        NotFound, GatewayErrors),
+    security(("bearer" = ["inference"]), ("api_key" = ["inference"])))]
 pub async fn model(
     State(state): State<AppState>,
     caller: Caller,

@@ -5,16 +5,16 @@ mod chat;
 mod embeddings;
 mod wire;
 
-use axum::Router;
-use axum::routing::{get, post};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
 
 use crate::state::AppState;
 
-pub fn router() -> Router<AppState> {
-    Router::new()
-        .route("/v1/chat/completions", post(chat::chat_completions))
-        .route("/v1/completions", post(chat::completions))
-        .route("/v1/embeddings", post(embeddings::embeddings))
-        .route("/v1/models", get(embeddings::models))
-        .route("/v1/models/{id}", get(embeddings::model))
+pub fn router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .routes(routes!(chat::chat_completions))
+        .routes(routes!(chat::completions))
+        .routes(routes!(embeddings::embeddings))
+        .routes(routes!(embeddings::models))
+        .routes(routes!(embeddings::model))
 }

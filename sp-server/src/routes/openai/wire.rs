@@ -6,7 +6,7 @@ use sp_core::chat::{ChatMessage, FinishReason, Role, Sampling, Usage};
 use sp_core::{Error, Result};
 
 /// `stop`: one string or several.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Stop {
     One(String),
@@ -14,30 +14,46 @@ pub enum Stop {
 }
 
 /// `stream_options`.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct StreamOptions {
+    /// Send a last chunk with the usage.
     #[serde(default)]
     pub include_usage: bool,
 }
 
 /// The sampling fields shared by chat and completions. Unknown fields are ignored, as
 /// OpenAI's clients send fields we have no use for; fields we cannot honour are refused.
-#[derive(Debug, Clone, Default, Deserialize)]
+#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct SamplingFields {
+    /// Most tokens to generate, ≥ 1 (default: the context window); prompt plus this must fit
+    /// the window, or the request is `SP-LLM-001`.
     pub max_tokens: Option<i64>,
+    /// Same as `max_tokens` (OpenAI's newer name); wins when both are given.
     pub max_completion_tokens: Option<i64>,
+    /// 0-2; 0 is greedy (default 1).
     pub temperature: Option<f32>,
+    /// Nucleus sampling, (0, 1].
     pub top_p: Option<f32>,
+    /// Keep the k most likely tokens (llama.cpp extension).
     pub top_k: Option<u32>,
+    /// Minimum probability relative to the best token (llama.cpp extension).
     pub min_p: Option<f32>,
+    /// Penalty for repeated tokens, ≥ 1 (llama.cpp extension).
     pub repeat_penalty: Option<f32>,
+    /// Sampling seed: the same seed and request give the same output.
     pub seed: Option<i64>,
+    /// Up to 8 sequences that end generation; they are not part of the output.
     pub stop: Option<Stop>,
+    /// Only 1 is supported.
     pub n: Option<i64>,
+    /// Only 0 (or absent) is supported.
     pub presence_penalty: Option<f32>,
+    /// Only 0 (or absent) is supported.
     pub frequency_penalty: Option<f32>,
+    /// Stream server-sent events of chunks, ending with `data: [DONE]`.
     #[serde(default)]
     pub stream: bool,
+    /// `include_usage`: a last chunk with the usage.
     pub stream_options: Option<StreamOptions>,
 }
 
@@ -113,9 +129,11 @@ impl SamplingFields {
 }
 
 /// A chat message as OpenAI clients send it: `content` may be a string or a list of parts.
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct WireMessage {
+    /// `system` (or `developer`), `user`, `assistant` or `tool`.
     pub role: String,
+    /// A string, or a list of `{"type": "text", "text": …}` parts.
     #[serde(default)]
     pub content: Option<Value>,
 }
@@ -166,41 +184,50 @@ impl WireMessage {
     }
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct ChatRequest {
+    /// The loaded model's id (see `/v1/models`); may be omitted.
     #[serde(default)]
     pub model: Option<String>,
+    /// The conversation, rendered with the model's own chat template.
     pub messages: Vec<WireMessage>,
     #[serde(flatten)]
     pub sampling: SamplingFields,
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 #[serde(untagged)]
 pub enum Prompt {
     One(String),
     Many(Vec<String>),
 }
 
-#[derive(Debug, Clone, Deserialize)]
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct CompletionRequest {
+    /// The loaded model's id; may be omitted.
     #[serde(default)]
     pub model: Option<String>,
+    /// The text to continue (one per request).
     pub prompt: Prompt,
     #[serde(flatten)]
     pub sampling: SamplingFields,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct WireUsage {
+    /// Tokens of the prompt.
     pub prompt_tokens: u32,
+    /// Tokens generated.
     pub completion_tokens: u32,
+    /// Their sum.
     pub total_tokens: u32,
+    /// `cached_tokens`: prompt tokens served from the KV cache of an earlier request.
     pub prompt_tokens_details: CachedTokens,
 }
 
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct CachedTokens {
+    /// Prompt tokens reused from the cache.
     pub cached_tokens: u32,
 }
 

@@ -1,0 +1,170 @@
+//! `/v1/contexts/{id}/chat`: one turn — assemble the context, run the model, store both sides.
+
+use axum::extract::{Path, State};
+use axum::response::IntoResponse as _;
+use axum::response::sse::{Event, KeepAlive, Sse};
+use futures::StreamExt as _;
+use serde::{Deserialize, Serialize};
+use sp_core::Error;
+use sp_core::auth::Scope;
+use sp_core::chat::{Role, Sampling, Usage};
+use sp_core::context::{Message, NewMessage, TurnEvent};
+
+use crate::budget::TokenBudget;
+use crate::error::{ApiError, ErrorEnvelope};
+use crate::json::ApiJson;
+use crate::middleware::auth::Caller;
+use crate::openapi::{GatewayErrors, NotFound};
+use crate::routes::params::{InNamespace, NamespaceQuery, parse_id};
+use crate::state::AppState;
+
+/// The user's turn and how to answer it.
+#[derive(Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub(super) struct TurnRequest {
+    /// The user's message.
+    content: String,
+    /// Metadata stored with the user's message (a JSON object).
+    #[serde(default)]
+    metadata: Option<serde_json::Value>,
+    /// Most tokens of the reply.
+    #[serde(default = "default_max_tokens")]
+    #[schema(default = 256)]
+    max_tokens: u32,
+    /// Sampling temperature; 0 is greedy.
+    #[serde(default)]
+    temperature: f32,
+    /// Sampling seed.
+    #[serde(default)]
+    seed: Option<u32>,
+    /// Stream the reply as server-sent events: `prompt`, `delta`s, then `done` (with the
+    /// stored reply) or `error`, then `[DONE]`.
+    #[serde(default)]
+    stream: bool,
+}
+
+fn default_max_tokens() -> u32 {
+    256
+}
+
+/// The stored reply and what the turn cost.
+#[derive(Serialize, utoipa::ToSchema)]
+pub(super) struct TurnResponse {
+    /// The assistant's message as stored.
+    reply: Message,
+    /// Tokens processed and generated (`cached_tokens`: prompt tokens reused from the cache).
+    usage: Usage,
+    /// Tokens of the assembled prompt.
+    prompt_tokens: usize,
+    /// Knowledge passages retrieved into the prompt.
+    passages: usize,
+    /// When this turn compacted the context: the last `seq` the new summary covers.
+    summary_through: Option<u64>,
+}
+
+/// Chat: append the user's message, assemble the context (memory, summary, turns, retrieved
+/// passages) within the model's window, run the model and store its reply.
+///
+/// When the context no longer fits, its oldest turns are summarised by the model first; a turn
+/// that cannot fit at all is `SP-LLM-001` before anything is stored. Needs the `contexts` and
+/// `inference` scopes.
+#[utoipa::path(post, path = "/v1/contexts/{id}/chat", operation_id = "chat_turn", tag = "contexts",
+    params(("id" = sp_core::Id, Path, description = "Context id"), NamespaceQuery),
+    request_body = TurnRequest,
+    responses(
+        (status = 200, description = "The reply (JSON), or server-sent events when `stream` is true",
+            content(
+                (TurnResponse = "application/json"),
+                (String = "text/event-stream"))),
+        (status = "4XX", description = "SP-LLM-001: the turn cannot fit the model's window (400)", body = ErrorEnvelope),
+        NotFound, GatewayErrors),
+    security(("bearer" = ["contexts", "inference"]), ("api_key" = ["contexts", "inference"])))]
+pub(super) async fn chat(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+    InNamespace(namespace): InNamespace,
+    ApiJson(body): ApiJson<TurnRequest>,
+) -> Result<axum::response::Response, ApiError> {
+    caller.require(Scope::Contexts)?;
+    caller.require(Scope::Inference)?;
+    let engine = state.engine().ok_or_else(|| {
+        Error::unavailable("model", "the server has no model loaded (model.path)")
+    })?;
+    let sampling = Sampling {
+        temperature: body.temperature,
+        max_tokens: body.max_tokens,
+        seed: body.seed,
+        ..Sampling::default()
+    };
+    let message = NewMessage {
+        metadata: body.metadata,
+        ..NewMessage::new(Role::User, body.content)
+    };
+    let window = engine.config().context_per_slot as usize;
+    let budget = TokenBudget::check(&state, &caller).await?;
+    let contexts = &state.services().await?.contexts;
+    let id = parse_id(&id)?;
+    if body.stream {
+        let turn = contexts
+            .chat_stream(&namespace, id, message, &sampling, window)
+            .await?;
+        return Ok(stream_turn(turn, budget));
+    }
+    let turn = contexts
+        .chat(&namespace, id, message, &sampling, window)
+        .await?;
+    if let Some(budget) = &budget {
+        budget.charge(turn.completion.usage.completion_tokens).await;
+    }
+    Ok(axum::Json(TurnResponse {
+        reply: turn.reply,
+        usage: turn.completion.usage,
+        prompt_tokens: turn.prompt.prompt_tokens,
+        passages: turn.prompt.retrieved.len(),
+        summary_through: turn.prompt.summary_through,
+    })
+    .into_response())
+}
+
+/// Server-sent events of a streamed turn: `prompt`, then `delta`s, then `done` (with the
+/// stored reply) or `error`, then `[DONE]`.
+fn stream_turn(
+    turn: sp_core::context::StreamedTurn,
+    budget: Option<TokenBudget>,
+) -> axum::response::Response {
+    let head = serde_json::json!({
+        "type": "prompt",
+        "prompt_tokens": turn.prompt.prompt_tokens,
+        "passages": turn.prompt.retrieved.len(),
+        "summary_through": turn.prompt.summary_through,
+    });
+    let events = turn.events.map(move |event| match event {
+        Ok(TurnEvent::Delta(text)) => serde_json::json!({"type": "delta", "text": text}),
+        Ok(TurnEvent::Done {
+            reply,
+            finish_reason,
+            usage,
+        }) => {
+            if let Some(budget) = &budget {
+                budget.charge_later(usage.completion_tokens);
+            }
+            serde_json::json!({
+                "type": "done", "reply": reply, "finish_reason": finish_reason, "usage": usage,
+            })
+        }
+        Err(err) => {
+            serde_json::json!({"type": "error", "error": ApiError::from(err).stream_body()})
+        }
+    });
+    let sse = futures::stream::once(async move { head })
+        .chain(events)
+        .map(|value| Event::default().data(value.to_string()))
+        .chain(futures::stream::once(async {
+            Event::default().data("[DONE]")
+        }))
+        .map(Ok::<_, std::convert::Infallible>);
+    Sse::new(sse)
+        .keep_alive(KeepAlive::default())
+        .into_response()
+}
