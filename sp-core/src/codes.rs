@@ -89,6 +89,18 @@ error_codes! {
     Forbidden => ("SP-AUTH-002", 403, "The credential is valid but lacks the scope this endpoint needs; the message names it."),
     /// The credential's rate limit is spent.
     RateLimited => ("SP-AUTH-003", 429, "The key's rate limit is spent; retry after the Retry-After header's seconds."),
+    /// A tool's arguments do not match its input schema.
+    ToolArgumentsInvalid => ("SP-HUB-001", 400, "The tool's arguments do not match its input JSON Schema; the message lists each violation. Nothing was called."),
+    /// No registered service offers the tool.
+    ToolUnknown => ("SP-HUB-002", 404, "No registered service (in this namespace, version range) offers a tool of this name."),
+    /// The tool's service has no live, healthy instance.
+    ServiceUnhealthy => ("SP-HUB-003", 503, "The tool's service has no live instance that passes its health checks; retry later."),
+    /// The service's circuit breaker is open.
+    CircuitOpen => ("SP-HUB-004", 503, "The service failed repeatedly and its circuit breaker is open; retry after the Retry-After header's seconds."),
+    /// The upstream call did not answer in time.
+    UpstreamTimeout => ("SP-HUB-005", 504, "The service did not answer within the tool's timeout."),
+    /// The upstream call failed.
+    UpstreamError => ("SP-HUB-006", 502, "The service answered with an error or could not be reached; the message carries its status."),
     /// The configuration (file, environment or flags) is invalid.
     InvalidConfig => ("SP-CFG-001", 500, "The configuration is invalid; the message names the key and its source."),
 }

@@ -142,6 +142,54 @@ pub enum Error {
         /// Seconds until a request is allowed again.
         retry_after_secs: u64,
     },
+    /// Tool arguments that fail the tool's input schema.
+    #[error("arguments of tool `{tool}` do not match its schema: {}", violations.join("; "))]
+    ToolArgumentsInvalid {
+        /// The tool.
+        tool: String,
+        /// Each violation, with its JSON pointer.
+        violations: Vec<String>,
+    },
+    /// No service offers the tool.
+    #[error("no registered service offers tool `{tool}`")]
+    ToolUnknown {
+        /// The tool asked for.
+        tool: String,
+    },
+    /// No live healthy instance.
+    #[error("service `{service}` has no live healthy instance")]
+    ServiceUnhealthy {
+        /// `name@version`.
+        service: String,
+    },
+    /// The breaker is open.
+    #[error(
+        "service `{service}` is failing: its circuit breaker is open for {retry_after_secs} s more"
+    )]
+    CircuitOpen {
+        /// `name@version`.
+        service: String,
+        /// Seconds until a probe is let through.
+        retry_after_secs: u64,
+    },
+    /// No answer in time.
+    #[error("service `{service}` did not answer within {timeout_ms} ms")]
+    UpstreamTimeout {
+        /// `name@version`.
+        service: String,
+        /// The timeout.
+        timeout_ms: u64,
+    },
+    /// The upstream failed.
+    #[error("service `{service}` failed{}: {reason}", status.map(|s| format!(" with HTTP {s}")).unwrap_or_default())]
+    UpstreamError {
+        /// `name@version`.
+        service: String,
+        /// Its HTTP status, when it answered.
+        status: Option<u16>,
+        /// What went wrong (its error body, shortened, or the connection error).
+        reason: String,
+    },
     /// An unexpected failure; details are logged, not shown to API callers.
     #[error("internal error: {0}")]
     Internal(String),
@@ -170,6 +218,12 @@ impl Error {
             Error::Unauthorized(_) => ErrorCode::Unauthorized,
             Error::Forbidden { .. } => ErrorCode::Forbidden,
             Error::RateLimited { .. } => ErrorCode::RateLimited,
+            Error::ToolArgumentsInvalid { .. } => ErrorCode::ToolArgumentsInvalid,
+            Error::ToolUnknown { .. } => ErrorCode::ToolUnknown,
+            Error::ServiceUnhealthy { .. } => ErrorCode::ServiceUnhealthy,
+            Error::CircuitOpen { .. } => ErrorCode::CircuitOpen,
+            Error::UpstreamTimeout { .. } => ErrorCode::UpstreamTimeout,
+            Error::UpstreamError { .. } => ErrorCode::UpstreamError,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -275,6 +329,42 @@ mod tests {
                     retry_after_secs: 1,
                 },
                 "SP-AUTH-003",
+            ),
+            (
+                Error::ToolArgumentsInvalid {
+                    tool: "t".into(),
+                    violations: vec!["/q: required".into()],
+                },
+                "SP-HUB-001",
+            ),
+            (Error::ToolUnknown { tool: "t".into() }, "SP-HUB-002"),
+            (
+                Error::ServiceUnhealthy {
+                    service: "s@1.0.0".into(),
+                },
+                "SP-HUB-003",
+            ),
+            (
+                Error::CircuitOpen {
+                    service: "s@1.0.0".into(),
+                    retry_after_secs: 5,
+                },
+                "SP-HUB-004",
+            ),
+            (
+                Error::UpstreamTimeout {
+                    service: "s@1.0.0".into(),
+                    timeout_ms: 10,
+                },
+                "SP-HUB-005",
+            ),
+            (
+                Error::UpstreamError {
+                    service: "s@1.0.0".into(),
+                    status: Some(500),
+                    reason: "boom".into(),
+                },
+                "SP-HUB-006",
             ),
         ];
         for (err, code) in cases {

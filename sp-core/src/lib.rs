@@ -32,6 +32,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod health;
+pub mod hub;
 pub mod id;
 pub mod knowledge;
 pub mod model;

@@ -33,6 +33,7 @@ pub mod cache;
 pub mod context;
 mod embedded;
 mod error;
+pub mod hub;
 mod keys;
 pub mod knowledge;
 #[cfg(feature = "postgres")]
@@ -52,6 +53,9 @@ pub use cache::{RedisCache, RedisRateLimiter};
 pub use context::PgContextStore;
 pub use context::SqliteContextStore;
 pub use embedded::{DATABASE_FILE, SqliteStore};
+#[cfg(feature = "postgres")]
+pub use hub::PgRegistryStore;
+pub use hub::{HttpTransport, SqliteRegistryStore};
 #[cfg(feature = "postgres")]
 pub use keys::PgKeyStore;
 pub use keys::{CachedKeyStore, SqliteKeyStore};

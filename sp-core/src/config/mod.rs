@@ -46,6 +46,8 @@ pub struct Config {
     pub log: LogConfig,
     /// Health checks.
     pub health: HealthConfig,
+    /// The service hub: tool-call timeouts, retries, breakers, instance health checks.
+    pub hub: crate::hub::HubConfig,
 }
 
 impl Default for Config {
@@ -58,6 +60,7 @@ impl Default for Config {
             cache: CacheConfig::default(),
             auth: AuthConfig::default(),
             model: ModelConfig::default(),
+            hub: crate::hub::HubConfig::default(),
             log: LogConfig::default(),
             health: HealthConfig::default(),
         }

@@ -1,0 +1,63 @@
+//! The hub's knobs (`[hub]` in the configuration).
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::breaker::BreakerConfig;
+
+/// Timeouts, retries, breakers and health checks of the service hub.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HubConfig {
+    /// Timeout of one tool call attempt, unless the tool sets its own (ms).
+    pub call_timeout_ms: u64,
+    /// Most attempts of an idempotent tool's call (1 disables retries).
+    pub max_attempts: u32,
+    /// First retry waits up to this (ms); each further retry doubles it, with full jitter.
+    pub backoff_base_ms: u64,
+    /// The longest wait between attempts (ms).
+    pub backoff_max_ms: u64,
+    /// Consecutive failures that open a service's circuit breaker.
+    pub breaker_failures: u32,
+    /// Seconds an open breaker refuses calls before a probe.
+    pub breaker_open_secs: u64,
+    /// Seconds between two health checks of an instance (0 disables checking).
+    pub health_interval_secs: u64,
+    /// Timeout of one health check (ms).
+    pub health_timeout_ms: u64,
+    /// Consecutive failed checks that make an instance unhealthy.
+    pub unhealthy_after: u32,
+    /// Consecutive passed checks that make an unhealthy instance healthy again.
+    pub healthy_after: u32,
+    /// A passing check slower than this marks the instance degraded (ms).
+    pub degraded_latency_ms: u64,
+}
+
+impl Default for HubConfig {
+    fn default() -> Self {
+        HubConfig {
+            call_timeout_ms: 10_000,
+            max_attempts: 3,
+            backoff_base_ms: 50,
+            backoff_max_ms: 1_000,
+            breaker_failures: 5,
+            breaker_open_secs: 30,
+            health_interval_secs: 10,
+            health_timeout_ms: 2_000,
+            unhealthy_after: 3,
+            healthy_after: 2,
+            degraded_latency_ms: 1_000,
+        }
+    }
+}
+
+impl HubConfig {
+    /// The breaker settings.
+    pub fn breaker(&self) -> BreakerConfig {
+        BreakerConfig {
+            failure_threshold: self.breaker_failures.max(1),
+            open_for: Duration::from_secs(self.breaker_open_secs),
+        }
+    }
+}

@@ -1,0 +1,196 @@
+//! The service hub: a registry of services and their tools, discovery, health aggregation, and
+//! tool invocation with schema validation, timeouts, retries and circuit breakers.
+//!
+//! [`Hub`] is the facade: it validates registrations ([`validate_service`]), applies version
+//! ranges and health to discovery, and calls tools through a [`Transport`]. Storage is a
+//! [`RegistryStore`] (SQLite or PostgreSQL in `sp-data`), the HTTP transport is
+//! `sp_data::HttpTransport`.
+
+mod breaker;
+mod config;
+mod health;
+mod invoke;
+mod store;
+mod transport;
+mod types;
+mod validate;
+
+use std::collections::HashMap;
+use std::sync::atomic::AtomicUsize;
+use std::sync::{Arc, Mutex};
+
+pub use breaker::{Breaker, BreakerConfig, BreakerState};
+pub use config::HubConfig;
+pub use health::{HealthTracker, Probe};
+pub use invoke::{ToolInvocation, ToolResult};
+pub use store::{CheckTarget, RegistryStore};
+pub use transport::{ToolRequest, ToolResponse, Transport, TransportError};
+pub use types::{Discovery, HealthStatus, Instance, NewInstance, NewService, Service, ToolSpec};
+pub use validate::{
+    MAX_LABELS, MAX_TIMEOUT_MS, MAX_TOOLS, MAX_TTL_SECS, validate_discovery, validate_instance,
+    validate_service,
+};
+
+use crate::Id;
+use crate::error::Result;
+use crate::knowledge::Namespace;
+
+/// A tool with the service version that offers it.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ToolEntry {
+    /// The service's name.
+    pub service: String,
+    /// Its version.
+    pub version: String,
+    /// The service's aggregated health.
+    pub health: HealthStatus,
+    /// The tool.
+    pub tool: ToolSpec,
+}
+
+/// The registry and the tool caller.
+///
+/// ```no_run
+/// # async fn demo(store: std::sync::Arc<dyn sp_core::hub::RegistryStore>,
+/// #               transport: std::sync::Arc<dyn sp_core::hub::Transport>) -> sp_core::Result<()> {
+/// use serde_json::json;
+/// use sp_core::hub::{Hub, HubConfig, ToolInvocation};
+///
+/// let hub = Hub::new(store, transport, HubConfig::default());
+/// hub.register(serde_json::from_value(json!({
+///     "name": "weather", "version": "1.0.0", "base_url": "http://127.0.0.1:9000",
+///     "tools": [{"name": "forecast", "idempotent": true,
+///                "input_schema": {"type": "object", "required": ["city"]}}]
+/// }))?).await?;
+/// let result = hub.invoke(ToolInvocation::new("forecast", json!({"city": "Oslo"}))).await?;
+/// println!("{}", result.output);
+/// # Ok(()) }
+/// ```
+pub struct Hub {
+    store: Arc<dyn RegistryStore>,
+    transport: Arc<dyn Transport>,
+    config: HubConfig,
+    breakers: Mutex<HashMap<String, Breaker>>,
+    validators: Mutex<HashMap<(Id, i64, String), Arc<jsonschema::Validator>>>,
+    next_instance: AtomicUsize,
+}
+
+impl Hub {
+    /// A hub over `store`, calling services through `transport`.
+    pub fn new(
+        store: Arc<dyn RegistryStore>,
+        transport: Arc<dyn Transport>,
+        config: HubConfig,
+    ) -> Self {
+        Hub {
+            store,
+            transport,
+            config,
+            breakers: Mutex::new(HashMap::new()),
+            validators: Mutex::new(HashMap::new()),
+            next_instance: AtomicUsize::new(0),
+        }
+    }
+
+    /// The configuration.
+    pub fn config(&self) -> &HubConfig {
+        &self.config
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn RegistryStore> {
+        &self.store
+    }
+
+    /// Registers (or replaces) a service version after validating it; `true` when new.
+    pub async fn register(&self, new: NewService) -> Result<(Service, bool)> {
+        validate_service(&new)?;
+        self.store.register(new).await
+    }
+
+    /// One service version.
+    pub async fn get(&self, namespace: &Namespace, name: &str, version: &str) -> Result<Service> {
+        self.store.get(namespace, name, version).await
+    }
+
+    /// Removes a service version and its instances.
+    pub async fn deregister(&self, namespace: &Namespace, name: &str, version: &str) -> Result<()> {
+        self.store.deregister(namespace, name, version).await
+    }
+
+    /// Services matching every given criterion, version range and health included.
+    pub async fn discover(&self, query: &Discovery) -> Result<Vec<Service>> {
+        let range = validate_discovery(query)?;
+        let found = self.store.find(query).await?;
+        Ok(found
+            .into_iter()
+            .filter(|service| {
+                range.as_ref().is_none_or(|range| {
+                    semver::Version::parse(&service.version).is_ok_and(|v| range.matches(&v))
+                })
+            })
+            .filter(|service| query.health.is_none_or(|h| service.health == h))
+            .collect())
+    }
+
+    /// Every tool of the services `query` finds.
+    pub async fn tools(&self, query: &Discovery) -> Result<Vec<ToolEntry>> {
+        let services = self.discover(query).await?;
+        Ok(services
+            .into_iter()
+            .flat_map(|service| {
+                let (name, version, health) = (service.name, service.version, service.health);
+                service.tools.into_iter().map(move |tool| ToolEntry {
+                    service: name.clone(),
+                    version: version.clone(),
+                    health,
+                    tool,
+                })
+            })
+            .filter(|entry| query.tool.as_ref().is_none_or(|t| *t == entry.tool.name))
+            .collect())
+    }
+
+    /// Registers or renews an instance.
+    pub async fn heartbeat(
+        &self,
+        namespace: &Namespace,
+        name: &str,
+        version: &str,
+        instance: &NewInstance,
+    ) -> Result<Instance> {
+        validate_instance(instance)?;
+        self.store
+            .heartbeat(namespace, name, version, instance)
+            .await
+    }
+
+    /// Removes an instance.
+    pub async fn remove_instance(
+        &self,
+        namespace: &Namespace,
+        name: &str,
+        version: &str,
+        instance: Id,
+    ) -> Result<()> {
+        self.store
+            .remove_instance(namespace, name, version, instance)
+            .await
+    }
+
+    /// The breaker state of a service version.
+    pub fn breaker_state(&self, namespace: &Namespace, service: &Service) -> BreakerState {
+        self.breakers
+            .lock()
+            .map(|b| {
+                b.get(&breaker_key(namespace, service))
+                    .map_or(BreakerState::Closed, Breaker::state)
+            })
+            .unwrap_or(BreakerState::Closed)
+    }
+}
+
+fn breaker_key(namespace: &Namespace, service: &Service) -> String {
+    format!("{}/{}", namespace.as_str(), service.label())
+}

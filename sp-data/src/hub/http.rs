@@ -1,0 +1,82 @@
+//! The hub's HTTP transport: reqwest with rustls (ring provider), one pooled client.
+
+use async_trait::async_trait;
+use serde_json::Value;
+use sp_core::hub::{ToolRequest, ToolResponse, Transport, TransportError};
+
+/// Calls tools and health endpoints over HTTP(S). Connections are pooled per host; the hub
+/// bounds each call with its own timeout.
+///
+/// ```
+/// let transport = sp_data::HttpTransport::new().unwrap();
+/// # let _ = transport;
+/// ```
+#[derive(Debug, Clone)]
+pub struct HttpTransport {
+    client: reqwest::Client,
+}
+
+impl HttpTransport {
+    /// A transport trusting the platform's root certificates.
+    pub fn new() -> sp_core::Result<Self> {
+        // reqwest's rustls needs a process-wide provider; whoever installs first wins, and any
+        // of ours is ring.
+        let _ = rustls::crypto::ring::default_provider().install_default();
+        let client = reqwest::Client::builder()
+            .user_agent(concat!("story-portal-hub/", env!("CARGO_PKG_VERSION")))
+            .pool_max_idle_per_host(32)
+            .build()
+            .map_err(|err| sp_core::Error::internal(format!("http client: {err}")))?;
+        Ok(HttpTransport { client })
+    }
+
+    async fn read(response: reqwest::Response) -> Result<ToolResponse, TransportError> {
+        let status = response.status().as_u16();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|err| TransportError::Connect(err.to_string()))?;
+        let body = if bytes.iter().all(u8::is_ascii_whitespace) {
+            Value::Null
+        } else {
+            match serde_json::from_slice(&bytes) {
+                Ok(json) => json,
+                // Error pages are often text: keep them for the caller's message.
+                Err(_) if !(200..300).contains(&status) => {
+                    Value::String(String::from_utf8_lossy(&bytes).into_owned())
+                }
+                Err(err) => return Err(TransportError::Body(err.to_string())),
+            }
+        };
+        Ok(ToolResponse { status, body })
+    }
+}
+
+fn connect_error(err: reqwest::Error) -> TransportError {
+    // The chain carries the useful part (refused, reset, DNS).
+    let mut text = err.to_string();
+    let mut source = std::error::Error::source(&err);
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    TransportError::Connect(text)
+}
+
+#[async_trait]
+impl Transport for HttpTransport {
+    async fn call(&self, request: ToolRequest) -> Result<ToolResponse, TransportError> {
+        let mut builder = self.client.post(&request.url).json(&request.arguments);
+        if let Some(id) = &request.request_id {
+            builder = builder.header("x-request-id", id);
+        }
+        let response = builder.send().await.map_err(connect_error)?;
+        Self::read(response).await
+    }
+
+    async fn probe(&self, url: &str) -> Result<ToolResponse, TransportError> {
+        let response = self.client.get(url).send().await.map_err(connect_error)?;
+        Self::read(response).await
+    }
+}

@@ -1,0 +1,13 @@
+//! The service hub's registry on the embedded SQLite database and on PostgreSQL, and its HTTP
+//! transport.
+
+mod http;
+#[cfg(feature = "postgres")]
+mod postgres;
+mod rows;
+mod sqlite;
+
+pub use http::HttpTransport;
+#[cfg(feature = "postgres")]
+pub use postgres::PgRegistryStore;
+pub use sqlite::SqliteRegistryStore;

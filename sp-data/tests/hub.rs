@@ -1,0 +1,57 @@
+//! The service hub on every backend: the registry (versions, discovery, heartbeats, bad input)
+//! and tool invocation against real HTTP services on loopback.
+
+#[path = "hub/invoke.rs"]
+mod invoke;
+#[path = "hub/registry.rs"]
+mod registry;
+#[path = "hub/support.rs"]
+mod support;
+
+use support::Fixture;
+
+macro_rules! suite {
+    ($backend:ident) => {
+        mod $backend {
+            use super::*;
+
+            async fn run(case: for<'a> fn(&'a Fixture) -> futures::future::BoxFuture<'a, ()>) {
+                let fixture = Fixture::$backend().await;
+                case(&fixture).await;
+                fixture.cleanup().await;
+            }
+
+            #[tokio::test]
+            async fn versions_side_by_side_and_discovery() {
+                run(|f| Box::pin(registry::versions_side_by_side_and_discovery(f))).await;
+            }
+            #[tokio::test]
+            async fn heartbeats_expire_by_themselves() {
+                run(|f| Box::pin(registry::heartbeats_expire_by_themselves(f))).await;
+            }
+            #[tokio::test]
+            async fn bad_registrations_store_nothing() {
+                run(|f| Box::pin(registry::bad_registrations_store_nothing(f))).await;
+            }
+            #[tokio::test]
+            async fn calls_validate_retry_and_time_out() {
+                run(|f| Box::pin(invoke::calls_validate_retry_and_time_out(f))).await;
+            }
+            #[tokio::test]
+            async fn the_breaker_opens_and_recovers() {
+                run(|f| Box::pin(invoke::the_breaker_opens_and_recovers(f))).await;
+            }
+            #[tokio::test]
+            async fn health_checks_steer_calls() {
+                run(|f| Box::pin(invoke::health_checks_steer_calls(f))).await;
+            }
+            #[tokio::test]
+            async fn ambiguous_and_unreachable_tools() {
+                run(|f| Box::pin(invoke::ambiguous_and_unreachable_tools(f))).await;
+            }
+        }
+    };
+}
+
+suite!(sqlite);
+suite!(postgres);

@@ -1,0 +1,301 @@
+//! Registration, discovery, heartbeats and bad input, on one backend.
+
+#![allow(clippy::unwrap_used)]
+
+use std::time::Duration;
+
+use serde_json::json;
+use sp_core::hub::{Discovery, HealthStatus, NewInstance};
+use sp_core::knowledge::Namespace;
+use sp_core::{Error, ErrorCode};
+
+use crate::support::{Fixture, service};
+
+fn ns(name: &str) -> Namespace {
+    Namespace::new(name).unwrap()
+}
+
+fn query(namespace: &str) -> Discovery {
+    Discovery {
+        namespace: ns(namespace),
+        ..Discovery::default()
+    }
+}
+
+fn versions(found: &[sp_core::hub::Service]) -> Vec<String> {
+    found
+        .iter()
+        .map(|s| format!("{}@{}", s.name, s.version))
+        .collect()
+}
+
+pub async fn versions_side_by_side_and_discovery(f: &Fixture) {
+    let hub = &f.hub;
+    for (version, tag) in [("1.0.0", "geo"), ("1.4.2", "geo"), ("2.0.0", "beta")] {
+        let (svc, created) = hub
+            .register(service(json!({
+                "namespace": "acme", "name": "weather", "version": version,
+                "base_url": "http://127.0.0.1:9", "tags": [tag], "capabilities": ["forecast"],
+                "tools": [{"name": "forecast", "input_schema": {"type": "object"}}]
+            })))
+            .await
+            .unwrap();
+        assert!(created);
+        assert_eq!(svc.instances.len(), 1, "base_url is a permanent instance");
+        assert_eq!(svc.instances[0].ttl_secs, None);
+    }
+    hub.register(service(json!({
+        "namespace": "acme", "name": "maps", "version": "0.3.0", "tags": ["geo"],
+        "tools": [{"name": "route", "input_schema": {"type": "object"}}]
+    })))
+    .await
+    .unwrap();
+
+    let all = hub.discover(&query("acme")).await.unwrap();
+    assert_eq!(
+        versions(&all),
+        [
+            "maps@0.3.0",
+            "weather@1.0.0",
+            "weather@1.4.2",
+            "weather@2.0.0"
+        ]
+    );
+    let ones = hub
+        .discover(&Discovery {
+            name: Some("weather".into()),
+            version: Some("^1.2".into()),
+            ..query("acme")
+        })
+        .await
+        .unwrap();
+    assert_eq!(versions(&ones), ["weather@1.4.2"]);
+    let range = hub
+        .discover(&Discovery {
+            version: Some(">=1.0.0, <2".into()),
+            ..query("acme")
+        })
+        .await
+        .unwrap();
+    assert_eq!(versions(&range), ["weather@1.0.0", "weather@1.4.2"]);
+    let geo = hub
+        .discover(&Discovery {
+            tag: Some("geo".into()),
+            ..query("acme")
+        })
+        .await
+        .unwrap();
+    assert_eq!(
+        versions(&geo),
+        ["maps@0.3.0", "weather@1.0.0", "weather@1.4.2"]
+    );
+    let by_tool = hub
+        .discover(&Discovery {
+            tool: Some("route".into()),
+            ..query("acme")
+        })
+        .await
+        .unwrap();
+    assert_eq!(versions(&by_tool), ["maps@0.3.0"]);
+    let by_capability = hub
+        .discover(&Discovery {
+            capability: Some("forecast".into()),
+            tag: Some("beta".into()),
+            ..query("acme")
+        })
+        .await
+        .unwrap();
+    assert_eq!(versions(&by_capability), ["weather@2.0.0"]);
+    assert!(
+        hub.discover(&query("other")).await.unwrap().is_empty(),
+        "namespaces isolate"
+    );
+
+    // Re-registering a version replaces its definition and labels, not its identity.
+    let before = hub.get(&ns("acme"), "weather", "2.0.0").await.unwrap();
+    let (after, created) = hub
+        .register(service(json!({
+            "namespace": "acme", "name": "weather", "version": "2.0.0", "tags": ["stable"],
+            "tools": [{"name": "alerts", "input_schema": {"type": "object"}}]
+        })))
+        .await
+        .unwrap();
+    assert!(!created);
+    assert_eq!(after.id, before.id);
+    assert_eq!(after.created_at, before.created_at);
+    assert!(
+        after.instances.is_empty(),
+        "base_url removed, its instance with it"
+    );
+    let beta = hub
+        .discover(&Discovery {
+            tag: Some("beta".into()),
+            ..query("acme")
+        })
+        .await
+        .unwrap();
+    assert!(beta.is_empty(), "the old tag no longer finds it");
+    let tools = hub.tools(&query("acme")).await.unwrap();
+    let names: Vec<String> = tools
+        .iter()
+        .map(|t| format!("{}@{}:{}", t.service, t.version, t.tool.name))
+        .collect();
+    assert!(
+        names.contains(&"weather@2.0.0:alerts".to_owned()),
+        "{names:?}"
+    );
+    assert!(
+        !names.contains(&"weather@2.0.0:forecast".to_owned()),
+        "{names:?}"
+    );
+
+    hub.deregister(&ns("acme"), "weather", "1.0.0")
+        .await
+        .unwrap();
+    let gone = hub
+        .deregister(&ns("acme"), "weather", "1.0.0")
+        .await
+        .unwrap_err();
+    assert_eq!(gone.code(), ErrorCode::NotFound);
+    assert!(matches!(
+        hub.get(&ns("acme"), "weather", "1.0.0").await,
+        Err(Error::NotFound { .. })
+    ));
+    assert_eq!(hub.discover(&query("acme")).await.unwrap().len(), 3);
+}
+
+pub async fn heartbeats_expire_by_themselves(f: &Fixture) {
+    let hub = &f.hub;
+    let default = Namespace::default();
+    hub.register(service(json!({"name": "worker", "version": "1.0.0"})))
+        .await
+        .unwrap();
+    let short = NewInstance {
+        url: "http://127.0.0.1:7001".into(),
+        ttl_secs: 1,
+    };
+    let long = NewInstance {
+        url: "http://127.0.0.1:7002".into(),
+        ttl_secs: 60,
+    };
+    let first = hub
+        .heartbeat(&default, "worker", "1.0.0", &short)
+        .await
+        .unwrap();
+    hub.heartbeat(&default, "worker", "1.0.0", &long)
+        .await
+        .unwrap();
+    let renewed = hub
+        .heartbeat(&default, "worker", "1.0.0", &short)
+        .await
+        .unwrap();
+    assert_eq!(
+        renewed.id, first.id,
+        "the same URL renews the same instance"
+    );
+    let listed = hub.get(&default, "worker", "1.0.0").await.unwrap();
+    assert_eq!(listed.instances.len(), 2);
+
+    tokio::time::sleep(Duration::from_millis(1_300)).await;
+    let listed = hub.get(&default, "worker", "1.0.0").await.unwrap();
+    let urls: Vec<&str> = listed.instances.iter().map(|i| i.url.as_str()).collect();
+    assert_eq!(
+        urls,
+        ["http://127.0.0.1:7002"],
+        "the 1 s instance dropped out"
+    );
+    assert_eq!(hub.store().purge_expired().await.unwrap(), 1);
+
+    let long_id = listed.instances[0].id;
+    hub.remove_instance(&default, "worker", "1.0.0", long_id)
+        .await
+        .unwrap();
+    let listed = hub.get(&default, "worker", "1.0.0").await.unwrap();
+    assert!(listed.instances.is_empty());
+    assert_eq!(
+        listed.health,
+        HealthStatus::Unhealthy,
+        "nothing left to call"
+    );
+
+    let unknown = hub
+        .heartbeat(&default, "nobody", "1.0.0", &long)
+        .await
+        .unwrap_err();
+    assert_eq!(unknown.code(), ErrorCode::NotFound);
+    let bad = NewInstance {
+        url: "ftp://x".into(),
+        ttl_secs: 10,
+    };
+    let err = hub
+        .heartbeat(&default, "worker", "1.0.0", &bad)
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidInput);
+    let zero = NewInstance {
+        url: "http://127.0.0.1:7003".into(),
+        ttl_secs: 0,
+    };
+    let err = hub
+        .heartbeat(&default, "worker", "1.0.0", &zero)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("ttl_secs"), "{err}");
+}
+
+pub async fn bad_registrations_store_nothing(f: &Fixture) {
+    let hub = &f.hub;
+    let object = json!({"type": "object"});
+    let cases = [
+        (json!({"name": "Bad Name", "version": "1.0.0"}), "name"),
+        (json!({"name": "svc", "version": "one"}), "version"),
+        (
+            json!({"name": "svc", "version": "1.0.0", "base_url": "localhost:80"}),
+            "base_url",
+        ),
+        (
+            json!({"name": "svc", "version": "1.0.0", "metadata": [1]}),
+            "metadata",
+        ),
+        (
+            json!({"name": "svc", "version": "1.0.0",
+                   "tools": [{"name": "t", "input_schema": {"type": 12}}]}),
+            "tools[0].input_schema",
+        ),
+        (
+            json!({"name": "svc", "version": "1.0.0",
+                   "tools": [{"name": "t", "input_schema": {"type": "string"}}]}),
+            "tools[0].input_schema",
+        ),
+        (
+            json!({"name": "svc", "version": "1.0.0",
+                   "tools": [{"name": "t", "input_schema": object},
+                             {"name": "t", "input_schema": object}]}),
+            "tools[1].name",
+        ),
+        (
+            json!({"name": "svc", "version": "1.0.0",
+                   "tools": [{"name": "t", "input_schema": object, "timeout_ms": 0}]}),
+            "tools[0].timeout_ms",
+        ),
+    ];
+    for (body, field) in cases {
+        let err = hub.register(service(body.clone())).await.unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidInput, "{body}");
+        assert!(err.to_string().contains(field), "{field}: {err}");
+    }
+    assert!(
+        hub.discover(&Discovery::default())
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let err = hub
+        .discover(&Discovery {
+            version: Some("not a range".into()),
+            ..Discovery::default()
+        })
+        .await
+        .unwrap_err();
+    assert_eq!(err.code(), ErrorCode::InvalidInput);
+}
