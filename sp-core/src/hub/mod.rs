@@ -62,7 +62,7 @@ pub struct ToolEntry {
 ///     "name": "weather", "version": "1.0.0", "base_url": "http://127.0.0.1:9000",
 ///     "tools": [{"name": "forecast", "idempotent": true,
 ///                "input_schema": {"type": "object", "required": ["city"]}}]
-/// }))?).await?;
+/// })).map_err(sp_core::Error::internal)?).await?;
 /// let result = hub.invoke(ToolInvocation::new("forecast", json!({"city": "Oslo"}))).await?;
 /// println!("{}", result.output);
 /// # Ok(()) }
