@@ -31,6 +31,7 @@ pub(crate) const API_KEY: &str = "api_key";
         (name = "openai", description = "OpenAI-compatible inference"),
         (name = "documents", description = "The knowledge store: documents and search"),
         (name = "contexts", description = "Conversations, their messages, memory and chat turns"),
+        (name = "hub", description = "The service hub: registry, discovery, tool invocation"),
         (name = "keys", description = "API keys and the audit log (admin)"),
         (name = "auth", description = "JWT access tokens and refresh tokens"),
         (name = "operations", description = "Health, metrics and this description"),

@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sp_core::auth::{AuditStore, KeyStore, RefreshStore};
 use sp_core::context::{ContextStore, Contexts};
+use sp_core::hub::{Hub, RegistryStore};
 use sp_core::knowledge::{
     DocumentStore, HashEmbedder, KnowledgeBase, KnowledgeCacheTtl, KnowledgeConfig, SimpleTokenizer,
 };
@@ -26,6 +27,7 @@ type Stores = (
     Arc<dyn KeyStore>,
     Arc<dyn AuditStore>,
     Arc<dyn RefreshStore>,
+    Arc<dyn RegistryStore>,
 );
 
 /// Knowledge, contexts, keys and the audit log over one database.
@@ -41,6 +43,8 @@ pub struct Services {
     pub audit: Arc<dyn AuditStore>,
     /// Refresh tokens.
     pub refresh: Arc<dyn RefreshStore>,
+    /// The service registry and tool invocation (its health checks run in the background).
+    pub hub: Arc<Hub>,
 }
 
 impl Services {
@@ -62,7 +66,8 @@ impl Services {
                 ),
             };
         let dims = embedder.dimensions();
-        let (documents, contexts, keys, audit, refresh): Stores = match &backends.database {
+        let (documents, contexts, keys, audit, refresh, registry): Stores = match &backends.database
+        {
             Database::Embedded(db) => (
                 Arc::new(
                     sp_data::SqliteDocumentStore::open(db, dims)
@@ -73,6 +78,7 @@ impl Services {
                 Arc::new(sp_data::SqliteKeyStore::new(db)),
                 Arc::new(sp_data::SqliteAuditStore::new(db)),
                 Arc::new(sp_data::SqliteRefreshStore::new(db)),
+                Arc::new(sp_data::SqliteRegistryStore::new(db)),
             ),
             #[cfg(feature = "postgres")]
             Database::Postgres(pg) => (
@@ -85,6 +91,7 @@ impl Services {
                 Arc::new(sp_data::PgKeyStore::open(pg).await?),
                 Arc::new(sp_data::PgAuditStore::open(pg).await?),
                 Arc::new(sp_data::PgRefreshStore::open(pg).await?),
+                Arc::new(sp_data::PgRegistryStore::open(pg).await?),
             ),
             #[allow(unreachable_patterns)] // `Database` is non-exhaustive
             _ => {
@@ -110,7 +117,11 @@ impl Services {
         if let Some(engine) = engine {
             contexts = contexts.with_model(Arc::new(engine.clone()));
         }
+        let transport = Arc::new(sp_data::HttpTransport::new()?);
+        let hub = Arc::new(Hub::new(registry, transport, config.hub.clone()));
+        hub.clone().spawn_health_checks();
         Ok(Services {
+            hub,
             knowledge,
             contexts: Arc::new(contexts),
             keys: Arc::new(sp_data::CachedKeyStore::new(keys, KEY_LOOKUP_TTL)),

@@ -11,6 +11,8 @@ mod auth;
 mod contexts;
 #[path = "api/documents.rs"]
 mod documents;
+#[path = "api/hub.rs"]
+mod hub;
 #[path = "api/openapi.rs"]
 mod openapi;
 #[path = "api/operations.rs"]

@@ -4,6 +4,7 @@ mod contexts;
 mod documents;
 mod fallback;
 mod health;
+mod hub;
 mod keys;
 mod openai;
 pub(crate) mod params;
@@ -24,6 +25,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .merge(documents::router())
         .merge(contexts::router())
         .merge(keys::router())
+        .merge(hub::router())
         .merge(tokens::protected())
 }
 

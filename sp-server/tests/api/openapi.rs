@@ -11,6 +11,7 @@ use crate::support::Api;
 fn concrete(path: &str) -> String {
     path.replace("{id}", &sp_core::Id::new().to_string())
         .replace("{name}", "notes")
+        .replace("{version}", "1.0.0")
 }
 
 /// A scope the operation does not ask for (and that is not `admin`, which implies all).
