@@ -32,6 +32,10 @@ pub struct HubConfig {
     pub healthy_after: u32,
     /// A passing check slower than this marks the instance degraded (ms).
     pub degraded_latency_ms: u64,
+    /// How long a tool's resolution (service version, instances, health) is reused by calls
+    /// (ms; 0: resolve every call). Changes made through this hub apply at once; those made
+    /// by other processes within this.
+    pub resolve_cache_ms: u64,
 }
 
 impl Default for HubConfig {
@@ -48,6 +52,7 @@ impl Default for HubConfig {
             unhealthy_after: 3,
             healthy_after: 2,
             degraded_latency_ms: 1_000,
+            resolve_cache_ms: 1_000,
         }
     }
 }

@@ -118,6 +118,7 @@ impl Hub {
                 if let Err(err) = self.store.set_health(target.instance.id, status).await {
                     tracing::warn!(%err, "cannot record instance health");
                 }
+                self.forget_resolutions();
             }
         }
     }

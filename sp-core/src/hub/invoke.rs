@@ -68,6 +68,9 @@ pub struct ToolResult {
     pub duration_ms: u64,
 }
 
+/// A call's resolution inputs: namespace, tool, service, version range.
+pub(super) type ResolveKey = (Namespace, String, Option<String>, Option<String>);
+
 /// Why one attempt failed, and whether another may follow.
 enum Failure {
     /// The service is at fault (5xx, 408, 429, no connection, timeout): counts against the
@@ -128,6 +131,22 @@ impl Hub {
         let unknown = || Error::ToolUnknown {
             tool: call.tool.clone(),
         };
+        let key: ResolveKey = (
+            call.namespace.clone(),
+            call.tool.clone(),
+            call.service.clone(),
+            call.version.clone(),
+        );
+        let ttl = Duration::from_millis(self.config.resolve_cache_ms);
+        let cached = self.resolved.lock().ok().and_then(|r| {
+            r.get(&key)
+                .filter(|(at, _)| at.elapsed() < ttl)
+                .map(|(_, s)| s.clone())
+        });
+        if let Some(service) = cached {
+            let tool = service.tool(&call.tool).cloned().ok_or_else(unknown)?;
+            return Ok((service, tool));
+        }
         let query = Discovery {
             namespace: call.namespace.clone(),
             name: call.service.clone(),
@@ -150,6 +169,14 @@ impl Hub {
             .max_by(|a, b| version_of(a).cmp(&version_of(b)))
             .ok_or_else(unknown)?;
         let tool = service.tool(&call.tool).cloned().ok_or_else(unknown)?;
+        if !ttl.is_zero()
+            && let Ok(mut resolved) = self.resolved.lock()
+        {
+            if resolved.len() >= 10_000 {
+                resolved.clear();
+            }
+            resolved.insert(key, (Instant::now(), service.clone()));
+        }
         Ok((service, tool))
     }
 

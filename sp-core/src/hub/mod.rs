@@ -73,6 +73,7 @@ pub struct Hub {
     config: HubConfig,
     breakers: Mutex<HashMap<String, Breaker>>,
     validators: Mutex<HashMap<(Id, i64, String), Arc<jsonschema::Validator>>>,
+    resolved: Mutex<HashMap<invoke::ResolveKey, (std::time::Instant, Service)>>,
     next_instance: AtomicUsize,
 }
 
@@ -89,6 +90,7 @@ impl Hub {
             config,
             breakers: Mutex::new(HashMap::new()),
             validators: Mutex::new(HashMap::new()),
+            resolved: Mutex::new(HashMap::new()),
             next_instance: AtomicUsize::new(0),
         }
     }
@@ -106,7 +108,9 @@ impl Hub {
     /// Registers (or replaces) a service version after validating it; `true` when new.
     pub async fn register(&self, new: NewService) -> Result<(Service, bool)> {
         validate_service(&new)?;
-        self.store.register(new).await
+        let registered = self.store.register(new).await;
+        self.forget_resolutions();
+        registered
     }
 
     /// One service version.
@@ -116,7 +120,9 @@ impl Hub {
 
     /// Removes a service version and its instances.
     pub async fn deregister(&self, namespace: &Namespace, name: &str, version: &str) -> Result<()> {
-        self.store.deregister(namespace, name, version).await
+        let removed = self.store.deregister(namespace, name, version).await;
+        self.forget_resolutions();
+        removed
     }
 
     /// Services matching every given criterion, version range and health included.
@@ -161,9 +167,12 @@ impl Hub {
         instance: &NewInstance,
     ) -> Result<Instance> {
         validate_instance(instance)?;
-        self.store
+        let joined = self
+            .store
             .heartbeat(namespace, name, version, instance)
-            .await
+            .await;
+        self.forget_resolutions();
+        joined
     }
 
     /// Removes an instance.
@@ -174,9 +183,19 @@ impl Hub {
         version: &str,
         instance: Id,
     ) -> Result<()> {
-        self.store
+        let removed = self
+            .store
             .remove_instance(namespace, name, version, instance)
-            .await
+            .await;
+        self.forget_resolutions();
+        removed
+    }
+
+    /// Drops the cached tool resolutions: the next calls read the registry.
+    pub fn forget_resolutions(&self) {
+        if let Ok(mut resolved) = self.resolved.lock() {
+            resolved.clear();
+        }
     }
 
     /// The breaker state of a service version.

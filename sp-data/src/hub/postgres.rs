@@ -222,7 +222,7 @@ impl RegistryStore for PgRegistryStore {
     }
 
     async fn find(&self, query: &Discovery) -> Result<Vec<Service>> {
-        let (filter, binds) = filters(query, |n| format!("${n}"));
+        let (filter, binds) = filters(query, |n| format!("${n}"), "s.namespace");
         let services_sql = format!(
             "SELECT {} FROM hub_services s WHERE {filter} ORDER BY s.name, s.id",
             service_columns()

@@ -146,13 +146,22 @@ pub(crate) fn json_columns(new: &NewService) -> Result<[String; 4]> {
 }
 
 /// The WHERE clause of a discovery over `hub_services s` and its text binds, in order;
-/// `placeholder(n)` writes the n-th bind (from 1).
+/// `placeholder(n)` writes the n-th bind (from 1). `label_driven_namespace` is how the
+/// namespace column is written when a label narrows the query: SQLite takes `+s.namespace`,
+/// which keeps its planner from scanning the namespace index instead of using the labels'.
 pub(crate) fn filters(
     query: &Discovery,
     placeholder: impl Fn(usize) -> String,
+    label_driven_namespace: &str,
 ) -> (String, Vec<String>) {
+    let labelled = query.tag.is_some() || query.capability.is_some() || query.tool.is_some();
+    let column = if labelled && query.name.is_none() {
+        label_driven_namespace
+    } else {
+        "s.namespace"
+    };
     let mut binds = vec![query.namespace.as_str().to_owned()];
-    let mut sql = format!("s.namespace = {}", placeholder(1));
+    let mut sql = format!("{column} = {}", placeholder(1));
     if let Some(name) = &query.name {
         binds.push(name.clone());
         sql.push_str(&format!(" AND s.name = {}", placeholder(binds.len())));
@@ -163,10 +172,13 @@ pub(crate) fn filters(
         ("tool", &query.tool),
     ] {
         if let Some(value) = value {
+            binds.push(query.namespace.as_str().to_owned());
+            let namespace = placeholder(binds.len());
             binds.push(value.clone());
+            // Driven from the label index: the matching services, not a scan of them all.
             sql.push_str(&format!(
-                " AND EXISTS (SELECT 1 FROM hub_labels l WHERE l.service_id = s.id \
-                 AND l.namespace = s.namespace AND l.kind = '{kind}' AND l.value = {})",
+                " AND s.id IN (SELECT l.service_id FROM hub_labels l WHERE l.namespace = \
+                 {namespace} AND l.kind = '{kind}' AND l.value = {})",
                 placeholder(binds.len())
             ));
         }

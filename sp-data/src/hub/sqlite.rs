@@ -201,7 +201,7 @@ impl RegistryStore for SqliteRegistryStore {
     }
 
     async fn find(&self, query: &Discovery) -> Result<Vec<Service>> {
-        let (filter, binds) = filters(query, |_| "?".to_owned());
+        let (filter, binds) = filters(query, |_| "?".to_owned(), "+s.namespace");
         let now = Timestamp::now().unix_micros();
         let services_sql = format!(
             "SELECT {SERVICE_COLUMNS} FROM hub_services s WHERE {filter} ORDER BY s.name, s.id"

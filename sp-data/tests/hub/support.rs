@@ -35,6 +35,7 @@ pub fn test_config() -> HubConfig {
         unhealthy_after: 2,
         healthy_after: 1,
         degraded_latency_ms: 1_000,
+        resolve_cache_ms: 1_000,
     }
 }
 
