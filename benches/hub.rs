@@ -132,7 +132,9 @@ async fn invocation(label: &str, hub: &Hub, transport: &Arc<sp_data::HttpTranspo
     .expect("register");
     let arguments = json!({"q": "weather in Oslo"});
     let direct = ToolRequest {
+        protocol: sp_core::hub::Protocol::Http,
         url: format!("{url}/tools/echo"),
+        tool: "echo".into(),
         arguments: arguments.clone(),
         request_id: Some("bench".into()),
     };

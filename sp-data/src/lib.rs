@@ -55,7 +55,7 @@ pub use context::SqliteContextStore;
 pub use embedded::{DATABASE_FILE, SqliteStore};
 #[cfg(feature = "postgres")]
 pub use hub::PgRegistryStore;
-pub use hub::{HttpTransport, SqliteRegistryStore};
+pub use hub::{HttpTransport, McpToolServer, SqliteRegistryStore, mcp_endpoint};
 #[cfg(feature = "postgres")]
 pub use keys::PgKeyStore;
 pub use keys::{CachedKeyStore, SqliteKeyStore};

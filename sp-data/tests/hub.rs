@@ -1,8 +1,10 @@
 //! The service hub on every backend: the registry (versions, discovery, heartbeats, bad input)
-//! and tool invocation against real HTTP services on loopback.
+//! tool invocation against real HTTP services on loopback, and MCP both ways.
 
 #[path = "hub/invoke.rs"]
 mod invoke;
+#[path = "hub/mcp.rs"]
+mod mcp;
 #[path = "hub/registry.rs"]
 mod registry;
 #[path = "hub/support.rs"]
@@ -48,6 +50,14 @@ macro_rules! suite {
             #[tokio::test]
             async fn ambiguous_and_unreachable_tools() {
                 run(|f| Box::pin(invoke::ambiguous_and_unreachable_tools(f))).await;
+            }
+            #[tokio::test]
+            async fn mcp_export_and_import_round_trip() {
+                run(|f| Box::pin(mcp::export_and_import_round_trip(f))).await;
+            }
+            #[tokio::test]
+            async fn mcp_import_any_server() {
+                run(|f| Box::pin(mcp::import_any_mcp_server(f))).await;
             }
         }
     };

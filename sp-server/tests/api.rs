@@ -13,6 +13,8 @@ mod contexts;
 mod documents;
 #[path = "api/hub.rs"]
 mod hub;
+#[path = "api/mcp.rs"]
+mod mcp;
 #[path = "api/openapi.rs"]
 mod openapi;
 #[path = "api/operations.rs"]

@@ -2,5 +2,6 @@
 
 mod contexts_with_model;
 mod knowledge_with_model;
+mod mcp_client;
 mod openai_client;
 mod readiness;

@@ -10,7 +10,7 @@ use futures::StreamExt as _;
 use super::Hub;
 use super::config::HubConfig;
 use super::store::CheckTarget;
-use super::types::HealthStatus;
+use super::types::{HealthStatus, Protocol};
 use crate::Id;
 
 /// One check's outcome.
@@ -124,14 +124,17 @@ impl Hub {
     }
 
     async fn probe(&self, target: &CheckTarget) -> Probe {
-        let url = format!(
-            "{}{}",
-            target.instance.url.trim_end_matches('/'),
-            target.health_path
-        );
+        let url = match target.protocol {
+            Protocol::Http => format!(
+                "{}{}",
+                target.instance.url.trim_end_matches('/'),
+                target.health_path
+            ),
+            Protocol::Mcp => target.instance.url.clone(),
+        };
         let timeout = Duration::from_millis(self.config.health_timeout_ms);
         let started = Instant::now();
-        match tokio::time::timeout(timeout, self.transport.probe(&url)).await {
+        match tokio::time::timeout(timeout, self.transport.probe(target.protocol, &url)).await {
             Ok(Ok(answer)) if (200..300).contains(&answer.status) => {
                 let says_degraded =
                     answer.body.get("status").and_then(|s| s.as_str()) == Some("degraded");

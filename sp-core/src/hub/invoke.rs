@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 use serde_json::Value;
 
 use super::transport::{ToolRequest, TransportError};
-use super::types::{Discovery, HealthStatus, Instance, Service, ToolSpec};
+use super::types::{Discovery, HealthStatus, Instance, Protocol, Service, ToolSpec};
 use super::{Hub, breaker_key, validate};
 use crate::error::{Error, Result};
 use crate::knowledge::Namespace;
@@ -262,8 +262,14 @@ impl Hub {
         call: &ToolInvocation,
         timeout: Duration,
     ) -> std::result::Result<Value, Failure> {
+        let url = match service.protocol {
+            Protocol::Http => format!("{}{}", instance.url.trim_end_matches('/'), tool.call_path()),
+            Protocol::Mcp => instance.url.clone(),
+        };
         let request = ToolRequest {
-            url: format!("{}{}", instance.url.trim_end_matches('/'), tool.call_path()),
+            protocol: service.protocol,
+            url,
+            tool: tool.remote_name().to_owned(),
             arguments: call.arguments.clone(),
             request_id: call.request_id.clone(),
         };

@@ -9,6 +9,7 @@
 mod breaker;
 mod config;
 mod health;
+mod import;
 mod invoke;
 mod store;
 mod transport;
@@ -22,10 +23,14 @@ use std::sync::{Arc, Mutex};
 pub use breaker::{Breaker, BreakerConfig, BreakerState};
 pub use config::HubConfig;
 pub use health::{HealthTracker, Probe};
+pub use import::McpImport;
 pub use invoke::{ToolInvocation, ToolResult};
 pub use store::{CheckTarget, RegistryStore};
 pub use transport::{ToolRequest, ToolResponse, Transport, TransportError};
-pub use types::{Discovery, HealthStatus, Instance, NewInstance, NewService, Service, ToolSpec};
+pub use types::{
+    Discovery, HealthStatus, HubHealth, Instance, NewInstance, NewService, Protocol, Service,
+    ToolSpec,
+};
 pub use validate::{
     MAX_LABELS, MAX_TIMEOUT_MS, MAX_TOOLS, MAX_TTL_SECS, validate_discovery, validate_instance,
     validate_service,
@@ -189,6 +194,11 @@ impl Hub {
             .await;
         self.forget_resolutions();
         removed
+    }
+
+    /// How many service versions are healthy, degraded, unhealthy or not checked yet.
+    pub async fn health_summary(&self) -> Result<HubHealth> {
+        Ok(HubHealth::count(self.store.service_health().await?))
     }
 
     /// Drops the cached tool resolutions: the next calls read the registry.

@@ -2,7 +2,7 @@
 
 use async_trait::async_trait;
 
-use super::types::{Discovery, HealthStatus, Instance, NewInstance, NewService, Service};
+use super::types::{Discovery, HealthStatus, Instance, NewInstance, NewService, Protocol, Service};
 use crate::Id;
 use crate::error::Result;
 use crate::knowledge::Namespace;
@@ -18,6 +18,8 @@ pub struct CheckTarget {
     pub instance: Instance,
     /// The service's health endpoint path.
     pub health_path: String,
+    /// How to reach it.
+    pub protocol: Protocol,
 }
 
 /// Stores service versions, their tools and instances. Implemented by the embedded (SQLite)
@@ -67,6 +69,10 @@ pub trait RegistryStore: Send + Sync {
 
     /// Every live instance of every namespace, for the health checker.
     async fn live_instances(&self) -> Result<Vec<CheckTarget>>;
+
+    /// The health of every registered service version of every namespace, from its live
+    /// instances ([`HealthStatus::aggregate`]), for the hub's summary.
+    async fn service_health(&self) -> Result<Vec<HealthStatus>>;
 
     /// Deletes instances whose TTL ran out; returns how many.
     async fn purge_expired(&self) -> Result<u64>;

@@ -4,18 +4,25 @@
 use async_trait::async_trait;
 use serde_json::Value;
 
+use super::types::{Protocol, ToolSpec};
+
 /// A tool call on the wire.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolRequest {
-    /// Instance URL plus the tool's path.
+    /// How to call.
+    pub protocol: Protocol,
+    /// `http`: the instance URL plus the tool's path; `mcp`: the instance's MCP endpoint.
     pub url: String,
-    /// The arguments, sent as the JSON body of a `POST`.
+    /// The tool's name on the service (what an MCP `tools/call` names).
+    pub tool: String,
+    /// The arguments: the JSON body of the `POST`, or the MCP call's arguments.
     pub arguments: Value,
     /// Sent as `X-Request-Id` so the service's logs and ours line up.
     pub request_id: Option<String>,
 }
 
-/// What came back.
+/// What came back. An MCP answer reads as 200 with the tool's result, or 500 with its error
+/// when the tool reported one.
 #[derive(Debug, Clone, PartialEq)]
 pub struct ToolResponse {
     /// HTTP status.
@@ -39,9 +46,14 @@ pub enum TransportError {
 /// implementation need not.
 #[async_trait]
 pub trait Transport: Send + Sync {
-    /// `POST`s a tool call.
+    /// Makes a tool call.
     async fn call(&self, request: ToolRequest) -> Result<ToolResponse, TransportError>;
 
-    /// `GET`s a health endpoint; returns the status and the body (JSON or `null`).
-    async fn probe(&self, url: &str) -> Result<ToolResponse, TransportError>;
+    /// Checks an instance: `http` `GET`s the health URL and returns its status and body (JSON
+    /// or `null`); `mcp` pings the endpoint (200 when it answers).
+    async fn probe(&self, protocol: Protocol, url: &str) -> Result<ToolResponse, TransportError>;
+
+    /// The tools an MCP server at `url` offers, as the hub declares them (`path` holding an
+    /// MCP name that breaks the hub's naming rule).
+    async fn mcp_tools(&self, url: &str) -> Result<Vec<ToolSpec>, TransportError>;
 }

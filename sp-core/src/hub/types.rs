@@ -22,7 +22,9 @@ pub struct ToolSpec {
     /// JSON Schema of the result, when the service publishes one.
     #[serde(default)]
     pub output_schema: Option<Value>,
-    /// Path under the instance URL (default `/tools/{name}`).
+    /// Where the tool is on the service: for an `http` service the path under the instance
+    /// URL (default `/tools/{name}`); for an `mcp` service the tool's name on the MCP server
+    /// (default `name`), so an MCP tool whose name breaks the rule above can be renamed here.
     #[serde(default)]
     pub path: Option<String>,
     /// Whether calling twice has the effect of calling once: only such tools are retried
@@ -35,11 +37,47 @@ pub struct ToolSpec {
 }
 
 impl ToolSpec {
-    /// The path the tool is called at.
+    /// The path the tool is called at (an `http` service's tool).
     pub fn call_path(&self) -> String {
         self.path
             .clone()
             .unwrap_or_else(|| format!("/tools/{}", self.name))
+    }
+
+    /// The tool's name on its MCP server (an `mcp` service's tool).
+    pub fn remote_name(&self) -> &str {
+        self.path.as_deref().unwrap_or(&self.name)
+    }
+}
+
+/// How the hub talks to a service's instances.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Protocol {
+    /// Plain HTTP: a tool call is a JSON `POST` to the tool's path, health a `GET` of the
+    /// health path.
+    #[default]
+    Http,
+    /// The Model Context Protocol over Streamable HTTP: an instance URL is the MCP endpoint,
+    /// a tool call is `tools/call`, health a `ping`.
+    Mcp,
+}
+
+impl Protocol {
+    /// The protocol's name.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Protocol::Http => "http",
+            Protocol::Mcp => "mcp",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [Protocol::Http, Protocol::Mcp]
+            .into_iter()
+            .find(|p| p.as_str() == name)
     }
 }
 
@@ -68,6 +106,9 @@ pub struct NewService {
     /// What it is.
     #[serde(default)]
     pub description: String,
+    /// How its instances are called (default `http`).
+    #[serde(default)]
+    pub protocol: Protocol,
     /// A permanent instance's URL (`http://` or `https://`); more instances can join with
     /// heartbeats.
     #[serde(default)]
@@ -192,6 +233,8 @@ pub struct Service {
     pub version: String,
     /// What it is.
     pub description: String,
+    /// How its instances are called.
+    pub protocol: Protocol,
     /// The permanent instance's URL.
     pub base_url: Option<String>,
     /// Health endpoint path.
@@ -247,4 +290,45 @@ pub struct Discovery {
     pub version: Option<String>,
     /// Only services whose aggregated health is this.
     pub health: Option<HealthStatus>,
+}
+
+/// How many registered service versions (all namespaces) are in each health state: what the
+/// server's `/health` report shows of the hub.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct HubHealth {
+    /// Registered service versions.
+    pub services: u64,
+    /// All their instances pass.
+    pub healthy: u64,
+    /// Some instances fail or are slow.
+    pub degraded: u64,
+    /// No instance can take calls (none live, or all failing).
+    pub unhealthy: u64,
+    /// Not checked yet.
+    pub unknown: u64,
+}
+
+impl HubHealth {
+    /// Counts `statuses`.
+    ///
+    /// ```
+    /// use sp_core::hub::{HealthStatus, HubHealth};
+    /// let summary = HubHealth::count([HealthStatus::Healthy, HealthStatus::Unhealthy]);
+    /// assert_eq!((summary.services, summary.healthy, summary.unhealthy), (2, 1, 1));
+    /// ```
+    pub fn count(statuses: impl IntoIterator<Item = HealthStatus>) -> Self {
+        statuses
+            .into_iter()
+            .fold(HubHealth::default(), |mut sum, status| {
+                sum.services += 1;
+                *match status {
+                    HealthStatus::Healthy => &mut sum.healthy,
+                    HealthStatus::Degraded => &mut sum.degraded,
+                    HealthStatus::Unhealthy => &mut sum.unhealthy,
+                    HealthStatus::Unknown => &mut sum.unknown,
+                } += 1;
+                sum
+            })
+    }
 }

@@ -3,7 +3,7 @@
 use semver::{Version, VersionReq};
 use serde_json::Value;
 
-use super::types::{Discovery, NewInstance, NewService, ToolSpec};
+use super::types::{Discovery, NewInstance, NewService, Protocol, ToolSpec};
 use crate::error::{Error, Result};
 
 /// Most tools one service version may declare.
@@ -120,7 +120,7 @@ pub fn schema(field: &str, schema: &Value, must_be_object: bool) -> Result<()> {
         .map_err(|err| Error::invalid_input(field, format!("not a valid JSON Schema: {err}")))
 }
 
-fn tool(at: usize, tool: &ToolSpec) -> Result<()> {
+fn tool(at: usize, tool: &ToolSpec, protocol: Protocol) -> Result<()> {
     let field = |name: &str| format!("tools[{at}].{name}");
     if !name_ok(&tool.name, true) {
         return Err(Error::invalid_input(
@@ -135,8 +135,15 @@ fn tool(at: usize, tool: &ToolSpec) -> Result<()> {
     if let Some(output) = &tool.output_schema {
         schema(&field("output_schema"), output, false)?;
     }
-    if let Some(p) = &tool.path {
-        path(&field("path"), p)?;
+    match (&tool.path, protocol) {
+        (Some(p), Protocol::Http) => path(&field("path"), p)?,
+        (Some(remote), Protocol::Mcp) if remote.is_empty() || remote.len() > 256 => {
+            return Err(Error::invalid_input(
+                field("path"),
+                "an MCP tool name is 1-256 bytes",
+            ));
+        }
+        _ => {}
     }
     if let Some(ms) = tool.timeout_ms
         && !(1..=MAX_TIMEOUT_MS).contains(&ms)
@@ -185,7 +192,7 @@ pub fn validate_service(new: &NewService) -> Result<()> {
         ));
     }
     for (at, spec) in new.tools.iter().enumerate() {
-        tool(at, spec)?;
+        tool(at, spec, new.protocol)?;
         if new.tools[..at].iter().any(|t| t.name == spec.name) {
             return Err(Error::invalid_input(
                 format!("tools[{at}].name"),

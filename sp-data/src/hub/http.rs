@@ -1,11 +1,16 @@
-//! The hub's HTTP transport: reqwest with rustls (ring provider), one pooled client.
+//! The hub's transport: plain HTTP and MCP over Streamable HTTP, through one pooled reqwest
+//! client with rustls (ring provider).
 
 use async_trait::async_trait;
 use serde_json::Value;
-use sp_core::hub::{ToolRequest, ToolResponse, Transport, TransportError};
+use std::sync::Arc;
 
-/// Calls tools and health endpoints over HTTP(S). Connections are pooled per host; the hub
-/// bounds each call with its own timeout.
+use sp_core::hub::{Protocol, ToolRequest, ToolResponse, ToolSpec, Transport, TransportError};
+
+use super::mcp::McpSessions;
+
+/// Calls tools and health endpoints over HTTP(S), and MCP servers (one session kept per
+/// endpoint). Connections are pooled per host; the hub bounds each call with its own timeout.
 ///
 /// ```
 /// let transport = sp_data::HttpTransport::new().unwrap();
@@ -14,6 +19,7 @@ use sp_core::hub::{ToolRequest, ToolResponse, Transport, TransportError};
 #[derive(Debug, Clone)]
 pub struct HttpTransport {
     client: reqwest::Client,
+    mcp: Arc<McpSessions>,
 }
 
 impl HttpTransport {
@@ -27,7 +33,10 @@ impl HttpTransport {
             .pool_max_idle_per_host(32)
             .build()
             .map_err(|err| sp_core::Error::internal(format!("http client: {err}")))?;
-        Ok(HttpTransport { client })
+        Ok(HttpTransport {
+            mcp: Arc::new(McpSessions::new(client.clone())),
+            client,
+        })
     }
 
     async fn read(response: reqwest::Response) -> Result<ToolResponse, TransportError> {
@@ -67,6 +76,12 @@ fn connect_error(err: reqwest::Error) -> TransportError {
 #[async_trait]
 impl Transport for HttpTransport {
     async fn call(&self, request: ToolRequest) -> Result<ToolResponse, TransportError> {
+        if request.protocol == Protocol::Mcp {
+            return self
+                .mcp
+                .call(&request.url, &request.tool, request.arguments)
+                .await;
+        }
         let mut builder = self.client.post(&request.url).json(&request.arguments);
         if let Some(id) = &request.request_id {
             builder = builder.header("x-request-id", id);
@@ -75,8 +90,15 @@ impl Transport for HttpTransport {
         Self::read(response).await
     }
 
-    async fn probe(&self, url: &str) -> Result<ToolResponse, TransportError> {
+    async fn probe(&self, protocol: Protocol, url: &str) -> Result<ToolResponse, TransportError> {
+        if protocol == Protocol::Mcp {
+            return self.mcp.ping(url).await;
+        }
         let response = self.client.get(url).send().await.map_err(connect_error)?;
         Self::read(response).await
+    }
+
+    async fn mcp_tools(&self, url: &str) -> Result<Vec<ToolSpec>, TransportError> {
+        self.mcp.tools(url).await
     }
 }

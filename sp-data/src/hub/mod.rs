@@ -2,12 +2,14 @@
 //! transport.
 
 mod http;
+mod mcp;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod rows;
 mod sqlite;
 
 pub use http::HttpTransport;
+pub use mcp::{McpToolServer, mcp_endpoint};
 #[cfg(feature = "postgres")]
 pub use postgres::PgRegistryStore;
 pub use sqlite::SqliteRegistryStore;

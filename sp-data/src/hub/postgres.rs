@@ -25,7 +25,7 @@ fn service_columns() -> String {
     format!(
         "s.id::text AS id, s.namespace, s.name, s.version, s.description, s.base_url, \
          s.health_path, s.tags::text AS tags, s.capabilities::text AS capabilities, \
-         s.metadata::text AS metadata, s.tools::text AS tools, {} AS created_at, \
+         s.metadata::text AS metadata, s.tools::text AS tools, s.protocol, {} AS created_at, \
          {} AS updated_at",
         micros("s.created_at"),
         micros("s.updated_at")
@@ -161,14 +161,15 @@ impl RegistryStore for PgRegistryStore {
         // `xmax = 0` only for a freshly inserted row: new or replaced in one statement.
         let (id, created) = sqlx::query_as::<_, (sqlx::types::Uuid, bool)>(
             "INSERT INTO hub_services (id, namespace, name, version, description, base_url, \
-             health_path, tags, capabilities, metadata, tools, created_at, updated_at) \
+             health_path, tags, capabilities, metadata, tools, protocol, created_at, updated_at) \
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8::jsonb, $9::jsonb, $10::jsonb, $11::jsonb, \
-             now(), now()) \
+             $12, now(), now()) \
              ON CONFLICT (namespace, name, version) DO UPDATE SET \
              description = excluded.description, base_url = excluded.base_url, \
              health_path = excluded.health_path, tags = excluded.tags, \
              capabilities = excluded.capabilities, metadata = excluded.metadata, \
-             tools = excluded.tools, updated_at = excluded.updated_at \
+             tools = excluded.tools, protocol = excluded.protocol, \
+             updated_at = excluded.updated_at \
              RETURNING id, (xmax = 0) AS created",
         )
         .bind(Id::new().as_uuid())
@@ -182,6 +183,7 @@ impl RegistryStore for PgRegistryStore {
         .bind(capabilities)
         .bind(metadata)
         .bind(tools)
+        .bind(new.protocol.as_str())
         .fetch_one(&mut *tx)
         .await
         .map_err(db)?;
@@ -317,7 +319,7 @@ impl RegistryStore for PgRegistryStore {
 
     async fn live_instances(&self) -> Result<Vec<CheckTarget>> {
         let sql = format!(
-            "SELECT s.namespace, s.name, s.version, s.health_path, {} \
+            "SELECT s.namespace, s.name, s.version, s.health_path, s.protocol, {} \
              FROM hub_instances i JOIN hub_services s ON s.id = i.service_id WHERE {LIVE}",
             instance_columns()
         );
@@ -328,6 +330,18 @@ impl RegistryStore for PgRegistryStore {
             .into_iter()
             .map(CheckTarget::try_from)
             .collect()
+    }
+
+    async fn service_health(&self) -> Result<Vec<HealthStatus>> {
+        let sql = format!(
+            "SELECT s.id::text, i.health FROM hub_services s \
+             LEFT JOIN hub_instances i ON i.service_id = s.id AND {LIVE}"
+        );
+        let rows = sqlx::query_as::<_, (String, Option<String>)>(AssertSqlSafe(sql))
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        super::rows::service_health(rows)
     }
 
     async fn purge_expired(&self) -> Result<u64> {

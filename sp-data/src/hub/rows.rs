@@ -3,7 +3,9 @@
 
 use std::collections::HashMap;
 
-use sp_core::hub::{CheckTarget, Discovery, HealthStatus, Instance, NewService, Service, ToolSpec};
+use sp_core::hub::{
+    CheckTarget, Discovery, HealthStatus, Instance, NewService, Protocol, Service, ToolSpec,
+};
 use sp_core::knowledge::Namespace;
 use sp_core::{Error, Id, Result, Timestamp};
 
@@ -22,6 +24,7 @@ pub(crate) struct ServiceRow {
     capabilities: String,
     metadata: String,
     tools: String,
+    protocol: String,
     created_at: i64,
     updated_at: i64,
 }
@@ -44,6 +47,7 @@ pub(crate) struct TargetRow {
     name: String,
     version: String,
     health_path: String,
+    protocol: String,
     #[sqlx(flatten)]
     instance: InstanceRow,
 }
@@ -51,6 +55,10 @@ pub(crate) struct TargetRow {
 fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
     serde_json::from_str(text)
         .map_err(|err| Error::internal(format!("corrupt registry row: {err}")))
+}
+
+fn protocol(text: &str) -> Result<Protocol> {
+    Protocol::parse(text).ok_or_else(|| Error::internal(format!("bad protocol `{text}`")))
 }
 
 fn id(text: &str) -> Result<Id> {
@@ -83,6 +91,7 @@ impl TryFrom<TargetRow> for CheckTarget {
             service: format!("{}@{}", row.name, row.version),
             instance: row.instance.try_into()?,
             health_path: row.health_path,
+            protocol: protocol(&row.protocol)?,
         })
     }
 }
@@ -104,6 +113,7 @@ pub(crate) fn assemble(rows: Vec<ServiceRow>, instances: Vec<InstanceRow>) -> Re
                 name: row.name,
                 version: row.version,
                 description: row.description,
+                protocol: protocol(&row.protocol)?,
                 base_url: row.base_url,
                 health_path: row.health_path,
                 tags: json(&row.tags)?,
@@ -198,4 +208,22 @@ pub(crate) const DEFAULT_HEALTH_PATH: &str = "/health";
 /// When an instance with `ttl_secs` renewed now expires.
 pub(crate) fn expiry(now: Timestamp, ttl_secs: u32) -> i64 {
     now.unix_micros() + i64::from(ttl_secs) * 1_000_000
+}
+
+/// Each service's health from `(service id, health of a live instance or NULL)` rows.
+pub(crate) fn service_health(rows: Vec<(String, Option<String>)>) -> Result<Vec<HealthStatus>> {
+    let mut by_service: HashMap<String, Vec<HealthStatus>> = HashMap::new();
+    for (service, health) in rows {
+        let instances = by_service.entry(service).or_default();
+        if let Some(health) = health {
+            instances.push(
+                HealthStatus::parse(&health)
+                    .ok_or_else(|| Error::internal(format!("bad health `{health}`")))?,
+            );
+        }
+    }
+    Ok(by_service
+        .into_values()
+        .map(HealthStatus::aggregate)
+        .collect())
 }

@@ -16,7 +16,8 @@ use crate::SqliteStore;
 use crate::error::sqlx_error;
 
 const SERVICE_COLUMNS: &str = "s.id, s.namespace, s.name, s.version, s.description, s.base_url, \
-     s.health_path, s.tags, s.capabilities, s.metadata, s.tools, s.created_at, s.updated_at";
+     s.health_path, s.tags, s.capabilities, s.metadata, s.tools, s.protocol, s.created_at, \
+     s.updated_at";
 const INSTANCE_COLUMNS: &str =
     "i.service_id, i.id, i.url, i.ttl_secs, i.expires_at, i.health, i.registered_at";
 const LIVE: &str = "(i.expires_at IS NULL OR i.expires_at > ?)";
@@ -138,13 +139,14 @@ impl RegistryStore for SqliteRegistryStore {
         // insert; `created_at` is only ours when the row is new.
         let (id, created_at) = sqlx::query_as::<_, (String, i64)>(
             "INSERT INTO hub_services (id, namespace, name, version, description, base_url, \
-             health_path, tags, capabilities, metadata, tools, created_at, updated_at) \
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
+             health_path, tags, capabilities, metadata, tools, protocol, created_at, updated_at) \
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) \
              ON CONFLICT (namespace, name, version) DO UPDATE SET \
              description = excluded.description, base_url = excluded.base_url, \
              health_path = excluded.health_path, tags = excluded.tags, \
              capabilities = excluded.capabilities, metadata = excluded.metadata, \
-             tools = excluded.tools, updated_at = excluded.updated_at \
+             tools = excluded.tools, protocol = excluded.protocol, \
+             updated_at = excluded.updated_at \
              RETURNING id, created_at",
         )
         .bind(Id::new().to_string())
@@ -158,6 +160,7 @@ impl RegistryStore for SqliteRegistryStore {
         .bind(capabilities)
         .bind(metadata)
         .bind(tools)
+        .bind(new.protocol.as_str())
         .bind(now.unix_micros())
         .bind(now.unix_micros())
         .fetch_one(&mut *tx)
@@ -295,7 +298,7 @@ impl RegistryStore for SqliteRegistryStore {
 
     async fn live_instances(&self) -> Result<Vec<CheckTarget>> {
         let sql = format!(
-            "SELECT s.namespace, s.name, s.version, s.health_path, {INSTANCE_COLUMNS} \
+            "SELECT s.namespace, s.name, s.version, s.health_path, s.protocol, {INSTANCE_COLUMNS} \
              FROM hub_instances i JOIN hub_services s ON s.id = i.service_id WHERE {LIVE}"
         );
         sqlx::query_as::<_, TargetRow>(AssertSqlSafe(sql))
@@ -306,6 +309,19 @@ impl RegistryStore for SqliteRegistryStore {
             .into_iter()
             .map(CheckTarget::try_from)
             .collect()
+    }
+
+    async fn service_health(&self) -> Result<Vec<HealthStatus>> {
+        let sql = format!(
+            "SELECT s.id, i.health FROM hub_services s \
+             LEFT JOIN hub_instances i ON i.service_id = s.id AND {LIVE}"
+        );
+        let rows = sqlx::query_as::<_, (String, Option<String>)>(AssertSqlSafe(sql))
+            .bind(Timestamp::now().unix_micros())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(db)?;
+        super::rows::service_health(rows)
     }
 
     async fn purge_expired(&self) -> Result<u64> {

@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use serde_json::json;
 use sp_core::health::{CheckOutcome, HealthReport};
+use sp_core::hub::HubHealth;
 use std::collections::BTreeMap;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -24,6 +25,10 @@ struct HealthBody {
     version: &'static str,
     /// Each configured backend (database, redis, model, …) and how it answered.
     checks: BTreeMap<String, CheckOutcome>,
+    /// Registered services by health, from the hub's active checks. Informational: a
+    /// failing external service never makes this server unhealthy or unready.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    hub: Option<HubHealth>,
 }
 
 impl HealthBody {
@@ -36,6 +41,7 @@ impl HealthBody {
             },
             version: sp_core::VERSION,
             checks: report.checks,
+            hub: None,
         }
     }
 }
@@ -52,7 +58,11 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/health", operation_id = "health", tag = "operations",
     responses((status = 200, description = "The report", body = HealthBody)))]
 async fn health(State(state): State<AppState>) -> Json<HealthBody> {
-    Json(HealthBody::from_report(state.check_health().await))
+    let mut body = HealthBody::from_report(state.check_health().await);
+    if let Ok(services) = state.services().await {
+        body.hub = services.hub.health_summary().await.ok();
+    }
+    Json(body)
 }
 
 /// 200 while the process serves requests at all (liveness probe).

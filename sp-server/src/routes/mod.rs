@@ -6,6 +6,7 @@ mod fallback;
 mod health;
 mod hub;
 mod keys;
+mod mcp;
 mod openai;
 pub(crate) mod params;
 mod tokens;
@@ -26,6 +27,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .merge(contexts::router())
         .merge(keys::router())
         .merge(hub::router())
+        .merge(mcp::router())
         .merge(tokens::protected())
 }
 

@@ -1,0 +1,2 @@
+-- How the hub calls a service: plain HTTP or MCP (Streamable HTTP).
+ALTER TABLE hub_services ADD COLUMN protocol TEXT NOT NULL DEFAULT 'http';
