@@ -54,6 +54,9 @@ pub struct ToolEntry {
     pub tool: ToolSpec,
 }
 
+/// A store's answer to a discovery query and when it was read.
+type FoundAt = (std::time::Instant, Arc<Vec<Service>>);
+
 /// The registry and the tool caller.
 ///
 /// ```no_run
@@ -79,6 +82,8 @@ pub struct Hub {
     breakers: Mutex<HashMap<String, Breaker>>,
     validators: Mutex<HashMap<(Id, i64, String), Arc<jsonschema::Validator>>>,
     resolved: Mutex<HashMap<invoke::ResolveKey, (std::time::Instant, Service)>>,
+    /// Recent store answers by discovery query (its JSON), for `resolve_cache_ms`.
+    found: Mutex<HashMap<String, FoundAt>>,
     next_instance: AtomicUsize,
 }
 
@@ -96,6 +101,7 @@ impl Hub {
             breakers: Mutex::new(HashMap::new()),
             validators: Mutex::new(HashMap::new()),
             resolved: Mutex::new(HashMap::new()),
+            found: Mutex::new(HashMap::new()),
             next_instance: AtomicUsize::new(0),
         }
     }
@@ -131,11 +137,29 @@ impl Hub {
     }
 
     /// Services matching every given criterion, version range and health included.
+    ///
+    /// The store's answer to a query is reused for `hub.resolve_cache_ms` (like tool
+    /// resolution): changes made through this hub drop it at once, another process's within
+    /// that time. Instances whose heartbeat runs out meanwhile are left out of a reused
+    /// answer and the health recomputed, so an expired instance is never listed.
     pub async fn discover(&self, query: &Discovery) -> Result<Vec<Service>> {
         let range = validate_discovery(query)?;
-        let found = self.store.find(query).await?;
+        let found = self.find(query).await?;
+        let now = crate::Timestamp::now();
         Ok(found
-            .into_iter()
+            .iter()
+            .cloned()
+            .map(|mut service| {
+                let before = service.instances.len();
+                service
+                    .instances
+                    .retain(|i| i.expires_at.is_none_or(|at| at > now));
+                if service.instances.len() != before {
+                    service.health =
+                        HealthStatus::aggregate(service.instances.iter().map(|i| i.health));
+                }
+                service
+            })
             .filter(|service| {
                 range.as_ref().is_none_or(|range| {
                     semver::Version::parse(&service.version).is_ok_and(|v| range.matches(&v))
@@ -143,6 +167,31 @@ impl Hub {
             })
             .filter(|service| query.health.is_none_or(|h| service.health == h))
             .collect())
+    }
+
+    async fn find(&self, query: &Discovery) -> Result<Arc<Vec<Service>>> {
+        let ttl = std::time::Duration::from_millis(self.config.resolve_cache_ms);
+        let key = serde_json::to_string(query).map_err(crate::Error::internal)?;
+        if !ttl.is_zero()
+            && let Some(found) = self.found.lock().ok().and_then(|f| {
+                f.get(&key)
+                    .filter(|(at, _)| at.elapsed() < ttl)
+                    .map(|(_, found)| found.clone())
+            })
+        {
+            return Ok(found);
+        }
+        let found = Arc::new(self.store.find(query).await?);
+        if !ttl.is_zero()
+            && let Ok(mut cache) = self.found.lock()
+        {
+            // Bounded by forgetting: many distinct queries are a cold cache, not a leak.
+            if cache.len() >= 1024 {
+                cache.clear();
+            }
+            cache.insert(key, (std::time::Instant::now(), found.clone()));
+        }
+        Ok(found)
     }
 
     /// Every tool of the services `query` finds.
@@ -201,10 +250,14 @@ impl Hub {
         Ok(HubHealth::count(self.store.service_health().await?))
     }
 
-    /// Drops the cached tool resolutions: the next calls read the registry.
+    /// Drops the cached tool resolutions and discovery answers: the next calls read the
+    /// registry.
     pub fn forget_resolutions(&self) {
         if let Ok(mut resolved) = self.resolved.lock() {
             resolved.clear();
+        }
+        if let Ok(mut found) = self.found.lock() {
+            found.clear();
         }
     }
 

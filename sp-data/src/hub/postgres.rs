@@ -34,7 +34,7 @@ fn service_columns() -> String {
 
 fn instance_columns() -> String {
     format!(
-        "i.service_id::text AS service_id, i.id::text AS id, i.url, i.ttl_secs::int8 AS ttl_secs, \
+        "i.id::text AS id, i.url, i.ttl_secs::int8 AS ttl_secs, \
          {} AS expires_at, i.health, {} AS registered_at",
         micros("i.expires_at"),
         micros("i.registered_at")
@@ -42,6 +42,18 @@ fn instance_columns() -> String {
 }
 
 const LIVE: &str = "(i.expires_at IS NULL OR i.expires_at > now())";
+
+/// A service's live instances as a JSON array, in registration order.
+fn instances_json() -> String {
+    format!(
+        "(SELECT coalesce(json_agg(json_build_object('id', i.id::text, 'url', i.url, \
+         'ttl_secs', i.ttl_secs, 'expires_at', {}, 'health', i.health, 'registered_at', {}) \
+         ORDER BY i.registered_at, i.id), '[]')::text \
+         FROM hub_instances i WHERE i.service_id = s.id AND {LIVE})",
+        micros("i.expires_at"),
+        micros("i.registered_at")
+    )
+}
 
 fn db(err: sqlx::Error) -> Error {
     sqlx_error("postgres", err)
@@ -224,32 +236,23 @@ impl RegistryStore for PgRegistryStore {
     }
 
     async fn find(&self, query: &Discovery) -> Result<Vec<Service>> {
-        let (filter, binds) = filters(query, |n| format!("${n}"), "s.namespace");
-        let services_sql = format!(
-            "SELECT {} FROM hub_services s WHERE {filter} ORDER BY s.name, s.id",
-            service_columns()
+        let (filter, binds) = filters(
+            query,
+            |n| format!("${n}"),
+            "s.namespace",
+            "s.id = ANY(ARRAY({}))",
         );
-        let instances_sql = format!(
-            "SELECT {} FROM hub_instances i JOIN hub_services s ON s.id = i.service_id \
-             WHERE {LIVE} AND {filter} ORDER BY i.registered_at, i.id",
-            instance_columns()
+        let sql = format!(
+            "SELECT {}, {} AS instances FROM hub_services s WHERE {filter} \
+             ORDER BY s.name, s.id",
+            service_columns(),
+            instances_json()
         );
-        // REPEATABLE READ: the services and their instances are one snapshot.
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        sqlx::query("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY")
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        let mut services = sqlx::query_as::<_, ServiceRow>(AssertSqlSafe(services_sql));
-        let mut instances = sqlx::query_as::<_, InstanceRow>(AssertSqlSafe(instances_sql));
+        let mut services = sqlx::query_as::<_, ServiceRow>(AssertSqlSafe(sql));
         for bind in &binds {
             services = services.bind(bind);
-            instances = instances.bind(bind);
         }
-        let rows = services.fetch_all(&mut *tx).await.map_err(db)?;
-        let instances = instances.fetch_all(&mut *tx).await.map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        assemble(rows, instances)
+        assemble(services.fetch_all(&self.pool).await.map_err(db)?)
     }
 
     async fn heartbeat(

@@ -27,11 +27,13 @@ pub(crate) struct ServiceRow {
     protocol: String,
     created_at: i64,
     updated_at: i64,
+    /// The live instances, a JSON array of [`InstanceRow`]s built by the same statement (one
+    /// statement: one snapshot, one round trip).
+    instances: String,
 }
 
-#[derive(sqlx::FromRow)]
+#[derive(sqlx::FromRow, serde::Deserialize)]
 pub(crate) struct InstanceRow {
-    pub service_id: String,
     id: String,
     url: String,
     ttl_secs: Option<i64>,
@@ -96,16 +98,14 @@ impl TryFrom<TargetRow> for CheckTarget {
     }
 }
 
-/// Services from their rows and the live instances of any of them.
-pub(crate) fn assemble(rows: Vec<ServiceRow>, instances: Vec<InstanceRow>) -> Result<Vec<Service>> {
-    let mut by_service: HashMap<String, Vec<Instance>> = HashMap::new();
-    for row in instances {
-        let key = row.service_id.clone();
-        by_service.entry(key).or_default().push(row.try_into()?);
-    }
+/// Services from their rows.
+pub(crate) fn assemble(rows: Vec<ServiceRow>) -> Result<Vec<Service>> {
     rows.into_iter()
         .map(|row| {
-            let instances = by_service.remove(&row.id).unwrap_or_default();
+            let instances = json::<Vec<InstanceRow>>(&row.instances)?
+                .into_iter()
+                .map(Instance::try_from)
+                .collect::<Result<Vec<Instance>>>()?;
             let health = HealthStatus::aggregate(instances.iter().map(|i| i.health));
             Ok(Service {
                 id: id(&row.id)?,
@@ -159,10 +159,15 @@ pub(crate) fn json_columns(new: &NewService) -> Result<[String; 4]> {
 /// `placeholder(n)` writes the n-th bind (from 1). `label_driven_namespace` is how the
 /// namespace column is written when a label narrows the query: SQLite takes `+s.namespace`,
 /// which keeps its planner from scanning the namespace index instead of using the labels'.
+/// `shared_label` writes "`s.id` is among the ids this subquery `{}` returns" for tags and
+/// capabilities, which many services share: PostgreSQL takes `s.id = ANY(ARRAY({}))`, which
+/// it runs once and looks up by primary key, where `IN` becomes a hash join over every
+/// service. Tool names, nearly unique, always take `IN`, which a nested loop serves best.
 pub(crate) fn filters(
     query: &Discovery,
     placeholder: impl Fn(usize) -> String,
     label_driven_namespace: &str,
+    shared_label: &str,
 ) -> (String, Vec<String>) {
     let labelled = query.tag.is_some() || query.capability.is_some() || query.tool.is_some();
     let column = if labelled && query.name.is_none() {
@@ -186,11 +191,18 @@ pub(crate) fn filters(
             let namespace = placeholder(binds.len());
             binds.push(value.clone());
             // Driven from the label index: the matching services, not a scan of them all.
-            sql.push_str(&format!(
-                " AND s.id IN (SELECT l.service_id FROM hub_labels l WHERE l.namespace = \
-                 {namespace} AND l.kind = '{kind}' AND l.value = {})",
+            let labelled = format!(
+                "SELECT l.service_id FROM hub_labels l WHERE l.namespace = {namespace} \
+                 AND l.kind = '{kind}' AND l.value = {}",
                 placeholder(binds.len())
-            ));
+            );
+            let membership = if kind == "tool" {
+                "s.id IN ({})"
+            } else {
+                shared_label
+            };
+            sql.push_str(" AND ");
+            sql.push_str(&membership.replace("{}", &labelled));
         }
     }
     (sql, binds)

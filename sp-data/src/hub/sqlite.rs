@@ -18,9 +18,14 @@ use crate::error::sqlx_error;
 const SERVICE_COLUMNS: &str = "s.id, s.namespace, s.name, s.version, s.description, s.base_url, \
      s.health_path, s.tags, s.capabilities, s.metadata, s.tools, s.protocol, s.created_at, \
      s.updated_at";
-const INSTANCE_COLUMNS: &str =
-    "i.service_id, i.id, i.url, i.ttl_secs, i.expires_at, i.health, i.registered_at";
+const INSTANCE_COLUMNS: &str = "i.id, i.url, i.ttl_secs, i.expires_at, i.health, i.registered_at";
 const LIVE: &str = "(i.expires_at IS NULL OR i.expires_at > ?)";
+/// A service's live instances as a JSON array, in registration order.
+const INSTANCES_JSON: &str = "(SELECT json_group_array(json_object('id', i.id, 'url', i.url, \
+     'ttl_secs', i.ttl_secs, 'expires_at', i.expires_at, 'health', i.health, \
+     'registered_at', i.registered_at) ORDER BY i.registered_at, i.id) \
+     FROM hub_instances i WHERE i.service_id = s.id \
+     AND (i.expires_at IS NULL OR i.expires_at > ?))";
 
 fn db(err: sqlx::Error) -> Error {
     sqlx_error("sqlite", err)
@@ -204,30 +209,17 @@ impl RegistryStore for SqliteRegistryStore {
     }
 
     async fn find(&self, query: &Discovery) -> Result<Vec<Service>> {
-        let (filter, binds) = filters(query, |_| "?".to_owned(), "+s.namespace");
-        let now = Timestamp::now().unix_micros();
-        let services_sql = format!(
-            "SELECT {SERVICE_COLUMNS} FROM hub_services s WHERE {filter} ORDER BY s.name, s.id"
+        let (filter, binds) = filters(query, |_| "?".to_owned(), "+s.namespace", "s.id IN ({})");
+        let sql = format!(
+            "SELECT {SERVICE_COLUMNS}, {INSTANCES_JSON} AS instances \
+             FROM hub_services s WHERE {filter} ORDER BY s.name, s.id"
         );
-        let instances_sql = format!(
-            "SELECT {INSTANCE_COLUMNS} FROM hub_instances i JOIN hub_services s \
-             ON s.id = i.service_id WHERE {LIVE} AND {filter} ORDER BY i.registered_at, i.id"
-        );
-        // One read transaction: the services and their instances are one snapshot.
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let mut services = sqlx::query_as::<_, ServiceRow>(AssertSqlSafe(services_sql));
+        let mut services = sqlx::query_as::<_, ServiceRow>(AssertSqlSafe(sql))
+            .bind(Timestamp::now().unix_micros());
         for bind in &binds {
             services = services.bind(bind);
         }
-        let rows = services.fetch_all(&mut *tx).await.map_err(db)?;
-        let mut instances =
-            sqlx::query_as::<_, InstanceRow>(AssertSqlSafe(instances_sql)).bind(now);
-        for bind in &binds {
-            instances = instances.bind(bind);
-        }
-        let instances = instances.fetch_all(&mut *tx).await.map_err(db)?;
-        tx.commit().await.map_err(db)?;
-        assemble(rows, instances)
+        assemble(services.fetch_all(&self.pool).await.map_err(db)?)
     }
 
     async fn heartbeat(

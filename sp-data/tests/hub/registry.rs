@@ -195,6 +195,23 @@ pub async fn heartbeats_expire_by_themselves(f: &Fixture) {
     );
     let listed = hub.get(&default, "worker", "1.0.0").await.unwrap();
     assert_eq!(listed.instances.len(), 2);
+    // A hub that reuses discovery answers for a minute over the same registry.
+    let caching = sp_core::hub::Hub::new(
+        hub.store().clone(),
+        std::sync::Arc::new(sp_data::HttpTransport::new().unwrap()),
+        sp_core::hub::HubConfig {
+            resolve_cache_ms: 60_000,
+            ..crate::support::test_config()
+        },
+    );
+    let workers = Discovery {
+        name: Some("worker".into()),
+        ..Discovery::default()
+    };
+    assert_eq!(
+        caching.discover(&workers).await.unwrap()[0].instances.len(),
+        2
+    );
 
     tokio::time::sleep(Duration::from_millis(1_300)).await;
     let listed = hub.get(&default, "worker", "1.0.0").await.unwrap();
@@ -203,6 +220,13 @@ pub async fn heartbeats_expire_by_themselves(f: &Fixture) {
         urls,
         ["http://127.0.0.1:7002"],
         "the 1 s instance dropped out"
+    );
+    let reused = caching.discover(&workers).await.unwrap();
+    let urls: Vec<&str> = reused[0].instances.iter().map(|i| i.url.as_str()).collect();
+    assert_eq!(
+        urls,
+        ["http://127.0.0.1:7002"],
+        "a reused answer leaves the expired instance out too"
     );
     assert_eq!(hub.store().purge_expired().await.unwrap(), 1);
 
