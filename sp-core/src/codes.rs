@@ -101,6 +101,12 @@ error_codes! {
     UpstreamTimeout => ("SP-HUB-005", 504, "The service did not answer within the tool's timeout."),
     /// The upstream call failed.
     UpstreamError => ("SP-HUB-006", 502, "The service answered with an error or could not be reached; the message carries its status."),
+    /// An event's data is over the size limit.
+    EventTooLarge => ("SP-EVT-001", 413, "The event's data exceeds events.max_data_bytes; store large payloads elsewhere and reference them."),
+    /// A stream that never had an event.
+    StreamUnknown => ("SP-EVT-002", 404, "No event was ever appended to this stream (in this namespace)."),
+    /// A replay from an offset the stream does not have.
+    OffsetOutOfRange => ("SP-EVT-003", 400, "The stream has no such offset: offsets run from 1 to its head; replay from one of them or head + 1."),
     /// The configuration (file, environment or flags) is invalid.
     InvalidConfig => ("SP-CFG-001", 500, "The configuration is invalid; the message names the key and its source."),
 }

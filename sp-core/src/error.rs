@@ -190,6 +190,30 @@ pub enum Error {
         /// What went wrong (its error body, shortened, or the connection error).
         reason: String,
     },
+    /// An event's data is over the limit.
+    #[error("event data is {size} bytes, over the limit of {limit} (events.max_data_bytes)")]
+    EventTooLarge {
+        /// Its serialized size.
+        size: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// A stream with no events.
+    #[error("stream `{stream}` has no events")]
+    StreamUnknown {
+        /// The stream.
+        stream: String,
+    },
+    /// An offset past the stream's head.
+    #[error("stream `{stream}` holds offsets 1 to {head}; {offset} does not exist")]
+    OffsetOutOfRange {
+        /// The stream.
+        stream: String,
+        /// The offset asked for.
+        offset: u64,
+        /// The stream's last offset.
+        head: u64,
+    },
     /// An unexpected failure; details are logged, not shown to API callers.
     #[error("internal error: {0}")]
     Internal(String),
@@ -224,6 +248,9 @@ impl Error {
             Error::CircuitOpen { .. } => ErrorCode::CircuitOpen,
             Error::UpstreamTimeout { .. } => ErrorCode::UpstreamTimeout,
             Error::UpstreamError { .. } => ErrorCode::UpstreamError,
+            Error::EventTooLarge { .. } => ErrorCode::EventTooLarge,
+            Error::StreamUnknown { .. } => ErrorCode::StreamUnknown,
+            Error::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -338,6 +365,16 @@ mod tests {
                 "SP-HUB-001",
             ),
             (Error::ToolUnknown { tool: "t".into() }, "SP-HUB-002"),
+            (Error::EventTooLarge { size: 2, limit: 1 }, "SP-EVT-001"),
+            (Error::StreamUnknown { stream: "s".into() }, "SP-EVT-002"),
+            (
+                Error::OffsetOutOfRange {
+                    stream: "s".into(),
+                    offset: 9,
+                    head: 3,
+                },
+                "SP-EVT-003",
+            ),
             (
                 Error::ServiceUnhealthy {
                     service: "s@1.0.0".into(),

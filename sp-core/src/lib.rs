@@ -31,6 +31,7 @@ pub mod codes;
 pub mod config;
 pub mod context;
 pub mod error;
+pub mod events;
 pub mod health;
 pub mod hub;
 pub mod id;

@@ -33,6 +33,7 @@ pub mod cache;
 pub mod context;
 mod embedded;
 mod error;
+pub mod events;
 pub mod hub;
 mod keys;
 pub mod knowledge;
@@ -53,6 +54,9 @@ pub use cache::{RedisCache, RedisRateLimiter};
 pub use context::PgContextStore;
 pub use context::SqliteContextStore;
 pub use embedded::{DATABASE_FILE, SqliteStore};
+#[cfg(feature = "postgres")]
+pub use events::PgEventStore;
+pub use events::SqliteEventStore;
 #[cfg(feature = "postgres")]
 pub use hub::PgRegistryStore;
 pub use hub::{HttpTransport, McpToolServer, SqliteRegistryStore, mcp_endpoint};

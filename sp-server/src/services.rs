@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use sp_core::auth::{AuditStore, KeyStore, RefreshStore};
 use sp_core::context::{ContextStore, Contexts};
+use sp_core::events::{EventLog, EventStore};
 use sp_core::hub::{Hub, RegistryStore};
 use sp_core::knowledge::{
     DocumentStore, HashEmbedder, KnowledgeBase, KnowledgeCacheTtl, KnowledgeConfig, SimpleTokenizer,
@@ -28,6 +29,7 @@ type Stores = (
     Arc<dyn AuditStore>,
     Arc<dyn RefreshStore>,
     Arc<dyn RegistryStore>,
+    Arc<dyn EventStore>,
 );
 
 /// Knowledge, contexts, keys and the audit log over one database.
@@ -45,6 +47,8 @@ pub struct Services {
     pub refresh: Arc<dyn RefreshStore>,
     /// The service registry and tool invocation (its health checks run in the background).
     pub hub: Arc<Hub>,
+    /// The event log and its live fan-out.
+    pub events: Arc<EventLog>,
 }
 
 impl Services {
@@ -66,40 +70,42 @@ impl Services {
                 ),
             };
         let dims = embedder.dimensions();
-        let (documents, contexts, keys, audit, refresh, registry): Stores = match &backends.database
-        {
-            Database::Embedded(db) => (
-                Arc::new(
-                    sp_data::SqliteDocumentStore::open(db, dims)
-                        .await
-                        .map_err(explain_dimensions)?,
+        let (documents, contexts, keys, audit, refresh, registry, events): Stores =
+            match &backends.database {
+                Database::Embedded(db) => (
+                    Arc::new(
+                        sp_data::SqliteDocumentStore::open(db, dims)
+                            .await
+                            .map_err(explain_dimensions)?,
+                    ),
+                    Arc::new(sp_data::SqliteContextStore::new(db)),
+                    Arc::new(sp_data::SqliteKeyStore::new(db)),
+                    Arc::new(sp_data::SqliteAuditStore::new(db)),
+                    Arc::new(sp_data::SqliteRefreshStore::new(db)),
+                    Arc::new(sp_data::SqliteRegistryStore::new(db)),
+                    Arc::new(sp_data::SqliteEventStore::new(db)),
                 ),
-                Arc::new(sp_data::SqliteContextStore::new(db)),
-                Arc::new(sp_data::SqliteKeyStore::new(db)),
-                Arc::new(sp_data::SqliteAuditStore::new(db)),
-                Arc::new(sp_data::SqliteRefreshStore::new(db)),
-                Arc::new(sp_data::SqliteRegistryStore::new(db)),
-            ),
-            #[cfg(feature = "postgres")]
-            Database::Postgres(pg) => (
-                Arc::new(
-                    sp_data::PgDocumentStore::open(pg, dims)
-                        .await
-                        .map_err(explain_dimensions)?,
+                #[cfg(feature = "postgres")]
+                Database::Postgres(pg) => (
+                    Arc::new(
+                        sp_data::PgDocumentStore::open(pg, dims)
+                            .await
+                            .map_err(explain_dimensions)?,
+                    ),
+                    Arc::new(sp_data::PgContextStore::open(pg).await?),
+                    Arc::new(sp_data::PgKeyStore::open(pg).await?),
+                    Arc::new(sp_data::PgAuditStore::open(pg).await?),
+                    Arc::new(sp_data::PgRefreshStore::open(pg).await?),
+                    Arc::new(sp_data::PgRegistryStore::open(pg).await?),
+                    Arc::new(sp_data::PgEventStore::open(pg).await?),
                 ),
-                Arc::new(sp_data::PgContextStore::open(pg).await?),
-                Arc::new(sp_data::PgKeyStore::open(pg).await?),
-                Arc::new(sp_data::PgAuditStore::open(pg).await?),
-                Arc::new(sp_data::PgRefreshStore::open(pg).await?),
-                Arc::new(sp_data::PgRegistryStore::open(pg).await?),
-            ),
-            #[allow(unreachable_patterns)] // `Database` is non-exhaustive
-            _ => {
-                return Err(sp_core::Error::internal(
-                    "this build cannot open the configured database",
-                ));
-            }
-        };
+                #[allow(unreachable_patterns)] // `Database` is non-exhaustive
+                _ => {
+                    return Err(sp_core::Error::internal(
+                        "this build cannot open the configured database",
+                    ));
+                }
+            };
         let ttl = KnowledgeCacheTtl {
             embedding: Duration::from_secs(config.cache.embedding_ttl_secs),
             search: Duration::from_secs(config.cache.search_ttl_secs),
@@ -122,6 +128,7 @@ impl Services {
         hub.clone().spawn_health_checks();
         Ok(Services {
             hub,
+            events: Arc::new(EventLog::new(events, config.events.clone())),
             knowledge,
             contexts: Arc::new(contexts),
             keys: Arc::new(sp_data::CachedKeyStore::new(keys, KEY_LOOKUP_TTL)),

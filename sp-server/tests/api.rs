@@ -11,6 +11,8 @@ mod auth;
 mod contexts;
 #[path = "api/documents.rs"]
 mod documents;
+#[path = "api/events.rs"]
+mod events;
 #[path = "api/hub.rs"]
 mod hub;
 #[path = "api/mcp.rs"]

@@ -48,6 +48,8 @@ pub struct Config {
     pub health: HealthConfig,
     /// The service hub: tool-call timeouts, retries, breakers, instance health checks.
     pub hub: crate::hub::HubConfig,
+    /// The event log: size limits, live fan-out.
+    pub events: crate::events::EventsConfig,
 }
 
 impl Default for Config {
@@ -61,6 +63,7 @@ impl Default for Config {
             auth: AuthConfig::default(),
             model: ModelConfig::default(),
             hub: crate::hub::HubConfig::default(),
+            events: crate::events::EventsConfig::default(),
             log: LogConfig::default(),
             health: HealthConfig::default(),
         }

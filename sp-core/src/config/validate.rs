@@ -56,6 +56,16 @@ impl Config {
                 ));
             }
         }
+        if self.events.max_data_bytes == 0 || self.events.live_buffer == 0 {
+            return Err(invalid(
+                if self.events.live_buffer == 0 {
+                    "events.live_buffer"
+                } else {
+                    "events.max_data_bytes"
+                },
+                "must be at least 1",
+            ));
+        }
         if self.server.tls_cert_path.is_some() != self.server.tls_key_path.is_some() {
             return Err(invalid(
                 "server.tls_key_path",

@@ -2,6 +2,7 @@
 
 mod contexts;
 mod documents;
+mod events;
 mod fallback;
 mod health;
 mod hub;
@@ -28,6 +29,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .merge(keys::router())
         .merge(hub::router())
         .merge(mcp::router())
+        .merge(events::router())
         .merge(tokens::protected())
 }
 

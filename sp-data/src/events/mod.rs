@@ -1,0 +1,10 @@
+//! The event log on the embedded SQLite database and on PostgreSQL.
+
+#[cfg(feature = "postgres")]
+mod postgres;
+mod rows;
+mod sqlite;
+
+#[cfg(feature = "postgres")]
+pub use postgres::PgEventStore;
+pub use sqlite::SqliteEventStore;

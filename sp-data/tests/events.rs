@@ -1,0 +1,101 @@
+//! The event log on every backend: ordering and gapless offsets under concurrent appends,
+//! queries and replays, pagination, live fan-out, and bad input that stores nothing.
+
+#[path = "events/cases.rs"]
+mod cases;
+
+use std::sync::Arc;
+
+use sp_core::Id;
+use sp_core::events::{EventLog, EventsConfig};
+
+/// An event log on one backend, removed afterwards.
+pub struct Fixture {
+    /// The log under test.
+    pub log: Arc<EventLog>,
+    _dir: Option<tempfile::TempDir>,
+    pg_schema: Option<(sp_data::PgStore, String)>,
+}
+
+/// Small data limit, so the size check is cheap to trip.
+fn config() -> EventsConfig {
+    EventsConfig {
+        max_data_bytes: 4096,
+        live_buffer: 1024,
+    }
+}
+
+impl Fixture {
+    async fn sqlite() -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let db = sp_data::SqliteStore::open(dir.path())
+            .await
+            .expect("sqlite");
+        Fixture {
+            log: Arc::new(EventLog::new(
+                Arc::new(sp_data::SqliteEventStore::new(&db)),
+                config(),
+            )),
+            _dir: Some(dir),
+            pg_schema: None,
+        }
+    }
+
+    async fn postgres() -> Self {
+        let config_db = sp_core::config::DatabaseConfig {
+            url: Some(sp_tests::service_url("DATABASE_URL")),
+            schema: format!("events_test_{}", Id::new().as_uuid().simple()),
+            ..Default::default()
+        };
+        let pg = sp_data::PgStore::connect_lazy(&config_db).expect("pool");
+        let store = sp_data::PgEventStore::open(&pg).await.expect("store");
+        Fixture {
+            log: Arc::new(EventLog::new(Arc::new(store), config())),
+            _dir: None,
+            pg_schema: Some((pg, config_db.schema)),
+        }
+    }
+
+    async fn cleanup(self) {
+        if let Some((pg, schema)) = self.pg_schema {
+            let drop = format!("DROP SCHEMA \"{schema}\" CASCADE");
+            let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+                .execute(pg.pool())
+                .await;
+        }
+    }
+}
+
+macro_rules! suite {
+    ($backend:ident) => {
+        mod $backend {
+            use super::*;
+
+            async fn run(case: for<'a> fn(&'a Fixture) -> futures::future::BoxFuture<'a, ()>) {
+                let fixture = Fixture::$backend().await;
+                case(&fixture).await;
+                fixture.cleanup().await;
+            }
+
+            #[tokio::test]
+            async fn queries_and_replays() {
+                run(|f| Box::pin(cases::queries_and_replays(f))).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn concurrent_appends_get_gapless_offsets() {
+                run(|f| Box::pin(cases::concurrent_appends_get_gapless_offsets(f))).await;
+            }
+            #[tokio::test]
+            async fn bad_input_stores_nothing() {
+                run(|f| Box::pin(cases::bad_input_stores_nothing(f))).await;
+            }
+            #[tokio::test]
+            async fn live_subscribers_get_appends() {
+                run(|f| Box::pin(cases::live_subscribers_get_appends(f))).await;
+            }
+        }
+    };
+}
+
+suite!(sqlite);
+suite!(postgres);
