@@ -99,3 +99,53 @@ macro_rules! suite {
 
 suite!(sqlite);
 suite!(postgres);
+
+/// Two logs on one PostgreSQL schema, as two `sp` processes have: each one's live subscribers
+/// get the other's appends (through `LISTEN/NOTIFY`) and their own exactly once.
+#[tokio::test]
+async fn postgres_fans_out_across_processes() {
+    let config_db = sp_core::config::DatabaseConfig {
+        url: Some(sp_tests::service_url("DATABASE_URL")),
+        schema: format!("events_test_{}", Id::new().as_uuid().simple()),
+        ..Default::default()
+    };
+    let open = || async {
+        let pg = sp_data::PgStore::connect_lazy(&config_db).expect("pool");
+        let store = Arc::new(sp_data::PgEventStore::open(&pg).await.expect("store"));
+        let log = Arc::new(EventLog::new(store.clone(), config()));
+        let follower = store.follow(log.clone()).await.expect("follow");
+        (pg, log, follower)
+    };
+    let (pg, first, first_follower) = open().await;
+    let (_, second, second_follower) = open().await;
+    let mut first_live = first.subscribe();
+    let mut second_live = second.subscribe();
+
+    let appended = first
+        .append(sp_core::events::NewEvent::new(
+            "orders",
+            "order.placed",
+            serde_json::json!({"n": 1}),
+        ))
+        .await
+        .expect("append");
+    let wait = std::time::Duration::from_secs(5);
+    let got = tokio::time::timeout(wait, second_live.next())
+        .await
+        .expect("the other process hears of it")
+        .expect("live")
+        .expect("event");
+    assert_eq!(*got, appended);
+    let own = first_live.next().await.expect("live").expect("event");
+    assert_eq!(*own, appended);
+    let again =
+        tokio::time::timeout(std::time::Duration::from_millis(500), first_live.next()).await;
+    assert!(again.is_err(), "its own append reached it once, not twice");
+
+    first_follower.abort();
+    second_follower.abort();
+    let drop = format!("DROP SCHEMA \"{}\" CASCADE", config_db.schema);
+    let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
+        .execute(pg.pool())
+        .await;
+}

@@ -70,6 +70,8 @@ impl Services {
                 ),
             };
         let dims = embedder.dimensions();
+        #[cfg(feature = "postgres")]
+        let mut pg_events: Option<Arc<sp_data::PgEventStore>> = None;
         let (documents, contexts, keys, audit, refresh, registry, events): Stores =
             match &backends.database {
                 Database::Embedded(db) => (
@@ -97,7 +99,11 @@ impl Services {
                     Arc::new(sp_data::PgAuditStore::open(pg).await?),
                     Arc::new(sp_data::PgRefreshStore::open(pg).await?),
                     Arc::new(sp_data::PgRegistryStore::open(pg).await?),
-                    Arc::new(sp_data::PgEventStore::open(pg).await?),
+                    {
+                        let store = Arc::new(sp_data::PgEventStore::open(pg).await?);
+                        pg_events = Some(store.clone());
+                        store
+                    },
                 ),
                 #[allow(unreachable_patterns)] // `Database` is non-exhaustive
                 _ => {
@@ -126,9 +132,15 @@ impl Services {
         let transport = Arc::new(sp_data::HttpTransport::new()?);
         let hub = Arc::new(Hub::new(registry, transport, config.hub.clone()));
         hub.clone().spawn_health_checks();
+        let events = Arc::new(EventLog::new(events, config.events.clone()));
+        // Events other `sp` processes append reach this one's live subscribers.
+        #[cfg(feature = "postgres")]
+        if let Some(store) = pg_events {
+            store.follow(events.clone()).await?;
+        }
         Ok(Services {
             hub,
-            events: Arc::new(EventLog::new(events, config.events.clone())),
+            events,
             knowledge,
             contexts: Arc::new(contexts),
             keys: Arc::new(sp_data::CachedKeyStore::new(keys, KEY_LOOKUP_TTL)),

@@ -1,5 +1,7 @@
-//! Two `sp` processes on the same data and the same Redis spend one rate-limit budget per
-//! key; a key created by `sp keys create` (its token on the last line) works on both.
+//! Two `sp` processes on shared backends: on the same data and Redis they spend one
+//! rate-limit budget per key, and a key created by `sp keys create` (its token on the last
+//! line) works on both; on one PostgreSQL, an event appended through one reaches live
+//! followers of the other.
 
 #[path = "support/process.rs"]
 mod process;
@@ -112,4 +114,101 @@ async fn a_revocation_from_the_cli_reaches_a_running_server_within_a_second() {
         .await
         .expect("request");
     assert_eq!(after.status, 401, "{}", after.body);
+}
+
+/// Reads a server-sent event stream until a `data:` line holds `needle`; the lines seen.
+async fn read_sse_until(addr: &str, path: &str, token: &str, needle: &str) -> String {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.expect("connect");
+    let request = format!(
+        "GET {path} HTTP/1.1\r\nHost: {addr}\r\nAuthorization: Bearer {token}\r\n\
+         Accept: text/event-stream\r\n\r\n"
+    );
+    stream.write_all(request.as_bytes()).await.expect("send");
+    let mut seen = String::new();
+    let mut buffer = [0u8; 4096];
+    while !seen
+        .lines()
+        .any(|line| line.starts_with("data:") && line.contains(needle))
+    {
+        let read = stream.read(&mut buffer).await.expect("read");
+        assert!(read > 0, "the stream ended: {seen}");
+        seen.push_str(&String::from_utf8_lossy(&buffer[..read]));
+    }
+    seen
+}
+
+#[tokio::test]
+async fn an_event_appended_on_one_process_reaches_live_followers_of_another() {
+    let database = sp_tests::service_url("DATABASE_URL");
+    let schema = format!("live_{}", sp_core::Id::new().as_uuid().simple());
+    let dir = tempfile::tempdir().expect("tempdir");
+    let on_postgres = |cmd: &mut std::process::Command| {
+        cmd.env("DATABASE_URL", &database)
+            .env("SP_DATABASE__SCHEMA", &schema);
+    };
+    let mut create = sp(dir.path());
+    on_postgres(&mut create);
+    let created = create
+        .args(["keys", "create", "--name", "live", "--scopes", "events"])
+        .output()
+        .expect("run sp keys create");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&created.stdout);
+    let token = stdout.lines().last().expect("token").trim().to_owned();
+    let (mut one, mut two) = (sp(dir.path()), sp(dir.path()));
+    on_postgres(&mut one);
+    on_postgres(&mut two);
+    let (_one, first, _log1) = start(&mut one);
+    let (_two, second, _log2) = start(&mut two);
+    let auth = format!("Bearer {token}");
+    let headers = [
+        ("authorization", auth.as_str()),
+        ("content-type", "application/json"),
+    ];
+    // The stream exists before anyone follows it.
+    let opened = sp_tests::http(
+        &first,
+        "POST",
+        "/v1/events",
+        &headers,
+        br#"{"stream":"orders","type":"order.placed","data":{"n":1}}"#,
+    )
+    .await
+    .expect("append");
+    assert_eq!(opened.status, 201, "{}", opened.body);
+
+    let follower = tokio::spawn({
+        let (second, token) = (second.clone(), token.clone());
+        async move { read_sse_until(&second, "/v1/events/live?stream=orders", &token, "\"n\":2").await }
+    });
+    // Appended on the first process until the second's follower has it (its subscription
+    // starts when its request is served, a moment after the spawn).
+    let mut n = 2;
+    let seen = loop {
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        if follower.is_finished() {
+            break follower.await.expect("follower");
+        }
+        assert!(
+            n < 30,
+            "the second process never saw an append of the first"
+        );
+        let body =
+            format!(r#"{{"stream":"orders","type":"order.placed","data":{{"n":2,"try":{n}}}}}"#);
+        let appended = sp_tests::http(&first, "POST", "/v1/events", &headers, body.as_bytes())
+            .await
+            .expect("append");
+        assert_eq!(appended.status, 201, "{}", appended.body);
+        n += 1;
+    };
+    assert!(seen.contains("\"stream\":\"orders\""), "{seen}");
+
+    let pool = sqlx::PgPool::connect(&database).await.expect("connect");
+    let drop = format!("DROP SCHEMA \"{schema}\" CASCADE");
+    let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&pool).await;
 }

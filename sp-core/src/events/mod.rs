@@ -81,6 +81,16 @@ impl EventLog {
         Ok(stored)
     }
 
+    /// Records something the platform did (source `sp`): appended like any event, but a
+    /// failure to store it is logged, not returned, since the action it reports already
+    /// happened.
+    pub async fn emit(&self, mut event: NewEvent) {
+        event.source = "sp".into();
+        if let Err(err) = self.append(event).await {
+            tracing::warn!(%err, "cannot record a platform event");
+        }
+    }
+
     /// Hands events to this process's live subscribers (the log does it for its own appends;
     /// a cross-process feed calls it for events appended elsewhere).
     pub fn publish(&self, events: &[Event]) {

@@ -34,7 +34,22 @@ fn db(err: sqlx::Error) -> Error {
 #[derive(Debug, Clone)]
 pub struct PgEventStore {
     pool: PgPool,
+    /// The `NOTIFY` channel of this schema's log.
+    channel: String,
+    /// This store's mark on its notifications, so its own follower skips them (the log has
+    /// already handed its own appends to local subscribers).
+    origin: String,
 }
+
+/// What a `NOTIFY` carries: ids only (payloads are limited to 8000 bytes; events are not).
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Appended {
+    origin: String,
+    ids: Vec<sqlx::types::Uuid>,
+}
+
+/// Ids per notification: 100 UUIDs fit well under the 8000-byte payload limit.
+const IDS_PER_NOTIFY: usize = 100;
 
 impl PgEventStore {
     /// Runs the migrations and opens the log.
@@ -42,8 +57,68 @@ impl PgEventStore {
         pg.migrate().await?;
         Ok(PgEventStore {
             pool: pg.pool().clone(),
+            channel: format!("sp_events.{}", pg.schema()),
+            origin: Id::new().to_string(),
         })
     }
+
+    /// Hands events other processes append to this schema's log to `log`'s live
+    /// subscribers, as PostgreSQL notifies them (on commit), until the returned task is
+    /// aborted. Live delivery is best effort: events appended while the listening connection
+    /// is being re-established are not pushed; subscribers catch up by replaying the log.
+    pub async fn follow(
+        &self,
+        log: std::sync::Arc<sp_core::events::EventLog>,
+    ) -> Result<tokio::task::JoinHandle<()>> {
+        let mut listener = sqlx::postgres::PgListener::connect_with(&self.pool)
+            .await
+            .map_err(db)?;
+        listener.listen(&self.channel).await.map_err(db)?;
+        let store = self.clone();
+        Ok(tokio::spawn(async move {
+            loop {
+                let note = match listener.recv().await {
+                    Ok(note) => note,
+                    Err(err) => {
+                        tracing::warn!(%err, "event notifications interrupted; reconnecting");
+                        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+                        continue;
+                    }
+                };
+                let Ok(appended) = serde_json::from_str::<Appended>(note.payload()) else {
+                    continue;
+                };
+                if appended.origin == store.origin {
+                    continue;
+                }
+                match store.by_ids(&appended.ids).await {
+                    Ok(events) => log.publish(&events),
+                    Err(err) => tracing::warn!(%err, "cannot read notified events"),
+                }
+            }
+        }))
+    }
+
+    async fn by_ids(&self, ids: &[sqlx::types::Uuid]) -> Result<Vec<Event>> {
+        select_by_ids(&self.pool, ids).await
+    }
+}
+
+async fn select_by_ids<'c>(
+    executor: impl sqlx::PgExecutor<'c>,
+    ids: &[sqlx::types::Uuid],
+) -> Result<Vec<Event>> {
+    let sql = format!("SELECT {COLUMNS} FROM events WHERE id = ANY($1) ORDER BY seq");
+    let rows = sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql))
+        .bind(ids)
+        .fetch_all(executor)
+        .await
+        .map_err(db)?;
+    let everything = PageRequest {
+        limit: u32::MAX - 1,
+        cursor: None,
+    };
+    Ok(page_of(rows, &EventQuery::default(), &everything)?.items)
 }
 
 #[async_trait]
@@ -84,18 +159,22 @@ impl EventStore for PgEventStore {
             .map_err(db)?;
             ids.push(id.as_uuid());
         }
-        let sql = format!("SELECT {COLUMNS} FROM events WHERE id = ANY($1) ORDER BY seq");
-        let rows = sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql))
-            .bind(&ids)
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(db)?;
+        let stored = select_by_ids(&mut *tx, &ids).await?;
+        // Delivered to listeners on commit, and only then.
+        for chunk in ids.chunks(IDS_PER_NOTIFY) {
+            let note = Appended {
+                origin: self.origin.clone(),
+                ids: chunk.to_vec(),
+            };
+            sqlx::query("SELECT pg_notify($1, $2)")
+                .bind(&self.channel)
+                .bind(serde_json::to_string(&note).map_err(Error::internal)?)
+                .execute(&mut *tx)
+                .await
+                .map_err(db)?;
+        }
         tx.commit().await.map_err(db)?;
-        let everything = PageRequest {
-            limit: u32::MAX - 1,
-            cursor: None,
-        };
-        Ok(page_of(rows, &EventQuery::default(), &everything)?.items)
+        Ok(stored)
     }
 
     async fn query(&self, query: &EventQuery, page: &PageRequest) -> Result<Page<Event>> {

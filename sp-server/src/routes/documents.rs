@@ -11,7 +11,9 @@ use sp_core::knowledge::{Document, IngestOutcome, NewDocument, SearchHit, Search
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::params::{InNamespace, Listing, ListingQuery, NamespaceQuery, parse_id};
+use super::params::{
+    InNamespace, Listing, ListingQuery, NamespaceQuery, RequestIdOf, parse_id, platform_event,
+};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
@@ -50,10 +52,32 @@ struct Ingested {
 async fn ingest(
     State(state): State<AppState>,
     caller: Caller,
+    request: RequestIdOf,
     ApiJson(new): ApiJson<NewDocument>,
 ) -> Result<(StatusCode, axum::Json<Ingested>), ApiError> {
     caller.require(Scope::DocumentsWrite)?;
-    let done = state.services().await?.knowledge.ingest(new).await?;
+    let services = state.services().await?;
+    let done = services.knowledge.ingest(new).await?;
+    let kind = match done.outcome {
+        IngestOutcome::Created => Some("document.ingested"),
+        IngestOutcome::Replaced => Some("document.replaced"),
+        _ => None,
+    };
+    if let Some(kind) = kind {
+        let doc = &done.document;
+        let data = serde_json::json!({"id": doc.id, "title": doc.title, "by": caller.0.key_id});
+        services
+            .events
+            .emit(platform_event(
+                &doc.namespace,
+                "documents",
+                kind,
+                format!("documents/{}", doc.id),
+                &request,
+                data,
+            ))
+            .await;
+    }
     let status = match done.outcome {
         IngestOutcome::Created => StatusCode::CREATED,
         _ => StatusCode::OK,
@@ -117,17 +141,26 @@ async fn fetch(
 async fn remove(
     State(state): State<AppState>,
     caller: Caller,
+    request: RequestIdOf,
     Path(id): Path<String>,
     InNamespace(namespace): InNamespace,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::DocumentsWrite)?;
     let id = parse_id(&id)?;
-    state
-        .services()
-        .await?
-        .knowledge
-        .delete(&namespace, id)
-        .await?;
+    let services = state.services().await?;
+    services.knowledge.delete(&namespace, id).await?;
+    let data = serde_json::json!({"id": id, "by": caller.0.key_id});
+    services
+        .events
+        .emit(platform_event(
+            &namespace,
+            "documents",
+            "document.deleted",
+            format!("documents/{id}"),
+            &request,
+            data,
+        ))
+        .await;
     Ok(StatusCode::NO_CONTENT)
 }
 

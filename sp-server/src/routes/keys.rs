@@ -9,11 +9,29 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+use super::params::{RequestIdOf, platform_event};
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
 use crate::openapi::{GatewayErrors, NotFound};
 use crate::state::AppState;
+
+/// Keys belong to no tenant: their events go to the default namespace's `keys` stream.
+fn key_event(
+    kind: &str,
+    id: &str,
+    request: &RequestIdOf,
+    data: serde_json::Value,
+) -> sp_core::events::NewEvent {
+    platform_event(
+        &sp_core::knowledge::Namespace::default(),
+        "keys",
+        kind,
+        format!("keys/{id}"),
+        request,
+        data,
+    )
+}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -73,11 +91,19 @@ struct CreatedKey {
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    request: RequestIdOf,
     ApiJson(new): ApiJson<NewApiKey>,
 ) -> Result<(StatusCode, axum::Json<CreatedKey>), ApiError> {
     caller.require(Scope::Admin)?;
-    let created = create_key(state.services().await?.keys.as_ref(), new).await?;
+    let services = state.services().await?;
+    let created = create_key(services.keys.as_ref(), new).await?;
     tracing::info!(key = %created.key.id, by = %caller.0.key_id, "api key created");
+    let data = serde_json::json!({"id": created.key.id, "scopes": created.key.scopes,
+        "by": caller.0.key_id});
+    services
+        .events
+        .emit(key_event("key.created", &created.key.id, &request, data))
+        .await;
     Ok((
         StatusCode::CREATED,
         axum::Json(CreatedKey {
@@ -113,10 +139,17 @@ async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum::Jso
 async fn revoke(
     State(state): State<AppState>,
     caller: Caller,
+    request: RequestIdOf,
     Path(id): Path<String>,
 ) -> Result<axum::Json<ApiKey>, ApiError> {
     caller.require(Scope::Admin)?;
-    let key = state.services().await?.keys.revoke(&id).await?;
+    let services = state.services().await?;
+    let key = services.keys.revoke(&id).await?;
     tracing::info!(key = %key.id, by = %caller.0.key_id, "api key revoked");
+    let data = serde_json::json!({"id": key.id, "by": caller.0.key_id});
+    services
+        .events
+        .emit(key_event("key.revoked", &key.id, &request, data))
+        .await;
     Ok(axum::Json(key))
 }

@@ -96,3 +96,40 @@ where
 pub fn parse_id(raw: &str) -> Result<sp_core::Id, ApiError> {
     Ok(sp_core::Id::parse_field("id", raw)?)
 }
+
+/// The request's id (what `X-Request-Id` carries back), as the correlation id of the events
+/// the request causes.
+#[derive(Debug, Clone)]
+pub struct RequestIdOf(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for RequestIdOf {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(RequestIdOf(
+            parts
+                .extensions
+                .get::<tower_http::request_id::RequestId>()
+                .and_then(|id| id.header_value().to_str().ok())
+                .map(str::to_owned),
+        ))
+    }
+}
+
+/// A platform event of `event_type` on `stream`, about `subject`, correlated with the
+/// request.
+pub fn platform_event(
+    namespace: &Namespace,
+    stream: &str,
+    event_type: &str,
+    subject: String,
+    request: &RequestIdOf,
+    data: serde_json::Value,
+) -> sp_core::events::NewEvent {
+    sp_core::events::NewEvent {
+        namespace: namespace.clone(),
+        subject: Some(subject),
+        correlationid: request.0.clone(),
+        ..sp_core::events::NewEvent::new(stream, event_type, data)
+    }
+}

@@ -181,3 +181,149 @@ async fn append_query_replay_and_follow() {
     assert_eq!(offsets, [4, 5, 6], "{text}");
     assert!(text.contains("id: 6"), "{text}");
 }
+
+#[tokio::test]
+async fn the_platform_records_what_it_does() {
+    let api = Api::start(None, |_| {}).await;
+    let admin = crate::support::ADMIN;
+    let key = api.key(&["documents:write", "contexts"], None).await;
+    let ingested = api
+        .call(
+            Method::POST,
+            "/v1/documents",
+            Some(&key),
+            Some(json!({"title": "Audit", "content": "Who did what, and when."})),
+        )
+        .await;
+    assert_eq!(ingested.status, StatusCode::CREATED, "{}", ingested.text);
+    let request_id = ingested.headers["x-request-id"]
+        .to_str()
+        .expect("id")
+        .to_owned();
+    let doc = ingested.body["document"]["id"]
+        .as_str()
+        .expect("id")
+        .to_owned();
+    let deleted = api
+        .call(
+            Method::DELETE,
+            &format!("/v1/documents/{doc}"),
+            Some(&key),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let context = api
+        .call(Method::POST, "/v1/contexts", Some(&key), Some(json!({})))
+        .await;
+    assert_eq!(context.status, StatusCode::CREATED, "{}", context.text);
+    let key_id = key.split('_').nth(1).expect("key id").to_owned();
+    let revoked = api
+        .call(
+            Method::DELETE,
+            &format!("/v1/keys/{key_id}"),
+            Some(admin),
+            None,
+        )
+        .await;
+    assert_eq!(revoked.status, StatusCode::OK, "{}", revoked.text);
+
+    let stream = |name: &str| format!("/v1/events?stream={name}");
+    let types = |reply: &crate::support::Reply| -> Vec<String> {
+        reply.body["items"]
+            .as_array()
+            .expect("items")
+            .iter()
+            .map(|e| e["type"].as_str().expect("type").to_owned())
+            .collect()
+    };
+    let documents = api
+        .call(Method::GET, &stream("documents"), Some(admin), None)
+        .await;
+    assert_eq!(
+        types(&documents),
+        ["document.ingested", "document.deleted"],
+        "{}",
+        documents.text
+    );
+    let first = &documents.body["items"][0];
+    assert_eq!(first["source"], "sp");
+    assert_eq!(first["subject"], format!("documents/{doc}"));
+    assert_eq!(
+        first["correlationid"], request_id,
+        "the request id correlates"
+    );
+    assert_eq!(first["data"]["by"], key_id);
+    let contexts = api
+        .call(Method::GET, &stream("contexts"), Some(admin), None)
+        .await;
+    assert_eq!(types(&contexts), ["context.created"]);
+    let keys = api
+        .call(Method::GET, &stream("keys"), Some(admin), None)
+        .await;
+    assert_eq!(
+        types(&keys),
+        ["key.created", "key.revoked"],
+        "{}",
+        keys.text
+    );
+}
+
+#[tokio::test]
+async fn a_websocket_replays_then_follows() {
+    use tokio_tungstenite::tungstenite::client::IntoClientRequest as _;
+    let api = Api::start(None, |_| {}).await;
+    let key = api.key(&["events"], None).await;
+    for n in 1..=2 {
+        let event = json!({"stream": "ws", "type": "tick", "data": {"n": n}});
+        let stored = api
+            .call(Method::POST, "/v1/events", Some(&key), Some(event))
+            .await;
+        assert_eq!(stored.status, StatusCode::CREATED);
+    }
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr");
+    tokio::spawn(sp_server::serve(
+        listener,
+        api.state.clone(),
+        std::future::pending(),
+    ));
+
+    let connect = |path: &str, token: &str| {
+        let mut request = format!("ws://{addr}{path}")
+            .into_client_request()
+            .expect("request");
+        request.headers_mut().insert(
+            "authorization",
+            format!("Bearer {token}").parse().expect("header"),
+        );
+        tokio_tungstenite::connect_async(request)
+    };
+    let refused = connect("/v1/events/ws?stream=nothing", &key).await;
+    assert!(
+        refused.is_err(),
+        "an unknown stream is refused before the upgrade"
+    );
+
+    let (mut socket, _) = connect("/v1/events/ws?stream=ws&from_offset=2", &key)
+        .await
+        .expect("upgrade");
+    let event = json!({"stream": "ws", "type": "tick", "data": {"n": 3}});
+    let stored = api
+        .call(Method::POST, "/v1/events", Some(&key), Some(event))
+        .await;
+    assert_eq!(stored.status, StatusCode::CREATED);
+    let mut offsets = Vec::new();
+    while offsets.len() < 2 {
+        let message = tokio::time::timeout(std::time::Duration::from_secs(5), socket.next())
+            .await
+            .expect("a message in time")
+            .expect("open")
+            .expect("message");
+        let event: Value = serde_json::from_str(message.to_text().expect("text")).expect("json");
+        offsets.push(event["offset"].as_u64().expect("offset"));
+    }
+    assert_eq!(offsets, [2, 3], "offset 2 replayed, 3 live");
+}

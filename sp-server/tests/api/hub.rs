@@ -195,6 +195,21 @@ async fn register_discover_and_invoke_over_http() {
         open.headers
     );
 
+    // Every call is on the record: successes and failures, with the request id.
+    let record = api
+        .call(Method::GET, "/v1/events?stream=tools", Some(ADMIN), None)
+        .await;
+    let items = record.body["items"].as_array().expect("items");
+    assert_eq!(items[0]["type"], "tool.invoked", "{}", record.text);
+    assert_eq!(items[0]["correlationid"], "hub-test-7");
+    assert!(
+        items
+            .iter()
+            .any(|e| e["type"] == "tool.failed" && e["data"]["code"] == "SP-HUB-004"),
+        "{}",
+        record.text
+    );
+
     let admin_only = api
         .call(
             Method::GET,

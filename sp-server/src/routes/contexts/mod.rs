@@ -41,10 +41,24 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn create(
     State(state): State<AppState>,
     caller: Caller,
+    request: super::params::RequestIdOf,
     ApiJson(new): ApiJson<NewContext>,
 ) -> Result<(StatusCode, axum::Json<Context>), ApiError> {
     caller.require(Scope::Contexts)?;
-    let context = state.services().await?.contexts.create(new).await?;
+    let services = state.services().await?;
+    let context = services.contexts.create(new).await?;
+    let data = serde_json::json!({"id": context.id, "by": caller.0.key_id});
+    services
+        .events
+        .emit(super::params::platform_event(
+            &context.namespace,
+            "contexts",
+            "context.created",
+            format!("contexts/{}", context.id),
+            &request,
+            data,
+        ))
+        .await;
     Ok((StatusCode::CREATED, axum::Json(context)))
 }
 

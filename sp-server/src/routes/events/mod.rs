@@ -1,14 +1,10 @@
-//! `/v1/events`: append, query and replay the event log, and follow it live over SSE (the
-//! `events` scope).
+//! `/v1/events`: append, query and replay the event log, and follow it live over SSE or a
+//! WebSocket (the `events` scope).
 
-use std::convert::Infallible;
 use std::sync::Arc;
 
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
-use axum::response::{IntoResponse, Response};
-use futures::StreamExt as _;
+use axum::http::StatusCode;
 use serde::{Deserialize, Serialize};
 use sp_core::auth::Scope;
 use sp_core::events::{Event, EventLog, EventQuery, NewEvent};
@@ -18,25 +14,28 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::params::QueryOf;
+pub(super) use super::params::QueryOf;
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
 use crate::openapi::GatewayErrors;
 use crate::state::AppState;
 
+mod live;
+
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(append, query))
         .routes(routes!(append_batch))
-        .routes(routes!(live))
+        .routes(routes!(live::sse))
+        .routes(routes!(live::websocket))
 }
 
 /// The query string of a read: what [`EventQuery`] selects, and the page.
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
-struct EventParams {
+pub(super) struct EventParams {
     /// The tenant (`default` when absent).
     #[param(value_type = Option<String>)]
     namespace: Option<String>,
@@ -65,7 +64,7 @@ struct EventParams {
 }
 
 impl EventParams {
-    fn split(self) -> Result<(EventQuery, PageRequest), ApiError> {
+    pub(super) fn split(self) -> Result<(EventQuery, PageRequest), ApiError> {
         let query = EventQuery {
             namespace: match self.namespace {
                 Some(name) => Namespace::new(name)?,
@@ -83,7 +82,7 @@ impl EventParams {
     }
 }
 
-async fn log(state: &AppState) -> Result<Arc<EventLog>, ApiError> {
+pub(super) async fn log(state: &AppState) -> Result<Arc<EventLog>, ApiError> {
     Ok(state.services().await?.events.clone())
 }
 
@@ -152,78 +151,4 @@ async fn query(
     caller.require(Scope::Events)?;
     let (query, page) = params.split()?;
     Ok(axum::Json(log(&state).await?.query(&query, &page).await?))
-}
-
-fn sse(event: &Event) -> SseEvent {
-    SseEvent::default()
-        .id(event.offset.to_string())
-        .data(serde_json::to_string(event).unwrap_or_default())
-}
-
-/// Follow the log live over server-sent events (each `data` one event, `id` its offset). With
-/// `stream`, a reconnecting client's `Last-Event-ID` (or `from_offset`) first replays what it
-/// missed, then goes on live, with no gap and no repeat. A client too slow to keep up gets an
-/// `event: lagged` and the stream ends: reconnect with `Last-Event-ID`.
-#[utoipa::path(get, path = "/v1/events/live", operation_id = "follow_events", tag = "events",
-    params(EventParams),
-    responses((status = 200, description = "text/event-stream of events", content_type = "text/event-stream", body = String), GatewayErrors),
-    security(("bearer" = ["events"]), ("api_key" = ["events"])))]
-async fn live(
-    State(state): State<AppState>,
-    caller: Caller,
-    headers: HeaderMap,
-    QueryOf(params): QueryOf<EventParams>,
-) -> Result<Response, ApiError> {
-    caller.require(Scope::Events)?;
-    let (mut query, _) = params.split()?;
-    let resume = headers
-        .get("last-event-id")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.trim().parse::<u64>().ok());
-    if let (Some(last), Some(_)) = (resume, &query.stream) {
-        query.from_offset = Some(last + 1);
-    }
-    let log = log(&state).await?;
-    // Subscribed before the replay is read, so nothing appended meanwhile is missed.
-    let feed = log.subscribe();
-    let mut replayed = Vec::new();
-    if query.from_offset.is_some() {
-        let mut page = PageRequest::new(Some(1000), None)?;
-        loop {
-            let got = log.query(&query, &page).await?;
-            replayed.extend(got.items);
-            match got.next_cursor {
-                Some(cursor) => page = PageRequest::new(Some(1000), Some(cursor.as_str().into()))?,
-                None => break,
-            }
-        }
-    }
-    let replayed_through = replayed.last().map(|e| e.offset);
-    let history = futures::stream::iter(replayed.iter().map(sse).collect::<Vec<_>>());
-    let follow = futures::stream::unfold(Some(feed), move |feed| {
-        let query = query.clone();
-        async move {
-            let mut feed = feed?;
-            loop {
-                match feed.next().await {
-                    Ok(Some(event)) => {
-                        let seen = query.stream.is_some()
-                            && replayed_through.is_some_and(|through| event.offset <= through);
-                        if query.matches(&event) && !seen {
-                            return Some((sse(&event), Some(feed)));
-                        }
-                    }
-                    Ok(None) => return None,
-                    Err(err) => {
-                        let lagged = SseEvent::default().event("lagged").data(err.to_string());
-                        return Some((lagged, None));
-                    }
-                }
-            }
-        }
-    });
-    let events = history.chain(follow).map(Ok::<_, Infallible>);
-    Ok(Sse::new(events)
-        .keep_alive(KeepAlive::default())
-        .into_response())
 }

@@ -1,0 +1,183 @@
+//! Following the log live: what a reconnecting client missed first, from the log, then new
+//! events as they are appended — over server-sent events or a WebSocket.
+
+use std::convert::Infallible;
+
+use axum::extract::State;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::{Message, WebSocket, WebSocketUpgrade};
+use axum::http::HeaderMap;
+use axum::response::sse::{Event as SseEvent, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use futures::{Stream, StreamExt as _};
+use sp_core::PageRequest;
+use sp_core::auth::Scope;
+use sp_core::events::{Event, EventLog, EventQuery};
+
+use super::{EventParams, log};
+use crate::error::ApiError;
+use crate::middleware::auth::Caller;
+use crate::openapi::GatewayErrors;
+use crate::state::AppState;
+
+/// One item of a live feed.
+enum Followed {
+    Event(std::sync::Arc<Event>),
+    /// The client fell behind the live buffer; the feed ends after this.
+    Lagged(String),
+}
+
+/// Replays `query` from its `from_offset` (if any), then follows the log. The subscription
+/// starts before the replay is read, and replayed offsets are skipped live: no gap, no repeat.
+async fn follow(
+    log: std::sync::Arc<EventLog>,
+    query: EventQuery,
+) -> Result<impl Stream<Item = Followed>, ApiError> {
+    let feed = log.subscribe();
+    if let (Some(stream), None) = (&query.stream, query.from_offset) {
+        // Following a stream that never had an event is a mistake more often than a wait.
+        if log.store().head(&query.namespace, stream).await?.is_none() {
+            return Err(sp_core::Error::StreamUnknown {
+                stream: stream.clone(),
+            }
+            .into());
+        }
+    }
+    let mut replayed = Vec::new();
+    if query.from_offset.is_some() {
+        let mut page = PageRequest::new(Some(1000), None)?;
+        loop {
+            let got = log.query(&query, &page).await?;
+            replayed.extend(got.items);
+            match got.next_cursor {
+                Some(cursor) => page = PageRequest::new(Some(1000), Some(cursor.as_str().into()))?,
+                None => break,
+            }
+        }
+    }
+    let replayed_through = replayed.last().map(|e| e.offset);
+    let history = futures::stream::iter(
+        replayed
+            .into_iter()
+            .map(|e| Followed::Event(std::sync::Arc::new(e))),
+    );
+    let live = futures::stream::unfold(Some(feed), move |feed| {
+        let query = query.clone();
+        async move {
+            let mut feed = feed?;
+            loop {
+                match feed.next().await {
+                    Ok(Some(event)) => {
+                        let seen = query.stream.is_some()
+                            && replayed_through.is_some_and(|through| event.offset <= through);
+                        if query.matches(&event) && !seen {
+                            return Some((Followed::Event(event), Some(feed)));
+                        }
+                    }
+                    Ok(None) => return None,
+                    Err(err) => return Some((Followed::Lagged(err.to_string()), None)),
+                }
+            }
+        }
+    });
+    Ok(history.chain(live))
+}
+
+/// The query of a live request; a `Last-Event-ID` header resumes a stream after that offset.
+fn live_query(params: EventParams, headers: &HeaderMap) -> Result<EventQuery, ApiError> {
+    let (mut query, _) = params.split()?;
+    let resume = headers
+        .get("last-event-id")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.trim().parse::<u64>().ok());
+    if let (Some(last), Some(_)) = (resume, &query.stream) {
+        query.from_offset = Some(last + 1);
+    }
+    Ok(query)
+}
+
+/// Follow the log live over server-sent events (each `data` one event, `id` its offset). With
+/// `stream`, a reconnecting client's `Last-Event-ID` (or `from_offset`) first replays what it
+/// missed, then goes on live, with no gap and no repeat. A client too slow to keep up gets an
+/// `event: lagged` and the stream ends: reconnect with `Last-Event-ID`.
+#[utoipa::path(get, path = "/v1/events/live", operation_id = "follow_events", tag = "events",
+    params(EventParams),
+    responses((status = 200, description = "text/event-stream of events", content_type = "text/event-stream", body = String), GatewayErrors),
+    security(("bearer" = ["events"]), ("api_key" = ["events"])))]
+pub(super) async fn sse(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    super::QueryOf(params): super::QueryOf<EventParams>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::Events)?;
+    let query = live_query(params, &headers)?;
+    let feed = follow(log(&state).await?, query).await?;
+    let events = feed.map(|item| {
+        Ok::<_, Infallible>(match item {
+            Followed::Event(event) => SseEvent::default()
+                .id(event.offset.to_string())
+                .data(serde_json::to_string(&event).unwrap_or_default()),
+            Followed::Lagged(reason) => SseEvent::default().event("lagged").data(reason),
+        })
+    });
+    Ok(Sse::new(events)
+        .keep_alive(KeepAlive::default())
+        .into_response())
+}
+
+/// Follow the log live over a WebSocket: each text message one event (JSON); replay with
+/// `stream` + `from_offset` first, as with SSE. A client too slow to keep up gets a close
+/// frame with code 4000 and the reason: reconnect with `from_offset`.
+#[utoipa::path(get, path = "/v1/events/ws", operation_id = "follow_events_ws", tag = "events",
+    params(EventParams),
+    responses((status = 101, description = "Switching to the WebSocket protocol"), GatewayErrors),
+    security(("bearer" = ["events"]), ("api_key" = ["events"])))]
+pub(super) async fn websocket(
+    State(state): State<AppState>,
+    caller: Caller,
+    headers: HeaderMap,
+    super::QueryOf(params): super::QueryOf<EventParams>,
+    upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    caller.require(Scope::Events)?;
+    let upgrade = upgrade.map_err(|refused| {
+        ApiError::new(
+            sp_core::ErrorCode::BadRequest,
+            format!("expected a WebSocket upgrade: {refused}"),
+        )
+    })?;
+    let query = live_query(params, &headers)?;
+    // Refusals (unknown stream, bad offset) answer before the upgrade, as HTTP errors.
+    let feed = follow(log(&state).await?, query).await?;
+    Ok(upgrade.on_upgrade(move |socket| forward(socket, Box::pin(feed))))
+}
+
+async fn forward(
+    mut socket: WebSocket,
+    mut feed: std::pin::Pin<Box<dyn Stream<Item = Followed> + Send>>,
+) {
+    loop {
+        tokio::select! {
+            item = feed.next() => match item {
+                Some(Followed::Event(event)) => {
+                    let text = serde_json::to_string(&event).unwrap_or_default();
+                    if socket.send(Message::Text(text.into())).await.is_err() {
+                        return;
+                    }
+                }
+                Some(Followed::Lagged(reason)) => {
+                    let frame = axum::extract::ws::CloseFrame { code: 4000, reason: reason.into() };
+                    let _ = socket.send(Message::Close(Some(frame))).await;
+                    return;
+                }
+                None => return,
+            },
+            // The client may only close; anything it sends is ignored.
+            incoming = socket.recv() => match incoming {
+                Some(Ok(Message::Close(_))) | None | Some(Err(_)) => return,
+                Some(Ok(_)) => {}
+            },
+        }
+    }
+}
