@@ -10,7 +10,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use serde_json::json;
-use sp_core::events::{EventLog, EventStore, EventsConfig, NewEvent};
+use sp_core::events::{EventBackend, EventLog, EventsConfig, NewEvent};
 
 fn percentiles(mut samples: Vec<Duration>) -> (f64, f64) {
     samples.sort();
@@ -130,7 +130,7 @@ async fn main() {
             let pg = sp_data::PgStore::connect_lazy(&config_db).expect("pool");
             let store = Arc::new(sp_data::PgEventStore::open(&pg).await.expect("store"));
             let log = Arc::new(EventLog::new(
-                store.clone() as Arc<dyn EventStore>,
+                store.clone() as Arc<dyn EventBackend>,
                 config(),
             ));
             store.follow(log.clone()).await.expect("follow");

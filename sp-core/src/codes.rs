@@ -107,6 +107,8 @@ error_codes! {
     StreamUnknown => ("SP-EVT-002", 404, "No event was ever appended to this stream (in this namespace)."),
     /// A replay from an offset the stream does not have.
     OffsetOutOfRange => ("SP-EVT-003", 400, "The stream has no such offset: offsets run from 1 to its head; replay from one of them or head + 1."),
+    /// A consumer group that does not exist.
+    GroupUnknown => ("SP-EVT-004", 404, "No consumer group of this name exists in the namespace; create it first."),
     /// The configuration (file, environment or flags) is invalid.
     InvalidConfig => ("SP-CFG-001", 500, "The configuration is invalid; the message names the key and its source."),
 }

@@ -214,6 +214,12 @@ pub enum Error {
         /// The stream's last offset.
         head: u64,
     },
+    /// No such consumer group.
+    #[error("consumer group `{group}` does not exist")]
+    GroupUnknown {
+        /// The group.
+        group: String,
+    },
     /// An unexpected failure; details are logged, not shown to API callers.
     #[error("internal error: {0}")]
     Internal(String),
@@ -251,6 +257,7 @@ impl Error {
             Error::EventTooLarge { .. } => ErrorCode::EventTooLarge,
             Error::StreamUnknown { .. } => ErrorCode::StreamUnknown,
             Error::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
+            Error::GroupUnknown { .. } => ErrorCode::GroupUnknown,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -367,6 +374,7 @@ mod tests {
             (Error::ToolUnknown { tool: "t".into() }, "SP-HUB-002"),
             (Error::EventTooLarge { size: 2, limit: 1 }, "SP-EVT-001"),
             (Error::StreamUnknown { stream: "s".into() }, "SP-EVT-002"),
+            (Error::GroupUnknown { group: "g".into() }, "SP-EVT-004"),
             (
                 Error::OffsetOutOfRange {
                     stream: "s".into(),

@@ -3,6 +3,8 @@
 
 #[path = "events/cases.rs"]
 mod cases;
+#[path = "events/groups.rs"]
+mod groups;
 
 use std::sync::Arc;
 
@@ -22,6 +24,7 @@ fn config() -> EventsConfig {
     EventsConfig {
         max_data_bytes: 4096,
         live_buffer: 1024,
+        max_attempts: 3,
     }
 }
 
@@ -88,6 +91,14 @@ macro_rules! suite {
             #[tokio::test]
             async fn bad_input_stores_nothing() {
                 run(|f| Box::pin(cases::bad_input_stores_nothing(f))).await;
+            }
+            #[tokio::test]
+            async fn groups_deliver_at_least_once_and_dead_letter() {
+                run(|f| Box::pin(groups::deliver_at_least_once_and_dead_letter(f))).await;
+            }
+            #[tokio::test]
+            async fn group_attempts_survive_a_restart() {
+                run(|f| Box::pin(groups::attempts_survive_a_restart(f))).await;
             }
             #[tokio::test]
             async fn live_subscribers_get_appends() {

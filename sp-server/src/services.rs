@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sp_core::auth::{AuditStore, KeyStore, RefreshStore};
 use sp_core::context::{ContextStore, Contexts};
-use sp_core::events::{EventLog, EventStore};
+use sp_core::events::{EventBackend, EventLog};
 use sp_core::hub::{Hub, RegistryStore};
 use sp_core::knowledge::{
     DocumentStore, HashEmbedder, KnowledgeBase, KnowledgeCacheTtl, KnowledgeConfig, SimpleTokenizer,
@@ -29,7 +29,7 @@ type Stores = (
     Arc<dyn AuditStore>,
     Arc<dyn RefreshStore>,
     Arc<dyn RegistryStore>,
-    Arc<dyn EventStore>,
+    Arc<dyn EventBackend>,
 );
 
 /// Knowledge, contexts, keys and the audit log over one database.

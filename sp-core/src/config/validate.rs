@@ -56,15 +56,14 @@ impl Config {
                 ));
             }
         }
-        if self.events.max_data_bytes == 0 || self.events.live_buffer == 0 {
-            return Err(invalid(
-                if self.events.live_buffer == 0 {
-                    "events.live_buffer"
-                } else {
-                    "events.max_data_bytes"
-                },
-                "must be at least 1",
-            ));
+        for (key, value) in [
+            ("events.max_data_bytes", self.events.max_data_bytes),
+            ("events.live_buffer", self.events.live_buffer),
+            ("events.max_attempts", self.events.max_attempts as usize),
+        ] {
+            if value == 0 {
+                return Err(invalid(key, "must be at least 1"));
+            }
         }
         if self.server.tls_cert_path.is_some() != self.server.tls_key_path.is_some() {
             return Err(invalid(

@@ -11,6 +11,9 @@ pub struct EventsConfig {
     /// Events a live subscriber may fall behind by before it is told to catch up from the
     /// log (it then replays from its last offset).
     pub live_buffer: usize,
+    /// Deliveries of one event to a consumer group's handler before it goes to the
+    /// dead-letter queue.
+    pub max_attempts: u32,
 }
 
 impl Default for EventsConfig {
@@ -18,6 +21,7 @@ impl Default for EventsConfig {
         EventsConfig {
             max_data_bytes: 256 * 1024,
             live_buffer: 4096,
+            max_attempts: 5,
         }
     }
 }

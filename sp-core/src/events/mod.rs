@@ -6,6 +6,8 @@
 //! `sp-data`) and hands every appended event to live subscribers ([`EventLog::subscribe`]).
 
 mod config;
+mod consume;
+mod groups;
 mod store;
 mod types;
 mod validate;
@@ -13,7 +15,9 @@ mod validate;
 use std::sync::Arc;
 
 pub use config::EventsConfig;
-pub use store::EventStore;
+pub use consume::Delivered;
+pub use groups::{DeadLetter, Group, GroupStart, GroupStore, NewGroup};
+pub use store::{EventBackend, EventStore};
 pub use types::{Event, EventQuery, NewEvent};
 pub use validate::{stream_name, validate_event, validate_query};
 
@@ -23,7 +27,7 @@ use crate::{Page, PageRequest};
 /// The event log of a process.
 ///
 /// ```
-/// # async fn demo(store: std::sync::Arc<dyn sp_core::events::EventStore>) -> sp_core::Result<()> {
+/// # async fn demo(store: std::sync::Arc<dyn sp_core::events::EventBackend>) -> sp_core::Result<()> {
 /// use serde_json::json;
 /// use sp_core::events::{EventLog, EventQuery, EventsConfig, NewEvent};
 ///
@@ -36,14 +40,14 @@ use crate::{Page, PageRequest};
 /// # let _ = page; Ok(()) }
 /// ```
 pub struct EventLog {
-    store: Arc<dyn EventStore>,
+    store: Arc<dyn EventBackend>,
     config: EventsConfig,
     live: tokio::sync::broadcast::Sender<Arc<Event>>,
 }
 
 impl EventLog {
     /// A log over `store`.
-    pub fn new(store: Arc<dyn EventStore>, config: EventsConfig) -> Self {
+    pub fn new(store: Arc<dyn EventBackend>, config: EventsConfig) -> Self {
         let (live, _) = tokio::sync::broadcast::channel(config.live_buffer.max(1));
         EventLog {
             store,
@@ -58,7 +62,7 @@ impl EventLog {
     }
 
     /// The store.
-    pub fn store(&self) -> &Arc<dyn EventStore> {
+    pub fn store(&self) -> &Arc<dyn EventBackend> {
         &self.store
     }
 

@@ -26,3 +26,9 @@ pub trait EventStore: Send + Sync {
     /// The last offset of a stream; `None` when nothing was ever appended to it.
     async fn head(&self, namespace: &Namespace, stream: &str) -> Result<Option<u64>>;
 }
+
+/// What an [`EventLog`](super::EventLog) runs on: the log and its consumer groups (every
+/// `sp-data` event store is both).
+pub trait EventBackend: EventStore + super::groups::GroupStore {}
+
+impl<T: EventStore + super::groups::GroupStore> EventBackend for T {}

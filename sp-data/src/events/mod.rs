@@ -2,8 +2,11 @@
 
 #[cfg(feature = "postgres")]
 mod postgres;
+#[cfg(feature = "postgres")]
+mod postgres_groups;
 mod rows;
 mod sqlite;
+mod sqlite_groups;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PgEventStore;

@@ -52,6 +52,10 @@ struct Appended {
 const IDS_PER_NOTIFY: usize = 100;
 
 impl PgEventStore {
+    pub(super) fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
     /// Runs the migrations and opens the log.
     pub async fn open(pg: &crate::PgStore) -> Result<Self> {
         pg.migrate().await?;

@@ -24,7 +24,7 @@ pub(crate) struct EventRow {
 }
 
 impl EventRow {
-    fn into_event(self) -> Result<Event> {
+    pub(crate) fn into_event(self) -> Result<Event> {
         Ok(Event {
             specversion: "1.0".into(),
             id: self
@@ -128,4 +128,55 @@ pub(crate) fn select_tail(
         placeholder(binds.len())
     ));
     Ok((sql, binds))
+}
+
+/// A dead letter with its event (the event's columns as in [`EventRow`]).
+#[derive(sqlx::FromRow)]
+pub(crate) struct DeadLetterRow {
+    dl_id: String,
+    group_name: String,
+    reason: String,
+    attempts: i64,
+    dead_at: i64,
+    redriven_at: Option<i64>,
+    resolved_at: Option<i64>,
+    #[sqlx(flatten)]
+    event: EventRow,
+}
+
+impl DeadLetterRow {
+    pub(crate) fn into_letter(self) -> Result<sp_core::events::DeadLetter> {
+        Ok(sp_core::events::DeadLetter {
+            id: self
+                .dl_id
+                .parse()
+                .map_err(|_| Error::internal(format!("corrupt dead letter id `{}`", self.dl_id)))?,
+            group: self.group_name,
+            event: self.event.into_event()?,
+            reason: self.reason,
+            attempts: u32::try_from(self.attempts).map_err(Error::internal)?,
+            dead_at: stored_time(self.dead_at)?,
+            redriven_at: self.redriven_at.map(stored_time).transpose()?,
+            resolved_at: self.resolved_at.map(stored_time).transpose()?,
+        })
+    }
+}
+
+/// A page of dead letters, newest first, continued after the last one's id.
+pub(crate) fn letters_page(
+    rows: Vec<DeadLetterRow>,
+    page: &PageRequest,
+) -> Result<Page<sp_core::events::DeadLetter>> {
+    let letters = rows
+        .into_iter()
+        .map(DeadLetterRow::into_letter)
+        .collect::<Result<Vec<_>>>()?;
+    Page::from_rows(letters, page.limit, |l| l.id.to_string())
+}
+
+/// The group named, or `SP-EVT-004`.
+pub(crate) fn group_unknown(name: &str) -> Error {
+    Error::GroupUnknown {
+        group: name.to_owned(),
+    }
 }

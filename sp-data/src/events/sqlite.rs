@@ -33,6 +33,10 @@ pub struct SqliteEventStore {
 }
 
 impl SqliteEventStore {
+    pub(super) fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
     /// The log in `db`.
     pub fn new(db: &crate::SqliteStore) -> Self {
         SqliteEventStore {

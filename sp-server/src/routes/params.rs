@@ -33,7 +33,7 @@ pub struct NamespaceQuery {
     namespace: Option<String>,
 }
 
-pub(super) fn namespace_or_default(raw: Option<String>) -> Result<Namespace, ApiError> {
+pub(crate) fn namespace_or_default(raw: Option<String>) -> Result<Namespace, ApiError> {
     Ok(match raw {
         Some(name) => Namespace::new(name)?,
         None => Namespace::default(),

@@ -21,10 +21,20 @@ use crate::middleware::auth::Caller;
 use crate::openapi::GatewayErrors;
 use crate::state::AppState;
 
+mod groups;
 mod live;
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
+        .routes(routes!(groups::create))
+        .routes(routes!(groups::fetch))
+        .routes(routes!(groups::pending))
+        .routes(routes!(groups::ack))
+        .routes(routes!(groups::reject))
+        .routes(routes!(groups::letters))
+        .routes(routes!(groups::letter))
+        .routes(routes!(groups::redrive))
+        .routes(routes!(groups::settle))
         .routes(routes!(append, query))
         .routes(routes!(append_batch))
         .routes(routes!(live::sse))
