@@ -109,6 +109,10 @@ error_codes! {
     OffsetOutOfRange => ("SP-EVT-003", 400, "The stream has no such offset: offsets run from 1 to its head; replay from one of them or head + 1."),
     /// A consumer group that does not exist.
     GroupUnknown => ("SP-EVT-004", 404, "No consumer group of this name exists in the namespace; create it first."),
+    /// A workflow's steps wait on each other in a circle.
+    WorkflowCycle => ("SP-WF-001", 400, "The workflow's steps depend on each other in a cycle; the message names the steps that cannot run."),
+    /// A step reads or waits for something no step of the workflow provides.
+    WorkflowWiring => ("SP-WF-002", 400, "A step reads or needs a step that does not exist (or is not a condition, for `when`), or a path its output lacks; the message names the step."),
     /// The configuration (file, environment or flags) is invalid.
     InvalidConfig => ("SP-CFG-001", 500, "The configuration is invalid; the message names the key and its source."),
 }

@@ -220,6 +220,20 @@ pub enum Error {
         /// The group.
         group: String,
     },
+    /// Workflow steps in a cycle.
+    #[error("the workflow's steps {} wait on a cycle", steps.join(", "))]
+    WorkflowCycle {
+        /// The steps that cannot run.
+        steps: Vec<String>,
+    },
+    /// A step wired to nothing.
+    #[error("workflow step `{step}`: {reason}")]
+    WorkflowWiring {
+        /// The step.
+        step: String,
+        /// What it reads or needs that is not there.
+        reason: String,
+    },
     /// An unexpected failure; details are logged, not shown to API callers.
     #[error("internal error: {0}")]
     Internal(String),
@@ -258,6 +272,8 @@ impl Error {
             Error::StreamUnknown { .. } => ErrorCode::StreamUnknown,
             Error::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
             Error::GroupUnknown { .. } => ErrorCode::GroupUnknown,
+            Error::WorkflowCycle { .. } => ErrorCode::WorkflowCycle,
+            Error::WorkflowWiring { .. } => ErrorCode::WorkflowWiring,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -375,6 +391,14 @@ mod tests {
             (Error::EventTooLarge { size: 2, limit: 1 }, "SP-EVT-001"),
             (Error::StreamUnknown { stream: "s".into() }, "SP-EVT-002"),
             (Error::GroupUnknown { group: "g".into() }, "SP-EVT-004"),
+            (Error::WorkflowCycle { steps: vec![] }, "SP-WF-001"),
+            (
+                Error::WorkflowWiring {
+                    step: "s".into(),
+                    reason: "r".into(),
+                },
+                "SP-WF-002",
+            ),
             (
                 Error::OffsetOutOfRange {
                     stream: "s".into(),

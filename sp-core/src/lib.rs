@@ -41,6 +41,7 @@ pub mod model;
 mod openapi;
 pub mod page;
 pub mod time;
+pub mod workflows;
 
 pub use codes::ErrorCode;
 pub use config::{Config, ConfigSources};

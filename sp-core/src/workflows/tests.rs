@@ -1,0 +1,88 @@
+#![allow(clippy::unwrap_used)]
+
+use std::collections::HashMap;
+
+use serde_json::{Value, json};
+
+use super::*;
+use crate::ErrorCode;
+
+fn workflow(steps: Value) -> NewWorkflow {
+    serde_json::from_value(json!({"name": "w", "steps": steps})).unwrap()
+}
+
+#[test]
+fn steps_run_after_what_they_read_need_and_wait_for() {
+    let w = workflow(json!([
+        {"id": "reply", "kind": "model", "prompt": "{{steps.find.output}} {{steps.check.output}}"},
+        {"id": "find", "kind": "search", "query": "{{input.q}}"},
+        {"id": "check", "kind": "condition", "value": "{{steps.find.output.count}}", "equals": 0},
+        {"id": "notify", "kind": "tool", "tool": "mail", "needs": ["reply"], "when": "check"}
+    ]));
+    assert_eq!(plan(&w).unwrap(), ["find", "check", "reply", "notify"]);
+}
+
+#[test]
+fn cycles_are_refused_naming_their_steps() {
+    let w = workflow(json!([
+        {"id": "a", "kind": "search", "query": "{{steps.b.output}}"},
+        {"id": "b", "kind": "search", "query": "{{steps.a.output}}"},
+        {"id": "c", "kind": "search", "query": "{{input.q}}"}
+    ]));
+    let err = plan(&w).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::WorkflowCycle);
+    assert!(err.to_string().contains("a, b"), "{err}");
+    let own = workflow(json!([{"id": "a", "kind": "search", "query": "x", "needs": ["a"]}]));
+    assert_eq!(plan(&own).unwrap_err().code(), ErrorCode::WorkflowCycle);
+}
+
+#[test]
+fn wiring_to_nothing_is_refused() {
+    for steps in [
+        json!([{"id": "a", "kind": "search", "query": "{{steps.ghost.output}}"}]),
+        json!([{"id": "a", "kind": "search", "query": "x", "needs": ["ghost"]}]),
+        json!([{"id": "a", "kind": "search", "query": "{{nonsense}}"}]),
+        json!([{"id": "a", "kind": "search", "query": "x"},
+               {"id": "b", "kind": "search", "query": "y", "when": "a"}]),
+    ] {
+        let err = plan(&workflow(steps.clone())).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::WorkflowWiring, "{steps}: {err}");
+    }
+}
+
+#[test]
+fn bad_definitions_are_refused() {
+    for steps in [
+        json!([]),
+        json!([{"id": "a b", "kind": "search", "query": "x"}]),
+        json!([{"id": "a", "kind": "search", "query": "x"}, {"id": "a", "kind": "search", "query": "y"}]),
+        json!([{"id": "a", "kind": "search", "query": "x", "retries": 11}]),
+    ] {
+        let err = plan(&workflow(steps.clone())).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidInput, "{steps}: {err}");
+    }
+    let unknown_kind: Result<NewWorkflow, _> =
+        serde_json::from_value(json!({"name": "w", "steps": [{"id": "a", "kind": "teleport"}]}));
+    assert!(unknown_kind.is_err());
+}
+
+#[test]
+fn rendering_fills_values_and_text_and_names_what_is_missing() {
+    let outputs = HashMap::from([("a".to_owned(), json!({"list": [1, 2], "name": "x"}))]);
+    let input = json!({"n": 2});
+    let wired = render(
+        "b",
+        &json!({"whole": "{{steps.a.output}}", "item": "{{ steps.a.output.list.1 }}",
+                "text": "{{steps.a.output.name}}-{{input.n}}", "plain": 7}),
+        &input,
+        &outputs,
+    )
+    .unwrap();
+    assert_eq!(
+        wired,
+        json!({"whole": {"list": [1, 2], "name": "x"}, "item": 2, "text": "x-2", "plain": 7})
+    );
+    let err = render("b", &json!("{{steps.a.output.nope}}"), &input, &outputs).unwrap_err();
+    assert_eq!(err.code(), ErrorCode::WorkflowWiring);
+    assert!(err.to_string().contains("nope"), "{err}");
+}
