@@ -128,56 +128,71 @@ async fn select_by_ids<'c>(
 #[async_trait]
 impl EventStore for PgEventStore {
     async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Event>> {
-        let mut tx = self.pool.begin().await.map_err(db)?;
-        let mut ids = Vec::with_capacity(events.len());
+        // One statement per event moves the head, stores the event and returns it; a single
+        // event also notifies listeners in it (and needs no explicit transaction), a batch
+        // notifies once per IDS_PER_NOTIFY events before its commit.
+        let single = events.len() == 1;
+        let notify = if single {
+            "pg_notify($10, json_build_object('origin', $11::text, \
+             'ids', json_build_array(id))::text)::text"
+        } else {
+            "NULL::text"
+        };
+        let sql = format!(
+            "WITH head AS (INSERT INTO event_streams (namespace, stream, head) \
+             VALUES ($2, $3, 1) ON CONFLICT (namespace, stream) \
+             DO UPDATE SET head = event_streams.head + 1 RETURNING head), \
+             stored AS (INSERT INTO events (id, namespace, stream, \"offset\", type, source, \
+             subject, time, correlation_id, schema_version, data) \
+             SELECT $1, $2, $3, head.head, $4, $5, $6, clock_timestamp(), $7, $8, $9::jsonb \
+             FROM head RETURNING *) \
+             SELECT {COLUMNS}, {notify} AS notified FROM stored"
+        );
+        let mut stored = Vec::with_capacity(events.len());
+        let mut tx = if single {
+            None
+        } else {
+            Some(self.pool.begin().await.map_err(db)?)
+        };
         for event in &events {
-            // The head's row lock orders appenders of one stream until commit.
-            let offset: i64 = sqlx::query_scalar(
-                "INSERT INTO event_streams (namespace, stream, head) VALUES ($1, $2, 1) \
-                 ON CONFLICT (namespace, stream) DO UPDATE SET head = event_streams.head + 1 \
-                 RETURNING head",
-            )
-            .bind(event.namespace.as_str())
-            .bind(&event.stream)
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-            let id = Id::new();
-            sqlx::query(
-                "INSERT INTO events (id, namespace, stream, \"offset\", type, source, subject, \
-                 time, correlation_id, schema_version, data) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, clock_timestamp(), $8, $9, $10::jsonb)",
-            )
-            .bind(id.as_uuid())
-            .bind(event.namespace.as_str())
-            .bind(&event.stream)
-            .bind(offset)
-            .bind(&event.event_type)
-            .bind(&event.source)
-            .bind(event.subject.as_deref())
-            .bind(event.correlationid.as_deref())
-            .bind(i32::try_from(event.schemaversion).map_err(Error::internal)?)
-            .bind(event.data.to_string())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-            ids.push(id.as_uuid());
-        }
-        let stored = select_by_ids(&mut *tx, &ids).await?;
-        // Delivered to listeners on commit, and only then.
-        for chunk in ids.chunks(IDS_PER_NOTIFY) {
-            let note = Appended {
-                origin: self.origin.clone(),
-                ids: chunk.to_vec(),
+            let query = sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql.clone()))
+                .bind(Id::new().as_uuid())
+                .bind(event.namespace.as_str())
+                .bind(&event.stream)
+                .bind(&event.event_type)
+                .bind(&event.source)
+                .bind(event.subject.as_deref())
+                .bind(event.correlationid.as_deref())
+                .bind(i32::try_from(event.schemaversion).map_err(Error::internal)?)
+                .bind(event.data.to_string());
+            let query = if single {
+                query.bind(&self.channel).bind(&self.origin)
+            } else {
+                query
             };
-            sqlx::query("SELECT pg_notify($1, $2)")
-                .bind(&self.channel)
-                .bind(serde_json::to_string(&note).map_err(Error::internal)?)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
+            let row = match tx.as_mut() {
+                Some(tx) => query.fetch_one(&mut **tx).await,
+                None => query.fetch_one(&self.pool).await,
+            }
+            .map_err(db)?;
+            stored.push(row.into_event()?);
         }
-        tx.commit().await.map_err(db)?;
+        if let Some(mut tx) = tx {
+            // Delivered to listeners on commit, and only then.
+            for chunk in stored.chunks(IDS_PER_NOTIFY) {
+                let note = Appended {
+                    origin: self.origin.clone(),
+                    ids: chunk.iter().map(|e| e.id.as_uuid()).collect(),
+                };
+                sqlx::query("SELECT pg_notify($1, $2)")
+                    .bind(&self.channel)
+                    .bind(serde_json::to_string(&note).map_err(Error::internal)?)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+            }
+            tx.commit().await.map_err(db)?;
+        }
         Ok(stored)
     }
 
