@@ -11,6 +11,8 @@ mod auth;
 mod contexts;
 #[path = "api/documents.rs"]
 mod documents;
+#[path = "api/event_groups.rs"]
+mod event_groups;
 #[path = "api/events.rs"]
 mod events;
 #[path = "api/hub.rs"]
