@@ -118,11 +118,7 @@ async fn select_by_ids<'c>(
         .fetch_all(executor)
         .await
         .map_err(db)?;
-    let everything = PageRequest {
-        limit: u32::MAX - 1,
-        cursor: None,
-    };
-    Ok(page_of(rows, &EventQuery::default(), &everything)?.items)
+    rows.into_iter().map(EventRow::into_event).collect()
 }
 
 #[async_trait]

@@ -92,11 +92,7 @@ impl EventStore for SqliteEventStore {
             .await
             .map_err(db)?;
         tx.commit().await.map_err(db)?;
-        let everything = PageRequest {
-            limit: u32::MAX - 1,
-            cursor: None,
-        };
-        Ok(page_of(rows, &EventQuery::default(), &everything)?.items)
+        rows.into_iter().map(EventRow::into_event).collect()
     }
 
     async fn query(&self, query: &EventQuery, page: &PageRequest) -> Result<Page<Event>> {

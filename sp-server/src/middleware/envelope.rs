@@ -51,35 +51,33 @@ fn is_json(response: &Response) -> bool {
         .is_some_and(|v| v.starts_with("application/json"))
 }
 
+/// The registry code of an error status that carries no code of ours (a layer's or a
+/// library's plain answer).
+pub(crate) fn code_for_status(status: StatusCode) -> ErrorCode {
+    match status {
+        StatusCode::NOT_FOUND => ErrorCode::RouteNotFound,
+        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
+        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
+        StatusCode::SERVICE_UNAVAILABLE => ErrorCode::Unavailable,
+        s if s.is_client_error() => ErrorCode::BadRequest,
+        _ => ErrorCode::Internal,
+    }
+}
+
 fn from_status(status: StatusCode, method: &axum::http::Method, path: &str) -> ApiError {
-    let (code, message) = match status {
-        StatusCode::NOT_FOUND => (
-            ErrorCode::RouteNotFound,
-            format!("no route for {method} {path}"),
-        ),
-        StatusCode::METHOD_NOT_ALLOWED => (
-            ErrorCode::MethodNotAllowed,
-            format!("{method} is not allowed on {path}"),
-        ),
-        StatusCode::PAYLOAD_TOO_LARGE => (
-            ErrorCode::PayloadTooLarge,
-            "request body exceeds the size limit".to_owned(),
-        ),
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => (
-            ErrorCode::UnsupportedMediaType,
-            "expected Content-Type: application/json".to_owned(),
-        ),
-        StatusCode::SERVICE_UNAVAILABLE => {
-            (ErrorCode::Unavailable, "service unavailable".to_owned())
-        }
-        s if s.is_client_error() => (
-            ErrorCode::BadRequest,
-            s.canonical_reason().unwrap_or("bad request").to_lowercase(),
-        ),
-        _ => (
-            ErrorCode::Internal,
-            "internal error; the request id locates the details in the server log".to_owned(),
-        ),
+    let code = code_for_status(status);
+    let message = match code {
+        ErrorCode::RouteNotFound => format!("no route for {method} {path}"),
+        ErrorCode::MethodNotAllowed => format!("{method} is not allowed on {path}"),
+        ErrorCode::PayloadTooLarge => "request body exceeds the size limit".to_owned(),
+        ErrorCode::UnsupportedMediaType => "expected Content-Type: application/json".to_owned(),
+        ErrorCode::Unavailable => "service unavailable".to_owned(),
+        ErrorCode::BadRequest => status
+            .canonical_reason()
+            .unwrap_or("bad request")
+            .to_lowercase(),
+        _ => "internal error; the request id locates the details in the server log".to_owned(),
     };
     ApiError::new(code, message)
 }

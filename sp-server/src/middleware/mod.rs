@@ -3,7 +3,7 @@
 //! routes next to their own get the same behaviour.
 
 pub mod auth;
-mod envelope;
+pub(crate) mod envelope;
 mod guard;
 mod request_id;
 

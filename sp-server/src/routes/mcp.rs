@@ -5,7 +5,6 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse as _, Response};
-use sp_core::ErrorCode;
 use sp_core::auth::Scope;
 use sp_core::hub::{McpImport, Service};
 use tower::ServiceExt as _;
@@ -68,13 +67,7 @@ async fn serve(
         .await
         .map(|b| String::from_utf8_lossy(&b).trim().to_owned())
         .unwrap_or_default();
-    let code = match status {
-        StatusCode::METHOD_NOT_ALLOWED => ErrorCode::MethodNotAllowed,
-        StatusCode::PAYLOAD_TOO_LARGE => ErrorCode::PayloadTooLarge,
-        StatusCode::UNSUPPORTED_MEDIA_TYPE => ErrorCode::UnsupportedMediaType,
-        s if s.is_client_error() => ErrorCode::BadRequest,
-        _ => ErrorCode::Internal,
-    };
+    let code = crate::middleware::envelope::code_for_status(status);
     let mut error = ApiError::new(code, format!("MCP: {reason}")).into_response();
     *error.status_mut() = status;
     if let Some(allow) = headers.get(header::ALLOW) {
