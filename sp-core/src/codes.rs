@@ -113,6 +113,8 @@ error_codes! {
     WorkflowCycle => ("SP-WF-001", 400, "The workflow's steps depend on each other in a cycle; the message names the steps that cannot run."),
     /// A step reads or waits for something no step of the workflow provides.
     WorkflowWiring => ("SP-WF-002", 400, "A step reads or needs a step that does not exist (or is not a condition, for `when`), or a path its output lacks; the message names the step."),
+    /// A workflow step calls a tool that no registered service offers.
+    WorkflowToolUnknown => ("SP-WF-003", 400, "A workflow step calls a tool that no registered service (in the namespace, of the named service) offers; register it first. Nothing was stored or run."),
     /// The configuration (file, environment or flags) is invalid.
     InvalidConfig => ("SP-CFG-001", 500, "The configuration is invalid; the message names the key and its source."),
 }

@@ -234,6 +234,14 @@ pub enum Error {
         /// What it reads or needs that is not there.
         reason: String,
     },
+    /// A workflow step calls a tool nobody offers.
+    #[error("workflow step `{step}` calls tool `{tool}`, which no registered service offers")]
+    WorkflowToolUnknown {
+        /// The step.
+        step: String,
+        /// The tool.
+        tool: String,
+    },
     /// An unexpected failure; details are logged, not shown to API callers.
     #[error("internal error: {0}")]
     Internal(String),
@@ -274,6 +282,7 @@ impl Error {
             Error::GroupUnknown { .. } => ErrorCode::GroupUnknown,
             Error::WorkflowCycle { .. } => ErrorCode::WorkflowCycle,
             Error::WorkflowWiring { .. } => ErrorCode::WorkflowWiring,
+            Error::WorkflowToolUnknown { .. } => ErrorCode::WorkflowToolUnknown,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -398,6 +407,13 @@ mod tests {
                     reason: "r".into(),
                 },
                 "SP-WF-002",
+            ),
+            (
+                Error::WorkflowToolUnknown {
+                    step: "s".into(),
+                    tool: "t".into(),
+                },
+                "SP-WF-003",
             ),
             (
                 Error::OffsetOutOfRange {

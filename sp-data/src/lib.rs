@@ -42,6 +42,7 @@ mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 mod refresh;
+pub mod workflows;
 
 #[cfg(feature = "postgres")]
 pub use audit::PgAuditStore;
@@ -73,3 +74,6 @@ pub use redis::RedisStore;
 #[cfg(feature = "postgres")]
 pub use refresh::PgRefreshStore;
 pub use refresh::SqliteRefreshStore;
+#[cfg(feature = "postgres")]
+pub use workflows::PgWorkflowStore;
+pub use workflows::SqliteWorkflowStore;

@@ -40,6 +40,32 @@ where
     }
 }
 
+/// Like [`ApiJson`], but a request with no body (no `Content-Type`, no length) is
+/// `T::default()`: for endpoints whose body is all optional fields.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ApiJsonOrEmpty<T>(pub T);
+
+impl<T, S> FromRequest<S> for ApiJsonOrEmpty<T>
+where
+    T: DeserializeOwned + Default,
+    S: Send + Sync,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(request: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let headers = request.headers();
+        let empty = !headers.contains_key(axum::http::header::CONTENT_TYPE)
+            && headers
+                .get(axum::http::header::CONTENT_LENGTH)
+                .is_none_or(|length| length == "0");
+        if empty {
+            return Ok(ApiJsonOrEmpty(T::default()));
+        }
+        let ApiJson(value) = ApiJson::from_request(request, state).await?;
+        Ok(ApiJsonOrEmpty(value))
+    }
+}
+
 fn rejection_to_error(rejection: &JsonRejection) -> ApiError {
     let code = match rejection {
         JsonRejection::MissingJsonContentType(_) => ErrorCode::UnsupportedMediaType,

@@ -42,7 +42,7 @@ pub mod tls;
 
 pub use app::{app, serve, serve_router, serve_router_tls, shutdown_signal};
 pub use error::{ApiError, ErrorBody, ErrorEnvelope};
-pub use json::ApiJson;
+pub use json::{ApiJson, ApiJsonOrEmpty};
 pub use routes::openapi;
 pub use services::Services;
 pub use state::AppState;

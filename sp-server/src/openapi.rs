@@ -32,6 +32,8 @@ pub(crate) const API_KEY: &str = "api_key";
         (name = "documents", description = "The knowledge store: documents and search"),
         (name = "contexts", description = "Conversations, their messages, memory and chat turns"),
         (name = "hub", description = "The service hub: registry, discovery, tool invocation"),
+        (name = "events", description = "The event log: append, query, replay, live streams, consumer groups, dead letters"),
+        (name = "workflows", description = "Workflow definitions and their persisted, resumable runs"),
         (name = "keys", description = "API keys and the audit log (admin)"),
         (name = "auth", description = "JWT access tokens and refresh tokens"),
         (name = "operations", description = "Health, metrics and this description"),

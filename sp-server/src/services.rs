@@ -10,7 +10,8 @@ use sp_core::hub::{Hub, RegistryStore};
 use sp_core::knowledge::{
     DocumentStore, HashEmbedder, KnowledgeBase, KnowledgeCacheTtl, KnowledgeConfig, SimpleTokenizer,
 };
-use sp_core::{Config, Embedder, Result, Tokenizer};
+use sp_core::workflows::{PlatformActions, WorkflowStore, Workflows};
+use sp_core::{ChatModel, Config, Embedder, Result, Tokenizer};
 use sp_data::{Backends, Database};
 use sp_llm::{EmbeddingModel, Engine};
 
@@ -30,6 +31,7 @@ type Stores = (
     Arc<dyn RefreshStore>,
     Arc<dyn RegistryStore>,
     Arc<dyn EventBackend>,
+    Arc<dyn WorkflowStore>,
 );
 
 /// Knowledge, contexts, keys and the audit log over one database.
@@ -49,6 +51,9 @@ pub struct Services {
     pub hub: Arc<Hub>,
     /// The event log and its live fan-out.
     pub events: Arc<EventLog>,
+    /// Workflow definitions and runs (runs whose process stopped are resumed in the
+    /// background).
+    pub workflows: Arc<Workflows>,
 }
 
 impl Services {
@@ -72,7 +77,7 @@ impl Services {
         let dims = embedder.dimensions();
         #[cfg(feature = "postgres")]
         let mut pg_events: Option<Arc<sp_data::PgEventStore>> = None;
-        let (documents, contexts, keys, audit, refresh, registry, events): Stores =
+        let (documents, contexts, keys, audit, refresh, registry, events, workflows): Stores =
             match &backends.database {
                 Database::Embedded(db) => (
                     Arc::new(
@@ -86,6 +91,7 @@ impl Services {
                     Arc::new(sp_data::SqliteRefreshStore::new(db)),
                     Arc::new(sp_data::SqliteRegistryStore::new(db)),
                     Arc::new(sp_data::SqliteEventStore::new(db)),
+                    Arc::new(sp_data::SqliteWorkflowStore::new(db)),
                 ),
                 #[cfg(feature = "postgres")]
                 Database::Postgres(pg) => (
@@ -104,6 +110,7 @@ impl Services {
                         pg_events = Some(store.clone());
                         store
                     },
+                    Arc::new(sp_data::PgWorkflowStore::open(pg).await?),
                 ),
                 #[allow(unreachable_patterns)] // `Database` is non-exhaustive
                 _ => {
@@ -125,9 +132,11 @@ impl Services {
             )?
             .with_cache(backends.cache.clone(), ttl),
         );
+        let model: Option<Arc<dyn ChatModel>> =
+            engine.map(|engine| Arc::new(engine.clone()) as Arc<dyn ChatModel>);
         let mut contexts = Contexts::new(contexts, tokenizer).with_knowledge(knowledge.clone());
-        if let Some(engine) = engine {
-            contexts = contexts.with_model(Arc::new(engine.clone()));
+        if let Some(model) = &model {
+            contexts = contexts.with_model(model.clone());
         }
         let transport = Arc::new(sp_data::HttpTransport::new()?);
         let hub = Arc::new(Hub::new(registry, transport, config.hub.clone()));
@@ -138,9 +147,18 @@ impl Services {
         if let Some(store) = pg_events {
             store.follow(events.clone()).await?;
         }
+        let actions = Arc::new(PlatformActions::new(hub.clone(), knowledge.clone(), model));
+        let workflows = Arc::new(Workflows::new(
+            workflows,
+            events.clone(),
+            actions,
+            config.workflows.clone(),
+        ));
+        workflows.clone().spawn_recovery();
         Ok(Services {
             hub,
             events,
+            workflows,
             knowledge,
             contexts: Arc::new(contexts),
             keys: Arc::new(sp_data::CachedKeyStore::new(keys, KEY_LOOKUP_TTL)),

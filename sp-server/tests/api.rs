@@ -25,3 +25,5 @@ mod openapi;
 mod operations;
 #[path = "api/tokens.rs"]
 mod tokens;
+#[path = "api/workflows.rs"]
+mod workflows;

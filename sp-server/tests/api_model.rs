@@ -288,3 +288,75 @@ async fn a_spent_token_budget_gets_429_until_repaid() {
         .expect("secs");
     assert!((1..=60).contains(&retry), "{retry}");
 }
+
+/// A workflow whose search step finds a passage and whose model step answers from it with
+/// the real model: the model's greedy answer equals a direct chat with the same prompt.
+#[tokio::test]
+async fn a_workflow_searches_then_asks_the_real_model() {
+    let _gate = sp_tests::model_gate().await;
+    let api = api().await;
+    let token = api
+        .key(
+            &["inference", "documents:read", "documents:write", "events"],
+            None,
+        )
+        .await;
+    let t = Some(token.as_str());
+    let doc = json!({"title": "Capitals", "content": "The capital of Norway is Oslo."});
+    let ingested = api.call(Method::POST, "/v1/documents", t, Some(doc)).await;
+    assert_eq!(ingested.status, StatusCode::CREATED, "{}", ingested.text);
+
+    let definition = json!({"name": "ask", "steps": [
+        {"id": "find", "kind": "search", "query": "{{input.question}}", "k": 1},
+        {"id": "answer", "kind": "model", "max_tokens": 8, "system": "Answer in one word.",
+         "prompt": "{{steps.find.output.hits.0.text}} {{input.question}}"}
+    ]});
+    let defined = api
+        .call(Method::POST, "/v1/workflows", t, Some(definition))
+        .await;
+    assert_eq!(defined.status, StatusCode::CREATED, "{}", defined.text);
+    let question = "What is the capital of Norway?";
+    let started = api
+        .call(
+            Method::POST,
+            "/v1/workflows/ask/runs",
+            t,
+            Some(json!({"input": {"question": question}})),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.text);
+    let path = format!(
+        "/v1/workflow-runs/{}",
+        started.body["id"].as_str().expect("id")
+    );
+    let mut run = started.body;
+    for _ in 0..600 {
+        if run["status"] != "running" {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        run = api.call(Method::GET, &path, t, None).await.body;
+    }
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let find = &run["steps"][0]["output"];
+    assert_eq!(find["count"], 1, "{find}");
+    assert_eq!(find["hits"][0]["title"], "Capitals");
+    let answer = &run["steps"][1]["output"];
+    assert!(
+        answer["usage"]["completion_tokens"].as_u64().unwrap_or(0) > 0,
+        "{answer}"
+    );
+
+    let direct = json!({"temperature": 0, "max_tokens": 8, "messages": [
+        {"role": "system", "content": "Answer in one word."},
+        {"role": "user", "content": format!("The capital of Norway is Oslo. {question}")}
+    ]});
+    let reply = api
+        .call(Method::POST, "/v1/chat/completions", t, Some(direct))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    assert_eq!(
+        answer["text"], reply.body["choices"][0]["message"]["content"],
+        "the model step is a greedy chat of the wired prompt"
+    );
+}

@@ -65,11 +65,16 @@ fn config_prints_the_effective_configuration() {
     let dir = tempfile::tempdir().expect("tempdir");
     let output = sp(dir.path())
         .args(["config", "--listen", "127.0.0.1:9999"])
+        .env("SP_EVENTS__MAX_ATTEMPTS", "7")
+        .env("SP_WORKFLOWS__LEASE_MS", "2500")
         .output()
         .expect("run sp");
     assert!(output.status.success());
     let config: serde_json::Value = serde_json::from_slice(&output.stdout).expect("JSON");
     assert_eq!(config["server"]["listen"], "127.0.0.1:9999");
+    // Every section reads its `SP_<SECTION>__<KEY>` variables.
+    assert_eq!(config["events"]["max_attempts"], 7);
+    assert_eq!(config["workflows"]["lease_ms"], 2500);
     assert_eq!(config["data_dir"], dir.path().display().to_string());
 }
 

@@ -6,38 +6,18 @@
 #[path = "support/process.rs"]
 mod process;
 
-use process::{sp, start};
+use process::{create_key, sp, start};
 
 #[tokio::test]
 async fn two_processes_share_a_key_budget_through_redis() {
     let redis = sp_tests::service_url("REDIS_URL");
     let dir = tempfile::tempdir().expect("tempdir");
-    let created = sp(dir.path())
-        .args([
-            "keys",
-            "create",
-            "--name",
-            "shared",
-            "--scopes",
-            "documents:read,documents:write",
-            "--rate-limit",
-            "5/min",
-        ])
-        .output()
-        .expect("run sp keys create");
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
+    let token = create_key(
+        &mut sp(dir.path()),
+        "shared",
+        "documents:read,documents:write",
+        &["--rate-limit", "5/min"],
     );
-    let stdout = String::from_utf8_lossy(&created.stdout);
-    let token = stdout
-        .lines()
-        .last()
-        .expect("a last line")
-        .trim()
-        .to_owned();
-    assert!(token.starts_with("sp_"), "{stdout}");
 
     let (_one, first, _log1) = start(sp(dir.path()).env("REDIS_URL", &redis));
     let (_two, second, _log2) = start(sp(dir.path()).env("REDIS_URL", &redis));
@@ -74,19 +54,7 @@ async fn two_processes_share_a_key_budget_through_redis() {
 #[tokio::test]
 async fn a_revocation_from_the_cli_reaches_a_running_server_within_a_second() {
     let dir = tempfile::tempdir().expect("tempdir");
-    let created = sp(dir.path())
-        .args([
-            "keys",
-            "create",
-            "--name",
-            "doomed",
-            "--scopes",
-            "documents:write",
-        ])
-        .output()
-        .expect("run sp keys create");
-    let stdout = String::from_utf8_lossy(&created.stdout);
-    let token = stdout.lines().last().expect("token line").trim().to_owned();
+    let token = create_key(&mut sp(dir.path()), "doomed", "documents:write", &[]);
     let id = token.split('_').nth(1).expect("id").to_owned();
     let (_server, addr, _log) = start(&mut sp(dir.path()));
     let auth = format!("Bearer {token}");
@@ -149,17 +117,7 @@ async fn an_event_appended_on_one_process_reaches_live_followers_of_another() {
     };
     let mut create = sp(dir.path());
     on_postgres(&mut create);
-    let created = create
-        .args(["keys", "create", "--name", "live", "--scopes", "events"])
-        .output()
-        .expect("run sp keys create");
-    assert!(
-        created.status.success(),
-        "{}",
-        String::from_utf8_lossy(&created.stderr)
-    );
-    let stdout = String::from_utf8_lossy(&created.stdout);
-    let token = stdout.lines().last().expect("token").trim().to_owned();
+    let token = create_key(&mut create, "live", "events", &[]);
     let (mut one, mut two) = (sp(dir.path()), sp(dir.path()));
     on_postgres(&mut one);
     on_postgres(&mut two);

@@ -11,7 +11,18 @@ use crate::error::{Error, Result};
 /// Top-level keys that `SP_*` variables may set; other `SP_*` variables (`SP_CONFIG`,
 /// `SP_MODELS_DIR` of the scripts, …) belong to other tools and are left alone.
 const ENV_SECTIONS: &[&str] = &[
-    "data_dir", "server", "database", "redis", "cache", "auth", "model", "log", "health", "hub",
+    "data_dir",
+    "server",
+    "database",
+    "redis",
+    "cache",
+    "auth",
+    "model",
+    "log",
+    "health",
+    "hub",
+    "events",
+    "workflows",
 ];
 
 /// Where [`Config::load`] reads from.

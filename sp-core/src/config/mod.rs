@@ -50,6 +50,8 @@ pub struct Config {
     pub hub: crate::hub::HubConfig,
     /// The event log: size limits, live fan-out.
     pub events: crate::events::EventsConfig,
+    /// The workflow engine: leases, resumption, retries.
+    pub workflows: crate::workflows::WorkflowsConfig,
 }
 
 impl Default for Config {
@@ -64,6 +66,7 @@ impl Default for Config {
             model: ModelConfig::default(),
             hub: crate::hub::HubConfig::default(),
             events: crate::events::EventsConfig::default(),
+            workflows: crate::workflows::WorkflowsConfig::default(),
             log: LogConfig::default(),
             health: HealthConfig::default(),
         }

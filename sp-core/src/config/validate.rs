@@ -60,10 +60,17 @@ impl Config {
             ("events.max_data_bytes", self.events.max_data_bytes),
             ("events.live_buffer", self.events.live_buffer),
             ("events.max_attempts", self.events.max_attempts as usize),
+            ("workflows.max_running", self.workflows.max_running as usize),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1"));
             }
+        }
+        if !(30..=3_600_000).contains(&self.workflows.lease_ms) {
+            return Err(invalid(
+                "workflows.lease_ms",
+                format!("must be 30..=3600000, got {}", self.workflows.lease_ms),
+            ));
         }
         if self.server.tls_cert_path.is_some() != self.server.tls_key_path.is_some() {
             return Err(invalid(

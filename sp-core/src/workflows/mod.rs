@@ -1,14 +1,29 @@
 //! Workflows: a DAG of steps (tool calls through the hub, model calls, knowledge searches,
 //! conditions) whose inputs are wired from the run's input and earlier steps' outputs.
 //!
-//! This module holds the backend-free part: definitions ([`NewWorkflow`]), their checks and
-//! step order ([`plan`]) and input wiring ([`render`]). Persisted, resumable runs build on it.
+//! Backend-free: definitions ([`NewWorkflow`]), their checks and step order ([`plan`]), input
+//! wiring ([`render`]), and the engine ([`Workflows`]) that runs them over a
+//! [`WorkflowStore`] (SQLite or PostgreSQL in `sp-data`), performing steps through
+//! [`StepActions`] ([`PlatformActions`]: the hub, the knowledge base, the model).
 
+mod actions;
+mod config;
+mod drive;
+mod engine;
 mod plan;
+mod runs;
+mod store;
 mod types;
 mod wire;
 
+pub use actions::{PlatformActions, StepActions};
+pub use config::WorkflowsConfig;
+pub use engine::{WORKFLOW_STREAM, Workflows};
 pub use plan::{dependencies, plan, references};
+pub use runs::{
+    Lease, NewRun, Run, RunStatus, StepFailure, StepRun, StepStatus, StoredRun, Workflow,
+};
+pub use store::WorkflowStore;
 pub use types::{Action, NewWorkflow, Step};
 pub use wire::render;
 

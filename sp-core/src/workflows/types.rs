@@ -70,8 +70,8 @@ pub enum Action {
         /// Only this service's tool.
         #[serde(default)]
         service: Option<String>,
-        /// The arguments (wired).
-        #[serde(default)]
+        /// The arguments (wired; default `{}`).
+        #[serde(default = "no_arguments")]
         arguments: Value,
     },
     /// Asks the loaded model.
@@ -100,4 +100,8 @@ pub enum Action {
         /// What it must equal for `true`.
         equals: Value,
     },
+}
+
+fn no_arguments() -> Value {
+    Value::Object(serde_json::Map::new())
 }

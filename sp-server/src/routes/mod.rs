@@ -11,6 +11,7 @@ mod mcp;
 mod openai;
 pub(crate) mod params;
 mod tokens;
+mod workflows;
 
 use axum::Router;
 use utoipa_axum::router::OpenApiRouter;
@@ -30,6 +31,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .merge(hub::router())
         .merge(mcp::router())
         .merge(events::router())
+        .merge(workflows::router())
         .merge(tokens::protected())
 }
 

@@ -6,8 +6,9 @@ use serde_json::{Value, json};
 
 use crate::support::{ADMIN, Api};
 
-/// A loopback service whose `echo` tool returns its arguments and the request id it got.
-async fn echo_service() -> String {
+/// A loopback service whose `echo` tool returns its arguments and the request id it got,
+/// whose `down` tool always fails and whose `hang` tool never answers.
+pub(crate) async fn echo_service() -> String {
     let app = axum::Router::new()
         .route(
             "/tools/echo",
@@ -25,6 +26,10 @@ async fn echo_service() -> String {
         .route(
             "/tools/down",
             axum::routing::post(|| async { StatusCode::BAD_GATEWAY }),
+        )
+        .route(
+            "/tools/hang",
+            axum::routing::post(std::future::pending::<StatusCode>),
         );
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

@@ -57,3 +57,27 @@ pub fn start(cmd: &mut Command) -> (Server, String, std::process::ChildStderr) {
         .to_owned();
     (server, addr, stderr)
 }
+
+/// Runs `sp keys create --name NAME --scopes SCOPES [MORE…]` with `cmd`'s environment and
+/// returns the key's token (the last line it prints).
+pub fn create_key(cmd: &mut Command, name: &str, scopes: &str, more: &[&str]) -> String {
+    let created = cmd
+        .args(["keys", "create", "--name", name, "--scopes", scopes])
+        .args(more)
+        .output()
+        .expect("run sp keys create");
+    assert!(
+        created.status.success(),
+        "{}",
+        String::from_utf8_lossy(&created.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&created.stdout);
+    let token = stdout
+        .lines()
+        .last()
+        .expect("a token line")
+        .trim()
+        .to_owned();
+    assert!(token.starts_with("sp_"), "{stdout}");
+    token
+}

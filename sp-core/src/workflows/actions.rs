@@ -1,0 +1,164 @@
+//! What a step does, against the platform: tools through the hub, the model, the knowledge
+//! store. The engine renders a step's inputs first; actions receive final values.
+
+use std::sync::Arc;
+
+use async_trait::async_trait;
+use serde_json::{Value, json};
+
+use super::types::{Action, Step};
+use crate::chat::{ChatMessage, Sampling};
+use crate::error::{Error, Result};
+use crate::hub::{Discovery, Hub, ToolInvocation};
+use crate::knowledge::{KnowledgeBase, Namespace, SearchMode, SearchQuery};
+use crate::model::ChatModel;
+
+/// Performs workflow steps. [`PlatformActions`] is the platform's; an embedding application
+/// may supply its own (to add kinds of work, or to run steps elsewhere).
+#[async_trait]
+pub trait StepActions: Send + Sync {
+    /// Whether `step` can run here: refuses a tool no registered service offers
+    /// (`SP-WF-003`) or a model step with no model loaded, before anything is stored or run.
+    async fn check(&self, namespace: &Namespace, step: &Step) -> Result<()>;
+
+    /// Performs a `tool`, `model` or `search` action whose inputs are already wired, and
+    /// returns its output. `correlation_id` travels with tool calls as their request id.
+    async fn perform(
+        &self,
+        namespace: &Namespace,
+        action: &Action,
+        correlation_id: &str,
+    ) -> Result<Value>;
+}
+
+/// Steps run against the hub, the knowledge base and the loaded model (if any).
+///
+/// Outputs: a tool step's output is the tool's JSON answer; a model step's is
+/// `{"text", "finish_reason", "usage"}`; a search step's is `{"count", "hits": [{"title",
+/// "text", "score", "document_id", "heading"}]}`.
+///
+/// ```no_run
+/// # fn demo(hub: std::sync::Arc<sp_core::hub::Hub>,
+/// #         knowledge: std::sync::Arc<sp_core::knowledge::KnowledgeBase>) {
+/// let actions = sp_core::workflows::PlatformActions::new(hub, knowledge, None);
+/// # let _ = actions; }
+/// ```
+pub struct PlatformActions {
+    hub: Arc<Hub>,
+    knowledge: Arc<KnowledgeBase>,
+    model: Option<Arc<dyn ChatModel>>,
+}
+
+impl PlatformActions {
+    /// Actions over these services; model steps are refused when `model` is `None`.
+    pub fn new(
+        hub: Arc<Hub>,
+        knowledge: Arc<KnowledgeBase>,
+        model: Option<Arc<dyn ChatModel>>,
+    ) -> Self {
+        PlatformActions {
+            hub,
+            knowledge,
+            model,
+        }
+    }
+}
+
+#[async_trait]
+impl StepActions for PlatformActions {
+    async fn check(&self, namespace: &Namespace, step: &Step) -> Result<()> {
+        match &step.action {
+            Action::Tool { tool, service, .. } => {
+                let query = Discovery {
+                    namespace: namespace.clone(),
+                    name: service.clone(),
+                    tool: Some(tool.clone()),
+                    ..Discovery::default()
+                };
+                if self.hub.tools(&query).await?.is_empty() {
+                    return Err(Error::WorkflowToolUnknown {
+                        step: step.id.clone(),
+                        tool: tool.clone(),
+                    });
+                }
+                Ok(())
+            }
+            Action::Model { .. } if self.model.is_none() => Err(Error::unavailable(
+                "model",
+                format!("step `{}` asks the model, and none is loaded", step.id),
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    async fn perform(
+        &self,
+        namespace: &Namespace,
+        action: &Action,
+        correlation_id: &str,
+    ) -> Result<Value> {
+        match action {
+            Action::Tool {
+                tool,
+                service,
+                arguments,
+            } => {
+                let call = ToolInvocation {
+                    namespace: namespace.clone(),
+                    service: service.clone(),
+                    request_id: Some(correlation_id.to_owned()),
+                    ..ToolInvocation::new(tool.clone(), arguments.clone())
+                };
+                Ok(self.hub.invoke(call).await?.output)
+            }
+            Action::Model {
+                prompt,
+                system,
+                max_tokens,
+            } => {
+                let model = self
+                    .model
+                    .as_ref()
+                    .ok_or_else(|| Error::unavailable("model", "none is loaded"))?;
+                let mut messages = Vec::with_capacity(2);
+                if let Some(system) = system {
+                    messages.push(ChatMessage::system(system.clone()));
+                }
+                messages.push(ChatMessage::user(prompt.clone()));
+                // Greedy: a workflow re-run (or a resumed step) gives the same answer.
+                let sampling = Sampling::greedy(max_tokens.unwrap_or(256));
+                let done = model.chat(&messages, &sampling).await?;
+                Ok(json!({
+                    "text": done.text,
+                    "finish_reason": done.finish_reason,
+                    "usage": done.usage,
+                }))
+            }
+            Action::Search { query, k } => {
+                let search = SearchQuery {
+                    namespace: namespace.clone(),
+                    k: k.unwrap_or(5),
+                    mode: SearchMode::Hybrid,
+                    ..SearchQuery::new(query.clone())
+                };
+                let hits = self.knowledge.search(&search).await?;
+                let hits: Vec<Value> = hits
+                    .into_iter()
+                    .map(|hit| {
+                        json!({
+                            "title": hit.title,
+                            "text": hit.section.text,
+                            "heading": hit.section.heading_path,
+                            "score": hit.score,
+                            "document_id": hit.document_id,
+                        })
+                    })
+                    .collect();
+                Ok(json!({"count": hits.len(), "hits": hits}))
+            }
+            Action::Condition { .. } => Err(Error::internal(
+                "condition steps are decided by the engine, not performed",
+            )),
+        }
+    }
+}

@@ -1,0 +1,397 @@
+//! Driving one run: steps start as soon as what they need is done, each attempt is saved
+//! before and after it runs, and the run ends when every step has.
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde_json::{Map, Value, json};
+use tokio::sync::watch;
+
+use super::engine::Workflows;
+use super::plan::dependencies;
+use super::runs::{Run, RunStatus, StepFailure, StepRun, StepStatus};
+use super::types::{Action, Step};
+use super::wire::render;
+use crate::Timestamp;
+use crate::error::{Error, Result};
+
+/// How a step's attempts ended.
+enum Outcome {
+    /// Succeeded or failed for good: its final state.
+    Done(StepRun),
+    /// The run is no longer this process's to write (cancelled, or taken over).
+    Lost,
+}
+
+/// Forgets the run from the process's table however the driver ends.
+struct Driving<'e> {
+    engine: &'e Workflows,
+    id: crate::Id,
+}
+
+impl Drop for Driving<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut driving) = self.engine.driving.lock() {
+            driving.remove(&self.id);
+        }
+    }
+}
+
+impl Workflows {
+    /// Drives run `id` in the background unless this process already does; `resumed`: it
+    /// was taken over from a process that stopped.
+    pub(super) fn spawn_drive(self: &Arc<Self>, id: crate::Id, resumed: bool) {
+        let (switch, cancelled) = watch::channel(false);
+        match self.driving.lock() {
+            Ok(mut driving) if !driving.contains_key(&id) => {
+                driving.insert(id, switch);
+            }
+            _ => return,
+        }
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let _driving = Driving {
+                engine: &engine,
+                id,
+            };
+            if let Err(err) = engine.drive(id, resumed, cancelled).await {
+                tracing::warn!(run = %id, %err, "workflow run stopped on a storage error; \
+                    a live process resumes it once its lease lapses");
+            }
+        });
+    }
+
+    async fn drive(
+        self: &Arc<Self>,
+        id: crate::Id,
+        resumed: bool,
+        mut cancelled: watch::Receiver<bool>,
+    ) -> Result<()> {
+        let stored = self.store.stored_run(id).await?;
+        let run = Arc::new(stored.run);
+        if run.status.is_final() {
+            return Ok(());
+        }
+        if resumed {
+            let done: Vec<&str> = run
+                .steps
+                .iter()
+                .filter(|s| s.status.is_final())
+                .map(|s| s.id.as_str())
+                .collect();
+            self.record(&run, "workflow.run.resumed", json!({"done": done}))
+                .await;
+        }
+        let definition: HashMap<String, Step> = stored
+            .definition
+            .into_iter()
+            .map(|s| (s.id.clone(), s))
+            .collect();
+        let mut states: HashMap<String, StepRun> = run
+            .steps
+            .iter()
+            .map(|s| (s.id.clone(), s.clone()))
+            .collect();
+        let mut outputs: HashMap<String, Value> = HashMap::new();
+        let mut failure: Option<StepFailure> = None;
+        for state in &run.steps {
+            match state.status {
+                StepStatus::Succeeded => {
+                    outputs.insert(
+                        state.id.clone(),
+                        state.output.clone().unwrap_or(Value::Null),
+                    );
+                }
+                StepStatus::Failed => failure = state.error.clone(),
+                _ => {}
+            }
+        }
+        // Steps run as tasks of their own: each makes progress (and finishes its storage
+        // transactions) while the driver awaits something else. Dropping the set stops them.
+        let mut in_flight: tokio::task::JoinSet<(String, Result<Outcome>)> =
+            tokio::task::JoinSet::new();
+        let mut launched: HashSet<String> = HashSet::new();
+        loop {
+            // Start (or skip) every step whose dependencies are final; skipping one may free
+            // others, so scan until nothing changes.
+            let mut changed = failure.is_none();
+            while changed {
+                changed = false;
+                for state in &run.steps {
+                    let step_id = &state.id;
+                    let current = &states[step_id];
+                    if current.status.is_final() || launched.contains(step_id) {
+                        continue;
+                    }
+                    let Some(step) = definition.get(step_id) else {
+                        return Err(Error::internal(format!(
+                            "run {id} has no definition of step `{step_id}`"
+                        )));
+                    };
+                    match readiness(step, &states)? {
+                        Readiness::Wait => {}
+                        Readiness::Skip => {
+                            let mut skipped = current.clone();
+                            skipped.status = StepStatus::Skipped;
+                            skipped.finished_at = Some(Timestamp::now());
+                            if !self.store.save_step(id, &self.owner, &skipped).await? {
+                                return Ok(());
+                            }
+                            self.record(&run, "workflow.step.skipped", json!({"step": step_id}))
+                                .await;
+                            states.insert(step_id.clone(), skipped);
+                            changed = true;
+                        }
+                        Readiness::Go => {
+                            launched.insert(step_id.clone());
+                            let engine = self.clone();
+                            let (run, step, state) = (run.clone(), step.clone(), current.clone());
+                            let outputs = outputs.clone();
+                            in_flight.spawn(async move {
+                                let outcome = engine.attempts(&run, &step, state, &outputs).await;
+                                (step.id.clone(), outcome)
+                            });
+                        }
+                    }
+                }
+            }
+            if in_flight.is_empty() {
+                break;
+            }
+            let (step_id, outcome) = tokio::select! {
+                biased;
+                _ = cancelled.wait_for(|c| *c) => return Ok(()),
+                Some(done) = in_flight.join_next() => done.map_err(Error::internal)?,
+            };
+            launched.remove(&step_id);
+            match outcome? {
+                Outcome::Lost => return Ok(()),
+                Outcome::Done(state) => {
+                    match state.status {
+                        StepStatus::Succeeded => {
+                            outputs.insert(
+                                step_id.clone(),
+                                state.output.clone().unwrap_or(Value::Null),
+                            );
+                        }
+                        _ => {
+                            if failure.is_none() {
+                                failure = state.error.clone();
+                            }
+                        }
+                    }
+                    states.insert(step_id, state);
+                }
+            }
+        }
+        self.conclude(&run, &definition, &outputs, failure).await
+    }
+
+    /// Ends the run: failed with the first failure, or succeeded with its last steps' outputs.
+    async fn conclude(
+        &self,
+        run: &Run,
+        definition: &HashMap<String, Step>,
+        outputs: &HashMap<String, Value>,
+        failure: Option<StepFailure>,
+    ) -> Result<()> {
+        let (status, output, kind) = match &failure {
+            Some(_) => (RunStatus::Failed, None, "workflow.run.failed"),
+            None => {
+                let needed: HashSet<String> = definition
+                    .values()
+                    .map(dependencies)
+                    .collect::<Result<Vec<_>>>()?
+                    .into_iter()
+                    .flatten()
+                    .collect();
+                let last: Map<String, Value> = outputs
+                    .iter()
+                    .filter(|(id, _)| !needed.contains(*id))
+                    .map(|(id, out)| (id.clone(), out.clone()))
+                    .collect();
+                (
+                    RunStatus::Succeeded,
+                    Some(Value::Object(last)),
+                    "workflow.run.succeeded",
+                )
+            }
+        };
+        let ended = self
+            .store
+            .finish_run(
+                run.id,
+                &self.owner,
+                status,
+                output.as_ref(),
+                failure.as_ref(),
+            )
+            .await?;
+        if ended {
+            let data = match &failure {
+                Some(f) => json!({"step": f.step, "code": f.code, "message": f.message}),
+                None => json!({}),
+            };
+            self.record(run, kind, data).await;
+        }
+        Ok(())
+    }
+
+    /// Runs one step's attempts (what is left of them after a resume), saving each.
+    async fn attempts(
+        &self,
+        run: &Run,
+        step: &Step,
+        mut state: StepRun,
+        outputs: &HashMap<String, Value>,
+    ) -> Result<Outcome> {
+        let allowed = step.retries + 1;
+        // An attempt cut short by a stopped process did not fail: it is made again, once at
+        // least, even when it was the last one allowed.
+        let left = if state.status == StepStatus::Running {
+            allowed.saturating_sub(state.attempts).max(1)
+        } else {
+            allowed
+        };
+        for made in 1..=left {
+            state.status = StepStatus::Running;
+            state.attempts += 1;
+            state.started_at.get_or_insert_with(Timestamp::now);
+            if !self.store.save_step(run.id, &self.owner, &state).await? {
+                return Ok(Outcome::Lost);
+            }
+            self.record(
+                run,
+                "workflow.step.started",
+                json!({"step": step.id, "attempt": state.attempts}),
+            )
+            .await;
+            match self.perform(run, step, outputs).await {
+                Ok(output) => {
+                    state.status = StepStatus::Succeeded;
+                    state.output = Some(output);
+                    state.error = None;
+                    state.finished_at = Some(Timestamp::now());
+                    if !self.store.save_step(run.id, &self.owner, &state).await? {
+                        return Ok(Outcome::Lost);
+                    }
+                    self.record(
+                        run,
+                        "workflow.step.succeeded",
+                        json!({"step": step.id, "attempts": state.attempts}),
+                    )
+                    .await;
+                    return Ok(Outcome::Done(state));
+                }
+                Err(err) => {
+                    // Wiring reads stored outputs: another attempt would read the same.
+                    let last = made == left || matches!(err, Error::WorkflowWiring { .. });
+                    state.error = Some(StepFailure {
+                        step: step.id.clone(),
+                        code: err.code().as_str().to_owned(),
+                        message: err.to_string(),
+                    });
+                    if last {
+                        state.status = StepStatus::Failed;
+                        state.finished_at = Some(Timestamp::now());
+                    }
+                    if !self.store.save_step(run.id, &self.owner, &state).await? {
+                        return Ok(Outcome::Lost);
+                    }
+                    self.record(
+                        run,
+                        "workflow.step.failed",
+                        json!({"step": step.id, "attempt": state.attempts, "retrying": !last,
+                               "code": err.code().as_str(), "message": err.to_string()}),
+                    )
+                    .await;
+                    if last {
+                        return Ok(Outcome::Done(state));
+                    }
+                    tokio::time::sleep(self.backoff(made)).await;
+                }
+            }
+        }
+        Err(Error::internal(
+            "a step ran out of attempts without an outcome",
+        ))
+    }
+
+    fn backoff(&self, retry: u32) -> Duration {
+        let base = Duration::from_millis(self.config.retry_backoff_ms);
+        base.saturating_mul(1 << retry.saturating_sub(1).min(16))
+            .min(Duration::from_secs(30))
+    }
+
+    /// One attempt: wire the inputs, then decide the condition or perform the action.
+    async fn perform(
+        &self,
+        run: &Run,
+        step: &Step,
+        outputs: &HashMap<String, Value>,
+    ) -> Result<Value> {
+        let wire = |value: &Value| render(&step.id, value, &run.input, outputs);
+        let text = |value: &str| -> Result<String> {
+            Ok(match wire(&Value::String(value.to_owned()))? {
+                Value::String(s) => s,
+                other => other.to_string(),
+            })
+        };
+        let action = match &step.action {
+            Action::Condition { value, equals } => {
+                return Ok(Value::Bool(wire(value)? == *equals));
+            }
+            Action::Tool {
+                tool,
+                service,
+                arguments,
+            } => Action::Tool {
+                tool: tool.clone(),
+                service: service.clone(),
+                arguments: wire(arguments)?,
+            },
+            Action::Model {
+                prompt,
+                system,
+                max_tokens,
+            } => Action::Model {
+                prompt: text(prompt)?,
+                system: system.as_deref().map(text).transpose()?,
+                max_tokens: *max_tokens,
+            },
+            Action::Search { query, k } => Action::Search {
+                query: text(query)?,
+                k: *k,
+            },
+        };
+        self.actions
+            .perform(&run.namespace, &action, &run.correlation_id)
+            .await
+    }
+}
+
+enum Readiness {
+    /// Something it needs is not final yet.
+    Wait,
+    /// Its `when` came out `false`, or something it needs was skipped.
+    Skip,
+    /// Everything it needs succeeded.
+    Go,
+}
+
+fn readiness(step: &Step, states: &HashMap<String, StepRun>) -> Result<Readiness> {
+    for dep in dependencies(step)? {
+        match states.get(&dep).map(|s| s.status) {
+            Some(StepStatus::Succeeded) => {}
+            Some(StepStatus::Skipped) => return Ok(Readiness::Skip),
+            _ => return Ok(Readiness::Wait),
+        }
+    }
+    if let Some(when) = &step.when
+        && states.get(when).and_then(|s| s.output.as_ref()) != Some(&Value::Bool(true))
+    {
+        return Ok(Readiness::Skip);
+    }
+    Ok(Readiness::Go)
+}

@@ -1,0 +1,289 @@
+//! The workflow engine of a process: defines workflows, starts, cancels and resumes runs.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::watch;
+
+use super::actions::StepActions;
+use super::config::WorkflowsConfig;
+use super::plan::plan;
+use super::runs::{Lease, NewRun, Run, RunStatus, StepRun, Workflow};
+use super::store::WorkflowStore;
+use super::types::NewWorkflow;
+use crate::error::{Error, Result};
+use crate::events::{EventLog, NewEvent};
+use crate::knowledge::Namespace;
+use crate::{Id, Page, PageRequest, Timestamp};
+
+/// The stream every workflow event goes to (in the workflow's namespace).
+pub const WORKFLOW_STREAM: &str = "workflows";
+
+const MAX_CORRELATION_CHARS: usize = 128;
+
+/// Defines workflows and runs them: each run is persisted step by step, its steps retried as
+/// configured, resumed by a live process after its own stopped, and cancellable. Every change
+/// is an event on the `workflows` stream carrying the run's correlation id.
+///
+/// ```no_run
+/// # async fn demo(engine: std::sync::Arc<sp_core::workflows::Workflows>) -> Result<(), Box<dyn std::error::Error>> {
+/// use serde_json::json;
+/// use sp_core::workflows::{NewRun, NewWorkflow};
+///
+/// let definition: NewWorkflow = serde_json::from_value(json!({
+///     "name": "lookup",
+///     "steps": [{"id": "find", "kind": "search", "query": "{{input.q}}"}]
+/// }))?;
+/// engine.define(&definition).await?;
+/// engine.clone().spawn_recovery(); // resume runs whose process stopped
+/// let ns = Default::default();
+/// let run = engine.start(&ns, "lookup", NewRun { input: json!({"q": "pricing"}), ..Default::default() }).await?;
+/// let done = engine.wait(&ns, run.id, std::time::Duration::from_secs(30)).await?;
+/// println!("{:?}", done.output);
+/// # Ok(()) }
+/// ```
+pub struct Workflows {
+    pub(super) store: Arc<dyn WorkflowStore>,
+    pub(super) events: Arc<EventLog>,
+    pub(super) actions: Arc<dyn StepActions>,
+    pub(super) config: WorkflowsConfig,
+    /// This process's mark on the runs it leases.
+    pub(super) owner: String,
+    /// Runs this process drives, with the switch that cancels each.
+    pub(super) driving: Mutex<HashMap<Id, watch::Sender<bool>>>,
+}
+
+impl Workflows {
+    /// An engine over `store`, recording to `events` and performing steps with `actions`.
+    pub fn new(
+        store: Arc<dyn WorkflowStore>,
+        events: Arc<EventLog>,
+        actions: Arc<dyn StepActions>,
+        config: WorkflowsConfig,
+    ) -> Self {
+        Workflows {
+            store,
+            events,
+            actions,
+            config,
+            owner: Id::new().to_string(),
+            driving: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// The store.
+    pub fn store(&self) -> &Arc<dyn WorkflowStore> {
+        &self.store
+    }
+
+    pub(super) fn lease(&self) -> Lease {
+        let micros = i64::try_from(self.config.lease_ms.saturating_mul(1000)).unwrap_or(i64::MAX);
+        let now = Timestamp::now();
+        Lease {
+            owner: self.owner.clone(),
+            until: Timestamp::from_unix_micros(now.unix_micros().saturating_add(micros))
+                .unwrap_or(now),
+        }
+    }
+
+    /// Checks `workflow` (names, wiring, cycles, and that every tool it calls is registered)
+    /// and stores it as the next version of its name.
+    pub async fn define(&self, workflow: &NewWorkflow) -> Result<Workflow> {
+        plan(workflow)?;
+        for step in &workflow.steps {
+            self.actions.check(&workflow.namespace, step).await?;
+        }
+        let stored = self.store.define(workflow).await?;
+        self.events
+            .emit(NewEvent {
+                namespace: stored.namespace.clone(),
+                subject: Some(format!("workflows/{}", stored.name)),
+                ..NewEvent::new(
+                    WORKFLOW_STREAM,
+                    "workflow.defined",
+                    json!({"workflow": stored.name, "version": stored.version}),
+                )
+            })
+            .await;
+        Ok(stored)
+    }
+
+    /// The current definition of `name`.
+    pub async fn workflow(&self, namespace: &Namespace, name: &str) -> Result<Workflow> {
+        self.store.workflow(namespace, name).await
+    }
+
+    /// The namespace's workflows by name.
+    pub async fn workflows(
+        &self,
+        namespace: &Namespace,
+        page: &PageRequest,
+    ) -> Result<Page<Workflow>> {
+        self.store.workflows(namespace, page).await
+    }
+
+    /// Forgets a workflow; its runs (even running ones) go on with their definition.
+    pub async fn remove_workflow(&self, namespace: &Namespace, name: &str) -> Result<()> {
+        self.store.remove_workflow(namespace, name).await
+    }
+
+    /// Starts a run of `name` and returns it at once (`running`); this process drives it.
+    /// Refused before anything is stored: an unknown workflow (`SP-RES-001`), an input that
+    /// is not a JSON object, a tool no longer registered (`SP-WF-003`).
+    pub async fn start(
+        self: &Arc<Self>,
+        namespace: &Namespace,
+        name: &str,
+        new: NewRun,
+    ) -> Result<Run> {
+        let input = match new.input {
+            Value::Null => json!({}),
+            Value::Object(map) => Value::Object(map),
+            _ => return Err(Error::invalid_input("input", "must be a JSON object")),
+        };
+        if let Some(id) = &new.correlation_id
+            && !(1..=MAX_CORRELATION_CHARS).contains(&id.chars().count())
+        {
+            return Err(Error::invalid_input(
+                "correlation_id",
+                format!("1-{MAX_CORRELATION_CHARS} characters"),
+            ));
+        }
+        let workflow = self.store.workflow(namespace, name).await?;
+        let order = plan(&NewWorkflow {
+            namespace: namespace.clone(),
+            name: workflow.name.clone(),
+            description: String::new(),
+            steps: workflow.steps.clone(),
+        })?;
+        for step in &workflow.steps {
+            self.actions.check(namespace, step).await?;
+        }
+        let id = Id::new();
+        let now = Timestamp::now();
+        let run = Run {
+            id,
+            namespace: namespace.clone(),
+            workflow: workflow.name.clone(),
+            version: workflow.version,
+            status: RunStatus::Running,
+            input,
+            output: None,
+            error: None,
+            correlation_id: new.correlation_id.unwrap_or_else(|| id.to_string()),
+            steps: order.into_iter().map(StepRun::pending).collect(),
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+        };
+        self.store
+            .create_run(&run, &workflow.steps, &self.lease())
+            .await?;
+        self.record(
+            &run,
+            "workflow.run.started",
+            json!({"version": run.version}),
+        )
+        .await;
+        self.spawn_drive(id, false);
+        Ok(run)
+    }
+
+    /// A run with its steps.
+    pub async fn run(&self, namespace: &Namespace, id: Id) -> Result<Run> {
+        self.store.run(namespace, id).await
+    }
+
+    /// The namespace's runs, newest first; of one workflow when `workflow` is given.
+    pub async fn runs(
+        &self,
+        namespace: &Namespace,
+        workflow: Option<&str>,
+        page: &PageRequest,
+    ) -> Result<Page<Run>> {
+        self.store.runs(namespace, workflow, page).await
+    }
+
+    /// Cancels a running run: its unfinished steps become `cancelled` and nothing more of it
+    /// runs. A step under way in this process is stopped at once; one under way in another
+    /// process finishes, but its result is not kept. `SP-RES-002` when the run already ended.
+    pub async fn cancel(&self, namespace: &Namespace, id: Id) -> Result<Run> {
+        let run = self.store.cancel_run(namespace, id).await?;
+        if let Ok(driving) = self.driving.lock()
+            && let Some(switch) = driving.get(&id)
+        {
+            let _ = switch.send(true);
+        }
+        self.record(&run, "workflow.run.cancelled", json!({})).await;
+        Ok(run)
+    }
+
+    /// The run once it ended, or as it is after `timeout`.
+    pub async fn wait(&self, namespace: &Namespace, id: Id, timeout: Duration) -> Result<Run> {
+        let deadline = tokio::time::Instant::now() + timeout;
+        let mut pause = Duration::from_millis(5);
+        loop {
+            let run = self.store.run(namespace, id).await?;
+            if run.status.is_final() || tokio::time::Instant::now() >= deadline {
+                return Ok(run);
+            }
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(Duration::from_millis(200));
+        }
+    }
+
+    /// Keeps this process's leases alive and takes over runs whose process stopped (a crash,
+    /// a kill, a lost machine), every third of `lease_ms`, until the task is aborted.
+    pub fn spawn_recovery(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
+        let every = Duration::from_millis((self.config.lease_ms / 3).max(1));
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(every);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                if let Err(err) = self.recover_once().await {
+                    tracing::warn!(%err, "workflow lease renewal or recovery failed");
+                }
+            }
+        })
+    }
+
+    /// One round of [`spawn_recovery`](Self::spawn_recovery): renews this process's leases
+    /// and resumes lapsed runs; returns the ids it resumed.
+    pub async fn recover_once(self: &Arc<Self>) -> Result<Vec<Id>> {
+        let lease = self.lease();
+        self.store.renew_leases(&self.owner, lease.until).await?;
+        let busy = self.driving.lock().map(|d| d.len()).unwrap_or(0);
+        let room = self.config.max_running.saturating_sub(busy as u32);
+        if room == 0 {
+            return Ok(Vec::new());
+        }
+        let claimed = self
+            .store
+            .claim_lapsed(&lease, Timestamp::now(), room)
+            .await?;
+        for id in &claimed {
+            tracing::info!(run = %id, "resuming a workflow run whose process stopped");
+            self.spawn_drive(*id, true);
+        }
+        Ok(claimed)
+    }
+
+    /// Appends a run event (best effort: the run's stored state is the truth).
+    pub(super) async fn record(&self, run: &Run, event_type: &str, mut data: Value) {
+        if let Value::Object(map) = &mut data {
+            map.insert("run".into(), json!(run.id));
+            map.insert("workflow".into(), json!(run.workflow));
+        }
+        self.events
+            .emit(NewEvent {
+                namespace: run.namespace.clone(),
+                subject: Some(format!("runs/{}", run.id)),
+                correlationid: Some(run.correlation_id.clone()),
+                ..NewEvent::new(WORKFLOW_STREAM, event_type, data)
+            })
+            .await;
+    }
+}

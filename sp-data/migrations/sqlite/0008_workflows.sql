@@ -1,0 +1,46 @@
+-- Workflow definitions, their runs and the runs' steps (embedded).
+CREATE TABLE workflows (
+    namespace   TEXT NOT NULL,
+    name        TEXT NOT NULL,
+    description TEXT NOT NULL,
+    version     INTEGER NOT NULL,
+    steps       TEXT NOT NULL,             -- JSON array of step definitions
+    created_at  INTEGER NOT NULL,
+    updated_at  INTEGER NOT NULL,
+    PRIMARY KEY (namespace, name)
+);
+
+CREATE TABLE workflow_runs (
+    id             TEXT PRIMARY KEY,       -- UUIDv7: newest first by id
+    namespace      TEXT NOT NULL,
+    workflow       TEXT NOT NULL,
+    version        INTEGER NOT NULL,
+    definition     TEXT NOT NULL,          -- the steps as they were when the run started
+    input          TEXT NOT NULL,
+    status         TEXT NOT NULL,
+    output         TEXT,
+    error          TEXT,
+    correlation_id TEXT NOT NULL,
+    owner          TEXT NOT NULL,          -- the process holding the lease
+    lease_until    INTEGER NOT NULL,
+    created_at     INTEGER NOT NULL,
+    updated_at     INTEGER NOT NULL,
+    finished_at    INTEGER
+);
+CREATE INDEX workflow_runs_list ON workflow_runs(namespace, id);
+CREATE INDEX workflow_runs_of_workflow ON workflow_runs(namespace, workflow, id);
+CREATE INDEX workflow_runs_lease ON workflow_runs(lease_until) WHERE status = 'running';
+CREATE INDEX workflow_runs_owner ON workflow_runs(owner) WHERE status = 'running';
+
+CREATE TABLE workflow_steps (
+    run_id      TEXT NOT NULL REFERENCES workflow_runs(id) ON DELETE CASCADE,
+    step_id     TEXT NOT NULL,
+    ordinal     INTEGER NOT NULL,
+    status      TEXT NOT NULL,
+    attempts    INTEGER NOT NULL,
+    output      TEXT,
+    error       TEXT,
+    started_at  INTEGER,
+    finished_at INTEGER,
+    PRIMARY KEY (run_id, step_id)
+);

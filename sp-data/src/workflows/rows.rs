@@ -1,0 +1,203 @@
+//! Rows of the workflow tables as both backends select them (ids, JSON and times as text and
+//! microseconds), and their conversion to `sp-core` types.
+
+use std::collections::HashMap;
+
+use serde::de::DeserializeOwned;
+use sp_core::knowledge::Namespace;
+use sp_core::workflows::{Run, RunStatus, Step, StepFailure, StepRun, StepStatus, Workflow};
+use sp_core::{Error, Id, Page, PageRequest, Result};
+
+use crate::error::stored_time;
+
+/// Parses a stored JSON column; a bad one is a corrupt row.
+pub(crate) fn json<T: DeserializeOwned>(column: &str, text: &str) -> Result<T> {
+    serde_json::from_str(text).map_err(|err| Error::internal(format!("stored {column}: {err}")))
+}
+
+/// Serializes a value for a JSON column.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
+    serde_json::to_string(value).map_err(Error::internal)
+}
+
+fn int<T: TryFrom<i64>>(value: i64) -> Result<T> {
+    T::try_from(value).map_err(|_| Error::internal("stored number out of range"))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct WorkflowRow {
+    namespace: String,
+    name: String,
+    description: String,
+    version: i64,
+    steps: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl WorkflowRow {
+    pub(crate) fn into_workflow(self) -> Result<Workflow> {
+        Ok(Workflow {
+            namespace: Namespace::new(self.namespace)?,
+            name: self.name,
+            description: self.description,
+            version: int(self.version)?,
+            steps: json("workflow steps", &self.steps)?,
+            created_at: stored_time(self.created_at)?,
+            updated_at: stored_time(self.updated_at)?,
+        })
+    }
+}
+
+/// A page of workflows fetched as `limit + 1` rows by name.
+pub(crate) fn workflows_page(rows: Vec<WorkflowRow>, page: &PageRequest) -> Result<Page<Workflow>> {
+    let items = rows
+        .into_iter()
+        .map(WorkflowRow::into_workflow)
+        .collect::<Result<Vec<_>>>()?;
+    Page::from_rows(items, page.limit, |w| w.name.clone())
+}
+
+/// Where a workflow listing resumes: after this name.
+pub(crate) fn name_after(page: &PageRequest) -> Result<Option<String>> {
+    page.cursor
+        .as_ref()
+        .map(|c| c.decode::<String>())
+        .transpose()
+}
+
+/// Where a run listing resumes: before this run (newest first).
+pub(crate) fn run_before(page: &PageRequest) -> Result<Option<Id>> {
+    page.cursor.as_ref().map(|c| c.decode::<Id>()).transpose()
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RunRow {
+    pub(crate) id: String,
+    namespace: String,
+    workflow: String,
+    version: i64,
+    input: String,
+    status: String,
+    output: Option<String>,
+    error: Option<String>,
+    correlation_id: String,
+    created_at: i64,
+    updated_at: i64,
+    finished_at: Option<i64>,
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct StepRow {
+    pub(crate) run_id: String,
+    step_id: String,
+    status: String,
+    attempts: i64,
+    output: Option<String>,
+    error: Option<String>,
+    started_at: Option<i64>,
+    finished_at: Option<i64>,
+}
+
+impl StepRow {
+    fn into_step(self) -> Result<StepRun> {
+        Ok(StepRun {
+            id: self.step_id,
+            status: StepStatus::parse(&self.status)
+                .ok_or_else(|| Error::internal("stored step status"))?,
+            attempts: int(self.attempts)?,
+            output: self
+                .output
+                .as_deref()
+                .map(|o| json("step output", o))
+                .transpose()?,
+            error: self
+                .error
+                .as_deref()
+                .map(|e| json("step error", e))
+                .transpose()?,
+            started_at: self.started_at.map(stored_time).transpose()?,
+            finished_at: self.finished_at.map(stored_time).transpose()?,
+        })
+    }
+}
+
+impl RunRow {
+    /// The run with `steps` (its rows, in order).
+    pub(crate) fn into_run(self, steps: Vec<StepRow>) -> Result<Run> {
+        Ok(Run {
+            id: self.id.parse().map_err(Error::internal)?,
+            namespace: Namespace::new(self.namespace)?,
+            workflow: self.workflow,
+            version: int(self.version)?,
+            status: RunStatus::parse(&self.status)
+                .ok_or_else(|| Error::internal("stored run status"))?,
+            input: json("run input", &self.input)?,
+            output: self
+                .output
+                .as_deref()
+                .map(|o| json("run output", o))
+                .transpose()?,
+            error: self
+                .error
+                .as_deref()
+                .map(|e| json::<StepFailure>("run error", e))
+                .transpose()?,
+            correlation_id: self.correlation_id,
+            steps: steps
+                .into_iter()
+                .map(StepRow::into_step)
+                .collect::<Result<_>>()?,
+            created_at: stored_time(self.created_at)?,
+            updated_at: stored_time(self.updated_at)?,
+            finished_at: self.finished_at.map(stored_time).transpose()?,
+        })
+    }
+}
+
+/// A page of runs (fetched newest first, `limit + 1` of them) with their steps (all rows of
+/// those runs, in step order).
+pub(crate) fn runs_page(
+    rows: Vec<RunRow>,
+    steps: Vec<StepRow>,
+    page: &PageRequest,
+) -> Result<Page<Run>> {
+    let mut by_run: HashMap<String, Vec<StepRow>> = HashMap::new();
+    for step in steps {
+        by_run.entry(step.run_id.clone()).or_default().push(step);
+    }
+    let runs = rows
+        .into_iter()
+        .map(|row| {
+            let steps = by_run.remove(&row.id).unwrap_or_default();
+            row.into_run(steps)
+        })
+        .collect::<Result<Vec<_>>>()?;
+    Page::from_rows(runs, page.limit, |r| r.id)
+}
+
+/// The JSON of a run's definition.
+pub(crate) fn definition(text: &str) -> Result<Vec<Step>> {
+    json("run definition", text)
+}
+
+/// The refusal to cancel a run that already ended.
+pub(crate) fn already_ended(id: Id, status: &str) -> Error {
+    Error::Conflict(format!("run {id} already ended ({status})"))
+}
+
+/// No such run in the namespace.
+pub(crate) fn run_unknown(id: Id) -> Error {
+    Error::NotFound {
+        kind: "workflow run",
+        id: id.to_string(),
+    }
+}
+
+/// No such workflow in the namespace.
+pub(crate) fn workflow_unknown(name: &str) -> Error {
+    Error::NotFound {
+        kind: "workflow",
+        id: name.to_owned(),
+    }
+}

@@ -1,0 +1,47 @@
+//! Workflow runs on every backend: persisted step by step, retried, cancelled, resumed by
+//! another process when the driving one stops, and bad definitions refused.
+
+#[path = "workflows/cases.rs"]
+mod cases;
+#[path = "workflows/support.rs"]
+mod support;
+
+use support::Fixture;
+
+macro_rules! suite {
+    ($backend:ident) => {
+        mod $backend {
+            use super::*;
+
+            async fn run(case: for<'a> fn(&'a Fixture) -> futures::future::BoxFuture<'a, ()>) {
+                let fixture = Fixture::$backend().await;
+                case(&fixture).await;
+                fixture.cleanup().await;
+            }
+
+            #[tokio::test]
+            async fn runs_in_order_and_wires_outputs() {
+                run(|f| Box::pin(cases::runs_in_order_and_wires_outputs(f))).await;
+            }
+            #[tokio::test]
+            async fn retries_then_fails_with_the_reason() {
+                run(|f| Box::pin(cases::retries_then_fails_with_the_reason(f))).await;
+            }
+            #[tokio::test]
+            async fn cancel_stops_a_run() {
+                run(|f| Box::pin(cases::cancel_stops_a_run(f))).await;
+            }
+            #[tokio::test]
+            async fn another_process_resumes_a_lapsed_run() {
+                run(|f| Box::pin(cases::another_process_resumes_a_lapsed_run(f))).await;
+            }
+            #[tokio::test]
+            async fn bad_definitions_and_runs_store_nothing() {
+                run(|f| Box::pin(cases::bad_definitions_and_runs_store_nothing(f))).await;
+            }
+        }
+    };
+}
+
+suite!(sqlite);
+suite!(postgres);
