@@ -24,11 +24,18 @@ SP_TEST_MODEL="$("$SP_ROOT/scripts/models.sh" smollm2)"
 export SP_TEST_MODEL
 say "test model: $SP_TEST_MODEL"
 
-# The official `openai` Python client, for the compatibility test.
+# The official `openai` and MCP Python clients for the compatibility tests; maturin and pytest
+# for the bindings.
 SP_TEST_PYTHON="$("$SP_ROOT/scripts/python-env.sh")"
 export SP_TEST_PYTHON
 
 say "cargo test --workspace $*"
 cargo test --workspace --locked "$@"
+
+# The Python bindings: the wheel built and installed in a fresh venv, then pytest (only for a
+# whole run: extra arguments select Rust tests).
+if [ $# -eq 0 ]; then
+  "$SP_ROOT/scripts/python-test.sh"
+fi
 
 say "all tests passed in $(( $(date +%s) - started ))s"

@@ -1,5 +1,15 @@
-//! The `story_portal` Python module. This first layer exposes the version and the registry of
-//! stable error codes; the engine's bindings arrive with the Python-bindings issue.
+//! The native part of the `story_portal` Python package: the in-process engine of the Rust
+//! SDK — models, the knowledge store — with blocking calls that release the GIL, asyncio
+//! variants (`a…`) that run on a shared tokio runtime, and errors as exceptions carrying the
+//! stable code. `python/story_portal/__init__.pyi` documents the Python API.
+
+mod bench;
+mod contexts;
+mod convert;
+mod errors;
+mod knowledge;
+mod model;
+mod stream;
 
 use pyo3::prelude::*;
 
@@ -17,5 +27,17 @@ fn error_codes() -> Vec<(&'static str, u16, &'static str)> {
 fn _story_portal(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add("__version__", sp_core::VERSION)?;
     module.add_function(wrap_pyfunction!(error_codes, module)?)?;
+    errors::register(module)?;
+    module.add_class::<model::Model>()?;
+    module.add_class::<model::PyCompletion>()?;
+    module.add_class::<stream::TokenStream>()?;
+    module.add_class::<stream::AsyncTokenStream>()?;
+    module.add_class::<knowledge::KnowledgeStore>()?;
+    module.add_class::<contexts::Contexts>()?;
+    module.add_class::<knowledge::Hit>()?;
+    module.add_class::<knowledge::Ingested>()?;
+    module.add_function(wrap_pyfunction!(bench::_rust_count_tokens, module)?)?;
+    module.add_function(wrap_pyfunction!(bench::_rust_search, module)?)?;
+    module.add_function(wrap_pyfunction!(bench::_rust_generation, module)?)?;
     Ok(())
 }

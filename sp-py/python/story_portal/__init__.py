@@ -1,5 +1,51 @@
-"""Story Portal for Python: the in-process engine of the Rust SDK."""
+"""Story Portal for Python: the in-process engine of the Rust SDK.
 
-from ._story_portal import __version__, error_codes
+Models run in this process (llama.cpp), the knowledge store is a directory (SQLite) or
+PostgreSQL. Blocking calls release the GIL; every blocking call has an asyncio variant
+named with an ``a`` prefix (``chat`` / ``achat``). Errors are :class:`Error` subclasses
+whose ``.code`` is the stable code of ``docs/errors.md``.
+"""
 
-__all__ = ["__version__", "error_codes"]
+from ._story_portal import (
+    AsyncTokenStream,
+    Completion,
+    ConflictError,
+    Contexts,
+    ContextLengthExceededError,
+    Error,
+    Hit,
+    Ingested,
+    InvalidInputError,
+    KnowledgeStore,
+    Model,
+    ModelLoadError,
+    NotFoundError,
+    OverloadedError,
+    TokenStream,
+    TooLargeError,
+    UnavailableError,
+    __version__,
+    error_codes,
+)
+
+__all__ = [
+    "AsyncTokenStream",
+    "Completion",
+    "ConflictError",
+    "Contexts",
+    "ContextLengthExceededError",
+    "Error",
+    "Hit",
+    "Ingested",
+    "InvalidInputError",
+    "KnowledgeStore",
+    "Model",
+    "ModelLoadError",
+    "NotFoundError",
+    "OverloadedError",
+    "TokenStream",
+    "TooLargeError",
+    "UnavailableError",
+    "__version__",
+    "error_codes",
+]

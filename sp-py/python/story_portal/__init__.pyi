@@ -1,4 +1,197 @@
+"""Type stubs of story_portal (hand-kept: keep in step with sp-py/src)."""
+
+from typing import Any, AsyncIterator, Awaitable, Iterator, Literal, Mapping, Optional, Sequence
+
 __version__: str
 
 def error_codes() -> list[tuple[str, int, str]]:
-    """The stable error codes as (code, http_status, meaning)."""
+    """Every stable error code as (code, http_status, meaning)."""
+
+class Error(Exception):
+    """A Story Portal error."""
+    code: str
+    """The stable code, e.g. ``"SP-KB-002"`` (docs/errors.md)."""
+    status: int
+    """The HTTP status the code maps to."""
+
+class InvalidInputError(Error): ...
+class NotFoundError(Error): ...
+class ConflictError(Error): ...
+class TooLargeError(Error): ...
+class ContextLengthExceededError(Error): ...
+class OverloadedError(Error): ...
+class ModelLoadError(Error): ...
+class UnavailableError(Error): ...
+
+Message = Mapping[str, str]
+"""``{"role": "system" | "user" | "assistant" | "tool", "content": str}``."""
+
+class Completion:
+    """A finished generation."""
+    text: str
+    finish_reason: Literal["stop", "length", "cancelled"]
+    prompt_tokens: int
+    completion_tokens: int
+    cached_tokens: int
+
+class TokenStream(Iterator[str]):
+    """Text deltas (whole characters) as they are generated."""
+    def __next__(self) -> str: ...
+    def close(self) -> None:
+        """Stop generating now and free the slot (also done when the stream is dropped)."""
+    @property
+    def finish_reason(self) -> Optional[str]: ...
+    @property
+    def usage(self) -> Optional[dict[str, int]]: ...
+
+class AsyncTokenStream(AsyncIterator[str]):
+    """``TokenStream`` for ``async for``."""
+    async def __anext__(self) -> str: ...
+    def aclose(self) -> Awaitable[None]: ...
+    @property
+    def finish_reason(self) -> Optional[str]: ...
+    @property
+    def usage(self) -> Optional[dict[str, int]]: ...
+
+class Model:
+    """A GGUF model loaded in process, with continuous batching over ``slots`` sequences.
+
+    Sampling keyword arguments of ``chat`` / ``complete`` / ``stream``: ``temperature``
+    (0-2, 0 = greedy; default 0.8), ``top_k``, ``top_p``, ``min_p``, ``repeat_penalty``,
+    ``repeat_last_n``, ``seed``, ``max_tokens`` (default 256), ``stop`` (list of strings).
+    """
+    def __init__(
+        self,
+        path: str,
+        *,
+        slots: Optional[int] = None,
+        context_per_slot: Optional[int] = None,
+        threads: Optional[int] = None,
+        gpu_layers: Optional[int] = None,
+        batch_size: Optional[int] = None,
+        queue_capacity: Optional[int] = None,
+    ) -> None: ...
+    @property
+    def info(self) -> dict[str, Any]:
+        """id, architecture, name, trained_context, embedding_size, vocab_size, parameters,
+        size_bytes, chat_template."""
+    def chat(self, messages: Sequence[Message], **sampling: Any) -> Completion: ...
+    def achat(self, messages: Sequence[Message], **sampling: Any) -> Awaitable[Completion]: ...
+    def complete(self, prompt: str, **sampling: Any) -> Completion: ...
+    def acomplete(self, prompt: str, **sampling: Any) -> Awaitable[Completion]: ...
+    def stream(self, messages: Sequence[Message], **sampling: Any) -> TokenStream: ...
+    def astream(self, messages: Sequence[Message], **sampling: Any) -> AsyncTokenStream: ...
+    def embed(self, texts: Sequence[str]) -> list[list[float]]:
+        """One L2-normalised vector per text."""
+    def aembed(self, texts: Sequence[str]) -> Awaitable[list[list[float]]]: ...
+    def tokenize(self, text: str) -> list[int]: ...
+    def count_tokens(self, text: str) -> int: ...
+
+class Hit:
+    """A passage a search found."""
+    title: str
+    text: str
+    score: float
+    document_id: str
+    external_id: Optional[str]
+    heading: list[str]
+    metadata: Any
+
+class Ingested:
+    """What an ingestion did."""
+    document_id: str
+    outcome: Literal["created", "unchanged", "replaced"]
+    sections: int
+
+class KnowledgeStore:
+    """Documents and hybrid search: embedded (a directory) or PostgreSQL (a URL)."""
+    @staticmethod
+    def open(
+        location: str,
+        *,
+        model: Optional[Model] = None,
+        namespace: Optional[str] = None,
+        schema: Optional[str] = None,
+    ) -> "KnowledgeStore": ...
+    def ingest(
+        self,
+        title: str,
+        content: str,
+        *,
+        metadata: Optional[Mapping[str, Any]] = None,
+        external_id: Optional[str] = None,
+        source: Optional[str] = None,
+        namespace: Optional[str] = None,
+    ) -> Ingested: ...
+    def aingest(
+        self,
+        title: str,
+        content: str,
+        *,
+        metadata: Optional[Mapping[str, Any]] = None,
+        external_id: Optional[str] = None,
+        source: Optional[str] = None,
+        namespace: Optional[str] = None,
+    ) -> Awaitable[Ingested]: ...
+    def search(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        mode: Literal["hybrid", "vector", "keyword"] = "hybrid",
+        filter: Optional[Mapping[str, Any]] = None,
+        namespace: Optional[str] = None,
+    ) -> list[Hit]: ...
+    def asearch(
+        self,
+        query: str,
+        *,
+        k: int = 5,
+        mode: Literal["hybrid", "vector", "keyword"] = "hybrid",
+        filter: Optional[Mapping[str, Any]] = None,
+        namespace: Optional[str] = None,
+    ) -> Awaitable[list[Hit]]: ...
+    def get(self, document_id: str, *, namespace: Optional[str] = None) -> dict[str, Any]: ...
+    def aget(self, document_id: str, *, namespace: Optional[str] = None) -> Awaitable[dict[str, Any]]: ...
+    def delete(self, document_id: str, *, namespace: Optional[str] = None) -> None: ...
+    def adelete(self, document_id: str, *, namespace: Optional[str] = None) -> Awaitable[None]: ...
+
+class Contexts:
+    """Conversations with stored messages, memory blocks, prompt assembly and chat turns.
+
+    Contexts, messages and memory blocks are returned as dicts (the server's JSON shapes).
+    """
+    @staticmethod
+    def open(
+        location: str,
+        *,
+        model: Optional[Model] = None,
+        knowledge: Optional[KnowledgeStore] = None,
+        namespace: Optional[str] = None,
+        schema: Optional[str] = None,
+    ) -> "Contexts": ...
+    def create(
+        self,
+        *,
+        title: Optional[str] = None,
+        system_prompt: Optional[str] = None,
+        agent: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+    ) -> dict[str, Any]: ...
+    def append(self, context_id: str, role: str, content: str) -> dict[str, Any]: ...
+    def messages(self, context_id: str, *, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]: ...
+    def remember(
+        self,
+        name: str,
+        content: str,
+        *,
+        context_id: Optional[str] = None,
+        agent: Optional[str] = None,
+        limit_chars: Optional[int] = None,
+    ) -> dict[str, Any]:
+        """A memory block of one context or of an agent (exactly one of the two)."""
+    def assemble(self, context_id: str, *, context_window: int, reply_tokens: int = 256) -> dict[str, Any]:
+        """{"messages", "prompt_tokens", "retrieved", "summary_through"}"""
+    def chat(self, context_id: str, content: str, **sampling: Any) -> dict[str, Any]:
+        """{"text", "finish_reason", "usage", "reply", "prompt"}"""
+    def achat(self, context_id: str, content: str, **sampling: Any) -> Awaitable[dict[str, Any]]: ...

@@ -1,0 +1,290 @@
+//! `Contexts`: conversations with stored messages, memory blocks, prompt assembly within a
+//! token budget (compacting older turns through the model) and chat turns with memory.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use serde_json::{Value, json};
+use sp_core::Id;
+use sp_core::chat::{Role, Sampling};
+use sp_core::context::{
+    AssembledPrompt, Budget, ChatTurn, ContextStore, Contexts as Engine, MemoryScope, NewContext,
+    NewMessage,
+};
+use sp_core::knowledge::{Namespace, SimpleTokenizer};
+use sp_core::{ChatModel, Tokenizer};
+
+use crate::convert::{block, serialized, to_json, to_python};
+use crate::errors::{invalid, to_py};
+use crate::knowledge::KnowledgeStore;
+use crate::model::Model;
+
+fn context_id(raw: &str) -> PyResult<Id> {
+    Id::parse_field("context_id", raw).map_err(to_py)
+}
+
+fn role(name: &str) -> PyResult<Role> {
+    serde_json::from_value(Value::String(name.to_owned())).map_err(|_| {
+        invalid(
+            "role",
+            format!("`{name}` is not system, user, assistant or tool"),
+        )
+    })
+}
+
+fn scope(context_id: Option<&str>, agent: Option<String>) -> PyResult<MemoryScope> {
+    match (context_id, agent) {
+        (Some(id), None) => Ok(MemoryScope::Context(self::context_id(id)?)),
+        (None, Some(agent)) => Ok(MemoryScope::Agent(agent)),
+        _ => Err(invalid("scope", "give exactly one of context_id and agent")),
+    }
+}
+
+fn prompt_json(prompt: &AssembledPrompt) -> Value {
+    json!({
+        "messages": prompt.messages,
+        "prompt_tokens": prompt.prompt_tokens,
+        "retrieved": prompt.retrieved.iter().map(|h| json!({
+            "title": h.title, "text": h.section.text, "score": h.score,
+            "document_id": h.document_id,
+        })).collect::<Vec<_>>(),
+        "summary_through": prompt.summary_through,
+    })
+}
+
+fn turn_json(turn: &ChatTurn) -> Value {
+    json!({
+        "reply": turn.reply,
+        "text": turn.completion.text,
+        "finish_reason": turn.completion.finish_reason,
+        "usage": turn.completion.usage,
+        "prompt": prompt_json(&turn.prompt),
+    })
+}
+
+/// Conversations and agent memory over the embedded store or PostgreSQL.
+#[pyclass(module = "story_portal._story_portal", frozen)]
+pub struct Contexts {
+    engine: Arc<Engine>,
+    namespace: Namespace,
+    /// The model's context window per sequence, for chat turns.
+    window: usize,
+}
+
+impl Contexts {
+    fn sampling(options: Option<&Bound<'_, PyDict>>) -> PyResult<Sampling> {
+        crate::model::sampling(options)
+    }
+}
+
+#[pymethods]
+impl Contexts {
+    /// Opens contexts at `location` (a directory or a `postgres://` URL, as
+    /// `KnowledgeStore.open`). With `model`, messages are counted in its tokens and `chat`
+    /// answers; with `knowledge`, assembly adds passages relevant to the last user turn.
+    #[staticmethod]
+    #[pyo3(signature = (location, *, model=None, knowledge=None, namespace=None, schema=None))]
+    fn open(
+        py: Python<'_>,
+        location: String,
+        model: Option<PyRef<'_, Model>>,
+        knowledge: Option<PyRef<'_, KnowledgeStore>>,
+        namespace: Option<String>,
+        schema: Option<String>,
+    ) -> PyResult<Self> {
+        let namespace = match namespace {
+            Some(name) => Namespace::new(name).map_err(to_py)?,
+            None => Namespace::default(),
+        };
+        let postgres = location.starts_with("postgres://") || location.starts_with("postgresql://");
+        let store: Arc<dyn ContextStore> = block(py, async move {
+            if postgres {
+                let mut config = sp_core::config::DatabaseConfig {
+                    url: Some(location),
+                    ..Default::default()
+                };
+                if let Some(schema) = schema {
+                    config.schema = schema;
+                }
+                let pg = sp_data::PgStore::connect_lazy(&config)?;
+                let store: Arc<dyn ContextStore> =
+                    Arc::new(sp_data::PgContextStore::open(&pg).await?);
+                Ok(store)
+            } else {
+                let db = sp_data::SqliteStore::open(&PathBuf::from(location)).await?;
+                let store: Arc<dyn ContextStore> = Arc::new(sp_data::SqliteContextStore::new(&db));
+                Ok(store)
+            }
+        })?;
+        let tokenizer: Arc<dyn Tokenizer> = match &model {
+            Some(model) => Arc::new(model.engine.clone()),
+            None => Arc::new(SimpleTokenizer),
+        };
+        let mut engine = Engine::new(store, tokenizer);
+        let mut window = 0;
+        if let Some(model) = &model {
+            window = model.engine.config().context_per_slot as usize;
+            engine = engine.with_model(Arc::new(model.engine.clone()) as Arc<dyn ChatModel>);
+        }
+        if let Some(knowledge) = &knowledge {
+            engine = engine.with_knowledge(knowledge.base.clone());
+        }
+        Ok(Contexts {
+            engine: Arc::new(engine),
+            namespace,
+            window,
+        })
+    }
+
+    /// A new context (a dict: id, title, agent, system_prompt, metadata, created_at, …).
+    #[pyo3(signature = (*, title=None, system_prompt=None, agent=None, metadata=None))]
+    fn create<'py>(
+        &self,
+        py: Python<'py>,
+        title: Option<String>,
+        system_prompt: Option<String>,
+        agent: Option<String>,
+        metadata: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let new = NewContext {
+            namespace: self.namespace.clone(),
+            agent,
+            title,
+            system_prompt,
+            metadata: metadata.map(|m| to_json("metadata", m)).transpose()?,
+        };
+        let engine = self.engine.clone();
+        let context = block(py, async move { engine.create(new).await })?;
+        serialized(py, &context)
+    }
+
+    /// Appends a message (`role`: system, user, assistant or tool); returns it as stored.
+    #[pyo3(signature = (context_id, role, content))]
+    fn append<'py>(
+        &self,
+        py: Python<'py>,
+        context_id: &str,
+        role: &str,
+        content: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (id, message) = (
+            self::context_id(context_id)?,
+            NewMessage::new(self::role(role)?, content),
+        );
+        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
+        let stored = block(
+            py,
+            async move { engine.append(&namespace, id, message).await },
+        )?;
+        serialized(py, &stored)
+    }
+
+    /// The context's messages after sequence number `after`, oldest first.
+    #[pyo3(signature = (context_id, *, after=0, limit=1000))]
+    fn messages<'py>(
+        &self,
+        py: Python<'py>,
+        context_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let id = self::context_id(context_id)?;
+        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
+        let messages = block(py, async move {
+            engine.messages(&namespace, id, after, limit).await
+        })?;
+        serialized(py, &messages)
+    }
+
+    /// Writes a memory block of a context (`context_id=`) or of an agent (`agent=`): always
+    /// in the system prompt of their chats.
+    #[pyo3(signature = (name, content, *, context_id=None, agent=None, limit_chars=None))]
+    fn remember<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        content: String,
+        context_id: Option<&str>,
+        agent: Option<String>,
+        limit_chars: Option<u32>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let scope = self::scope(context_id, agent)?;
+        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
+        let block_ = block(py, async move {
+            engine
+                .set_memory(&namespace, &scope, &name, &content, limit_chars)
+                .await
+        })?;
+        serialized(py, &block_)
+    }
+
+    /// The prompt for the context's next reply within `context_window` tokens, leaving
+    /// `reply_tokens` for the answer: `{"messages", "prompt_tokens", "retrieved",
+    /// "summary_through"}`.
+    #[pyo3(signature = (context_id, *, context_window, reply_tokens=256))]
+    fn assemble<'py>(
+        &self,
+        py: Python<'py>,
+        context_id: &str,
+        context_window: usize,
+        reply_tokens: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let id = self::context_id(context_id)?;
+        let budget = Budget {
+            context_window,
+            reply_tokens,
+            retrieval_tokens: context_window / 4,
+        };
+        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
+        let prompt = block(
+            py,
+            async move { engine.assemble(&namespace, id, &budget).await },
+        )?;
+        to_python(py, &prompt_json(&prompt))
+    }
+
+    /// One turn: stores `content` as the user's message, answers with the model from the
+    /// assembled prompt (memory, retrieved passages, compacted history) and stores the reply.
+    /// Returns `{"text", "finish_reason", "usage", "reply", "prompt"}`.
+    #[pyo3(signature = (context_id, content, **sampling))]
+    fn chat<'py>(
+        &self,
+        py: Python<'py>,
+        context_id: &str,
+        content: String,
+        sampling: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (id, sampling) = (self::context_id(context_id)?, Self::sampling(sampling)?);
+        let (engine, namespace, window) =
+            (self.engine.clone(), self.namespace.clone(), self.window);
+        let turn = block(py, async move {
+            let user = NewMessage::new(Role::User, content);
+            engine.chat(&namespace, id, user, &sampling, window).await
+        })?;
+        to_python(py, &turn_json(&turn))
+    }
+
+    /// `chat` as an awaitable.
+    #[pyo3(signature = (context_id, content, **sampling))]
+    fn achat<'py>(
+        &self,
+        py: Python<'py>,
+        context_id: &str,
+        content: String,
+        sampling: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (id, sampling) = (self::context_id(context_id)?, Self::sampling(sampling)?);
+        let (engine, namespace, window) =
+            (self.engine.clone(), self.namespace.clone(), self.window);
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let user = NewMessage::new(Role::User, content);
+            let turn = engine
+                .chat(&namespace, id, user, &sampling, window)
+                .await
+                .map_err(to_py)?;
+            Python::attach(|py| to_python(py, &turn_json(&turn)).map(Bound::unbind))
+        })
+    }
+}

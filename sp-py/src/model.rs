@@ -1,0 +1,267 @@
+//! `Model`: a GGUF model loaded in process — chat, completion, streaming, embeddings,
+//! tokenization — and what its calls return.
+
+use std::path::PathBuf;
+use std::sync::{Arc, OnceLock};
+
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use sp_core::chat::{ChatMessage, Completion, Sampling};
+use sp_core::{Embedder, Tokenizer};
+use sp_llm::{EmbeddingModel, Engine, EngineConfig};
+
+use crate::convert::{block, serialized, to_json};
+use crate::errors::{invalid, to_py};
+use crate::stream::{AsyncTokenStream, TokenStream};
+
+/// A finished generation.
+#[pyclass(module = "story_portal", name = "Completion", frozen, get_all)]
+pub struct PyCompletion {
+    /// The generated text (a stop sequence excluded).
+    text: String,
+    /// `"stop"`, `"length"` or `"cancelled"`.
+    finish_reason: String,
+    /// Tokens in the prompt.
+    prompt_tokens: u32,
+    /// Tokens generated.
+    completion_tokens: u32,
+    /// Prompt tokens served from the prompt cache.
+    cached_tokens: u32,
+}
+
+impl From<Completion> for PyCompletion {
+    fn from(done: Completion) -> Self {
+        PyCompletion {
+            text: done.text,
+            finish_reason: finish_reason(done.finish_reason),
+            prompt_tokens: done.usage.prompt_tokens,
+            completion_tokens: done.usage.completion_tokens,
+            cached_tokens: done.usage.cached_tokens,
+        }
+    }
+}
+
+#[pymethods]
+impl PyCompletion {
+    fn __repr__(&self) -> String {
+        format!(
+            "Completion(text={:?}, finish_reason={:?}, prompt_tokens={}, completion_tokens={})",
+            self.text, self.finish_reason, self.prompt_tokens, self.completion_tokens
+        )
+    }
+}
+
+pub(crate) fn finish_reason(reason: sp_core::chat::FinishReason) -> String {
+    serde_json::to_value(reason)
+        .ok()
+        .and_then(|v| v.as_str().map(str::to_owned))
+        .unwrap_or_default()
+}
+
+/// Sampling from keyword arguments (`temperature`, `top_k`, `top_p`, `min_p`,
+/// `repeat_penalty`, `repeat_last_n`, `seed`, `max_tokens`, `stop`); an unknown or bad one is
+/// `InvalidInputError`.
+pub(crate) fn sampling(options: Option<&Bound<'_, PyDict>>) -> PyResult<Sampling> {
+    let Some(options) = options else {
+        return Ok(Sampling::default());
+    };
+    let json = to_json("sampling", options.as_any())?;
+    let sampling: Sampling = serde_json::from_value(json).map_err(|e| invalid("sampling", e))?;
+    sampling.validate().map_err(to_py)?;
+    Ok(sampling)
+}
+
+fn messages(list: &Bound<'_, PyAny>) -> PyResult<Vec<ChatMessage>> {
+    let json = to_json("messages", list)?;
+    let messages: Vec<ChatMessage> =
+        serde_json::from_value(json).map_err(|e| invalid("messages", e))?;
+    if messages.is_empty() {
+        return Err(invalid("messages", "must not be empty"));
+    }
+    Ok(messages)
+}
+
+/// A GGUF model loaded in this process: its weights, a generation worker with continuous
+/// batching over `slots` sequences, and (on first use) an embedding worker.
+#[pyclass(module = "story_portal._story_portal", frozen)]
+pub struct Model {
+    pub(crate) engine: Engine,
+    embedder: OnceLock<Arc<EmbeddingModel>>,
+}
+
+impl Model {
+    /// The embedding worker, started on first use.
+    pub(crate) fn embedder(&self) -> PyResult<Arc<EmbeddingModel>> {
+        if let Some(ready) = self.embedder.get() {
+            return Ok(ready.clone());
+        }
+        let made = Arc::new(EmbeddingModel::new(&self.engine).map_err(to_py)?);
+        Ok(self.embedder.get_or_init(|| made).clone())
+    }
+}
+
+#[pymethods]
+impl Model {
+    #[new]
+    #[pyo3(signature = (path, *, slots=None, context_per_slot=None, threads=None, gpu_layers=None, batch_size=None, queue_capacity=None))]
+    #[allow(clippy::too_many_arguments)] // Python keyword arguments
+    fn new(
+        py: Python<'_>,
+        path: PathBuf,
+        slots: Option<u32>,
+        context_per_slot: Option<u32>,
+        threads: Option<u32>,
+        gpu_layers: Option<u32>,
+        batch_size: Option<u32>,
+        queue_capacity: Option<usize>,
+    ) -> PyResult<Self> {
+        let mut config = EngineConfig::new(path);
+        if let Some(slots) = slots {
+            config = config.with_slots(slots);
+        }
+        if let Some(tokens) = context_per_slot {
+            config = config.with_context_per_slot(tokens);
+        }
+        if let Some(threads) = threads {
+            config = config.with_threads(threads);
+        }
+        if let Some(layers) = gpu_layers {
+            config.gpu_layers = layers;
+        }
+        if let Some(batch) = batch_size {
+            config.batch_size = batch;
+        }
+        if let Some(capacity) = queue_capacity {
+            config = config.with_queue_capacity(capacity);
+        }
+        let engine = py.detach(|| Engine::load(config)).map_err(to_py)?;
+        Ok(Model {
+            engine,
+            embedder: OnceLock::new(),
+        })
+    }
+
+    /// The model's metadata: id, architecture, name, trained_context, embedding_size,
+    /// vocab_size, parameters, size_bytes, chat_template.
+    #[getter]
+    fn info<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        serialized(py, self.engine.info())
+    }
+
+    /// The next assistant turn of `messages` (`[{"role", "content"}, …]`), whole.
+    #[pyo3(signature = (messages, **sampling))]
+    fn chat(
+        &self,
+        py: Python<'_>,
+        messages: &Bound<'_, PyAny>,
+        sampling: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyCompletion> {
+        let (messages, sampling) = (self::messages(messages)?, self::sampling(sampling)?);
+        let engine = self.engine.clone();
+        block(py, async move { engine.chat(&messages, &sampling).await }).map(Into::into)
+    }
+
+    /// `chat` as an awaitable.
+    #[pyo3(signature = (messages, **sampling))]
+    fn achat<'py>(
+        &self,
+        py: Python<'py>,
+        messages: &Bound<'py, PyAny>,
+        sampling: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (messages, sampling) = (self::messages(messages)?, self::sampling(sampling)?);
+        let engine = self.engine.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let done = engine.chat(&messages, &sampling).await.map_err(to_py)?;
+            Ok(PyCompletion::from(done))
+        })
+    }
+
+    /// A continuation of `prompt` (no chat template), whole.
+    #[pyo3(signature = (prompt, **sampling))]
+    fn complete(
+        &self,
+        py: Python<'_>,
+        prompt: String,
+        sampling: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<PyCompletion> {
+        let sampling = self::sampling(sampling)?;
+        let engine = self.engine.clone();
+        block(py, async move { engine.complete(&prompt, &sampling).await }).map(Into::into)
+    }
+
+    /// `complete` as an awaitable.
+    #[pyo3(signature = (prompt, **sampling))]
+    fn acomplete<'py>(
+        &self,
+        py: Python<'py>,
+        prompt: String,
+        sampling: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let sampling = self::sampling(sampling)?;
+        let engine = self.engine.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let done = engine.complete(&prompt, &sampling).await.map_err(to_py)?;
+            Ok(PyCompletion::from(done))
+        })
+    }
+
+    /// The next assistant turn as an iterator of text deltas (whole characters). Leaving the
+    /// loop early (or `close()`) stops the generation and frees its slot.
+    #[pyo3(signature = (messages, **sampling))]
+    fn stream(
+        &self,
+        messages: &Bound<'_, PyAny>,
+        sampling: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<TokenStream> {
+        let (messages, sampling) = (self::messages(messages)?, self::sampling(sampling)?);
+        let stream = self
+            .engine
+            .chat_stream(&messages, &sampling)
+            .map_err(to_py)?;
+        Ok(TokenStream::new(stream))
+    }
+
+    /// `stream` as an async iterator.
+    #[pyo3(signature = (messages, **sampling))]
+    fn astream(
+        &self,
+        messages: &Bound<'_, PyAny>,
+        sampling: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<AsyncTokenStream> {
+        let (messages, sampling) = (self::messages(messages)?, self::sampling(sampling)?);
+        let stream = self
+            .engine
+            .chat_stream(&messages, &sampling)
+            .map_err(to_py)?;
+        Ok(AsyncTokenStream::new(stream))
+    }
+
+    /// One L2-normalised vector per text.
+    fn embed(&self, py: Python<'_>, texts: Vec<String>) -> PyResult<Vec<Vec<f32>>> {
+        let embedder = self.embedder()?;
+        block(py, async move { embedder.embed(&texts).await })
+    }
+
+    /// `embed` as an awaitable.
+    fn aembed<'py>(&self, py: Python<'py>, texts: Vec<String>) -> PyResult<Bound<'py, PyAny>> {
+        let embedder = self.embedder()?;
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            embedder.embed(&texts).await.map_err(to_py)
+        })
+    }
+
+    /// The token ids of `text` (no special tokens added).
+    fn tokenize(&self, text: &str) -> PyResult<Vec<u32>> {
+        self.engine.tokenize(text).map_err(to_py)
+    }
+
+    /// How many tokens `text` is.
+    fn count_tokens(&self, text: &str) -> PyResult<usize> {
+        self.engine.count_tokens(text).map_err(to_py)
+    }
+
+    fn __repr__(&self) -> String {
+        format!("Model({:?})", self.engine.info().id)
+    }
+}
