@@ -1,7 +1,6 @@
 //! `Contexts`: conversations with stored messages, memory blocks, prompt assembly within a
 //! token budget (compacting older turns through the model) and chat turns with memory.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use pyo3::prelude::*;
@@ -20,6 +19,7 @@ use crate::convert::{block, serialized, to_json, to_python};
 use crate::errors::{invalid, to_py};
 use crate::knowledge::KnowledgeStore;
 use crate::model::Model;
+use crate::stores::{self, Database};
 
 fn context_id(raw: &str) -> PyResult<Id> {
     Id::parse_field("context_id", raw).map_err(to_py)
@@ -98,25 +98,13 @@ impl Contexts {
             Some(name) => Namespace::new(name).map_err(to_py)?,
             None => Namespace::default(),
         };
-        let postgres = location.starts_with("postgres://") || location.starts_with("postgresql://");
         let store: Arc<dyn ContextStore> = block(py, async move {
-            if postgres {
-                let mut config = sp_core::config::DatabaseConfig {
-                    url: Some(location),
-                    ..Default::default()
-                };
-                if let Some(schema) = schema {
-                    config.schema = schema;
+            Ok(match stores::open(location, schema).await? {
+                Database::Embedded(db) => {
+                    Arc::new(sp_data::SqliteContextStore::new(&db)) as Arc<dyn ContextStore>
                 }
-                let pg = sp_data::PgStore::connect_lazy(&config)?;
-                let store: Arc<dyn ContextStore> =
-                    Arc::new(sp_data::PgContextStore::open(&pg).await?);
-                Ok(store)
-            } else {
-                let db = sp_data::SqliteStore::open(&PathBuf::from(location)).await?;
-                let store: Arc<dyn ContextStore> = Arc::new(sp_data::SqliteContextStore::new(&db));
-                Ok(store)
-            }
+                Database::Postgres(pg) => Arc::new(sp_data::PgContextStore::open(&pg).await?),
+            })
         })?;
         let tokenizer: Arc<dyn Tokenizer> = match &model {
             Some(model) => Arc::new(model.engine.clone()),

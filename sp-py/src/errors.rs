@@ -63,15 +63,13 @@ pub fn to_py(err: sp_core::Error) -> PyErr {
         ErrorCode::ContextLengthExceeded => ContextLengthExceededError::new_err(message),
         ErrorCode::Overloaded => OverloadedError::new_err(message),
         ErrorCode::ModelLoad => ModelLoadError::new_err(message),
-        ErrorCode::NotFound | ErrorCode::StreamUnknown | ErrorCode::GroupUnknown => {
-            NotFoundError::new_err(message)
-        }
         ErrorCode::Conflict => ConflictError::new_err(message),
         ErrorCode::DocumentTooLarge
         | ErrorCode::MessageTooLarge
         | ErrorCode::EventTooLarge
         | ErrorCode::PayloadTooLarge
         | ErrorCode::MemoryBlockTooLarge => TooLargeError::new_err(message),
+        _ if code.http_status() == 404 => NotFoundError::new_err(message),
         _ if code.http_status() == 503 => UnavailableError::new_err(message),
         _ if code.http_status() == 400 => InvalidInputError::new_err(message),
         _ => Error::new_err(message),

@@ -1,6 +1,5 @@
 //! `KnowledgeStore`: documents and hybrid search, embedded (a directory) or on PostgreSQL.
 
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use pyo3::prelude::*;
@@ -14,6 +13,7 @@ use sp_core::{Embedder, Id, Tokenizer};
 use crate::convert::{block, serialized, to_json, to_python};
 use crate::errors::{invalid, to_py};
 use crate::model::Model;
+use crate::stores::{self, Database};
 
 /// Dimensions of the feature-hashing embedder used when no model is given (as the server's).
 const HASH_DIMENSIONS: usize = 384;
@@ -198,26 +198,16 @@ impl KnowledgeStore {
             None => Namespace::default(),
         };
         let dims = embedder.dimensions();
-        let postgres = location.starts_with("postgres://") || location.starts_with("postgresql://");
         let store: Arc<dyn sp_core::knowledge::DocumentStore> = block(py, async move {
-            if postgres {
-                let mut config = sp_core::config::DatabaseConfig {
-                    url: Some(location),
-                    ..Default::default()
-                };
-                if let Some(schema) = schema {
-                    config.schema = schema;
+            Ok(match stores::open(location, schema).await? {
+                Database::Embedded(db) => {
+                    Arc::new(sp_data::SqliteDocumentStore::open(&db, dims).await?)
+                        as Arc<dyn sp_core::knowledge::DocumentStore>
                 }
-                let pg = sp_data::PgStore::connect_lazy(&config)?;
-                let store: Arc<dyn sp_core::knowledge::DocumentStore> =
-                    Arc::new(sp_data::PgDocumentStore::open(&pg, dims).await?);
-                Ok(store)
-            } else {
-                let db = sp_data::SqliteStore::open(&PathBuf::from(location)).await?;
-                let store: Arc<dyn sp_core::knowledge::DocumentStore> =
-                    Arc::new(sp_data::SqliteDocumentStore::open(&db, dims).await?);
-                Ok(store)
-            }
+                Database::Postgres(pg) => {
+                    Arc::new(sp_data::PgDocumentStore::open(&pg, dims).await?)
+                }
+            })
         })?;
         let mut base = KnowledgeBase::new(store, embedder, tokenizer, KnowledgeConfig::default())
             .map_err(to_py)?;

@@ -1,5 +1,6 @@
 //! The native part of the `story_portal` Python package: the in-process engine of the Rust
-//! SDK — models, the knowledge store — with blocking calls that release the GIL, asyncio
+//! SDK — models, the knowledge store, contexts, the service registry, the event log, the
+//! reference server — with blocking calls that release the GIL, asyncio
 //! variants (`a…`) that run on a shared tokio runtime, and errors as exceptions carrying the
 //! stable code. `python/story_portal/__init__.pyi` documents the Python API.
 
@@ -7,9 +8,14 @@ mod bench;
 mod contexts;
 mod convert;
 mod errors;
+mod events;
 mod knowledge;
 mod model;
+mod registry;
+mod server;
+mod stores;
 mod stream;
+mod workflows;
 
 use pyo3::prelude::*;
 
@@ -34,6 +40,11 @@ fn _story_portal(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<stream::AsyncTokenStream>()?;
     module.add_class::<knowledge::KnowledgeStore>()?;
     module.add_class::<contexts::Contexts>()?;
+    module.add_class::<registry::Registry>()?;
+    module.add_class::<events::Events>()?;
+    module.add_class::<server::Server>()?;
+    module.add_class::<workflows::Workflows>()?;
+    module.add_function(wrap_pyfunction!(server::serve, module)?)?;
     module.add_class::<knowledge::Hit>()?;
     module.add_class::<knowledge::Ingested>()?;
     module.add_function(wrap_pyfunction!(bench::_rust_count_tokens, module)?)?;

@@ -103,8 +103,13 @@ pub fn hash_token(token: &str) -> String {
         .collect()
 }
 
-/// `bytes` random bytes from the OS, as hex.
-pub(super) fn random_hex(bytes: usize) -> Result<String> {
+/// `bytes` random bytes from the OS, as hex (for secrets: tokens, admin keys).
+///
+/// ```
+/// let secret = sp_core::auth::random_hex(16).unwrap();
+/// assert_eq!(secret.len(), 32);
+/// ```
+pub fn random_hex(bytes: usize) -> Result<String> {
     let mut buf = vec![0u8; bytes];
     getrandom::fill(&mut buf).map_err(|err| Error::internal(format!("no randomness: {err}")))?;
     Ok(buf.iter().map(|b| format!("{b:02x}")).collect())

@@ -14,7 +14,7 @@ pub use audit::{AuditEntry, AuditStore};
 pub use gcra::{Decision, LocalRateLimiter, RateLimiter, gcra_decide, gcra_spend, now_nanos};
 pub use keys::{
     ApiKey, CreatedKey, KeyStore, NewApiKey, Refusal, constant_time_eq, create_key, hash_token,
-    verify_key,
+    random_hex, verify_key,
 };
 pub use rate::Quota;
 pub use refresh::{RefreshRecord, RefreshStore, Rotation, issue_refresh, rotate_refresh};

@@ -195,3 +195,92 @@ class Contexts:
     def chat(self, context_id: str, content: str, **sampling: Any) -> dict[str, Any]:
         """{"text", "finish_reason", "usage", "reply", "prompt"}"""
     def achat(self, context_id: str, content: str, **sampling: Any) -> Awaitable[dict[str, Any]]: ...
+
+class Registry:
+    """The service hub: services and their tools, discovery, tool calls."""
+    @staticmethod
+    def open(location: str, *, namespace: Optional[str] = None, schema: Optional[str] = None) -> "Registry": ...
+    def register(self, service: Mapping[str, Any]) -> dict[str, Any]:
+        """A service version as ``POST /v1/services`` takes it: name, version, base_url, tools, …"""
+    def discover(
+        self,
+        *,
+        name: Optional[str] = None,
+        tag: Optional[str] = None,
+        capability: Optional[str] = None,
+        tool: Optional[str] = None,
+        version: Optional[str] = None,
+    ) -> list[dict[str, Any]]: ...
+    def invoke(self, tool: str, arguments: Optional[Mapping[str, Any]] = None, *, service: Optional[str] = None) -> Any: ...
+    def ainvoke(self, tool: str, arguments: Optional[Mapping[str, Any]] = None, *, service: Optional[str] = None) -> Awaitable[Any]: ...
+    def deregister(self, name: str, version: str) -> None: ...
+
+class Events:
+    """The event log: CloudEvents in ordered streams."""
+    @staticmethod
+    def open(location: str, *, namespace: Optional[str] = None, schema: Optional[str] = None) -> "Events": ...
+    def append(
+        self,
+        stream: str,
+        event_type: str,
+        data: Any = None,
+        *,
+        subject: Optional[str] = None,
+        correlation_id: Optional[str] = None,
+    ) -> dict[str, Any]: ...
+    def query(
+        self,
+        *,
+        stream: Optional[str] = None,
+        event_type: Optional[str] = None,
+        subject: Optional[str] = None,
+        correlation_id: Optional[str] = None,
+        from_offset: Optional[int] = None,
+        limit: int = 100,
+    ) -> list[dict[str, Any]]: ...
+
+class Server:
+    """The reference server running in this process."""
+    url: str
+    admin_key: str
+    def stop(self) -> None: ...
+    def __enter__(self) -> "Server": ...
+    def __exit__(self, *args: Any) -> bool: ...
+
+def serve(
+    data_dir: Optional[str] = None,
+    *,
+    listen: str = "127.0.0.1:0",
+    model: Optional[str] = None,
+    admin_key: Optional[str] = None,
+    database_url: Optional[str] = None,
+    settings: Optional[Mapping[str, Any]] = None,
+) -> Server:
+    """Start the reference server (``sp serve``) in this process; a random admin key unless given.
+
+    The environment is not read; ``settings`` sets other configuration keys
+    (``{"hub.call_timeout_ms": 2000}``, docs/operations.md).
+    """
+
+class Workflows:
+    """DAG workflows of tool / model / search / condition steps; persisted, resumable runs.
+
+    Definitions and runs are dicts in the shapes of ``/v1/workflows`` (docs/workflows.md).
+    """
+    @staticmethod
+    def open(
+        location: str,
+        *,
+        registry: Registry,
+        knowledge: KnowledgeStore,
+        model: Optional[Model] = None,
+        namespace: Optional[str] = None,
+        schema: Optional[str] = None,
+    ) -> "Workflows": ...
+    def define(self, workflow: Mapping[str, Any]) -> dict[str, Any]: ...
+    def start(
+        self, name: str, input: Optional[Mapping[str, Any]] = None, *, correlation_id: Optional[str] = None
+    ) -> dict[str, Any]: ...
+    def run(self, run_id: str) -> dict[str, Any]: ...
+    def wait(self, run_id: str, timeout: float = 60.0) -> dict[str, Any]: ...
+    def cancel(self, run_id: str) -> dict[str, Any]: ...

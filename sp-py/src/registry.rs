@@ -1,0 +1,153 @@
+//! `Registry`: the service hub — register services and their tools, discover them, call a
+//! tool (arguments checked against its schema; timeouts, retries, circuit breakers).
+
+use std::sync::Arc;
+
+use pyo3::prelude::*;
+use serde_json::Value;
+use sp_core::hub::{Discovery, Hub, HubConfig, NewService, RegistryStore, ToolInvocation};
+use sp_core::knowledge::Namespace;
+
+use crate::convert::{block, serialized, to_json, to_python};
+use crate::errors::{invalid, to_py};
+use crate::stores::{self, Database};
+
+/// The service registry and tool calls.
+#[pyclass(module = "story_portal._story_portal", frozen)]
+pub struct Registry {
+    pub(crate) hub: Arc<Hub>,
+    namespace: Namespace,
+}
+
+impl Registry {
+    fn call(
+        &self,
+        tool: String,
+        arguments: Option<&Bound<'_, PyAny>>,
+        service: Option<String>,
+    ) -> PyResult<ToolInvocation> {
+        let arguments = match arguments {
+            Some(arguments) => to_json("arguments", arguments)?,
+            None => Value::Object(Default::default()),
+        };
+        Ok(ToolInvocation {
+            namespace: self.namespace.clone(),
+            service,
+            ..ToolInvocation::new(tool, arguments)
+        })
+    }
+}
+
+#[pymethods]
+impl Registry {
+    /// Opens the registry at `location` (a directory or a `postgres://` URL).
+    #[staticmethod]
+    #[pyo3(signature = (location, *, namespace=None, schema=None))]
+    fn open(
+        py: Python<'_>,
+        location: String,
+        namespace: Option<String>,
+        schema: Option<String>,
+    ) -> PyResult<Self> {
+        let namespace = match namespace {
+            Some(name) => Namespace::new(name).map_err(to_py)?,
+            None => Namespace::default(),
+        };
+        let store: Arc<dyn RegistryStore> = block(py, async move {
+            Ok(match stores::open(location, schema).await? {
+                Database::Embedded(db) => {
+                    Arc::new(sp_data::SqliteRegistryStore::new(&db)) as Arc<dyn RegistryStore>
+                }
+                Database::Postgres(pg) => Arc::new(sp_data::PgRegistryStore::open(&pg).await?),
+            })
+        })?;
+        let transport = Arc::new(sp_data::HttpTransport::new().map_err(to_py)?);
+        Ok(Registry {
+            hub: Arc::new(Hub::new(store, transport, HubConfig::default())),
+            namespace,
+        })
+    }
+
+    /// Registers a service version (a dict as `POST /v1/services` takes: name, version,
+    /// base_url, tools, tags, …); returns it as stored.
+    fn register<'py>(
+        &self,
+        py: Python<'py>,
+        service: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let mut json = to_json("service", service)?;
+        if let Value::Object(map) = &mut json {
+            map.entry("namespace")
+                .or_insert_with(|| Value::String(self.namespace.as_str().to_owned()));
+        }
+        let new: NewService = serde_json::from_value(json).map_err(|e| invalid("service", e))?;
+        let hub = self.hub.clone();
+        let (service, _) = block(py, async move { hub.register(new).await })?;
+        serialized(py, &service)
+    }
+
+    /// Services matching every filter given, as dicts.
+    #[pyo3(signature = (*, name=None, tag=None, capability=None, tool=None, version=None))]
+    fn discover<'py>(
+        &self,
+        py: Python<'py>,
+        name: Option<String>,
+        tag: Option<String>,
+        capability: Option<String>,
+        tool: Option<String>,
+        version: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let query = Discovery {
+            namespace: self.namespace.clone(),
+            name,
+            tag,
+            capability,
+            tool,
+            version,
+            health: None,
+        };
+        let hub = self.hub.clone();
+        let found = block(py, async move { hub.discover(&query).await })?;
+        serialized(py, &found)
+    }
+
+    /// Calls a tool; returns its JSON answer. `service` picks one when several offer it.
+    #[pyo3(signature = (tool, arguments=None, *, service=None))]
+    fn invoke<'py>(
+        &self,
+        py: Python<'py>,
+        tool: String,
+        arguments: Option<&Bound<'py, PyAny>>,
+        service: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let call = self.call(tool, arguments, service)?;
+        let hub = self.hub.clone();
+        let result = block(py, async move { hub.invoke(call).await })?;
+        to_python(py, &result.output)
+    }
+
+    /// `invoke` as an awaitable.
+    #[pyo3(signature = (tool, arguments=None, *, service=None))]
+    fn ainvoke<'py>(
+        &self,
+        py: Python<'py>,
+        tool: String,
+        arguments: Option<&Bound<'py, PyAny>>,
+        service: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let call = self.call(tool, arguments, service)?;
+        let hub = self.hub.clone();
+        pyo3_async_runtimes::tokio::future_into_py(py, async move {
+            let result = hub.invoke(call).await.map_err(to_py)?;
+            Python::attach(|py| to_python(py, &result.output).map(Bound::unbind))
+        })
+    }
+
+    /// Removes a service version.
+    fn deregister(&self, py: Python<'_>, name: String, version: String) -> PyResult<()> {
+        let (hub, namespace) = (self.hub.clone(), self.namespace.clone());
+        block(py, async move {
+            hub.deregister(&namespace, &name, &version).await
+        })
+    }
+}

@@ -1,0 +1,30 @@
+//! Opening the stores of a location: a directory is the embedded database, a `postgres://`
+//! URL PostgreSQL (tables in `schema`).
+
+use std::path::PathBuf;
+
+/// One opened database.
+pub enum Database {
+    /// The embedded SQLite database of a directory.
+    Embedded(sp_data::SqliteStore),
+    /// PostgreSQL (migrated lazily by each store's `open`).
+    Postgres(sp_data::PgStore),
+}
+
+/// Opens `location`.
+pub async fn open(location: String, schema: Option<String>) -> sp_core::Result<Database> {
+    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        let mut config = sp_core::config::DatabaseConfig {
+            url: Some(location),
+            ..Default::default()
+        };
+        if let Some(schema) = schema {
+            config.schema = schema;
+        }
+        Ok(Database::Postgres(sp_data::PgStore::connect_lazy(&config)?))
+    } else {
+        Ok(Database::Embedded(
+            sp_data::SqliteStore::open(&PathBuf::from(location)).await?,
+        ))
+    }
+}
