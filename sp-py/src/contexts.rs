@@ -1,21 +1,22 @@
 //! `Contexts`: conversations with stored messages, memory blocks, prompt assembly within a
 //! token budget (compacting older turns through the model) and chat turns with memory.
 
+use std::future::Future;
 use std::sync::Arc;
 
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use serde_json::{Value, json};
 use sp_core::Id;
-use sp_core::chat::{Role, Sampling};
+use sp_core::chat::Role;
 use sp_core::context::{
-    AssembledPrompt, Budget, ChatTurn, ContextStore, Contexts as Engine, MemoryScope, NewContext,
-    NewMessage,
+    AssembledPrompt, Budget, ChatTurn, Context, ContextStore, Contexts as Engine, MemoryBlock,
+    MemoryScope, Message, NewContext, NewMessage,
 };
 use sp_core::knowledge::{Namespace, SimpleTokenizer};
-use sp_core::{ChatModel, Tokenizer};
+use sp_core::{ChatModel, Result, Tokenizer};
 
-use crate::convert::{block, serialized, to_json, to_python};
+use crate::convert::{awaitable, block, block_json, to_json};
 use crate::errors::{invalid, to_py};
 use crate::knowledge::KnowledgeStore;
 use crate::model::Model;
@@ -73,9 +74,100 @@ pub struct Contexts {
     window: usize,
 }
 
+/// The work of each call, shared by its blocking and awaitable forms.
 impl Contexts {
-    fn sampling(options: Option<&Bound<'_, PyDict>>) -> PyResult<Sampling> {
-        crate::model::sampling(options)
+    fn creating(
+        &self,
+        title: Option<String>,
+        system_prompt: Option<String>,
+        agent: Option<String>,
+        metadata: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<impl Future<Output = Result<Context>> + Send + 'static> {
+        let new = NewContext {
+            namespace: self.namespace.clone(),
+            agent,
+            title,
+            system_prompt,
+            metadata: metadata.map(|m| to_json("metadata", m)).transpose()?,
+        };
+        let engine = self.engine.clone();
+        Ok(async move { engine.create(new).await })
+    }
+
+    fn appending(
+        &self,
+        context_id: &str,
+        role: &str,
+        content: String,
+    ) -> PyResult<impl Future<Output = Result<Message>> + Send + 'static> {
+        let id = self::context_id(context_id)?;
+        let message = NewMessage::new(self::role(role)?, content);
+        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
+        Ok(async move { engine.append(&namespace, id, message).await })
+    }
+
+    fn reading(
+        &self,
+        context_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> PyResult<impl Future<Output = Result<Vec<Message>>> + Send + 'static> {
+        let id = self::context_id(context_id)?;
+        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
+        Ok(async move { engine.messages(&namespace, id, after, limit).await })
+    }
+
+    fn remembering(
+        &self,
+        name: String,
+        content: String,
+        context_id: Option<&str>,
+        agent: Option<String>,
+        limit_chars: Option<u32>,
+    ) -> PyResult<impl Future<Output = Result<MemoryBlock>> + Send + 'static> {
+        let scope = self::scope(context_id, agent)?;
+        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
+        Ok(async move {
+            engine
+                .set_memory(&namespace, &scope, &name, &content, limit_chars)
+                .await
+        })
+    }
+
+    fn assembling(
+        &self,
+        context_id: &str,
+        context_window: usize,
+        reply_tokens: usize,
+    ) -> PyResult<impl Future<Output = Result<Value>> + Send + 'static> {
+        let id = self::context_id(context_id)?;
+        let budget = Budget {
+            context_window,
+            reply_tokens,
+            retrieval_tokens: context_window / 4,
+        };
+        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
+        Ok(async move {
+            let prompt = engine.assemble(&namespace, id, &budget).await?;
+            Ok(prompt_json(&prompt))
+        })
+    }
+
+    fn chatting(
+        &self,
+        context_id: &str,
+        content: String,
+        sampling: Option<&Bound<'_, PyDict>>,
+    ) -> PyResult<impl Future<Output = Result<Value>> + Send + 'static> {
+        let id = self::context_id(context_id)?;
+        let sampling = crate::model::sampling(sampling)?;
+        let (engine, namespace, window) =
+            (self.engine.clone(), self.namespace.clone(), self.window);
+        Ok(async move {
+            let user = NewMessage::new(Role::User, content);
+            let turn = engine.chat(&namespace, id, user, &sampling, window).await?;
+            Ok(turn_json(&turn))
+        })
     }
 }
 
@@ -94,10 +186,7 @@ impl Contexts {
         namespace: Option<String>,
         schema: Option<String>,
     ) -> PyResult<Self> {
-        let namespace = match namespace {
-            Some(name) => Namespace::new(name).map_err(to_py)?,
-            None => Namespace::default(),
-        };
+        let namespace = stores::namespace(namespace)?;
         let store: Arc<dyn ContextStore> = block(py, async move {
             Ok(match stores::open(location, schema).await? {
                 Database::Embedded(db) => {
@@ -136,20 +225,23 @@ impl Contexts {
         agent: Option<String>,
         metadata: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let new = NewContext {
-            namespace: self.namespace.clone(),
-            agent,
-            title,
-            system_prompt,
-            metadata: metadata.map(|m| to_json("metadata", m)).transpose()?,
-        };
-        let engine = self.engine.clone();
-        let context = block(py, async move { engine.create(new).await })?;
-        serialized(py, &context)
+        block_json(py, self.creating(title, system_prompt, agent, metadata)?)
+    }
+
+    /// `create` as an awaitable.
+    #[pyo3(signature = (*, title=None, system_prompt=None, agent=None, metadata=None))]
+    fn acreate<'py>(
+        &self,
+        py: Python<'py>,
+        title: Option<String>,
+        system_prompt: Option<String>,
+        agent: Option<String>,
+        metadata: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.creating(title, system_prompt, agent, metadata)?)
     }
 
     /// Appends a message (`role`: system, user, assistant or tool); returns it as stored.
-    #[pyo3(signature = (context_id, role, content))]
     fn append<'py>(
         &self,
         py: Python<'py>,
@@ -157,16 +249,18 @@ impl Contexts {
         role: &str,
         content: String,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (id, message) = (
-            self::context_id(context_id)?,
-            NewMessage::new(self::role(role)?, content),
-        );
-        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
-        let stored = block(
-            py,
-            async move { engine.append(&namespace, id, message).await },
-        )?;
-        serialized(py, &stored)
+        block_json(py, self.appending(context_id, role, content)?)
+    }
+
+    /// `append` as an awaitable.
+    fn aappend<'py>(
+        &self,
+        py: Python<'py>,
+        context_id: &str,
+        role: &str,
+        content: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.appending(context_id, role, content)?)
     }
 
     /// The context's messages after sequence number `after`, oldest first.
@@ -178,12 +272,19 @@ impl Contexts {
         after: u64,
         limit: u32,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let id = self::context_id(context_id)?;
-        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
-        let messages = block(py, async move {
-            engine.messages(&namespace, id, after, limit).await
-        })?;
-        serialized(py, &messages)
+        block_json(py, self.reading(context_id, after, limit)?)
+    }
+
+    /// `messages` as an awaitable.
+    #[pyo3(signature = (context_id, *, after=0, limit=1000))]
+    fn amessages<'py>(
+        &self,
+        py: Python<'py>,
+        context_id: &str,
+        after: u64,
+        limit: u32,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.reading(context_id, after, limit)?)
     }
 
     /// Writes a memory block of a context (`context_id=`) or of an agent (`agent=`): always
@@ -198,14 +299,27 @@ impl Contexts {
         agent: Option<String>,
         limit_chars: Option<u32>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let scope = self::scope(context_id, agent)?;
-        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
-        let block_ = block(py, async move {
-            engine
-                .set_memory(&namespace, &scope, &name, &content, limit_chars)
-                .await
-        })?;
-        serialized(py, &block_)
+        block_json(
+            py,
+            self.remembering(name, content, context_id, agent, limit_chars)?,
+        )
+    }
+
+    /// `remember` as an awaitable.
+    #[pyo3(signature = (name, content, *, context_id=None, agent=None, limit_chars=None))]
+    fn aremember<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        content: String,
+        context_id: Option<&str>,
+        agent: Option<String>,
+        limit_chars: Option<u32>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(
+            py,
+            self.remembering(name, content, context_id, agent, limit_chars)?,
+        )
     }
 
     /// The prompt for the context's next reply within `context_window` tokens, leaving
@@ -219,18 +333,25 @@ impl Contexts {
         context_window: usize,
         reply_tokens: usize,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let id = self::context_id(context_id)?;
-        let budget = Budget {
-            context_window,
-            reply_tokens,
-            retrieval_tokens: context_window / 4,
-        };
-        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
-        let prompt = block(
+        block_json(
             py,
-            async move { engine.assemble(&namespace, id, &budget).await },
-        )?;
-        to_python(py, &prompt_json(&prompt))
+            self.assembling(context_id, context_window, reply_tokens)?,
+        )
+    }
+
+    /// `assemble` as an awaitable.
+    #[pyo3(signature = (context_id, *, context_window, reply_tokens=256))]
+    fn aassemble<'py>(
+        &self,
+        py: Python<'py>,
+        context_id: &str,
+        context_window: usize,
+        reply_tokens: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(
+            py,
+            self.assembling(context_id, context_window, reply_tokens)?,
+        )
     }
 
     /// One turn: stores `content` as the user's message, answers with the model from the
@@ -244,14 +365,7 @@ impl Contexts {
         content: String,
         sampling: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (id, sampling) = (self::context_id(context_id)?, Self::sampling(sampling)?);
-        let (engine, namespace, window) =
-            (self.engine.clone(), self.namespace.clone(), self.window);
-        let turn = block(py, async move {
-            let user = NewMessage::new(Role::User, content);
-            engine.chat(&namespace, id, user, &sampling, window).await
-        })?;
-        to_python(py, &turn_json(&turn))
+        block_json(py, self.chatting(context_id, content, sampling)?)
     }
 
     /// `chat` as an awaitable.
@@ -263,16 +377,6 @@ impl Contexts {
         content: String,
         sampling: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let (id, sampling) = (self::context_id(context_id)?, Self::sampling(sampling)?);
-        let (engine, namespace, window) =
-            (self.engine.clone(), self.namespace.clone(), self.window);
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let user = NewMessage::new(Role::User, content);
-            let turn = engine
-                .chat(&namespace, id, user, &sampling, window)
-                .await
-                .map_err(to_py)?;
-            Python::attach(|py| to_python(py, &turn_json(&turn)).map(Bound::unbind))
-        })
+        awaitable(py, self.chatting(context_id, content, sampling)?)
     }
 }

@@ -23,6 +23,29 @@ where
     py.detach(|| runtime().block_on(work)).map_err(to_py)
 }
 
+/// Runs `work` with the GIL released and returns its value as Python (through JSON).
+pub fn block_json<'py, T, F>(py: Python<'py>, work: F) -> PyResult<Bound<'py, PyAny>>
+where
+    T: serde::Serialize + Send,
+    F: Future<Output = sp_core::Result<T>> + Send,
+{
+    let value = block(py, work)?;
+    serialized(py, &value)
+}
+
+/// `work` as an asyncio awaitable on the library's runtime, its value as Python (through
+/// JSON).
+pub fn awaitable<'py, T, F>(py: Python<'py>, work: F) -> PyResult<Bound<'py, PyAny>>
+where
+    T: serde::Serialize + Send + 'static,
+    F: Future<Output = sp_core::Result<T>> + Send + 'static,
+{
+    pyo3_async_runtimes::tokio::future_into_py(py, async move {
+        let value = work.await.map_err(to_py)?;
+        Python::attach(|py| serialized(py, &value).map(Bound::unbind))
+    })
+}
+
 /// A Python object as JSON; `field` names it in the error for anything JSON cannot hold.
 pub fn to_json(field: &str, object: &Bound<'_, PyAny>) -> PyResult<Value> {
     if object.is_none() {

@@ -193,10 +193,7 @@ impl KnowledgeStore {
                 Arc::new(SimpleTokenizer),
             ),
         };
-        let namespace = match namespace {
-            Some(name) => Namespace::new(name).map_err(to_py)?,
-            None => Namespace::default(),
-        };
+        let namespace = stores::namespace(namespace)?;
         let dims = embedder.dimensions();
         let store: Arc<dyn sp_core::knowledge::DocumentStore> = block(py, async move {
             Ok(match stores::open(location, schema).await? {

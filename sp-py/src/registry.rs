@@ -1,14 +1,15 @@
 //! `Registry`: the service hub — register services and their tools, discover them, call a
 //! tool (arguments checked against its schema; timeouts, retries, circuit breakers).
 
+use std::future::Future;
 use std::sync::Arc;
 
 use pyo3::prelude::*;
 use serde_json::Value;
-use sp_core::hub::{Discovery, Hub, HubConfig, NewService, RegistryStore, ToolInvocation};
+use sp_core::hub::{Discovery, Hub, HubConfig, NewService, RegistryStore, Service, ToolInvocation};
 use sp_core::knowledge::Namespace;
 
-use crate::convert::{block, serialized, to_json, to_python};
+use crate::convert::{awaitable, block, block_json, to_json};
 use crate::errors::{invalid, to_py};
 use crate::stores::{self, Database};
 
@@ -19,22 +20,69 @@ pub struct Registry {
     namespace: Namespace,
 }
 
+/// The work of each call, shared by its blocking and awaitable forms.
 impl Registry {
-    fn call(
+    fn registering(
+        &self,
+        service: &Bound<'_, PyAny>,
+    ) -> PyResult<impl Future<Output = sp_core::Result<Service>> + Send + 'static> {
+        let mut json = to_json("service", service)?;
+        if let Value::Object(map) = &mut json {
+            map.entry("namespace")
+                .or_insert_with(|| Value::String(self.namespace.as_str().to_owned()));
+        }
+        let new: NewService = serde_json::from_value(json).map_err(|e| invalid("service", e))?;
+        let hub = self.hub.clone();
+        Ok(async move { Ok(hub.register(new).await?.0) })
+    }
+
+    fn discovering(
+        &self,
+        name: Option<String>,
+        tag: Option<String>,
+        capability: Option<String>,
+        tool: Option<String>,
+        version: Option<String>,
+    ) -> impl Future<Output = sp_core::Result<Vec<Service>>> + Send + 'static {
+        let query = Discovery {
+            namespace: self.namespace.clone(),
+            name,
+            tag,
+            capability,
+            tool,
+            version,
+            health: None,
+        };
+        let hub = self.hub.clone();
+        async move { hub.discover(&query).await }
+    }
+
+    fn invoking(
         &self,
         tool: String,
         arguments: Option<&Bound<'_, PyAny>>,
         service: Option<String>,
-    ) -> PyResult<ToolInvocation> {
+    ) -> PyResult<impl Future<Output = sp_core::Result<Value>> + Send + 'static> {
         let arguments = match arguments {
             Some(arguments) => to_json("arguments", arguments)?,
             None => Value::Object(Default::default()),
         };
-        Ok(ToolInvocation {
+        let call = ToolInvocation {
             namespace: self.namespace.clone(),
             service,
             ..ToolInvocation::new(tool, arguments)
-        })
+        };
+        let hub = self.hub.clone();
+        Ok(async move { Ok(hub.invoke(call).await?.output) })
+    }
+
+    fn deregistering(
+        &self,
+        name: String,
+        version: String,
+    ) -> impl Future<Output = sp_core::Result<()>> + Send + 'static {
+        let (hub, namespace) = (self.hub.clone(), self.namespace.clone());
+        async move { hub.deregister(&namespace, &name, &version).await }
     }
 }
 
@@ -49,10 +97,7 @@ impl Registry {
         namespace: Option<String>,
         schema: Option<String>,
     ) -> PyResult<Self> {
-        let namespace = match namespace {
-            Some(name) => Namespace::new(name).map_err(to_py)?,
-            None => Namespace::default(),
-        };
+        let namespace = stores::namespace(namespace)?;
         let store: Arc<dyn RegistryStore> = block(py, async move {
             Ok(match stores::open(location, schema).await? {
                 Database::Embedded(db) => {
@@ -75,15 +120,16 @@ impl Registry {
         py: Python<'py>,
         service: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let mut json = to_json("service", service)?;
-        if let Value::Object(map) = &mut json {
-            map.entry("namespace")
-                .or_insert_with(|| Value::String(self.namespace.as_str().to_owned()));
-        }
-        let new: NewService = serde_json::from_value(json).map_err(|e| invalid("service", e))?;
-        let hub = self.hub.clone();
-        let (service, _) = block(py, async move { hub.register(new).await })?;
-        serialized(py, &service)
+        block_json(py, self.registering(service)?)
+    }
+
+    /// `register` as an awaitable.
+    fn aregister<'py>(
+        &self,
+        py: Python<'py>,
+        service: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.registering(service)?)
     }
 
     /// Services matching every filter given, as dicts.
@@ -97,18 +143,21 @@ impl Registry {
         tool: Option<String>,
         version: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let query = Discovery {
-            namespace: self.namespace.clone(),
-            name,
-            tag,
-            capability,
-            tool,
-            version,
-            health: None,
-        };
-        let hub = self.hub.clone();
-        let found = block(py, async move { hub.discover(&query).await })?;
-        serialized(py, &found)
+        block_json(py, self.discovering(name, tag, capability, tool, version))
+    }
+
+    /// `discover` as an awaitable.
+    #[pyo3(signature = (*, name=None, tag=None, capability=None, tool=None, version=None))]
+    fn adiscover<'py>(
+        &self,
+        py: Python<'py>,
+        name: Option<String>,
+        tag: Option<String>,
+        capability: Option<String>,
+        tool: Option<String>,
+        version: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.discovering(name, tag, capability, tool, version))
     }
 
     /// Calls a tool; returns its JSON answer. `service` picks one when several offer it.
@@ -120,10 +169,7 @@ impl Registry {
         arguments: Option<&Bound<'py, PyAny>>,
         service: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let call = self.call(tool, arguments, service)?;
-        let hub = self.hub.clone();
-        let result = block(py, async move { hub.invoke(call).await })?;
-        to_python(py, &result.output)
+        block_json(py, self.invoking(tool, arguments, service)?)
     }
 
     /// `invoke` as an awaitable.
@@ -135,19 +181,21 @@ impl Registry {
         arguments: Option<&Bound<'py, PyAny>>,
         service: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let call = self.call(tool, arguments, service)?;
-        let hub = self.hub.clone();
-        pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let result = hub.invoke(call).await.map_err(to_py)?;
-            Python::attach(|py| to_python(py, &result.output).map(Bound::unbind))
-        })
+        awaitable(py, self.invoking(tool, arguments, service)?)
     }
 
     /// Removes a service version.
     fn deregister(&self, py: Python<'_>, name: String, version: String) -> PyResult<()> {
-        let (hub, namespace) = (self.hub.clone(), self.namespace.clone());
-        block(py, async move {
-            hub.deregister(&namespace, &name, &version).await
-        })
+        block(py, self.deregistering(name, version))
+    }
+
+    /// `deregister` as an awaitable.
+    fn aderegister<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        version: String,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.deregistering(name, version))
     }
 }

@@ -28,3 +28,11 @@ pub async fn open(location: String, schema: Option<String>) -> sp_core::Result<D
         ))
     }
 }
+
+/// The namespace a caller names, or the default one.
+pub fn namespace(name: Option<String>) -> pyo3::PyResult<sp_core::knowledge::Namespace> {
+    match name {
+        Some(name) => sp_core::knowledge::Namespace::new(name).map_err(crate::errors::to_py),
+        None => Ok(sp_core::knowledge::Namespace::default()),
+    }
+}

@@ -1,6 +1,7 @@
 //! `Workflows`: define DAG workflows of tool / model / search / condition steps and run them,
 //! persisted step by step (resumed by a live process after a crash), cancellable.
 
+use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -9,11 +10,12 @@ use serde_json::Value;
 use sp_core::events::{EventBackend, EventLog, EventsConfig};
 use sp_core::knowledge::Namespace;
 use sp_core::workflows::{
-    NewRun, NewWorkflow, PlatformActions, WorkflowStore, Workflows as Engine, WorkflowsConfig,
+    NewRun, NewWorkflow, PlatformActions, Run, Workflow, WorkflowStore, Workflows as Engine,
+    WorkflowsConfig,
 };
 use sp_core::{ChatModel, Id};
 
-use crate::convert::{block, serialized, to_json};
+use crate::convert::{awaitable, block, block_json, to_json};
 use crate::errors::{invalid, to_py};
 use crate::knowledge::KnowledgeStore;
 use crate::model::Model;
@@ -29,6 +31,68 @@ fn run_id(raw: &str) -> PyResult<Id> {
 pub struct Workflows {
     engine: Arc<Engine>,
     namespace: Namespace,
+}
+
+/// The work of each call, shared by its blocking and awaitable forms.
+impl Workflows {
+    fn defining(
+        &self,
+        workflow: &Bound<'_, PyAny>,
+    ) -> PyResult<impl Future<Output = sp_core::Result<Workflow>> + Send + 'static> {
+        let mut json = to_json("workflow", workflow)?;
+        if let Value::Object(map) = &mut json {
+            map.entry("namespace")
+                .or_insert_with(|| Value::String(self.namespace.as_str().to_owned()));
+        }
+        let new: NewWorkflow = serde_json::from_value(json).map_err(|e| invalid("workflow", e))?;
+        let engine = self.engine.clone();
+        Ok(async move { engine.define(&new).await })
+    }
+
+    fn starting(
+        &self,
+        name: String,
+        input: Option<&Bound<'_, PyAny>>,
+        correlation_id: Option<String>,
+    ) -> PyResult<impl Future<Output = sp_core::Result<Run>> + Send + 'static> {
+        let new = NewRun {
+            input: input
+                .map(|i| to_json("input", i))
+                .transpose()?
+                .unwrap_or(Value::Null),
+            correlation_id,
+        };
+        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
+        Ok(async move { engine.start(&namespace, &name, new).await })
+    }
+
+    /// The run now (`timeout` `None`) or once ended (at most `timeout` seconds from now).
+    fn reading(
+        &self,
+        run_id: &str,
+        timeout: Option<f64>,
+    ) -> PyResult<impl Future<Output = sp_core::Result<Run>> + Send + 'static> {
+        let id = self::run_id(run_id)?;
+        let timeout = timeout
+            .map(|t| Duration::try_from_secs_f64(t).map_err(|e| invalid("timeout", e)))
+            .transpose()?;
+        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
+        Ok(async move {
+            match timeout {
+                Some(timeout) => engine.wait(&namespace, id, timeout).await,
+                None => engine.run(&namespace, id).await,
+            }
+        })
+    }
+
+    fn cancelling(
+        &self,
+        run_id: &str,
+    ) -> PyResult<impl Future<Output = sp_core::Result<Run>> + Send + 'static> {
+        let id = self::run_id(run_id)?;
+        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
+        Ok(async move { engine.cancel(&namespace, id).await })
+    }
 }
 
 #[pymethods]
@@ -48,10 +112,7 @@ impl Workflows {
         namespace: Option<String>,
         schema: Option<String>,
     ) -> PyResult<Self> {
-        let namespace = match namespace {
-            Some(name) => Namespace::new(name).map_err(to_py)?,
-            None => Namespace::default(),
-        };
+        let namespace = stores::namespace(namespace)?;
         let (store, events): (Arc<dyn WorkflowStore>, Arc<dyn EventBackend>) =
             block(py, async move {
                 Ok(match stores::open(location, schema).await? {
@@ -88,15 +149,16 @@ impl Workflows {
         py: Python<'py>,
         workflow: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let mut json = to_json("workflow", workflow)?;
-        if let Value::Object(map) = &mut json {
-            map.entry("namespace")
-                .or_insert_with(|| Value::String(self.namespace.as_str().to_owned()));
-        }
-        let new: NewWorkflow = serde_json::from_value(json).map_err(|e| invalid("workflow", e))?;
-        let engine = self.engine.clone();
-        let stored = block(py, async move { engine.define(&new).await })?;
-        serialized(py, &stored)
+        block_json(py, self.defining(workflow)?)
+    }
+
+    /// `define` as an awaitable.
+    fn adefine<'py>(
+        &self,
+        py: Python<'py>,
+        workflow: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.defining(workflow)?)
     }
 
     /// Starts a run of `name` with `input` (a dict); returns it at once (`running`).
@@ -108,27 +170,29 @@ impl Workflows {
         input: Option<&Bound<'py, PyAny>>,
         correlation_id: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let new = NewRun {
-            input: input
-                .map(|i| to_json("input", i))
-                .transpose()?
-                .unwrap_or(Value::Null),
-            correlation_id,
-        };
-        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
-        let run = block(
-            py,
-            async move { engine.start(&namespace, &name, new).await },
-        )?;
-        serialized(py, &run)
+        block_json(py, self.starting(name, input, correlation_id)?)
+    }
+
+    /// `start` as an awaitable.
+    #[pyo3(signature = (name, input=None, *, correlation_id=None))]
+    fn astart<'py>(
+        &self,
+        py: Python<'py>,
+        name: String,
+        input: Option<&Bound<'py, PyAny>>,
+        correlation_id: Option<String>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.starting(name, input, correlation_id)?)
     }
 
     /// A run with its steps.
     fn run<'py>(&self, py: Python<'py>, run_id: &str) -> PyResult<Bound<'py, PyAny>> {
-        let id = self::run_id(run_id)?;
-        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
-        let run = block(py, async move { engine.run(&namespace, id).await })?;
-        serialized(py, &run)
+        block_json(py, self.reading(run_id, None)?)
+    }
+
+    /// `run` as an awaitable.
+    fn arun<'py>(&self, py: Python<'py>, run_id: &str) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.reading(run_id, None)?)
     }
 
     /// The run once it ended, or as it is after `timeout` seconds.
@@ -139,21 +203,27 @@ impl Workflows {
         run_id: &str,
         timeout: f64,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let id = self::run_id(run_id)?;
-        let timeout = Duration::try_from_secs_f64(timeout).map_err(|e| invalid("timeout", e))?;
-        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
-        let run = block(
-            py,
-            async move { engine.wait(&namespace, id, timeout).await },
-        )?;
-        serialized(py, &run)
+        block_json(py, self.reading(run_id, Some(timeout))?)
+    }
+
+    /// `wait` as an awaitable.
+    #[pyo3(signature = (run_id, timeout=60.0))]
+    fn await_run<'py>(
+        &self,
+        py: Python<'py>,
+        run_id: &str,
+        timeout: f64,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.reading(run_id, Some(timeout))?)
     }
 
     /// Cancels a running run (`ConflictError` when it already ended).
     fn cancel<'py>(&self, py: Python<'py>, run_id: &str) -> PyResult<Bound<'py, PyAny>> {
-        let id = self::run_id(run_id)?;
-        let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
-        let run = block(py, async move { engine.cancel(&namespace, id).await })?;
-        serialized(py, &run)
+        block_json(py, self.cancelling(run_id)?)
+    }
+
+    /// `cancel` as an awaitable.
+    fn acancel<'py>(&self, py: Python<'py>, run_id: &str) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.cancelling(run_id)?)
     }
 }

@@ -181,3 +181,48 @@ def test_workflows_call_tools_decide_and_search(location, calculator):
         flows.cancel(run["id"])
     with pytest.raises(sp.NotFoundError):
         flows.start("nope")
+
+
+def test_every_call_has_an_asyncio_twin(location, calculator, model):
+    schema = schema_of(location)
+    registry = sp.Registry.open(location, **schema)
+    store = sp.KnowledgeStore.open(location, **schema)
+    events = sp.Events.open(location, **schema)
+    flows = sp.Workflows.open(location, registry=registry, knowledge=store, **schema)
+    contexts = sp.Contexts.open(location, model=model, **schema)
+
+    async def main():
+        await registry.aregister({"name": "calc", "version": "1.0.0", "base_url": calculator,
+                                  "tools": [{"name": "add", "input_schema": {"type": "object"}}]})
+        found = await registry.adiscover(tool="add")
+        added = await registry.ainvoke("add", {"a": 1, "b": 1})
+        appended = await asyncio.gather(*(events.aappend("ticks", "tick", {"n": n}) for n in range(5)))
+        ticks = await events.aquery(stream="ticks")
+        await flows.adefine({"name": "once", "steps": [
+            {"id": "add", "kind": "tool", "tool": "add", "arguments": {"a": 20, "b": 22}}]})
+        started = await flows.astart("once")
+        ended = await flows.await_run(started["id"], 30)
+        same = await flows.arun(started["id"])
+        context = await contexts.acreate(title="async", agent="bot")
+        await contexts.aremember("fact", "The sky is green here.", agent="bot")
+        await contexts.aappend(context["id"], "user", "Hello.")
+        prompt = await contexts.aassemble(context["id"], context_window=512, reply_tokens=64)
+        stored = await contexts.amessages(context["id"])
+        await registry.aderegister("calc", "1.0.0")
+        return found, added, appended, ticks, ended, same, prompt, stored
+
+    found, added, appended, ticks, ended, same, prompt, stored = asyncio.run(main())
+    assert [s["name"] for s in found] == ["calc"] and added == {"sum": 2}
+    assert sorted(e["offset"] for e in appended) == [1, 2, 3, 4, 5]
+    assert sorted(e["data"]["n"] for e in ticks) == [0, 1, 2, 3, 4]
+    assert ended["status"] == "succeeded" and ended == same
+    assert ended["output"] == {"add": {"sum": 42}}
+    assert "sky is green" in prompt["messages"][0]["content"]
+    assert [m["content"] for m in stored] == ["Hello."]
+    assert registry.discover(tool="add") == []
+
+    async def cancel_ended():
+        return await flows.acancel(ended["id"])
+
+    with pytest.raises(sp.ConflictError):
+        asyncio.run(cancel_ended())

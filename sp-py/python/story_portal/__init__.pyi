@@ -178,8 +178,20 @@ class Contexts:
         agent: Optional[str] = None,
         metadata: Optional[Mapping[str, Any]] = None,
     ) -> dict[str, Any]: ...
+    def acreate(
+        self,
+        *,
+        title: Optional[str] = None,
+        system_prompt: Optional[str] = None,
+        agent: Optional[str] = None,
+        metadata: Optional[Mapping[str, Any]] = None,
+    ) -> Awaitable[dict[str, Any]]: ...
     def append(self, context_id: str, role: str, content: str) -> dict[str, Any]: ...
+    def aappend(self, context_id: str, role: str, content: str) -> Awaitable[dict[str, Any]]: ...
     def messages(self, context_id: str, *, after: int = 0, limit: int = 1000) -> list[dict[str, Any]]: ...
+    def amessages(
+        self, context_id: str, *, after: int = 0, limit: int = 1000
+    ) -> Awaitable[list[dict[str, Any]]]: ...
     def remember(
         self,
         name: str,
@@ -190,8 +202,20 @@ class Contexts:
         limit_chars: Optional[int] = None,
     ) -> dict[str, Any]:
         """A memory block of one context or of an agent (exactly one of the two)."""
+    def aremember(
+        self,
+        name: str,
+        content: str,
+        *,
+        context_id: Optional[str] = None,
+        agent: Optional[str] = None,
+        limit_chars: Optional[int] = None,
+    ) -> Awaitable[dict[str, Any]]: ...
     def assemble(self, context_id: str, *, context_window: int, reply_tokens: int = 256) -> dict[str, Any]:
         """{"messages", "prompt_tokens", "retrieved", "summary_through"}"""
+    def aassemble(
+        self, context_id: str, *, context_window: int, reply_tokens: int = 256
+    ) -> Awaitable[dict[str, Any]]: ...
     def chat(self, context_id: str, content: str, **sampling: Any) -> dict[str, Any]:
         """{"text", "finish_reason", "usage", "reply", "prompt"}"""
     def achat(self, context_id: str, content: str, **sampling: Any) -> Awaitable[dict[str, Any]]: ...
@@ -202,6 +226,7 @@ class Registry:
     def open(location: str, *, namespace: Optional[str] = None, schema: Optional[str] = None) -> "Registry": ...
     def register(self, service: Mapping[str, Any]) -> dict[str, Any]:
         """A service version as ``POST /v1/services`` takes it: name, version, base_url, tools, …"""
+    def aregister(self, service: Mapping[str, Any]) -> Awaitable[dict[str, Any]]: ...
     def discover(
         self,
         *,
@@ -211,9 +236,19 @@ class Registry:
         tool: Optional[str] = None,
         version: Optional[str] = None,
     ) -> list[dict[str, Any]]: ...
+    def adiscover(
+        self,
+        *,
+        name: Optional[str] = None,
+        tag: Optional[str] = None,
+        capability: Optional[str] = None,
+        tool: Optional[str] = None,
+        version: Optional[str] = None,
+    ) -> Awaitable[list[dict[str, Any]]]: ...
     def invoke(self, tool: str, arguments: Optional[Mapping[str, Any]] = None, *, service: Optional[str] = None) -> Any: ...
     def ainvoke(self, tool: str, arguments: Optional[Mapping[str, Any]] = None, *, service: Optional[str] = None) -> Awaitable[Any]: ...
     def deregister(self, name: str, version: str) -> None: ...
+    def aderegister(self, name: str, version: str) -> Awaitable[None]: ...
 
 class Events:
     """The event log: CloudEvents in ordered streams."""
@@ -228,6 +263,15 @@ class Events:
         subject: Optional[str] = None,
         correlation_id: Optional[str] = None,
     ) -> dict[str, Any]: ...
+    def aappend(
+        self,
+        stream: str,
+        event_type: str,
+        data: Any = None,
+        *,
+        subject: Optional[str] = None,
+        correlation_id: Optional[str] = None,
+    ) -> Awaitable[dict[str, Any]]: ...
     def query(
         self,
         *,
@@ -238,6 +282,16 @@ class Events:
         from_offset: Optional[int] = None,
         limit: int = 100,
     ) -> list[dict[str, Any]]: ...
+    def aquery(
+        self,
+        *,
+        stream: Optional[str] = None,
+        event_type: Optional[str] = None,
+        subject: Optional[str] = None,
+        correlation_id: Optional[str] = None,
+        from_offset: Optional[int] = None,
+        limit: int = 100,
+    ) -> Awaitable[list[dict[str, Any]]]: ...
 
 class Server:
     """The reference server running in this process."""
@@ -278,9 +332,17 @@ class Workflows:
         schema: Optional[str] = None,
     ) -> "Workflows": ...
     def define(self, workflow: Mapping[str, Any]) -> dict[str, Any]: ...
+    def adefine(self, workflow: Mapping[str, Any]) -> Awaitable[dict[str, Any]]: ...
     def start(
         self, name: str, input: Optional[Mapping[str, Any]] = None, *, correlation_id: Optional[str] = None
     ) -> dict[str, Any]: ...
+    def astart(
+        self, name: str, input: Optional[Mapping[str, Any]] = None, *, correlation_id: Optional[str] = None
+    ) -> Awaitable[dict[str, Any]]: ...
     def run(self, run_id: str) -> dict[str, Any]: ...
+    def arun(self, run_id: str) -> Awaitable[dict[str, Any]]: ...
     def wait(self, run_id: str, timeout: float = 60.0) -> dict[str, Any]: ...
+    def await_run(self, run_id: str, timeout: float = 60.0) -> Awaitable[dict[str, Any]]:
+        """``wait`` as an awaitable (``await`` is a keyword, hence the name)."""
     def cancel(self, run_id: str) -> dict[str, Any]: ...
+    def acancel(self, run_id: str) -> Awaitable[dict[str, Any]]: ...
