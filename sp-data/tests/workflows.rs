@@ -36,6 +36,10 @@ macro_rules! suite {
                 run(|f| Box::pin(cases::another_process_resumes_a_lapsed_run(f))).await;
             }
             #[tokio::test]
+            async fn leases_cover_only_the_runs_being_driven() {
+                run(|f| Box::pin(cases::leases_cover_only_the_runs_being_driven(f))).await;
+            }
+            #[tokio::test]
             async fn bad_definitions_and_runs_store_nothing() {
                 run(|f| Box::pin(cases::bad_definitions_and_runs_store_nothing(f))).await;
             }

@@ -250,12 +250,19 @@ impl Workflows {
         })
     }
 
-    /// One round of [`spawn_recovery`](Self::spawn_recovery): renews this process's leases
-    /// and resumes lapsed runs; returns the ids it resumed.
+    /// One round of [`spawn_recovery`](Self::spawn_recovery): renews the leases of the runs
+    /// this process drives and resumes lapsed runs; returns the ids it resumed.
     pub async fn recover_once(self: &Arc<Self>) -> Result<Vec<Id>> {
         let lease = self.lease();
-        self.store.renew_leases(&self.owner, lease.until).await?;
-        let busy = self.driving.lock().map(|d| d.len()).unwrap_or(0);
+        let driving: Vec<Id> = self
+            .driving
+            .lock()
+            .map(|d| d.keys().copied().collect())
+            .unwrap_or_default();
+        self.store
+            .renew_leases(&self.owner, &driving, lease.until)
+            .await?;
+        let busy = driving.len();
         let room = self.config.max_running.saturating_sub(busy as u32);
         if room == 0 {
             return Ok(Vec::new());

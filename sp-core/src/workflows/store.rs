@@ -63,8 +63,10 @@ pub trait WorkflowStore: Send + Sync {
     /// `SP-RES-002` when it already ended.
     async fn cancel_run(&self, namespace: &Namespace, id: Id) -> Result<Run>;
 
-    /// Extends `owner`'s lease on every run it holds to `until`.
-    async fn renew_leases(&self, owner: &str, until: Timestamp) -> Result<()>;
+    /// Extends `owner`'s lease to `until` on those of `runs` it still holds. Runs it holds
+    /// but no longer drives (their driver stopped on an error) are left to lapse, so a live
+    /// process — this one included — takes them over.
+    async fn renew_leases(&self, owner: &str, runs: &[Id], until: Timestamp) -> Result<()>;
 
     /// Takes over up to `limit` running runs whose lease lapsed before `now` (their process
     /// stopped), leasing them to `lease.owner`; returns their ids.

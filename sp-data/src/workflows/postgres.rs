@@ -317,12 +317,18 @@ impl WorkflowStore for PgWorkflowStore {
         Ok(run)
     }
 
-    async fn renew_leases(&self, owner: &str, until: Timestamp) -> Result<()> {
+    async fn renew_leases(&self, owner: &str, runs: &[Id], until: Timestamp) -> Result<()> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let ids: Vec<sqlx::types::Uuid> = runs.iter().map(Id::as_uuid).collect();
         sqlx::query(
-            "UPDATE workflow_runs SET lease_until = $1 WHERE owner = $2 AND status = 'running'",
+            "UPDATE workflow_runs SET lease_until = $1 \
+             WHERE owner = $2 AND status = 'running' AND id = ANY($3)",
         )
         .bind(until.as_datetime())
         .bind(owner)
+        .bind(&ids)
         .execute(&self.pool)
         .await
         .map_err(db)?;

@@ -335,15 +335,22 @@ impl WorkflowStore for SqliteWorkflowStore {
         Ok(run)
     }
 
-    async fn renew_leases(&self, owner: &str, until: Timestamp) -> Result<()> {
-        sqlx::query(
-            "UPDATE workflow_runs SET lease_until = ? WHERE owner = ? AND status = 'running'",
-        )
-        .bind(until.unix_micros())
-        .bind(owner)
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
+    async fn renew_leases(&self, owner: &str, runs: &[Id], until: Timestamp) -> Result<()> {
+        if runs.is_empty() {
+            return Ok(());
+        }
+        let mut renew =
+            sqlx::QueryBuilder::<sqlx::Sqlite>::new("UPDATE workflow_runs SET lease_until = ");
+        renew.push_bind(until.unix_micros());
+        renew.push(" WHERE owner = ");
+        renew.push_bind(owner.to_owned());
+        renew.push(" AND status = 'running' AND id IN (");
+        let mut ids = renew.separated(", ");
+        for id in runs {
+            ids.push_bind(id.to_string());
+        }
+        renew.push(")");
+        renew.build().execute(&self.pool).await.map_err(db)?;
         Ok(())
     }
 

@@ -432,3 +432,64 @@ pub async fn bad_definitions_and_runs_store_nothing(f: &Fixture) {
     let gone = engine.remove_workflow(&ns, "another").await.unwrap_err();
     assert_eq!(gone.code(), ErrorCode::NotFound);
 }
+
+/// A process renews only the runs it drives: one it holds but no longer drives (its driver
+/// stopped on an error) lapses and is taken over, while one it drives keeps its lease.
+pub async fn leases_cover_only_the_runs_being_driven(f: &Fixture) {
+    use sp_core::workflows::{Lease, Run, StepRun};
+    use sp_core::{Id, Timestamp};
+    let steps: Vec<sp_core::workflows::Step> =
+        serde_json::from_value(json!([tool_step("a", "echo", json!({}))])).unwrap();
+    let soon = Timestamp::from_unix_micros(Timestamp::now().unix_micros() + 200_000).unwrap();
+    let later = Timestamp::from_unix_micros(Timestamp::now().unix_micros() + 60_000_000).unwrap();
+    let new_run = || {
+        let now = Timestamp::now();
+        Run {
+            id: Id::new(),
+            namespace: Default::default(),
+            workflow: "w".into(),
+            version: 1,
+            status: RunStatus::Running,
+            input: json!({}),
+            output: None,
+            error: None,
+            correlation_id: "c".into(),
+            steps: vec![StepRun::pending("a")],
+            created_at: now,
+            updated_at: now,
+            finished_at: None,
+        }
+    };
+    let (driven, orphaned) = (new_run(), new_run());
+    let lease = Lease {
+        owner: "stalled".into(),
+        until: soon,
+    };
+    f.store.create_run(&driven, &steps, &lease).await.unwrap();
+    f.store.create_run(&orphaned, &steps, &lease).await.unwrap();
+    f.store
+        .renew_leases("stalled", &[driven.id], later)
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let taker = Lease {
+        owner: "live".into(),
+        until: later,
+    };
+    let claimed = f
+        .store
+        .claim_lapsed(&taker, Timestamp::now(), 10)
+        .await
+        .unwrap();
+    assert_eq!(claimed, [orphaned.id], "only the run nobody drives lapses");
+    // The old holder can no longer write to the run it lost.
+    let mut step = StepRun::pending("a");
+    step.status = StepStatus::Running;
+    assert!(
+        !f.store
+            .save_step(orphaned.id, "stalled", &step)
+            .await
+            .unwrap()
+    );
+    assert!(f.store.save_step(orphaned.id, "live", &step).await.unwrap());
+}
