@@ -27,10 +27,7 @@ impl Registry {
         service: &Bound<'_, PyAny>,
     ) -> PyResult<impl Future<Output = sp_core::Result<Service>> + Send + 'static> {
         let mut json = to_json("service", service)?;
-        if let Value::Object(map) = &mut json {
-            map.entry("namespace")
-                .or_insert_with(|| Value::String(self.namespace.as_str().to_owned()));
-        }
+        stores::default_namespace(&mut json, &self.namespace);
         let new: NewService = serde_json::from_value(json).map_err(|e| invalid("service", e))?;
         let hub = self.hub.clone();
         Ok(async move { Ok(hub.register(new).await?.0) })

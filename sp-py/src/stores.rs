@@ -36,3 +36,11 @@ pub fn namespace(name: Option<String>) -> pyo3::PyResult<sp_core::knowledge::Nam
         None => Ok(sp_core::knowledge::Namespace::default()),
     }
 }
+
+/// A definition (a JSON object from Python) in `namespace` unless it names its own.
+pub fn default_namespace(json: &mut serde_json::Value, namespace: &sp_core::knowledge::Namespace) {
+    if let serde_json::Value::Object(map) = json {
+        map.entry("namespace")
+            .or_insert_with(|| serde_json::Value::String(namespace.as_str().to_owned()));
+    }
+}

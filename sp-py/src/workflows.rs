@@ -40,10 +40,7 @@ impl Workflows {
         workflow: &Bound<'_, PyAny>,
     ) -> PyResult<impl Future<Output = sp_core::Result<Workflow>> + Send + 'static> {
         let mut json = to_json("workflow", workflow)?;
-        if let Value::Object(map) = &mut json {
-            map.entry("namespace")
-                .or_insert_with(|| Value::String(self.namespace.as_str().to_owned()));
-        }
+        stores::default_namespace(&mut json, &self.namespace);
         let new: NewWorkflow = serde_json::from_value(json).map_err(|e| invalid("workflow", e))?;
         let engine = self.engine.clone();
         Ok(async move { engine.define(&new).await })

@@ -1,7 +1,7 @@
 //! Driving one run: steps start as soon as what they need is done, each attempt is saved
 //! before and after it runs, and the run ends when every step has.
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -88,6 +88,11 @@ impl Workflows {
             .into_iter()
             .map(|s| (s.id.clone(), s))
             .collect();
+        // What each step waits for, parsed from its inputs once per drive.
+        let needs: HashMap<String, BTreeSet<String>> = definition
+            .values()
+            .map(|step| Ok((step.id.clone(), dependencies(step)?)))
+            .collect::<Result<_>>()?;
         let mut states: HashMap<String, StepRun> = run
             .steps
             .iter()
@@ -124,12 +129,13 @@ impl Workflows {
                     if current.status.is_final() || launched.contains(step_id) {
                         continue;
                     }
-                    let Some(step) = definition.get(step_id) else {
+                    let (Some(step), Some(waits)) = (definition.get(step_id), needs.get(step_id))
+                    else {
                         return Err(Error::internal(format!(
                             "run {id} has no definition of step `{step_id}`"
                         )));
                     };
-                    match readiness(step, &states)? {
+                    match readiness(step, waits, &states) {
                         Readiness::Wait => {}
                         Readiness::Skip => {
                             let mut skipped = current.clone();
@@ -185,30 +191,24 @@ impl Workflows {
                 }
             }
         }
-        self.conclude(&run, &definition, &outputs, failure).await
+        self.conclude(&run, &needs, &outputs, failure).await
     }
 
     /// Ends the run: failed with the first failure, or succeeded with its last steps' outputs.
     async fn conclude(
         &self,
         run: &Run,
-        definition: &HashMap<String, Step>,
+        needs: &HashMap<String, BTreeSet<String>>,
         outputs: &HashMap<String, Value>,
         failure: Option<StepFailure>,
     ) -> Result<()> {
         let (status, output, kind) = match &failure {
             Some(_) => (RunStatus::Failed, None, "workflow.run.failed"),
             None => {
-                let needed: HashSet<String> = definition
-                    .values()
-                    .map(dependencies)
-                    .collect::<Result<Vec<_>>>()?
-                    .into_iter()
-                    .flatten()
-                    .collect();
+                let needed: HashSet<&String> = needs.values().flatten().collect();
                 let last: Map<String, Value> = outputs
                     .iter()
-                    .filter(|(id, _)| !needed.contains(*id))
+                    .filter(|(id, _)| !needed.contains(id))
                     .map(|(id, out)| (id.clone(), out.clone()))
                     .collect();
                 (
@@ -380,18 +380,22 @@ enum Readiness {
     Go,
 }
 
-fn readiness(step: &Step, states: &HashMap<String, StepRun>) -> Result<Readiness> {
-    for dep in dependencies(step)? {
-        match states.get(&dep).map(|s| s.status) {
+fn readiness(
+    step: &Step,
+    needs: &BTreeSet<String>,
+    states: &HashMap<String, StepRun>,
+) -> Readiness {
+    for dep in needs {
+        match states.get(dep).map(|s| s.status) {
             Some(StepStatus::Succeeded) => {}
-            Some(StepStatus::Skipped) => return Ok(Readiness::Skip),
-            _ => return Ok(Readiness::Wait),
+            Some(StepStatus::Skipped) => return Readiness::Skip,
+            _ => return Readiness::Wait,
         }
     }
     if let Some(when) = &step.when
         && states.get(when).and_then(|s| s.output.as_ref()) != Some(&Value::Bool(true))
     {
-        return Ok(Readiness::Skip);
+        return Readiness::Skip;
     }
-    Ok(Readiness::Go)
+    Readiness::Go
 }

@@ -11,8 +11,8 @@ use sp_core::{Error, Id, Page, PageRequest, Result, Timestamp};
 use sqlx::{PgConnection, PgPool};
 
 use super::rows::{
-    RunRow, StepRow, WorkflowRow, already_ended, definition, name_after, run_before, run_unknown,
-    runs_page, to_json, workflow_unknown, workflows_page,
+    RunRow, StepRow, StoredRunRow, WorkflowRow, already_ended, definition, name_after, run_before,
+    run_unknown, runs_page, to_json, workflow_unknown, workflows_page,
 };
 use crate::error::sqlx_error;
 
@@ -67,25 +67,18 @@ async fn run_in(
     namespace: Option<&Namespace>,
     id: Id,
 ) -> Result<(Run, String)> {
-    let row: Option<(String,)> = sqlx::query_as(
-        "SELECT definition::text FROM workflow_runs \
-         WHERE id = $1 AND ($2::text IS NULL OR namespace = $2)",
-    )
+    let row: Option<StoredRunRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN}, definition::text AS definition FROM workflow_runs \
+         WHERE id = $1 AND ($2::text IS NULL OR namespace = $2)"
+    )))
     .bind(id.as_uuid())
     .bind(namespace.map(Namespace::as_str))
     .fetch_optional(&mut *conn)
     .await
     .map_err(db)?;
-    let Some((definition,)) = row else {
+    let Some(StoredRunRow { run, definition }) = row else {
         return Err(run_unknown(id));
     };
-    let run: RunRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {RUN} FROM workflow_runs WHERE id = $1"
-    )))
-    .bind(id.as_uuid())
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db)?;
     let steps: Vec<StepRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {STEP} FROM workflow_steps WHERE run_id = $1 ORDER BY ordinal"
     )))

@@ -87,6 +87,14 @@ pub(crate) struct RunRow {
     finished_at: Option<i64>,
 }
 
+/// A run's row with the definition it runs (one read for both).
+#[derive(sqlx::FromRow)]
+pub(crate) struct StoredRunRow {
+    #[sqlx(flatten)]
+    pub(crate) run: RunRow,
+    pub(crate) definition: String,
+}
+
 #[derive(sqlx::FromRow)]
 pub(crate) struct StepRow {
     pub(crate) run_id: String,

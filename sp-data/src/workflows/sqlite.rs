@@ -11,8 +11,8 @@ use sp_core::{Error, Id, Page, PageRequest, Result, Timestamp};
 use sqlx::{Sqlite, SqliteConnection, SqlitePool};
 
 use super::rows::{
-    RunRow, StepRow, WorkflowRow, already_ended, definition, name_after, run_before, run_unknown,
-    runs_page, to_json, workflow_unknown, workflows_page,
+    RunRow, StepRow, StoredRunRow, WorkflowRow, already_ended, definition, name_after, run_before,
+    run_unknown, runs_page, to_json, workflow_unknown, workflows_page,
 };
 use crate::error::sqlx_error;
 
@@ -55,25 +55,19 @@ async fn run_in(
     namespace: Option<&Namespace>,
     id: Id,
 ) -> Result<(Run, String)> {
-    let row: Option<(String,)> = sqlx::query_as(
-        "SELECT definition FROM workflow_runs WHERE id = ? AND (? IS NULL OR namespace = ?)",
-    )
+    let row: Option<StoredRunRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
+        "SELECT {RUN}, definition FROM workflow_runs \
+         WHERE id = ? AND (? IS NULL OR namespace = ?)"
+    )))
     .bind(id.to_string())
     .bind(namespace.map(Namespace::as_str))
     .bind(namespace.map(Namespace::as_str))
     .fetch_optional(&mut *conn)
     .await
     .map_err(db)?;
-    let Some((definition,)) = row else {
+    let Some(StoredRunRow { run, definition }) = row else {
         return Err(run_unknown(id));
     };
-    let run: RunRow = sqlx::query_as(sqlx::AssertSqlSafe(format!(
-        "SELECT {RUN} FROM workflow_runs WHERE id = ?"
-    )))
-    .bind(id.to_string())
-    .fetch_one(&mut *conn)
-    .await
-    .map_err(db)?;
     let steps: Vec<StepRow> = sqlx::query_as(sqlx::AssertSqlSafe(format!(
         "SELECT {STEP} FROM workflow_steps WHERE run_id = ? ORDER BY ordinal"
     )))
