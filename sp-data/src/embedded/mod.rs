@@ -54,6 +54,9 @@ impl SqliteStore {
             .busy_timeout(std::time::Duration::from_secs(5));
         let pool = SqlitePoolOptions::new()
             .max_connections(8)
+            // A connection to a local file cannot go stale; the default ping before every
+            // acquire was a round trip to the connection's worker thread per query.
+            .test_before_acquire(false)
             .connect_with(options)
             .await
             .map_err(|err| Error::unavailable("sqlite", format!("{}: {err}", path.display())))?;

@@ -97,6 +97,24 @@ impl FlatIndex {
         scored
     }
 
+    /// `rowids` (those held) with their exact similarity to `query`, best first.
+    pub(crate) fn rescore(&self, rowids: &[i64], query: &[f32]) -> Vec<(i64, f32)> {
+        let e = self
+            .entries
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let d = self.dimensions;
+        let mut scored: Vec<(i64, f32)> = rowids
+            .iter()
+            .filter_map(|rowid| {
+                let i = *e.position.get(rowid)?;
+                Some((*rowid, dot(&e.vectors[i * d..(i + 1) * d], query)))
+            })
+            .collect();
+        scored.sort_by(|a, b| b.1.total_cmp(&a.1).then(a.0.cmp(&b.0)));
+        scored
+    }
+
     /// Vectors held for `namespace`.
     pub(crate) fn namespace_len(&self, namespace: &str) -> usize {
         let e = self
@@ -182,6 +200,19 @@ mod tests {
         assert_eq!((index.namespace_len("a"), index.namespace_len("b")), (1, 1));
         assert_eq!(index.snapshot().len(), 2);
         assert_eq!(index.ranked("b", &[1.0, 0.0])[0], (3, 1.0));
+    }
+
+    #[test]
+    fn rescore_orders_held_rowids_exactly() {
+        let index = FlatIndex::new(2);
+        let ns: Arc<str> = Arc::from("a");
+        index.insert(1, &ns, &[0.0, 1.0]);
+        index.insert(2, &ns, &[0.6, 0.8]);
+        index.insert(3, &ns, &[1.0, 0.0]);
+        // 7 is not held (removed since the graph found it): skipped.
+        let scored = index.rescore(&[1, 7, 3, 2], &[1.0, 0.0]);
+        assert_eq!(scored.iter().map(|s| s.0).collect::<Vec<_>>(), [3, 2, 1]);
+        assert!((scored[1].1 - 0.6).abs() < 1e-6);
     }
 
     #[test]

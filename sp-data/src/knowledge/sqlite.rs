@@ -1,14 +1,13 @@
 //! The embedded knowledge backend: SQLite rows and FTS5, vectors in an in-process index
 //! rebuilt from SQLite on open.
 
-use std::str::FromStr;
 use std::sync::Arc;
 
 use async_trait::async_trait;
 use serde_json::Value;
 use sp_core::knowledge::{
-    Document, DocumentStore, IngestOutcome, Ingested, Namespace, PreparedDocument, SearchHit,
-    Section, check_vector,
+    Document, DocumentStore, Ingested, Namespace, PreparedDocument, SearchHit, Section,
+    check_vector,
 };
 use sp_core::{Error, Id, Page, PageRequest, Result, Timestamp};
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
@@ -16,12 +15,16 @@ use sqlx::{AssertSqlSafe, Row, SqlitePool};
 use super::flat_index::FlatIndex;
 use super::graph_index::{GraphIndex, GraphParams};
 
+mod hit_rows;
+mod ingest;
+mod load;
 mod reads;
 mod vectors;
+use super::fts_query;
 use super::sqlite_rows::{DOC_COLUMNS, document_from_row, not_found, section_from_row};
-use super::{fts_query, vector_from_bytes, vector_to_bytes};
 use crate::SqliteStore;
 use crate::error::sqlx_error;
+use hit_rows::HitRows;
 
 /// Knowledge documents in the embedded SQLite database.
 ///
@@ -42,6 +45,7 @@ pub struct SqliteDocumentStore {
     dimensions: usize,
     index: Arc<FlatIndex>,
     graph: Arc<GraphIndex>,
+    hit_rows: HitRows,
     config: VectorIndexConfig,
     known_namespaces: std::sync::RwLock<std::collections::HashSet<String>>,
 }
@@ -70,6 +74,7 @@ impl std::fmt::Debug for SqliteDocumentStore {
         f.debug_struct("SqliteDocumentStore")
             .field("dimensions", &self.dimensions)
             .field("vectors", &self.index.len())
+            .field("graph_ready", &self.graph.is_ready())
             .finish_non_exhaustive()
     }
 }
@@ -110,22 +115,8 @@ impl SqliteDocumentStore {
             });
         }
         let index = FlatIndex::new(dimensions);
-        let rows = sqlx::query(
-            "SELECT s.rowid, d.namespace, s.embedding FROM kb_sections s \
-             JOIN kb_documents d ON d.id = s.document_id",
-        )
-        .fetch_all(&pool)
-        .await
-        .map_err(db)?;
-        let mut namespaces: std::collections::HashMap<String, Arc<str>> = Default::default();
-        for row in rows {
-            let ns: String = row.get(1);
-            let ns = namespaces
-                .entry(ns.clone())
-                .or_insert_with(|| Arc::from(ns.as_str()));
-            let vector = vector_from_bytes(row.get::<&[u8], _>(2));
-            index.insert(row.get(0), ns, &vector);
-        }
+        let hit_rows = HitRows::default();
+        load::load(&pool, &index, &hit_rows).await?;
         let index = Arc::new(index);
         let graph = vectors::build_graph(&index, dimensions, config.graph)?;
         Ok(SqliteDocumentStore {
@@ -133,6 +124,7 @@ impl SqliteDocumentStore {
             dimensions,
             index,
             graph,
+            hit_rows,
             config,
             known_namespaces: Default::default(),
         })
@@ -145,6 +137,13 @@ impl SqliteDocumentStore {
     pub fn set_expansion_search(&self, expansion_search: usize) {
         self.graph.set_expansion_search(expansion_search.max(1));
     }
+
+    /// True once the HNSW graph holds every vector (it is built on a background thread at
+    /// open, and searches of large namespaces stay exact until then), and false after a
+    /// failed graph update sent searches back to the exact index.
+    pub fn graph_ready(&self) -> bool {
+        self.graph.is_ready()
+    }
 }
 
 #[async_trait]
@@ -154,142 +153,7 @@ impl DocumentStore for SqliteDocumentStore {
     }
 
     async fn put(&self, prepared: PreparedDocument) -> Result<Ingested> {
-        for (_, vector) in &prepared.sections {
-            check_vector(vector, self.dimensions)?;
-        }
-        let new = &prepared.document;
-        let ns = new.namespace.as_str();
-        // IMMEDIATE takes the write lock up front, so two ingests of the same document
-        // serialise instead of both reading "absent" and colliding on insert.
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
-        let now = Timestamp::now().unix_micros();
-        sqlx::query("INSERT OR IGNORE INTO kb_namespaces (name, created_at) VALUES (?, ?)")
-            .bind(ns)
-            .bind(now)
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        let existing = match &new.external_id {
-            Some(ext) => sqlx::query(
-                "SELECT id, content_hash, deleted_at FROM kb_documents WHERE namespace = ? AND external_id = ?",
-            )
-            .bind(ns)
-            .bind(ext),
-            None => sqlx::query(
-                "SELECT id, content_hash, deleted_at FROM kb_documents \
-                 WHERE namespace = ? AND external_id IS NULL AND content_hash = ?",
-            )
-            .bind(ns)
-            .bind(&prepared.content_hash),
-        }
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-
-        let (id, outcome, old_rowids) = match existing {
-            Some(row) => {
-                let id = Id::from_str(&row.get::<String, _>(0))?;
-                let same = row.get::<String, _>(1) == prepared.content_hash;
-                if same && row.get::<Option<i64>, _>(2).is_none() {
-                    tx.commit().await.map_err(db)?;
-                    return Ok(Ingested {
-                        document: self.document(&new.namespace, id, true).await?,
-                        outcome: IngestOutcome::Unchanged,
-                    });
-                }
-                let old: Vec<i64> =
-                    sqlx::query_scalar("SELECT rowid FROM kb_sections WHERE document_id = ?")
-                        .bind(id.to_string())
-                        .fetch_all(&mut *tx)
-                        .await
-                        .map_err(db)?;
-                sqlx::query("DELETE FROM kb_sections WHERE document_id = ?")
-                    .bind(id.to_string())
-                    .execute(&mut *tx)
-                    .await
-                    .map_err(db)?;
-                sqlx::query(
-                    "UPDATE kb_documents SET title = ?, source_uri = ?, metadata = ?, content = ?, \
-                     content_hash = ?, section_count = ?, updated_at = ?, deleted_at = NULL WHERE id = ?",
-                )
-                .bind(&new.title)
-                .bind(&new.source_uri)
-                .bind(new.metadata.to_string())
-                .bind(&new.content)
-                .bind(&prepared.content_hash)
-                .bind(prepared.sections.len() as i64)
-                .bind(now)
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-                (id, IngestOutcome::Replaced, old)
-            }
-            None => {
-                let id = Id::new();
-                sqlx::query(
-                    "INSERT INTO kb_documents (id, namespace, external_id, title, source_uri, metadata, \
-                     content, content_hash, section_count, created_at, updated_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(id.to_string())
-                .bind(ns)
-                .bind(&new.external_id)
-                .bind(&new.title)
-                .bind(&new.source_uri)
-                .bind(new.metadata.to_string())
-                .bind(&new.content)
-                .bind(&prepared.content_hash)
-                .bind(prepared.sections.len() as i64)
-                .bind(now)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-                (id, IngestOutcome::Created, Vec::new())
-            }
-        };
-
-        let mut new_rows = Vec::with_capacity(prepared.sections.len());
-        for (section, vector) in &prepared.sections {
-            let heading_path =
-                serde_json::to_string(&section.heading_path).map_err(Error::internal)?;
-            let rowid: i64 = sqlx::query_scalar(
-                "INSERT INTO kb_sections (document_id, ordinal, heading_path, text, token_count, embedding) \
-                 VALUES (?, ?, ?, ?, ?, ?) RETURNING rowid",
-            )
-            .bind(id.to_string())
-            .bind(i64::from(section.ordinal))
-            .bind(heading_path)
-            .bind(&section.text)
-            .bind(i64::from(section.token_count))
-            .bind(vector_to_bytes(vector))
-            .fetch_one(&mut *tx)
-            .await
-            .map_err(db)?;
-            new_rows.push(rowid);
-        }
-        tx.commit().await.map_err(db)?;
-
-        self.index.remove(&old_rowids);
-        let ns_arc: Arc<str> = Arc::from(ns);
-        for (rowid, (_, vector)) in new_rows.iter().zip(&prepared.sections) {
-            self.index.insert(*rowid, &ns_arc, vector);
-        }
-        let graph_update = self.graph.remove(&old_rowids).and_then(|()| {
-            new_rows
-                .iter()
-                .zip(&prepared.sections)
-                .try_for_each(|(rowid, (_, vector))| self.graph.insert(*rowid, &ns_arc, vector))
-        });
-        if let Err(err) = graph_update {
-            tracing::error!(%err, "vector graph update failed; searches stay exact");
-            self.graph.mark_unready();
-        }
-        Ok(Ingested {
-            document: self.document(&new.namespace, id, true).await?,
-            outcome,
-        })
+        self.put_document(prepared).await
     }
 
     async fn get(&self, namespace: &Namespace, id: Id) -> Result<Document> {
@@ -354,6 +218,7 @@ impl DocumentStore for SqliteDocumentStore {
         if done.rows_affected() == 0 {
             return Err(not_found(id));
         }
+        self.hit_rows.set_deleted(id, true);
         Ok(())
     }
 
@@ -368,6 +233,7 @@ impl DocumentStore for SqliteDocumentStore {
         if done.rows_affected() == 0 {
             return Err(not_found(id));
         }
+        self.hit_rows.set_deleted(id, false);
         self.document(namespace, id, true).await
     }
 
@@ -392,6 +258,7 @@ impl DocumentStore for SqliteDocumentStore {
             return Err(not_found(id));
         }
         tx.commit().await.map_err(db)?;
+        self.hit_rows.remove(&rowids, Some(id));
         self.index.remove(&rowids);
         if let Err(err) = self.graph.remove(&rowids) {
             tracing::error!(%err, "vector graph update failed; searches stay exact");
@@ -409,7 +276,7 @@ impl DocumentStore for SqliteDocumentStore {
     ) -> Result<Vec<SearchHit>> {
         check_vector(vector, self.dimensions)?;
         self.require_namespace(namespace).await?;
-        self.search_vectors(namespace, vector, k, filter).await
+        self.search_vectors(namespace, vector, k, filter)
     }
 
     async fn keyword_search(
@@ -445,7 +312,7 @@ impl DocumentStore for SqliteDocumentStore {
         .iter()
         .map(|row| (row.get(0), row.get(1)))
         .collect();
-        let mut hits = self.hits_for(&ranked, filter).await?;
+        let mut hits = self.hit_rows.hits(&ranked, filter);
         hits.truncate(k);
         Ok(hits)
     }

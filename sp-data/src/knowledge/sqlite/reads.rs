@@ -1,16 +1,13 @@
-//! Reads shared by the embedded store's operations: namespaces, documents, search hits.
+//! Reads shared by the embedded store's operations: namespaces and documents.
 
-use std::collections::HashMap;
-use std::str::FromStr;
 use std::sync::PoisonError;
 
-use serde_json::Value;
-use sp_core::knowledge::{Document, Namespace, SearchHit, json_contains};
+use sp_core::knowledge::{Document, Namespace};
 use sp_core::{Error, Id, Result};
-use sqlx::{AssertSqlSafe, Row};
+use sqlx::AssertSqlSafe;
 
 use super::{SqliteDocumentStore, db};
-use crate::knowledge::sqlite_rows::{DOC_COLUMNS, document_from_row, not_found, section_from_row};
+use crate::knowledge::sqlite_rows::{DOC_COLUMNS, document_from_row, not_found};
 
 impl SqliteDocumentStore {
     /// Namespaces are never removed, so one that was seen once is remembered and the
@@ -62,52 +59,5 @@ impl SqliteDocumentStore {
             .map_err(db)?
             .ok_or_else(|| not_found(id))?;
         document_from_row(&row)
-    }
-
-    /// Hits for `rowids` (live documents, passing `filter`), in the given order.
-    pub(super) async fn hits_for(
-        &self,
-        ranked: &[(i64, f64)],
-        filter: Option<&Value>,
-    ) -> Result<Vec<SearchHit>> {
-        if ranked.is_empty() {
-            return Ok(Vec::new());
-        }
-        let placeholders = vec!["?"; ranked.len()].join(",");
-        let sql = format!(
-            "SELECT s.rowid, s.ordinal, s.heading_path, s.text, s.token_count, \
-             d.id, d.title, d.external_id, d.metadata \
-             FROM kb_sections s JOIN kb_documents d ON d.id = s.document_id \
-             WHERE s.rowid IN ({placeholders}) AND d.deleted_at IS NULL"
-        );
-        let mut query = sqlx::query(AssertSqlSafe(sql));
-        for (rowid, _) in ranked {
-            query = query.bind(rowid);
-        }
-        let rows = query.fetch_all(&self.pool).await.map_err(db)?;
-        let mut by_rowid = HashMap::with_capacity(rows.len());
-        for row in &rows {
-            by_rowid.insert(row.get::<i64, _>(0), row);
-        }
-        let mut hits = Vec::new();
-        for (rowid, score) in ranked {
-            let Some(row) = by_rowid.get(rowid) else {
-                continue;
-            };
-            let metadata: Value =
-                serde_json::from_str(row.get::<&str, _>(8)).map_err(Error::internal)?;
-            if filter.is_some_and(|f| !json_contains(&metadata, f)) {
-                continue;
-            }
-            hits.push(SearchHit {
-                document_id: Id::from_str(row.get::<&str, _>(5))?,
-                title: row.get(6),
-                external_id: row.get(7),
-                metadata,
-                section: section_from_row(row)?,
-                score: *score,
-            });
-        }
-        Ok(hits)
     }
 }

@@ -36,8 +36,35 @@ pub(super) fn build_graph(
     Ok(graph)
 }
 
+/// Candidates the quantised graph is asked for, per result wanted: re-scoring them exactly
+/// recovers the order the 8-bit walk blurs (at 100k × 384, ×4 gave recall@10 0.996 at
+/// ef_search 128, the f32 graph's figure).
+const CANDIDATES_PER_RESULT: usize = 4;
+
 impl SqliteDocumentStore {
-    pub(super) async fn search_vectors(
+    /// The `count` best rowids of the graph's candidates, by exact similarity.
+    fn graph_candidates(
+        &self,
+        namespace: &str,
+        vector: &[f32],
+        count: usize,
+    ) -> Result<Vec<(i64, f64)>> {
+        let candidates = self.graph.search(
+            namespace,
+            vector,
+            count.saturating_mul(CANDIDATES_PER_RESULT),
+        )?;
+        let rowids: Vec<i64> = candidates.iter().map(|(rowid, _)| *rowid).collect();
+        Ok(self
+            .index
+            .rescore(&rowids, vector)
+            .into_iter()
+            .take(count)
+            .map(|(rowid, score)| (rowid, f64::from(score)))
+            .collect())
+    }
+
+    pub(super) fn search_vectors(
         &self,
         namespace: &Namespace,
         vector: &[f32],
@@ -48,14 +75,11 @@ impl SqliteDocumentStore {
         if self.graph.is_ready() && population >= self.config.exact_below {
             // Deleted documents and the metadata filter are applied after the graph search;
             // widen it until k survive, and fall back to exact when the graph runs dry. The
-            // graph's own ef_search bounds recall, so an unfiltered search asks for k alone
-            // and fetches k rows.
+            // graph's own ef_search bounds recall, so an unfiltered search asks for k alone.
             let mut count = if filter.is_some() { (k * 4).max(32) } else { k };
             loop {
-                let ranked = self.graph.search(namespace.as_str(), vector, count)?;
-                let scored: Vec<(i64, f64)> =
-                    ranked.iter().map(|(r, s)| (*r, f64::from(*s))).collect();
-                let mut hits = self.hits_for(&scored, filter).await?;
+                let ranked = self.graph_candidates(namespace.as_str(), vector, count)?;
+                let mut hits = self.hit_rows.hits(&ranked, filter);
                 if hits.len() >= k {
                     hits.truncate(k);
                     return Ok(hits);
@@ -76,7 +100,7 @@ impl SqliteDocumentStore {
                 .iter()
                 .map(|(r, s)| (*r, f64::from(*s)))
                 .collect();
-            hits.extend(self.hits_for(&scored, filter).await?);
+            hits.extend(self.hit_rows.hits(&scored, filter));
             if hits.len() >= k {
                 break;
             }
