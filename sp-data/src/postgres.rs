@@ -43,14 +43,21 @@ impl PgStore {
             })?
             // Our tables live in their own schema; `public` stays visible for the extension.
             .options([("search_path", format!("{},public", config.schema))]);
+        let ef_search = config.hnsw_ef_search.clamp(1, 1000);
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
-            .after_connect(|conn, _| {
+            .after_connect(move |conn, _| {
                 Box::pin(async move {
                     // Filtered vector searches keep scanning the HNSW graph until enough rows
                     // pass the filter, instead of returning fewer than k.
                     sqlx::query("SET hnsw.iterative_scan = strict_order")
+                        .execute(&mut *conn)
+                        .await?;
+                    // A validated integer: formatting it into the statement is safe (SET
+                    // takes no bind parameters).
+                    let ef_search = format!("SET hnsw.ef_search = {ef_search}");
+                    sqlx::query(sqlx::AssertSqlSafe(ef_search))
                         .execute(conn)
                         .await
                         .map(|_| ())

@@ -55,6 +55,21 @@ async fn postgres_has_pgvector() {
 }
 
 #[tokio::test]
+async fn postgres_connections_carry_the_hnsw_settings() {
+    let mut config = Config::default();
+    config.database.url = Some(sp_tests::service_url("DATABASE_URL"));
+    config.database.hnsw_ef_search = 77;
+    let store = PgStore::connect_lazy(&config.database).expect("pool");
+    let settings: (String, String) = sqlx::query_as(
+        "SELECT current_setting('hnsw.ef_search'), current_setting('hnsw.iterative_scan')",
+    )
+    .fetch_one(store.pool())
+    .await
+    .expect("settings");
+    assert_eq!(settings, ("77".to_owned(), "strict_order".to_owned()));
+}
+
+#[tokio::test]
 async fn unreachable_postgres_is_unavailable_not_a_panic() {
     let mut config = Config::default();
     config.database.url = Some("postgres://sp:sp@127.0.0.1:1/sp".into());

@@ -126,6 +126,9 @@ impl Config {
         if self.database.acquire_timeout_secs == 0 {
             return Err(invalid("database.acquire_timeout_secs", "must be positive"));
         }
+        if !(1..=1000).contains(&self.database.hnsw_ef_search) {
+            return Err(invalid("database.hnsw_ef_search", "must be 1–1000"));
+        }
         let schema = &self.database.schema;
         let schema_ok = (1..=63).contains(&schema.len())
             && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
@@ -261,6 +264,12 @@ mod tests {
                 .expect("file");
         });
         assert!(message.contains("model.path"), "{message}");
+
+        let message = load_err(|jail| {
+            jail.create_file("sp.toml", "").expect("file");
+            jail.set_env("SP_DATABASE__HNSW_EF_SEARCH", "0");
+        });
+        assert!(message.contains("database.hnsw_ef_search"), "{message}");
     }
 
     #[test]
