@@ -137,3 +137,35 @@ async fn reopened_exact_store_answers_the_same() {
 async fn reopened_graph_store_answers_the_same() {
     reopened_store_answers_the_same(true).await;
 }
+
+#[tokio::test]
+async fn stores_on_one_database_see_each_others_writes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = open(dir.path(), false).await;
+    let second = open(dir.path(), true).await;
+    let space = Namespace::default();
+    let cats = first
+        .ingest(NewDocument::new(
+            "Cats",
+            "Cats sleep in the sun all afternoon.",
+        ))
+        .await
+        .expect("cats");
+    for mode in [SearchMode::Vector, SearchMode::Keyword, SearchMode::Hybrid] {
+        let hits = second.search(&search(mode)).await.expect("search");
+        assert_eq!(
+            hits.first().map(|h| h.document_id),
+            Some(cats.document.id),
+            "{mode:?}"
+        );
+    }
+    second
+        .delete(&space, cats.document.id)
+        .await
+        .expect("delete");
+    let hits = first
+        .search(&search(SearchMode::Hybrid))
+        .await
+        .expect("search");
+    assert!(hits.is_empty(), "{hits:?}");
+}

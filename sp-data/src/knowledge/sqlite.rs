@@ -18,6 +18,7 @@ use super::graph_index::{GraphIndex, GraphParams};
 mod hit_rows;
 mod ingest;
 mod load;
+mod memory;
 mod reads;
 mod vectors;
 use super::fts_query;
@@ -45,7 +46,9 @@ pub struct SqliteDocumentStore {
     dimensions: usize,
     index: Arc<FlatIndex>,
     graph: Arc<GraphIndex>,
-    hit_rows: HitRows,
+    hit_rows: Arc<HitRows>,
+    /// Keeps the shared memory registered while this store lives.
+    _memory: Arc<memory::Memory>,
     config: VectorIndexConfig,
     known_namespaces: std::sync::RwLock<std::collections::HashSet<String>>,
 }
@@ -93,7 +96,9 @@ impl SqliteDocumentStore {
 
     /// [`open`](Self::open) with explicit vector-index settings. The exact index is loaded
     /// before this returns; the graph is built from it on a background thread, and searches
-    /// stay exact until it is ready.
+    /// stay exact until it is ready. Stores opened on the same database file in one process
+    /// share their in-memory indexes (each sees the others' writes); the graph parameters
+    /// are those of the first, and `set_expansion_search` applies to all of them.
     pub async fn open_with(
         db_store: &SqliteStore,
         dimensions: usize,
@@ -115,17 +120,14 @@ impl SqliteDocumentStore {
                 got: dimensions,
             });
         }
-        let index = FlatIndex::new(dimensions);
-        let hit_rows = HitRows::default();
-        load::load(&pool, &index, &hit_rows).await?;
-        let index = Arc::new(index);
-        let graph = vectors::build_graph(&index, dimensions, config.graph)?;
+        let memory = memory::for_database(db_store.path(), &pool, dimensions, config.graph).await?;
         Ok(SqliteDocumentStore {
             pool,
             dimensions,
-            index,
-            graph,
-            hit_rows,
+            index: Arc::clone(&memory.index),
+            graph: Arc::clone(&memory.graph),
+            hit_rows: Arc::clone(&memory.hit_rows),
+            _memory: memory,
             config,
             known_namespaces: Default::default(),
         })
