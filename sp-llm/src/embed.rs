@@ -6,6 +6,8 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use async_trait::async_trait;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
+
+use crate::threadpool::PooledContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use sp_core::{Embedder, Error, Result};
@@ -57,7 +59,8 @@ impl EmbeddingModel {
         std::thread::Builder::new()
             .name(format!("sp-embed-{}", engine.info().id))
             .spawn(move || {
-                let threads = i32::try_from(config.effective_threads()).unwrap_or(1);
+                let thread_count = config.effective_threads();
+                let threads = i32::try_from(thread_count).unwrap_or(1);
                 let params = LlamaContextParams::default()
                     .with_embeddings(true)
                     .with_pooling_type(pooling_for(&model))
@@ -72,9 +75,10 @@ impl EmbeddingModel {
                         .lock()
                         .unwrap_or_else(std::sync::PoisonError::into_inner);
                     match crate::backend::backend().and_then(|backend| {
-                        model.new_context(backend, params).map_err(|err| {
+                        let ctx = model.new_context(backend, params).map_err(|err| {
                             Error::Inference(format!("cannot create an embedding context: {err}"))
-                        })
+                        })?;
+                        PooledContext::new(ctx, thread_count)
                     }) {
                         Ok(ctx) => ctx,
                         Err(err) => {
@@ -112,7 +116,7 @@ fn pooling_for(model: &LlamaModel) -> LlamaPoolingType {
     }
 }
 
-fn serve(model: &LlamaModel, mut ctx: LlamaContext<'_>, window: usize, jobs: &Receiver<EmbedJob>) {
+fn serve(model: &LlamaModel, mut ctx: PooledContext<'_>, window: usize, jobs: &Receiver<EmbedJob>) {
     let mut batch = LlamaBatch::new(window, 1);
     while let Ok(job) = jobs.recv() {
         let result = job

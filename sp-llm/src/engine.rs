@@ -20,6 +20,7 @@ use crate::loader::{ModelInfo, load};
 use crate::sampler::TokenPicker;
 use crate::scheduler::{Job, Scheduler};
 use crate::text::TextDecoder;
+use crate::threadpool::PooledContext;
 
 /// A loaded model with its generation worker. Cheap to clone; the worker stops when the last
 /// clone is dropped and the running requests are done.
@@ -252,21 +253,23 @@ impl Engine {
 fn new_generation_context<'m>(
     model: &'m LlamaModel,
     config: &EngineConfig,
-) -> Result<llama_cpp_2::context::LlamaContext<'m>> {
+) -> Result<PooledContext<'m>> {
     let threads = config.effective_threads();
+    let threads_batch = config.threads_batch.unwrap_or(threads);
     let params = LlamaContextParams::default()
         .with_n_ctx(std::num::NonZeroU32::new(config.total_context()))
         .with_n_batch(config.batch_size)
         .with_n_ubatch(config.batch_size)
         .with_n_seq_max(config.slots)
         .with_n_threads(i32::try_from(threads).unwrap_or(1))
-        .with_n_threads_batch(i32::try_from(config.threads_batch.unwrap_or(threads)).unwrap_or(1));
+        .with_n_threads_batch(i32::try_from(threads_batch).unwrap_or(1));
     let _guard = crate::backend::CONTEXT_CREATION
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    model
+    let ctx = model
         .new_context(crate::backend::backend()?, params)
-        .map_err(|err| Error::Inference(format!("cannot create a context: {err}")))
+        .map_err(|err| Error::Inference(format!("cannot create a context: {err}")))?;
+    PooledContext::new(ctx, threads.max(threads_batch))
 }
 
 /// Generated text as it arrives. Dropping it cancels the generation at the next decode step

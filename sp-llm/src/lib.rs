@@ -46,6 +46,7 @@ mod sampler;
 mod scheduler;
 mod stats;
 mod text;
+mod threadpool;
 mod top_k;
 mod traits;
 

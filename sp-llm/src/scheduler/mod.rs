@@ -10,19 +10,20 @@ mod slot;
 
 use std::sync::mpsc::{Receiver, TryRecvError};
 
-use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use sp_core::Error;
 use sp_core::chat::FinishReason;
 
 pub(crate) use slot::Job;
+
+use crate::threadpool::PooledContext;
 use slot::{Active, Slot};
 
 /// The scheduler state; lives on the worker thread with the context.
 pub(crate) struct Scheduler<'m> {
     model: &'m LlamaModel,
-    ctx: LlamaContext<'m>,
+    ctx: PooledContext<'m>,
     slots: Vec<Slot>,
     batch: LlamaBatch<'static>,
     batch_size: usize,
@@ -34,7 +35,7 @@ pub(crate) struct Scheduler<'m> {
 impl<'m> Scheduler<'m> {
     pub(crate) fn new(
         model: &'m LlamaModel,
-        ctx: LlamaContext<'m>,
+        ctx: PooledContext<'m>,
         slots: u32,
         batch_size: u32,
     ) -> Self {
