@@ -47,8 +47,8 @@ pub struct SqliteDocumentStore {
     index: Arc<FlatIndex>,
     graph: Arc<GraphIndex>,
     hit_rows: Arc<HitRows>,
-    /// Keeps the shared memory registered while this store lives.
-    _memory: Arc<memory::Memory>,
+    /// The shared memory (registered while a store uses it) and its write lock.
+    memory: Arc<memory::Memory>,
     config: VectorIndexConfig,
     known_namespaces: std::sync::RwLock<std::collections::HashSet<String>>,
 }
@@ -127,7 +127,7 @@ impl SqliteDocumentStore {
             index: Arc::clone(&memory.index),
             graph: Arc::clone(&memory.graph),
             hit_rows: Arc::clone(&memory.hit_rows),
-            _memory: memory,
+            memory,
             config,
             known_namespaces: Default::default(),
         })
@@ -209,6 +209,7 @@ impl DocumentStore for SqliteDocumentStore {
     }
 
     async fn delete(&self, namespace: &Namespace, id: Id) -> Result<()> {
+        let _write = self.memory.writes.lock().await;
         let done = sqlx::query(
             "UPDATE kb_documents SET deleted_at = ? WHERE id = ? AND namespace = ? AND deleted_at IS NULL",
         )
@@ -226,6 +227,7 @@ impl DocumentStore for SqliteDocumentStore {
     }
 
     async fn restore(&self, namespace: &Namespace, id: Id) -> Result<Document> {
+        let _write = self.memory.writes.lock().await;
         let done =
             sqlx::query("UPDATE kb_documents SET deleted_at = NULL WHERE id = ? AND namespace = ?")
                 .bind(id.to_string())
@@ -241,6 +243,7 @@ impl DocumentStore for SqliteDocumentStore {
     }
 
     async fn purge(&self, namespace: &Namespace, id: Id) -> Result<()> {
+        let _write = self.memory.writes.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         let rowids: Vec<i64> = sqlx::query_scalar(
             "SELECT s.rowid FROM kb_sections s JOIN kb_documents d ON d.id = s.document_id \

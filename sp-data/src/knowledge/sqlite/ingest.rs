@@ -20,6 +20,7 @@ impl SqliteDocumentStore {
         let ns = new.namespace.as_str();
         // IMMEDIATE takes the write lock up front, so two ingests of the same document
         // serialise instead of both reading "absent" and colliding on insert.
+        let _write = self.memory.writes.lock().await;
         let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
         let now = Timestamp::now().unix_micros();
         sqlx::query("INSERT OR IGNORE INTO kb_namespaces (name, created_at) VALUES (?, ?)")

@@ -19,6 +19,10 @@ pub(super) struct Memory {
     pub(super) index: Arc<FlatIndex>,
     pub(super) graph: Arc<GraphIndex>,
     pub(super) hit_rows: Arc<HitRows>,
+    /// Held by every write from before its transaction until memory reflects it: two
+    /// writes of one document must update memory in their commit order, or the first's
+    /// late update would bring back rows the second deleted.
+    pub(super) writes: tokio::sync::Mutex<()>,
 }
 
 /// Open databases by canonical file path; an entry lives while a store uses it.
@@ -49,6 +53,7 @@ pub(super) async fn for_database(
         index,
         graph,
         hit_rows: Arc::new(hit_rows),
+        writes: tokio::sync::Mutex::new(()),
     });
     memories.insert(key, Arc::downgrade(&memory));
     Ok(memory)
