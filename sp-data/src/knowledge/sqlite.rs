@@ -12,8 +12,7 @@ use sp_core::knowledge::{
 use sp_core::{Error, Id, Page, PageRequest, Result, Timestamp};
 use sqlx::{AssertSqlSafe, Row, SqlitePool};
 
-use super::flat_index::FlatIndex;
-use super::graph_index::{GraphIndex, GraphParams};
+use super::graph_index::GraphParams;
 
 mod hit_rows;
 mod ingest;
@@ -25,7 +24,6 @@ use super::fts_query;
 use super::sqlite_rows::{DOC_COLUMNS, document_from_row, not_found, section_from_row};
 use crate::SqliteStore;
 use crate::error::sqlx_error;
-use hit_rows::HitRows;
 
 /// Knowledge documents in the embedded SQLite database.
 ///
@@ -44,10 +42,8 @@ use hit_rows::HitRows;
 pub struct SqliteDocumentStore {
     pool: SqlitePool,
     dimensions: usize,
-    index: Arc<FlatIndex>,
-    graph: Arc<GraphIndex>,
-    hit_rows: Arc<HitRows>,
-    /// The shared memory (registered while a store uses it) and its write lock.
+    /// The in-memory indexes and hit rows, shared by the stores on this database file
+    /// (registered while one uses them), and their write lock.
     memory: Arc<memory::Memory>,
     config: VectorIndexConfig,
     known_namespaces: std::sync::RwLock<std::collections::HashSet<String>>,
@@ -77,8 +73,8 @@ impl std::fmt::Debug for SqliteDocumentStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("SqliteDocumentStore")
             .field("dimensions", &self.dimensions)
-            .field("vectors", &self.index.len())
-            .field("graph_ready", &self.graph.is_ready())
+            .field("vectors", &self.memory.index.len())
+            .field("graph_ready", &self.memory.graph.is_ready())
             .finish_non_exhaustive()
     }
 }
@@ -124,9 +120,6 @@ impl SqliteDocumentStore {
         Ok(SqliteDocumentStore {
             pool,
             dimensions,
-            index: Arc::clone(&memory.index),
-            graph: Arc::clone(&memory.graph),
-            hit_rows: Arc::clone(&memory.hit_rows),
             memory,
             config,
             known_namespaces: Default::default(),
@@ -138,14 +131,16 @@ impl SqliteDocumentStore {
     /// Changes the graph's ef_search at run time (recall against latency; see
     /// `docs/knowledge.md` for measured pairs). Values below 1 are raised to 1.
     pub fn set_expansion_search(&self, expansion_search: usize) {
-        self.graph.set_expansion_search(expansion_search.max(1));
+        self.memory
+            .graph
+            .set_expansion_search(expansion_search.max(1));
     }
 
     /// True once the HNSW graph holds every vector (it is built on a background thread at
     /// open, and searches of large namespaces stay exact until then), and false after a
     /// failed graph update sent searches back to the exact index.
     pub fn graph_ready(&self) -> bool {
-        self.graph.is_ready()
+        self.memory.graph.is_ready()
     }
 }
 
@@ -222,7 +217,7 @@ impl DocumentStore for SqliteDocumentStore {
         if done.rows_affected() == 0 {
             return Err(not_found(id));
         }
-        self.hit_rows.set_deleted(id, true);
+        self.memory.hit_rows.set_deleted(id, true);
         Ok(())
     }
 
@@ -238,7 +233,7 @@ impl DocumentStore for SqliteDocumentStore {
         if done.rows_affected() == 0 {
             return Err(not_found(id));
         }
-        self.hit_rows.set_deleted(id, false);
+        self.memory.hit_rows.set_deleted(id, false);
         self.document(namespace, id, true).await
     }
 
@@ -264,11 +259,11 @@ impl DocumentStore for SqliteDocumentStore {
             return Err(not_found(id));
         }
         tx.commit().await.map_err(db)?;
-        self.hit_rows.remove(&rowids, Some(id));
-        self.index.remove(&rowids);
-        if let Err(err) = self.graph.remove(&rowids) {
+        self.memory.hit_rows.remove(&rowids, Some(id));
+        self.memory.index.remove(&rowids);
+        if let Err(err) = self.memory.graph.remove(&rowids) {
             tracing::error!(%err, "vector graph update failed; searches stay exact");
-            self.graph.mark_unready();
+            self.memory.graph.mark_unready();
         }
         Ok(())
     }
@@ -318,7 +313,7 @@ impl DocumentStore for SqliteDocumentStore {
         .iter()
         .map(|row| (row.get(0), row.get(1)))
         .collect();
-        let mut hits = self.hit_rows.hits(&ranked, filter);
+        let mut hits = self.memory.hit_rows.hits(&ranked, filter);
         hits.truncate(k);
         Ok(hits)
     }

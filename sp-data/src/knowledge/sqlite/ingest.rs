@@ -131,7 +131,7 @@ impl SqliteDocumentStore {
         }
         tx.commit().await.map_err(db)?;
 
-        self.hit_rows.remove(&old_rowids, None);
+        self.memory.hit_rows.remove(&old_rowids, None);
         let card = DocumentCard::new(
             id,
             new.title.clone(),
@@ -139,7 +139,7 @@ impl SqliteDocumentStore {
             new.metadata.clone(),
             false,
         );
-        self.hit_rows.insert(
+        self.memory.hit_rows.insert(
             &card,
             new_rows
                 .iter()
@@ -147,20 +147,22 @@ impl SqliteDocumentStore {
                 .map(|(rowid, (section, _))| (*rowid, section.clone()))
                 .collect(),
         );
-        self.index.remove(&old_rowids);
+        self.memory.index.remove(&old_rowids);
         let ns_arc: Arc<str> = Arc::from(ns);
         for (rowid, (_, vector)) in new_rows.iter().zip(&prepared.sections) {
-            self.index.insert(*rowid, &ns_arc, vector);
+            self.memory.index.insert(*rowid, &ns_arc, vector);
         }
-        let graph_update = self.graph.remove(&old_rowids).and_then(|()| {
+        let graph_update = self.memory.graph.remove(&old_rowids).and_then(|()| {
             new_rows
                 .iter()
                 .zip(&prepared.sections)
-                .try_for_each(|(rowid, (_, vector))| self.graph.insert(*rowid, &ns_arc, vector))
+                .try_for_each(|(rowid, (_, vector))| {
+                    self.memory.graph.insert(*rowid, &ns_arc, vector)
+                })
         });
         if let Err(err) = graph_update {
             tracing::error!(%err, "vector graph update failed; searches stay exact");
-            self.graph.mark_unready();
+            self.memory.graph.mark_unready();
         }
         Ok(Ingested {
             document: self.document(&new.namespace, id, true).await?,

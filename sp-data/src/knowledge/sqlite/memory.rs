@@ -18,7 +18,7 @@ use crate::knowledge::graph_index::{GraphIndex, GraphParams};
 pub(super) struct Memory {
     pub(super) index: Arc<FlatIndex>,
     pub(super) graph: Arc<GraphIndex>,
-    pub(super) hit_rows: Arc<HitRows>,
+    pub(super) hit_rows: HitRows,
     /// Held by every write from before its transaction until memory reflects it: two
     /// writes of one document must update memory in their commit order, or the first's
     /// late update would bring back rows the second deleted.
@@ -52,7 +52,7 @@ pub(super) async fn for_database(
     let memory = Arc::new(Memory {
         index,
         graph,
-        hit_rows: Arc::new(hit_rows),
+        hit_rows,
         writes: tokio::sync::Mutex::new(()),
     });
     memories.insert(key, Arc::downgrade(&memory));

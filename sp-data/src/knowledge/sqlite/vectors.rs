@@ -49,13 +49,14 @@ impl SqliteDocumentStore {
         vector: &[f32],
         count: usize,
     ) -> Result<Vec<(i64, f64)>> {
-        let candidates = self.graph.search(
+        let candidates = self.memory.graph.search(
             namespace,
             vector,
             count.saturating_mul(CANDIDATES_PER_RESULT),
         )?;
         let rowids: Vec<i64> = candidates.iter().map(|(rowid, _)| *rowid).collect();
         Ok(self
+            .memory
             .index
             .rescore(&rowids, vector)
             .into_iter()
@@ -71,15 +72,15 @@ impl SqliteDocumentStore {
         k: usize,
         filter: Option<&Value>,
     ) -> Result<Vec<SearchHit>> {
-        let population = self.index.namespace_len(namespace.as_str());
-        if self.graph.is_ready() && population >= self.config.exact_below {
+        let population = self.memory.index.namespace_len(namespace.as_str());
+        if self.memory.graph.is_ready() && population >= self.config.exact_below {
             // Deleted documents and the metadata filter are applied after the graph search;
             // widen it until k survive, and fall back to exact when the graph runs dry. The
             // graph's own ef_search bounds recall, so an unfiltered search asks for k alone.
             let mut count = if filter.is_some() { (k * 4).max(32) } else { k };
             loop {
                 let ranked = self.graph_candidates(namespace.as_str(), vector, count)?;
-                let mut hits = self.hit_rows.hits(&ranked, filter);
+                let mut hits = self.memory.hit_rows.hits(&ranked, filter);
                 if hits.len() >= k {
                     hits.truncate(k);
                     return Ok(hits);
@@ -90,7 +91,7 @@ impl SqliteDocumentStore {
                 count = count.saturating_mul(4);
             }
         }
-        let ranked = self.index.ranked(namespace.as_str(), vector);
+        let ranked = self.memory.index.ranked(namespace.as_str(), vector);
         // Deleted documents and the metadata filter are applied on the candidates in rank
         // order, a window at a time, until k survive.
         let mut hits = Vec::with_capacity(k);
@@ -100,7 +101,7 @@ impl SqliteDocumentStore {
                 .iter()
                 .map(|(r, s)| (*r, f64::from(*s)))
                 .collect();
-            hits.extend(self.hit_rows.hits(&scored, filter));
+            hits.extend(self.memory.hit_rows.hits(&scored, filter));
             if hits.len() >= k {
                 break;
             }
