@@ -18,7 +18,7 @@ use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 use crate::config::EngineConfig;
 use crate::loader::{ModelInfo, load};
 use crate::sampler::TokenPicker;
-use crate::scheduler::{Job, Scheduler};
+use crate::scheduler::{Delivery, Job, Scheduler};
 use crate::text::TextDecoder;
 use crate::threadpool::PooledContext;
 
@@ -192,6 +192,16 @@ impl Engine {
 
     /// Generates a continuation of `prompt`, streamed.
     pub fn complete_stream(&self, prompt: &str, sampling: &Sampling) -> Result<CompletionStream> {
+        self.submit(prompt, sampling, Delivery::PerToken)
+    }
+
+    /// Queues a generation; its events arrive per `delivery`.
+    fn submit(
+        &self,
+        prompt: &str,
+        sampling: &Sampling,
+        delivery: Delivery,
+    ) -> Result<CompletionStream> {
         sampling.validate()?;
         if prompt.is_empty() {
             return Err(Error::invalid_input("prompt", "must not be empty"));
@@ -211,6 +221,7 @@ impl Engine {
             decoder: TextDecoder::new(sampling.stop.clone()),
             max_tokens: sampling.max_tokens,
             ignore_eos: sampling.ignore_eos,
+            delivery,
             prompt: tokens,
             events,
             ticket: crate::stats::Ticket::queued(&self.inner.counters),
@@ -228,7 +239,7 @@ impl Engine {
 
     /// Generates a continuation of `prompt`, whole.
     pub async fn complete(&self, prompt: &str, sampling: &Sampling) -> Result<Completion> {
-        collect(self.complete_stream(prompt, sampling)?).await
+        collect(self.submit(prompt, sampling, Delivery::Whole)?).await
     }
 
     /// The next assistant turn, streamed.
@@ -237,16 +248,25 @@ impl Engine {
         messages: &[ChatMessage],
         sampling: &Sampling,
     ) -> Result<CompletionStream> {
-        if messages.is_empty() {
-            return Err(Error::invalid_input("messages", "must not be empty"));
-        }
-        let prompt = self.render_chat(messages)?;
-        self.complete_stream(&prompt, sampling)
+        self.submit_chat(messages, sampling, Delivery::PerToken)
     }
 
     /// The next assistant turn, whole.
     pub async fn chat(&self, messages: &[ChatMessage], sampling: &Sampling) -> Result<Completion> {
-        collect(self.chat_stream(messages, sampling)?).await
+        collect(self.submit_chat(messages, sampling, Delivery::Whole)?).await
+    }
+
+    fn submit_chat(
+        &self,
+        messages: &[ChatMessage],
+        sampling: &Sampling,
+        delivery: Delivery,
+    ) -> Result<CompletionStream> {
+        if messages.is_empty() {
+            return Err(Error::invalid_input("messages", "must not be empty"));
+        }
+        let prompt = self.render_chat(messages)?;
+        self.submit(&prompt, sampling, delivery)
     }
 }
 

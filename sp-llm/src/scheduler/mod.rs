@@ -15,7 +15,7 @@ use llama_cpp_2::model::LlamaModel;
 use sp_core::Error;
 use sp_core::chat::FinishReason;
 
-pub(crate) use slot::Job;
+pub(crate) use slot::{Delivery, Job};
 
 use crate::threadpool::PooledContext;
 use slot::{Active, Slot};
@@ -122,6 +122,7 @@ impl<'m> Scheduler<'m> {
             logits_index: None,
             generated: 0,
             cached_tokens: u32::try_from(keep).unwrap_or(u32::MAX),
+            unsent: String::new(),
         });
     }
 
@@ -229,10 +230,7 @@ impl<'m> Scheduler<'m> {
             let piece = vocab.token_to_piece(token, false, None);
             let decoded = active.job.decoder.push(&piece);
             if !decoded.text.is_empty() {
-                let _ = active
-                    .job
-                    .events
-                    .send(Ok(sp_core::chat::StreamEvent::Delta { text: decoded.text }));
+                active.deliver(decoded.text);
             }
             if decoded.stopped {
                 finish_slot(slot, FinishReason::Stop);

@@ -15,8 +15,20 @@ pub(crate) struct Job {
     pub decoder: TextDecoder,
     pub max_tokens: u32,
     pub ignore_eos: bool,
+    /// Per token (a stream) or once at the end (a whole completion).
+    pub delivery: Delivery,
     pub events: UnboundedSender<Result<StreamEvent>>,
     pub ticket: crate::stats::Ticket,
+}
+
+/// When the caller receives the generated text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Delivery {
+    /// A delta as soon as text is safe to show.
+    PerToken,
+    /// One delta before the final event. A caller that wants the whole text then pays no
+    /// wake-up per token, which on a small machine takes a core from the decode.
+    Whole,
 }
 
 /// The request a slot is serving.
@@ -30,6 +42,8 @@ pub(crate) struct Active {
     pub logits_index: Option<i32>,
     pub generated: u32,
     pub cached_tokens: u32,
+    /// Text not yet sent (whole delivery).
+    pub unsent: String,
 }
 
 impl Active {
@@ -45,9 +59,21 @@ impl Active {
         }
     }
 
+    /// Hands `text` to the caller now or keeps it for the end, per the job's delivery.
+    pub(crate) fn deliver(&mut self, text: String) {
+        match self.job.delivery {
+            Delivery::PerToken => {
+                // A closed receiver is fine: the stream was dropped, the next step ends it.
+                let _ = self.job.events.send(Ok(StreamEvent::Delta { text }));
+            }
+            Delivery::Whole => self.unsent.push_str(&text),
+        }
+    }
+
     /// Sends any held text and the final event. A closed receiver is fine: nobody is waiting.
     pub(crate) fn finish(mut self, reason: FinishReason) {
-        let rest = self.job.decoder.finish();
+        let mut rest = std::mem::take(&mut self.unsent);
+        rest.push_str(&self.job.decoder.finish());
         if !rest.is_empty() && reason != FinishReason::Cancelled {
             let _ = self.job.events.send(Ok(StreamEvent::Delta { text: rest }));
         }
@@ -87,5 +113,98 @@ impl Slot {
             .zip(prompt)
             .take_while(|(a, b)| a == b)
             .count()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+
+    use super::*;
+
+    fn active(delivery: Delivery) -> (Active, UnboundedReceiver<Result<StreamEvent>>) {
+        let (events, receiver) = unbounded_channel();
+        let job = Job {
+            prompt: vec![LlamaToken(1), LlamaToken(2)],
+            picker: TokenPicker::Greedy,
+            decoder: TextDecoder::new(Vec::new()),
+            max_tokens: 8,
+            ignore_eos: false,
+            delivery,
+            events,
+            ticket: crate::stats::Ticket::queued(&Arc::default()),
+        };
+        let active = Active {
+            job,
+            prompt_done: 2,
+            next_input: None,
+            logits_index: None,
+            generated: 2,
+            cached_tokens: 0,
+            unsent: String::new(),
+        };
+        (active, receiver)
+    }
+
+    fn drain(receiver: &mut UnboundedReceiver<Result<StreamEvent>>) -> Vec<StreamEvent> {
+        std::iter::from_fn(|| receiver.try_recv().ok())
+            .map(|event| event.expect("no error events here"))
+            .collect()
+    }
+
+    fn delta(text: &str) -> StreamEvent {
+        StreamEvent::Delta { text: text.into() }
+    }
+
+    #[test]
+    fn per_token_delivery_sends_each_piece_at_once() {
+        let (mut active, mut receiver) = active(Delivery::PerToken);
+        active.deliver("Hel".into());
+        assert_eq!(drain(&mut receiver), vec![delta("Hel")]);
+        active.deliver("lo".into());
+        active.finish(FinishReason::Length);
+        let events = drain(&mut receiver);
+        assert_eq!(events[0], delta("lo"));
+        assert!(matches!(
+            events[1],
+            StreamEvent::Done { finish_reason: FinishReason::Length, usage } if usage.completion_tokens == 2
+        ));
+        assert_eq!(events.len(), 2);
+    }
+
+    #[test]
+    fn whole_delivery_sends_one_delta_before_done() {
+        let (mut active, mut receiver) = active(Delivery::Whole);
+        active.deliver("Hel".into());
+        active.deliver("lo".into());
+        assert!(drain(&mut receiver).is_empty(), "nothing before the end");
+        active.finish(FinishReason::Stop);
+        let events = drain(&mut receiver);
+        assert_eq!(events[0], delta("Hello"));
+        assert!(matches!(
+            events[1],
+            StreamEvent::Done {
+                finish_reason: FinishReason::Stop,
+                ..
+            }
+        ));
+        assert_eq!(events.len(), 2);
+    }
+
+    #[test]
+    fn cancelled_whole_delivery_sends_only_done() {
+        let (mut active, mut receiver) = active(Delivery::Whole);
+        active.deliver("Hello".into());
+        active.finish(FinishReason::Cancelled);
+        let events = drain(&mut receiver);
+        assert!(matches!(
+            events.as_slice(),
+            [StreamEvent::Done {
+                finish_reason: FinishReason::Cancelled,
+                ..
+            }]
+        ));
     }
 }
