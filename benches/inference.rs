@@ -15,6 +15,8 @@ use sp_llm::{Engine, EngineConfig};
 
 // Five rounds: with three, single ratios moved by ±20% between runs on the shared VM.
 const REPS: usize = 5;
+/// Runs per llama-bench row (`-r 3`, averaged); ours do the same.
+const LLAMA_BENCH_RUNS: usize = 3;
 const WORDS: &[&str] = &[
     "alpha", "bravo", "charlie", "delta", "echo", "foxtrot", "golf", "hotel", "india", "juliet",
 ];
@@ -27,9 +29,11 @@ fn engine(model: &str, slots: u32, threads: u32) -> Engine {
     Engine::load(config).expect("model loads")
 }
 
-/// A prompt of exactly `n` tokens that starts with a word unique to `rep` (no cache reuse).
+/// A prompt of exactly `n` tokens whose first token is unique to `rep` (below 62), so no
+/// prompt reuses another's cache.
 fn prompt_of(engine: &Engine, rep: usize, n: usize) -> String {
-    let mut text = format!("{} ", WORDS[rep % WORDS.len()]);
+    let letters: Vec<char> = ('A'..='Z').chain('a'..='z').chain('0'..='9').collect();
+    let mut text = format!("{} ", letters[rep % letters.len()]);
     let filler = "the quick brown fox jumps over the lazy dog and ";
     while engine.tokenize_prompt(&text).len() < n {
         text.push_str(filler);
@@ -75,25 +79,28 @@ async fn timed(engine: &Engine, prompt: &str, sampling: &Sampling) -> (Duration,
     panic!("no Done event");
 }
 
-/// One round of prompt processing (128 tokens) and generation (64 sampled tokens).
+/// One round of prompt processing (128 tokens) and generation (64 sampled tokens), each the
+/// mean of three runs like a `llama-bench -r 3` row.
 async fn ours_pp_tg(engine: &Engine, round: usize) -> (f64, f64) {
-    let prompt = prompt_of(engine, round, 128);
-    let started = Instant::now();
-    engine
-        .complete(&prompt, &Sampling::greedy(1))
-        .await
-        .expect("pp");
-    let pp = 128.0 / started.elapsed().as_secs_f64();
-    let short = prompt_of(engine, round + 5, 8);
-    let (_, tg, _) = timed(engine, &short, &fixed_length(64)).await;
-    (pp, tg)
+    let (mut pp, mut tg) = (0.0, 0.0);
+    for run in 0..LLAMA_BENCH_RUNS {
+        // Distinct first tokens: no run reuses another's cache.
+        let prompt = prompt_of(engine, round * LLAMA_BENCH_RUNS + run, 128);
+        let started = Instant::now();
+        engine
+            .complete(&prompt, &Sampling::greedy(1))
+            .await
+            .expect("pp");
+        pp += 128.0 / started.elapsed().as_secs_f64();
+        let short = prompt_of(engine, (REPS + round) * LLAMA_BENCH_RUNS + run, 8);
+        tg += timed(engine, &short, &fixed_length(64)).await.1;
+    }
+    let runs = LLAMA_BENCH_RUNS as f64;
+    (pp / runs, tg / runs)
 }
 
-/// Aggregate tokens/s of `n` concurrent 64-token generations (one round).
-async fn ours_concurrent(engine: &Engine, n: usize, round: usize) -> f64 {
-    let prompts: Vec<String> = (0..n)
-        .map(|i| prompt_of(engine, round * n + i, 16))
-        .collect();
+/// Aggregate tokens/s of concurrent 64-token generations, one per prompt (one round).
+async fn ours_concurrent(engine: &Engine, prompts: &[String]) -> f64 {
     let sampling = fixed_length(64);
     let started = Instant::now();
     let done =
@@ -181,17 +188,21 @@ async fn main() {
         ours_pp.push(pp);
         ours_tg.push(tg);
         for (i, (n, engine)) in batched.iter().enumerate() {
+            // Both sides get the very same prompts, 16 tokens each, none cached before.
+            let prompts: Vec<String> = (0..*n)
+                .map(|p| prompt_of(engine, round * n + p, 16))
+                .collect();
             if let Some(dir) = tools.as_deref() {
                 let server =
                     LlamaServer::start(dir, &model, threads, *n).expect("llama-server starts");
                 anchor_n[i].push(
                     server
-                        .aggregate_rate(*n, 64, 1)
+                        .aggregate_rate(&prompts, 64)
                         .await
                         .expect("llama-server answers"),
                 );
             }
-            ours_n[i].push(ours_concurrent(engine, *n, round).await);
+            ours_n[i].push(ours_concurrent(engine, &prompts).await);
         }
     }
     let some_median = |v: Vec<f64>| (!v.is_empty()).then(|| median(v));

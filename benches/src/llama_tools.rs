@@ -108,46 +108,38 @@ impl LlamaServer {
         Err("llama-server did not become healthy".into())
     }
 
-    /// Median aggregate tokens/s of `n` concurrent `tokens`-token completions, sampled like
-    /// ours (top-k 40, top-p 0.95, min-p 0.05, temperature 0.8, end-of-turn ignored).
-    pub async fn aggregate_rate(
-        &self,
-        n: usize,
-        tokens: u32,
-        reps: usize,
-    ) -> Result<f64, BoxError> {
-        let mut rates = Vec::new();
-        for rep in 0..reps {
-            let bodies: Vec<Vec<u8>> = (0..n)
-                .map(|i| {
-                    serde_json::json!({
-                        "prompt": format!("{} the quick brown fox jumps over the lazy dog", rep * n + i),
-                        "n_predict": tokens, "ignore_eos": true, "cache_prompt": false,
-                        "temperature": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.05, "seed": 7
-                    })
-                    .to_string()
-                    .into_bytes()
+    /// Aggregate tokens/s of one round of concurrent `tokens`-token completions, one per
+    /// prompt, sampled like ours (top-k 40, top-p 0.95, min-p 0.05, temperature 0.8,
+    /// end-of-turn ignored, no prompt cache).
+    pub async fn aggregate_rate(&self, prompts: &[String], tokens: u32) -> Result<f64, BoxError> {
+        let bodies: Vec<Vec<u8>> = prompts
+            .iter()
+            .map(|prompt| {
+                serde_json::json!({
+                    "prompt": prompt,
+                    "n_predict": tokens, "ignore_eos": true, "cache_prompt": false,
+                    "temperature": 0.8, "top_k": 40, "top_p": 0.95, "min_p": 0.05, "seed": 7
                 })
-                .collect();
-            let started = Instant::now();
-            let replies = futures::future::join_all(bodies.iter().map(|body| {
-                crate::http(
-                    &self.addr,
-                    "POST",
-                    "/completion",
-                    &[("Content-Type", "application/json")],
-                    body,
-                )
-            }))
-            .await;
-            let mut generated = 0.0;
-            for reply in replies {
-                let reply = reply?;
-                generated += reply.json()["tokens_predicted"].as_f64().unwrap_or(0.0);
-            }
-            rates.push(generated / started.elapsed().as_secs_f64());
+                .to_string()
+                .into_bytes()
+            })
+            .collect();
+        let started = Instant::now();
+        let replies = futures::future::join_all(bodies.iter().map(|body| {
+            crate::http(
+                &self.addr,
+                "POST",
+                "/completion",
+                &[("Content-Type", "application/json")],
+                body,
+            )
+        }))
+        .await;
+        let mut generated = 0.0;
+        for reply in replies {
+            let reply = reply?;
+            generated += reply.json()["tokens_predicted"].as_f64().unwrap_or(0.0);
         }
-        rates.sort_by(f64::total_cmp);
-        Ok(rates[rates.len() / 2])
+        Ok(generated / started.elapsed().as_secs_f64())
     }
 }
