@@ -115,6 +115,8 @@ error_codes! {
     WorkflowWiring => ("SP-WF-002", 400, "A step reads or needs a step that does not exist (or is not a condition, for `when`), or a path its output lacks; the message names the step."),
     /// A workflow step calls a tool that no registered service offers.
     WorkflowToolUnknown => ("SP-WF-003", 400, "A workflow step calls a tool that no registered service (in the namespace, of the named service) offers; register it first. Nothing was stored or run."),
+    /// A run's stored definition no longer reads; the run was ended as failed.
+    WorkflowUnreadable => ("SP-WF-004", 500, "The run's stored definition no longer reads (written by another version, or altered outside Story Portal); the run was ended as failed instead of being retried. Start a new run."),
     /// The configuration (file, environment or flags) is invalid.
     InvalidConfig => ("SP-CFG-001", 500, "The configuration is invalid; the message names the key and its source."),
 }

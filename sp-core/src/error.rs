@@ -242,6 +242,14 @@ pub enum Error {
         /// The tool.
         tool: String,
     },
+    /// A run's stored definition no longer reads, so the run cannot go on.
+    #[error("the stored definition of run {run} no longer reads: {reason}")]
+    WorkflowUnreadable {
+        /// The run.
+        run: String,
+        /// What is wrong with it.
+        reason: String,
+    },
     /// An unexpected failure; details are logged, not shown to API callers.
     #[error("internal error: {0}")]
     Internal(String),
@@ -283,6 +291,7 @@ impl Error {
             Error::WorkflowCycle { .. } => ErrorCode::WorkflowCycle,
             Error::WorkflowWiring { .. } => ErrorCode::WorkflowWiring,
             Error::WorkflowToolUnknown { .. } => ErrorCode::WorkflowToolUnknown,
+            Error::WorkflowUnreadable { .. } => ErrorCode::WorkflowUnreadable,
             Error::Internal(_) => ErrorCode::Internal,
         }
     }
@@ -414,6 +423,13 @@ mod tests {
                     tool: "t".into(),
                 },
                 "SP-WF-003",
+            ),
+            (
+                Error::WorkflowUnreadable {
+                    run: "r".into(),
+                    reason: "r".into(),
+                },
+                "SP-WF-004",
             ),
             (
                 Error::OffsetOutOfRange {

@@ -1,8 +1,11 @@
 //! Workflow runs on every backend: persisted step by step, retried, cancelled, resumed by
-//! another process when the driving one stops, and bad definitions refused.
+//! another process when the driving one stops, bad definitions refused, and a run whose
+//! stored definition no longer reads ended once.
 
 #[path = "workflows/cases.rs"]
 mod cases;
+#[path = "workflows/damaged.rs"]
+mod damaged;
 #[path = "workflows/support.rs"]
 mod support;
 
@@ -38,6 +41,10 @@ macro_rules! suite {
             #[tokio::test]
             async fn leases_cover_only_the_runs_being_driven() {
                 run(|f| Box::pin(cases::leases_cover_only_the_runs_being_driven(f))).await;
+            }
+            #[tokio::test]
+            async fn unreadable_definition_ends_the_run_once() {
+                run(|f| Box::pin(damaged::unreadable_definition_ends_the_run_once(f))).await;
             }
             #[tokio::test]
             async fn bad_definitions_and_runs_store_nothing() {

@@ -83,16 +83,21 @@ impl Workflows {
             self.record(&run, "workflow.run.resumed", json!({"done": done}))
                 .await;
         }
-        let definition: HashMap<String, Step> = stored
-            .definition
-            .into_iter()
-            .map(|s| (s.id.clone(), s))
-            .collect();
-        // What each step waits for, parsed from its inputs once per drive.
-        let needs: HashMap<String, BTreeSet<String>> = definition
-            .values()
-            .map(|step| Ok((step.id.clone(), dependencies(step)?)))
-            .collect::<Result<_>>()?;
+        let (definition, needs) = match read_definition(&run, stored.definition) {
+            Ok(read) => read,
+            Err(err) => {
+                // Taking it over again would read the same: end it, saying why.
+                tracing::warn!(run = %id, %err, "workflow run ended: its definition does not read");
+                let failure = StepFailure {
+                    step: String::new(),
+                    code: err.code().as_str().to_owned(),
+                    message: err.to_string(),
+                };
+                return self
+                    .conclude(&run, &HashMap::new(), &HashMap::new(), Some(failure))
+                    .await;
+            }
+        };
         let mut states: HashMap<String, StepRun> = run
             .steps
             .iter()
@@ -368,6 +373,46 @@ impl Workflows {
         self.actions
             .perform(&run.namespace, &action, &run.correlation_id)
             .await
+    }
+}
+
+/// A run's steps by id, and what each waits for.
+pub(super) type Plan = (HashMap<String, Step>, HashMap<String, BTreeSet<String>>);
+
+/// The run's plan (what each step waits for is parsed from its inputs once per drive);
+/// `SP-WF-004` when the stored definition does not read or does not fit the run.
+pub(super) fn read_definition(
+    run: &Run,
+    stored: std::result::Result<Vec<Step>, String>,
+) -> Result<Plan> {
+    let unreadable = |reason: String| Error::WorkflowUnreadable {
+        run: run.id.to_string(),
+        reason,
+    };
+    let definition: HashMap<String, Step> = stored
+        .map_err(unreadable)?
+        .into_iter()
+        .map(|s| (s.id.clone(), s))
+        .collect();
+    let needs: HashMap<String, BTreeSet<String>> = definition
+        .values()
+        .map(|step| {
+            let waits = dependencies(step).map_err(|err| unreadable(err.to_string()))?;
+            match waits.iter().find(|w| !definition.contains_key(*w)) {
+                Some(missing) => Err(unreadable(format!(
+                    "step `{}` needs `{missing}`, which it does not define",
+                    step.id
+                ))),
+                None => Ok((step.id.clone(), waits)),
+            }
+        })
+        .collect::<Result<_>>()?;
+    match run.steps.iter().find(|s| !definition.contains_key(&s.id)) {
+        Some(missing) => Err(unreadable(format!(
+            "no definition of step `{}`",
+            missing.id
+        ))),
+        None => Ok((definition, needs)),
     }
 }
 

@@ -124,6 +124,7 @@ impl StepStatus {
 }
 
 /// Why a step (and so its run) failed: the stable code and message of its last error.
+/// `step` is empty when the run failed before any step could run (`SP-WF-004`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct StepFailure {
@@ -227,8 +228,10 @@ pub struct NewRun {
 pub struct StoredRun {
     /// The run.
     pub run: Run,
-    /// The workflow's steps as they were when the run started.
-    pub definition: Vec<Step>,
+    /// The workflow's steps as they were when the run started, or why they no longer read
+    /// (a row written by another version, or altered outside Story Portal): the driver then
+    /// ends the run with `SP-WF-004` rather than taking it over again and again.
+    pub definition: std::result::Result<Vec<Step>, String>,
 }
 
 /// A process's claim on the runs it drives: others leave them alone until `until`.

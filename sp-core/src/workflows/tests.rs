@@ -86,3 +86,67 @@ fn rendering_fills_values_and_text_and_names_what_is_missing() {
     assert_eq!(err.code(), ErrorCode::WorkflowWiring);
     assert!(err.to_string().contains("nope"), "{err}");
 }
+
+/// A run of `steps` as stored, and `definition` as the driver reads it back.
+fn read_back(run_steps: &[&str], definition: Value) -> crate::Result<super::drive::Plan> {
+    let now = crate::Timestamp::now();
+    let run = Run {
+        id: crate::Id::new(),
+        namespace: crate::knowledge::Namespace::default(),
+        workflow: "w".into(),
+        version: 1,
+        status: RunStatus::Running,
+        input: json!({}),
+        output: None,
+        error: None,
+        correlation_id: "c".into(),
+        steps: run_steps
+            .iter()
+            .map(|s| StepRun::pending((*s).to_owned()))
+            .collect(),
+        created_at: now,
+        updated_at: now,
+        finished_at: None,
+    };
+    let stored = serde_json::from_value::<Vec<Step>>(definition).map_err(|e| e.to_string());
+    super::drive::read_definition(&run, stored)
+}
+
+#[test]
+fn a_stored_definition_that_does_not_fit_its_run_is_unreadable() {
+    let (steps, needs) = read_back(
+        &["a", "b"],
+        json!([{"id": "a", "kind": "search", "query": "x"},
+               {"id": "b", "kind": "search", "query": "{{steps.a.output}}"}]),
+    )
+    .unwrap();
+    assert_eq!(steps.len(), 2);
+    assert_eq!(needs["b"].iter().collect::<Vec<_>>(), ["a"]);
+
+    for (run_steps, definition) in [
+        // Not a list of steps at all.
+        (vec!["a"], json!({"format": 2})),
+        // The run has a step the definition lacks.
+        (
+            vec!["a", "b"],
+            json!([{"id": "a", "kind": "search", "query": "x"}]),
+        ),
+        // A step needs one the definition lacks.
+        (
+            vec!["a"],
+            json!([{"id": "a", "kind": "search", "query": "x", "needs": ["ghost"]}]),
+        ),
+        // A step's input does not parse.
+        (
+            vec!["a"],
+            json!([{"id": "a", "kind": "search", "query": "{{nonsense}}"}]),
+        ),
+    ] {
+        let err = read_back(&run_steps, definition.clone()).unwrap_err();
+        assert_eq!(
+            err.code(),
+            ErrorCode::WorkflowUnreadable,
+            "{definition}: {err}"
+        );
+    }
+}

@@ -196,7 +196,7 @@ impl WorkflowStore for PgWorkflowStore {
         let (run, steps) = run_in(&mut conn, None, id).await?;
         Ok(StoredRun {
             run,
-            definition: definition(&steps)?,
+            definition: definition(&steps),
         })
     }
 

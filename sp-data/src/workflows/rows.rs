@@ -184,9 +184,9 @@ pub(crate) fn runs_page(
     Page::from_rows(runs, page.limit, |r| r.id)
 }
 
-/// The JSON of a run's definition.
-pub(crate) fn definition(text: &str) -> Result<Vec<Step>> {
-    json("run definition", text)
+/// The JSON of a run's definition, or why it does not read.
+pub(crate) fn definition(text: &str) -> std::result::Result<Vec<Step>, String> {
+    serde_json::from_str(text).map_err(|err| format!("stored definition: {err}"))
 }
 
 /// The refusal to cancel a run that already ended.

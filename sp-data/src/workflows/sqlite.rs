@@ -193,7 +193,7 @@ impl WorkflowStore for SqliteWorkflowStore {
         let (run, steps) = run_in(&mut conn, None, id).await?;
         Ok(StoredRun {
             run,
-            definition: definition(&steps)?,
+            definition: definition(&steps),
         })
     }
 

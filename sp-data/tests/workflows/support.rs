@@ -21,6 +21,7 @@ pub struct Fixture {
     pub store: Arc<dyn WorkflowStore>,
     pub events: Arc<EventLog>,
     _dir: Option<tempfile::TempDir>,
+    sqlite: Option<sp_data::SqliteStore>,
     pg_schema: Option<(sp_data::PgStore, String)>,
 }
 
@@ -33,6 +34,7 @@ impl Fixture {
             store: Arc::new(sp_data::SqliteWorkflowStore::new(&db)),
             events: Arc::new(EventLog::new(events, EventsConfig::default())),
             _dir: Some(dir),
+            sqlite: Some(db),
             pg_schema: None,
         }
     }
@@ -50,6 +52,7 @@ impl Fixture {
             store: Arc::new(sp_data::PgWorkflowStore::open(&pg).await.unwrap()),
             events: Arc::new(EventLog::new(events, EventsConfig::default())),
             _dir: None,
+            sqlite: None,
             pg_schema: Some((pg, config.schema)),
         }
     }
@@ -93,6 +96,32 @@ impl Fixture {
                 }
             })
             .collect()
+    }
+
+    /// Overwrites a run's stored definition with JSON that is not a list of steps, as a
+    /// row written by another version (or edited by hand) would be.
+    pub async fn damage_definition(&self, run: Id) {
+        let damaged = r#"{"format": 2, "steps": {}}"#;
+        let changed = match (&self.sqlite, &self.pg_schema) {
+            (Some(db), _) => sqlx::query("UPDATE workflow_runs SET definition = ? WHERE id = ?")
+                .bind(damaged)
+                .bind(run.to_string())
+                .execute(db.pool())
+                .await
+                .unwrap()
+                .rows_affected(),
+            (None, Some((pg, _))) => {
+                sqlx::query("UPDATE workflow_runs SET definition = $1::jsonb WHERE id = $2")
+                    .bind(damaged)
+                    .bind(run.as_uuid())
+                    .execute(pg.pool())
+                    .await
+                    .unwrap()
+                    .rows_affected()
+            }
+            (None, None) => unreachable!("a fixture has a backend"),
+        };
+        assert_eq!(changed, 1);
     }
 
     pub async fn cleanup(self) {
