@@ -1,11 +1,13 @@
 //! Workflow runs on every backend: persisted step by step, retried, cancelled, resumed by
-//! another process when the driving one stops, bad definitions refused, and a run whose
-//! stored definition no longer reads ended once.
+//! another process when the driving one stops or hands them back, bad definitions refused,
+//! and a run whose stored definition no longer reads ended once.
 
 #[path = "workflows/cases.rs"]
 mod cases;
 #[path = "workflows/damaged.rs"]
 mod damaged;
+#[path = "workflows/handover.rs"]
+mod handover;
 #[path = "workflows/support.rs"]
 mod support;
 
@@ -41,6 +43,10 @@ macro_rules! suite {
             #[tokio::test]
             async fn leases_cover_only_the_runs_being_driven() {
                 run(|f| Box::pin(cases::leases_cover_only_the_runs_being_driven(f))).await;
+            }
+            #[tokio::test]
+            async fn handed_back_runs_are_taken_over_at_once() {
+                run(|f| Box::pin(handover::handed_back_runs_are_taken_over_at_once(f))).await;
             }
             #[tokio::test]
             async fn unreadable_definition_ends_the_run_once() {

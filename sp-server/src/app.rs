@@ -26,17 +26,28 @@ pub fn app(state: AppState) -> Router {
 
 /// Serves `app(state)` on `listener` until `shutdown` completes, then lets in-flight requests
 /// (streams included) finish for up to `server.shutdown_grace_secs` before returning. HTTPS
-/// when the configuration names a certificate and key, plain HTTP otherwise.
+/// when the configuration names a certificate and key, plain HTTP otherwise. Last, the
+/// workflow runs this process drives are handed back (see
+/// [`Workflows::hand_back`](sp_core::workflows::Workflows::hand_back)), so the next process
+/// takes them over at once.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = std::time::Duration::from_secs(state.config().server.shutdown_grace_secs);
-    match state.tls().cloned() {
-        Some(tls) => serve_router_tls(listener, app(state), tls, shutdown, grace).await,
-        None => serve_router(listener, app(state), shutdown, grace).await,
+    let served = match state.tls().cloned() {
+        Some(tls) => serve_router_tls(listener, app(state.clone()), tls, shutdown, grace).await,
+        None => serve_router(listener, app(state.clone()), shutdown, grace).await,
+    };
+    if let Some(services) = state.opened_services() {
+        match services.workflows.hand_back().await {
+            Ok(runs) => tracing::info!(runs = runs.len(), "workflow runs handed back"),
+            // Their leases lapse on their own: the next process waits `lease_ms` at most.
+            Err(err) => tracing::warn!(%err, "could not hand back workflow runs"),
+        }
     }
+    served
 }
 
 /// Serves any router over TLS like [`serve_router`] does over plain HTTP; `tls` comes from

@@ -114,6 +114,11 @@ impl AppState {
             .await
     }
 
+    /// The services if something opened them already (never opens them).
+    pub(crate) fn opened_services(&self) -> Option<&Services> {
+        self.inner.services.get()
+    }
+
     /// The access-token signer, when JWT is configured.
     pub fn jwt(&self) -> Option<&Arc<crate::jwt::Jwt>> {
         self.inner.jwt.as_ref()

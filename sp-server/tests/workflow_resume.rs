@@ -1,7 +1,8 @@
-//! A workflow run survives the death of its `sp` process: the process is killed (SIGKILL)
-//! while a step is under way, a new one starts on the same data, takes the run over once the
-//! dead one's lease lapses, and completes exactly the steps not yet done — on the embedded
-//! store and on PostgreSQL.
+//! A workflow run survives the end of its `sp` process: the process is killed (SIGKILL) or
+//! stopped (SIGTERM) while a step is under way, a new one starts on the same data, takes the
+//! run over — once the dead one's lease lapses, or at once when the stopped one handed it
+//! back — and completes exactly the steps not yet done, on the embedded store and on
+//! PostgreSQL.
 
 #[path = "support/process.rs"]
 mod process;
@@ -10,7 +11,7 @@ use std::process::Command;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use process::{create_key, sp, start};
+use process::{create_key, drain, sp, start};
 use serde_json::{Value, json};
 use tokio::sync::watch;
 
@@ -73,13 +74,25 @@ async fn call(
     (reply.status, json)
 }
 
-async fn killed_mid_run_resumes_the_remaining_steps(configure: &dyn Fn(&mut Command)) {
+/// How the first process ends.
+#[derive(Clone, Copy, PartialEq)]
+enum End {
+    /// SIGKILL: nothing more is written; the run waits for its lease to lapse.
+    Kill,
+    /// SIGTERM: a planned stop that hands the run back.
+    Term,
+}
+
+async fn stopped_mid_run_resumes_the_remaining_steps(end: End, configure: &dyn Fn(&mut Command)) {
     let dir = tempfile::tempdir().expect("tempdir");
     let sp_here = || {
         let mut cmd = sp(dir.path());
         configure(&mut cmd);
-        // A short lease: the next process takes the run over about a second after the kill.
-        cmd.env("SP_WORKFLOWS__LEASE_MS", "1000");
+        // Killed: a short lease, so the next process takes the run over about a second
+        // later. Stopped: a lease far longer than the test, so only the hand-back lets the
+        // next process in within its deadline.
+        let lease_ms = if end == End::Kill { "1000" } else { "600000" };
+        cmd.env("SP_WORKFLOWS__LEASE_MS", lease_ms);
         cmd
     };
     let token = create_key(&mut sp_here(), "wf", "events,registry", &[]);
@@ -89,7 +102,8 @@ async fn killed_mid_run_resumes_the_remaining_steps(configure: &dyn Fn(&mut Comm
         held: watch::channel(false).0,
     };
     let url = step_service(calls.clone()).await;
-    let (first, addr, _log) = start(&mut sp_here());
+    let (first, addr, log) = start(&mut sp_here());
+    let _log = drain(log);
     let service = json!({"name": "steps", "version": "1.0.0", "base_url": url,
         "tools": [{"name": "step", "input_schema": {"type": "object"}, "timeout_ms": 120000}]});
     let (status, body) = call(&addr, &token, "POST", "/v1/services", Some(service)).await;
@@ -120,9 +134,20 @@ async fn killed_mid_run_resumes_the_remaining_steps(configure: &dyn Fn(&mut Comm
         .await
         .expect("the slow step starts within 20 s")
         .expect("watch");
-    drop(first); // SIGKILL, and reaped: no chance to write anything more
+    match end {
+        End::Kill => drop(first), // SIGKILL, and reaped: no chance to write anything more
+        End::Term => {
+            let mut first = first;
+            let pid = first.0.id().to_string();
+            let sent = Command::new("kill").args(["-TERM", &pid]).status();
+            assert!(sent.expect("kill runs").success());
+            let exit = first.0.wait().expect("the first process exits");
+            assert!(exit.success(), "a planned stop exits cleanly: {exit}");
+        }
+    }
 
-    let (_second, addr, _log) = start(&mut sp_here());
+    let (_second, addr, log) = start(&mut sp_here());
+    let _log = drain(log);
     let path = format!("/v1/workflow-runs/{id}");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     let done = loop {
@@ -202,16 +227,27 @@ async fn killed_mid_run_resumes_the_remaining_steps(configure: &dyn Fn(&mut Comm
 
 #[tokio::test]
 async fn a_killed_embedded_server_resumes_its_run() {
-    killed_mid_run_resumes_the_remaining_steps(&|_| {}).await;
+    stopped_mid_run_resumes_the_remaining_steps(End::Kill, &|_| {}).await;
+}
+
+#[tokio::test]
+async fn a_stopped_embedded_server_hands_its_run_over() {
+    stopped_mid_run_resumes_the_remaining_steps(End::Term, &|_| {}).await;
+}
+
+fn on_postgres(cmd: &mut Command, schema: &str) {
+    cmd.env("DATABASE_URL", sp_tests::service_url("DATABASE_URL"))
+        .env("SP_DATABASE__SCHEMA", schema);
 }
 
 #[tokio::test]
 async fn a_killed_postgres_server_resumes_its_run() {
-    let database = sp_tests::service_url("DATABASE_URL");
     let schema = format!("resume_{}", sp_core::Id::new().as_uuid().simple());
-    killed_mid_run_resumes_the_remaining_steps(&move |cmd| {
-        cmd.env("DATABASE_URL", &database)
-            .env("SP_DATABASE__SCHEMA", &schema);
-    })
-    .await;
+    stopped_mid_run_resumes_the_remaining_steps(End::Kill, &|cmd| on_postgres(cmd, &schema)).await;
+}
+
+#[tokio::test]
+async fn a_stopped_postgres_server_hands_its_run_over() {
+    let schema = format!("handover_{}", sp_core::Id::new().as_uuid().simple());
+    stopped_mid_run_resumes_the_remaining_steps(End::Term, &|cmd| on_postgres(cmd, &schema)).await;
 }

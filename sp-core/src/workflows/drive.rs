@@ -42,6 +42,9 @@ impl Workflows {
     /// Drives run `id` in the background unless this process already does; `resumed`: it
     /// was taken over from a process that stopped.
     pub(super) fn spawn_drive(self: &Arc<Self>, id: crate::Id, resumed: bool) {
+        if self.handed_back.load(std::sync::atomic::Ordering::SeqCst) {
+            return;
+        }
         let (switch, cancelled) = watch::channel(false);
         match self.driving.lock() {
             Ok(mut driving) if !driving.contains_key(&id) => {

@@ -1,6 +1,7 @@
 //! The workflow engine of a process: defines workflows, starts, cancels and resumes runs.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -53,6 +54,8 @@ pub struct Workflows {
     pub(super) owner: String,
     /// Runs this process drives, with the switch that cancels each.
     pub(super) driving: Mutex<HashMap<Id, watch::Sender<bool>>>,
+    /// Set by [`Workflows::hand_back`]: this process drives and takes over nothing more.
+    pub(super) handed_back: AtomicBool,
 }
 
 impl Workflows {
@@ -70,6 +73,7 @@ impl Workflows {
             config,
             owner: Id::new().to_string(),
             driving: Mutex::new(HashMap::new()),
+            handed_back: AtomicBool::new(false),
         }
     }
 
@@ -253,6 +257,9 @@ impl Workflows {
     /// One round of [`spawn_recovery`](Self::spawn_recovery): renews the leases of the runs
     /// this process drives and resumes lapsed runs; returns the ids it resumed.
     pub async fn recover_once(self: &Arc<Self>) -> Result<Vec<Id>> {
+        if self.handed_back.load(Ordering::SeqCst) {
+            return Ok(Vec::new());
+        }
         let lease = self.lease();
         let driving: Vec<Id> = self
             .driving
@@ -276,6 +283,37 @@ impl Workflows {
             self.spawn_drive(*id, true);
         }
         Ok(claimed)
+    }
+
+    /// A planned stop: stops driving every run this process drives and lets their leases
+    /// lapse now, so a live process — this one restarted, or another replica — takes them
+    /// over at once instead of after `lease_ms`. Steps under way are run again there, as after
+    /// a crash. Afterwards this engine takes nothing over; runs it starts are not driven here.
+    /// Returns the runs handed back.
+    ///
+    /// ```no_run
+    /// # async fn demo(engine: std::sync::Arc<sp_core::workflows::Workflows>) -> sp_core::Result<()> {
+    /// // after the server stopped taking requests:
+    /// let handed = engine.hand_back().await?;
+    /// println!("{} runs for the next process", handed.len());
+    /// # Ok(()) }
+    /// ```
+    pub async fn hand_back(&self) -> Result<Vec<Id>> {
+        self.handed_back.store(true, Ordering::SeqCst);
+        let runs: Vec<Id> = match self.driving.lock() {
+            Ok(driving) => driving
+                .iter()
+                .map(|(id, switch)| {
+                    switch.send_replace(true);
+                    *id
+                })
+                .collect(),
+            Err(_) => Vec::new(),
+        };
+        self.store
+            .renew_leases(&self.owner, &runs, Timestamp::now())
+            .await?;
+        Ok(runs)
     }
 
     /// Appends a run event (best effort: the run's stored state is the truth).

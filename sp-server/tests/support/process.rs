@@ -58,6 +58,17 @@ pub fn start(cmd: &mut Command) -> (Server, String, std::process::ChildStderr) {
     (server, addr, stderr)
 }
 
+/// Reads a server's log as it comes, so a long test never fills the pipe (a full pipe blocks
+/// the server's next log line, and with it the request being logged); the log is returned
+/// when the server exits.
+pub fn drain(log: std::process::ChildStderr) -> std::thread::JoinHandle<String> {
+    std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut BufReader::new(log), &mut text);
+        text
+    })
+}
+
 /// Runs `sp keys create --name NAME --scopes SCOPES [MORE…]` with `cmd`'s environment and
 /// returns the key's token (the last line it prints).
 pub fn create_key(cmd: &mut Command, name: &str, scopes: &str, more: &[&str]) -> String {
