@@ -90,6 +90,14 @@ impl Workflows {
         let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
         Ok(async move { engine.cancel(&namespace, id).await })
     }
+
+    fn handing_back(&self) -> impl Future<Output = sp_core::Result<Vec<String>>> + Send + 'static {
+        let engine = self.engine.clone();
+        async move {
+            let runs = engine.hand_back().await?;
+            Ok(runs.iter().map(Id::to_string).collect())
+        }
+    }
 }
 
 #[pymethods]
@@ -222,5 +230,17 @@ impl Workflows {
     /// `cancel` as an awaitable.
     fn acancel<'py>(&self, py: Python<'py>, run_id: &str) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, self.cancelling(run_id)?)
+    }
+
+    /// A planned stop: hands the runs this object drives back (their leases lapse now), so
+    /// the next process takes them over at once instead of after the lease; returns their ids.
+    /// Afterwards it takes nothing over and starts no run (`UnavailableError`).
+    fn hand_back<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        block_json(py, self.handing_back())
+    }
+
+    /// `hand_back` as an awaitable.
+    fn ahand_back<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        awaitable(py, self.handing_back())
     }
 }

@@ -182,6 +182,12 @@ def test_workflows_call_tools_decide_and_search(location, calculator):
     with pytest.raises(sp.NotFoundError):
         flows.start("nope")
 
+    # A planned stop: nothing is in flight here, and no run starts afterwards.
+    assert flows.hand_back() == []
+    with pytest.raises(sp.UnavailableError) as stopping:
+        flows.start("sum-then-search", {"a": 3})
+    assert stopping.value.code == "SP-GEN-002"
+
 
 def test_every_call_has_an_asyncio_twin(location, calculator, model):
     schema = schema_of(location)
@@ -209,6 +215,7 @@ def test_every_call_has_an_asyncio_twin(location, calculator, model):
         prompt = await contexts.aassemble(context["id"], context_window=512, reply_tokens=64)
         stored = await contexts.amessages(context["id"])
         await registry.aderegister("calc", "1.0.0")
+        assert await flows.ahand_back() == []
         return found, added, appended, ticks, ended, same, prompt, stored
 
     found, added, appended, ticks, ended, same, prompt, stored = asyncio.run(main())

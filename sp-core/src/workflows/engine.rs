@@ -142,6 +142,13 @@ impl Workflows {
         name: &str,
         new: NewRun,
     ) -> Result<Run> {
+        if self.handed_back.load(Ordering::SeqCst) {
+            // Nothing here would drive it: a stopping process takes no new runs.
+            return Err(Error::unavailable(
+                "workflows",
+                "this process is stopping and handed its runs back",
+            ));
+        }
         let input = match new.input {
             Value::Null => json!({}),
             Value::Object(map) => Value::Object(map),
@@ -288,7 +295,7 @@ impl Workflows {
     /// A planned stop: stops driving every run this process drives and lets their leases
     /// lapse now, so a live process — this one restarted, or another replica — takes them
     /// over at once instead of after `lease_ms`. Steps under way are run again there, as after
-    /// a crash. Afterwards this engine takes nothing over; runs it starts are not driven here.
+    /// a crash. Afterwards this engine takes nothing over and starts no run (`SP-GEN-002`).
     /// Returns the runs handed back.
     ///
     /// ```no_run

@@ -6,6 +6,7 @@
 use std::time::Duration;
 
 use serde_json::json;
+use sp_core::ErrorCode;
 use sp_core::workflows::{NewRun, RunStatus};
 
 use super::support::{Fixture, Scripted, by_id, tool_step, workflow};
@@ -47,8 +48,14 @@ pub async fn handed_back_runs_are_taken_over_at_once(f: &Fixture) {
     assert_eq!(staying_actions.calls(), ["two"], "`one` is not run again");
     assert_eq!(by_id(&done.steps)["two"].attempts, 2);
 
-    // The process that left takes nothing over and its late answer is not kept.
+    // The process that left takes nothing over, starts nothing, and its late answer is not
+    // kept.
     assert!(leaving.recover_once().await.unwrap().is_empty());
+    let refused = leaving
+        .start(&ns, "handed", NewRun::default())
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::Unavailable, "{refused}");
     leaving_actions.release();
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert_eq!(staying.run(&ns, run.id).await.unwrap(), done);
