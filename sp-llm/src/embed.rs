@@ -6,14 +6,13 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use async_trait::async_trait;
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
-
-use crate::threadpool::PooledContext;
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
 use sp_core::{Embedder, Error, Result};
 use tokio::sync::oneshot;
 
 use crate::engine::Engine;
+use crate::threadpool::PooledContext;
 
 struct EmbedJob {
     texts: Vec<String>,
