@@ -74,6 +74,7 @@ async fn timed(engine: &Engine, prompt: &str, sampling: &Sampling) -> (Duration,
                     / first.elapsed().as_secs_f64().max(1e-9);
                 return (first - started, rate, usage.completion_tokens);
             }
+            StreamEvent::Logprobs { .. } | StreamEvent::ToolCalls { .. } => {}
         }
     }
     panic!("no Done event");

@@ -41,6 +41,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
                     "\n[{finish_reason:?}: {} prompt ({} cached), {} generated]",
                     usage.prompt_tokens, usage.cached_tokens, usage.completion_tokens
                 ),
+                // Log-probabilities and tool calls come only when asked for.
+                StreamEvent::Logprobs { .. } | StreamEvent::ToolCalls { .. } => {}
             }
         }
         messages.push(ChatMessage::assistant(answer));

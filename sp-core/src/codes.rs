@@ -71,6 +71,10 @@ error_codes! {
     ModelLoad => ("SP-LLM-003", 422, "The model file is missing, unreadable or not a valid GGUF model."),
     /// The model runtime failed during generation.
     Inference => ("SP-LLM-004", 500, "The model runtime failed while generating; the request id locates the details."),
+    /// A schema, grammar or regex uses something the constrained decoder cannot enforce.
+    ConstraintUnsupported => ("SP-LLM-005", 400, "The response_format schema, regex or grammar (or a tool's parameters) uses a construct the constrained decoder cannot enforce; the message names it. Nothing was generated: simplify the schema."),
+    /// A finished constrained reply failed the independent check.
+    ConstraintViolated => ("SP-LLM-006", 500, "A constrained reply failed the independent check of its format (a bug: the decoder enforces it); the reply is withheld rather than returned invalid."),
     /// A document is larger than the configured limit.
     DocumentTooLarge => ("SP-KB-001", 413, "The document exceeds the knowledge store's size limit (max_document_bytes); split it."),
     /// A vector's length differs from the store's dimension.

@@ -84,6 +84,20 @@ pub enum Error {
     /// The model runtime failed while generating.
     #[error("inference failed: {0}")]
     Inference(String),
+    /// A constraint the decoder cannot enforce.
+    #[error("{field} cannot be enforced: {reason}")]
+    ConstraintUnsupported {
+        /// The request field that carries it (`response_format`, `tools[0].function.parameters`).
+        field: String,
+        /// The unsupported construct, as the decoder names it.
+        reason: String,
+    },
+    /// A constrained reply that fails its independent check.
+    #[error("constrained output failed its check: {reason}")]
+    ConstraintViolated {
+        /// What the validator found.
+        reason: String,
+    },
     /// A document's content exceeds the configured limit.
     #[error("document too large: {bytes} bytes, the limit is {limit}")]
     DocumentTooLarge {
@@ -269,6 +283,8 @@ impl Error {
             Error::Overloaded { .. } => ErrorCode::Overloaded,
             Error::ModelLoad { .. } => ErrorCode::ModelLoad,
             Error::Inference(_) => ErrorCode::Inference,
+            Error::ConstraintUnsupported { .. } => ErrorCode::ConstraintUnsupported,
+            Error::ConstraintViolated { .. } => ErrorCode::ConstraintViolated,
             Error::DocumentTooLarge { .. } => ErrorCode::DocumentTooLarge,
             Error::DimensionMismatch { .. } => ErrorCode::DimensionMismatch,
             Error::InvalidVector(_) => ErrorCode::InvalidVector,
@@ -361,6 +377,17 @@ mod tests {
                 "SP-LLM-003",
             ),
             (Error::Inference("x".into()), "SP-LLM-004"),
+            (
+                Error::ConstraintUnsupported {
+                    field: "response_format".into(),
+                    reason: "r".into(),
+                },
+                "SP-LLM-005",
+            ),
+            (
+                Error::ConstraintViolated { reason: "r".into() },
+                "SP-LLM-006",
+            ),
             (Error::DocumentTooLarge { bytes: 2, limit: 1 }, "SP-KB-001"),
             (
                 Error::DimensionMismatch {

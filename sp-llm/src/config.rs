@@ -32,6 +32,9 @@ pub struct EngineConfig {
     pub queue_capacity: usize,
     /// Context window of the embedding worker; longer texts are refused, not truncated.
     pub embedding_context: u32,
+    /// A Jinja chat template to use instead of the one in the GGUF (llama-server's
+    /// `--chat-template-file`).
+    pub chat_template: Option<String>,
 }
 
 impl Default for EngineConfig {
@@ -46,6 +49,7 @@ impl Default for EngineConfig {
             gpu_layers: 0,
             queue_capacity: 64,
             embedding_context: 2048,
+            chat_template: None,
         }
     }
 }
@@ -71,6 +75,12 @@ impl EngineConfig {
             queue_capacity: model.queue_capacity,
             ..EngineConfig::default()
         })
+    }
+
+    /// Renders chats with this Jinja template instead of the GGUF's own.
+    pub fn with_chat_template(mut self, source: impl Into<String>) -> Self {
+        self.chat_template = Some(source.into());
+        self
     }
 
     /// Sets the number of slots.

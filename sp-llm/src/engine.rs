@@ -16,6 +16,7 @@ use sp_core::{Error, Result};
 use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
 
 use crate::config::EngineConfig;
+use crate::constraint::{Compiler, Constraint};
 use crate::loader::{ModelInfo, load};
 use crate::sampler::TokenPicker;
 use crate::scheduler::{Delivery, Job, Scheduler};
@@ -50,6 +51,10 @@ struct Inner {
     counters: Arc<crate::stats::Counters>,
     /// What the chat template adds per message and per prompt, measured on first use.
     overheads: std::sync::OnceLock<crate::traits::TemplateOverheads>,
+    /// How chats are rendered.
+    template: crate::chat::TemplateState,
+    /// Constraint compiler for this vocabulary, built on first use (walks the vocabulary).
+    compiler: std::sync::OnceLock<std::result::Result<Arc<Compiler>, String>>,
 }
 
 /// Marks the worker dead when its thread ends, however it ends (panics included).
@@ -107,6 +112,8 @@ impl Engine {
         ready_rx
             .recv()
             .map_err(|_| Error::internal("the inference thread died while starting"))??;
+        let template =
+            crate::chat::TemplateState::new(&model, &info, config.chat_template.as_deref());
         Ok(Engine {
             inner: Arc::new(Inner {
                 model,
@@ -116,6 +123,8 @@ impl Engine {
                 alive,
                 overheads: std::sync::OnceLock::new(),
                 counters: Arc::default(),
+                template,
+                compiler: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -145,6 +154,23 @@ impl Engine {
         &self.inner.model
     }
 
+    pub(crate) fn template(&self) -> &crate::chat::TemplateState {
+        &self.inner.template
+    }
+
+    /// The constraint compiler of this model's vocabulary.
+    pub(crate) fn compiler(&self) -> Result<Arc<Compiler>> {
+        self.inner
+            .compiler
+            .get_or_init(|| {
+                Compiler::new(Arc::clone(&self.inner.model))
+                    .map(Arc::new)
+                    .map_err(|err| err.to_string())
+            })
+            .clone()
+            .map_err(Error::Inference)
+    }
+
     pub(crate) fn overheads(&self) -> &crate::traits::TemplateOverheads {
         self.inner
             .overheads
@@ -158,6 +184,20 @@ impl Engine {
 
     /// Renders `messages`; `open_reply` appends the header of the assistant's turn.
     pub(crate) fn render_chat_with(
+        &self,
+        messages: &[ChatMessage],
+        open_reply: bool,
+    ) -> Result<String> {
+        if let Some(jinja) = self.inner.template.jinja() {
+            return jinja
+                .render(messages, &[], open_reply)
+                .map(|p| self.inner.template.strip_bos(p));
+        }
+        self.render_builtin(messages, open_reply)
+    }
+
+    /// llama.cpp's built-in template matcher: the fallback for templates Jinja cannot render.
+    pub(crate) fn render_builtin(
         &self,
         messages: &[ChatMessage],
         open_reply: bool,
@@ -192,39 +232,67 @@ impl Engine {
 
     /// Generates a continuation of `prompt`, streamed.
     pub fn complete_stream(&self, prompt: &str, sampling: &Sampling) -> Result<CompletionStream> {
-        self.submit(prompt, sampling, Delivery::PerToken)
+        self.submit(prompt, sampling, Delivery::PerToken, None)
     }
 
-    /// Queues a generation; its events arrive per `delivery`.
-    fn submit(
+    /// Queues a generation; its events arrive per `delivery`; `constraint` (if any) masks
+    /// every token.
+    pub(crate) fn submit(
         &self,
         prompt: &str,
         sampling: &Sampling,
         delivery: Delivery,
+        constraint: Option<Constraint>,
+    ) -> Result<CompletionStream> {
+        self.submit_told(prompt, sampling, delivery, constraint, None)
+    }
+
+    /// [`submit`](Self::submit); `prefilled` is told when the prompt is in the cache.
+    pub(crate) fn submit_told(
+        &self,
+        prompt: &str,
+        sampling: &Sampling,
+        delivery: Delivery,
+        constraint: Option<Constraint>,
+        prefilled: Option<tokio::sync::oneshot::Sender<()>>,
     ) -> Result<CompletionStream> {
         sampling.validate()?;
+        let n_vocab = u32::try_from(self.inner.model.n_vocab()).unwrap_or(0);
+        if let Some((token, _)) = sampling.logit_bias.iter().find(|(t, _)| *t >= n_vocab) {
+            return Err(Error::invalid_input(
+                "logit_bias",
+                format!("token {token} is not in the vocabulary (0..{n_vocab})"),
+            ));
+        }
         if prompt.is_empty() {
             return Err(Error::invalid_input("prompt", "must not be empty"));
         }
         let tokens = self.tokenize_prompt(prompt);
         let window = self.inner.config.context_per_slot as usize;
-        if tokens.len() + sampling.max_tokens as usize > window {
+        let max_tokens = if sampling.max_tokens == Sampling::UNTIL_WINDOW {
+            window.saturating_sub(tokens.len())
+        } else {
+            sampling.max_tokens as usize
+        };
+        if max_tokens == 0 || tokens.len() + max_tokens > window {
             return Err(Error::ContextLengthExceeded {
                 prompt_tokens: tokens.len(),
-                max_tokens: sampling.max_tokens as usize,
+                max_tokens: max_tokens.max(1),
                 context_size: window,
             });
         }
         let (events, receiver) = unbounded_channel();
         let job = Job {
             picker: TokenPicker::new(sampling, self.inner.model.n_vocab(), &tokens),
+            shaping: crate::shaping::Shaping::new(sampling, constraint),
             decoder: TextDecoder::new(sampling.stop.clone()),
-            max_tokens: sampling.max_tokens,
+            max_tokens: u32::try_from(max_tokens).unwrap_or(u32::MAX),
             ignore_eos: sampling.ignore_eos,
             delivery,
             prompt: tokens,
             events,
             ticket: crate::stats::Ticket::queued(&self.inner.counters),
+            prefilled,
         };
         match self.inner.jobs.try_send(job) {
             Ok(()) => Ok(CompletionStream { receiver }),
@@ -239,7 +307,7 @@ impl Engine {
 
     /// Generates a continuation of `prompt`, whole.
     pub async fn complete(&self, prompt: &str, sampling: &Sampling) -> Result<Completion> {
-        collect(self.submit(prompt, sampling, Delivery::Whole)?).await
+        collect(self.submit(prompt, sampling, Delivery::Whole, None)?).await
     }
 
     /// The next assistant turn, streamed.
@@ -248,25 +316,17 @@ impl Engine {
         messages: &[ChatMessage],
         sampling: &Sampling,
     ) -> Result<CompletionStream> {
-        self.submit_chat(messages, sampling, Delivery::PerToken)
-    }
-
-    /// The next assistant turn, whole.
-    pub async fn chat(&self, messages: &[ChatMessage], sampling: &Sampling) -> Result<Completion> {
-        collect(self.submit_chat(messages, sampling, Delivery::Whole)?).await
-    }
-
-    fn submit_chat(
-        &self,
-        messages: &[ChatMessage],
-        sampling: &Sampling,
-        delivery: Delivery,
-    ) -> Result<CompletionStream> {
         if messages.is_empty() {
             return Err(Error::invalid_input("messages", "must not be empty"));
         }
         let prompt = self.render_chat(messages)?;
-        self.submit(&prompt, sampling, delivery)
+        self.submit(&prompt, sampling, Delivery::PerToken, None)
+    }
+
+    /// The next assistant turn, whole.
+    pub async fn chat(&self, messages: &[ChatMessage], sampling: &Sampling) -> Result<Completion> {
+        self.chat_with(messages, sampling, &sp_core::chat::ChatOptions::default())
+            .await
     }
 }
 
@@ -311,6 +371,7 @@ impl Stream for CompletionStream {
 pub(crate) async fn collect(mut stream: CompletionStream) -> Result<Completion> {
     use futures::StreamExt as _;
     let mut text = String::new();
+    let mut logprobs = None;
     while let Some(event) = stream.next().await {
         match event? {
             StreamEvent::Delta { text: delta } => text.push_str(&delta),
@@ -322,8 +383,14 @@ pub(crate) async fn collect(mut stream: CompletionStream) -> Result<Completion> 
                     text,
                     finish_reason,
                     usage,
+                    tool_calls: Vec::new(),
+                    logprobs: logprobs.take(),
                 });
             }
+            StreamEvent::Logprobs { tokens } => {
+                logprobs.get_or_insert_with(Vec::new).extend(tokens);
+            }
+            StreamEvent::ToolCalls { .. } => {}
         }
     }
     // The worker only hangs up without a Done event if it died.

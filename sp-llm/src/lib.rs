@@ -15,6 +15,7 @@
 //!     match event? {
 //!         StreamEvent::Delta { text } => print!("{text}"),
 //!         StreamEvent::Done { finish_reason, usage } => println!("\n{finish_reason:?} {usage:?}"),
+//!         _ => {}
 //!     }
 //! }
 //! # Ok(()) }
@@ -37,21 +38,29 @@
 //! Without features everything runs on the CPU.
 
 mod backend;
+mod chat;
 mod config;
+mod constraint;
 mod embed;
 mod engine;
 mod health;
 mod loader;
+mod reply;
 mod sampler;
 mod scheduler;
+mod shaping;
 mod stats;
+mod template;
 mod text;
 mod threadpool;
 mod top_k;
 mod traits;
 
+pub use chat::TemplateInfo;
 pub use config::EngineConfig;
 pub use embed::EmbeddingModel;
 pub use engine::{CompletionStream, Engine};
 pub use loader::ModelInfo;
+pub use reply::ReplyStream;
 pub use stats::EngineStats;
+pub use template::ChatTemplate;

@@ -5,6 +5,8 @@ use std::hash::{BuildHasher, Hasher};
 use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::token::data::LlamaTokenData;
+use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 use sp_core::chat::Sampling;
 
 use crate::top_k::TopKSampler;
@@ -82,9 +84,33 @@ impl TokenPicker {
             TokenPicker::Chain(sampler) => sampler.sample(ctx, idx),
         }
     }
+
+    /// The next token from `logits` that were adjusted first (biases, penalties, a grammar's
+    /// mask); the sampler records it.
+    pub(crate) fn pick_from(&mut self, logits: &[f32]) -> LlamaToken {
+        match self {
+            TokenPicker::Greedy => LlamaToken(arg_max(logits)),
+            TokenPicker::TopK(sampler) => LlamaToken(sampler.sample(logits)),
+            TokenPicker::Chain(sampler) => {
+                let mut candidates = LlamaTokenDataArray::from_iter(
+                    logits
+                        .iter()
+                        .enumerate()
+                        .map(|(i, &l)| LlamaTokenData::new(LlamaToken(i as i32), l, 0.0)),
+                    false,
+                );
+                candidates.apply_sampler(sampler);
+                let token = candidates
+                    .selected_token()
+                    .unwrap_or_else(|| LlamaToken(arg_max(logits)));
+                sampler.accept(token);
+                token
+            }
+        }
+    }
 }
 
-fn arg_max(logits: &[f32]) -> i32 {
+pub(crate) fn arg_max(logits: &[f32]) -> i32 {
     let mut best = 0usize;
     let mut best_value = f32::NEG_INFINITY;
     for (i, &v) in logits.iter().enumerate() {

@@ -71,9 +71,12 @@ impl TopKSampler {
 }
 
 /// The `k` largest logits as `(token, logit)`, best first; ties keep the lower id first.
-fn select_top_k(logits: &[f32], k: usize, out: &mut Vec<(i32, f32)>) {
+pub(crate) fn select_top_k(logits: &[f32], k: usize, out: &mut Vec<(i32, f32)>) {
     out.clear();
     let k = k.min(logits.len());
+    if k == 0 {
+        return;
+    }
     let mut floor = f32::NEG_INFINITY;
     for (i, &l) in logits.iter().enumerate() {
         if out.len() == k && l <= floor {

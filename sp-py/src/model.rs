@@ -15,18 +15,25 @@ use crate::errors::{invalid, to_py};
 use crate::stream::{AsyncTokenStream, TokenStream};
 
 /// A finished generation.
-#[pyclass(module = "story_portal", name = "Completion", frozen, get_all)]
+#[pyclass(module = "story_portal", name = "Completion", frozen)]
 pub struct PyCompletion {
-    /// The generated text (a stop sequence excluded).
+    /// The generated text (a stop sequence excluded; empty when the reply is tool calls).
+    #[pyo3(get)]
     text: String,
-    /// `"stop"`, `"length"` or `"cancelled"`.
+    /// `"stop"`, `"length"`, `"tool_calls"` or `"cancelled"`.
+    #[pyo3(get)]
     finish_reason: String,
     /// Tokens in the prompt.
+    #[pyo3(get)]
     prompt_tokens: u32,
     /// Tokens generated.
+    #[pyo3(get)]
     completion_tokens: u32,
     /// Prompt tokens served from the prompt cache.
+    #[pyo3(get)]
     cached_tokens: u32,
+    calls: Vec<sp_core::chat::ToolCall>,
+    token_logprobs: Option<Vec<sp_core::chat::TokenLogprob>>,
 }
 
 impl From<Completion> for PyCompletion {
@@ -37,12 +44,28 @@ impl From<Completion> for PyCompletion {
             prompt_tokens: done.usage.prompt_tokens,
             completion_tokens: done.usage.completion_tokens,
             cached_tokens: done.usage.cached_tokens,
+            calls: done.tool_calls,
+            token_logprobs: done.logprobs,
         }
     }
 }
 
 #[pymethods]
 impl PyCompletion {
+    /// The calls the model made: `[{"id", "name", "arguments"}]`, `arguments` a JSON text
+    /// that validates against the tool's parameters.
+    #[getter]
+    fn tool_calls<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        serialized(py, &self.calls)
+    }
+
+    /// Per generated token `{"token", "bytes", "logprob", "top_logprobs"}` when `logprobs`
+    /// was asked for, else `None`.
+    #[getter]
+    fn logprobs<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyAny>> {
+        serialized(py, &self.token_logprobs)
+    }
+
     fn __repr__(&self) -> String {
         format!(
             "Completion(text={:?}, finish_reason={:?}, prompt_tokens={}, completion_tokens={})",
@@ -65,8 +88,22 @@ pub(crate) fn sampling(options: Option<&Bound<'_, PyDict>>) -> PyResult<Sampling
     let Some(options) = options else {
         return Ok(Sampling::default());
     };
+    // `logit_bias={token_id: bias}` as in OpenAI's API: integer keys, which JSON lacks.
+    let options = options.copy()?;
+    let mut bias = None;
+    if let Some(given) = options.get_item("logit_bias")? {
+        options.del_item("logit_bias")?;
+        let map: std::collections::HashMap<u32, f32> = given
+            .extract()
+            .map_err(|_| invalid("logit_bias", "must map token ids to numbers"))?;
+        bias = Some(map.into_iter().collect::<Vec<_>>());
+    }
     let json = to_json("sampling", options.as_any())?;
-    let sampling: Sampling = serde_json::from_value(json).map_err(|e| invalid("sampling", e))?;
+    let mut sampling: Sampling =
+        serde_json::from_value(json).map_err(|e| invalid("sampling", e))?;
+    if let Some(bias) = bias {
+        sampling.logit_bias = bias;
+    }
     sampling.validate().map_err(to_py)?;
     Ok(sampling)
 }
@@ -79,6 +116,24 @@ fn messages(list: &Bound<'_, PyAny>) -> PyResult<Vec<ChatMessage>> {
         return Err(invalid("messages", "must not be empty"));
     }
     Ok(messages)
+}
+
+/// Chat options from OpenAI-shaped Python values.
+fn chat_options(
+    tools: Option<&Bound<'_, PyAny>>,
+    tool_choice: Option<&Bound<'_, PyAny>>,
+    parallel_tool_calls: Option<bool>,
+    response_format: Option<&Bound<'_, PyAny>>,
+) -> PyResult<sp_core::chat::ChatOptions> {
+    let json =
+        |name: &str, value: Option<&Bound<'_, PyAny>>| value.map(|v| to_json(name, v)).transpose();
+    sp_core::chat::openai::options(
+        json("tools", tools)?.as_ref(),
+        json("tool_choice", tool_choice)?.as_ref(),
+        parallel_tool_calls,
+        json("response_format", response_format)?.as_ref(),
+    )
+    .map_err(to_py)
 }
 
 /// A GGUF model loaded in this process: its weights, a generation worker with continuous
@@ -148,31 +203,51 @@ impl Model {
         serialized(py, self.engine.info())
     }
 
-    /// The next assistant turn of `messages` (`[{"role", "content"}, …]`), whole.
-    #[pyo3(signature = (messages, **sampling))]
+    /// The next assistant turn of `messages` (`[{"role", "content"}, …]`), whole. `tools`,
+    /// `tool_choice`, `parallel_tool_calls` and `response_format` take OpenAI's shapes and
+    /// are enforced while decoding (see docs/inference.md).
+    #[pyo3(signature = (messages, *, tools=None, tool_choice=None, parallel_tool_calls=None, response_format=None, **sampling))]
+    #[allow(clippy::too_many_arguments)] // Python keyword arguments
     fn chat(
         &self,
         py: Python<'_>,
         messages: &Bound<'_, PyAny>,
+        tools: Option<&Bound<'_, PyAny>>,
+        tool_choice: Option<&Bound<'_, PyAny>>,
+        parallel_tool_calls: Option<bool>,
+        response_format: Option<&Bound<'_, PyAny>>,
         sampling: Option<&Bound<'_, PyDict>>,
     ) -> PyResult<PyCompletion> {
         let (messages, sampling) = (self::messages(messages)?, self::sampling(sampling)?);
+        let options = chat_options(tools, tool_choice, parallel_tool_calls, response_format)?;
         let engine = self.engine.clone();
-        block(py, async move { engine.chat(&messages, &sampling).await }).map(Into::into)
+        block(py, async move {
+            engine.chat_with(&messages, &sampling, &options).await
+        })
+        .map(Into::into)
     }
 
     /// `chat` as an awaitable.
-    #[pyo3(signature = (messages, **sampling))]
+    #[pyo3(signature = (messages, *, tools=None, tool_choice=None, parallel_tool_calls=None, response_format=None, **sampling))]
+    #[allow(clippy::too_many_arguments)] // Python keyword arguments
     fn achat<'py>(
         &self,
         py: Python<'py>,
         messages: &Bound<'py, PyAny>,
+        tools: Option<&Bound<'py, PyAny>>,
+        tool_choice: Option<&Bound<'py, PyAny>>,
+        parallel_tool_calls: Option<bool>,
+        response_format: Option<&Bound<'py, PyAny>>,
         sampling: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let (messages, sampling) = (self::messages(messages)?, self::sampling(sampling)?);
+        let options = chat_options(tools, tool_choice, parallel_tool_calls, response_format)?;
         let engine = self.engine.clone();
         pyo3_async_runtimes::tokio::future_into_py(py, async move {
-            let done = engine.chat(&messages, &sampling).await.map_err(to_py)?;
+            let done = engine
+                .chat_with(&messages, &sampling, &options)
+                .await
+                .map_err(to_py)?;
             Ok(PyCompletion::from(done))
         })
     }

@@ -30,8 +30,14 @@ async fn next_delta(
     let Some(live) = stream.as_mut() else {
         return Ok(None);
     };
-    match live.next().await {
+    let mut next = live.next().await;
+    // Log-probabilities and tool calls are not asked for by a text stream.
+    while let Some(Ok(StreamEvent::Logprobs { .. } | StreamEvent::ToolCalls { .. })) = next {
+        next = live.next().await;
+    }
+    match next {
         Some(Ok(StreamEvent::Delta { text })) => Ok(Some(text)),
+        Some(Ok(StreamEvent::Logprobs { .. } | StreamEvent::ToolCalls { .. })) => Ok(None),
         Some(Ok(StreamEvent::Done {
             finish_reason: reason,
             usage,

@@ -1,6 +1,7 @@
 """The model from Python: chat, streaming, embeddings, tokens, errors, the GIL, asyncio."""
 
 import asyncio
+import json
 import math
 import threading
 import time
@@ -9,7 +10,12 @@ import pytest
 
 import story_portal as sp
 
-QUESTION = [{"role": "user", "content": "What is the capital of France?"}]
+# SmolLM2's own template adds a default system prompt when there is none, under which the 135M
+# model rambles about this question; a plain one keeps it on topic.
+QUESTION = [
+    {"role": "system", "content": "You are a helpful assistant."},
+    {"role": "user", "content": "What is the capital of France?"},
+]
 
 
 def test_greedy_chat_is_deterministic_and_accounted(model):
@@ -151,3 +157,62 @@ def test_asyncio_variants(model):
     assert stream.finish_reason is not None
     assert completed.completion_tokens > 0
     assert len(vectors) == 2
+
+
+WEATHER = {
+    "type": "function",
+    "function": {
+        "name": "get_weather",
+        "description": "Current weather of a city.",
+        "parameters": {
+            "type": "object",
+            "properties": {"city": {"type": "string", "maxLength": 24}},
+            "required": ["city"],
+            "additionalProperties": False,
+        },
+    },
+}
+
+
+def test_forced_tool_calls_and_the_round_trip(model):
+    ask = [{"role": "user", "content": "Weather in Oslo?"}]
+    reply = model.chat(ask, tools=[WEATHER], tool_choice="required", parallel_tool_calls=False,
+                       temperature=0, max_tokens=64)
+    assert reply.finish_reason == "tool_calls" and reply.text == ""
+    (call,) = reply.tool_calls
+    assert call["name"] == "get_weather" and call["id"].startswith("call_")
+    assert isinstance(json.loads(call["arguments"])["city"], str)
+    answer = model.chat(
+        ask + [{"role": "assistant", "content": "", "tool_calls": reply.tool_calls},
+               {"role": "tool", "tool_call_id": call["id"], "content": '{"celsius": 4}'}],
+        tools=[WEATHER], tool_choice="none", temperature=0, max_tokens=24)
+    assert answer.tool_calls == [] and answer.finish_reason in ("stop", "length")
+
+
+def test_json_schema_replies_validate_and_bad_shapes_are_coded(model):
+    schema = {"type": "object", "properties": {"city": {"type": "string", "maxLength": 20}},
+              "required": ["city"], "additionalProperties": False}
+    reply = model.chat(QUESTION, response_format={"type": "json_schema",
+                                                  "json_schema": {"name": "place", "schema": schema}},
+                       temperature=0, max_tokens=48)
+    assert reply.finish_reason == "stop"
+    assert set(json.loads(reply.text)) == {"city"}
+    with pytest.raises(sp.InvalidInputError) as bad:
+        model.chat(QUESTION, tools={"not": "a list"})
+    assert bad.value.code == "SP-VAL-001"
+    with pytest.raises(sp.InvalidInputError) as unsupported:
+        model.chat(QUESTION, response_format={"type": "json_schema", "json_schema": {
+            "name": "x", "schema": {"type": "object", "properties": {"a": {"type": "array", "uniqueItems": True}}}}})
+    assert unsupported.value.code == "SP-LLM-005" and "uniqueItems" in str(unsupported.value)
+
+
+def test_logprobs_and_logit_bias(model):
+    reply = model.chat(QUESTION, temperature=0, max_tokens=6, logprobs=3)
+    assert len(reply.logprobs) >= 1
+    for token in reply.logprobs:
+        assert token["logprob"] <= 0
+        tops = [t["logprob"] for t in token["top_logprobs"]]
+        assert tops == sorted(tops, reverse=True) and len(tops) == 3
+    first = model.tokenize(reply.text)[0]
+    banned = model.chat(QUESTION, temperature=0, max_tokens=6, logit_bias={first: -100})
+    assert first not in model.tokenize(banned.text)

@@ -3,12 +3,15 @@
 #[path = "support/api.rs"]
 mod support;
 
+#[path = "api_model/shape.rs"]
+mod shape;
+
 use axum::http::{Method, StatusCode};
 use base64::Engine as _;
 use serde_json::{Value, json};
 use support::Api;
 
-async fn api() -> Api {
+pub(crate) async fn api() -> Api {
     Api::start(Some(sp_tests::service_url("SP_TEST_MODEL")), |_| {}).await
 }
 
@@ -158,7 +161,7 @@ async fn openai_endpoints_with_the_real_model() {
         (json!({"temperature": 1e9}), "temperature"),
         (json!({"n": 10000}), "n"),
         (json!({"top_p": 7}), "top_p"),
-        (json!({"presence_penalty": 1.5}), "presence_penalty"),
+        (json!({"presence_penalty": 5}), "presence_penalty"),
     ] {
         let mut bad = chat.clone();
         for (k, v) in patch.as_object().expect("object") {

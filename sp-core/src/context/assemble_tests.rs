@@ -24,11 +24,11 @@ impl ChatModel for CountingSummariser {
     async fn chat(&self, messages: &[ChatMessage], _: &Sampling) -> Result<Completion> {
         self.calls.fetch_add(1, Ordering::SeqCst);
         let lines = messages.last().map_or(0, |m| m.content.lines().count());
-        Ok(Completion {
-            text: format!("summary of {lines} lines"),
-            finish_reason: FinishReason::Stop,
-            usage: Usage::default(),
-        })
+        Ok(Completion::new(
+            format!("summary of {lines} lines"),
+            FinishReason::Stop,
+            Usage::default(),
+        ))
     }
 
     async fn chat_stream(

@@ -13,6 +13,9 @@ use crate::error::Result;
 use crate::knowledge::Namespace;
 
 /// What a streamed turn yields.
+// `Done` comes once per turn, after many small deltas; boxing it would cost every caller a
+// dereference for no saving that matters.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone)]
 pub enum TurnEvent {
     /// More reply text.
@@ -71,30 +74,34 @@ impl Contexts {
                     if done {
                         return None;
                     }
-                    let event = match inner.next().await? {
-                        Ok(StreamEvent::Delta { text: delta }) => {
-                            text.push_str(&delta);
-                            Ok(TurnEvent::Delta(delta))
-                        }
-                        Ok(StreamEvent::Done {
-                            finish_reason,
-                            usage,
-                        }) => {
-                            let stored = contexts
-                                .append(
-                                    &namespace,
-                                    id,
-                                    NewMessage::new(Role::Assistant, text.clone()),
-                                )
-                                .await;
-                            let event = stored.map(|reply| TurnEvent::Done {
-                                reply,
+                    // Log-probabilities and tool calls are not asked for here: skip them.
+                    let event = loop {
+                        match inner.next().await? {
+                            Ok(StreamEvent::Delta { text: delta }) => {
+                                text.push_str(&delta);
+                                break Ok(TurnEvent::Delta(delta));
+                            }
+                            Ok(StreamEvent::Done {
                                 finish_reason,
                                 usage,
-                            });
-                            return Some((event, (inner, text, true)));
+                            }) => {
+                                let stored = contexts
+                                    .append(
+                                        &namespace,
+                                        id,
+                                        NewMessage::new(Role::Assistant, text.clone()),
+                                    )
+                                    .await;
+                                let event = stored.map(|reply| TurnEvent::Done {
+                                    reply,
+                                    finish_reason,
+                                    usage,
+                                });
+                                return Some((event, (inner, text, true)));
+                            }
+                            Ok(StreamEvent::Logprobs { .. } | StreamEvent::ToolCalls { .. }) => {}
+                            Err(err) => return Some((Err(err), (inner, text, true))),
                         }
-                        Err(err) => return Some((Err(err), (inner, text, true))),
                     };
                     Some((event, (inner, text, false)))
                 }

@@ -17,6 +17,9 @@ use sp_core::chat::FinishReason;
 
 pub(crate) use slot::{Delivery, Job};
 
+/// Fewest prefill tokens a cache copy between slots must save.
+const MIN_COPY_GAIN: usize = 16;
+
 use crate::threadpool::PooledContext;
 use slot::{Active, Slot};
 
@@ -86,6 +89,8 @@ impl<'m> Scheduler<'m> {
 
     /// Puts `job` in the free slot whose cache shares the longest prefix with its prompt
     /// (the least recently used among equals), and trims that cache to the shared prefix.
+    /// When another slot — busy or not — holds a longer prefix, its cache is copied over
+    /// first: `n` choices and requests that share a long system prompt compute it once.
     fn start(&mut self, job: Job) {
         job.ticket.started();
         let Some(index) = self
@@ -98,6 +103,7 @@ impl<'m> Scheduler<'m> {
         else {
             return;
         };
+        self.copy_longer_prefix(index, &job.prompt);
         // At least the last prompt token is evaluated again: its logits choose the first token.
         let mut keep = self.slots[index].common_prefix(&job.prompt);
         keep = keep.min(job.prompt.len().saturating_sub(1));
@@ -123,9 +129,34 @@ impl<'m> Scheduler<'m> {
             generated: 0,
             cached_tokens: u32::try_from(keep).unwrap_or(u32::MAX),
             unsent: String::new(),
+            unsent_logprobs: Vec::new(),
         });
     }
 
+    /// Copies the cache of the slot sharing the longest prefix with `prompt` into slot
+    /// `index`, when that saves at least [`MIN_COPY_GAIN`] tokens of prefill. llama.cpp copies
+    /// a sequence's whole buffer between streams (a memory copy, milliseconds), so short gains
+    /// are cheaper to recompute.
+    fn copy_longer_prefix(&mut self, index: usize, prompt: &[llama_cpp_2::token::LlamaToken]) {
+        let own = self.slots[index].common_prefix(prompt);
+        let Some((donor, shared)) = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index)
+            .map(|(i, s)| (i, s.common_prefix(prompt)))
+            .max_by_key(|(_, shared)| *shared)
+        else {
+            return;
+        };
+        if shared < own + MIN_COPY_GAIN {
+            return;
+        }
+        let (src, dst) = (self.slots[donor].seq, self.slots[index].seq);
+        self.ctx.copy_kv_cache_seq(src, dst, None, None).ok();
+        let cached = self.slots[donor].cached.clone();
+        self.slots[index].cached = cached;
+    }
     fn drop_cancelled(&mut self) {
         for slot in &mut self.slots {
             if slot
@@ -221,12 +252,30 @@ impl<'m> Scheduler<'m> {
             let Some(index) = active.logits_index.take() else {
                 continue;
             };
-            let token = active.job.picker.pick(&self.ctx, index);
+            let (token, logprob) = match active.job.shaping.as_mut() {
+                None => (active.job.picker.pick(&self.ctx, index), None),
+                Some(shaping) => {
+                    match shaping.pick(&mut active.job.picker, &self.ctx, index, self.model) {
+                        Ok(picked) => picked,
+                        Err(reason) => {
+                            fail_slot(slot, &reason);
+                            continue;
+                        }
+                    }
+                }
+            };
+            if active.generated == 0
+                && let Some(prefilled) = active.job.prefilled.take()
+            {
+                let _ = prefilled.send(());
+            }
             active.generated += 1;
             if !active.job.ignore_eos && vocab.is_eog(token) {
                 finish_slot(slot, FinishReason::Stop);
                 continue;
             }
+            // The end-of-turn token has no text, and so no log-probability entry.
+            active.unsent_logprobs.extend(logprob);
             let piece = vocab.token_to_piece(token, false, None);
             let decoded = active.job.decoder.push(&piece);
             if !decoded.text.is_empty() {
@@ -257,6 +306,16 @@ impl<'m> Scheduler<'m> {
                 .ctx
                 .clear_kv_cache_seq(Some(slot.seq as u32), None, None);
         }
+    }
+}
+
+/// Ends one request with an error (its grammar cannot go on); its cache stays valid.
+fn fail_slot(slot: &mut Slot, reason: &str) {
+    if let Some(active) = slot.active.take() {
+        let _ = active
+            .job
+            .events
+            .send(Err(Error::Inference(reason.to_owned())));
     }
 }
 

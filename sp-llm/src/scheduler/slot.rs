@@ -2,7 +2,7 @@
 
 use llama_cpp_2::token::LlamaToken;
 use sp_core::Result;
-use sp_core::chat::{FinishReason, StreamEvent, Usage};
+use sp_core::chat::{FinishReason, StreamEvent, TokenLogprob, Usage};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::sampler::TokenPicker;
@@ -12,6 +12,8 @@ use crate::text::TextDecoder;
 pub(crate) struct Job {
     pub prompt: Vec<LlamaToken>,
     pub picker: TokenPicker,
+    /// Biases, penalties, a grammar or log-probabilities; `None` picks from the raw logits.
+    pub shaping: Option<Box<crate::shaping::Shaping>>,
     pub decoder: TextDecoder,
     pub max_tokens: u32,
     pub ignore_eos: bool,
@@ -19,6 +21,9 @@ pub(crate) struct Job {
     pub delivery: Delivery,
     pub events: UnboundedSender<Result<StreamEvent>>,
     pub ticket: crate::stats::Ticket,
+    /// Told when the prompt is in the cache (the first token is being picked), so that
+    /// requests sharing the prompt can copy it instead of computing it again.
+    pub prefilled: Option<tokio::sync::oneshot::Sender<()>>,
 }
 
 /// When the caller receives the generated text.
@@ -44,6 +49,8 @@ pub(crate) struct Active {
     pub cached_tokens: u32,
     /// Text not yet sent (whole delivery).
     pub unsent: String,
+    /// Log-probabilities of tokens whose text is not yet sent.
+    pub unsent_logprobs: Vec<TokenLogprob>,
 }
 
 impl Active {
@@ -63,6 +70,7 @@ impl Active {
     pub(crate) fn deliver(&mut self, text: String) {
         match self.job.delivery {
             Delivery::PerToken => {
+                self.send_logprobs();
                 // A closed receiver is fine: the stream was dropped, the next step ends it.
                 let _ = self.job.events.send(Ok(StreamEvent::Delta { text }));
             }
@@ -70,12 +78,22 @@ impl Active {
         }
     }
 
+    fn send_logprobs(&mut self) {
+        if !self.unsent_logprobs.is_empty() {
+            let tokens = std::mem::take(&mut self.unsent_logprobs);
+            let _ = self.job.events.send(Ok(StreamEvent::Logprobs { tokens }));
+        }
+    }
+
     /// Sends any held text and the final event. A closed receiver is fine: nobody is waiting.
     pub(crate) fn finish(mut self, reason: FinishReason) {
         let mut rest = std::mem::take(&mut self.unsent);
         rest.push_str(&self.job.decoder.finish());
-        if !rest.is_empty() && reason != FinishReason::Cancelled {
-            let _ = self.job.events.send(Ok(StreamEvent::Delta { text: rest }));
+        if reason != FinishReason::Cancelled {
+            self.send_logprobs();
+            if !rest.is_empty() {
+                let _ = self.job.events.send(Ok(StreamEvent::Delta { text: rest }));
+            }
         }
         let usage = self.usage();
         self.job.ticket.finished(&usage);
@@ -129,12 +147,14 @@ mod tests {
         let job = Job {
             prompt: vec![LlamaToken(1), LlamaToken(2)],
             picker: TokenPicker::Greedy,
+            shaping: None,
             decoder: TextDecoder::new(Vec::new()),
             max_tokens: 8,
             ignore_eos: false,
             delivery,
             events,
             ticket: crate::stats::Ticket::queued(&Arc::default()),
+            prefilled: None,
         };
         let active = Active {
             job,
@@ -144,6 +164,7 @@ mod tests {
             generated: 2,
             cached_tokens: 0,
             unsent: String::new(),
+            unsent_logprobs: Vec::new(),
         };
         (active, receiver)
     }

@@ -23,16 +23,34 @@ class OverloadedError(Error): ...
 class ModelLoadError(Error): ...
 class UnavailableError(Error): ...
 
-Message = Mapping[str, str]
-"""``{"role": "system" | "user" | "assistant" | "tool", "content": str}``."""
+Message = Mapping[str, Any]
+"""``{"role": "system" | "user" | "assistant" | "tool", "content": str}``; an assistant turn
+that called tools adds ``"tool_calls": [ToolCall, …]``, a tool result ``"tool_call_id": str``."""
+
+ToolCall = Mapping[str, str]
+"""``{"id": str, "name": str, "arguments": str}`` — ``arguments`` is a JSON text."""
+
+Tool = Mapping[str, Any]
+"""OpenAI's shape: ``{"type": "function", "function": {"name", "description", "parameters"}}``."""
+
+ToolChoice = Any
+"""``"auto"``, ``"none"``, ``"required"`` or ``{"type": "function", "function": {"name": str}}``."""
+
+ResponseFormat = Mapping[str, Any]
+"""``{"type": "text"}``, ``{"type": "json_object"}`` or
+``{"type": "json_schema", "json_schema": {"name", "schema", "strict"}}``."""
 
 class Completion:
     """A finished generation."""
     text: str
-    finish_reason: Literal["stop", "length", "cancelled"]
+    finish_reason: Literal["stop", "length", "tool_calls", "cancelled"]
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int
+    tool_calls: list[dict[str, str]]
+    """The calls the model made (``finish_reason == "tool_calls"``); arguments validate."""
+    logprobs: Optional[list[dict[str, Any]]]
+    """Per token ``{"token", "bytes", "logprob", "top_logprobs"}`` when ``logprobs=N`` was given."""
 
 class TokenStream(Iterator[str]):
     """Text deltas (whole characters) as they are generated."""
@@ -75,8 +93,31 @@ class Model:
     def info(self) -> dict[str, Any]:
         """id, architecture, name, trained_context, embedding_size, vocab_size, parameters,
         size_bytes, chat_template."""
-    def chat(self, messages: Sequence[Message], **sampling: Any) -> Completion: ...
-    def achat(self, messages: Sequence[Message], **sampling: Any) -> Awaitable[Completion]: ...
+    def chat(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Optional[Sequence[Tool]] = None,
+        tool_choice: Optional[ToolChoice] = None,
+        parallel_tool_calls: Optional[bool] = None,
+        response_format: Optional[ResponseFormat] = None,
+        **sampling: Any,
+    ) -> Completion:
+        """The next turn; tools and response_format are enforced while decoding.
+
+        Sampling keywords: temperature, top_k, top_p, min_p, repeat_penalty, repeat_last_n,
+        seed, max_tokens, stop, presence_penalty, frequency_penalty, logit_bias
+        ({token_id: bias}), logprobs (the number of alternatives per token)."""
+    def achat(
+        self,
+        messages: Sequence[Message],
+        *,
+        tools: Optional[Sequence[Tool]] = None,
+        tool_choice: Optional[ToolChoice] = None,
+        parallel_tool_calls: Optional[bool] = None,
+        response_format: Optional[ResponseFormat] = None,
+        **sampling: Any,
+    ) -> Awaitable[Completion]: ...
     def complete(self, prompt: str, **sampling: Any) -> Completion: ...
     def acomplete(self, prompt: str, **sampling: Any) -> Awaitable[Completion]: ...
     def stream(self, messages: Sequence[Message], **sampling: Any) -> TokenStream: ...

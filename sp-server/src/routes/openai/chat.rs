@@ -8,12 +8,14 @@ use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt as _};
 use serde_json::{Value, json};
 use sp_core::auth::Scope;
-use sp_core::chat::{ChatMessage, StreamEvent};
+use sp_core::chat::{ChatMessage, Sampling, StreamEvent};
 use sp_core::{Error, Result};
 use sp_llm::Engine;
 
+use super::reply::{ChatChunks, chat_choice, completion_logprobs};
 use super::wire::{
-    ChatRequest, CompletionRequest, Prompt, WireUsage, completion_id, created, finish_reason,
+    ChatRequest, CompletionRequest, Endpoint, Prompt, WireUsage, completion_id, created,
+    finish_reason, unsupported,
 };
 use crate::budget::TokenBudget;
 use crate::error::{ApiError, ErrorEnvelope};
@@ -60,6 +62,7 @@ pub async fn chat_completions(
     ApiJson(request): ApiJson<ChatRequest>,
 ) -> std::result::Result<Response, ApiError> {
     caller.require(Scope::Inference)?;
+    unsupported(&request.other)?;
     let engine = engine(&state)?;
     check_model(engine, request.model.as_deref())?;
     if request.messages.is_empty() {
@@ -73,53 +76,42 @@ pub async fn chat_completions(
         .collect::<Result<Vec<ChatMessage>>>()?;
     let sampling = request
         .sampling
-        .sampling(engine.config().context_per_slot)?;
+        .sampling(Sampling::UNTIL_WINDOW, Endpoint::Chat)?;
+    let options = request.shape.options()?;
+    let choices = request.sampling.choices()?;
     let budget = TokenBudget::check(&state, &caller).await?;
     let model = engine.info().id.clone();
     let id = completion_id("chatcmpl");
     if request.sampling.stream {
-        let events = charged(engine.chat_stream(&messages, &sampling)?, budget);
-        let include_usage = request.sampling.include_usage();
-        let chunk = move |delta: Value, finish: Option<&str>| {
-            json!({
-                "id": id, "object": "chat.completion.chunk", "created": created(), "model": model,
-                "choices": [{"index": 0, "delta": delta, "finish_reason": finish}],
-            })
-        };
-        let first = chunk(json!({"role": "assistant", "content": ""}), None);
+        let events = charged(
+            engine.chat_stream_with(&messages, &sampling, &options)?,
+            budget,
+        );
+        let mut chunks = ChatChunks::new(id, model, request.sampling.include_usage());
+        let first = chunks.opening();
         let body = events.map(move |event| match event {
-            Ok(StreamEvent::Delta { text }) => vec![chunk(json!({"content": text}), None)],
-            Ok(StreamEvent::Done {
-                finish_reason: reason,
-                usage,
-            }) => {
-                let mut last = vec![chunk(json!({}), Some(finish_reason(reason)))];
-                if include_usage {
-                    let mut usage_chunk = chunk(json!({}), None);
-                    usage_chunk["choices"] = json!([]);
-                    usage_chunk["usage"] = json!(WireUsage::from(usage));
-                    last.push(usage_chunk);
-                }
-                last
-            }
+            Ok(event) => chunks.event(event),
             Err(err) => vec![error_chunk(err)],
         });
         return Ok(sse(
             futures::stream::once(async move { vec![first] }).chain(body)
         ));
     }
-    let done = engine.chat(&messages, &sampling).await?;
+    let replies = engine
+        .chat_n(&messages, &sampling, &options, choices)
+        .await?;
+    let mut usage = replies[0].usage;
+    for extra in &replies[1..] {
+        // The prompt is counted once, as OpenAI does; every choice's tokens are generated.
+        usage.completion_tokens += extra.usage.completion_tokens;
+    }
     if let Some(budget) = &budget {
-        budget.charge(done.usage.completion_tokens).await;
+        budget.charge(usage.completion_tokens).await;
     }
     Ok(axum::Json(json!({
         "id": id, "object": "chat.completion", "created": created(), "model": model,
-        "choices": [{
-            "index": 0,
-            "message": {"role": "assistant", "content": done.text},
-            "finish_reason": finish_reason(done.finish_reason),
-        }],
-        "usage": WireUsage::from(done.usage),
+        "choices": replies.iter().enumerate().map(|(i, r)| chat_choice(i, r)).collect::<Vec<_>>(),
+        "usage": WireUsage::from(usage),
     }))
     .into_response())
 }
@@ -144,6 +136,7 @@ pub async fn completions(
     ApiJson(request): ApiJson<CompletionRequest>,
 ) -> std::result::Result<Response, ApiError> {
     caller.require(Scope::Inference)?;
+    unsupported(&request.other)?;
     let engine = engine(&state)?;
     check_model(engine, request.model.as_deref())?;
     let prompt = match &request.prompt {
@@ -154,26 +147,43 @@ pub async fn completions(
         }
     };
     // OpenAI's default for completions is 16 tokens.
-    let sampling = request.sampling.sampling(16)?;
+    let sampling = request.sampling.sampling(16, Endpoint::Completions)?;
+    let choices = request.sampling.choices()?;
     let budget = TokenBudget::check(&state, &caller).await?;
     let model = engine.info().id.clone();
     let id = completion_id("cmpl");
     if request.sampling.stream {
         let events = charged(engine.complete_stream(&prompt, &sampling)?, budget);
         let include_usage = request.sampling.include_usage();
-        let chunk = move |text: &str, finish: Option<&str>| {
+        let chunk = move |text: &str, finish: Option<&str>, logprobs: Value| {
             json!({
                 "id": id, "object": "text_completion", "created": created(), "model": model,
-                "choices": [{"index": 0, "text": text, "logprobs": null, "finish_reason": finish}],
+                "choices": [{"index": 0, "text": text, "logprobs": logprobs, "finish_reason": finish}],
             })
         };
+        let mut pending: Option<Vec<sp_core::chat::TokenLogprob>> = None;
+        let mut sent = 0;
         let body = events.map(move |event| match event {
-            Ok(StreamEvent::Delta { text }) => vec![chunk(&text, None)],
+            Ok(StreamEvent::Logprobs { tokens }) => {
+                pending.get_or_insert_with(Vec::new).extend(tokens);
+                Vec::new()
+            }
+            Ok(StreamEvent::Delta { text }) => {
+                let logprobs = pending
+                    .take()
+                    .map_or(Value::Null, |t| completion_logprobs(&t, sent));
+                sent += text.len();
+                vec![chunk(&text, None, logprobs)]
+            }
+            Ok(StreamEvent::ToolCalls { .. }) => Vec::new(),
             Ok(StreamEvent::Done {
                 finish_reason: reason,
                 usage,
             }) => {
-                let mut last = chunk("", Some(finish_reason(reason)));
+                let logprobs = pending
+                    .take()
+                    .map_or(Value::Null, |t| completion_logprobs(&t, sent));
+                let mut last = chunk("", Some(finish_reason(reason)), logprobs);
                 if include_usage {
                     last["usage"] = json!(WireUsage::from(usage));
                 }
@@ -183,24 +193,46 @@ pub async fn completions(
         });
         return Ok(sse(body));
     }
-    let done = engine.complete(&prompt, &sampling).await?;
-    if let Some(budget) = &budget {
-        budget.charge(done.usage.completion_tokens).await;
+    let samplings: Vec<Sampling> = (0..choices)
+        .map(|i| Sampling {
+            seed: sampling
+                .seed
+                .map(|s| s.wrapping_add(u32::try_from(i).unwrap_or(0))),
+            ..sampling.clone()
+        })
+        .collect();
+    let replies =
+        futures::future::try_join_all(samplings.iter().map(|each| engine.complete(&prompt, each)))
+            .await?;
+    let mut usage = replies[0].usage;
+    for extra in &replies[1..] {
+        usage.completion_tokens += extra.usage.completion_tokens;
     }
+    if let Some(budget) = &budget {
+        budget.charge(usage.completion_tokens).await;
+    }
+    let choices: Vec<Value> = replies
+        .iter()
+        .enumerate()
+        .map(|(i, done)| {
+            json!({
+                "index": i, "text": done.text,
+                "logprobs": done.logprobs.as_deref().map(|t| completion_logprobs(t, 0)),
+                "finish_reason": finish_reason(done.finish_reason),
+            })
+        })
+        .collect();
     Ok(axum::Json(json!({
         "id": id, "object": "text_completion", "created": created(), "model": model,
-        "choices": [{
-            "index": 0, "text": done.text, "logprobs": null,
-            "finish_reason": finish_reason(done.finish_reason),
-        }],
-        "usage": WireUsage::from(done.usage),
+        "choices": choices,
+        "usage": WireUsage::from(usage),
     }))
     .into_response())
 }
 
 /// `events`, charging the tokens generated to `budget` when the last event passes.
 fn charged(
-    events: sp_llm::CompletionStream,
+    events: impl Stream<Item = Result<StreamEvent>> + Send + 'static,
     budget: Option<TokenBudget>,
 ) -> impl Stream<Item = Result<StreamEvent>> + Send + 'static {
     events.inspect(move |event| {

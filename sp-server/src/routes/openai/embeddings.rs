@@ -114,6 +114,9 @@ fn model_card(state: &AppState) -> Option<Value> {
         "created": 0,
         "owned_by": "story-portal",
         "context_length": engine.config().context_per_slot,
+        // How chats are rendered: `jinja` (the model's own template) or `llama.cpp` (the
+        // built-in matcher, with the reason), and how tool calls are written.
+        "chat_template": engine.template_info(),
     }))
 }
 
@@ -122,7 +125,8 @@ fn model_card(state: &AppState) -> Option<Value> {
     responses(
         (status = 200, description = "A `list` of `model` objects", body = serde_json::Value,
             example = json!({"object": "list", "data": [{"id": "SmolLM2-135M-Instruct", "object": "model",
-                "created": 0, "owned_by": "story-portal", "context_length": 4096}]})),
+                "created": 0, "owned_by": "story-portal", "context_length": 4096,
+                "chat_template": {"renderer": "jinja", "fallback_reason": null, "tool_syntax": "envelope"}}]})),
         GatewayErrors),
     security(("bearer" = ["inference"]), ("api_key" = ["inference"])))]
 pub async fn models(

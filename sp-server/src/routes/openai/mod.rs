@@ -3,6 +3,9 @@
 
 mod chat;
 mod embeddings;
+mod messages;
+mod reply;
+mod shape;
 mod wire;
 
 use utoipa_axum::router::OpenApiRouter;

@@ -2,7 +2,10 @@
 
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
-use sp_core::chat::{ChatMessage, FinishReason, Role, Sampling, Usage};
+use sp_core::chat::{FinishReason, Sampling, Usage};
+
+pub use super::messages::WireMessage;
+pub use super::shape::ShapeFields;
 use sp_core::{Error, Result};
 
 /// `stop`: one string or several.
@@ -25,8 +28,9 @@ pub struct StreamOptions {
 /// OpenAI's clients send fields we have no use for; fields we cannot honour are refused.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
 pub struct SamplingFields {
-    /// Most tokens to generate, ≥ 1 (default: the context window); prompt plus this must fit
-    /// the window, or the request is `SP-LLM-001`.
+    /// Most tokens to generate, ≥ 1; prompt plus this must fit the window, or the request is
+    /// `SP-LLM-001`. Absent: chat generates up to the room the prompt leaves in the window,
+    /// completions 16 tokens (OpenAI's default).
     pub max_tokens: Option<i64>,
     /// Same as `max_tokens` (OpenAI's newer name); wins when both are given.
     pub max_completion_tokens: Option<i64>,
@@ -44,12 +48,23 @@ pub struct SamplingFields {
     pub seed: Option<i64>,
     /// Up to 8 sequences that end generation; they are not part of the output.
     pub stop: Option<Stop>,
-    /// Only 1 is supported.
+    /// How many choices to generate, 1-8 (they are decoded side by side); with `seed`,
+    /// choice `i` uses `seed + i`. Not with `stream`.
     pub n: Option<i64>,
-    /// Only 0 (or absent) is supported.
+    /// -2..=2: subtracted from the logit of every token already generated.
     pub presence_penalty: Option<f32>,
-    /// Only 0 (or absent) is supported.
+    /// -2..=2: subtracted per time a token was already generated.
     pub frequency_penalty: Option<f32>,
+    /// Token id (as a string) → bias -100..=100 added to its logit; -100 bans it. At most
+    /// 1024 entries.
+    #[schema(value_type = Option<Object>)]
+    pub logit_bias: Option<serde_json::Map<String, Value>>,
+    /// Chat: `true` returns each token's log-probability. Completions: an integer 0-5, the
+    /// number of alternatives per token.
+    #[schema(value_type = Option<Object>)]
+    pub logprobs: Option<Value>,
+    /// Chat: 0-20 most likely alternatives per token (needs `logprobs: true`).
+    pub top_logprobs: Option<i64>,
     /// Stream server-sent events of chunks, ending with `data: [DONE]`.
     #[serde(default)]
     pub stream: bool,
@@ -57,28 +72,91 @@ pub struct SamplingFields {
     pub stream_options: Option<StreamOptions>,
 }
 
+/// Most choices one request may ask for.
+pub const MAX_CHOICES: i64 = 8;
+
+/// Which endpoint reads the fields: `logprobs` means different things to each.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Endpoint {
+    Chat,
+    Completions,
+}
+
 impl SamplingFields {
-    /// Our sampling for these fields; `default_max` when no limit is given.
-    pub fn sampling(&self, default_max: u32) -> Result<Sampling> {
-        if let Some(n) = self.n
-            && n != 1
-        {
+    /// `n`, checked: 1 to [`MAX_CHOICES`], and 1 when streaming.
+    pub fn choices(&self) -> Result<usize> {
+        let n = self.n.unwrap_or(1);
+        if !(1..=MAX_CHOICES).contains(&n) {
             return Err(Error::invalid_input(
                 "n",
-                format!("only n = 1 is supported, got {n}"),
+                format!("must be 1 to {MAX_CHOICES}, got {n}"),
             ));
         }
-        for (field, value) in [
-            ("presence_penalty", self.presence_penalty),
-            ("frequency_penalty", self.frequency_penalty),
-        ] {
-            if value.is_some_and(|v| v != 0.0) {
-                return Err(Error::invalid_input(
-                    field,
-                    "is not supported; use repeat_penalty",
-                ));
-            }
+        if n > 1 && self.stream {
+            return Err(Error::invalid_input(
+                "n",
+                "more than one choice cannot be streamed; set stream to false",
+            ));
         }
+        Ok(n as usize)
+    }
+
+    fn logprobs_setting(&self, endpoint: Endpoint) -> Result<Option<u8>> {
+        let top = |value: i64, max: i64, field: &str| {
+            if (0..=max).contains(&value) {
+                Ok(value as u8)
+            } else {
+                Err(Error::invalid_input(
+                    field,
+                    format!("must be 0 to {max}, got {value}"),
+                ))
+            }
+        };
+        match (endpoint, &self.logprobs) {
+            (_, None | Some(Value::Null)) | (Endpoint::Chat, Some(Value::Bool(false))) => {
+                if self.top_logprobs.is_some() {
+                    return Err(Error::invalid_input("top_logprobs", "needs logprobs: true"));
+                }
+                Ok(None)
+            }
+            (Endpoint::Chat, Some(Value::Bool(true))) => {
+                top(self.top_logprobs.unwrap_or(0), 20, "top_logprobs").map(Some)
+            }
+            (Endpoint::Completions, Some(Value::Number(n))) => {
+                top(n.as_i64().unwrap_or(-1), 5, "logprobs").map(Some)
+            }
+            (Endpoint::Chat, Some(_)) => {
+                Err(Error::invalid_input("logprobs", "must be true or false"))
+            }
+            (Endpoint::Completions, Some(_)) => Err(Error::invalid_input(
+                "logprobs",
+                "must be an integer 0 to 5",
+            )),
+        }
+    }
+
+    fn logit_bias(&self) -> Result<Vec<(u32, f32)>> {
+        let Some(map) = &self.logit_bias else {
+            return Ok(Vec::new());
+        };
+        map.iter()
+            .map(|(token, bias)| {
+                let id = token.parse::<u32>().map_err(|_| {
+                    Error::invalid_input("logit_bias", format!("keys are token ids, got `{token}`"))
+                })?;
+                let bias = bias.as_f64().ok_or_else(|| {
+                    Error::invalid_input(
+                        "logit_bias",
+                        format!("the bias of token {id} must be a number"),
+                    )
+                })?;
+                Ok((id, bias as f32))
+            })
+            .collect()
+    }
+
+    /// Our sampling for these fields; `default_max` when no limit is given.
+    pub fn sampling(&self, default_max: u32, endpoint: Endpoint) -> Result<Sampling> {
         let max = self.max_completion_tokens.or(self.max_tokens);
         let max_tokens = match max {
             None => default_max,
@@ -115,6 +193,10 @@ impl SamplingFields {
                 Some(Stop::One(s)) => vec![s.clone()],
                 Some(Stop::Many(v)) => v.clone(),
             },
+            presence_penalty: self.presence_penalty.unwrap_or(0.0),
+            frequency_penalty: self.frequency_penalty.unwrap_or(0.0),
+            logit_bias: self.logit_bias()?,
+            logprobs: self.logprobs_setting(endpoint)?,
             ..defaults
         };
         sampling.validate()?;
@@ -128,62 +210,6 @@ impl SamplingFields {
     }
 }
 
-/// A chat message as OpenAI clients send it: `content` may be a string or a list of parts.
-#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
-pub struct WireMessage {
-    /// `system` (or `developer`), `user`, `assistant` or `tool`.
-    pub role: String,
-    /// A string, or a list of `{"type": "text", "text": …}` parts.
-    #[serde(default)]
-    pub content: Option<Value>,
-}
-
-impl WireMessage {
-    pub fn to_chat(&self, at: usize) -> Result<ChatMessage> {
-        let role = match self.role.as_str() {
-            "system" | "developer" => Role::System,
-            "user" => Role::User,
-            "assistant" => Role::Assistant,
-            "tool" => Role::Tool,
-            other => {
-                return Err(Error::invalid_input(
-                    format!("messages[{at}].role"),
-                    format!("unknown role `{other}`"),
-                ));
-            }
-        };
-        let content = match &self.content {
-            None | Some(Value::Null) => String::new(),
-            Some(Value::String(s)) => s.clone(),
-            Some(Value::Array(parts)) => {
-                let mut text = String::new();
-                for part in parts {
-                    match (
-                        part.get("type").and_then(Value::as_str),
-                        part.get("text").and_then(Value::as_str),
-                    ) {
-                        (Some("text"), Some(t)) => text.push_str(t),
-                        _ => {
-                            return Err(Error::invalid_input(
-                                format!("messages[{at}].content"),
-                                "only text parts are supported",
-                            ));
-                        }
-                    }
-                }
-                text
-            }
-            Some(_) => {
-                return Err(Error::invalid_input(
-                    format!("messages[{at}].content"),
-                    "must be a string or a list of text parts",
-                ));
-            }
-        };
-        Ok(ChatMessage::new(role, content))
-    }
-}
-
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
 pub struct ChatRequest {
     /// The loaded model's id (see `/v1/models`); may be omitted.
@@ -193,6 +219,12 @@ pub struct ChatRequest {
     pub messages: Vec<WireMessage>,
     #[serde(flatten)]
     pub sampling: SamplingFields,
+    #[serde(flatten)]
+    pub shape: ShapeFields,
+    /// Any other field: refused unless it is one we can safely ignore (see `unsupported`).
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub other: serde_json::Map<String, Value>,
 }
 
 #[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
@@ -211,6 +243,36 @@ pub struct CompletionRequest {
     pub prompt: Prompt,
     #[serde(flatten)]
     pub sampling: SamplingFields,
+    /// Any other field: refused unless it is one we can safely ignore (see `unsupported`).
+    #[serde(flatten)]
+    #[schema(ignore)]
+    pub other: serde_json::Map<String, Value>,
+}
+
+/// Refuses request fields we do not implement, so that nothing is silently ignored. Only
+/// fields that change nothing about the answer pass: `user` (an end-user id for abuse
+/// tracking), `metadata`, `store: false`, `service_tier: "auto"`/`"default"`.
+pub fn unsupported(other: &serde_json::Map<String, Value>) -> Result<()> {
+    for (field, value) in other {
+        let harmless = match field.as_str() {
+            "user" | "metadata" => true,
+            "store" => value == &Value::Bool(false),
+            "service_tier" => matches!(value.as_str(), Some("auto" | "default")),
+            _ => false,
+        };
+        if !harmless {
+            let hint = match field.as_str() {
+                "functions" | "function_call" => "; use tools and tool_choice",
+                "guided_json" | "json_schema" => "; use response_format",
+                _ => "",
+            };
+            return Err(Error::invalid_input(
+                field.clone(),
+                format!("is not supported{hint}"),
+            ));
+        }
+    }
+    Ok(())
 }
 
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
@@ -248,6 +310,7 @@ pub fn finish_reason(reason: FinishReason) -> &'static str {
     match reason {
         FinishReason::Stop | FinishReason::Cancelled => "stop",
         FinishReason::Length => "length",
+        FinishReason::ToolCalls => "tool_calls",
     }
 }
 

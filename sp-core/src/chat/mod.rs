@@ -5,6 +5,13 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
 
+mod format;
+pub mod openai;
+mod tools;
+
+pub use format::{MAX_CONSTRAINT_BYTES, ResponseFormat};
+pub use tools::{MAX_TOOLS, ToolCall, ToolChoice, ToolDefinition, Tools};
+
 /// Who wrote a message.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -44,8 +51,14 @@ impl Role {
 pub struct ChatMessage {
     /// Author.
     pub role: Role,
-    /// Text.
+    /// Text (empty for an assistant turn that only calls tools).
     pub content: String,
+    /// The calls an assistant turn made.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// For a `tool` message: the call it answers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tool_call_id: Option<String>,
 }
 
 impl ChatMessage {
@@ -54,6 +67,34 @@ impl ChatMessage {
         ChatMessage {
             role,
             content: content.into(),
+            tool_calls: Vec::new(),
+            tool_call_id: None,
+        }
+    }
+
+    /// An assistant turn that calls tools.
+    ///
+    /// ```
+    /// use sp_core::chat::{ChatMessage, ToolCall};
+    ///
+    /// let call = ToolCall::new("get_weather", r#"{"city": "Paris"}"#);
+    /// let asks = ChatMessage::tool_calls(vec![call.clone()]);
+    /// let answer = ChatMessage::tool_result(&call.id, r#"{"celsius": 21}"#);
+    /// assert_eq!(answer.tool_call_id.as_deref(), Some(call.id.as_str()));
+    /// assert!(asks.content.is_empty());
+    /// ```
+    pub fn tool_calls(calls: Vec<ToolCall>) -> Self {
+        ChatMessage {
+            tool_calls: calls,
+            ..Self::new(Role::Assistant, "")
+        }
+    }
+
+    /// The result of the call `tool_call_id`.
+    pub fn tool_result(tool_call_id: impl Into<String>, content: impl Into<String>) -> Self {
+        ChatMessage {
+            tool_call_id: Some(tool_call_id.into()),
+            ..Self::new(Role::Tool, content)
         }
     }
 
@@ -105,13 +146,30 @@ pub struct Sampling {
     pub repeat_last_n: u32,
     /// Seed of the random sampler, for reproducible non-greedy output.
     pub seed: Option<u32>,
-    /// Most tokens to generate.
+    /// Most tokens to generate; [`Sampling::UNTIL_WINDOW`] generates up to the room the
+    /// prompt leaves in the context window.
     pub max_tokens: u32,
     /// Generation stops before the first of these strings; it is not part of the output.
     pub stop: Vec<String>,
     /// Keep generating past the model's end-of-turn token (benchmarks, fixed-length output).
     pub ignore_eos: bool,
+    /// Subtracted from a token's logit once it has appeared in the output, `-2..=2`.
+    pub presence_penalty: f32,
+    /// Subtracted from a token's logit per time it has appeared in the output, `-2..=2`.
+    pub frequency_penalty: f32,
+    /// Added to the logits of these token ids, each `-100..=100` (OpenAI's `logit_bias`;
+    /// `-100` bans a token).
+    pub logit_bias: Vec<(u32, f32)>,
+    /// Report each generated token's log-probability and this many alternatives (`0..=20`);
+    /// `None` reports nothing.
+    pub logprobs: Option<u8>,
 }
+
+/// Most entries `logit_bias` may have.
+pub const MAX_LOGIT_BIAS: usize = 1024;
+
+/// Most alternatives `top_logprobs` may ask for.
+pub const MAX_TOP_LOGPROBS: u8 = 20;
 
 impl Default for Sampling {
     fn default() -> Self {
@@ -126,11 +184,18 @@ impl Default for Sampling {
             max_tokens: 256,
             stop: Vec::new(),
             ignore_eos: false,
+            presence_penalty: 0.0,
+            frequency_penalty: 0.0,
+            logit_bias: Vec::new(),
+            logprobs: None,
         }
     }
 }
 
 impl Sampling {
+    /// `max_tokens` meaning "up to the room the prompt leaves in the window".
+    pub const UNTIL_WINDOW: u32 = u32::MAX;
+
     /// Greedy decoding of at most `max_tokens` tokens.
     pub fn greedy(max_tokens: u32) -> Self {
         Sampling {
@@ -143,6 +208,11 @@ impl Sampling {
     /// True when the next token is always the most likely one.
     pub fn is_greedy(&self) -> bool {
         self.temperature <= 0.0
+    }
+
+    /// True when presence or frequency penalties or logit biases change the logits.
+    pub fn adjusts_logits(&self) -> bool {
+        self.presence_penalty != 0.0 || self.frequency_penalty != 0.0 || !self.logit_bias.is_empty()
     }
 
     /// Refuses values outside their documented ranges, naming the field.
@@ -192,6 +262,86 @@ impl Sampling {
             "stop",
             "each sequence must hold 1 to 256 bytes".to_owned(),
         )?;
+        for (field, value) in [
+            ("presence_penalty", self.presence_penalty),
+            ("frequency_penalty", self.frequency_penalty),
+        ] {
+            check(
+                (-2.0..=2.0).contains(&value),
+                field,
+                format!("must be in -2..=2, got {value}"),
+            )?;
+        }
+        check(
+            self.logit_bias.len() <= MAX_LOGIT_BIAS,
+            "logit_bias",
+            format!(
+                "at most {MAX_LOGIT_BIAS} entries, got {}",
+                self.logit_bias.len()
+            ),
+        )?;
+        if let Some((token, bias)) = self
+            .logit_bias
+            .iter()
+            .find(|(_, bias)| !(-100.0..=100.0).contains(bias))
+        {
+            return Err(Error::invalid_input(
+                "logit_bias",
+                format!("the bias of token {token} must be in -100..=100, got {bias}"),
+            ));
+        }
+        if let Some(top) = self.logprobs {
+            check(
+                top <= MAX_TOP_LOGPROBS,
+                "top_logprobs",
+                format!("must be in 0..={MAX_TOP_LOGPROBS}, got {top}"),
+            )?;
+        }
+        Ok(())
+    }
+}
+
+/// What a chat request asks of the reply beyond sampling: its shape and the tools it may
+/// call.
+///
+/// ```
+/// use sp_core::chat::{ChatOptions, ResponseFormat};
+///
+/// let options = ChatOptions { response_format: ResponseFormat::JsonObject, ..ChatOptions::default() };
+/// options.validate().unwrap();
+/// ```
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ChatOptions {
+    /// The reply's shape (free text by default).
+    #[serde(default)]
+    pub response_format: ResponseFormat,
+    /// The tools offered (none by default).
+    #[serde(default)]
+    pub tools: Tools,
+}
+
+impl ChatOptions {
+    /// True when nothing beyond free text is asked.
+    pub fn is_plain(&self) -> bool {
+        self.response_format.is_text() && !self.tools.active()
+    }
+
+    /// Refuses malformed formats and tools, and a regex or grammar together with tools (the
+    /// two cannot both hold over one reply).
+    pub fn validate(&self) -> Result<()> {
+        self.response_format.validate()?;
+        self.tools.validate()?;
+        if self.tools.active()
+            && matches!(
+                self.response_format,
+                ResponseFormat::Regex { .. } | ResponseFormat::Grammar { .. }
+            )
+        {
+            return Err(Error::invalid_input(
+                "response_format",
+                "a regex or grammar cannot be combined with tools; set tool_choice to none",
+            ));
+        }
         Ok(())
     }
 }
@@ -207,6 +357,34 @@ pub enum FinishReason {
     Length,
     /// The caller went away (a dropped stream).
     Cancelled,
+    /// The reply is tool calls (see [`Completion::tool_calls`]).
+    ToolCalls,
+}
+
+/// A generated token's log-probability, with the most likely alternatives at its position.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TokenLogprob {
+    /// The token's text (lossy UTF-8 when a character spans tokens).
+    pub token: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// Natural log of its probability under the model's distribution (≤ 0).
+    pub logprob: f32,
+    /// The most likely tokens at this position, most likely first.
+    pub top_logprobs: Vec<TopLogprob>,
+}
+
+/// One alternative of [`TokenLogprob::top_logprobs`].
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct TopLogprob {
+    /// The token's text.
+    pub token: String,
+    /// Its bytes.
+    pub bytes: Vec<u8>,
+    /// Natural log of its probability.
+    pub logprob: f32,
 }
 
 /// Token accounting of one request.
@@ -224,12 +402,31 @@ pub struct Usage {
 /// A finished generation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Completion {
-    /// The generated text (stop sequence excluded).
+    /// The generated text (stop sequence excluded; empty when the reply is tool calls).
     pub text: String,
     /// Why it ended.
     pub finish_reason: FinishReason,
     /// Token accounting.
     pub usage: Usage,
+    /// The calls the model made (`finish_reason` is then [`FinishReason::ToolCalls`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tool_calls: Vec<ToolCall>,
+    /// Per generated token, when [`Sampling::logprobs`] asked for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub logprobs: Option<Vec<TokenLogprob>>,
+}
+
+impl Completion {
+    /// A text completion with no tool calls or log-probabilities.
+    pub fn new(text: impl Into<String>, finish_reason: FinishReason, usage: Usage) -> Self {
+        Completion {
+            text: text.into(),
+            finish_reason,
+            usage,
+            tool_calls: Vec::new(),
+            logprobs: None,
+        }
+    }
 }
 
 /// One event of a streamed generation.
@@ -240,6 +437,17 @@ pub enum StreamEvent {
     Delta {
         /// The new text.
         text: String,
+    },
+    /// Log-probabilities of the tokens whose text the next `Delta` carries (only when asked
+    /// for).
+    Logprobs {
+        /// One per token.
+        tokens: Vec<TokenLogprob>,
+    },
+    /// The reply's tool calls, whole, just before `Done`.
+    ToolCalls {
+        /// The calls.
+        calls: Vec<ToolCall>,
     },
     /// The last event.
     Done {
