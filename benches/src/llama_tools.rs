@@ -142,4 +142,33 @@ impl LlamaServer {
         }
         Ok(generated / started.elapsed().as_secs_f64())
     }
+
+    /// Greedy decode rate (tokens/s after the prompt, llama-server's own `timings`) and
+    /// tokens generated of one completion of `prompt` constrained to `schema` (llama-server
+    /// turns it into a GBNF grammar), no prompt cache.
+    pub async fn json_schema_rate(
+        &self,
+        prompt: &str,
+        schema: &serde_json::Value,
+        tokens: u32,
+    ) -> Result<(f64, u64), BoxError> {
+        let body = serde_json::json!({
+            "prompt": prompt, "n_predict": tokens, "cache_prompt": false,
+            "temperature": 0.0, "json_schema": schema,
+        })
+        .to_string();
+        let reply = crate::http(
+            &self.addr,
+            "POST",
+            "/completion",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+        .await?;
+        let json = reply.json();
+        let rate = json["timings"]["predicted_per_second"]
+            .as_f64()
+            .ok_or("llama-server sent no timings")?;
+        Ok((rate, json["tokens_predicted"].as_u64().unwrap_or(0)))
+    }
 }

@@ -4,8 +4,8 @@
 use async_trait::async_trait;
 use futures::stream::BoxStream;
 
-use crate::chat::{ChatMessage, Completion, Role, Sampling, StreamEvent};
-use crate::error::Result;
+use crate::chat::{ChatMessage, ChatOptions, Completion, Role, Sampling, StreamEvent};
+use crate::error::{Error, Result};
 
 /// Turns text into a model's tokens, so budgets are counted exactly as the model counts.
 pub trait Tokenizer: Send + Sync {
@@ -57,4 +57,22 @@ pub trait ChatModel: Send + Sync {
         messages: &[ChatMessage],
         sampling: &Sampling,
     ) -> Result<BoxStream<'static, Result<StreamEvent>>>;
+
+    /// The answer under `options` (a response format, tools). A model that cannot enforce
+    /// them refuses — the default does, for anything but free text — rather than answering
+    /// unconstrained.
+    async fn chat_with(
+        &self,
+        messages: &[ChatMessage],
+        sampling: &Sampling,
+        options: &ChatOptions,
+    ) -> Result<Completion> {
+        if !options.is_plain() {
+            return Err(Error::invalid_input(
+                "options",
+                "this model cannot enforce response formats or tools",
+            ));
+        }
+        self.chat(messages, sampling).await
+    }
 }

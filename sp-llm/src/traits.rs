@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 use futures::StreamExt as _;
 use futures::stream::BoxStream;
-use sp_core::chat::{ChatMessage, Completion, Role, Sampling, StreamEvent};
+use sp_core::chat::{ChatMessage, ChatOptions, Completion, Role, Sampling, StreamEvent};
 use sp_core::{ChatModel, Result, Tokenizer};
 
 use crate::engine::Engine;
@@ -87,5 +87,14 @@ impl ChatModel for Engine {
         sampling: &Sampling,
     ) -> Result<BoxStream<'static, Result<StreamEvent>>> {
         Ok(Engine::chat_stream(self, messages, sampling)?.boxed())
+    }
+
+    async fn chat_with(
+        &self,
+        messages: &[ChatMessage],
+        sampling: &Sampling,
+        options: &ChatOptions,
+    ) -> Result<Completion> {
+        Engine::chat_with(self, messages, sampling, options).await
     }
 }
