@@ -7,7 +7,17 @@ set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 VERSION="0.3.36"
-OUT="$SP_CACHE_DIR/llama-tools/$VERSION"
+# The same ggml kernels as our llama-cpp-sys-2 build (x86-64-v3: AVX2, FMA, F16C, BMI2, no
+# AVX-512), so a comparison measures the engines, not the kernels. (-DGGML_NATIVE=ON also
+# crashed here: that llama.cpp's AVX-512 build segfaults in its warm-up on this VM.)
+if [ "$(uname -m)" = "x86_64" ]; then
+  CPU_FLAGS="-DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON"
+  FLAVOUR="x86-64-v3"
+else
+  CPU_FLAGS="-DGGML_NATIVE=ON"
+  FLAVOUR="native"
+fi
+OUT="$SP_CACHE_DIR/llama-tools/$VERSION-$FLAVOUR"
 if [ -x "$OUT/bin/llama-bench" ] && [ -x "$OUT/bin/llama-server" ]; then
   printf '%s\n' "$OUT/bin"; exit 0
 fi
@@ -24,10 +34,11 @@ fi
 tree="$src_dir/llama_cpp_python-$VERSION"
 [ -d "$tree" ] || tar -xzf "$sdist" -C "$src_dir"
 say "building llama-bench and llama-server (Release, CPU)"
+rm -rf "$tree/build"  # a build of the other flavour must not leak its cache
 cmake -S "$tree/vendor/llama.cpp" -B "$tree/build" -DCMAKE_BUILD_TYPE=Release \
   -DLLAMA_CURL=OFF -DLLAMA_OPENSSL=OFF -DLLAMA_BUILD_TESTS=OFF -DLLAMA_BUILD_EXAMPLES=OFF \
   -DLLAMA_BUILD_TOOLS=ON -DLLAMA_BUILD_SERVER=ON -DLLAMA_BUILD_UI=OFF -DLLAMA_USE_PREBUILT_UI=OFF \
-  -DGGML_NATIVE=ON -DBUILD_SHARED_LIBS=OFF >&2
+  $CPU_FLAGS -DBUILD_SHARED_LIBS=OFF >&2
 cmake --build "$tree/build" -j "$(nproc)" --target llama-bench llama-server >&2
 mkdir -p "$OUT/bin"
 cp "$tree/build/bin/llama-bench" "$tree/build/bin/llama-server" "$OUT/bin/"

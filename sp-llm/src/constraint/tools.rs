@@ -268,7 +268,12 @@ pub(crate) fn parse_reply(syntax: ToolSyntax, text: &str, tools: &Tools) -> Resu
             .find(&name)
             .ok_or_else(|| violated(format!("the reply calls `{name}`, which was not declared")))?;
         check_arguments(tool, &arguments)?;
-        out.push(ToolCall::new(name, arguments.to_string()));
+        let mut call = ToolCall::new(name, arguments.to_string());
+        if syntax == ToolSyntax::Mistral {
+            // Mistral's template refuses ids that are not 9 alphanumeric characters.
+            call.id = call.id["call_".len()..].chars().take(9).collect();
+        }
+        out.push(call);
     }
     if must_call(tools) && out.is_empty() {
         return Err(violated(

@@ -81,6 +81,14 @@ fn native_replies_parse_into_checked_calls() {
             panic!("{text} should be calls");
         };
         assert_eq!(calls.len(), count, "{text}");
+        if syntax == ToolSyntax::Mistral {
+            assert_eq!(
+                calls[0].id.len(),
+                9,
+                "Mistral's template wants 9-character ids"
+            );
+            assert!(calls[0].id.bytes().all(|b| b.is_ascii_alphanumeric()));
+        }
         assert_eq!(
             serde_json::from_str::<serde_json::Value>(&calls[0].arguments).expect("JSON"),
             if calls[0].name == "get_weather" {
