@@ -109,7 +109,8 @@ pub struct ToolCall {
     pub id: String,
     /// The declared tool's name.
     pub name: String,
-    /// The arguments as a JSON text, exactly as generated (OpenAI's `function.arguments`).
+    /// The arguments as a JSON text (OpenAI's `function.arguments`), checked against the
+    /// tool's parameters.
     pub arguments: String,
 }
 
