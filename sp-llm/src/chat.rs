@@ -231,7 +231,15 @@ impl Engine {
         }
         options.validate()?;
         if options.tools.active() {
-            let syntax = self.template().tool_syntax;
+            let mut syntax = self.template().tool_syntax;
+            let may_answer = matches!(
+                options.tools.choice,
+                sp_core::chat::ToolChoice::Auto | sp_core::chat::ToolChoice::None
+            );
+            if may_answer && !options.response_format.is_text() {
+                // Only the envelope constrains an answer to a JSON format as well as calls.
+                syntax = ToolSyntax::Envelope;
+            }
             let tools = options.tools.clone();
             let (prompt, constraint) = if syntax == ToolSyntax::Envelope {
                 let prompt = self.render_chat(&envelope_messages(messages, &tools))?;

@@ -310,6 +310,36 @@ impl Engine {
         collect(self.submit(prompt, sampling, Delivery::Whole, None)?).await
     }
 
+    /// `n` continuations of `prompt`; like [`chat_n`](Self::chat_n), the prompt is computed
+    /// once and continuation `i` uses `seed + i`.
+    pub async fn complete_n(
+        &self,
+        prompt: &str,
+        sampling: &Sampling,
+        n: usize,
+    ) -> Result<Vec<Completion>> {
+        let seeded = |i: usize| Sampling {
+            seed: sampling
+                .seed
+                .map(|s| s.wrapping_add(u32::try_from(i).unwrap_or(0))),
+            ..sampling.clone()
+        };
+        let (told, prefilled) = tokio::sync::oneshot::channel();
+        let mut pending =
+            vec![self.submit_told(prompt, &seeded(0), Delivery::Whole, None, Some(told))?];
+        if n > 1 {
+            let _ = prefilled.await;
+            for i in 1..n {
+                pending.push(self.submit(prompt, &seeded(i), Delivery::Whole, None)?);
+            }
+        }
+        let mut out = Vec::with_capacity(n);
+        for stream in pending {
+            out.push(collect(stream).await?);
+        }
+        Ok(out)
+    }
+
     /// The next assistant turn, streamed.
     pub fn chat_stream(
         &self,

@@ -182,6 +182,26 @@ async fn a_template_with_native_tool_syntax_gets_native_calls() {
             .unwrap_or_else(|err| panic!("seed {seed}: {err}"));
         check_calls(&reply, &options.tools, Some("get_weather"));
     }
+    // An answer that must be JSON goes through the envelope, which constrains both.
+    let json_answer = ChatOptions {
+        response_format: sp_core::chat::ResponseFormat::JsonObject,
+        ..single_call(ToolChoice::Auto)
+    };
+    let reply = engine
+        .chat_with(&messages, &Sampling::greedy(96), &json_answer)
+        .await
+        .expect("auto with a JSON answer");
+    match reply.finish_reason {
+        FinishReason::ToolCalls => check_calls(&reply, &json_answer.tools, None),
+        FinishReason::Stop => {
+            assert!(
+                serde_json::from_str::<Value>(&reply.text)
+                    .expect("JSON")
+                    .is_object()
+            )
+        }
+        other => panic!("{other:?}: {}", reply.text),
+    }
     // The round trip renders the call and its result in the template's own syntax.
     let call =
         sp_core::chat::ToolCall::new("get_weather", r#"{"city": "Oslo", "unit": "celsius"}"#);

@@ -169,10 +169,18 @@ async fn tool_calls_formats_and_choices_over_http() {
         }
     }
     let completion = json!({"prompt": "The capital of France is", "max_tokens": 4,
-        "temperature": 0, "logprobs": 2});
+        "temperature": 0, "logprobs": 2, "n": 2});
     let reply = api
         .call(Method::POST, "/v1/completions", t, Some(completion))
         .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let choices = reply.body["choices"].as_array().expect("choices");
+    assert_eq!(choices.len(), 2);
+    assert_eq!(
+        choices[0]["text"], choices[1]["text"],
+        "greedy choices agree"
+    );
+    assert_eq!(choices[1]["index"], 1);
     let logprobs = &reply.body["choices"][0]["logprobs"];
     assert_eq!(
         logprobs["tokens"].as_array().map(Vec::len),

@@ -193,17 +193,7 @@ pub async fn completions(
         });
         return Ok(sse(body));
     }
-    let samplings: Vec<Sampling> = (0..choices)
-        .map(|i| Sampling {
-            seed: sampling
-                .seed
-                .map(|s| s.wrapping_add(u32::try_from(i).unwrap_or(0))),
-            ..sampling.clone()
-        })
-        .collect();
-    let replies =
-        futures::future::try_join_all(samplings.iter().map(|each| engine.complete(&prompt, each)))
-            .await?;
+    let replies = engine.complete_n(&prompt, &sampling, choices).await?;
     let mut usage = replies[0].usage;
     for extra in &replies[1..] {
         usage.completion_tokens += extra.usage.completion_tokens;
