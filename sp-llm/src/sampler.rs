@@ -92,13 +92,7 @@ impl TokenPicker {
             TokenPicker::Greedy => LlamaToken(arg_max(logits)),
             TokenPicker::TopK(sampler) => LlamaToken(sampler.sample(logits)),
             TokenPicker::Chain(sampler) => {
-                let mut candidates = LlamaTokenDataArray::from_iter(
-                    logits
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &l)| LlamaTokenData::new(LlamaToken(i as i32), l, 0.0)),
-                    false,
-                );
+                let mut candidates = candidates(logits);
                 candidates.apply_sampler(sampler);
                 let token = candidates
                     .selected_token()
@@ -108,6 +102,17 @@ impl TokenPicker {
             }
         }
     }
+}
+
+/// The whole vocabulary as llama.cpp's candidate array, for its samplers.
+pub(crate) fn candidates(logits: &[f32]) -> LlamaTokenDataArray {
+    LlamaTokenDataArray::from_iter(
+        logits
+            .iter()
+            .enumerate()
+            .map(|(i, &l)| LlamaTokenData::new(LlamaToken(i as i32), l, 0.0)),
+        false,
+    )
 }
 
 pub(crate) fn arg_max(logits: &[f32]) -> i32 {

@@ -136,25 +136,37 @@ impl ResponseFormat {
             ResponseFormat::JsonSchema { schema, .. } => {
                 let value: Value = serde_json::from_str(text)
                     .map_err(|err| invalid(format!("the reply is not JSON: {err}")))?;
-                let validator = jsonschema::validator_for(schema)
-                    .map_err(|err| invalid(format!("the schema does not compile: {err}")))?;
-                let errors: Vec<String> = validator
-                    .iter_errors(&value)
-                    .map(|e| format!("{} at {}", e, e.instance_path()))
-                    .collect();
-                if errors.is_empty() {
-                    Ok(())
-                } else {
-                    Err(invalid(format!(
-                        "the reply does not match the schema: {}",
-                        errors.join("; ")
-                    )))
-                }
+                schema_violations(schema, &value)
+                    .map_err(|why| invalid(format!("the reply does not match the schema: {why}")))
             }
             ResponseFormat::Text
             | ResponseFormat::Regex { .. }
             | ResponseFormat::Grammar { .. } => Ok(()),
         }
+    }
+}
+
+/// Checks `value` against `schema` with the `jsonschema` crate; the error lists every
+/// violation with where it is.
+///
+/// ```
+/// use serde_json::json;
+///
+/// let schema = json!({"type": "object", "required": ["n"]});
+/// assert!(sp_core::chat::schema_violations(&schema, &json!({"n": 1})).is_ok());
+/// assert!(sp_core::chat::schema_violations(&schema, &json!({})).unwrap_err().contains("n"));
+/// ```
+pub fn schema_violations(schema: &Value, value: &Value) -> std::result::Result<(), String> {
+    let validator = jsonschema::validator_for(schema)
+        .map_err(|err| format!("the schema does not compile: {err}"))?;
+    let errors: Vec<String> = validator
+        .iter_errors(value)
+        .map(|e| format!("{} at {}", e, e.instance_path()))
+        .collect();
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(errors.join("; "))
     }
 }
 

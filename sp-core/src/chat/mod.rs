@@ -10,7 +10,7 @@ pub mod openai;
 mod sampling;
 mod tools;
 
-pub use format::{MAX_CONSTRAINT_BYTES, ResponseFormat};
+pub use format::{MAX_CONSTRAINT_BYTES, ResponseFormat, schema_violations};
 pub use sampling::{MAX_LOGIT_BIAS, MAX_STOP_SEQUENCES, MAX_TOP_LOGPROBS, Sampling};
 pub use tools::{MAX_TOOLS, ToolCall, ToolChoice, ToolDefinition, Tools};
 

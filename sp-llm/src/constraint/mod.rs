@@ -10,8 +10,6 @@ pub(crate) mod tools;
 
 use llama_cpp_2::sampling::LlamaSampler;
 use llama_cpp_2::token::LlamaToken;
-use llama_cpp_2::token::data::LlamaTokenData;
-use llama_cpp_2::token::data_array::LlamaTokenDataArray;
 
 pub(crate) use compile::Compiler;
 
@@ -56,13 +54,7 @@ impl Constraint {
                 Ok(())
             }
             Constraint::Gbnf(sampler) => {
-                let mut candidates = LlamaTokenDataArray::from_iter(
-                    logits
-                        .iter()
-                        .enumerate()
-                        .map(|(i, &l)| LlamaTokenData::new(LlamaToken(i as i32), l, 0.0)),
-                    false,
-                );
+                let mut candidates = crate::sampler::candidates(logits);
                 candidates.apply_sampler(sampler);
                 for data in &candidates.data {
                     if let Some(slot) = usize::try_from(data.id().0)

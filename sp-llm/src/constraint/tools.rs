@@ -297,21 +297,12 @@ fn split_call(value: &Value, arguments_key: &str) -> Result<(String, Value)> {
 
 /// The independent check of a call's arguments against its tool's schema.
 fn check_arguments(tool: &ToolDefinition, arguments: &Value) -> Result<()> {
-    let validator = jsonschema::validator_for(&tool.parameters)
-        .map_err(|err| violated(format!("tool `{}` has a bad schema: {err}", tool.name)))?;
-    let errors: Vec<String> = validator
-        .iter_errors(arguments)
-        .map(|e| format!("{e} at {}", e.instance_path()))
-        .collect();
-    if errors.is_empty() {
-        Ok(())
-    } else {
-        Err(violated(format!(
-            "the arguments of `{}` do not match its parameters: {}",
-            tool.name,
-            errors.join("; ")
-        )))
-    }
+    sp_core::chat::schema_violations(&tool.parameters, arguments).map_err(|why| {
+        violated(format!(
+            "the arguments of `{}` do not match its parameters: {why}",
+            tool.name
+        ))
+    })
 }
 
 fn violated(reason: String) -> Error {
