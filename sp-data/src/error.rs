@@ -2,8 +2,10 @@
 
 use sp_core::Error;
 
-/// Converts a sqlx error: connectivity problems become `Unavailable` (retryable, 503),
-/// everything else `Internal`.
+/// Converts a sqlx error: connectivity problems become `Unavailable` (retryable, 503); a write
+/// that breaks a unique, foreign-key or check constraint is a `Conflict` (409) naming the
+/// constraint — two requests racing for the same key lose cleanly, not with a 500; everything
+/// else is `Internal`.
 pub(crate) fn sqlx_error(backend: &str, err: sqlx::Error) -> Error {
     match err {
         sqlx::Error::Io(_)
@@ -11,6 +13,22 @@ pub(crate) fn sqlx_error(backend: &str, err: sqlx::Error) -> Error {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => Error::unavailable(backend, err),
+        sqlx::Error::Database(db) => {
+            let what = match db.kind() {
+                sqlx::error::ErrorKind::UniqueViolation => "already exists",
+                sqlx::error::ErrorKind::ForeignKeyViolation => {
+                    "refers to something missing or is still referred to"
+                }
+                sqlx::error::ErrorKind::CheckViolation
+                | sqlx::error::ErrorKind::NotNullViolation => "breaks a rule of the stored data",
+                _ => return Error::internal(format!("{backend}: {db}")),
+            };
+            let constraint = db
+                .constraint()
+                .map(|c| format!(" ({c})"))
+                .unwrap_or_default();
+            Error::Conflict(format!("the record {what}{constraint}: {}", db.message()))
+        }
         other => Error::internal(format!("{backend}: {other}")),
     }
 }
@@ -19,4 +37,55 @@ pub(crate) fn sqlx_error(backend: &str, err: sqlx::Error) -> Error {
 /// of range means a corrupt row.
 pub(crate) fn stored_time(micros: i64) -> sp_core::Result<sp_core::Timestamp> {
     sp_core::Timestamp::from_unix_micros(micros).ok_or_else(|| Error::internal("bad timestamp"))
+}
+
+#[cfg(test)]
+mod tests {
+    use sp_core::ErrorCode;
+    use sqlx::Executor as _;
+
+    use super::sqlx_error;
+
+    const INSERT: &str = "INSERT INTO sp_error_probe (k) VALUES ('a')";
+
+    #[tokio::test]
+    async fn a_unique_violation_is_a_conflict_on_sqlite() {
+        let pool = sqlx::SqlitePool::connect("sqlite::memory:")
+            .await
+            .expect("sqlite");
+        pool.execute("CREATE TABLE sp_error_probe (k TEXT PRIMARY KEY)")
+            .await
+            .expect("create");
+        pool.execute(INSERT).await.expect("first insert");
+        let err = sqlx_error("sqlite", pool.execute(INSERT).await.expect_err("duplicate"));
+        assert_eq!(err.code(), ErrorCode::Conflict, "{err}");
+        assert!(err.to_string().contains("already exists"), "{err}");
+        let missing = pool
+            .execute("SELECT * FROM no_such_table")
+            .await
+            .expect_err("no table");
+        assert_eq!(sqlx_error("sqlite", missing).code(), ErrorCode::Internal);
+    }
+
+    #[cfg(feature = "postgres")]
+    #[tokio::test]
+    async fn a_unique_violation_is_a_conflict_on_postgres() {
+        let pool = sqlx::PgPool::connect(&sp_tests::service_url("DATABASE_URL"))
+            .await
+            .expect("postgres");
+        let mut conn = pool.acquire().await.expect("connection");
+        // A temporary table: private to this connection, gone when it closes.
+        conn.execute(
+            "CREATE TEMPORARY TABLE sp_error_probe (k TEXT CONSTRAINT sp_error_probe_key PRIMARY KEY)",
+        )
+        .await
+        .expect("create");
+        conn.execute(INSERT).await.expect("first insert");
+        let err = sqlx_error(
+            "postgres",
+            conn.execute(INSERT).await.expect_err("duplicate"),
+        );
+        assert_eq!(err.code(), ErrorCode::Conflict, "{err}");
+        assert!(err.to_string().contains("sp_error_probe_key"), "{err}");
+    }
 }
