@@ -258,6 +258,17 @@ impl Engine {
     ) -> Result<CompletionStream> {
         sampling.validate()?;
         let n_vocab = u32::try_from(self.inner.model.n_vocab()).unwrap_or(0);
+        // The top-k buffer is sized by k: an unchecked k of 2^32 would ask for 32 GiB and
+        // abort the process (security review H8).
+        if sampling.top_k > n_vocab {
+            return Err(Error::invalid_input(
+                "top_k",
+                format!(
+                    "must be at most the vocabulary size ({n_vocab}), got {}",
+                    sampling.top_k
+                ),
+            ));
+        }
         if let Some((token, _)) = sampling.logit_bias.iter().find(|(t, _)| *t >= n_vocab) {
             return Err(Error::invalid_input(
                 "logit_bias",

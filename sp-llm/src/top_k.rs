@@ -23,7 +23,8 @@ impl TopKSampler {
             min_p,
             temperature,
             rng: SplitMix64(seed),
-            candidates: Vec::with_capacity(k.max(1) + 1),
+            // Never more than a vocabulary's worth, whatever k is (the engine refuses larger).
+            candidates: Vec::with_capacity(k.clamp(1, 1 << 18) + 1),
         }
     }
 

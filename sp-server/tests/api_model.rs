@@ -162,6 +162,11 @@ async fn openai_endpoints_with_the_real_model() {
         (json!({"n": 10000}), "n"),
         (json!({"top_p": 7}), "top_p"),
         (json!({"presence_penalty": 5}), "presence_penalty"),
+        // Security review H8: this top_k once asked for 32 GiB and aborted the process.
+        (
+            json!({"top_k": 4_294_967_295u64, "temperature": 0.7}),
+            "top_k",
+        ),
     ] {
         let mut bad = chat.clone();
         for (k, v) in patch.as_object().expect("object") {
@@ -178,6 +183,12 @@ async fn openai_endpoints_with_the_real_model() {
         );
         assert!(reply.text.contains(field), "{}", reply.text);
     }
+    let alive = api.call(Method::GET, "/health/live", None, None).await;
+    assert_eq!(
+        alive.status,
+        StatusCode::OK,
+        "the server survived the absurd parameters"
+    );
     let mut unknown_model = chat.clone();
     unknown_model["model"] = json!("gpt-17");
     let reply = api

@@ -24,7 +24,8 @@ pub const MAX_STOP_SEQUENCES: usize = 8;
 pub struct Sampling {
     /// Softmax temperature, `0..=2`; `0` picks the most likely token.
     pub temperature: f32,
-    /// Keep only the `top_k` most likely tokens; `0` disables.
+    /// Keep only the `top_k` most likely tokens; `0` disables. At most the model's vocabulary
+    /// size (the engine refuses more).
     pub top_k: u32,
     /// Nucleus sampling: keep the smallest set whose probability reaches `top_p`, `(0, 1]`.
     pub top_p: f32,
