@@ -242,7 +242,8 @@ impl Engine {
             }
             let tools = options.tools.clone();
             let (prompt, constraint) = if syntax == ToolSyntax::Envelope {
-                let prompt = self.render_chat(&envelope_messages(messages, &tools))?;
+                let shown = envelope_messages(messages, &tools);
+                let prompt = self.chat_prompt_tokens(&self.render_chat(&shown)?, &shown)?;
                 let schema = envelope_schema(&tools, &options.response_format);
                 let constraint = self.compiler()?.guidance(
                     llguidance::api::TopLevelGrammar::from_json_schema(schema),
@@ -251,12 +252,12 @@ impl Engine {
                 (prompt, constraint)
             } else {
                 (
-                    self.render_native(messages, &tools)?,
+                    self.chat_prompt_tokens(&self.render_native(messages, &tools)?, messages)?,
                     self.native_constraint(syntax, &tools)?,
                 )
             };
             let stream =
-                self.submit_told(&prompt, sampling, delivery, Some(constraint), prefilled)?;
+                self.submit_tokens(prompt, sampling, delivery, Some(constraint), prefilled)?;
             let shape = ReplyShape::Tools {
                 syntax,
                 tools,
@@ -264,19 +265,20 @@ impl Engine {
             };
             return Ok((stream, shape));
         }
-        let prompt = if self.template().tool_syntax == ToolSyntax::Envelope
+        let shown = if self.template().tool_syntax == ToolSyntax::Envelope
             && messages.iter().any(|m| !m.tool_calls.is_empty())
         {
-            self.render_chat(&calls_as_text(messages))?
+            calls_as_text(messages)
         } else {
-            self.render_chat(messages)?
+            messages.to_vec()
         };
+        let prompt = self.chat_prompt_tokens(&self.render_chat(&shown)?, &shown)?;
         let constraint = if options.response_format.is_text() {
             None
         } else {
             self.compiler()?.response_format(&options.response_format)?
         };
-        let stream = self.submit_told(&prompt, sampling, delivery, constraint, prefilled)?;
+        let stream = self.submit_tokens(prompt, sampling, delivery, constraint, prefilled)?;
         let shape = if options.response_format.is_json() {
             ReplyShape::Checked(options.response_format.clone())
         } else {

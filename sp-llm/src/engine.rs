@@ -256,6 +256,22 @@ impl Engine {
         constraint: Option<Constraint>,
         prefilled: Option<tokio::sync::oneshot::Sender<()>>,
     ) -> Result<CompletionStream> {
+        if prompt.is_empty() {
+            return Err(Error::invalid_input("prompt", "must not be empty"));
+        }
+        let tokens = self.tokenize_prompt(prompt);
+        self.submit_tokens(tokens, sampling, delivery, constraint, prefilled)
+    }
+
+    /// Queues a generation of an already tokenized prompt.
+    pub(crate) fn submit_tokens(
+        &self,
+        tokens: Vec<LlamaToken>,
+        sampling: &Sampling,
+        delivery: Delivery,
+        constraint: Option<Constraint>,
+        prefilled: Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> Result<CompletionStream> {
         sampling.validate()?;
         let n_vocab = u32::try_from(self.inner.model.n_vocab()).unwrap_or(0);
         // The top-k buffer is sized by k: an unchecked k of 2^32 would ask for 32 GiB and
@@ -275,10 +291,9 @@ impl Engine {
                 format!("token {token} is not in the vocabulary (0..{n_vocab})"),
             ));
         }
-        if prompt.is_empty() {
+        if tokens.is_empty() {
             return Err(Error::invalid_input("prompt", "must not be empty"));
         }
-        let tokens = self.tokenize_prompt(prompt);
         let window = self.inner.config.context_per_slot as usize;
         let max_tokens = if sampling.max_tokens == Sampling::UNTIL_WINDOW {
             window.saturating_sub(tokens.len())
@@ -360,8 +375,8 @@ impl Engine {
         if messages.is_empty() {
             return Err(Error::invalid_input("messages", "must not be empty"));
         }
-        let prompt = self.render_chat(messages)?;
-        self.submit(&prompt, sampling, Delivery::PerToken, None)
+        let prompt = self.chat_prompt_tokens(&self.render_chat(messages)?, messages)?;
+        self.submit_tokens(prompt, sampling, Delivery::PerToken, None, None)
     }
 
     /// The next assistant turn, whole.

@@ -45,6 +45,7 @@ mod embed;
 mod engine;
 mod health;
 mod loader;
+mod prompt_tokens;
 mod reply;
 mod sampler;
 mod scheduler;
