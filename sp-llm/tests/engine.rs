@@ -375,7 +375,9 @@ async fn marker_text_in_a_message_stays_plain_text() {
     ];
     let prompt = engine.render_chat(&messages).expect("render");
     let naive = engine.tokenize_prompt(&prompt);
-    let sent = engine.chat_prompt_tokens(&prompt, &messages).expect("tokens");
+    let sent = engine
+        .chat_prompt_tokens(&prompt, &messages)
+        .expect("tokens");
     assert_eq!(count(&naive), 4, "parsed whole, the text would open a turn");
     assert_eq!(count(&sent), 3, "system, user and the reply's header only");
     let done = engine
