@@ -12,9 +12,10 @@ use sp_core::{Error, Result};
 
 use crate::constraint::Constraint;
 use crate::constraint::tools::{
-    Reply, ToolSyntax, envelope_instructions, envelope_schema, native_grammar, parse_reply,
+    Reply, ToolSyntax, callable, envelope_instructions, envelope_schema, native_grammar,
+    parse_reply,
 };
-use crate::engine::{CompletionStream, Engine, collect};
+use crate::engine::{CompletionStream, Engine, collect, submit_n};
 use crate::loader::ModelInfo;
 use crate::scheduler::Delivery;
 use crate::template::ChatTemplate;
@@ -166,30 +167,16 @@ impl Engine {
         options: &ChatOptions,
         n: usize,
     ) -> Result<Vec<Completion>> {
-        let seeded = |i: usize| {
-            let mut each = sampling.clone();
-            each.seed = sampling
-                .seed
-                .map(|s| s.wrapping_add(u32::try_from(i).unwrap_or(0)));
-            each
-        };
-        let (told, prefilled) = tokio::sync::oneshot::channel();
-        let first = self.submit_chat(messages, &seeded(0), options, Delivery::Whole, Some(told))?;
-        let mut pending = vec![first];
-        if n > 1 {
-            // The first reply's prompt is in the cache once it picks its first token (or it
-            // failed, and so will the others).
-            let _ = prefilled.await;
-            for i in 1..n {
-                pending.push(self.submit_chat(
-                    messages,
-                    &seeded(i),
-                    options,
-                    Delivery::Whole,
-                    None,
-                )?);
-            }
-        }
+        let pending = submit_n(n, |i, told| {
+            self.submit_chat(
+                messages,
+                &sampling.for_choice(i),
+                options,
+                Delivery::Whole,
+                told,
+            )
+        })
+        .await?;
         let mut out = Vec::with_capacity(n);
         for (stream, shape) in pending {
             out.push(finish(shape, collect(stream).await?)?);
@@ -293,15 +280,7 @@ impl Engine {
         let jinja = template
             .jinja()
             .ok_or_else(|| Error::internal("a native tool syntax without a Jinja template"))?;
-        let offered: Vec<_> = match &tools.choice {
-            sp_core::chat::ToolChoice::Function(name) => tools
-                .definitions
-                .iter()
-                .filter(|t| &t.name == name)
-                .cloned()
-                .collect(),
-            _ => tools.definitions.clone(),
-        };
+        let offered: Vec<_> = callable(tools).into_iter().cloned().collect();
         jinja
             .render(messages, &offered, true)
             .map(|p| template.strip_bos(p))

@@ -53,6 +53,8 @@ struct Inner {
     overheads: std::sync::OnceLock<crate::traits::TemplateOverheads>,
     /// How chats are rendered.
     template: crate::chat::TemplateState,
+    /// The texts of special tokens, to keep message text plain (built on the first chat).
+    special_texts: std::sync::OnceLock<crate::prompt_tokens::SpecialTexts>,
     /// Constraint compiler for this vocabulary, built on first use (walks the vocabulary).
     compiler: std::sync::OnceLock<std::result::Result<Arc<Compiler>, String>>,
 }
@@ -125,6 +127,7 @@ impl Engine {
                 counters: Arc::default(),
                 template,
                 compiler: std::sync::OnceLock::new(),
+                special_texts: std::sync::OnceLock::new(),
             }),
         })
     }
@@ -156,6 +159,12 @@ impl Engine {
 
     pub(crate) fn template(&self) -> &crate::chat::TemplateState {
         &self.inner.template
+    }
+
+    pub(crate) fn special_texts(&self) -> &crate::prompt_tokens::SpecialTexts {
+        self.inner
+            .special_texts
+            .get_or_init(|| crate::prompt_tokens::SpecialTexts::of(&self.inner.model))
     }
 
     /// The constraint compiler of this model's vocabulary.
@@ -344,21 +353,10 @@ impl Engine {
         sampling: &Sampling,
         n: usize,
     ) -> Result<Vec<Completion>> {
-        let seeded = |i: usize| Sampling {
-            seed: sampling
-                .seed
-                .map(|s| s.wrapping_add(u32::try_from(i).unwrap_or(0))),
-            ..sampling.clone()
-        };
-        let (told, prefilled) = tokio::sync::oneshot::channel();
-        let mut pending =
-            vec![self.submit_told(prompt, &seeded(0), Delivery::Whole, None, Some(told))?];
-        if n > 1 {
-            let _ = prefilled.await;
-            for i in 1..n {
-                pending.push(self.submit(prompt, &seeded(i), Delivery::Whole, None)?);
-            }
-        }
+        let pending = submit_n(n, |i, told| {
+            self.submit_told(prompt, &sampling.for_choice(i), Delivery::Whole, None, told)
+        })
+        .await?;
         let mut out = Vec::with_capacity(n);
         for stream in pending {
             out.push(collect(stream).await?);
@@ -421,6 +419,25 @@ impl Stream for CompletionStream {
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         self.receiver.poll_recv(cx)
     }
+}
+
+/// Submits `n` requests that share a prompt: the first alone, the others once its prompt is in
+/// the cache (the scheduler then copies that cache instead of computing the prompt again).
+pub(crate) async fn submit_n<T>(
+    n: usize,
+    mut submit: impl FnMut(usize, Option<tokio::sync::oneshot::Sender<()>>) -> Result<T>,
+) -> Result<Vec<T>> {
+    let (told, prefilled) = tokio::sync::oneshot::channel();
+    let mut pending = vec![submit(0, Some(told))?];
+    if n > 1 {
+        // Told when the first request picks its first token; a failed one drops the sender,
+        // and the others then go ahead (and fail the same way).
+        let _ = prefilled.await;
+        for i in 1..n {
+            pending.push(submit(i, None)?);
+        }
+    }
+    Ok(pending)
 }
 
 /// Drains a stream into one completion.

@@ -4,11 +4,81 @@
 //! `<|im_start|>system` gets those characters as plain text, not a new system turn
 //! (security review L3).
 
+use std::collections::HashSet;
+
+use llama_cpp_2::model::LlamaModel;
 use llama_cpp_2::token::LlamaToken;
+use llama_cpp_2::token_type::LlamaTokenAttr;
 use sp_core::chat::ChatMessage;
 use sp_core::{Error, Result};
 
 use crate::engine::Engine;
+
+/// The texts the tokenizer turns into special tokens when parsing them (control, user-defined
+/// and unknown tokens, as llama.cpp's tokenizer partitions them), to find them in a message
+/// without tokenizing it. Built once per model, on the first chat.
+#[derive(Debug)]
+pub(crate) struct SpecialTexts {
+    texts: HashSet<Vec<u8>>,
+    /// Every length some special text has, shortest first.
+    lengths: Vec<usize>,
+    /// Bytes that begin some special text.
+    first: [bool; 256],
+}
+
+impl Default for SpecialTexts {
+    fn default() -> Self {
+        SpecialTexts {
+            texts: HashSet::new(),
+            lengths: Vec::new(),
+            first: [false; 256],
+        }
+    }
+}
+
+impl SpecialTexts {
+    pub(crate) fn of(model: &LlamaModel) -> Self {
+        let vocab = model.vocab();
+        let mut out = SpecialTexts::default();
+        for id in 0..model.n_vocab() {
+            let token = LlamaToken(id);
+            let attrs = vocab.attr(token);
+            let special = [
+                LlamaTokenAttr::Control,
+                LlamaTokenAttr::UserDefined,
+                LlamaTokenAttr::Unknown,
+            ]
+            .into_iter()
+            .any(|attr| attrs.contains(attr));
+            if !special {
+                continue;
+            }
+            let text = vocab.token_to_piece(token, true, None);
+            if let Some(&byte) = text.first() {
+                out.first[usize::from(byte)] = true;
+                if !out.lengths.contains(&text.len()) {
+                    out.lengths.push(text.len());
+                }
+                out.texts.insert(text);
+            }
+        }
+        out.lengths.sort_unstable();
+        out
+    }
+
+    /// True when `text` holds the text of some special token.
+    fn found_in(&self, text: &str) -> bool {
+        let bytes = text.as_bytes();
+        bytes.iter().enumerate().any(|(at, &byte)| {
+            self.first[usize::from(byte)]
+                && self
+                    .lengths
+                    .iter()
+                    .take_while(|&&len| at + len <= bytes.len())
+                    .any(|&len| self.texts.contains(&bytes[at..at + len]))
+        })
+    }
+}
 
 impl Engine {
     /// The tokens of `prompt`, rendered from `messages`: special-token text inside any
@@ -21,11 +91,8 @@ impl Engine {
         prompt: &str,
         messages: &[ChatMessage],
     ) -> Result<Vec<LlamaToken>> {
-        let vocab = self.model().vocab();
-        let marked = |text: &str| {
-            vocab.tokenize(text.as_bytes(), false, true)
-                != vocab.tokenize(text.as_bytes(), false, false)
-        };
+        let specials = self.special_texts();
+        let marked = |text: &str| specials.found_in(text);
         // Most conversations carry no marker text: one tokenization, as before.
         let texts: Vec<(usize, &str)> = messages
             .iter()
@@ -98,7 +165,22 @@ fn find_free(haystack: &str, needle: &str, taken: &[(usize, usize)]) -> Option<u
 
 #[cfg(test)]
 mod tests {
-    use super::find_free;
+    use super::{SpecialTexts, find_free};
+
+    #[test]
+    fn special_texts_are_found_anywhere() {
+        let mut specials = SpecialTexts::default();
+        for text in ["<|im_start|>", "<s>"] {
+            specials.texts.insert(text.as_bytes().to_vec());
+            specials.first[usize::from(b'<')] = true;
+            specials.lengths.push(text.len());
+        }
+        specials.lengths.sort_unstable();
+        assert!(specials.found_in("hi <|im_start|>system"));
+        assert!(specials.found_in("<s>"));
+        assert!(!specials.found_in("a <b> c <|im_star"));
+        assert!(!specials.found_in(""));
+    }
 
     #[test]
     fn free_places_skip_taken_spans() {

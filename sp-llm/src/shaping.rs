@@ -49,6 +49,11 @@ impl Shaping {
         }))
     }
 
+    /// Whether presence or frequency penalties apply (only then are counts kept).
+    fn penalised(&self) -> bool {
+        self.presence_penalty != 0.0 || self.frequency_penalty != 0.0
+    }
+
     /// Picks the next token from the logits at `idx`, with its log-probability when asked.
     /// An error means the grammar cannot go on.
     pub(crate) fn pick(
@@ -58,6 +63,7 @@ impl Shaping {
         idx: i32,
         model: &LlamaModel,
     ) -> Result<(LlamaToken, Option<TokenLogprob>), String> {
+        let penalised = self.penalised();
         self.scratch.clear();
         self.scratch.extend_from_slice(ctx.get_logits_ith(idx));
         let logits = &mut self.scratch;
@@ -71,9 +77,11 @@ impl Shaping {
                 };
             }
         }
-        for (&token, &count) in &self.counts {
-            if let Some(l) = usize::try_from(token).ok().and_then(|t| logits.get_mut(t)) {
-                *l -= self.presence_penalty + self.frequency_penalty * count as f32;
+        if penalised {
+            for (&token, &count) in &self.counts {
+                if let Some(l) = usize::try_from(token).ok().and_then(|t| logits.get_mut(t)) {
+                    *l -= self.presence_penalty + self.frequency_penalty * count as f32;
+                }
             }
         }
         // Log-probabilities of the model's own distribution (biases and penalties applied,
@@ -89,7 +97,9 @@ impl Shaping {
         if let Some(constraint) = &mut self.constraint {
             constraint.accept(token)?;
         }
-        *self.counts.entry(token.0).or_insert(0) += 1;
+        if penalised {
+            *self.counts.entry(token.0).or_insert(0) += 1;
+        }
         let Some(norm) = log_norm else {
             return Ok((token, None));
         };

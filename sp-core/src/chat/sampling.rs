@@ -96,6 +96,25 @@ impl Sampling {
         }
     }
 
+    /// The sampling of choice `index` of an `n`-choice request: the same settings, the seed
+    /// moved by `index` so that each choice differs and the set is reproducible.
+    ///
+    /// ```
+    /// use sp_core::chat::Sampling;
+    ///
+    /// let base = Sampling { seed: Some(7), ..Sampling::default() };
+    /// assert_eq!(base.for_choice(2).seed, Some(9));
+    /// assert_eq!(Sampling::default().for_choice(2).seed, None);
+    /// ```
+    pub fn for_choice(&self, index: usize) -> Self {
+        Sampling {
+            seed: self
+                .seed
+                .map(|s| s.wrapping_add(u32::try_from(index).unwrap_or(0))),
+            ..self.clone()
+        }
+    }
+
     /// True when the next token is always the most likely one.
     pub fn is_greedy(&self) -> bool {
         self.temperature <= 0.0

@@ -52,7 +52,7 @@ impl ToolSyntax {
 }
 
 /// The tools a reply may call under the request's choice (a named choice narrows them to one).
-fn callable(tools: &Tools) -> Vec<&ToolDefinition> {
+pub(crate) fn callable(tools: &Tools) -> Vec<&ToolDefinition> {
     match &tools.choice {
         ToolChoice::Function(name) => tools
             .definitions

@@ -153,10 +153,14 @@ impl<'m> Scheduler<'m> {
             return;
         }
         let (src, dst) = (self.slots[donor].seq, self.slots[index].seq);
-        self.ctx.copy_kv_cache_seq(src, dst, None, None).ok();
+        if self.ctx.copy_kv_cache_seq(src, dst, None, None).is_err() {
+            // Nothing was copied: the slot keeps (and trims) its own cache.
+            return;
+        }
         let cached = self.slots[donor].cached.clone();
         self.slots[index].cached = cached;
     }
+
     fn drop_cancelled(&mut self) {
         for slot in &mut self.slots {
             if slot
