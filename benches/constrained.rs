@@ -9,10 +9,9 @@
 
 use std::time::Instant;
 
-use futures::StreamExt as _;
 use serde_json::{Value, json};
 use sp_benches::llama_tools::LlamaServer;
-use sp_core::chat::{ChatMessage, ChatOptions, ResponseFormat, Sampling, StreamEvent};
+use sp_core::chat::{ChatMessage, ChatOptions, ResponseFormat, Sampling};
 use sp_llm::{Engine, EngineConfig};
 
 const ROUNDS: usize = 5;
@@ -57,25 +56,11 @@ async fn ours(
     sampling: &Sampling,
     options: &ChatOptions,
 ) -> (f64, u32) {
-    let mut stream = engine
+    let stream = engine
         .chat_stream_with(messages, sampling, options)
         .expect("stream");
-    let mut first = None;
-    while let Some(event) = stream.next().await {
-        match event.expect("no error") {
-            StreamEvent::Delta { .. } => {
-                first.get_or_insert_with(Instant::now);
-            }
-            StreamEvent::Done { usage, .. } => {
-                let first = first.unwrap_or_else(Instant::now);
-                let rate = f64::from(usage.completion_tokens.saturating_sub(1))
-                    / first.elapsed().as_secs_f64().max(1e-9);
-                return (rate, usage.completion_tokens);
-            }
-            _ => {}
-        }
-    }
-    panic!("no Done event");
+    let (_, rate, tokens) = sp_benches::first_text_and_rate(Instant::now(), stream).await;
+    (rate, tokens)
 }
 
 fn median(mut values: Vec<f64>) -> f64 {

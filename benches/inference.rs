@@ -8,9 +8,8 @@
 
 use std::time::{Duration, Instant};
 
-use futures::StreamExt as _;
 use sp_benches::llama_tools::{LlamaBench, LlamaServer};
-use sp_core::chat::{ChatMessage, Sampling, StreamEvent};
+use sp_core::chat::{ChatMessage, Sampling};
 use sp_llm::{Engine, EngineConfig};
 
 // Five rounds: with three, single ratios moved by ±20% between runs on the shared VM.
@@ -61,23 +60,8 @@ fn fixed_length(tokens: u32) -> Sampling {
 /// Time to the first token and the decode rate after it, of one streamed completion.
 async fn timed(engine: &Engine, prompt: &str, sampling: &Sampling) -> (Duration, f64, u32) {
     let started = Instant::now();
-    let mut first = None;
-    let mut stream = engine.complete_stream(prompt, sampling).expect("stream");
-    while let Some(event) = stream.next().await {
-        match event.expect("ok") {
-            StreamEvent::Delta { .. } => {
-                first.get_or_insert_with(Instant::now);
-            }
-            StreamEvent::Done { usage, .. } => {
-                let first = first.unwrap_or_else(Instant::now);
-                let rate = f64::from(usage.completion_tokens.saturating_sub(1))
-                    / first.elapsed().as_secs_f64().max(1e-9);
-                return (first - started, rate, usage.completion_tokens);
-            }
-            StreamEvent::Logprobs { .. } | StreamEvent::ToolCalls { .. } => {}
-        }
-    }
-    panic!("no Done event");
+    let stream = engine.complete_stream(prompt, sampling).expect("stream");
+    sp_benches::first_text_and_rate(started, stream).await
 }
 
 /// One round of prompt processing (128 tokens) and generation (64 sampled tokens), each the

@@ -27,3 +27,28 @@ where
     rounds.sort();
     rounds[rounds.len() / 2]
 }
+
+/// Reads a generation's events to the end: time from `started` to the first text, the decode
+/// rate after it (tokens/s), and the tokens generated.
+pub async fn first_text_and_rate<S>(started: Instant, mut stream: S) -> (Duration, f64, u32)
+where
+    S: futures::Stream<Item = sp_core::Result<sp_core::chat::StreamEvent>> + Unpin,
+{
+    use futures::StreamExt as _;
+    let mut first = None;
+    while let Some(event) = stream.next().await {
+        match event.expect("no error mid-stream") {
+            sp_core::chat::StreamEvent::Delta { .. } => {
+                first.get_or_insert_with(Instant::now);
+            }
+            sp_core::chat::StreamEvent::Done { usage, .. } => {
+                let first = first.unwrap_or_else(Instant::now);
+                let rate = f64::from(usage.completion_tokens.saturating_sub(1))
+                    / first.elapsed().as_secs_f64().max(1e-9);
+                return (first - started, rate, usage.completion_tokens);
+            }
+            _ => {}
+        }
+    }
+    panic!("the stream ended without a Done event");
+}
