@@ -126,10 +126,8 @@ async fn main() {
                 .execute(pg.pool())
                 .await
                 .expect("drop");
-            stores.push((
-                "postgres",
-                Arc::new(sp_data::PgContextStore::open(&pg).await.expect("pg")),
-            ));
+            pg.migrate().await.expect("migrate");
+            stores.push(("postgres", Arc::new(sp_data::PgContextStore::new(&pg))));
         }
         stores
     };

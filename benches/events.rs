@@ -128,7 +128,8 @@ async fn main() {
         };
         let open = || async {
             let pg = sp_data::PgStore::connect_lazy(&config_db).expect("pool");
-            let store = Arc::new(sp_data::PgEventStore::open(&pg).await.expect("store"));
+            pg.migrate().await.expect("migrate");
+            let store = Arc::new(sp_data::PgEventStore::new(&pg));
             let log = Arc::new(EventLog::new(
                 store.clone() as Arc<dyn EventBackend>,
                 config(),

@@ -42,6 +42,7 @@ mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 mod refresh;
+pub mod sql;
 pub mod workflows;
 
 #[cfg(feature = "postgres")]

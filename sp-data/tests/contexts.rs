@@ -37,7 +37,8 @@ impl Fixture {
             ..Default::default()
         };
         let pg = sp_data::PgStore::connect_lazy(&config).expect("pool");
-        let store = Arc::new(sp_data::PgContextStore::open(&pg).await.expect("store"));
+        pg.migrate().await.expect("migrate");
+        let store = Arc::new(sp_data::PgContextStore::new(&pg));
         Self::with(store, None, Some((pg, config.schema)))
     }
 

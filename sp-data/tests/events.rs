@@ -51,7 +51,8 @@ impl Fixture {
             ..Default::default()
         };
         let pg = sp_data::PgStore::connect_lazy(&config_db).expect("pool");
-        let store = sp_data::PgEventStore::open(&pg).await.expect("store");
+        pg.migrate().await.expect("migrate");
+        let store = sp_data::PgEventStore::new(&pg);
         Fixture {
             log: Arc::new(EventLog::new(Arc::new(store), config())),
             _dir: None,
@@ -122,7 +123,8 @@ async fn postgres_fans_out_across_processes() {
     };
     let open = || async {
         let pg = sp_data::PgStore::connect_lazy(&config_db).expect("pool");
-        let store = Arc::new(sp_data::PgEventStore::open(&pg).await.expect("store"));
+        pg.migrate().await.expect("migrate");
+        let store = Arc::new(sp_data::PgEventStore::new(&pg));
         let log = Arc::new(EventLog::new(store.clone(), config()));
         let follower = store.follow(log.clone()).await.expect("follow");
         (pg, log, follower)

@@ -192,7 +192,10 @@ impl Contexts {
                 Database::Embedded(db) => {
                     Arc::new(sp_data::SqliteContextStore::new(&db)) as Arc<dyn ContextStore>
                 }
-                Database::Postgres(pg) => Arc::new(sp_data::PgContextStore::open(&pg).await?),
+                Database::Postgres(pg) => {
+                    pg.migrate().await?;
+                    Arc::new(sp_data::PgContextStore::new(&pg))
+                }
             })
         })?;
         let tokenizer: Arc<dyn Tokenizer> = match &model {

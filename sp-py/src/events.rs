@@ -84,7 +84,10 @@ impl Events {
                 Database::Embedded(db) => {
                     Arc::new(sp_data::SqliteEventStore::new(&db)) as Arc<dyn EventBackend>
                 }
-                Database::Postgres(pg) => Arc::new(sp_data::PgEventStore::open(&pg).await?),
+                Database::Postgres(pg) => {
+                    pg.migrate().await?;
+                    Arc::new(sp_data::PgEventStore::new(&pg))
+                }
             })
         })?;
         Ok(Events {

@@ -128,7 +128,7 @@ impl Workflows {
                     Database::Postgres(pg) => (
                         Arc::new(sp_data::PgWorkflowStore::open(&pg).await?)
                             as Arc<dyn WorkflowStore>,
-                        Arc::new(sp_data::PgEventStore::open(&pg).await?) as Arc<dyn EventBackend>,
+                        Arc::new(sp_data::PgEventStore::new(&pg)) as Arc<dyn EventBackend>,
                     ),
                 })
             })?;

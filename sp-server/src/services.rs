@@ -100,13 +100,13 @@ impl Services {
                             .await
                             .map_err(explain_dimensions)?,
                     ),
-                    Arc::new(sp_data::PgContextStore::open(pg).await?),
+                    Arc::new(sp_data::PgContextStore::new(pg)),
                     Arc::new(sp_data::PgKeyStore::open(pg).await?),
                     Arc::new(sp_data::PgAuditStore::open(pg).await?),
                     Arc::new(sp_data::PgRefreshStore::open(pg).await?),
                     Arc::new(sp_data::PgRegistryStore::open(pg).await?),
                     {
-                        let store = Arc::new(sp_data::PgEventStore::open(pg).await?);
+                        let store = Arc::new(sp_data::PgEventStore::new(pg));
                         pg_events = Some(store.clone());
                         store
                     },

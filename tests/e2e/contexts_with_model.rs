@@ -39,7 +39,8 @@ async fn postgres_store() -> (Arc<dyn ContextStore>, sp_data::PgStore, String) {
         ..Default::default()
     };
     let pg = sp_data::PgStore::connect_lazy(&config).expect("pool");
-    let store = Arc::new(sp_data::PgContextStore::open(&pg).await.expect("store"));
+    pg.migrate().await.expect("migrate");
+    let store = Arc::new(sp_data::PgContextStore::new(&pg));
     (store, pg, config.schema)
 }
 

@@ -1,10 +1,8 @@
-//! Agent contexts on the embedded SQLite database and on PostgreSQL.
+//! Agent contexts on the embedded SQLite database and on PostgreSQL, written once.
 
-#[cfg(feature = "postgres")]
-mod postgres;
 mod rows;
-mod sqlite;
+mod store;
 
 #[cfg(feature = "postgres")]
-pub use postgres::PgContextStore;
-pub use sqlite::SqliteContextStore;
+pub use store::PgContextStore;
+pub use store::{SqlContextStore, SqliteContextStore};

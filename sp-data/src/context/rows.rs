@@ -1,42 +1,45 @@
-//! Context rows as both backends select them (PostgreSQL casts its UUID, JSONB and
-//! TIMESTAMPTZ columns to text and microseconds), and their conversion to domain types.
-
-use std::str::FromStr;
+//! Context rows as both backends return them (ids, times and JSON decoded natively by the
+//! column types of [`crate::sql`]), and their conversion to domain types.
 
 use sp_core::chat::Role;
-use sp_core::context::{Context, ForkPoint, MemoryBlock, MemoryScope, Message, MessageKind};
+use sp_core::context::{
+    Context, ForkPoint, MemoryBlock, MemoryScope, Message, MessageKind, ToolCall,
+};
 use sp_core::knowledge::Namespace;
 use sp_core::{Error, Id, Result};
+use sqlx::types::Json;
+
+use crate::sql::{DbId, DbTime};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct ContextRow {
-    id: String,
+    id: DbId,
     namespace: String,
     agent: Option<String>,
     title: Option<String>,
     system_prompt: Option<String>,
-    metadata: String,
-    forked_from_context: Option<String>,
-    forked_from_message: Option<String>,
+    metadata: serde_json::Value,
+    forked_from_context: Option<DbId>,
+    forked_from_message: Option<DbId>,
     message_count: i64,
-    created_at: i64,
-    updated_at: i64,
+    created_at: DbTime,
+    updated_at: DbTime,
 }
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct MessageRow {
-    id: String,
-    context_id: String,
+    id: DbId,
+    context_id: DbId,
     seq: i64,
     role: String,
     kind: String,
     content: String,
-    tool_calls: String,
+    tool_calls: Json<Vec<ToolCall>>,
     tool_call_id: Option<String>,
     covers_through: Option<i64>,
-    metadata: String,
-    token_count: i64,
-    created_at: i64,
+    metadata: serde_json::Value,
+    token_count: i32,
+    created_at: DbTime,
 }
 
 #[derive(sqlx::FromRow)]
@@ -45,14 +48,13 @@ pub(crate) struct MemoryRow {
     scope_id: String,
     name: String,
     content: String,
-    limit_chars: i64,
-    updated_at: i64,
+    limit_chars: i32,
+    updated_at: DbTime,
 }
 
-use crate::error::stored_time as time;
-
-fn json(text: &str) -> Result<serde_json::Value> {
-    serde_json::from_str(text).map_err(Error::internal)
+/// A stored count or sequence number; a negative one means a corrupt row.
+fn count(stored: i64) -> Result<u64> {
+    u64::try_from(stored).map_err(|_| Error::internal(format!("stored count {stored} is negative")))
 }
 
 impl TryFrom<ContextRow> for Context {
@@ -61,22 +63,22 @@ impl TryFrom<ContextRow> for Context {
     fn try_from(row: ContextRow) -> Result<Context> {
         let forked_from = match (row.forked_from_context, row.forked_from_message) {
             (Some(context), Some(message)) => Some(ForkPoint {
-                context_id: Id::from_str(&context)?,
-                message_id: Id::from_str(&message)?,
+                context_id: context.0,
+                message_id: message.0,
             }),
             _ => None,
         };
         Ok(Context {
-            id: Id::from_str(&row.id)?,
+            id: row.id.0,
             namespace: Namespace::new(row.namespace)?,
             agent: row.agent,
             title: row.title,
             system_prompt: row.system_prompt,
-            metadata: json(&row.metadata)?,
+            metadata: row.metadata,
             forked_from,
-            message_count: row.message_count as u64,
-            created_at: time(row.created_at)?,
-            updated_at: time(row.updated_at)?,
+            message_count: count(row.message_count)?,
+            created_at: row.created_at.0,
+            updated_at: row.updated_at.0,
         })
     }
 }
@@ -98,9 +100,9 @@ impl TryFrom<MessageRow> for Message {
 
     fn try_from(row: MessageRow) -> Result<Message> {
         Ok(Message {
-            id: Id::from_str(&row.id)?,
-            context_id: Id::from_str(&row.context_id)?,
-            seq: row.seq as u64,
+            id: row.id.0,
+            context_id: row.context_id.0,
+            seq: count(row.seq)?,
             role: parse_role(&row.role)?,
             kind: if row.kind == "summary" {
                 MessageKind::Summary
@@ -108,12 +110,12 @@ impl TryFrom<MessageRow> for Message {
                 MessageKind::Turn
             },
             content: row.content,
-            tool_calls: serde_json::from_str(&row.tool_calls).map_err(Error::internal)?,
+            tool_calls: row.tool_calls.0,
             tool_call_id: row.tool_call_id,
-            covers_through: row.covers_through.map(|s| s as u64),
-            metadata: json(&row.metadata)?,
-            token_count: row.token_count as u32,
-            created_at: time(row.created_at)?,
+            covers_through: row.covers_through.map(count).transpose()?,
+            metadata: row.metadata,
+            token_count: u32::try_from(row.token_count).map_err(Error::internal)?,
+            created_at: row.created_at.0,
         })
     }
 }
@@ -123,15 +125,15 @@ impl TryFrom<MemoryRow> for MemoryBlock {
 
     fn try_from(row: MemoryRow) -> Result<MemoryBlock> {
         let scope = match row.scope_kind.as_str() {
-            "context" => MemoryScope::Context(Id::from_str(&row.scope_id)?),
+            "context" => MemoryScope::Context(row.scope_id.parse()?),
             _ => MemoryScope::Agent(row.scope_id),
         };
         Ok(MemoryBlock {
             scope,
             name: row.name,
             content: row.content,
-            limit_chars: row.limit_chars as u32,
-            updated_at: time(row.updated_at)?,
+            limit_chars: u32::try_from(row.limit_chars).map_err(Error::internal)?,
+            updated_at: row.updated_at.0,
         })
     }
 }

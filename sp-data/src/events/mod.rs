@@ -1,12 +1,12 @@
-//! The event log on the embedded SQLite database and on PostgreSQL.
+//! The event log on the embedded SQLite database and on PostgreSQL: reads and consumer groups
+//! written once, appends per backend.
 
+mod groups;
 #[cfg(feature = "postgres")]
 mod postgres;
-#[cfg(feature = "postgres")]
-mod postgres_groups;
 mod rows;
 mod sqlite;
-mod sqlite_groups;
+mod store;
 
 #[cfg(feature = "postgres")]
 pub use postgres::PgEventStore;

@@ -1,17 +1,11 @@
 //! The event log in PostgreSQL.
 
-use async_trait::async_trait;
-use sp_core::events::{Event, EventQuery, EventStore, NewEvent};
-use sp_core::knowledge::Namespace;
-use sp_core::{Error, Id, Page, PageRequest, Result};
+use sp_core::events::{Event, NewEvent};
+use sp_core::{Error, Id, Result};
 use sqlx::{AssertSqlSafe, PgPool};
 
-use super::rows::{Bind, EventRow, page_of, select_tail};
+use super::rows::{COLUMNS, EventRow};
 use crate::error::sqlx_error;
-
-const COLUMNS: &str = "seq, id::text AS id, namespace, stream, \"offset\" AS \"offset\", \
-     type AS event_type, source, subject, (extract(epoch FROM time) * 1000000)::int8 AS time, \
-     correlation_id, schema_version::int8 AS schema_version, data::text AS data";
 
 fn db(err: sqlx::Error) -> Error {
     sqlx_error("postgres", err)
@@ -26,7 +20,8 @@ fn db(err: sqlx::Error) -> Error {
 ///     ..Default::default()
 /// };
 /// let pg = sp_data::PgStore::connect_lazy(&config)?;
-/// let events = sp_data::PgEventStore::open(&pg).await?;
+/// pg.migrate().await?;
+/// let events = sp_data::PgEventStore::new(&pg);
 /// # let _ = events;
 /// # Ok::<(), sp_core::Error>(())
 /// # }).unwrap();
@@ -56,14 +51,13 @@ impl PgEventStore {
         &self.pool
     }
 
-    /// Runs the migrations and opens the log.
-    pub async fn open(pg: &crate::PgStore) -> Result<Self> {
-        pg.migrate().await?;
-        Ok(PgEventStore {
+    /// The log in `pg` (migrated when it was opened).
+    pub fn new(pg: &crate::PgStore) -> Self {
+        PgEventStore {
             pool: pg.pool().clone(),
             channel: format!("sp_events.{}", pg.schema()),
             origin: Id::new().to_string(),
-        })
+        }
     }
 
     /// Hands events other processes append to this schema's log to `log`'s live
@@ -121,9 +115,9 @@ async fn select_by_ids<'c>(
     rows.into_iter().map(EventRow::into_event).collect()
 }
 
-#[async_trait]
-impl EventStore for PgEventStore {
-    async fn append(&self, events: Vec<NewEvent>) -> Result<Vec<Event>> {
+impl PgEventStore {
+    /// Appends and tells listening processes, on commit.
+    pub(super) async fn append_events(&self, events: Vec<NewEvent>) -> Result<Vec<Event>> {
         // One statement per event moves the head, stores the event and returns it; a single
         // event also notifies listeners in it (and needs no explicit transaction), a batch
         // notifies once per IDS_PER_NOTIFY events before its commit.
@@ -160,7 +154,7 @@ impl EventStore for PgEventStore {
                 .bind(event.subject.as_deref())
                 .bind(event.correlationid.as_deref())
                 .bind(i32::try_from(event.schemaversion).map_err(Error::internal)?)
-                .bind(event.data.to_string());
+                .bind(&event.data);
             let query = if single {
                 query.bind(&self.channel).bind(&self.origin)
             } else {
@@ -190,33 +184,5 @@ impl EventStore for PgEventStore {
             tx.commit().await.map_err(db)?;
         }
         Ok(stored)
-    }
-
-    async fn query(&self, query: &EventQuery, page: &PageRequest) -> Result<Page<Event>> {
-        let (tail, binds) = select_tail(query, page, |n| format!("${n}"))?;
-        let sql = format!("SELECT {COLUMNS} FROM events {tail}");
-        let mut select = sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql));
-        for bind in binds {
-            select = match bind {
-                Bind::Text(text) => select.bind(text),
-                Bind::Int(n) => select.bind(n),
-                Bind::Time(at) => select.bind(at.as_datetime()),
-            };
-        }
-        let rows = select.fetch_all(&self.pool).await.map_err(db)?;
-        page_of(rows, query, page)
-    }
-
-    async fn head(&self, namespace: &Namespace, stream: &str) -> Result<Option<u64>> {
-        let head: Option<i64> = sqlx::query_scalar(
-            "SELECT head FROM event_streams WHERE namespace = $1 AND stream = $2",
-        )
-        .bind(namespace.as_str())
-        .bind(stream)
-        .fetch_optional(&self.pool)
-        .await
-        .map_err(db)?;
-        head.map(|h| u64::try_from(h).map_err(Error::internal))
-            .transpose()
     }
 }

@@ -1,48 +1,45 @@
-//! Event rows as both backends select them (PostgreSQL casts the id and data to text and the
-//! time to microseconds), and the WHERE clause of a query.
+//! Event rows as both backends return them (ids, times and JSON decoded natively by the column
+//! types of [`crate::sql`]), and the select of a query.
 
 use sp_core::events::{Event, EventQuery};
 use sp_core::knowledge::Namespace;
-use sp_core::{Error, Page, PageRequest, Result, Timestamp};
+use sp_core::{Error, Page, PageRequest, Result};
+use sqlx::{Encode, QueryBuilder, Type};
 
-use crate::error::stored_time;
+use crate::sql::{DbId, DbTime};
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct EventRow {
     seq: i64,
-    id: String,
+    id: DbId,
     namespace: String,
     stream: String,
     offset: i64,
     event_type: String,
     source: String,
     subject: Option<String>,
-    time: i64,
+    time: DbTime,
     correlation_id: Option<String>,
-    schema_version: i64,
-    data: String,
+    schema_version: i32,
+    data: serde_json::Value,
 }
 
 impl EventRow {
     pub(crate) fn into_event(self) -> Result<Event> {
         Ok(Event {
             specversion: "1.0".into(),
-            id: self
-                .id
-                .parse()
-                .map_err(|_| Error::internal(format!("corrupt event id `{}`", self.id)))?,
+            id: self.id.0,
             source: self.source,
             event_type: self.event_type,
             subject: self.subject,
-            time: stored_time(self.time)?,
+            time: self.time.0,
             datacontenttype: "application/json".into(),
             namespace: Namespace::new(self.namespace)?,
             stream: self.stream,
             offset: u64::try_from(self.offset).map_err(Error::internal)?,
             correlationid: self.correlation_id,
             schemaversion: u32::try_from(self.schema_version).map_err(Error::internal)?,
-            data: serde_json::from_str(&self.data)
-                .map_err(|err| Error::internal(format!("corrupt event data: {err}")))?,
+            data: self.data,
         })
     }
 }
@@ -69,44 +66,41 @@ pub(crate) fn page_of(
     })
 }
 
-/// A value a query binds.
-pub(crate) enum Bind {
-    Text(String),
-    Int(i64),
-    Time(Timestamp),
-}
+/// The columns of [`EventRow`], as every select over `events` names them.
+pub(crate) const COLUMNS: &str = "seq, id, namespace, stream, \"offset\" AS \"offset\", \
+     type AS event_type, source, subject, time, correlation_id, schema_version, data";
 
-/// The WHERE clause, ORDER BY and LIMIT of a query over `events`, and its binds in order;
-/// `placeholder(n)` writes the n-th bind (from 1).
-pub(crate) fn select_tail(
-    query: &EventQuery,
-    page: &PageRequest,
-    placeholder: impl Fn(usize) -> String,
-) -> Result<(String, Vec<Bind>)> {
-    let mut binds = vec![Bind::Text(query.namespace.as_str().to_owned())];
-    let mut sql = format!("WHERE namespace = {}", placeholder(1));
-    let narrow = |sql: &mut String, binds: &mut Vec<Bind>, condition: &str, bind: Bind| {
-        binds.push(bind);
-        sql.push_str(&format!(" AND {condition} {}", placeholder(binds.len())));
-    };
-    let text = |s: &Option<String>| s.clone().map(Bind::Text);
-    for (condition, bind) in [
-        ("stream =", text(&query.stream)),
-        ("type =", text(&query.event_type)),
-        ("subject =", text(&query.subject)),
-        ("correlation_id =", text(&query.correlationid)),
-        ("time >=", query.since.map(Bind::Time)),
-        ("time <", query.until.map(Bind::Time)),
-        (
-            "\"offset\" >=",
-            query
-                .from_offset
-                .map(|o| Bind::Int(i64::try_from(o).unwrap_or(i64::MAX))),
-        ),
+/// `SELECT … FROM events` narrowed by `query`, ordered by the page's key, limited to one row
+/// past the page (written once; sqlx's builder numbers the placeholders for each driver).
+pub(crate) fn select_events<DB>(query: &EventQuery, page: &PageRequest) -> Result<QueryBuilder<DB>>
+where
+    DB: sqlx::Database,
+    for<'a> String: Encode<'a, DB> + Type<DB>,
+    for<'a> i64: Encode<'a, DB> + Type<DB>,
+    for<'a> DbTime: Encode<'a, DB> + Type<DB>,
+{
+    let mut select = QueryBuilder::new(format!("SELECT {COLUMNS} FROM events WHERE namespace = "));
+    select.push_bind(query.namespace.as_str().to_owned());
+    for (condition, value) in [
+        (" AND stream = ", &query.stream),
+        (" AND type = ", &query.event_type),
+        (" AND subject = ", &query.subject),
+        (" AND correlation_id = ", &query.correlationid),
     ] {
-        if let Some(bind) = bind {
-            narrow(&mut sql, &mut binds, condition, bind);
+        if let Some(value) = value {
+            select.push(condition).push_bind(value.clone());
         }
+    }
+    if let Some(since) = query.since {
+        select.push(" AND time >= ").push_bind(DbTime(since));
+    }
+    if let Some(until) = query.until {
+        select.push(" AND time < ").push_bind(DbTime(until));
+    }
+    if let Some(from) = query.from_offset {
+        select
+            .push(" AND \"offset\" >= ")
+            .push_bind(i64::try_from(from).unwrap_or(i64::MAX));
     }
     let order = if query.stream.is_some() {
         "\"offset\""
@@ -115,31 +109,24 @@ pub(crate) fn select_tail(
     };
     if let Some(cursor) = &page.cursor {
         let after: i64 = cursor.decode()?;
-        narrow(
-            &mut sql,
-            &mut binds,
-            &format!("{order} >"),
-            Bind::Int(after),
-        );
+        select.push(format!(" AND {order} > ")).push_bind(after);
     }
-    binds.push(Bind::Int(i64::from(page.limit) + 1));
-    sql.push_str(&format!(
-        " ORDER BY {order} LIMIT {}",
-        placeholder(binds.len())
-    ));
-    Ok((sql, binds))
+    select
+        .push(format!(" ORDER BY {order} LIMIT "))
+        .push_bind(i64::from(page.limit) + 1);
+    Ok(select)
 }
 
 /// A dead letter with its event (the event's columns as in [`EventRow`]).
 #[derive(sqlx::FromRow)]
 pub(crate) struct DeadLetterRow {
-    dl_id: String,
+    dl_id: DbId,
     group_name: String,
     reason: String,
-    attempts: i64,
-    dead_at: i64,
-    redriven_at: Option<i64>,
-    resolved_at: Option<i64>,
+    attempts: i32,
+    dead_at: DbTime,
+    redriven_at: Option<DbTime>,
+    resolved_at: Option<DbTime>,
     #[sqlx(flatten)]
     event: EventRow,
 }
@@ -147,17 +134,14 @@ pub(crate) struct DeadLetterRow {
 impl DeadLetterRow {
     pub(crate) fn into_letter(self) -> Result<sp_core::events::DeadLetter> {
         Ok(sp_core::events::DeadLetter {
-            id: self
-                .dl_id
-                .parse()
-                .map_err(|_| Error::internal(format!("corrupt dead letter id `{}`", self.dl_id)))?,
+            id: self.dl_id.0,
             group: self.group_name,
             event: self.event.into_event()?,
             reason: self.reason,
             attempts: u32::try_from(self.attempts).map_err(Error::internal)?,
-            dead_at: stored_time(self.dead_at)?,
-            redriven_at: self.redriven_at.map(stored_time).transpose()?,
-            resolved_at: self.resolved_at.map(stored_time).transpose()?,
+            dead_at: self.dead_at.0,
+            redriven_at: self.redriven_at.map(|at| at.0),
+            resolved_at: self.resolved_at.map(|at| at.0),
         })
     }
 }

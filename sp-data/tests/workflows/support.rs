@@ -46,8 +46,7 @@ impl Fixture {
             ..Default::default()
         };
         let pg = sp_data::PgStore::connect_lazy(&config).unwrap();
-        let events: Arc<dyn EventBackend> =
-            Arc::new(sp_data::PgEventStore::open(&pg).await.unwrap());
+        let events: Arc<dyn EventBackend> = Arc::new(sp_data::PgEventStore::new(&pg));
         Fixture {
             store: Arc::new(sp_data::PgWorkflowStore::open(&pg).await.unwrap()),
             events: Arc::new(EventLog::new(events, EventsConfig::default())),
