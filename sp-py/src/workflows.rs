@@ -126,8 +126,10 @@ impl Workflows {
                         Arc::new(sp_data::SqliteEventStore::new(&db)) as Arc<dyn EventBackend>,
                     ),
                     Database::Postgres(pg) => (
-                        Arc::new(sp_data::PgWorkflowStore::open(&pg).await?)
-                            as Arc<dyn WorkflowStore>,
+                        {
+                            pg.migrate().await?;
+                            Arc::new(sp_data::PgWorkflowStore::new(&pg))
+                        } as Arc<dyn WorkflowStore>,
                         Arc::new(sp_data::PgEventStore::new(&pg)) as Arc<dyn EventBackend>,
                     ),
                 })

@@ -110,7 +110,7 @@ impl Services {
                         pg_events = Some(store.clone());
                         store
                     },
-                    Arc::new(sp_data::PgWorkflowStore::open(pg).await?),
+                    Arc::new(sp_data::PgWorkflowStore::new(pg)),
                 ),
                 #[allow(unreachable_patterns)] // `Database` is non-exhaustive
                 _ => {

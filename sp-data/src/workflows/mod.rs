@@ -1,10 +1,8 @@
-//! Workflows and their runs on the embedded SQLite database and on PostgreSQL.
+//! Workflows and their runs on the embedded SQLite database and on PostgreSQL, written once.
 
-#[cfg(feature = "postgres")]
-mod postgres;
 mod rows;
-mod sqlite;
+mod store;
 
 #[cfg(feature = "postgres")]
-pub use postgres::PgWorkflowStore;
-pub use sqlite::SqliteWorkflowStore;
+pub use store::PgWorkflowStore;
+pub use store::{SqlWorkflowStore, SqliteWorkflowStore};

@@ -1,5 +1,5 @@
-//! Rows of the workflow tables as both backends select them (ids, JSON and times as text and
-//! microseconds), and their conversion to `sp-core` types.
+//! Rows of the workflow tables as both backends return them (ids, times and JSON decoded
+//! natively by the column types of [`crate::sql`]), and their conversion to `sp-core` types.
 
 use std::collections::HashMap;
 
@@ -8,19 +8,21 @@ use sp_core::knowledge::Namespace;
 use sp_core::workflows::{Run, RunStatus, Step, StepFailure, StepRun, StepStatus, Workflow};
 use sp_core::{Error, Id, Page, PageRequest, Result};
 
-use crate::error::stored_time;
+use serde_json::Value;
 
-/// Parses a stored JSON column; a bad one is a corrupt row.
-pub(crate) fn json<T: DeserializeOwned>(column: &str, text: &str) -> Result<T> {
-    serde_json::from_str(text).map_err(|err| Error::internal(format!("stored {column}: {err}")))
+use crate::sql::{DbId, DbTime};
+
+/// Reads a stored JSON column as its type; one of another shape is a corrupt row.
+pub(crate) fn json<T: DeserializeOwned>(column: &str, value: Value) -> Result<T> {
+    serde_json::from_value(value).map_err(|err| Error::internal(format!("stored {column}: {err}")))
 }
 
-/// Serializes a value for a JSON column.
-pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<String> {
-    serde_json::to_string(value).map_err(Error::internal)
+/// A value for a JSON column.
+pub(crate) fn to_json<T: serde::Serialize>(value: &T) -> Result<Value> {
+    serde_json::to_value(value).map_err(Error::internal)
 }
 
-fn int<T: TryFrom<i64>>(value: i64) -> Result<T> {
+fn int<T: TryFrom<i32>>(value: i32) -> Result<T> {
     T::try_from(value).map_err(|_| Error::internal("stored number out of range"))
 }
 
@@ -29,10 +31,10 @@ pub(crate) struct WorkflowRow {
     namespace: String,
     name: String,
     description: String,
-    version: i64,
-    steps: String,
-    created_at: i64,
-    updated_at: i64,
+    version: i32,
+    steps: Value,
+    created_at: DbTime,
+    updated_at: DbTime,
 }
 
 impl WorkflowRow {
@@ -42,9 +44,9 @@ impl WorkflowRow {
             name: self.name,
             description: self.description,
             version: int(self.version)?,
-            steps: json("workflow steps", &self.steps)?,
-            created_at: stored_time(self.created_at)?,
-            updated_at: stored_time(self.updated_at)?,
+            steps: json("workflow steps", self.steps)?,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
         })
     }
 }
@@ -73,18 +75,18 @@ pub(crate) fn run_before(page: &PageRequest) -> Result<Option<Id>> {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct RunRow {
-    pub(crate) id: String,
+    pub(crate) id: DbId,
     namespace: String,
     workflow: String,
-    version: i64,
-    input: String,
+    version: i32,
+    input: Value,
     status: String,
-    output: Option<String>,
-    error: Option<String>,
+    output: Option<Value>,
+    error: Option<Value>,
     correlation_id: String,
-    created_at: i64,
-    updated_at: i64,
-    finished_at: Option<i64>,
+    created_at: DbTime,
+    updated_at: DbTime,
+    finished_at: Option<DbTime>,
 }
 
 /// A run's row with the definition it runs (one read for both).
@@ -92,19 +94,19 @@ pub(crate) struct RunRow {
 pub(crate) struct StoredRunRow {
     #[sqlx(flatten)]
     pub(crate) run: RunRow,
-    pub(crate) definition: String,
+    pub(crate) definition: Value,
 }
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct StepRow {
-    pub(crate) run_id: String,
+    pub(crate) run_id: DbId,
     step_id: String,
     status: String,
-    attempts: i64,
-    output: Option<String>,
-    error: Option<String>,
-    started_at: Option<i64>,
-    finished_at: Option<i64>,
+    attempts: i32,
+    output: Option<Value>,
+    error: Option<Value>,
+    started_at: Option<DbTime>,
+    finished_at: Option<DbTime>,
 }
 
 impl StepRow {
@@ -114,18 +116,10 @@ impl StepRow {
             status: StepStatus::parse(&self.status)
                 .ok_or_else(|| Error::internal("stored step status"))?,
             attempts: int(self.attempts)?,
-            output: self
-                .output
-                .as_deref()
-                .map(|o| json("step output", o))
-                .transpose()?,
-            error: self
-                .error
-                .as_deref()
-                .map(|e| json("step error", e))
-                .transpose()?,
-            started_at: self.started_at.map(stored_time).transpose()?,
-            finished_at: self.finished_at.map(stored_time).transpose()?,
+            output: self.output.map(|o| json("step output", o)).transpose()?,
+            error: self.error.map(|e| json("step error", e)).transpose()?,
+            started_at: self.started_at.map(|at| at.0),
+            finished_at: self.finished_at.map(|at| at.0),
         })
     }
 }
@@ -134,21 +128,16 @@ impl RunRow {
     /// The run with `steps` (its rows, in order).
     pub(crate) fn into_run(self, steps: Vec<StepRow>) -> Result<Run> {
         Ok(Run {
-            id: self.id.parse().map_err(Error::internal)?,
+            id: self.id.0,
             namespace: Namespace::new(self.namespace)?,
             workflow: self.workflow,
             version: int(self.version)?,
             status: RunStatus::parse(&self.status)
                 .ok_or_else(|| Error::internal("stored run status"))?,
-            input: json("run input", &self.input)?,
-            output: self
-                .output
-                .as_deref()
-                .map(|o| json("run output", o))
-                .transpose()?,
+            input: json("run input", self.input)?,
+            output: self.output.map(|o| json("run output", o)).transpose()?,
             error: self
                 .error
-                .as_deref()
                 .map(|e| json::<StepFailure>("run error", e))
                 .transpose()?,
             correlation_id: self.correlation_id,
@@ -156,9 +145,9 @@ impl RunRow {
                 .into_iter()
                 .map(StepRow::into_step)
                 .collect::<Result<_>>()?,
-            created_at: stored_time(self.created_at)?,
-            updated_at: stored_time(self.updated_at)?,
-            finished_at: self.finished_at.map(stored_time).transpose()?,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
+            finished_at: self.finished_at.map(|at| at.0),
         })
     }
 }
@@ -170,14 +159,14 @@ pub(crate) fn runs_page(
     steps: Vec<StepRow>,
     page: &PageRequest,
 ) -> Result<Page<Run>> {
-    let mut by_run: HashMap<String, Vec<StepRow>> = HashMap::new();
+    let mut by_run: HashMap<Id, Vec<StepRow>> = HashMap::new();
     for step in steps {
-        by_run.entry(step.run_id.clone()).or_default().push(step);
+        by_run.entry(step.run_id.0).or_default().push(step);
     }
     let runs = rows
         .into_iter()
         .map(|row| {
-            let steps = by_run.remove(&row.id).unwrap_or_default();
+            let steps = by_run.remove(&row.id.0).unwrap_or_default();
             row.into_run(steps)
         })
         .collect::<Result<Vec<_>>>()?;
@@ -185,8 +174,8 @@ pub(crate) fn runs_page(
 }
 
 /// The JSON of a run's definition, or why it does not read.
-pub(crate) fn definition(text: &str) -> std::result::Result<Vec<Step>, String> {
-    serde_json::from_str(text).map_err(|err| format!("stored definition: {err}"))
+pub(crate) fn definition(value: Value) -> std::result::Result<Vec<Step>, String> {
+    serde_json::from_value(value).map_err(|err| format!("stored definition: {err}"))
 }
 
 /// The refusal to cancel a run that already ended.

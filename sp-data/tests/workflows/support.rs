@@ -48,7 +48,10 @@ impl Fixture {
         let pg = sp_data::PgStore::connect_lazy(&config).unwrap();
         let events: Arc<dyn EventBackend> = Arc::new(sp_data::PgEventStore::new(&pg));
         Fixture {
-            store: Arc::new(sp_data::PgWorkflowStore::open(&pg).await.unwrap()),
+            store: Arc::new({
+                pg.migrate().await.unwrap();
+                sp_data::PgWorkflowStore::new(&pg)
+            }),
             events: Arc::new(EventLog::new(events, EventsConfig::default())),
             _dir: None,
             sqlite: None,
