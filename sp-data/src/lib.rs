@@ -27,7 +27,7 @@
 //!
 //! The embedded store is always compiled.
 
-mod audit;
+pub mod auth;
 mod backends;
 pub mod cache;
 pub mod context;
@@ -35,19 +35,17 @@ mod embedded;
 mod error;
 pub mod events;
 pub mod hub;
-mod keys;
 pub mod knowledge;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
-mod refresh;
 pub mod sql;
 pub mod workflows;
 
+pub use auth::{CachedKeyStore, SqliteAuditStore, SqliteKeyStore, SqliteRefreshStore};
 #[cfg(feature = "postgres")]
-pub use audit::PgAuditStore;
-pub use audit::SqliteAuditStore;
+pub use auth::{PgAuditStore, PgKeyStore, PgRefreshStore};
 pub use backends::{Backends, Database};
 pub use cache::MemoryCache;
 #[cfg(feature = "redis")]
@@ -63,18 +61,12 @@ pub use events::SqliteEventStore;
 pub use hub::PgRegistryStore;
 pub use hub::{HttpTransport, McpToolServer, SqliteRegistryStore, mcp_endpoint};
 #[cfg(feature = "postgres")]
-pub use keys::PgKeyStore;
-pub use keys::{CachedKeyStore, SqliteKeyStore};
-#[cfg(feature = "postgres")]
 pub use knowledge::PgDocumentStore;
 pub use knowledge::SqliteDocumentStore;
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
-#[cfg(feature = "postgres")]
-pub use refresh::PgRefreshStore;
-pub use refresh::SqliteRefreshStore;
 #[cfg(feature = "postgres")]
 pub use workflows::PgWorkflowStore;
 pub use workflows::SqliteWorkflowStore;

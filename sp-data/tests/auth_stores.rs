@@ -38,10 +38,11 @@ async fn postgres() -> Stores {
         ..Default::default()
     };
     let pg = sp_data::PgStore::connect_lazy(&config).expect("pool");
+    pg.migrate().await.expect("migrate");
     Stores {
-        keys: Arc::new(sp_data::PgKeyStore::open(&pg).await.expect("keys")),
-        audit: Arc::new(sp_data::PgAuditStore::open(&pg).await.expect("audit")),
-        refresh: Arc::new(sp_data::PgRefreshStore::open(&pg).await.expect("refresh")),
+        keys: Arc::new(sp_data::PgKeyStore::new(&pg)),
+        audit: Arc::new(sp_data::PgAuditStore::new(&pg)),
+        refresh: Arc::new(sp_data::PgRefreshStore::new(&pg)),
         _dir: None,
         pg: Some((pg, config.schema)),
     }

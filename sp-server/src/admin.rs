@@ -14,7 +14,10 @@ pub async fn key_store(backends: &Backends) -> Result<Arc<dyn KeyStore>> {
     match &backends.database {
         Database::Embedded(db) => Ok(Arc::new(sp_data::SqliteKeyStore::new(db))),
         #[cfg(feature = "postgres")]
-        Database::Postgres(pg) => Ok(Arc::new(sp_data::PgKeyStore::open(pg).await?)),
+        Database::Postgres(pg) => {
+            pg.migrate().await?;
+            Ok(Arc::new(sp_data::PgKeyStore::new(pg)))
+        }
         #[allow(unreachable_patterns)] // `Database` is non-exhaustive
         _ => Err(Error::internal(
             "this build cannot open the configured database",

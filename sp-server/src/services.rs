@@ -101,9 +101,9 @@ impl Services {
                             .map_err(explain_dimensions)?,
                     ),
                     Arc::new(sp_data::PgContextStore::new(pg)),
-                    Arc::new(sp_data::PgKeyStore::open(pg).await?),
-                    Arc::new(sp_data::PgAuditStore::open(pg).await?),
-                    Arc::new(sp_data::PgRefreshStore::open(pg).await?),
+                    Arc::new(sp_data::PgKeyStore::new(pg)),
+                    Arc::new(sp_data::PgAuditStore::new(pg)),
+                    Arc::new(sp_data::PgRefreshStore::new(pg)),
                     Arc::new(sp_data::PgRegistryStore::open(pg).await?),
                     {
                         let store = Arc::new(sp_data::PgEventStore::new(pg));

@@ -1,0 +1,18 @@
+//! The auth stores (API keys, the audit log, refresh tokens) on the embedded SQLite database
+//! and on PostgreSQL, each written once.
+
+mod audit;
+mod cached_keys;
+mod keys;
+mod refresh;
+
+#[cfg(feature = "postgres")]
+pub use audit::PgAuditStore;
+pub use audit::{SqlAuditStore, SqliteAuditStore};
+pub use cached_keys::CachedKeyStore;
+#[cfg(feature = "postgres")]
+pub use keys::PgKeyStore;
+pub use keys::{SqlKeyStore, SqliteKeyStore};
+#[cfg(feature = "postgres")]
+pub use refresh::PgRefreshStore;
+pub use refresh::{SqlRefreshStore, SqliteRefreshStore};
