@@ -212,7 +212,8 @@ async fn main() {
             ..Default::default()
         };
         let pg = sp_data::PgStore::connect_lazy(&config).expect("pool");
-        let store = sp_data::PgRegistryStore::open(&pg).await.expect("store");
+        pg.migrate().await.expect("migrate");
+        let store = sp_data::PgRegistryStore::new(&pg);
         bench("PostgreSQL", Arc::new(store)).await;
         let drop = format!("DROP SCHEMA \"{}\" CASCADE", config.schema);
         let _ = sqlx::query(sqlx::AssertSqlSafe(drop))

@@ -310,6 +310,7 @@ async fn main() {
                 .execute(pg.pool())
                 .await
                 .expect("drop");
+            pg.migrate().await.expect("migrate");
             let store: Arc<dyn DocumentStore> = Arc::new(
                 sp_data::PgDocumentStore::open(&pg, DIMS)
                     .await

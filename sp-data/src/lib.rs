@@ -41,6 +41,7 @@ mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 pub mod sql;
+mod stores;
 pub mod workflows;
 
 pub use auth::{CachedKeyStore, SqliteAuditStore, SqliteKeyStore, SqliteRefreshStore};
@@ -67,6 +68,7 @@ pub use knowledge::SqliteDocumentStore;
 pub use postgres::PgStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
+pub use stores::Stores;
 #[cfg(feature = "postgres")]
 pub use workflows::PgWorkflowStore;
 pub use workflows::SqliteWorkflowStore;

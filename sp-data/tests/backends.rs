@@ -141,3 +141,53 @@ async fn backends_follow_the_config() {
         "no embedded file when PostgreSQL is configured"
     );
 }
+
+/// One call opens every store of a database, migrating once; the stores work, and reopening
+/// with another vector width is refused instead of mixing widths.
+async fn stores_open_with_one_call(database: sp_data::Database) {
+    use sp_core::context::NewContext;
+    let stores = database.open_stores(8).await.expect("stores");
+    assert_eq!(stores.documents.dimensions(), 8);
+    let ctx = stores
+        .contexts
+        .create(NewContext::default())
+        .await
+        .expect("context");
+    let read = stores
+        .contexts
+        .get(&ctx.namespace, ctx.id)
+        .await
+        .expect("read back");
+    assert_eq!(read.id, ctx.id);
+    assert!(stores.keys.list().await.expect("keys").is_empty());
+    let again = database
+        .open_stores(8)
+        .await
+        .expect("reopen, already migrated");
+    assert_eq!(again.documents.dimensions(), 8);
+    let err = database.open_stores(16).await.expect_err("another width");
+    assert_eq!(err.code(), sp_core::ErrorCode::DimensionMismatch, "{err}");
+}
+
+#[tokio::test]
+async fn sqlite_stores_open_with_one_call() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let db = sp_data::SqliteStore::open(dir.path())
+        .await
+        .expect("sqlite");
+    stores_open_with_one_call(sp_data::Database::Embedded(db)).await;
+}
+
+#[tokio::test]
+async fn postgres_stores_open_with_one_call() {
+    let mut config = Config::default();
+    config.database.url = Some(sp_tests::service_url("DATABASE_URL"));
+    config.database.schema = format!("stores_test_{}", sp_core::Id::new().as_uuid().simple());
+    let pg = PgStore::connect_lazy(&config.database).expect("pool");
+    stores_open_with_one_call(sp_data::Database::Postgres(pg.clone())).await;
+    let drop = format!("DROP SCHEMA \"{}\" CASCADE", config.database.schema);
+    sqlx::query(sqlx::AssertSqlSafe(drop))
+        .execute(pg.pool())
+        .await
+        .expect("drop schema");
+}

@@ -202,6 +202,7 @@ impl KnowledgeStore {
                         as Arc<dyn sp_core::knowledge::DocumentStore>
                 }
                 Database::Postgres(pg) => {
+                    pg.migrate().await?;
                     Arc::new(sp_data::PgDocumentStore::open(&pg, dims).await?)
                 }
             })

@@ -100,7 +100,10 @@ impl Registry {
                 Database::Embedded(db) => {
                     Arc::new(sp_data::SqliteRegistryStore::new(&db)) as Arc<dyn RegistryStore>
                 }
-                Database::Postgres(pg) => Arc::new(sp_data::PgRegistryStore::open(&pg).await?),
+                Database::Postgres(pg) => {
+                    pg.migrate().await?;
+                    Arc::new(sp_data::PgRegistryStore::new(&pg))
+                }
             })
         })?;
         let transport = Arc::new(sp_data::HttpTransport::new().map_err(to_py)?);

@@ -4,15 +4,15 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sp_core::auth::{AuditStore, KeyStore, RefreshStore};
-use sp_core::context::{ContextStore, Contexts};
-use sp_core::events::{EventBackend, EventLog};
-use sp_core::hub::{Hub, RegistryStore};
+use sp_core::context::Contexts;
+use sp_core::events::EventLog;
+use sp_core::hub::Hub;
 use sp_core::knowledge::{
-    DocumentStore, HashEmbedder, KnowledgeBase, KnowledgeCacheTtl, KnowledgeConfig, SimpleTokenizer,
+    HashEmbedder, KnowledgeBase, KnowledgeCacheTtl, KnowledgeConfig, SimpleTokenizer,
 };
-use sp_core::workflows::{PlatformActions, WorkflowStore, Workflows};
+use sp_core::workflows::{PlatformActions, Workflows};
 use sp_core::{ChatModel, Config, Embedder, Result, Tokenizer};
-use sp_data::{Backends, Database};
+use sp_data::Backends;
 use sp_llm::{EmbeddingModel, Engine};
 
 /// How long a key lookup is remembered: a revocation made by another process applies within
@@ -21,18 +21,6 @@ pub const KEY_LOOKUP_TTL: Duration = Duration::from_secs(1);
 
 /// Dimension of the feature-hashing embedder used when no model is loaded.
 pub const HASH_DIMENSIONS: usize = 384;
-
-/// The stores of one database.
-type Stores = (
-    Arc<dyn DocumentStore>,
-    Arc<dyn ContextStore>,
-    Arc<dyn KeyStore>,
-    Arc<dyn AuditStore>,
-    Arc<dyn RefreshStore>,
-    Arc<dyn RegistryStore>,
-    Arc<dyn EventBackend>,
-    Arc<dyn WorkflowStore>,
-);
 
 /// Knowledge, contexts, keys and the audit log over one database.
 #[derive(Clone)]
@@ -75,57 +63,18 @@ impl Services {
                 ),
             };
         let dims = embedder.dimensions();
-        #[cfg(feature = "postgres")]
-        let mut pg_events: Option<Arc<sp_data::PgEventStore>> = None;
-        let (documents, contexts, keys, audit, refresh, registry, events, workflows): Stores =
-            match &backends.database {
-                Database::Embedded(db) => (
-                    Arc::new(
-                        sp_data::SqliteDocumentStore::open(db, dims)
-                            .await
-                            .map_err(explain_dimensions)?,
-                    ),
-                    Arc::new(sp_data::SqliteContextStore::new(db)),
-                    Arc::new(sp_data::SqliteKeyStore::new(db)),
-                    Arc::new(sp_data::SqliteAuditStore::new(db)),
-                    Arc::new(sp_data::SqliteRefreshStore::new(db)),
-                    Arc::new(sp_data::SqliteRegistryStore::new(db)),
-                    Arc::new(sp_data::SqliteEventStore::new(db)),
-                    Arc::new(sp_data::SqliteWorkflowStore::new(db)),
-                ),
-                #[cfg(feature = "postgres")]
-                Database::Postgres(pg) => (
-                    Arc::new(
-                        sp_data::PgDocumentStore::open(pg, dims)
-                            .await
-                            .map_err(explain_dimensions)?,
-                    ),
-                    Arc::new(sp_data::PgContextStore::new(pg)),
-                    Arc::new(sp_data::PgKeyStore::new(pg)),
-                    Arc::new(sp_data::PgAuditStore::new(pg)),
-                    Arc::new(sp_data::PgRefreshStore::new(pg)),
-                    Arc::new(sp_data::PgRegistryStore::open(pg).await?),
-                    {
-                        let store = Arc::new(sp_data::PgEventStore::new(pg));
-                        pg_events = Some(store.clone());
-                        store
-                    },
-                    Arc::new(sp_data::PgWorkflowStore::new(pg)),
-                ),
-                #[allow(unreachable_patterns)] // `Database` is non-exhaustive
-                _ => {
-                    return Err(sp_core::Error::internal(
-                        "this build cannot open the configured database",
-                    ));
-                }
-            };
+        let stores = backends
+            .database
+            .open_stores(dims)
+            .await
+            .map_err(explain_dimensions)?;
         let ttl = KnowledgeCacheTtl {
             embedding: Duration::from_secs(config.cache.embedding_ttl_secs),
             search: Duration::from_secs(config.cache.search_ttl_secs),
         };
         let knowledge = Arc::new(
             KnowledgeBase::new(
-                documents,
+                stores.documents.clone(),
                 embedder,
                 tokenizer.clone(),
                 KnowledgeConfig::default(),
@@ -134,22 +83,24 @@ impl Services {
         );
         let model: Option<Arc<dyn ChatModel>> =
             engine.map(|engine| Arc::new(engine.clone()) as Arc<dyn ChatModel>);
-        let mut contexts = Contexts::new(contexts, tokenizer).with_knowledge(knowledge.clone());
+        let mut contexts =
+            Contexts::new(stores.contexts.clone(), tokenizer).with_knowledge(knowledge.clone());
         if let Some(model) = &model {
             contexts = contexts.with_model(model.clone());
         }
         let transport = Arc::new(sp_data::HttpTransport::new()?);
-        let hub = Arc::new(Hub::new(registry, transport, config.hub.clone()));
+        let hub = Arc::new(Hub::new(
+            stores.registry.clone(),
+            transport,
+            config.hub.clone(),
+        ));
         hub.clone().spawn_health_checks();
-        let events = Arc::new(EventLog::new(events, config.events.clone()));
+        let events = Arc::new(EventLog::new(stores.events.clone(), config.events.clone()));
         // Events other `sp` processes append reach this one's live subscribers.
-        #[cfg(feature = "postgres")]
-        if let Some(store) = pg_events {
-            store.follow(events.clone()).await?;
-        }
+        stores.follow_events(events.clone()).await?;
         let actions = Arc::new(PlatformActions::new(hub.clone(), knowledge.clone(), model));
         let workflows = Arc::new(Workflows::new(
-            workflows,
+            stores.workflows.clone(),
             events.clone(),
             actions,
             config.workflows.clone(),
@@ -161,9 +112,12 @@ impl Services {
             workflows,
             knowledge,
             contexts: Arc::new(contexts),
-            keys: Arc::new(sp_data::CachedKeyStore::new(keys, KEY_LOOKUP_TTL)),
-            audit,
-            refresh,
+            keys: Arc::new(sp_data::CachedKeyStore::new(
+                stores.keys.clone(),
+                KEY_LOOKUP_TTL,
+            )),
+            audit: stores.audit.clone(),
+            refresh: stores.refresh.clone(),
         })
     }
 }

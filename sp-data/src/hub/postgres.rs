@@ -68,7 +68,8 @@ fn db(err: sqlx::Error) -> Error {
 ///     ..Default::default()
 /// };
 /// let pg = sp_data::PgStore::connect_lazy(&config)?;
-/// let registry = sp_data::PgRegistryStore::open(&pg).await?;
+/// pg.migrate().await?;
+/// let registry = sp_data::PgRegistryStore::new(&pg);
 /// # Ok::<(), sp_core::Error>(())
 /// # });
 /// ```
@@ -78,12 +79,11 @@ pub struct PgRegistryStore {
 }
 
 impl PgRegistryStore {
-    /// Runs the migrations and opens the registry.
-    pub async fn open(pg: &PgStore) -> Result<Self> {
-        pg.migrate().await?;
-        Ok(PgRegistryStore {
+    /// The registry in `pg` (migrated when it was opened).
+    pub fn new(pg: &PgStore) -> Self {
+        PgRegistryStore {
             pool: pg.pool().clone(),
-        })
+        }
     }
 
     async fn service_id(

@@ -35,10 +35,10 @@ fn db(err: sqlx::Error) -> Error {
 }
 
 impl PgDocumentStore {
-    /// Migrates, fixes the dimension on first use (refusing another one later) and makes sure
-    /// the HNSW index exists.
+    /// Fixes the dimension on first use (refusing another one later) and makes sure the HNSW
+    /// index exists; `pg` must be migrated ([`PgStore::migrate`], or
+    /// [`Database::open_stores`](crate::Database::open_stores), which does it once).
     pub async fn open(pg: &PgStore, dimensions: usize) -> Result<Self> {
-        pg.migrate().await?;
         let pool = pg.pool().clone();
         sqlx::query(
             "INSERT INTO kb_settings (id, dimensions) VALUES (1, $1) ON CONFLICT (id) DO NOTHING",

@@ -57,7 +57,8 @@ impl Fixture {
             ..Default::default()
         };
         let pg = sp_data::PgStore::connect_lazy(&config).unwrap();
-        let store = Arc::new(sp_data::PgRegistryStore::open(&pg).await.unwrap());
+        pg.migrate().await.unwrap();
+        let store = Arc::new(sp_data::PgRegistryStore::new(&pg));
         Self::with(store, None, Some((pg, config.schema)))
     }
 

@@ -67,6 +67,7 @@ impl Fixture {
         };
         config.schema = format!("kb_test_{}", Id::new().as_uuid().simple());
         let pg = sp_data::PgStore::connect_lazy(&config).expect("pool");
+        pg.migrate().await.expect("migrate");
         let store: Arc<dyn DocumentStore> = Arc::new(
             sp_data::PgDocumentStore::open(&pg, dims)
                 .await
