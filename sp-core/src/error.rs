@@ -54,6 +54,9 @@ pub enum Error {
         backend: String,
         /// What failed.
         reason: String,
+        /// The driver's own error, for `source()` chains and downcasting.
+        #[source]
+        source: Option<BoxError>,
     },
     /// The prompt plus the tokens to generate do not fit the model's context window.
     #[error(
@@ -265,9 +268,18 @@ pub enum Error {
         reason: String,
     },
     /// An unexpected failure; details are logged, not shown to API callers.
-    #[error("internal error: {0}")]
-    Internal(String),
+    #[error("internal error: {message}")]
+    Internal {
+        /// What failed.
+        message: String,
+        /// The underlying error, for `source()` chains and downcasting.
+        #[source]
+        source: Option<BoxError>,
+    },
 }
+
+/// A cause an [`Error`] keeps: any error that can cross threads.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 impl Error {
     /// The stable code of this error.
@@ -308,7 +320,7 @@ impl Error {
             Error::WorkflowWiring { .. } => ErrorCode::WorkflowWiring,
             Error::WorkflowToolUnknown { .. } => ErrorCode::WorkflowToolUnknown,
             Error::WorkflowUnreadable { .. } => ErrorCode::WorkflowUnreadable,
-            Error::Internal(_) => ErrorCode::Internal,
+            Error::Internal { .. } => ErrorCode::Internal,
         }
     }
 
@@ -325,12 +337,46 @@ impl Error {
         Error::Unavailable {
             backend: backend.into(),
             reason: reason.to_string(),
+            source: None,
+        }
+    }
+
+    /// [`Error::Unavailable`] that keeps `cause` as its [`source`](std::error::Error::source).
+    ///
+    /// ```
+    /// let io = std::io::Error::new(std::io::ErrorKind::ConnectionRefused, "refused");
+    /// let err = sp_core::Error::unavailable_from("postgres", io);
+    /// let cause = std::error::Error::source(&err).unwrap();
+    /// assert!(cause.downcast_ref::<std::io::Error>().is_some());
+    /// ```
+    pub fn unavailable_from(
+        backend: impl Into<String>,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Unavailable {
+            backend: backend.into(),
+            reason: cause.to_string(),
+            source: Some(Box::new(cause)),
         }
     }
 
     /// Shorthand for [`Error::Internal`].
     pub fn internal(reason: impl std::fmt::Display) -> Self {
-        Error::Internal(reason.to_string())
+        Error::Internal {
+            message: reason.to_string(),
+            source: None,
+        }
+    }
+
+    /// [`Error::Internal`] that says `context` and keeps `cause` as its source.
+    pub fn internal_from(
+        context: impl std::fmt::Display,
+        cause: impl std::error::Error + Send + Sync + 'static,
+    ) -> Self {
+        Error::Internal {
+            message: format!("{context}: {cause}"),
+            source: Some(Box::new(cause)),
+        }
     }
 }
 

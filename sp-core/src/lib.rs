@@ -45,7 +45,7 @@ pub mod workflows;
 
 pub use codes::ErrorCode;
 pub use config::{Config, ConfigSources};
-pub use error::{Error, Result};
+pub use error::{BoxError, Error, Result};
 pub use id::Id;
 pub use model::{ChatModel, Embedder, Tokenizer};
 pub use page::{Cursor, Page, PageRequest};

@@ -2,17 +2,18 @@
 
 use sp_core::Error;
 
-/// Converts a sqlx error: connectivity problems become `Unavailable` (retryable, 503); a write
-/// that breaks a unique, foreign-key or check constraint is a `Conflict` (409) naming the
-/// constraint — two requests racing for the same key lose cleanly, not with a 500; everything
-/// else is `Internal`.
+/// Converts a sqlx error, keeping it as the coded error's `source()`: connectivity problems
+/// become `Unavailable` (retryable, 503); a write that breaks a unique, foreign-key or check
+/// constraint is a `Conflict` (409) naming the constraint — two requests racing for the same
+/// key lose cleanly, not with a 500; a row a statement required but did not find is
+/// `NotFound` (404); everything else is `Internal`.
 pub(crate) fn sqlx_error(backend: &str, err: sqlx::Error) -> Error {
     match err {
         sqlx::Error::Io(_)
         | sqlx::Error::Tls(_)
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
-        | sqlx::Error::WorkerCrashed => Error::unavailable(backend, err),
+        | sqlx::Error::WorkerCrashed => Error::unavailable_from(backend, err),
         sqlx::Error::Database(db) => {
             let what = match db.kind() {
                 sqlx::error::ErrorKind::UniqueViolation => "already exists",
@@ -21,7 +22,7 @@ pub(crate) fn sqlx_error(backend: &str, err: sqlx::Error) -> Error {
                 }
                 sqlx::error::ErrorKind::CheckViolation
                 | sqlx::error::ErrorKind::NotNullViolation => "breaks a rule of the stored data",
-                _ => return Error::internal(format!("{backend}: {db}")),
+                _ => return Error::internal_from(backend, sqlx::Error::Database(db)),
             };
             let constraint = db
                 .constraint()
@@ -29,7 +30,12 @@ pub(crate) fn sqlx_error(backend: &str, err: sqlx::Error) -> Error {
                 .unwrap_or_default();
             Error::Conflict(format!("the record {what}{constraint}: {}", db.message()))
         }
-        other => Error::internal(format!("{backend}: {other}")),
+        // A statement that must return a row found none: what it looked for is gone.
+        sqlx::Error::RowNotFound => Error::NotFound {
+            kind: "record",
+            id: format!("(in {backend})"),
+        },
+        other => Error::internal_from(backend, other),
     }
 }
 
@@ -64,7 +70,12 @@ mod tests {
             .execute("SELECT * FROM no_such_table")
             .await
             .expect_err("no table");
-        assert_eq!(sqlx_error("sqlite", missing).code(), ErrorCode::Internal);
+        let err = sqlx_error("sqlite", missing);
+        assert_eq!(err.code(), ErrorCode::Internal);
+        // The driver's error is kept as the cause, not flattened to text.
+        let cause = std::error::Error::source(&err).expect("a source");
+        let driver = cause.downcast_ref::<sqlx::Error>().expect("the sqlx error");
+        assert!(driver.as_database_error().is_some(), "{driver}");
     }
 
     #[cfg(feature = "postgres")]

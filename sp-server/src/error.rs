@@ -87,8 +87,8 @@ impl From<Error> for ApiError {
         let code = err.code();
         let message = match &err {
             // Internal details go to the log, keyed by request id, not to the caller.
-            Error::Internal(detail) => {
-                tracing::error!(error = %detail, "internal error");
+            Error::Internal { message, source } => {
+                tracing::error!(error = %message, cause = ?source, "internal error");
                 "internal error; the request id locates the details in the server log".to_owned()
             }
             other => other.to_string(),

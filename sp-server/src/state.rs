@@ -45,7 +45,9 @@ impl AppState {
         // stops the start; a database that is merely down is retried on first use.
         match state.services().await {
             Ok(_) => {}
-            Err(Error::Unavailable { backend, reason }) => {
+            Err(Error::Unavailable {
+                backend, reason, ..
+            }) => {
                 tracing::warn!(%backend, %reason, "stores not opened yet; retrying on first use");
             }
             Err(other) => return Err(other),
