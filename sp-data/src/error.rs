@@ -39,12 +39,6 @@ pub(crate) fn sqlx_error(backend: &str, err: sqlx::Error) -> Error {
     }
 }
 
-/// A stored time (microseconds since the epoch, as every table keeps or selects it); one out
-/// of range means a corrupt row.
-pub(crate) fn stored_time(micros: i64) -> sp_core::Result<sp_core::Timestamp> {
-    sp_core::Timestamp::from_unix_micros(micros).ok_or_else(|| Error::internal("bad timestamp"))
-}
-
 #[cfg(test)]
 mod tests {
     use sp_core::ErrorCode;

@@ -60,7 +60,7 @@ pub use events::PgEventStore;
 pub use events::SqliteEventStore;
 #[cfg(feature = "postgres")]
 pub use hub::PgRegistryStore;
-pub use hub::{HttpTransport, McpToolServer, SqliteRegistryStore, mcp_endpoint};
+pub use hub::{HttpTransport, McpToolServer, SqlRegistryStore, SqliteRegistryStore, mcp_endpoint};
 #[cfg(feature = "postgres")]
 pub use knowledge::PgDocumentStore;
 pub use knowledge::SqliteDocumentStore;

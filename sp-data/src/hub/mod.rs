@@ -3,13 +3,11 @@
 
 mod http;
 mod mcp;
-#[cfg(feature = "postgres")]
-mod postgres;
 mod rows;
-mod sqlite;
+mod store;
 
 pub use http::HttpTransport;
 pub use mcp::{McpToolServer, mcp_endpoint};
 #[cfg(feature = "postgres")]
-pub use postgres::PgRegistryStore;
-pub use sqlite::SqliteRegistryStore;
+pub use store::PgRegistryStore;
+pub use store::{SqlRegistryStore, SqliteRegistryStore};

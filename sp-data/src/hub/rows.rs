@@ -1,45 +1,51 @@
-//! Registry rows as both backends select them (PostgreSQL casts UUIDs and JSONB to text and
-//! times to microseconds), and their assembly into services.
+//! Registry rows as both backends return them (ids, times and JSON decoded natively by the
+//! column types of [`crate::sql`]), and their assembly into services.
 
 use std::collections::HashMap;
 
+use serde_json::Value;
 use sp_core::hub::{
     CheckTarget, Discovery, HealthStatus, Instance, NewService, Protocol, Service, ToolSpec,
 };
 use sp_core::knowledge::Namespace;
 use sp_core::{Error, Id, Result, Timestamp};
+use sqlx::types::Json;
 
-use crate::error::stored_time as time;
+use crate::sql::{DbId, DbTime};
 
+/// A service joined with one of its live instances (all `None` when it has none).
 #[derive(sqlx::FromRow)]
 pub(crate) struct ServiceRow {
-    pub id: String,
+    id: DbId,
     namespace: String,
     name: String,
     version: String,
     description: String,
     base_url: Option<String>,
     health_path: String,
-    tags: String,
-    capabilities: String,
-    metadata: String,
-    tools: String,
+    tags: Json<Vec<String>>,
+    capabilities: Json<Vec<String>>,
+    metadata: Value,
+    tools: Json<Vec<ToolSpec>>,
     protocol: String,
-    created_at: i64,
-    updated_at: i64,
-    /// The live instances, a JSON array of [`InstanceRow`]s built by the same statement (one
-    /// statement: one snapshot, one round trip).
-    instances: String,
+    created_at: DbTime,
+    updated_at: DbTime,
+    instance_id: Option<DbId>,
+    url: Option<String>,
+    ttl_secs: Option<i32>,
+    expires_at: Option<DbTime>,
+    health: Option<String>,
+    registered_at: Option<DbTime>,
 }
 
-#[derive(sqlx::FromRow, serde::Deserialize)]
+#[derive(sqlx::FromRow)]
 pub(crate) struct InstanceRow {
-    id: String,
+    id: DbId,
     url: String,
-    ttl_secs: Option<i64>,
-    expires_at: Option<i64>,
+    ttl_secs: Option<i32>,
+    expires_at: Option<DbTime>,
     health: String,
-    registered_at: i64,
+    registered_at: DbTime,
 }
 
 /// An instance with its service's identity, for the health checker.
@@ -54,18 +60,18 @@ pub(crate) struct TargetRow {
     instance: InstanceRow,
 }
 
-fn json<T: serde::de::DeserializeOwned>(text: &str) -> Result<T> {
-    serde_json::from_str(text)
-        .map_err(|err| Error::internal(format!("corrupt registry row: {err}")))
-}
-
 fn protocol(text: &str) -> Result<Protocol> {
     Protocol::parse(text).ok_or_else(|| Error::internal(format!("bad protocol `{text}`")))
 }
 
-fn id(text: &str) -> Result<Id> {
-    text.parse()
-        .map_err(|_| Error::internal(format!("corrupt registry id `{text}`")))
+fn health(text: &str) -> Result<HealthStatus> {
+    HealthStatus::parse(text).ok_or_else(|| Error::internal(format!("bad health `{text}`")))
+}
+
+fn ttl(stored: Option<i32>) -> Result<Option<u32>> {
+    stored
+        .map(|t| u32::try_from(t).map_err(|_| Error::internal(format!("stored ttl {t} < 0"))))
+        .transpose()
 }
 
 impl TryFrom<InstanceRow> for Instance {
@@ -73,13 +79,12 @@ impl TryFrom<InstanceRow> for Instance {
 
     fn try_from(row: InstanceRow) -> Result<Self> {
         Ok(Instance {
-            id: id(&row.id)?,
+            id: row.id.0,
             url: row.url,
-            ttl_secs: row.ttl_secs.map(|t| t as u32),
-            expires_at: row.expires_at.map(time).transpose()?,
-            health: HealthStatus::parse(&row.health)
-                .ok_or_else(|| Error::internal(format!("bad health `{}`", row.health)))?,
-            registered_at: time(row.registered_at)?,
+            ttl_secs: ttl(row.ttl_secs)?,
+            expires_at: row.expires_at.map(|t| t.0),
+            health: health(&row.health)?,
+            registered_at: row.registered_at.0,
         })
     }
 }
@@ -98,35 +103,68 @@ impl TryFrom<TargetRow> for CheckTarget {
     }
 }
 
-/// Services from their rows.
-pub(crate) fn assemble(rows: Vec<ServiceRow>) -> Result<Vec<Service>> {
-    rows.into_iter()
-        .map(|row| {
-            let instances = json::<Vec<InstanceRow>>(&row.instances)?
-                .into_iter()
-                .map(Instance::try_from)
-                .collect::<Result<Vec<Instance>>>()?;
-            let health = HealthStatus::aggregate(instances.iter().map(|i| i.health));
-            Ok(Service {
-                id: id(&row.id)?,
-                namespace: Namespace::new(row.namespace)?,
-                name: row.name,
-                version: row.version,
-                description: row.description,
-                protocol: protocol(&row.protocol)?,
-                base_url: row.base_url,
-                health_path: row.health_path,
-                tags: json(&row.tags)?,
-                capabilities: json(&row.capabilities)?,
-                metadata: json(&row.metadata)?,
-                tools: json::<Vec<ToolSpec>>(&row.tools)?,
-                instances,
-                health,
-                created_at: time(row.created_at)?,
-                updated_at: time(row.updated_at)?,
-            })
+impl ServiceRow {
+    /// The joined instance, if the row has one.
+    fn instance(&mut self) -> Result<Option<Instance>> {
+        let (Some(id), Some(url), Some(health), Some(registered_at)) = (
+            self.instance_id,
+            self.url.take(),
+            self.health.take(),
+            self.registered_at,
+        ) else {
+            return Ok(None);
+        };
+        InstanceRow {
+            id,
+            url,
+            ttl_secs: self.ttl_secs,
+            expires_at: self.expires_at,
+            health,
+            registered_at,
+        }
+        .try_into()
+        .map(Some)
+    }
+
+    fn into_service(self) -> Result<Service> {
+        Ok(Service {
+            id: self.id.0,
+            namespace: Namespace::new(self.namespace)?,
+            name: self.name,
+            version: self.version,
+            description: self.description,
+            protocol: protocol(&self.protocol)?,
+            base_url: self.base_url,
+            health_path: self.health_path,
+            tags: self.tags.0,
+            capabilities: self.capabilities.0,
+            metadata: self.metadata,
+            tools: self.tools.0,
+            instances: Vec::new(),
+            health: HealthStatus::Unknown,
+            created_at: self.created_at.0,
+            updated_at: self.updated_at.0,
         })
-        .collect()
+    }
+}
+
+/// Services from their rows, ordered by service then instance: consecutive rows of one service
+/// carry its instances.
+pub(crate) fn assemble(rows: Vec<ServiceRow>) -> Result<Vec<Service>> {
+    let mut services: Vec<Service> = Vec::new();
+    for mut row in rows {
+        let instance = row.instance()?;
+        if services.last().is_none_or(|last| last.id != row.id.0) {
+            services.push(row.into_service()?);
+        }
+        if let (Some(service), Some(instance)) = (services.last_mut(), instance) {
+            service.instances.push(instance);
+        }
+    }
+    for service in &mut services {
+        service.health = HealthStatus::aggregate(service.instances.iter().map(|i| i.health));
+    }
+    Ok(services)
 }
 
 /// The label rows of a registration: (kind, value).
@@ -140,38 +178,26 @@ pub(crate) fn labels(new: &NewService) -> Vec<(&'static str, &str)> {
     labels
 }
 
-/// The JSON texts a registration stores: tags, capabilities, metadata, tools.
-pub(crate) fn json_columns(new: &NewService) -> Result<[String; 4]> {
-    let text = |v: serde_json::Value| v.to_string();
-    Ok([
-        text(serde_json::json!(new.tags)),
-        text(serde_json::json!(new.capabilities)),
-        text(
-            new.metadata
-                .clone()
-                .unwrap_or_else(|| serde_json::json!({})),
-        ),
-        serde_json::to_string(&new.tools).map_err(Error::internal)?,
-    ])
+/// How a backend's planner is best steered through a discovery (see [`filters`]).
+pub(crate) struct DiscoveryPlan {
+    /// How the namespace column is written when a label narrows the query: SQLite takes
+    /// `+s.namespace`, which keeps its planner from scanning the namespace index instead of
+    /// using the labels'.
+    pub label_driven_namespace: &'static str,
+    /// "`s.id` is among the ids the subquery `{}` returns", for tags and capabilities, which
+    /// many services share: PostgreSQL takes `s.id = ANY(ARRAY({}))`, which it runs once and
+    /// looks up by primary key, where `IN` becomes a hash join over every service.
+    pub shared_label: &'static str,
 }
 
-/// The WHERE clause of a discovery over `hub_services s` and its text binds, in order;
-/// `placeholder(n)` writes the n-th bind (from 1). `label_driven_namespace` is how the
-/// namespace column is written when a label narrows the query: SQLite takes `+s.namespace`,
-/// which keeps its planner from scanning the namespace index instead of using the labels'.
-/// `shared_label` writes "`s.id` is among the ids this subquery `{}` returns" for tags and
-/// capabilities, which many services share: PostgreSQL takes `s.id = ANY(ARRAY({}))`, which
-/// it runs once and looks up by primary key, where `IN` becomes a hash join over every
-/// service. Tool names, nearly unique, always take `IN`, which a nested loop serves best.
-pub(crate) fn filters(
-    query: &Discovery,
-    placeholder: impl Fn(usize) -> String,
-    label_driven_namespace: &str,
-    shared_label: &str,
-) -> (String, Vec<String>) {
+/// The WHERE clause of a discovery over `hub_services s` and its text binds, numbered from
+/// `$2` (`$1` is the liveness time). Tool names, nearly unique, always take `IN`, which a nested
+/// loop serves best.
+pub(crate) fn filters(query: &Discovery, plan: &DiscoveryPlan) -> (String, Vec<String>) {
+    let placeholder = |n: usize| format!("${}", n + 1);
     let labelled = query.tag.is_some() || query.capability.is_some() || query.tool.is_some();
     let column = if labelled && query.name.is_none() {
-        label_driven_namespace
+        plan.label_driven_namespace
     } else {
         "s.namespace"
     };
@@ -199,7 +225,7 @@ pub(crate) fn filters(
             let membership = if kind == "tool" {
                 "s.id IN ({})"
             } else {
-                shared_label
+                plan.shared_label
             };
             sql.push_str(" AND ");
             sql.push_str(&membership.replace("{}", &labelled));
@@ -217,21 +243,20 @@ pub(crate) fn service_not_found(name: &str, version: &str) -> Error {
 
 pub(crate) const DEFAULT_HEALTH_PATH: &str = "/health";
 
-/// When an instance with `ttl_secs` renewed now expires.
-pub(crate) fn expiry(now: Timestamp, ttl_secs: u32) -> i64 {
-    now.unix_micros() + i64::from(ttl_secs) * 1_000_000
+/// When an instance with `ttl_secs` renewed at `now` expires.
+pub(crate) fn expiry(now: Timestamp, ttl_secs: u32) -> Result<DbTime> {
+    Timestamp::from_unix_micros(now.unix_micros() + i64::from(ttl_secs) * 1_000_000)
+        .map(DbTime)
+        .ok_or_else(|| Error::internal("instance expiry out of range"))
 }
 
 /// Each service's health from `(service id, health of a live instance or NULL)` rows.
-pub(crate) fn service_health(rows: Vec<(String, Option<String>)>) -> Result<Vec<HealthStatus>> {
-    let mut by_service: HashMap<String, Vec<HealthStatus>> = HashMap::new();
-    for (service, health) in rows {
-        let instances = by_service.entry(service).or_default();
-        if let Some(health) = health {
-            instances.push(
-                HealthStatus::parse(&health)
-                    .ok_or_else(|| Error::internal(format!("bad health `{health}`")))?,
-            );
+pub(crate) fn service_health(rows: Vec<(DbId, Option<String>)>) -> Result<Vec<HealthStatus>> {
+    let mut by_service: HashMap<Id, Vec<HealthStatus>> = HashMap::new();
+    for (service, stored) in rows {
+        let instances = by_service.entry(service.0).or_default();
+        if let Some(stored) = stored {
+            instances.push(health(&stored)?);
         }
     }
     Ok(by_service

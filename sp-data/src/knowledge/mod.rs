@@ -1,11 +1,11 @@
 //! Knowledge-store backends: embedded SQLite (always) and PostgreSQL + pgvector (`postgres`).
 
+mod documents;
 mod flat_index;
 mod graph_index;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;
-mod sqlite_rows;
 
 pub use graph_index::GraphParams;
 #[cfg(feature = "postgres")]

@@ -3,14 +3,12 @@
 
 use std::sync::Arc;
 
-use async_trait::async_trait;
 use serde_json::Value;
 use sp_core::knowledge::{
-    Document, DocumentStore, Ingested, Namespace, PreparedDocument, SearchHit, Section,
-    check_vector,
+    Document, Ingested, Namespace, PreparedDocument, SearchHit, Section, check_vector,
 };
-use sp_core::{Error, Id, Page, PageRequest, Result, Timestamp};
-use sqlx::{AssertSqlSafe, Row, SqlitePool};
+use sp_core::{Error, Id, Page, PageRequest, Result};
+use sqlx::{Row, Sqlite};
 
 use super::graph_index::GraphParams;
 
@@ -18,10 +16,9 @@ mod hit_rows;
 mod ingest;
 mod load;
 mod memory;
-mod reads;
 mod vectors;
+use super::documents::{SqlDocuments, document_store};
 use super::fts_query;
-use super::sqlite_rows::{DOC_COLUMNS, document_from_row, not_found, section_from_row};
 use crate::SqliteStore;
 use crate::error::sqlx_error;
 
@@ -40,13 +37,12 @@ use crate::error::sqlx_error;
 /// # });
 /// ```
 pub struct SqliteDocumentStore {
-    pool: SqlitePool,
+    rows: SqlDocuments<Sqlite>,
     dimensions: usize,
     /// The in-memory indexes and hit rows, shared by the stores on this database file
     /// (registered while one uses them), and their write lock.
     memory: Arc<memory::Memory>,
     config: VectorIndexConfig,
-    known_namespaces: std::sync::RwLock<std::collections::HashSet<String>>,
 }
 
 /// How the embedded store searches vectors.
@@ -100,29 +96,14 @@ impl SqliteDocumentStore {
         dimensions: usize,
         config: VectorIndexConfig,
     ) -> Result<Self> {
-        let pool = db_store.pool().clone();
-        sqlx::query("INSERT OR IGNORE INTO kb_settings (id, dimensions) VALUES (1, ?)")
-            .bind(dimensions as i64)
-            .execute(&pool)
-            .await
-            .map_err(db)?;
-        let stored: i64 = sqlx::query_scalar("SELECT dimensions FROM kb_settings WHERE id = 1")
-            .fetch_one(&pool)
-            .await
-            .map_err(db)?;
-        if stored as usize != dimensions {
-            return Err(Error::DimensionMismatch {
-                expected: stored as usize,
-                got: dimensions,
-            });
-        }
-        let memory = memory::for_database(db_store.path(), &pool, dimensions, config.graph).await?;
+        let rows = SqlDocuments::<Sqlite>::open(db_store.pool().clone(), dimensions).await?;
+        let memory =
+            memory::for_database(db_store.path(), &rows.pool, dimensions, config.graph).await?;
         Ok(SqliteDocumentStore {
-            pool,
+            rows,
             dimensions,
             memory,
             config,
-            known_namespaces: Default::default(),
         })
     }
 }
@@ -144,8 +125,7 @@ impl SqliteDocumentStore {
     }
 }
 
-#[async_trait]
-impl DocumentStore for SqliteDocumentStore {
+document_store!(SqliteDocumentStore {
     fn dimensions(&self) -> usize {
         self.dimensions
     }
@@ -154,110 +134,38 @@ impl DocumentStore for SqliteDocumentStore {
         self.put_document(prepared).await
     }
 
-    async fn get(&self, namespace: &Namespace, id: Id) -> Result<Document> {
-        self.document(namespace, id, true).await
-    }
-
-    async fn sections(&self, namespace: &Namespace, id: Id) -> Result<Vec<Section>> {
-        self.document(namespace, id, true).await?;
-        let rows = sqlx::query(
-            "SELECT rowid, ordinal, heading_path, text, token_count FROM kb_sections \
-             WHERE document_id = ? ORDER BY ordinal",
-        )
-        .bind(id.to_string())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(db)?;
-        rows.iter().map(section_from_row).collect()
-    }
-
-    async fn list(
-        &self,
-        namespace: &Namespace,
-        page: &PageRequest,
-        include_deleted: bool,
-    ) -> Result<Page<Document>> {
-        self.require_namespace(namespace).await?;
-        let after: Option<Id> = page.cursor.as_ref().map(|c| c.decode()).transpose()?;
-        let sql = format!(
-            "SELECT {DOC_COLUMNS} FROM kb_documents d WHERE d.namespace = ? AND d.id < ?{} \
-             ORDER BY d.id DESC LIMIT ?",
-            if include_deleted {
-                ""
-            } else {
-                " AND d.deleted_at IS NULL"
-            }
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql))
-            .bind(namespace.as_str())
-            // Past every UUID: the first page has no cursor.
-            .bind(after.map_or_else(|| "g".to_owned(), |id| id.to_string()))
-            .bind(i64::from(page.limit) + 1)
-            .fetch_all(&self.pool)
-            .await
-            .map_err(db)?;
-        let documents = rows
-            .iter()
-            .map(document_from_row)
-            .collect::<Result<Vec<_>>>()?;
-        Page::from_rows(documents, page.limit, |d| d.id)
-    }
-
     async fn delete(&self, namespace: &Namespace, id: Id) -> Result<()> {
         let _write = self.memory.writes.lock().await;
-        let done = sqlx::query(
-            "UPDATE kb_documents SET deleted_at = ? WHERE id = ? AND namespace = ? AND deleted_at IS NULL",
-        )
-        .bind(Timestamp::now().unix_micros())
-        .bind(id.to_string())
-        .bind(namespace.as_str())
-        .execute(&self.pool)
-        .await
-        .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(not_found(id));
-        }
+        self.rows.mark_deleted(namespace, id).await?;
         self.memory.hit_rows.set_deleted(id, true);
         Ok(())
     }
 
     async fn restore(&self, namespace: &Namespace, id: Id) -> Result<Document> {
         let _write = self.memory.writes.lock().await;
-        let done =
-            sqlx::query("UPDATE kb_documents SET deleted_at = NULL WHERE id = ? AND namespace = ?")
-                .bind(id.to_string())
-                .bind(namespace.as_str())
-                .execute(&self.pool)
-                .await
-                .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(not_found(id));
-        }
+        self.rows.mark_restored(namespace, id).await?;
         self.memory.hit_rows.set_deleted(id, false);
-        self.document(namespace, id, true).await
+        self.rows.document(namespace, id, true).await
     }
 
     async fn purge(&self, namespace: &Namespace, id: Id) -> Result<()> {
         let _write = self.memory.writes.lock().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        let mut tx = self
+            .rows
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
         let rowids: Vec<i64> = sqlx::query_scalar(
             "SELECT s.rowid FROM kb_sections s JOIN kb_documents d ON d.id = s.document_id \
-             WHERE d.id = ? AND d.namespace = ?",
+             WHERE d.id = $1 AND d.namespace = $2",
         )
         .bind(id.to_string())
         .bind(namespace.as_str())
         .fetch_all(&mut *tx)
         .await
         .map_err(db)?;
-        let done = sqlx::query("DELETE FROM kb_documents WHERE id = ? AND namespace = ?")
-            .bind(id.to_string())
-            .bind(namespace.as_str())
-            .execute(&mut *tx)
-            .await
-            .map_err(db)?;
-        if done.rows_affected() == 0 {
-            return Err(not_found(id));
-        }
+        SqlDocuments::<Sqlite>::purge_row(&mut *tx, namespace, id).await?;
         tx.commit().await.map_err(db)?;
         self.memory.hit_rows.remove(&rowids, Some(id));
         self.memory.index.remove(&rowids);
@@ -276,7 +184,7 @@ impl DocumentStore for SqliteDocumentStore {
         filter: Option<&Value>,
     ) -> Result<Vec<SearchHit>> {
         check_vector(vector, self.dimensions)?;
-        self.require_namespace(namespace).await?;
+        self.rows.require_namespace(namespace).await?;
         self.search_vectors(namespace, vector, k, filter)
     }
 
@@ -287,7 +195,7 @@ impl DocumentStore for SqliteDocumentStore {
         k: usize,
         filter: Option<&Value>,
     ) -> Result<Vec<SearchHit>> {
-        self.require_namespace(namespace).await?;
+        self.rows.require_namespace(namespace).await?;
         let Some(matcher) = fts_query(query) else {
             return Ok(Vec::new());
         };
@@ -307,7 +215,7 @@ impl DocumentStore for SqliteDocumentStore {
         .bind(matcher)
         .bind(namespace.as_str())
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.rows.pool)
         .await
         .map_err(db)?
         .iter()
@@ -317,4 +225,4 @@ impl DocumentStore for SqliteDocumentStore {
         hits.truncate(k);
         Ok(hits)
     }
-}
+});

@@ -1,14 +1,14 @@
 //! Ingestion into the embedded store: one SQLite transaction, then the in-memory parts.
 
-use std::str::FromStr;
 use std::sync::Arc;
 
-use sp_core::knowledge::{IngestOutcome, Ingested, PreparedDocument, check_vector};
-use sp_core::{Error, Id, Result, Timestamp};
-use sqlx::Row;
+use sp_core::knowledge::{Ingested, PreparedDocument, check_vector};
+use sp_core::{Error, Result};
+use sqlx::Sqlite;
 
 use super::hit_rows::DocumentCard;
 use super::{SqliteDocumentStore, db};
+use crate::knowledge::documents::{Existing, SqlDocuments};
 use crate::knowledge::vector_to_bytes;
 
 impl SqliteDocumentStore {
@@ -21,94 +21,32 @@ impl SqliteDocumentStore {
         // IMMEDIATE takes the write lock up front, so two ingests of the same document
         // serialise instead of both reading "absent" and colliding on insert.
         let _write = self.memory.writes.lock().await;
-        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
-        let now = Timestamp::now().unix_micros();
-        sqlx::query("INSERT OR IGNORE INTO kb_namespaces (name, created_at) VALUES (?, ?)")
-            .bind(ns)
-            .bind(now)
-            .execute(&mut *tx)
+        let mut tx = self
+            .rows
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
             .await
             .map_err(db)?;
-        let existing = match &new.external_id {
-            Some(ext) => sqlx::query(
-                "SELECT id, content_hash, deleted_at FROM kb_documents WHERE namespace = ? AND external_id = ?",
-            )
-            .bind(ns)
-            .bind(ext),
-            None => sqlx::query(
-                "SELECT id, content_hash, deleted_at FROM kb_documents \
-                 WHERE namespace = ? AND external_id IS NULL AND content_hash = ?",
-            )
-            .bind(ns)
-            .bind(&prepared.content_hash),
-        }
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(db)?;
-
-        let (id, outcome, old_rowids) = match existing {
-            Some(row) => {
-                let id = Id::from_str(&row.get::<String, _>(0))?;
-                let same = row.get::<String, _>(1) == prepared.content_hash;
-                if same && row.get::<Option<i64>, _>(2).is_none() {
-                    tx.commit().await.map_err(db)?;
-                    return Ok(Ingested {
-                        document: self.document(&new.namespace, id, true).await?,
-                        outcome: IngestOutcome::Unchanged,
-                    });
-                }
+        let existing = SqlDocuments::<Sqlite>::existing(&mut tx, &prepared).await?;
+        let (replacing, old_rowids) = match existing {
+            Existing::Unchanged(id) => return self.rows.unchanged(tx, &new.namespace, id).await,
+            Existing::Stale(id) => {
                 let old: Vec<i64> =
-                    sqlx::query_scalar("SELECT rowid FROM kb_sections WHERE document_id = ?")
+                    sqlx::query_scalar("SELECT rowid FROM kb_sections WHERE document_id = $1")
                         .bind(id.to_string())
                         .fetch_all(&mut *tx)
                         .await
                         .map_err(db)?;
-                sqlx::query("DELETE FROM kb_sections WHERE document_id = ?")
+                sqlx::query("DELETE FROM kb_sections WHERE document_id = $1")
                     .bind(id.to_string())
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
-                sqlx::query(
-                    "UPDATE kb_documents SET title = ?, source_uri = ?, metadata = ?, content = ?, \
-                     content_hash = ?, section_count = ?, updated_at = ?, deleted_at = NULL WHERE id = ?",
-                )
-                .bind(&new.title)
-                .bind(&new.source_uri)
-                .bind(new.metadata.to_string())
-                .bind(&new.content)
-                .bind(&prepared.content_hash)
-                .bind(prepared.sections.len() as i64)
-                .bind(now)
-                .bind(id.to_string())
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-                (id, IngestOutcome::Replaced, old)
+                (Some(id), old)
             }
-            None => {
-                let id = Id::new();
-                sqlx::query(
-                    "INSERT INTO kb_documents (id, namespace, external_id, title, source_uri, metadata, \
-                     content, content_hash, section_count, created_at, updated_at) \
-                     VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                )
-                .bind(id.to_string())
-                .bind(ns)
-                .bind(&new.external_id)
-                .bind(&new.title)
-                .bind(&new.source_uri)
-                .bind(new.metadata.to_string())
-                .bind(&new.content)
-                .bind(&prepared.content_hash)
-                .bind(prepared.sections.len() as i64)
-                .bind(now)
-                .bind(now)
-                .execute(&mut *tx)
-                .await
-                .map_err(db)?;
-                (id, IngestOutcome::Created, Vec::new())
-            }
+            Existing::Absent => (None, Vec::new()),
         };
+        let (id, outcome) = SqlDocuments::<Sqlite>::write(&mut tx, &prepared, replacing).await?;
 
         let mut new_rows = Vec::with_capacity(prepared.sections.len());
         for (section, vector) in &prepared.sections {
@@ -116,7 +54,7 @@ impl SqliteDocumentStore {
                 serde_json::to_string(&section.heading_path).map_err(Error::internal)?;
             let rowid: i64 = sqlx::query_scalar(
                 "INSERT INTO kb_sections (document_id, ordinal, heading_path, text, token_count, embedding) \
-                 VALUES (?, ?, ?, ?, ?, ?) RETURNING rowid",
+                 VALUES ($1, $2, $3, $4, $5, $6) RETURNING rowid",
             )
             .bind(id.to_string())
             .bind(i64::from(section.ordinal))
@@ -165,7 +103,7 @@ impl SqliteDocumentStore {
             self.memory.graph.mark_unready();
         }
         Ok(Ingested {
-            document: self.document(&new.namespace, id, true).await?,
+            document: self.rows.document(&new.namespace, id, true).await?,
             outcome,
         })
     }

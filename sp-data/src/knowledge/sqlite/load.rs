@@ -5,18 +5,18 @@ use std::collections::HashMap;
 use std::str::FromStr;
 use std::sync::Arc;
 
+use sp_core::knowledge::Section;
 use sp_core::{Error, Id, Result};
-use sqlx::{Row, SqlitePool};
+use sqlx::{FromRow, Row, SqlitePool};
 
 use super::db;
 use super::hit_rows::{DocumentCard, HitRows};
+use crate::knowledge::documents::SectionRow;
 use crate::knowledge::flat_index::FlatIndex;
-use crate::knowledge::sqlite_rows::section_from_row;
 use crate::knowledge::vector_from_bytes;
 
 /// Reads every section (of live and soft-deleted documents: a restore brings them back).
 pub(super) async fn load(pool: &SqlitePool, index: &FlatIndex, hit_rows: &HitRows) -> Result<()> {
-    // Columns 0–4 are where `section_from_row` reads them.
     let rows = sqlx::query(
         "SELECT s.rowid, s.ordinal, s.heading_path, s.text, s.token_count, d.namespace, \
          s.embedding, d.id, d.title, d.external_id, d.metadata, d.deleted_at \
@@ -27,7 +27,7 @@ pub(super) async fn load(pool: &SqlitePool, index: &FlatIndex, hit_rows: &HitRow
     .map_err(db)?;
     let mut namespaces: HashMap<String, Arc<str>> = HashMap::new();
     let mut cards: HashMap<String, Arc<DocumentCard>> = HashMap::new();
-    let mut sections: HashMap<Id, Vec<(i64, sp_core::knowledge::Section)>> = HashMap::new();
+    let mut sections: HashMap<Id, Vec<(i64, Section)>> = HashMap::new();
     for row in rows {
         let rowid: i64 = row.get(0);
         let ns: String = row.get(5);
@@ -51,10 +51,10 @@ pub(super) async fn load(pool: &SqlitePool, index: &FlatIndex, hit_rows: &HitRow
                 card
             }
         };
-        sections
-            .entry(card.id)
-            .or_default()
-            .push((rowid, section_from_row(&row)?));
+        sections.entry(card.id).or_default().push((
+            rowid,
+            Section::try_from(SectionRow::from_row(&row).map_err(db)?)?,
+        ));
     }
     for card in cards.values() {
         hit_rows.insert(card, sections.remove(&card.id).unwrap_or_default());

@@ -1,0 +1,436 @@
+//! The document rows both knowledge backends keep alike, written once (`$N` placeholders, the
+//! column types of [`crate::sql`]) and stamped for SQLite and PostgreSQL by
+//! [`document_rows!`]: the dimension setting, namespaces, document identity on ingest, reads,
+//! pages, soft delete and restore. Sections and search are each backend's own (FTS5 and an
+//! in-process index against `tsvector` and pgvector).
+
+use std::collections::HashSet;
+use std::sync::{Arc, PoisonError, RwLock};
+
+use sp_core::knowledge::{Document, IngestOutcome, Ingested, Namespace, PreparedDocument, Section};
+use sp_core::{Error, Id, Page, PageRequest, Result};
+use sqlx::types::Json;
+use sqlx::{AssertSqlSafe, Executor};
+
+use crate::sql::{DbId, DbTime, Dialect};
+
+/// The document columns of [`DocumentRow`].
+pub(super) const DOC_COLUMNS: &str = "d.id, d.namespace, d.external_id, d.title, d.source_uri, \
+     d.metadata, d.content_hash, d.section_count, d.created_at, d.updated_at, d.deleted_at";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct DocumentRow {
+    id: DbId,
+    namespace: String,
+    external_id: Option<String>,
+    title: String,
+    source_uri: Option<String>,
+    metadata: serde_json::Value,
+    content_hash: String,
+    section_count: i32,
+    created_at: DbTime,
+    updated_at: DbTime,
+    deleted_at: Option<DbTime>,
+}
+
+/// A stored count; a negative one means a corrupt row.
+pub(super) fn count(stored: i32) -> Result<u32> {
+    u32::try_from(stored).map_err(|_| Error::internal(format!("stored count {stored} < 0")))
+}
+
+impl TryFrom<DocumentRow> for Document {
+    type Error = Error;
+
+    fn try_from(row: DocumentRow) -> Result<Self> {
+        Ok(Document {
+            id: row.id.0,
+            namespace: Namespace::new(row.namespace)?,
+            external_id: row.external_id,
+            title: row.title,
+            source_uri: row.source_uri,
+            metadata: row.metadata,
+            content_hash: row.content_hash,
+            section_count: count(row.section_count)?,
+            created_at: row.created_at.0,
+            updated_at: row.updated_at.0,
+            deleted_at: row.deleted_at.map(|t| t.0),
+        })
+    }
+}
+
+/// The section columns of [`SectionRow`], unqualified.
+pub(super) const SECTION_COLUMNS: &str = "ordinal, heading_path, text, token_count";
+
+#[derive(sqlx::FromRow)]
+pub(super) struct SectionRow {
+    ordinal: i32,
+    heading_path: Json<Vec<String>>,
+    text: String,
+    token_count: i32,
+}
+
+impl TryFrom<SectionRow> for Section {
+    type Error = Error;
+
+    fn try_from(row: SectionRow) -> Result<Self> {
+        Ok(Section {
+            ordinal: count(row.ordinal)?,
+            heading_path: row.heading_path.0,
+            text: row.text,
+            token_count: count(row.token_count)?,
+        })
+    }
+}
+
+pub(super) fn not_found(id: Id) -> Error {
+    Error::NotFound {
+        kind: "document",
+        id: id.to_string(),
+    }
+}
+
+/// What an ingest finds under the document's identity (its external id, or else its content
+/// hash) in the namespace.
+pub(super) enum Existing {
+    /// Nothing: the document is new.
+    Absent,
+    /// A live document with the same content: nothing to write.
+    Unchanged(Id),
+    /// A document whose content changed, or a soft-deleted one coming back.
+    Stale(Id),
+}
+
+/// The document rows of one database, and the namespaces seen in it (namespaces are never
+/// removed, so one seen once is remembered and reads skip a round trip).
+#[derive(Debug)]
+pub(super) struct SqlDocuments<DB: sqlx::Database> {
+    pub(super) pool: sqlx::Pool<DB>,
+    known_namespaces: Arc<RwLock<HashSet<String>>>,
+}
+
+impl<DB: sqlx::Database> Clone for SqlDocuments<DB> {
+    fn clone(&self) -> Self {
+        SqlDocuments {
+            pool: self.pool.clone(),
+            known_namespaces: Arc::clone(&self.known_namespaces),
+        }
+    }
+}
+
+fn sql(text: String) -> AssertSqlSafe<String> {
+    AssertSqlSafe(text)
+}
+
+/// Stamps the document rows for one driver; the body is the same SQL for each.
+macro_rules! document_rows {
+    ($db:ty) => {
+        impl SqlDocuments<$db> {
+            /// The rows of `pool`, which fixes the vector width on first use and refuses
+            /// another one later.
+            pub(super) async fn open(pool: sqlx::Pool<$db>, dimensions: usize) -> Result<Self> {
+                let db = <$db as Dialect>::error;
+                let width = i32::try_from(dimensions).map_err(Error::internal)?;
+                sqlx::query(
+                    "INSERT INTO kb_settings (id, dimensions) VALUES (1, $1) \
+                     ON CONFLICT (id) DO NOTHING",
+                )
+                .bind(width)
+                .execute(&pool)
+                .await
+                .map_err(db)?;
+                let stored: i32 =
+                    sqlx::query_scalar("SELECT dimensions FROM kb_settings WHERE id = 1")
+                        .fetch_one(&pool)
+                        .await
+                        .map_err(db)?;
+                if stored != width {
+                    return Err(Error::DimensionMismatch {
+                        expected: usize::try_from(stored).map_err(Error::internal)?,
+                        got: dimensions,
+                    });
+                }
+                Ok(SqlDocuments {
+                    pool,
+                    known_namespaces: Arc::default(),
+                })
+            }
+
+            pub(super) async fn require_namespace(&self, namespace: &Namespace) -> Result<()> {
+                let known = |seen: &HashSet<String>| seen.contains(namespace.as_str());
+                if known(&self.known_namespaces.read().unwrap_or_else(PoisonError::into_inner)) {
+                    return Ok(());
+                }
+                let found: Option<i32> =
+                    sqlx::query_scalar("SELECT 1 FROM kb_namespaces WHERE name = $1")
+                        .bind(namespace.as_str())
+                        .fetch_optional(&self.pool)
+                        .await
+                        .map_err(<$db as Dialect>::error)?;
+                found.ok_or_else(|| Error::NotFound {
+                    kind: "namespace",
+                    id: namespace.as_str().to_owned(),
+                })?;
+                self.known_namespaces
+                    .write()
+                    .unwrap_or_else(PoisonError::into_inner)
+                    .insert(namespace.as_str().to_owned());
+                Ok(())
+            }
+
+            pub(super) async fn document(
+                &self,
+                namespace: &Namespace,
+                id: Id,
+                live_only: bool,
+            ) -> Result<Document> {
+                let live = if live_only { " AND d.deleted_at IS NULL" } else { "" };
+                let text = format!(
+                    "SELECT {DOC_COLUMNS} FROM kb_documents d WHERE d.id = $1 \
+                     AND d.namespace = $2{live}"
+                );
+                sqlx::query_as::<_, DocumentRow>(sql(text))
+                    .bind(DbId(id))
+                    .bind(namespace.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(<$db as Dialect>::error)?
+                    .ok_or_else(|| not_found(id))?
+                    .try_into()
+            }
+
+            /// An ingest that found the document unchanged: ends its transaction and answers.
+            pub(super) async fn unchanged(
+                &self,
+                tx: sqlx::Transaction<'_, $db>,
+                namespace: &Namespace,
+                id: Id,
+            ) -> Result<Ingested> {
+                tx.commit().await.map_err(<$db as Dialect>::error)?;
+                Ok(Ingested {
+                    document: self.document(namespace, id, true).await?,
+                    outcome: IngestOutcome::Unchanged,
+                })
+            }
+
+            /// The sections of a live document, in order.
+            pub(super) async fn sections(
+                &self,
+                namespace: &Namespace,
+                id: Id,
+            ) -> Result<Vec<Section>> {
+                self.document(namespace, id, true).await?;
+                let text = format!(
+                    "SELECT {SECTION_COLUMNS} FROM kb_sections WHERE document_id = $1 \
+                     ORDER BY ordinal"
+                );
+                sqlx::query_as::<_, SectionRow>(sql(text))
+                    .bind(DbId(id))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(<$db as Dialect>::error)?
+                    .into_iter()
+                    .map(Section::try_from)
+                    .collect()
+            }
+
+            pub(super) async fn list(
+                &self,
+                namespace: &Namespace,
+                page: &PageRequest,
+                include_deleted: bool,
+            ) -> Result<Page<Document>> {
+                self.require_namespace(namespace).await?;
+                let after: Option<Id> = page.cursor.as_ref().map(|c| c.decode()).transpose()?;
+                let live = if include_deleted { "" } else { " AND d.deleted_at IS NULL" };
+                let text = format!(
+                    "SELECT {DOC_COLUMNS} FROM kb_documents d WHERE d.namespace = $1 \
+                     AND d.id < $2{live} ORDER BY d.id DESC LIMIT $3"
+                );
+                let documents = sqlx::query_as::<_, DocumentRow>(sql(text))
+                    .bind(namespace.as_str())
+                    .bind(DbId::before(after))
+                    .bind(i64::from(page.limit) + 1)
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(<$db as Dialect>::error)?
+                    .into_iter()
+                    .map(Document::try_from)
+                    .collect::<Result<Vec<_>>>()?;
+                Page::from_rows(documents, page.limit, |d| d.id)
+            }
+
+            /// Soft-deletes a live document.
+            pub(super) async fn mark_deleted(&self, namespace: &Namespace, id: Id) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE kb_documents SET deleted_at = $1 WHERE id = $2 AND namespace = $3 \
+                     AND deleted_at IS NULL",
+                )
+                .bind(DbTime::now())
+                .bind(DbId(id))
+                .bind(namespace.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err(<$db as Dialect>::error)?;
+                if done.rows_affected() == 0 {
+                    return Err(not_found(id));
+                }
+                Ok(())
+            }
+
+            /// Brings a (soft-deleted or live) document back.
+            pub(super) async fn mark_restored(&self, namespace: &Namespace, id: Id) -> Result<()> {
+                let done = sqlx::query(
+                    "UPDATE kb_documents SET deleted_at = NULL WHERE id = $1 AND namespace = $2",
+                )
+                .bind(DbId(id))
+                .bind(namespace.as_str())
+                .execute(&self.pool)
+                .await
+                .map_err(<$db as Dialect>::error)?;
+                if done.rows_affected() == 0 {
+                    return Err(not_found(id));
+                }
+                Ok(())
+            }
+
+            /// Deletes a document and (by cascade) its sections for good.
+            pub(super) async fn purge_row<'c>(
+                conn: impl Executor<'c, Database = $db>,
+                namespace: &Namespace,
+                id: Id,
+            ) -> Result<()> {
+                let done = sqlx::query("DELETE FROM kb_documents WHERE id = $1 AND namespace = $2")
+                    .bind(DbId(id))
+                    .bind(namespace.as_str())
+                    .execute(conn)
+                    .await
+                    .map_err(<$db as Dialect>::error)?;
+                if done.rows_affected() == 0 {
+                    return Err(not_found(id));
+                }
+                Ok(())
+            }
+
+            /// Records the namespace of an ingest and looks up the document's identity.
+            pub(super) async fn existing(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                prepared: &PreparedDocument,
+            ) -> Result<Existing> {
+                let db = <$db as Dialect>::error;
+                let new = &prepared.document;
+                sqlx::query(
+                    "INSERT INTO kb_namespaces (name, created_at) VALUES ($1, $2) \
+                     ON CONFLICT DO NOTHING",
+                )
+                .bind(new.namespace.as_str())
+                .bind(DbTime::now())
+                .execute(&mut *conn)
+                .await
+                .map_err(db)?;
+                let found = match &new.external_id {
+                    Some(external) => sqlx::query_as::<_, (DbId, String, bool)>(
+                        "SELECT id, content_hash, deleted_at IS NOT NULL FROM kb_documents \
+                         WHERE namespace = $1 AND external_id = $2",
+                    )
+                    .bind(new.namespace.as_str())
+                    .bind(external),
+                    None => sqlx::query_as::<_, (DbId, String, bool)>(
+                        "SELECT id, content_hash, deleted_at IS NOT NULL FROM kb_documents \
+                         WHERE namespace = $1 AND external_id IS NULL AND content_hash = $2",
+                    )
+                    .bind(new.namespace.as_str())
+                    .bind(&prepared.content_hash),
+                }
+                .fetch_optional(&mut *conn)
+                .await
+                .map_err(db)?;
+                Ok(match found {
+                    None => Existing::Absent,
+                    Some((id, hash, deleted)) if hash == prepared.content_hash && !deleted => {
+                        Existing::Unchanged(id.0)
+                    }
+                    Some((id, _, _)) => Existing::Stale(id.0),
+                })
+            }
+
+            /// Writes the document row: a new one, or over the stale one `replacing`.
+            pub(super) async fn write(
+                conn: &mut <$db as sqlx::Database>::Connection,
+                prepared: &PreparedDocument,
+                replacing: Option<Id>,
+            ) -> Result<(Id, IngestOutcome)> {
+                let new = &prepared.document;
+                let sections = i32::try_from(prepared.sections.len()).map_err(Error::internal)?;
+                let now = DbTime::now();
+                let (id, outcome, statement) = match replacing {
+                    Some(id) => (
+                        id,
+                        IngestOutcome::Replaced,
+                        "UPDATE kb_documents SET title = $3, source_uri = $4, metadata = $5, \
+                         content = $6, content_hash = $7, section_count = $8, updated_at = $9, \
+                         deleted_at = NULL WHERE id = $1 AND namespace = $2",
+                    ),
+                    None => (
+                        Id::new(),
+                        IngestOutcome::Created,
+                        "INSERT INTO kb_documents (id, namespace, title, source_uri, metadata, \
+                         content, content_hash, section_count, created_at, updated_at, \
+                         external_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
+                    ),
+                };
+                let mut query = sqlx::query(statement)
+                    .bind(DbId(id))
+                    .bind(new.namespace.as_str())
+                    .bind(&new.title)
+                    .bind(&new.source_uri)
+                    .bind(&new.metadata)
+                    .bind(&new.content)
+                    .bind(&prepared.content_hash)
+                    .bind(sections)
+                    .bind(now);
+                if replacing.is_none() {
+                    query = query.bind(&new.external_id);
+                }
+                query
+                    .execute(&mut *conn)
+                    .await
+                    .map_err(<$db as Dialect>::error)?;
+                Ok((id, outcome))
+            }
+        }
+    };
+}
+
+/// Implements [`DocumentStore`](sp_core::knowledge::DocumentStore) for a store whose document
+/// rows are in `self.rows`: the reads both backends answer from those rows alone, then the
+/// backend's own methods, given as the body.
+macro_rules! document_store {
+    ($store:ty { $($own:tt)* }) => {
+        #[async_trait::async_trait]
+        impl sp_core::knowledge::DocumentStore for $store {
+            async fn get(&self, namespace: &Namespace, id: Id) -> Result<Document> {
+                self.rows.document(namespace, id, true).await
+            }
+
+            async fn sections(&self, namespace: &Namespace, id: Id) -> Result<Vec<Section>> {
+                self.rows.sections(namespace, id).await
+            }
+
+            async fn list(
+                &self,
+                namespace: &Namespace,
+                page: &PageRequest,
+                include_deleted: bool,
+            ) -> Result<Page<Document>> {
+                self.rows.list(namespace, page, include_deleted).await
+            }
+
+            $($own)*
+        }
+    };
+}
+pub(super) use document_store;
+
+document_rows!(sqlx::Sqlite);
+#[cfg(feature = "postgres")]
+document_rows!(sqlx::Postgres);
