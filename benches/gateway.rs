@@ -74,7 +74,7 @@ async fn main() {
     config.auth.admin_key = Some(admin.into());
     config.auth.default_rate_limit = "1000000000/s".parse().expect("quota");
     let state = sp_server::AppState::open(config).await.expect("state");
-    let keys = state.services().await.expect("services").keys.clone();
+    let keys = state.platform().await.expect("services").keys.clone();
     let created = sp_core::auth::create_key(
         keys.as_ref(),
         sp_core::auth::NewApiKey {

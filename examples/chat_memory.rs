@@ -8,27 +8,23 @@
 //! conversation continues where it stopped.
 
 use std::io::{BufRead as _, Write as _};
-use std::sync::Arc;
 
-use sp_core::chat::{Role, Sampling};
-use sp_core::context::{Contexts, MemoryScope, NewContext, NewMessage};
-use sp_core::knowledge::{KnowledgeBase, KnowledgeConfig, NewDocument};
-use sp_core::{Embedder as _, Id};
+use story_portal::prelude::*;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let engine = sp_examples::load_engine_from_args().await?;
-    let db = sp_data::SqliteStore::open(std::path::Path::new("chat-memory-data")).await?;
-
-    // Archival memory: the example notes, embedded by the model.
-    let embedder = Arc::new(sp_llm::EmbeddingModel::new(&engine)?);
-    let documents = sp_data::SqliteDocumentStore::open(&db, embedder.dimensions()).await?;
-    let kb = KnowledgeBase::new(
-        Arc::new(documents),
-        embedder,
-        Arc::new(engine.clone()),
-        KnowledgeConfig::default(),
-    )?;
+    let config = Config {
+        data_dir: "chat-memory-data".into(),
+        ..Config::default()
+    };
+    // The model chats, counts tokens and embeds the notes (archival memory); contexts search
+    // them for each question.
+    let platform = Platform::builder(config)
+        .model(engine.clone())
+        .build()
+        .await?;
+    let kb = &platform.knowledge;
     let notes = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("data/notes");
     for entry in std::fs::read_dir(&notes)? {
         let path = entry?.path();
@@ -38,13 +34,8 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
     }
 
-    let contexts = Contexts::new(
-        Arc::new(sp_data::SqliteContextStore::new(&db)),
-        Arc::new(engine.clone()),
-    )
-    .with_model(Arc::new(engine.clone()))
-    .with_knowledge(Arc::new(kb));
-    let ns = sp_core::knowledge::Namespace::default();
+    let contexts = &platform.contexts;
+    let ns = Namespace::default();
     let id_file = std::path::Path::new("chat-memory-data/context-id");
     let context = match std::fs::read_to_string(id_file)
         .ok()

@@ -8,7 +8,7 @@
 use std::io::{BufRead as _, Write as _};
 
 use futures::StreamExt as _;
-use sp_core::chat::{ChatMessage, Sampling, StreamEvent};
+use story_portal::prelude::*;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

@@ -6,8 +6,8 @@
 
 use axum::Router;
 use axum::routing::get;
-use sp_core::{Config, ConfigSources};
-use sp_server::{ApiError, AppState};
+use story_portal::prelude::*;
+use story_portal::server;
 
 async fn hello() -> &'static str {
     "hello from my app\n"
@@ -15,7 +15,7 @@ async fn hello() -> &'static str {
 
 async fn teapot() -> Result<&'static str, ApiError> {
     Err(ApiError::new(
-        sp_core::ErrorCode::InvalidInput,
+        ErrorCode::InvalidInput,
         "my own error, in sp's envelope",
     ))
 }
@@ -35,13 +35,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .route("/hello", get(hello))
         .route("/fail", get(teapot));
     let app = Router::new()
-        .merge(sp_server::middleware::apply(mine, max_body))
-        .nest("/sp", sp_server::app(state));
+        .merge(server::middleware::apply(mine, max_body))
+        .nest("/sp", server::app(state));
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;
     println!("listening on http://127.0.0.1:3000  (try /hello, /fail, /sp/health)");
     axum::serve(listener, app)
-        .with_graceful_shutdown(sp_server::shutdown_signal())
+        .with_graceful_shutdown(server::shutdown_signal())
         .await?;
     Ok(())
 }

@@ -3,8 +3,7 @@
 //! Embeds a few sentences and prints their cosine similarities: paraphrases score higher than
 //! unrelated sentences. Uses the test model unless a path is given.
 
-use sp_core::Embedder as _;
-use sp_llm::EmbeddingModel;
+use story_portal::prelude::*;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {

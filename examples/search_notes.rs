@@ -4,12 +4,7 @@
 //! store — SQLite in a temporary directory, nothing to install — and runs a hybrid search.
 //! Ingesting twice changes nothing: documents are keyed by file name and content hash.
 
-use std::sync::Arc;
-
-use sp_core::knowledge::{
-    HashEmbedder, KnowledgeBase, KnowledgeConfig, NewDocument, SearchQuery, SimpleTokenizer,
-};
-use sp_data::{SqliteDocumentStore, SqliteStore};
+use story_portal::prelude::*;
 
 #[tokio::main]
 async fn main() -> Result<(), Box<dyn std::error::Error>> {
@@ -21,16 +16,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         .next()
         .unwrap_or_else(|| "how do I filter search results".to_owned());
 
-    let data_dir = std::env::temp_dir().join("sp-example-notes");
-    let db = SqliteStore::open(&data_dir).await?;
-    let embedder = HashEmbedder::new(384);
-    let store = SqliteDocumentStore::open(&db, 384).await?;
-    let kb = KnowledgeBase::new(
-        Arc::new(store),
-        Arc::new(embedder),
-        Arc::new(SimpleTokenizer),
-        KnowledgeConfig::default(),
-    )?;
+    let config = Config {
+        data_dir: std::env::temp_dir().join("sp-example-notes"),
+        ..Config::default()
+    };
+    // No model: the feature-hashing embedder indexes the notes.
+    let platform = Platform::builder(config).build().await?;
+    let kb = &platform.knowledge;
 
     let mut entries: Vec<_> = std::fs::read_dir(&folder)?
         .filter_map(Result::ok)

@@ -5,16 +5,8 @@
 //! to a tool — a small HTTP service started here and registered in the service hub. The run
 //! is persisted step by step in SQLite; its events are printed at the end.
 
-use std::sync::Arc;
-
 use serde_json::{Value, json};
-use sp_core::events::{EventLog, EventQuery, EventsConfig};
-use sp_core::hub::{Hub, HubConfig, NewService};
-use sp_core::knowledge::{
-    HashEmbedder, KnowledgeBase, KnowledgeConfig, NewDocument, SimpleTokenizer,
-};
-use sp_core::workflows::{NewRun, NewWorkflow, PlatformActions, Workflows, WorkflowsConfig};
-use sp_data::SqliteStore;
+use story_portal::prelude::*;
 
 /// The tool the workflow reports to: prints what it gets and says it was delivered.
 async fn report_service() -> Result<String, std::io::Error> {
@@ -36,15 +28,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let question = std::env::args()
         .nth(1)
         .unwrap_or_else(|| "how do I filter search results".to_owned());
-    let data_dir = tempfile_dir()?;
-    let db = SqliteStore::open(&data_dir).await?;
-
-    let knowledge = Arc::new(KnowledgeBase::new(
-        Arc::new(sp_data::SqliteDocumentStore::open(&db, 384).await?),
-        Arc::new(HashEmbedder::new(384)),
-        Arc::new(SimpleTokenizer),
-        KnowledgeConfig::default(),
-    )?);
+    let config = Config {
+        data_dir: tempfile_dir()?,
+        ..Config::default()
+    };
+    // Knowledge, the hub, the event log and workflows, wired on one embedded database.
+    let platform = Platform::builder(config).build().await?;
+    let knowledge = &platform.knowledge;
     let notes = concat!(env!("CARGO_MANIFEST_DIR"), "/data/notes");
     for entry in std::fs::read_dir(notes)? {
         let path = entry?.path();
@@ -58,29 +48,13 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
             .await?;
     }
 
-    let hub = Arc::new(Hub::new(
-        Arc::new(sp_data::SqliteRegistryStore::new(&db)),
-        Arc::new(sp_data::HttpTransport::new()?),
-        HubConfig::default(),
-    ));
     let service: NewService = serde_json::from_value(json!({
         "name": "reports", "version": "1.0.0", "base_url": report_service().await?,
         "tools": [{"name": "report", "input_schema": {"type": "object"}}]
     }))?;
-    hub.register(service).await?;
+    platform.hub.register(service).await?;
 
-    let events = Arc::new(EventLog::new(
-        Arc::new(sp_data::SqliteEventStore::new(&db)),
-        EventsConfig::default(),
-    ));
-    let actions = Arc::new(PlatformActions::new(hub, knowledge, None));
-    let engine = Arc::new(Workflows::new(
-        Arc::new(sp_data::SqliteWorkflowStore::new(&db)),
-        events.clone(),
-        actions,
-        WorkflowsConfig::default(),
-    ));
-    engine.clone().spawn_recovery();
+    let engine = &platform.workflows;
 
     let definition: NewWorkflow = serde_json::from_value(json!({
         "name": "answer-and-report",
@@ -120,7 +94,12 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
         ..Default::default()
     };
     println!("\nevents:");
-    for event in events.query(&history, &Default::default()).await?.items {
+    for event in platform
+        .events
+        .query(&history, &Default::default())
+        .await?
+        .items
+    {
         println!("  {} {}", event.event_type, event.data);
     }
     Ok(())
@@ -128,7 +107,7 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
 
 /// A fresh directory under the system's temporary one.
 fn tempfile_dir() -> std::io::Result<std::path::PathBuf> {
-    let dir = std::env::temp_dir().join(format!("sp-example-workflow-{}", sp_core::Id::new()));
+    let dir = std::env::temp_dir().join(format!("sp-example-workflow-{}", Id::new()));
     std::fs::create_dir_all(&dir)?;
     Ok(dir)
 }

@@ -1,6 +1,8 @@
 //! Helpers for the runnable examples next to this file
 //! (`cargo run -p sp-examples --example NAME`).
 
+use story_portal::prelude::*;
+
 /// The test model that `scripts/models.sh` fetches: `$SP_MODELS_DIR` or
 /// `~/.cache/story-portal/models`, unless `SP_TEST_MODEL` names another file.
 pub fn default_model_path() -> String {
@@ -21,10 +23,9 @@ pub fn default_model_path() -> String {
 
 /// Loads the model named by the first command-line argument, or [`default_model_path`], off
 /// the async runtime (reading weights blocks).
-pub async fn load_engine_from_args() -> Result<sp_llm::Engine, Box<dyn std::error::Error>> {
+pub async fn load_engine_from_args() -> Result<Engine, Box<dyn std::error::Error>> {
     let path = std::env::args().nth(1).unwrap_or_else(default_model_path);
     let engine =
-        tokio::task::spawn_blocking(move || sp_llm::Engine::load(sp_llm::EngineConfig::new(path)))
-            .await??;
+        tokio::task::spawn_blocking(move || Engine::load(EngineConfig::new(path))).await??;
     Ok(engine)
 }

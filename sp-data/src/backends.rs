@@ -1,7 +1,7 @@
 //! Choosing backends from configuration.
 
 use std::sync::Arc;
-
+#[cfg(feature = "redis")]
 use std::time::Duration;
 
 use sp_core::auth::{LocalRateLimiter, RateLimiter};

@@ -68,7 +68,7 @@ pub use knowledge::SqliteDocumentStore;
 pub use postgres::PgStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
-pub use stores::Stores;
+pub use stores::{PoolStats, Stores};
 #[cfg(feature = "postgres")]
 pub use workflows::PgWorkflowStore;
 pub use workflows::SqliteWorkflowStore;

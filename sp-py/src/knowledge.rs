@@ -15,8 +15,7 @@ use crate::errors::{invalid, to_py};
 use crate::model::Model;
 use crate::stores::{self, Database};
 
-/// Dimensions of the feature-hashing embedder used when no model is given (as the server's).
-const HASH_DIMENSIONS: usize = 384;
+use sp_platform::HASH_DIMENSIONS;
 
 /// One passage a search found.
 #[pyclass(module = "story_portal", frozen, get_all)]

@@ -4,49 +4,33 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use sp_core::auth::{KeyStore, NewApiKey, Quota, Scope, create_key};
-use sp_core::{Config, Error, Result, Timestamp};
+use sp_core::{Config, Result, Timestamp};
 use sp_data::{Backends, Database};
 
 use crate::cli::KeysCommand;
 
 /// The key store of the configured database (migrated).
 pub async fn key_store(backends: &Backends) -> Result<Arc<dyn KeyStore>> {
-    match &backends.database {
-        Database::Embedded(db) => Ok(Arc::new(sp_data::SqliteKeyStore::new(db))),
-        #[cfg(feature = "postgres")]
-        Database::Postgres(pg) => {
-            pg.migrate().await?;
-            Ok(Arc::new(sp_data::PgKeyStore::new(pg)))
-        }
-        #[allow(unreachable_patterns)] // `Database` is non-exhaustive
-        _ => Err(Error::internal(
-            "this build cannot open the configured database",
-        )),
-    }
+    backends.database.migrate().await?;
+    Ok(backends.database.key_store())
 }
 
 /// Applies every migration of the configured database.
 pub async fn migrate(config: &Config) -> Result<String> {
     let backends = Backends::open(config).await?;
-    match &backends.database {
+    backends.database.migrate().await?;
+    Ok(match &backends.database {
         // SQLite migrates when it is opened.
-        Database::Embedded(_) => Ok(format!(
+        Database::Embedded(_) => format!(
             "embedded store in {} is up to date",
             config.data_dir.display()
-        )),
-        #[cfg(feature = "postgres")]
-        Database::Postgres(pg) => {
-            pg.migrate().await?;
-            Ok(format!(
-                "PostgreSQL schema `{}` is up to date",
-                config.database.schema
-            ))
-        }
-        #[allow(unreachable_patterns)]
-        _ => Err(Error::internal(
-            "this build cannot open the configured database",
-        )),
-    }
+        ),
+        #[allow(unreachable_patterns)] // `Database` is non-exhaustive
+        _ => format!(
+            "PostgreSQL schema `{}` is up to date",
+            config.database.schema
+        ),
+    })
 }
 
 /// Runs `sp keys …`; returns the lines to print.

@@ -40,7 +40,7 @@ pub async fn serve(
         Some(tls) => serve_router_tls(listener, app(state.clone()), tls, shutdown, grace).await,
         None => serve_router(listener, app(state.clone()), shutdown, grace).await,
     };
-    if let Some(services) = state.opened_services() {
+    if let Some(services) = state.opened_platform() {
         match services.workflows.hand_back().await {
             Ok(runs) => tracing::info!(runs = runs.len(), "workflow runs handed back"),
             // Their leases lapse on their own: the next process waits `lease_ms` at most.

@@ -36,7 +36,6 @@ pub mod metrics;
 pub mod middleware;
 mod openapi;
 mod routes;
-mod services;
 mod state;
 pub mod tls;
 
@@ -44,5 +43,5 @@ pub use app::{app, serve, serve_router, serve_router_tls, shutdown_signal};
 pub use error::{ApiError, ErrorBody, ErrorEnvelope};
 pub use json::{ApiJson, ApiJsonOrEmpty};
 pub use routes::openapi;
-pub use services::Services;
+pub use sp_platform::Platform;
 pub use state::AppState;

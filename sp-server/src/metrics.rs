@@ -9,7 +9,6 @@ use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use sp_data::Database;
 
 use crate::state::AppState;
 
@@ -90,13 +89,8 @@ fn sample(state: &AppState) {
         metrics::gauge!("sp_cache_hit_ratio", "backend" => backend)
             .set(cache.hits as f64 / lookups as f64);
     }
-    let (db, size, idle) = match &state.backends().database {
-        Database::Embedded(store) => ("sqlite", store.pool().size(), store.pool().num_idle()),
-        #[cfg(feature = "postgres")]
-        Database::Postgres(store) => ("postgres", store.pool().size(), store.pool().num_idle()),
-        #[allow(unreachable_patterns)]
-        _ => return,
-    };
+    let pool = state.backends().database.pool_stats();
+    let (db, size, idle) = (pool.backend, pool.size, pool.idle);
     metrics::gauge!("sp_db_pool_connections", "db" => db, "state" => "idle").set(idle as f64);
     metrics::gauge!("sp_db_pool_connections", "db" => db, "state" => "used")
         .set(f64::from(size) - idle as f64);

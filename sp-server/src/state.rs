@@ -8,7 +8,7 @@ use sp_core::{Config, Error};
 use sp_data::Backends;
 use sp_llm::{EmbeddingModel, Engine, EngineConfig};
 
-use crate::services::Services;
+use sp_platform::Platform;
 
 /// The state behind every route: configuration and backends. Cheap to clone.
 #[derive(Clone)]
@@ -23,7 +23,7 @@ struct Inner {
     embedder: Option<Arc<EmbeddingModel>>,
     checks: Vec<Arc<dyn HealthCheck>>,
     /// Opened on first use when the database was down at start.
-    services: tokio::sync::OnceCell<Services>,
+    platform: tokio::sync::OnceCell<Platform>,
     jwt: Option<Arc<crate::jwt::Jwt>>,
     tls: Option<Arc<rustls::ServerConfig>>,
 }
@@ -43,7 +43,7 @@ impl AppState {
         let state = Self::with_parts(config, backends, engine, jwt, tls);
         // Open the stores now so that a bad store (a dimension mismatch, a failed migration)
         // stops the start; a database that is merely down is retried on first use.
-        match state.services().await {
+        match state.platform().await {
             Ok(_) => {}
             Err(Error::Unavailable {
                 backend, reason, ..
@@ -93,32 +93,37 @@ impl AppState {
                 engine,
                 embedder,
                 checks,
-                services: tokio::sync::OnceCell::new(),
+                platform: tokio::sync::OnceCell::new(),
                 jwt: jwt.map(Arc::new),
                 tls,
             }),
         }
     }
 
-    /// Knowledge, contexts and keys, opened on first use.
-    pub async fn services(&self) -> sp_core::Result<&Services> {
+    /// Every service of the platform, opened on first use.
+    pub async fn platform(&self) -> sp_core::Result<&Platform> {
         let inner = &self.inner;
         inner
-            .services
-            .get_or_try_init(|| {
-                Services::open(
-                    &inner.config,
-                    &inner.backends,
-                    inner.engine.as_ref(),
-                    inner.embedder.as_ref(),
-                )
+            .platform
+            .get_or_try_init(|| async {
+                let mut builder =
+                    Platform::builder(inner.config.clone()).backends(inner.backends.clone());
+                // A model that cannot embed still chats; documents use the hashing embedder.
+                if let (Some(engine), Some(embedder)) = (&inner.engine, &inner.embedder) {
+                    builder = builder
+                        .chat_model(Arc::new(engine.clone()))
+                        .embedder(embedder.clone(), Arc::new(engine.clone()));
+                } else if let Some(engine) = &inner.engine {
+                    builder = builder.chat_model(Arc::new(engine.clone()));
+                }
+                builder.build().await
             })
             .await
     }
 
-    /// The services if something opened them already (never opens them).
-    pub(crate) fn opened_services(&self) -> Option<&Services> {
-        self.inner.services.get()
+    /// The platform if something opened it already (never opens it).
+    pub(crate) fn opened_platform(&self) -> Option<&Platform> {
+        self.inner.platform.get()
     }
 
     /// The access-token signer, when JWT is configured.

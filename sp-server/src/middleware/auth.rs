@@ -50,7 +50,7 @@ async fn principal_of(state: &AppState, headers: &HeaderMap) -> Result<Principal
             token_limit: None,
         });
     }
-    let services = state.services().await?;
+    let services = state.platform().await?;
     if let Some(jwt) = state.jwt()
         && token.matches('.').count() == 2
     {
@@ -86,7 +86,7 @@ async fn principal_of_jwt(
             token_limit: None,
         });
     }
-    let services = state.services().await?;
+    let services = state.platform().await?;
     let (key, _) = services
         .keys
         .find(&claims.sub)
@@ -214,7 +214,7 @@ impl Audited {
             request_id: self.request_id,
             duration_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
         };
-        let written = match state.services().await {
+        let written = match state.platform().await {
             Ok(services) => services.audit.record(&entry).await,
             Err(err) => Err(err),
         };

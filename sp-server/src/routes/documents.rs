@@ -56,7 +56,7 @@ async fn ingest(
     ApiJson(new): ApiJson<NewDocument>,
 ) -> Result<(StatusCode, axum::Json<Ingested>), ApiError> {
     caller.require(Scope::DocumentsWrite)?;
-    let services = state.services().await?;
+    let services = state.platform().await?;
     let done = services.knowledge.ingest(new).await?;
     let kind = match done.outcome {
         IngestOutcome::Created => Some("document.ingested"),
@@ -103,7 +103,7 @@ async fn list(
 ) -> Result<axum::Json<Page<Document>>, ApiError> {
     caller.require(Scope::DocumentsRead)?;
     let page = state
-        .services()
+        .platform()
         .await?
         .knowledge
         .list(&listing.namespace, &listing.page)
@@ -125,7 +125,7 @@ async fn fetch(
     caller.require(Scope::DocumentsRead)?;
     let id = parse_id(&id)?;
     let document = state
-        .services()
+        .platform()
         .await?
         .knowledge
         .get(&namespace, id)
@@ -147,7 +147,7 @@ async fn remove(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::DocumentsWrite)?;
     let id = parse_id(&id)?;
-    let services = state.services().await?;
+    let services = state.platform().await?;
     services.knowledge.delete(&namespace, id).await?;
     let data = serde_json::json!({"id": id, "by": caller.0.key_id});
     services
@@ -219,7 +219,7 @@ async fn search(
     ApiJson(query): ApiJson<SearchQuery>,
 ) -> Result<axum::Json<Results>, ApiError> {
     caller.require(Scope::DocumentsRead)?;
-    let hits = state.services().await?.knowledge.search(&query).await?;
+    let hits = state.platform().await?.knowledge.search(&query).await?;
     Ok(axum::Json(Results {
         results: hits.into_iter().map(Hit::from).collect(),
     }))

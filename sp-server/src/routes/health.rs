@@ -59,7 +59,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     responses((status = 200, description = "The report", body = HealthBody)))]
 async fn health(State(state): State<AppState>) -> Json<HealthBody> {
     let mut body = HealthBody::from_report(state.check_health().await);
-    if let Ok(services) = state.services().await {
+    if let Ok(services) = state.platform().await {
         body.hub = services.hub.health_summary().await.ok();
     }
     Json(body)

@@ -42,7 +42,7 @@ async fn register(
     ApiJson(new): ApiJson<NewService>,
 ) -> Result<(StatusCode, axum::Json<Service>), ApiError> {
     caller.require(Scope::Registry)?;
-    let (service, created) = state.services().await?.hub.register(new).await?;
+    let (service, created) = state.platform().await?.hub.register(new).await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -69,7 +69,7 @@ async fn discover(
     QueryOf(query): QueryOf<Discovery>,
 ) -> Result<axum::Json<Services>, ApiError> {
     caller.require(Scope::Registry)?;
-    let services = state.services().await?.hub.discover(&query).await?;
+    let services = state.platform().await?.hub.discover(&query).await?;
     Ok(axum::Json(Services { services }))
 }
 
@@ -86,7 +86,7 @@ async fn fetch(
     InNamespace(namespace): InNamespace,
 ) -> Result<axum::Json<Service>, ApiError> {
     caller.require(Scope::Registry)?;
-    let hub = &state.services().await?.hub;
+    let hub = &state.platform().await?.hub;
     Ok(axum::Json(hub.get(&namespace, &name, &version).await?))
 }
 
@@ -103,7 +103,7 @@ async fn deregister(
     InNamespace(namespace): InNamespace,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Registry)?;
-    let hub = &state.services().await?.hub;
+    let hub = &state.platform().await?.hub;
     hub.deregister(&namespace, &name, &version).await?;
     Ok(StatusCode::NO_CONTENT)
 }
@@ -124,7 +124,7 @@ async fn heartbeat(
     ApiJson(instance): ApiJson<NewInstance>,
 ) -> Result<axum::Json<Instance>, ApiError> {
     caller.require(Scope::Registry)?;
-    let hub = &state.services().await?.hub;
+    let hub = &state.platform().await?.hub;
     let instance = hub
         .heartbeat(&namespace, &name, &version, &instance)
         .await?;
@@ -145,7 +145,7 @@ async fn remove_instance(
     InNamespace(namespace): InNamespace,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Registry)?;
-    let hub = &state.services().await?.hub;
+    let hub = &state.platform().await?.hub;
     hub.remove_instance(&namespace, &name, &version, parse_id(&id)?)
         .await?;
     Ok(StatusCode::NO_CONTENT)
@@ -169,7 +169,7 @@ async fn tools(
     QueryOf(query): QueryOf<Discovery>,
 ) -> Result<axum::Json<Tools>, ApiError> {
     caller.require(Scope::Registry)?;
-    let tools = state.services().await?.hub.tools(&query).await?;
+    let tools = state.platform().await?.hub.tools(&query).await?;
     Ok(axum::Json(Tools { tools }))
 }
 
@@ -224,7 +224,7 @@ async fn invoke(
         arguments: body.arguments,
         request_id,
     };
-    let services = state.services().await?;
+    let services = state.platform().await?;
     let namespace = call.namespace.clone();
     let tool = call.tool.clone();
     let request = RequestIdOf(call.request_id.clone());

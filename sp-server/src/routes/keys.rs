@@ -66,7 +66,7 @@ async fn audit(
     caller.require(Scope::Admin)?;
     let page = sp_core::PageRequest::new(query.limit, query.cursor)?;
     let entries = state
-        .services()
+        .platform()
         .await?
         .audit
         .list(query.key_id.as_deref(), &page)
@@ -95,7 +95,7 @@ async fn create(
     ApiJson(new): ApiJson<NewApiKey>,
 ) -> Result<(StatusCode, axum::Json<CreatedKey>), ApiError> {
     caller.require(Scope::Admin)?;
-    let services = state.services().await?;
+    let services = state.platform().await?;
     let created = create_key(services.keys.as_ref(), new).await?;
     tracing::info!(key = %created.key.id, by = %caller.0.key_id, "api key created");
     let data = serde_json::json!({"id": created.key.id, "scopes": created.key.scopes,
@@ -126,7 +126,7 @@ struct Keys {
     security(("bearer" = ["admin"]), ("api_key" = ["admin"])))]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Keys>, ApiError> {
     caller.require(Scope::Admin)?;
-    let keys = state.services().await?.keys.list().await?;
+    let keys = state.platform().await?.keys.list().await?;
     Ok(axum::Json(Keys { keys }))
 }
 
@@ -143,7 +143,7 @@ async fn revoke(
     Path(id): Path<String>,
 ) -> Result<axum::Json<ApiKey>, ApiError> {
     caller.require(Scope::Admin)?;
-    let services = state.services().await?;
+    let services = state.platform().await?;
     let key = services.keys.revoke(&id).await?;
     tracing::info!(key = %key.id, by = %caller.0.key_id, "api key revoked");
     let data = serde_json::json!({"id": key.id, "by": caller.0.key_id});

@@ -43,7 +43,7 @@ async fn serve(
             request.headers_mut().insert(header::HOST, host);
         }
     }
-    let hub = state.services().await?.hub.clone();
+    let hub = state.platform().await?.hub.clone();
     let request_id = request
         .headers()
         .get("x-request-id")
@@ -142,7 +142,7 @@ async fn import(
     ApiJson(import): ApiJson<McpImport>,
 ) -> Result<(StatusCode, axum::Json<Service>), ApiError> {
     caller.require(Scope::Registry)?;
-    let (service, created) = state.services().await?.hub.import_mcp(import).await?;
+    let (service, created) = state.platform().await?.hub.import_mcp(import).await?;
     let status = if created {
         StatusCode::CREATED
     } else {

@@ -92,7 +92,7 @@ async fn token(
             asked
         }
     };
-    let services = state.services().await?;
+    let services = state.platform().await?;
     let (_, refresh_token) = issue_refresh(
         services.refresh.as_ref(),
         &caller.0.key_id,
@@ -131,7 +131,7 @@ async fn refresh(
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> Result<axum::Json<Tokens>, ApiError> {
     let jwt = state.jwt().ok_or_else(jwt_off)?;
-    let services = state.services().await?;
+    let services = state.platform().await?;
     let (record, refresh_token) = match rotate_refresh(
         services.refresh.as_ref(),
         &body.refresh_token,

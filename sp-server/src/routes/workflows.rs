@@ -34,7 +34,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 }
 
 async fn engine(state: &AppState) -> Result<Arc<Workflows>, ApiError> {
-    Ok(state.services().await?.workflows.clone())
+    Ok(state.platform().await?.workflows.clone())
 }
 
 /// The scopes a caller needs besides `events` to define or run these steps.

@@ -99,7 +99,7 @@ async fn registry_tools_over_mcp_and_mcp_imports() {
 
     // An MCP server on loopback (the hub's own tools, served without the gateway) imported
     // over HTTP, then called through /v1/tools like any service.
-    let hub = api.state.services().await.expect("services").hub.clone();
+    let hub = api.state.platform().await.expect("services").hub.clone();
     let ns = sp_core::knowledge::Namespace::new("tools").expect("namespace");
     let endpoint = sp_data::mcp_endpoint(hub, ns, None);
     let mcp_url = format!(

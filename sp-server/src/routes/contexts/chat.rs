@@ -103,7 +103,7 @@ pub(super) async fn chat(
     };
     let window = engine.config().context_per_slot as usize;
     let budget = TokenBudget::check(&state, &caller).await?;
-    let contexts = &state.services().await?.contexts;
+    let contexts = &state.platform().await?.contexts;
     let id = parse_id(&id)?;
     if body.stream {
         let turn = contexts

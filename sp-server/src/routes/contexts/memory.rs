@@ -34,7 +34,7 @@ pub(super) async fn list(
     caller.require(Scope::Contexts)?;
     let scope = MemoryScope::Context(parse_id(&id)?);
     let blocks = state
-        .services()
+        .platform()
         .await?
         .contexts
         .memory(&namespace, &scope)
@@ -73,7 +73,7 @@ pub(super) async fn set(
 ) -> Result<axum::Json<MemoryBlock>, ApiError> {
     caller.require(Scope::Contexts)?;
     let scope = MemoryScope::Context(parse_id(&id)?);
-    let contexts = &state.services().await?.contexts;
+    let contexts = &state.platform().await?.contexts;
     let block = contexts
         .set_memory(&namespace, &scope, &name, &body.content, body.limit_chars)
         .await?;
@@ -97,7 +97,7 @@ pub(super) async fn remove(
     caller.require(Scope::Contexts)?;
     let scope = MemoryScope::Context(parse_id(&id)?);
     state
-        .services()
+        .platform()
         .await?
         .contexts
         .delete_memory(&namespace, &scope, &name)

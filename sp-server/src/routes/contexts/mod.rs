@@ -45,7 +45,7 @@ async fn create(
     ApiJson(new): ApiJson<NewContext>,
 ) -> Result<(StatusCode, axum::Json<Context>), ApiError> {
     caller.require(Scope::Contexts)?;
-    let services = state.services().await?;
+    let services = state.platform().await?;
     let context = services.contexts.create(new).await?;
     let data = serde_json::json!({"id": context.id, "by": caller.0.key_id});
     services
@@ -74,7 +74,7 @@ async fn list(
 ) -> Result<axum::Json<Page<Context>>, ApiError> {
     caller.require(Scope::Contexts)?;
     let page = state
-        .services()
+        .platform()
         .await?
         .contexts
         .list(&listing.namespace, &listing.page)
@@ -95,7 +95,7 @@ async fn fetch(
 ) -> Result<axum::Json<Context>, ApiError> {
     caller.require(Scope::Contexts)?;
     let context = state
-        .services()
+        .platform()
         .await?
         .contexts
         .get(&namespace, parse_id(&id)?)
@@ -116,7 +116,7 @@ async fn remove(
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Contexts)?;
     state
-        .services()
+        .platform()
         .await?
         .contexts
         .delete(&namespace, parse_id(&id)?)
@@ -141,7 +141,7 @@ async fn append(
     ApiJson(message): ApiJson<NewMessage>,
 ) -> Result<(StatusCode, axum::Json<Message>), ApiError> {
     caller.require(Scope::Contexts)?;
-    let contexts = &state.services().await?.contexts;
+    let contexts = &state.platform().await?.contexts;
     let stored = contexts.append(&namespace, parse_id(&id)?, message).await?;
     Ok((StatusCode::CREATED, axum::Json(stored)))
 }
@@ -183,7 +183,7 @@ async fn messages(
     let namespace = namespace_or_default(query.namespace)?;
     // Validated like every other page size.
     let limit = sp_core::PageRequest::new(Some(query.limit.unwrap_or(100)), None)?.limit;
-    let contexts = &state.services().await?.contexts;
+    let contexts = &state.platform().await?.contexts;
     let messages = contexts
         .messages(&namespace, parse_id(&id)?, query.after, limit)
         .await?;
@@ -214,7 +214,7 @@ async fn fork(
 ) -> Result<(StatusCode, axum::Json<Context>), ApiError> {
     caller.require(Scope::Contexts)?;
     let at = sp_core::Id::parse_field("message_id", &body.message_id)?;
-    let contexts = &state.services().await?.contexts;
+    let contexts = &state.platform().await?.contexts;
     let forked = contexts.fork(&namespace, parse_id(&id)?, at).await?;
     Ok((StatusCode::CREATED, axum::Json(forked)))
 }

@@ -93,7 +93,7 @@ impl EventParams {
 }
 
 pub(super) async fn log(state: &AppState) -> Result<Arc<EventLog>, ApiError> {
-    Ok(state.services().await?.events.clone())
+    Ok(state.platform().await?.events.clone())
 }
 
 /// Append an event to its stream; it gets the stream's next offset.

@@ -1,0 +1,249 @@
+//! [`Platform`] and its builder.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sp_core::auth::{AuditStore, KeyStore, RefreshStore};
+use sp_core::context::Contexts;
+use sp_core::events::EventLog;
+use sp_core::hub::Hub;
+use sp_core::knowledge::{
+    HashEmbedder, KnowledgeBase, KnowledgeCacheTtl, KnowledgeConfig, SimpleTokenizer,
+};
+use sp_core::workflows::{PlatformActions, Workflows};
+use sp_core::{ChatModel, Config, Embedder, Error, Result, Tokenizer};
+use sp_data::{Backends, Stores};
+
+/// How long a key lookup is remembered: a revocation made by another process applies within
+/// this.
+pub const KEY_LOOKUP_TTL: Duration = Duration::from_secs(1);
+
+/// Dimension of the feature-hashing embedder used when no embedding model is given.
+pub const HASH_DIMENSIONS: usize = 384;
+
+/// Every service of Story Portal over one set of backends.
+///
+/// Built by [`Platform::builder`]; see the [crate] docs for an example.
+#[derive(Clone)]
+#[non_exhaustive]
+pub struct Platform {
+    /// The backends the services run on (database, cache, rate limiter).
+    pub backends: Backends,
+    /// The stores the services are built on, for composing services of one's own.
+    pub stores: Stores,
+    /// Documents and search.
+    pub knowledge: Arc<KnowledgeBase>,
+    /// Contexts, memory, assembly.
+    pub contexts: Arc<Contexts>,
+    /// API keys (lookups cached for [`KEY_LOOKUP_TTL`]).
+    pub keys: Arc<dyn KeyStore>,
+    /// The audit log.
+    pub audit: Arc<dyn AuditStore>,
+    /// Refresh tokens.
+    pub refresh: Arc<dyn RefreshStore>,
+    /// The service registry and tool invocation.
+    pub hub: Arc<Hub>,
+    /// The event log and its live fan-out.
+    pub events: Arc<EventLog>,
+    /// Workflow definitions and runs.
+    pub workflows: Arc<Workflows>,
+}
+
+impl std::fmt::Debug for Platform {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Platform")
+            .field("backends", &self.backends)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Platform {
+    /// A builder for the platform `config` describes.
+    pub fn builder(config: Config) -> PlatformBuilder {
+        PlatformBuilder {
+            config,
+            backends: None,
+            chat: None,
+            embedding: None,
+            background: true,
+            #[cfg(feature = "llm")]
+            engine: None,
+        }
+    }
+}
+
+/// Configures and opens a [`Platform`].
+///
+/// Without a model the platform counts tokens with the simple tokenizer, embeds with the
+/// feature-hashing embedder ([`HASH_DIMENSIONS`] wide) and has no chat model (context chats
+/// and model workflow steps are refused with a coded error).
+#[must_use = "a builder does nothing until `build` is awaited"]
+pub struct PlatformBuilder {
+    config: Config,
+    backends: Option<Backends>,
+    chat: Option<Arc<dyn ChatModel>>,
+    embedding: Option<(Arc<dyn Embedder>, Arc<dyn Tokenizer>)>,
+    background: bool,
+    #[cfg(feature = "llm")]
+    engine: Option<sp_llm::Engine>,
+}
+
+impl PlatformBuilder {
+    /// Runs on `backends` instead of opening those the config selects.
+    pub fn backends(mut self, backends: Backends) -> Self {
+        self.backends = Some(backends);
+        self
+    }
+
+    /// The model that answers context chats and workflow model steps.
+    pub fn chat_model(mut self, model: Arc<dyn ChatModel>) -> Self {
+        self.chat = Some(model);
+        self
+    }
+
+    /// The embedder that indexes documents and embeds queries, with the tokenizer that sizes
+    /// their sections and contexts' messages (use the embedding model's own).
+    pub fn embedder(mut self, embedder: Arc<dyn Embedder>, tokenizer: Arc<dyn Tokenizer>) -> Self {
+        self.embedding = Some((embedder, tokenizer));
+        self
+    }
+
+    /// A loaded llama.cpp model for everything: chat, tokens and embeddings (unless
+    /// [`chat_model`](Self::chat_model) or [`embedder`](Self::embedder) say otherwise).
+    /// `build` fails when the model cannot embed.
+    #[cfg(feature = "llm")]
+    pub fn model(mut self, engine: sp_llm::Engine) -> Self {
+        self.engine = Some(engine);
+        self
+    }
+
+    /// Whether `build` starts the background tasks: the hub's health checks, the recovery of
+    /// workflow runs whose process stopped, and (on PostgreSQL) following other processes'
+    /// events. On by default; off suits short-lived tools and tests.
+    pub fn background_tasks(mut self, run: bool) -> Self {
+        self.background = run;
+        self
+    }
+
+    /// Opens the backends (unless given), migrates once, opens every store and wires the
+    /// services. A knowledge store made with another embedder's width is refused with a
+    /// `Config` error that says what to do.
+    pub async fn build(self) -> Result<Platform> {
+        #[cfg(feature = "llm")]
+        let (chat, embedding) = self.model_parts()?;
+        #[cfg(not(feature = "llm"))]
+        let (chat, embedding) = (self.chat, self.embedding);
+        let (embedder, tokenizer) = embedding.unwrap_or_else(|| {
+            (
+                Arc::new(HashEmbedder::new(HASH_DIMENSIONS)) as Arc<dyn Embedder>,
+                Arc::new(SimpleTokenizer) as Arc<dyn Tokenizer>,
+            )
+        });
+        let config = self.config;
+        let backends = match self.backends {
+            Some(backends) => backends,
+            None => Backends::open(&config).await?,
+        };
+        let stores = backends
+            .database
+            .open_stores(embedder.dimensions())
+            .await
+            .map_err(explain_dimensions)?;
+        let ttl = KnowledgeCacheTtl {
+            embedding: Duration::from_secs(config.cache.embedding_ttl_secs),
+            search: Duration::from_secs(config.cache.search_ttl_secs),
+        };
+        let knowledge = Arc::new(
+            KnowledgeBase::new(
+                stores.documents.clone(),
+                embedder,
+                tokenizer.clone(),
+                KnowledgeConfig::default(),
+            )?
+            .with_cache(backends.cache.clone(), ttl),
+        );
+        let mut contexts =
+            Contexts::new(stores.contexts.clone(), tokenizer).with_knowledge(knowledge.clone());
+        if let Some(model) = &chat {
+            contexts = contexts.with_model(model.clone());
+        }
+        let transport = Arc::new(sp_data::HttpTransport::new()?);
+        let hub = Arc::new(Hub::new(
+            stores.registry.clone(),
+            transport,
+            config.hub.clone(),
+        ));
+        let events = Arc::new(EventLog::new(stores.events.clone(), config.events.clone()));
+        let actions = Arc::new(PlatformActions::new(hub.clone(), knowledge.clone(), chat));
+        let workflows = Arc::new(Workflows::new(
+            stores.workflows.clone(),
+            events.clone(),
+            actions,
+            config.workflows.clone(),
+        ));
+        if self.background {
+            hub.clone().spawn_health_checks();
+            // Events other processes append reach this one's live subscribers.
+            stores.follow_events(events.clone()).await?;
+            workflows.clone().spawn_recovery();
+        }
+        Ok(Platform {
+            backends,
+            knowledge,
+            contexts: Arc::new(contexts),
+            keys: Arc::new(sp_data::CachedKeyStore::new(
+                stores.keys.clone(),
+                KEY_LOOKUP_TTL,
+            )),
+            audit: stores.audit.clone(),
+            refresh: stores.refresh.clone(),
+            hub,
+            events,
+            workflows,
+            stores,
+        })
+    }
+
+    /// The chat model and the embedder with its tokenizer: those set explicitly, else the
+    /// engine's.
+    #[cfg(feature = "llm")]
+    #[allow(clippy::type_complexity)] // the two parts `build` takes apart at once
+    fn model_parts(
+        &self,
+    ) -> Result<(
+        Option<Arc<dyn ChatModel>>,
+        Option<(Arc<dyn Embedder>, Arc<dyn Tokenizer>)>,
+    )> {
+        let Some(engine) = &self.engine else {
+            return Ok((self.chat.clone(), self.embedding.clone()));
+        };
+        let chat = self
+            .chat
+            .clone()
+            .unwrap_or_else(|| Arc::new(engine.clone()) as Arc<dyn ChatModel>);
+        let embedding = match &self.embedding {
+            Some(parts) => parts.clone(),
+            None => (
+                Arc::new(sp_llm::EmbeddingModel::new(engine)?) as Arc<dyn Embedder>,
+                Arc::new(engine.clone()) as Arc<dyn Tokenizer>,
+            ),
+        };
+        Ok((Some(chat), Some(embedding)))
+    }
+}
+
+/// A store made by another embedder cannot be opened with this one: say what to do.
+fn explain_dimensions(err: Error) -> Error {
+    match err {
+        Error::DimensionMismatch { expected, got } => Error::Config {
+            key: "model.path".into(),
+            reason: format!(
+                "the knowledge store holds {expected}-dimensional vectors but this embedder makes \
+                 {got} (the feature-hashing embedder makes {HASH_DIMENSIONS} when no model is \
+                 loaded); serve with the model the store was created with, or use another \
+                 data_dir / database.schema"
+            ),
+        },
+        other => other,
+    }
+}
