@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sp_core::auth::{AuditStore, KeyStore, RefreshStore};
+use sp_core::auth::{AuditStore, KeyAdmin, KeyStore, RefreshStore};
 use sp_core::context::Contexts;
 use sp_core::events::EventLog;
 use sp_core::hub::Hub;
@@ -37,6 +37,8 @@ pub struct Platform {
     pub contexts: Arc<Contexts>,
     /// API keys (lookups cached for [`KEY_LOOKUP_TTL`]).
     pub keys: Arc<dyn KeyStore>,
+    /// Creating, listing and revoking keys, with their events (over `keys`).
+    pub key_admin: Arc<KeyAdmin>,
     /// The audit log.
     pub audit: Arc<dyn AuditStore>,
     /// Refresh tokens.
@@ -153,6 +155,7 @@ impl PlatformBuilder {
             embedding: Duration::from_secs(config.cache.embedding_ttl_secs),
             search: Duration::from_secs(config.cache.search_ttl_secs),
         };
+        let events = Arc::new(EventLog::new(stores.events.clone(), config.events.clone()));
         let knowledge = Arc::new(
             KnowledgeBase::new(
                 stores.documents.clone(),
@@ -160,20 +163,20 @@ impl PlatformBuilder {
                 tokenizer.clone(),
                 KnowledgeConfig::default(),
             )?
-            .with_cache(backends.cache.clone(), ttl),
+            .with_cache(backends.cache.clone(), ttl)
+            .with_events(events.clone()),
         );
-        let mut contexts =
-            Contexts::new(stores.contexts.clone(), tokenizer).with_knowledge(knowledge.clone());
+        let mut contexts = Contexts::new(stores.contexts.clone(), tokenizer)
+            .with_knowledge(knowledge.clone())
+            .with_events(events.clone());
         if let Some(model) = &chat {
             contexts = contexts.with_model(model.clone());
         }
         let transport = Arc::new(sp_data::HttpTransport::new()?);
-        let hub = Arc::new(Hub::new(
-            stores.registry.clone(),
-            transport,
-            config.hub.clone(),
-        ));
-        let events = Arc::new(EventLog::new(stores.events.clone(), config.events.clone()));
+        let hub = Arc::new(
+            Hub::new(stores.registry.clone(), transport, config.hub.clone())
+                .with_events(events.clone()),
+        );
         let actions = Arc::new(PlatformActions::new(hub.clone(), knowledge.clone(), chat));
         let workflows = Arc::new(Workflows::new(
             stores.workflows.clone(),
@@ -187,14 +190,16 @@ impl PlatformBuilder {
             stores.follow_events(events.clone()).await?;
             workflows.clone().spawn_recovery();
         }
+        let keys: Arc<dyn KeyStore> = Arc::new(sp_data::CachedKeyStore::new(
+            stores.keys.clone(),
+            KEY_LOOKUP_TTL,
+        ));
         Ok(Platform {
             backends,
             knowledge,
             contexts: Arc::new(contexts),
-            keys: Arc::new(sp_data::CachedKeyStore::new(
-                stores.keys.clone(),
-                KEY_LOOKUP_TTL,
-            )),
+            key_admin: Arc::new(KeyAdmin::new(keys.clone()).with_events(events.clone())),
+            keys,
             audit: stores.audit.clone(),
             refresh: stores.refresh.clone(),
             hub,

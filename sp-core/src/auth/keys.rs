@@ -185,41 +185,10 @@ pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use std::collections::HashMap;
-    use tokio::sync::Mutex;
-
-    #[derive(Default)]
-    struct MapStore(Mutex<HashMap<String, (ApiKey, String)>>);
-
-    #[async_trait]
-    impl KeyStore for MapStore {
-        async fn insert(&self, key: &ApiKey, hash: &str) -> Result<()> {
-            self.0
-                .lock()
-                .await
-                .insert(key.id.clone(), (key.clone(), hash.to_owned()));
-            Ok(())
-        }
-        async fn find(&self, id: &str) -> Result<Option<(ApiKey, String)>> {
-            Ok(self.0.lock().await.get(id).cloned())
-        }
-        async fn list(&self) -> Result<Vec<ApiKey>> {
-            Ok(self.0.lock().await.values().map(|v| v.0.clone()).collect())
-        }
-        async fn revoke(&self, id: &str) -> Result<ApiKey> {
-            let mut map = self.0.lock().await;
-            let entry = map.get_mut(id).ok_or_else(|| Error::NotFound {
-                kind: "key",
-                id: id.into(),
-            })?;
-            entry.0.revoked_at = Some(Timestamp::now());
-            Ok(entry.0.clone())
-        }
-    }
 
     #[tokio::test]
     async fn tokens_verify_until_revoked() {
-        let store = MapStore::default();
+        let store = crate::auth::MemoryKeyStore::default();
         let created = create_key(
             &store,
             NewApiKey {
@@ -262,7 +231,7 @@ mod tests {
             verify_key(&store, &created.token).await.unwrap(),
             Err(Refusal::Revoked)
         );
-        let stored = &store.0.lock().await[&created.key.id].1;
+        let (_, stored) = store.find(&created.key.id).await.unwrap().unwrap();
         assert!(
             !stored.contains(&created.token[16..]),
             "the secret is never stored"

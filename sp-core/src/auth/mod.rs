@@ -3,19 +3,23 @@
 //! The gateway in `sp-server` turns a request's credential into a [`Principal`] with these
 //! helpers; the logic and the types live here so every front end (HTTP, Python, CLI) agrees.
 
+mod admin;
 mod audit;
 mod gcra;
 mod keys;
+mod memory;
 mod rate;
 mod refresh;
 mod scope;
 
+pub use admin::KeyAdmin;
 pub use audit::{AuditEntry, AuditStore};
 pub use gcra::{Decision, LocalRateLimiter, RateLimiter, gcra_decide, gcra_spend, now_nanos};
 pub use keys::{
     ApiKey, CreatedKey, KeyStore, NewApiKey, Refusal, constant_time_eq, create_key, hash_token,
     random_hex, verify_key,
 };
+pub use memory::MemoryKeyStore;
 pub use rate::Quota;
 pub use refresh::{RefreshRecord, RefreshStore, Rotation, issue_refresh, rotate_refresh};
 pub use scope::Scope;

@@ -16,6 +16,7 @@ use super::types::{
 use crate::Id;
 use crate::chat::{Completion, Role, Sampling};
 use crate::error::{Error, Result};
+use crate::events::{EventLog, Origin, Recorder, platform_event};
 use crate::knowledge::{KnowledgeBase, Namespace, SearchMode, SearchQuery};
 use crate::model::{ChatModel, Tokenizer};
 use crate::page::{Page, PageRequest};
@@ -81,6 +82,7 @@ pub struct Contexts {
     model: Option<Arc<dyn ChatModel>>,
     knowledge: Option<Arc<KnowledgeBase>>,
     config: ContextConfig,
+    events: Recorder,
 }
 
 impl std::fmt::Debug for Contexts {
@@ -106,6 +108,7 @@ impl Contexts {
             model: None,
             knowledge: None,
             config: ContextConfig::default(),
+            events: Recorder::default(),
         }
     }
 
@@ -118,6 +121,13 @@ impl Contexts {
     /// Archival memory, searched (hybrid) in the context's namespace for each user turn.
     pub fn with_knowledge(mut self, knowledge: Arc<KnowledgeBase>) -> Self {
         self.knowledge = Some(knowledge);
+        self
+    }
+
+    /// Records `context.created` in `log` (stream `contexts`), whichever entry point created
+    /// the context.
+    pub fn with_events(mut self, log: Arc<EventLog>) -> Self {
+        self.events = Recorder::new(log);
         self
     }
 
@@ -134,8 +144,22 @@ impl Contexts {
 
     /// Creates a context.
     pub async fn create(&self, new: NewContext) -> Result<Context> {
+        self.create_as(new, &Origin::default()).await
+    }
+
+    /// [`create`](Self::create) on behalf of `origin`, which its event carries.
+    pub async fn create_as(&self, new: NewContext, origin: &Origin) -> Result<Context> {
         new.validate(&self.config.limits)?;
-        self.store.create(new).await
+        let context = self.store.create(new).await?;
+        self.events
+            .record(|| {
+                let subject = format!("contexts/{}", context.id);
+                let data = json!({"id": context.id});
+                let ns = &context.namespace;
+                platform_event(ns, "contexts", "context.created", subject, origin, data)
+            })
+            .await;
+        Ok(context)
     }
 
     /// A context.

@@ -8,6 +8,7 @@
 mod config;
 mod consume;
 mod groups;
+mod origin;
 mod store;
 mod types;
 mod validate;
@@ -17,6 +18,8 @@ use std::sync::Arc;
 pub use config::EventsConfig;
 pub use consume::Delivered;
 pub use groups::{DeadLetter, Group, GroupStart, GroupStore, NewGroup};
+pub(crate) use origin::Recorder;
+pub use origin::{Origin, platform_event};
 pub use store::{EventBackend, EventStore};
 pub use types::{Event, EventQuery, NewEvent};
 pub use validate::{stream_name, validate_event, validate_query};

@@ -11,6 +11,7 @@ use super::transport::{ToolRequest, TransportError};
 use super::types::{Discovery, HealthStatus, Instance, Protocol, Service, ToolSpec};
 use super::{Hub, breaker_key, validate};
 use crate::error::{Error, Result};
+use crate::events::{Origin, platform_event};
 use crate::knowledge::Namespace;
 
 /// A tool call to make.
@@ -82,9 +83,34 @@ enum Failure {
 }
 
 impl Hub {
-    /// Calls a tool: see the module documentation for the order of checks.
+    /// Calls a tool: see the module documentation for the order of checks. The outcome is
+    /// recorded as a platform event when the hub has a log ([`Hub::with_events`]).
     pub async fn invoke(&self, call: ToolInvocation) -> Result<ToolResult> {
-        let (service, tool) = self.resolve(&call).await?;
+        let outcome = self.call_tool(&call).await;
+        self.events
+            .record(|| {
+                let data = match &outcome {
+                    Ok(result) => serde_json::json!({"tool": call.tool, "service": result.service,
+                        "version": result.version, "attempts": result.attempts,
+                        "duration_ms": result.duration_ms}),
+                    Err(err) => serde_json::json!({"tool": call.tool,
+                        "code": err.code().as_str(), "message": err.to_string()}),
+                };
+                let kind = if outcome.is_ok() {
+                    "tool.invoked"
+                } else {
+                    "tool.failed"
+                };
+                let origin = Origin::default().correlated_opt(call.request_id.clone());
+                let subject = format!("tools/{}", call.tool);
+                platform_event(&call.namespace, "tools", kind, subject, &origin, data)
+            })
+            .await;
+        outcome
+    }
+
+    async fn call_tool(&self, call: &ToolInvocation) -> Result<ToolResult> {
+        let (service, tool) = self.resolve(call).await?;
         let tool = &tool;
         self.check_arguments(&service, tool, &call.arguments)?;
         let instances = callable(&service)?;
@@ -101,7 +127,7 @@ impl Hub {
             attempt += 1;
             let instance = &instances[(first + attempt as usize - 1) % instances.len()];
             self.admit(&call.namespace, &service)?;
-            let outcome = self.attempt(&service, tool, instance, &call, timeout).await;
+            let outcome = self.attempt(&service, tool, instance, call, timeout).await;
             let breaker_ok = !matches!(outcome, Err(Failure::Service(_)));
             self.record(&call.namespace, &service, breaker_ok);
             match outcome {

@@ -85,6 +85,7 @@ pub struct Hub {
     /// Recent store answers by discovery query (its JSON), for `resolve_cache_ms`.
     found: Mutex<HashMap<String, FoundAt>>,
     next_instance: AtomicUsize,
+    events: crate::events::Recorder,
 }
 
 impl Hub {
@@ -103,7 +104,15 @@ impl Hub {
             resolved: Mutex::new(HashMap::new()),
             found: Mutex::new(HashMap::new()),
             next_instance: AtomicUsize::new(0),
+            events: crate::events::Recorder::default(),
         }
+    }
+
+    /// Records `tool.invoked` and `tool.failed` in `log` (stream `tools`, correlated with the
+    /// call's `request_id`), whoever called: HTTP, MCP, a workflow step, Rust or Python.
+    pub fn with_events(mut self, log: Arc<crate::events::EventLog>) -> Self {
+        self.events = crate::events::Recorder::new(log);
+        self
     }
 
     /// The configuration.

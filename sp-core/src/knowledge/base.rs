@@ -10,11 +10,13 @@ use super::chunk::{ChunkConfig, chunk};
 use super::fusion::reciprocal_rank_fusion;
 use super::store::{DocumentStore, PreparedDocument};
 use super::types::{
-    Document, Ingested, Namespace, NewDocument, SearchHit, SearchMode, SearchQuery, Section,
+    Document, IngestOutcome, Ingested, Namespace, NewDocument, SearchHit, SearchMode, SearchQuery,
+    Section,
 };
 use crate::Id;
 use crate::cache::Cache;
 use crate::error::{Error, Result};
+use crate::events::{EventLog, Origin, Recorder, platform_event};
 use crate::model::{Embedder, Tokenizer};
 use crate::page::{Page, PageRequest};
 
@@ -62,6 +64,7 @@ pub struct KnowledgeBase {
     tokenizer: Arc<dyn Tokenizer>,
     config: KnowledgeConfig,
     cache: Option<Arc<KnowledgeCache>>,
+    events: Recorder,
 }
 
 impl std::fmt::Debug for KnowledgeBase {
@@ -94,6 +97,7 @@ impl KnowledgeBase {
             tokenizer,
             config,
             cache: None,
+            events: Recorder::default(),
         })
     }
 
@@ -101,6 +105,13 @@ impl KnowledgeBase {
     /// base invalidate the cached searches of their namespace.
     pub fn with_cache(mut self, cache: Arc<dyn Cache>, ttl: KnowledgeCacheTtl) -> Self {
         self.cache = Some(Arc::new(KnowledgeCache::new(cache, ttl)));
+        self
+    }
+
+    /// Records `document.ingested`, `document.replaced` and `document.deleted` in `log` (stream
+    /// `documents`), whichever entry point made the change.
+    pub fn with_events(mut self, log: Arc<EventLog>) -> Self {
+        self.events = Recorder::new(log);
         self
     }
 
@@ -132,12 +143,28 @@ impl KnowledgeBase {
 
     /// Chunks, embeds and stores one document, atomically and idempotently.
     pub async fn ingest(&self, document: NewDocument) -> Result<Ingested> {
+        self.ingest_as(document, &Origin::default()).await
+    }
+
+    /// [`ingest`](Self::ingest) on behalf of `origin`, which its event carries.
+    pub async fn ingest_as(&self, document: NewDocument, origin: &Origin) -> Result<Ingested> {
         let prepared = self.prepare(document).await?;
         let namespace = prepared.document.namespace.clone();
         let ingested = self.store.put(prepared).await?;
-        if ingested.outcome != super::types::IngestOutcome::Unchanged {
-            self.changed(&namespace).await;
-        }
+        let kind = match ingested.outcome {
+            IngestOutcome::Created => "document.ingested",
+            IngestOutcome::Replaced => "document.replaced",
+            _ => return Ok(ingested),
+        };
+        self.changed(&namespace).await;
+        let doc = &ingested.document;
+        self.events
+            .record(|| {
+                let data = serde_json::json!({"id": doc.id, "title": doc.title});
+                let subject = format!("documents/{}", doc.id);
+                platform_event(&namespace, "documents", kind, subject, origin, data)
+            })
+            .await;
         Ok(ingested)
     }
 
@@ -265,8 +292,27 @@ impl KnowledgeBase {
 
     /// Soft delete.
     pub async fn delete(&self, namespace: &Namespace, id: Id) -> Result<()> {
+        self.delete_as(namespace, id, &Origin::default()).await
+    }
+
+    /// [`delete`](Self::delete) on behalf of `origin`, which its event carries.
+    pub async fn delete_as(&self, namespace: &Namespace, id: Id, origin: &Origin) -> Result<()> {
         self.store.delete(namespace, id).await?;
         self.changed(namespace).await;
+        self.events
+            .record(|| {
+                let data = serde_json::json!({"id": id});
+                let subject = format!("documents/{id}");
+                platform_event(
+                    namespace,
+                    "documents",
+                    "document.deleted",
+                    subject,
+                    origin,
+                    data,
+                )
+            })
+            .await;
         Ok(())
     }
 

@@ -12,7 +12,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::params::{
-    InNamespace, Listing, ListingQuery, NamespaceQuery, RequestIdOf, parse_id, platform_event,
+    InNamespace, Listing, ListingQuery, NamespaceQuery, RequestIdOf, origin, parse_id,
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::json::ApiJson;
@@ -57,27 +57,10 @@ async fn ingest(
 ) -> Result<(StatusCode, axum::Json<Ingested>), ApiError> {
     caller.require(Scope::DocumentsWrite)?;
     let services = state.platform().await?;
-    let done = services.knowledge.ingest(new).await?;
-    let kind = match done.outcome {
-        IngestOutcome::Created => Some("document.ingested"),
-        IngestOutcome::Replaced => Some("document.replaced"),
-        _ => None,
-    };
-    if let Some(kind) = kind {
-        let doc = &done.document;
-        let data = serde_json::json!({"id": doc.id, "title": doc.title, "by": caller.0.key_id});
-        services
-            .events
-            .emit(platform_event(
-                &doc.namespace,
-                "documents",
-                kind,
-                format!("documents/{}", doc.id),
-                &request,
-                data,
-            ))
-            .await;
-    }
+    let done = services
+        .knowledge
+        .ingest_as(new, &origin(&caller, &request))
+        .await?;
     let status = match done.outcome {
         IngestOutcome::Created => StatusCode::CREATED,
         _ => StatusCode::OK,
@@ -148,19 +131,10 @@ async fn remove(
     caller.require(Scope::DocumentsWrite)?;
     let id = parse_id(&id)?;
     let services = state.platform().await?;
-    services.knowledge.delete(&namespace, id).await?;
-    let data = serde_json::json!({"id": id, "by": caller.0.key_id});
     services
-        .events
-        .emit(platform_event(
-            &namespace,
-            "documents",
-            "document.deleted",
-            format!("documents/{id}"),
-            &request,
-            data,
-        ))
-        .await;
+        .knowledge
+        .delete_as(&namespace, id, &origin(&caller, &request))
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -11,7 +11,7 @@ use sp_core::hub::{
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::params::{InNamespace, NamespaceQuery, QueryOf, RequestIdOf, parse_id, platform_event};
+use super::params::{InNamespace, NamespaceQuery, QueryOf, parse_id};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
@@ -225,29 +225,5 @@ async fn invoke(
         request_id,
     };
     let services = state.platform().await?;
-    let namespace = call.namespace.clone();
-    let tool = call.tool.clone();
-    let request = RequestIdOf(call.request_id.clone());
-    let outcome = services.hub.invoke(call).await;
-    let (kind, data) = match &outcome {
-        Ok(result) => (
-            "tool.invoked",
-            serde_json::json!({"tool": tool, "service": result.service, "version": result.version,
-                "attempts": result.attempts, "duration_ms": result.duration_ms}),
-        ),
-        Err(err) => (
-            "tool.failed",
-            serde_json::json!({"tool": tool, "code": err.code().as_str(), "message": err.to_string()}),
-        ),
-    };
-    let event = platform_event(
-        &namespace,
-        "tools",
-        kind,
-        format!("tools/{tool}"),
-        &request,
-        data,
-    );
-    services.events.emit(event).await;
-    Ok(axum::Json(outcome?))
+    Ok(axum::Json(services.hub.invoke(call).await?))
 }

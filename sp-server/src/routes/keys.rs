@@ -4,34 +4,17 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
 use sp_core::Page;
-use sp_core::auth::{ApiKey, AuditEntry, NewApiKey, Scope, create_key};
+use sp_core::auth::{ApiKey, AuditEntry, NewApiKey, Scope};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::params::{RequestIdOf, platform_event};
+use super::params::{RequestIdOf, origin};
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
 use crate::openapi::{GatewayErrors, NotFound};
 use crate::state::AppState;
-
-/// Keys belong to no tenant: their events go to the default namespace's `keys` stream.
-fn key_event(
-    kind: &str,
-    id: &str,
-    request: &RequestIdOf,
-    data: serde_json::Value,
-) -> sp_core::events::NewEvent {
-    platform_event(
-        &sp_core::knowledge::Namespace::default(),
-        "keys",
-        kind,
-        format!("keys/{id}"),
-        request,
-        data,
-    )
-}
 
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
@@ -96,14 +79,11 @@ async fn create(
 ) -> Result<(StatusCode, axum::Json<CreatedKey>), ApiError> {
     caller.require(Scope::Admin)?;
     let services = state.platform().await?;
-    let created = create_key(services.keys.as_ref(), new).await?;
+    let created = services
+        .key_admin
+        .create(new, &origin(&caller, &request))
+        .await?;
     tracing::info!(key = %created.key.id, by = %caller.0.key_id, "api key created");
-    let data = serde_json::json!({"id": created.key.id, "scopes": created.key.scopes,
-        "by": caller.0.key_id});
-    services
-        .events
-        .emit(key_event("key.created", &created.key.id, &request, data))
-        .await;
     Ok((
         StatusCode::CREATED,
         axum::Json(CreatedKey {
@@ -126,7 +106,7 @@ struct Keys {
     security(("bearer" = ["admin"]), ("api_key" = ["admin"])))]
 async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Keys>, ApiError> {
     caller.require(Scope::Admin)?;
-    let keys = state.platform().await?.keys.list().await?;
+    let keys = state.platform().await?.key_admin.list().await?;
     Ok(axum::Json(Keys { keys }))
 }
 
@@ -144,12 +124,10 @@ async fn revoke(
 ) -> Result<axum::Json<ApiKey>, ApiError> {
     caller.require(Scope::Admin)?;
     let services = state.platform().await?;
-    let key = services.keys.revoke(&id).await?;
+    let key = services
+        .key_admin
+        .revoke(&id, &origin(&caller, &request))
+        .await?;
     tracing::info!(key = %key.id, by = %caller.0.key_id, "api key revoked");
-    let data = serde_json::json!({"id": key.id, "by": caller.0.key_id});
-    services
-        .events
-        .emit(key_event("key.revoked", &key.id, &request, data))
-        .await;
     Ok(axum::Json(key))
 }

@@ -3,6 +3,7 @@
 use axum::extract::{FromRequestParts, Query};
 use axum::http::request::Parts;
 use serde::Deserialize;
+use sp_core::events::Origin;
 use sp_core::knowledge::Namespace;
 use sp_core::{ErrorCode, PageRequest};
 use utoipa::IntoParams;
@@ -116,20 +117,9 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestIdOf {
     }
 }
 
-/// A platform event of `event_type` on `stream`, about `subject`, correlated with the
-/// request.
-pub fn platform_event(
-    namespace: &Namespace,
-    stream: &str,
-    event_type: &str,
-    subject: String,
-    request: &RequestIdOf,
-    data: serde_json::Value,
-) -> sp_core::events::NewEvent {
-    sp_core::events::NewEvent {
-        namespace: namespace.clone(),
-        subject: Some(subject),
-        correlationid: request.0.clone(),
-        ..sp_core::events::NewEvent::new(stream, event_type, data)
-    }
+/// Who made the request and its id, for the platform events the services record.
+pub fn origin(caller: &crate::middleware::auth::Caller, request: &RequestIdOf) -> Origin {
+    Origin::default()
+        .by(caller.0.key_id.clone())
+        .correlated_opt(request.0.clone())
 }

@@ -46,19 +46,8 @@ async fn create(
 ) -> Result<(StatusCode, axum::Json<Context>), ApiError> {
     caller.require(Scope::Contexts)?;
     let services = state.platform().await?;
-    let context = services.contexts.create(new).await?;
-    let data = serde_json::json!({"id": context.id, "by": caller.0.key_id});
-    services
-        .events
-        .emit(super::params::platform_event(
-            &context.namespace,
-            "contexts",
-            "context.created",
-            format!("contexts/{}", context.id),
-            &request,
-            data,
-        ))
-        .await;
+    let origin = super::params::origin(&caller, &request);
+    let context = services.contexts.create_as(new, &origin).await?;
     Ok((StatusCode::CREATED, axum::Json(context)))
 }
 

@@ -1,0 +1,92 @@
+//! [`KeyAdmin`]: creating, listing and revoking API keys, with the platform events they cause.
+
+use std::sync::Arc;
+
+use serde_json::json;
+
+use super::keys::{ApiKey, CreatedKey, KeyStore, NewApiKey, create_key};
+use crate::error::Result;
+use crate::events::{EventLog, Origin, Recorder, platform_event};
+use crate::knowledge::Namespace;
+
+/// Key administration over a [`KeyStore`]. Keys belong to no tenant: their events
+/// (`key.created`, `key.revoked`) go to the default namespace's `keys` stream.
+///
+/// ```
+/// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+/// use sp_core::auth::{KeyAdmin, NewApiKey};
+/// use sp_core::events::Origin;
+///
+/// # let store = std::sync::Arc::new(sp_core::auth::MemoryKeyStore::default());
+/// let admin = KeyAdmin::new(store);
+/// let new: NewApiKey =
+///     serde_json::from_value(serde_json::json!({"name": "ci", "scopes": ["documents:read"]}))
+///         .map_err(sp_core::Error::internal)?;
+/// let created = admin.create(new, &Origin::default()).await?;
+/// assert!(created.token.starts_with("sp_"));
+/// let revoked = admin.revoke(&created.key.id, &Origin::default()).await?;
+/// assert!(revoked.revoked_at.is_some());
+/// # Ok::<(), sp_core::Error>(())
+/// # }).unwrap();
+/// ```
+pub struct KeyAdmin {
+    store: Arc<dyn KeyStore>,
+    events: Recorder,
+}
+
+impl KeyAdmin {
+    /// Administration of the keys in `store`.
+    pub fn new(store: Arc<dyn KeyStore>) -> Self {
+        KeyAdmin {
+            store,
+            events: Recorder::default(),
+        }
+    }
+
+    /// Records key creations and revocations in `log`.
+    pub fn with_events(mut self, log: Arc<EventLog>) -> Self {
+        self.events = Recorder::new(log);
+        self
+    }
+
+    /// The store underneath.
+    pub fn store(&self) -> &Arc<dyn KeyStore> {
+        &self.store
+    }
+
+    /// Creates a key and returns it with its token (shown once).
+    pub async fn create(&self, new: NewApiKey, origin: &Origin) -> Result<CreatedKey> {
+        let created = create_key(self.store.as_ref(), new).await?;
+        let key = &created.key;
+        self.record(
+            "key.created",
+            key,
+            json!({"id": key.id, "scopes": key.scopes}),
+            origin,
+        )
+        .await;
+        Ok(created)
+    }
+
+    /// Every key, revoked ones included (never their secrets).
+    pub async fn list(&self) -> Result<Vec<ApiKey>> {
+        self.store.list().await
+    }
+
+    /// Revokes a key.
+    pub async fn revoke(&self, id: &str, origin: &Origin) -> Result<ApiKey> {
+        let key = self.store.revoke(id).await?;
+        self.record("key.revoked", &key, json!({"id": key.id}), origin)
+            .await;
+        Ok(key)
+    }
+
+    async fn record(&self, kind: &str, key: &ApiKey, data: serde_json::Value, origin: &Origin) {
+        self.events
+            .record(|| {
+                let subject = format!("keys/{}", key.id);
+                platform_event(&Namespace::default(), "keys", kind, subject, origin, data)
+            })
+            .await;
+    }
+}
