@@ -31,6 +31,7 @@ pub mod auth;
 mod backends;
 pub mod cache;
 pub mod context;
+mod database;
 mod embedded;
 mod error;
 pub mod events;
@@ -44,7 +45,10 @@ pub mod sql;
 mod stores;
 pub mod workflows;
 
-pub use auth::{CachedKeyStore, SqliteAuditStore, SqliteKeyStore, SqliteRefreshStore};
+pub use auth::{
+    CachedKeyStore, SqlAuditStore, SqlKeyStore, SqlRefreshStore, SqliteAuditStore, SqliteKeyStore,
+    SqliteRefreshStore,
+};
 #[cfg(feature = "postgres")]
 pub use auth::{PgAuditStore, PgKeyStore, PgRefreshStore};
 pub use backends::{Backends, Database};
@@ -53,7 +57,8 @@ pub use cache::MemoryCache;
 pub use cache::{RedisCache, RedisRateLimiter};
 #[cfg(feature = "postgres")]
 pub use context::PgContextStore;
-pub use context::SqliteContextStore;
+pub use context::{SqlContextStore, SqliteContextStore};
+pub use database::PoolStats;
 pub use embedded::{DATABASE_FILE, SqliteStore};
 #[cfg(feature = "postgres")]
 pub use events::PgEventStore;
@@ -68,7 +73,7 @@ pub use knowledge::SqliteDocumentStore;
 pub use postgres::PgStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
-pub use stores::{PoolStats, Stores};
+pub use stores::Stores;
 #[cfg(feature = "postgres")]
 pub use workflows::PgWorkflowStore;
-pub use workflows::SqliteWorkflowStore;
+pub use workflows::{SqlWorkflowStore, SqliteWorkflowStore};

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use sp_core::Id;
 use sp_core::chat::Role;
 use sp_core::context::{
-    AssembledPrompt, Budget, ChatTurn, Context, ContextStore, Contexts as Engine, MemoryBlock,
-    MemoryScope, Message, NewContext, NewMessage,
+    AssembledPrompt, Budget, ChatTurn, Context, Contexts as CoreContexts, MemoryBlock, MemoryScope,
+    Message, NewContext, NewMessage,
 };
 use sp_core::knowledge::{Namespace, SimpleTokenizer};
 use sp_core::{ChatModel, Result, Tokenizer};
@@ -20,7 +20,7 @@ use crate::convert::{awaitable, block, block_json, to_json};
 use crate::errors::{invalid, to_py};
 use crate::knowledge::KnowledgeStore;
 use crate::model::Model;
-use crate::stores::{self, Database};
+use crate::stores;
 
 fn context_id(raw: &str) -> PyResult<Id> {
     Id::parse_field("context_id", raw).map_err(to_py)
@@ -68,7 +68,7 @@ fn turn_json(turn: &ChatTurn) -> Value {
 /// Conversations and agent memory over the embedded store or PostgreSQL.
 #[pyclass(module = "story_portal._story_portal", frozen)]
 pub struct Contexts {
-    engine: Arc<Engine>,
+    engine: Arc<CoreContexts>,
     namespace: Namespace,
     /// The model's context window per sequence, for chat turns.
     window: usize,
@@ -76,6 +76,18 @@ pub struct Contexts {
 
 /// The work of each call, shared by its blocking and awaitable forms.
 impl Contexts {
+    pub(crate) fn from_parts(
+        engine: Arc<CoreContexts>,
+        namespace: Namespace,
+        window: usize,
+    ) -> Self {
+        Contexts {
+            engine,
+            namespace,
+            window,
+        }
+    }
+
     fn creating(
         &self,
         title: Option<String>,
@@ -187,22 +199,14 @@ impl Contexts {
         schema: Option<String>,
     ) -> PyResult<Self> {
         let namespace = stores::namespace(namespace)?;
-        let store: Arc<dyn ContextStore> = block(py, async move {
-            Ok(match stores::open(location, schema).await? {
-                Database::Embedded(db) => {
-                    Arc::new(sp_data::SqliteContextStore::new(&db)) as Arc<dyn ContextStore>
-                }
-                Database::Postgres(pg) => {
-                    pg.migrate().await?;
-                    Arc::new(sp_data::PgContextStore::new(&pg))
-                }
-            })
+        let store = block(py, async move {
+            Ok(stores::open(location, schema).await?.context_store())
         })?;
         let tokenizer: Arc<dyn Tokenizer> = match &model {
             Some(model) => Arc::new(model.engine.clone()),
             None => Arc::new(SimpleTokenizer),
         };
-        let mut engine = Engine::new(store, tokenizer);
+        let mut engine = CoreContexts::new(store, tokenizer);
         let mut window = 0;
         if let Some(model) = &model {
             window = model.engine.config().context_per_slot as usize;

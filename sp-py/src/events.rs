@@ -5,12 +5,12 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 use sp_core::PageRequest;
-use sp_core::events::{Event, EventBackend, EventLog, EventQuery, EventsConfig, NewEvent};
+use sp_core::events::{Event, EventLog, EventQuery, EventsConfig, NewEvent};
 use sp_core::knowledge::Namespace;
 
 use crate::convert::{awaitable, block, block_json, to_json};
 use crate::errors::to_py;
-use crate::stores::{self, Database};
+use crate::stores;
 
 /// The event log of a location.
 #[pyclass(module = "story_portal._story_portal", frozen)]
@@ -21,6 +21,10 @@ pub struct Events {
 
 /// The work of each call, shared by its blocking and awaitable forms.
 impl Events {
+    pub(crate) fn from_parts(log: Arc<EventLog>, namespace: Namespace) -> Self {
+        Events { log, namespace }
+    }
+
     fn appending(
         &self,
         stream: String,
@@ -79,16 +83,8 @@ impl Events {
         schema: Option<String>,
     ) -> PyResult<Self> {
         let namespace = stores::namespace(namespace)?;
-        let store: Arc<dyn EventBackend> = block(py, async move {
-            Ok(match stores::open(location, schema).await? {
-                Database::Embedded(db) => {
-                    Arc::new(sp_data::SqliteEventStore::new(&db)) as Arc<dyn EventBackend>
-                }
-                Database::Postgres(pg) => {
-                    pg.migrate().await?;
-                    Arc::new(sp_data::PgEventStore::new(&pg))
-                }
-            })
+        let store = block(py, async move {
+            Ok(stores::open(location, schema).await?.event_store())
         })?;
         Ok(Events {
             log: Arc::new(EventLog::new(store, EventsConfig::default())),

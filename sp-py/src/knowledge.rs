@@ -13,7 +13,7 @@ use sp_core::{Embedder, Id, Tokenizer};
 use crate::convert::{block, serialized, to_json, to_python};
 use crate::errors::{invalid, to_py};
 use crate::model::Model;
-use crate::stores::{self, Database};
+use crate::stores;
 
 use sp_platform::HASH_DIMENSIONS;
 
@@ -102,6 +102,10 @@ pub struct KnowledgeStore {
 }
 
 impl KnowledgeStore {
+    pub(crate) fn from_parts(base: Arc<KnowledgeBase>, namespace: Namespace) -> Self {
+        KnowledgeStore { base, namespace }
+    }
+
     fn namespace(&self, name: Option<String>) -> PyResult<Namespace> {
         match name {
             Some(name) => Namespace::new(name).map_err(to_py),
@@ -194,17 +198,11 @@ impl KnowledgeStore {
         };
         let namespace = stores::namespace(namespace)?;
         let dims = embedder.dimensions();
-        let store: Arc<dyn sp_core::knowledge::DocumentStore> = block(py, async move {
-            Ok(match stores::open(location, schema).await? {
-                Database::Embedded(db) => {
-                    Arc::new(sp_data::SqliteDocumentStore::open(&db, dims).await?)
-                        as Arc<dyn sp_core::knowledge::DocumentStore>
-                }
-                Database::Postgres(pg) => {
-                    pg.migrate().await?;
-                    Arc::new(sp_data::PgDocumentStore::open(&pg, dims).await?)
-                }
-            })
+        let store = block(py, async move {
+            stores::open(location, schema)
+                .await?
+                .document_store(dims)
+                .await
         })?;
         let mut base = KnowledgeBase::new(store, embedder, tokenizer, KnowledgeConfig::default())
             .map_err(to_py)?;

@@ -6,12 +6,12 @@ use std::sync::Arc;
 
 use pyo3::prelude::*;
 use serde_json::Value;
-use sp_core::hub::{Discovery, Hub, HubConfig, NewService, RegistryStore, Service, ToolInvocation};
+use sp_core::hub::{Discovery, Hub, HubConfig, NewService, Service, ToolInvocation};
 use sp_core::knowledge::Namespace;
 
 use crate::convert::{awaitable, block, block_json, to_json};
 use crate::errors::{invalid, to_py};
-use crate::stores::{self, Database};
+use crate::stores;
 
 /// The service registry and tool calls.
 #[pyclass(module = "story_portal._story_portal", frozen)]
@@ -22,6 +22,10 @@ pub struct Registry {
 
 /// The work of each call, shared by its blocking and awaitable forms.
 impl Registry {
+    pub(crate) fn from_parts(hub: Arc<Hub>, namespace: Namespace) -> Self {
+        Registry { hub, namespace }
+    }
+
     fn registering(
         &self,
         service: &Bound<'_, PyAny>,
@@ -95,16 +99,8 @@ impl Registry {
         schema: Option<String>,
     ) -> PyResult<Self> {
         let namespace = stores::namespace(namespace)?;
-        let store: Arc<dyn RegistryStore> = block(py, async move {
-            Ok(match stores::open(location, schema).await? {
-                Database::Embedded(db) => {
-                    Arc::new(sp_data::SqliteRegistryStore::new(&db)) as Arc<dyn RegistryStore>
-                }
-                Database::Postgres(pg) => {
-                    pg.migrate().await?;
-                    Arc::new(sp_data::PgRegistryStore::new(&pg))
-                }
-            })
+        let store = block(py, async move {
+            Ok(stores::open(location, schema).await?.registry_store())
         })?;
         let transport = Arc::new(sp_data::HttpTransport::new().map_err(to_py)?);
         Ok(Registry {

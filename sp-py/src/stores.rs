@@ -1,32 +1,11 @@
-//! Opening the stores of a location: a directory is the embedded database, a `postgres://`
-//! URL PostgreSQL (tables in `schema`).
+//! Opening a location's database (a directory is the embedded database, a `postgres://` URL
+//! PostgreSQL with its tables in `schema`), migrated, for the classes that open one store.
 
-use std::path::PathBuf;
-
-/// One opened database.
-pub enum Database {
-    /// The embedded SQLite database of a directory.
-    Embedded(sp_data::SqliteStore),
-    /// PostgreSQL (migrated lazily by each store's `open`).
-    Postgres(sp_data::PgStore),
-}
-
-/// Opens `location`.
-pub async fn open(location: String, schema: Option<String>) -> sp_core::Result<Database> {
-    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-        let mut config = sp_core::config::DatabaseConfig {
-            url: Some(location),
-            ..Default::default()
-        };
-        if let Some(schema) = schema {
-            config.schema = schema;
-        }
-        Ok(Database::Postgres(sp_data::PgStore::connect_lazy(&config)?))
-    } else {
-        Ok(Database::Embedded(
-            sp_data::SqliteStore::open(&PathBuf::from(location)).await?,
-        ))
-    }
+/// `location`'s database, migrated.
+pub async fn open(location: String, schema: Option<String>) -> sp_core::Result<sp_data::Database> {
+    let database = sp_data::Database::open(&location, schema.as_deref()).await?;
+    database.migrate().await?;
+    Ok(database)
 }
 
 /// The namespace a caller names, or the default one.

@@ -7,10 +7,10 @@ use std::time::Duration;
 
 use pyo3::prelude::*;
 use serde_json::Value;
-use sp_core::events::{EventBackend, EventLog, EventsConfig};
+use sp_core::events::{EventLog, EventsConfig};
 use sp_core::knowledge::Namespace;
 use sp_core::workflows::{
-    NewRun, NewWorkflow, PlatformActions, Run, Workflow, WorkflowStore, Workflows as Engine,
+    NewRun, NewWorkflow, PlatformActions, Run, Workflow, Workflows as CoreWorkflows,
     WorkflowsConfig,
 };
 use sp_core::{ChatModel, Id};
@@ -20,7 +20,7 @@ use crate::errors::{invalid, to_py};
 use crate::knowledge::KnowledgeStore;
 use crate::model::Model;
 use crate::registry::Registry;
-use crate::stores::{self, Database};
+use crate::stores;
 
 fn run_id(raw: &str) -> PyResult<Id> {
     Id::parse_field("run_id", raw).map_err(to_py)
@@ -29,12 +29,16 @@ fn run_id(raw: &str) -> PyResult<Id> {
 /// Workflows and their runs at a location, driven by this process.
 #[pyclass(module = "story_portal._story_portal", frozen)]
 pub struct Workflows {
-    engine: Arc<Engine>,
+    engine: Arc<CoreWorkflows>,
     namespace: Namespace,
 }
 
 /// The work of each call, shared by its blocking and awaitable forms.
 impl Workflows {
+    pub(crate) fn from_parts(engine: Arc<CoreWorkflows>, namespace: Namespace) -> Self {
+        Workflows { engine, namespace }
+    }
+
     fn defining(
         &self,
         workflow: &Bound<'_, PyAny>,
@@ -118,25 +122,13 @@ impl Workflows {
         schema: Option<String>,
     ) -> PyResult<Self> {
         let namespace = stores::namespace(namespace)?;
-        let (store, events): (Arc<dyn WorkflowStore>, Arc<dyn EventBackend>) =
-            block(py, async move {
-                Ok(match stores::open(location, schema).await? {
-                    Database::Embedded(db) => (
-                        Arc::new(sp_data::SqliteWorkflowStore::new(&db)) as Arc<dyn WorkflowStore>,
-                        Arc::new(sp_data::SqliteEventStore::new(&db)) as Arc<dyn EventBackend>,
-                    ),
-                    Database::Postgres(pg) => (
-                        {
-                            pg.migrate().await?;
-                            Arc::new(sp_data::PgWorkflowStore::new(&pg))
-                        } as Arc<dyn WorkflowStore>,
-                        Arc::new(sp_data::PgEventStore::new(&pg)) as Arc<dyn EventBackend>,
-                    ),
-                })
-            })?;
+        let (store, events) = block(py, async move {
+            let database = stores::open(location, schema).await?;
+            Ok((database.workflow_store(), database.event_store()))
+        })?;
         let model = model.map(|m| Arc::new(m.engine.clone()) as Arc<dyn ChatModel>);
         let actions = PlatformActions::new(registry.hub.clone(), knowledge.base.clone(), model);
-        let engine = Arc::new(Engine::new(
+        let engine = Arc::new(CoreWorkflows::new(
             store,
             Arc::new(EventLog::new(events, EventsConfig::default())),
             Arc::new(actions),

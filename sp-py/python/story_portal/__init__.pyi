@@ -197,6 +197,30 @@ class KnowledgeStore:
     def delete(self, document_id: str, *, namespace: Optional[str] = None) -> None: ...
     def adelete(self, document_id: str, *, namespace: Optional[str] = None) -> Awaitable[None]: ...
 
+class Platform:
+    """Every service of one location, opened together and wired to each other, as the server
+    runs them: contexts search the knowledge store, workflows call the registry's tools, and
+    every change (ingest, delete, context created, tool called) is an event in the log."""
+    @staticmethod
+    def open(
+        location: str,
+        *,
+        model: Optional[Model] = None,
+        namespace: Optional[str] = None,
+        schema: Optional[str] = None,
+        cache: bool = True,
+    ) -> "Platform": ...
+    @property
+    def knowledge(self) -> KnowledgeStore: ...
+    @property
+    def contexts(self) -> "Contexts": ...
+    @property
+    def registry(self) -> "Registry": ...
+    @property
+    def events(self) -> Events: ...
+    @property
+    def workflows(self) -> "Workflows": ...
+
 class Contexts:
     """Conversations with stored messages, memory blocks, prompt assembly and chat turns.
 
