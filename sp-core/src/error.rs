@@ -5,6 +5,32 @@ use crate::codes::ErrorCode;
 /// A `Result` whose error is [`Error`].
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
+/// Declares [`Error`] with each variant's [`ErrorCode`] beside it (`Variant {…} => Code`), so
+/// `code()` is generated from the same table and no variant can lack a code.
+macro_rules! platform_errors {
+    (
+        $(#[$enum_meta:meta])*
+        pub enum Error {
+            $( $(#[$meta:meta])* $variant:ident $fields:tt => $code:ident, )*
+        }
+    ) => {
+        $(#[$enum_meta])*
+        pub enum Error {
+            $( $(#[$meta])* $variant $fields, )*
+        }
+
+        impl Error {
+            /// The stable code of this error.
+            pub fn code(&self) -> ErrorCode {
+                match self {
+                    $( Error::$variant { .. } => ErrorCode::$code, )*
+                }
+            }
+        }
+    };
+}
+
+platform_errors! {
 /// An error from any Story Portal layer. Each variant maps to one stable [`ErrorCode`].
 ///
 /// ```
@@ -24,10 +50,10 @@ pub enum Error {
         field: String,
         /// Why the value was refused.
         reason: String,
-    },
+    } => InvalidInput,
     /// A pagination cursor could not be decoded.
     #[error("invalid cursor: {0}")]
-    InvalidCursor(String),
+    InvalidCursor(String) => InvalidCursor,
     /// The configuration is invalid.
     #[error("invalid configuration at `{key}`: {reason}")]
     Config {
@@ -35,18 +61,18 @@ pub enum Error {
         key: String,
         /// Why the value was refused, and where it came from.
         reason: String,
-    },
+    } => InvalidConfig,
     /// A resource does not exist or is not visible.
     #[error("{kind} `{id}` not found")]
     NotFound {
-        /// What kind of resource (`document`, `context`, …).
-        kind: &'static str,
+        /// What kind of resource.
+        kind: Resource,
         /// The identifier that was looked up.
         id: String,
-    },
+    } => NotFound,
     /// The request conflicts with the resource's current state.
     #[error("conflict: {0}")]
-    Conflict(String),
+    Conflict(String) => Conflict,
     /// A backend is unreachable or not ready.
     #[error("{backend} unavailable: {reason}")]
     Unavailable {
@@ -57,7 +83,7 @@ pub enum Error {
         /// The driver's own error, for `source()` chains and downcasting.
         #[source]
         source: Option<BoxError>,
-    },
+    } => Unavailable,
     /// The prompt plus the tokens to generate do not fit the model's context window.
     #[error(
         "context length exceeded: {prompt_tokens} prompt tokens + {max_tokens} to generate > {context_size} (the context window)"
@@ -69,13 +95,13 @@ pub enum Error {
         max_tokens: usize,
         /// The window available to one request.
         context_size: usize,
-    },
+    } => ContextLengthExceeded,
     /// The engine's queue is full; retry later.
     #[error("overloaded: {waiting} requests already wait for a slot; retry later")]
     Overloaded {
         /// Queue capacity that was reached.
         waiting: usize,
-    },
+    } => Overloaded,
     /// A model file could not be loaded.
     #[error("cannot load model {path}: {reason}")]
     ModelLoad {
@@ -83,10 +109,10 @@ pub enum Error {
         path: String,
         /// Missing, unreadable, not GGUF, corrupt, …
         reason: String,
-    },
+    } => ModelLoad,
     /// The model runtime failed while generating.
     #[error("inference failed: {0}")]
-    Inference(String),
+    Inference(String) => Inference,
     /// A constraint the decoder cannot enforce.
     #[error("{field} cannot be enforced: {reason}")]
     ConstraintUnsupported {
@@ -94,13 +120,13 @@ pub enum Error {
         field: String,
         /// The unsupported construct, as the decoder names it.
         reason: String,
-    },
+    } => ConstraintUnsupported,
     /// A constrained reply that fails its independent check.
     #[error("constrained output failed its check: {reason}")]
     ConstraintViolated {
         /// What the validator found.
         reason: String,
-    },
+    } => ConstraintViolated,
     /// A document's content exceeds the configured limit.
     #[error("document too large: {bytes} bytes, the limit is {limit}")]
     DocumentTooLarge {
@@ -108,7 +134,7 @@ pub enum Error {
         bytes: usize,
         /// The limit (`max_document_bytes`).
         limit: usize,
-    },
+    } => DocumentTooLarge,
     /// A vector's length differs from the store's dimension.
     #[error("dimension mismatch: the store holds {expected}-dimensional vectors, got {got}")]
     DimensionMismatch {
@@ -116,10 +142,10 @@ pub enum Error {
         expected: usize,
         /// The vector's length.
         got: usize,
-    },
+    } => DimensionMismatch,
     /// A vector holds NaN or infinity.
     #[error("invalid vector: {0}")]
-    InvalidVector(String),
+    InvalidVector(String) => InvalidVector,
     /// A message is over the size limit.
     #[error("message too large: {bytes} bytes, the limit is {limit}")]
     MessageTooLarge {
@@ -127,13 +153,13 @@ pub enum Error {
         bytes: usize,
         /// The limit.
         limit: usize,
-    },
+    } => MessageTooLarge,
     /// A tool result names a call the context never made.
     #[error("tool result for `{tool_call_id}`, but no earlier assistant message made that call")]
     ToolCallUnknown {
         /// The id the tool message named.
         tool_call_id: String,
-    },
+    } => ToolCallUnknown,
     /// A memory block is over its limit.
     #[error("memory block `{name}` is {chars} characters, its limit is {limit}")]
     MemoryBlockTooLarge {
@@ -143,22 +169,22 @@ pub enum Error {
         chars: usize,
         /// Its limit.
         limit: usize,
-    },
+    } => MemoryBlockTooLarge,
     /// No valid credential.
     #[error("unauthorized: {0}")]
-    Unauthorized(String),
+    Unauthorized(String) => Unauthorized,
     /// The credential lacks a scope.
     #[error("forbidden: this endpoint needs the `{scope}` scope")]
     Forbidden {
         /// The scope needed.
         scope: String,
-    },
+    } => Forbidden,
     /// A rate limit is spent.
     #[error("rate limited: retry in {retry_after_secs} s")]
     RateLimited {
         /// Seconds until a request is allowed again.
         retry_after_secs: u64,
-    },
+    } => RateLimited,
     /// Tool arguments that fail the tool's input schema.
     #[error("arguments of tool `{tool}` do not match its schema: {}", violations.join("; "))]
     ToolArgumentsInvalid {
@@ -166,19 +192,19 @@ pub enum Error {
         tool: String,
         /// Each violation, with its JSON pointer.
         violations: Vec<String>,
-    },
+    } => ToolArgumentsInvalid,
     /// No service offers the tool.
     #[error("no registered service offers tool `{tool}`")]
     ToolUnknown {
         /// The tool asked for.
         tool: String,
-    },
+    } => ToolUnknown,
     /// No live healthy instance.
     #[error("service `{service}` has no live healthy instance")]
     ServiceUnhealthy {
         /// `name@version`.
         service: String,
-    },
+    } => ServiceUnhealthy,
     /// The breaker is open.
     #[error(
         "service `{service}` is failing: its circuit breaker is open for {retry_after_secs} s more"
@@ -188,7 +214,7 @@ pub enum Error {
         service: String,
         /// Seconds until a probe is let through.
         retry_after_secs: u64,
-    },
+    } => CircuitOpen,
     /// No answer in time.
     #[error("service `{service}` did not answer within {timeout_ms} ms")]
     UpstreamTimeout {
@@ -196,7 +222,7 @@ pub enum Error {
         service: String,
         /// The timeout.
         timeout_ms: u64,
-    },
+    } => UpstreamTimeout,
     /// The upstream failed.
     #[error("service `{service}` failed{}: {reason}", status.map(|s| format!(" with HTTP {s}")).unwrap_or_default())]
     UpstreamError {
@@ -206,7 +232,7 @@ pub enum Error {
         status: Option<u16>,
         /// What went wrong (its error body, shortened, or the connection error).
         reason: String,
-    },
+    } => UpstreamError,
     /// An event's data is over the limit.
     #[error("event data is {size} bytes, over the limit of {limit} (events.max_data_bytes)")]
     EventTooLarge {
@@ -214,13 +240,13 @@ pub enum Error {
         size: usize,
         /// The limit.
         limit: usize,
-    },
+    } => EventTooLarge,
     /// A stream with no events.
     #[error("stream `{stream}` has no events")]
     StreamUnknown {
         /// The stream.
         stream: String,
-    },
+    } => StreamUnknown,
     /// An offset past the stream's head.
     #[error("stream `{stream}` holds offsets 1 to {head}; {offset} does not exist")]
     OffsetOutOfRange {
@@ -230,19 +256,19 @@ pub enum Error {
         offset: u64,
         /// The stream's last offset.
         head: u64,
-    },
+    } => OffsetOutOfRange,
     /// No such consumer group.
     #[error("consumer group `{group}` does not exist")]
     GroupUnknown {
         /// The group.
         group: String,
-    },
+    } => GroupUnknown,
     /// Workflow steps in a cycle.
     #[error("the workflow's steps {} wait on a cycle", steps.join(", "))]
     WorkflowCycle {
         /// The steps that cannot run.
         steps: Vec<String>,
-    },
+    } => WorkflowCycle,
     /// A step wired to nothing.
     #[error("workflow step `{step}`: {reason}")]
     WorkflowWiring {
@@ -250,7 +276,7 @@ pub enum Error {
         step: String,
         /// What it reads or needs that is not there.
         reason: String,
-    },
+    } => WorkflowWiring,
     /// A workflow step calls a tool nobody offers.
     #[error("workflow step `{step}` calls tool `{tool}`, which no registered service offers")]
     WorkflowToolUnknown {
@@ -258,7 +284,7 @@ pub enum Error {
         step: String,
         /// The tool.
         tool: String,
-    },
+    } => WorkflowToolUnknown,
     /// A run's stored definition no longer reads, so the run cannot go on.
     #[error("the stored definition of run {run} no longer reads: {reason}")]
     WorkflowUnreadable {
@@ -266,7 +292,7 @@ pub enum Error {
         run: String,
         /// What is wrong with it.
         reason: String,
-    },
+    } => WorkflowUnreadable,
     /// An unexpected failure; details are logged, not shown to API callers.
     #[error("internal error: {message}")]
     Internal {
@@ -275,55 +301,74 @@ pub enum Error {
         /// The underlying error, for `source()` chains and downcasting.
         #[source]
         source: Option<BoxError>,
-    },
+    } => Internal,
+}
+}
+
+/// What a [`Error::NotFound`] could not find. Its name (`as_str`, `Display`) is what messages
+/// say: `document `0191…` not found`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum Resource {
+    /// A knowledge document.
+    Document,
+    /// A namespace (no document was ever stored in it).
+    Namespace,
+    /// An agent context.
+    Context,
+    /// A message of a context.
+    Message,
+    /// A memory block.
+    MemoryBlock,
+    /// An API key.
+    Key,
+    /// A model this server does not serve.
+    Model,
+    /// A registered service version.
+    Service,
+    /// An instance of a service.
+    Instance,
+    /// A workflow definition.
+    Workflow,
+    /// A workflow run.
+    WorkflowRun,
+    /// A dead-lettered event.
+    DeadLetter,
+    /// A database row a statement required (a store's own bookkeeping).
+    Record,
+}
+
+impl Resource {
+    /// The resource's name in messages.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Resource::Document => "document",
+            Resource::Namespace => "namespace",
+            Resource::Context => "context",
+            Resource::Message => "message",
+            Resource::MemoryBlock => "memory block",
+            Resource::Key => "key",
+            Resource::Model => "model",
+            Resource::Service => "service",
+            Resource::Instance => "instance",
+            Resource::Workflow => "workflow",
+            Resource::WorkflowRun => "workflow run",
+            Resource::DeadLetter => "dead letter",
+            Resource::Record => "record",
+        }
+    }
+}
+
+impl std::fmt::Display for Resource {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// A cause an [`Error`] keeps: any error that can cross threads.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
 
 impl Error {
-    /// The stable code of this error.
-    pub fn code(&self) -> ErrorCode {
-        match self {
-            Error::InvalidInput { .. } => ErrorCode::InvalidInput,
-            Error::InvalidCursor(_) => ErrorCode::InvalidCursor,
-            Error::Config { .. } => ErrorCode::InvalidConfig,
-            Error::NotFound { .. } => ErrorCode::NotFound,
-            Error::Conflict(_) => ErrorCode::Conflict,
-            Error::Unavailable { .. } => ErrorCode::Unavailable,
-            Error::ContextLengthExceeded { .. } => ErrorCode::ContextLengthExceeded,
-            Error::Overloaded { .. } => ErrorCode::Overloaded,
-            Error::ModelLoad { .. } => ErrorCode::ModelLoad,
-            Error::Inference(_) => ErrorCode::Inference,
-            Error::ConstraintUnsupported { .. } => ErrorCode::ConstraintUnsupported,
-            Error::ConstraintViolated { .. } => ErrorCode::ConstraintViolated,
-            Error::DocumentTooLarge { .. } => ErrorCode::DocumentTooLarge,
-            Error::DimensionMismatch { .. } => ErrorCode::DimensionMismatch,
-            Error::InvalidVector(_) => ErrorCode::InvalidVector,
-            Error::MessageTooLarge { .. } => ErrorCode::MessageTooLarge,
-            Error::ToolCallUnknown { .. } => ErrorCode::ToolCallUnknown,
-            Error::MemoryBlockTooLarge { .. } => ErrorCode::MemoryBlockTooLarge,
-            Error::Unauthorized(_) => ErrorCode::Unauthorized,
-            Error::Forbidden { .. } => ErrorCode::Forbidden,
-            Error::RateLimited { .. } => ErrorCode::RateLimited,
-            Error::ToolArgumentsInvalid { .. } => ErrorCode::ToolArgumentsInvalid,
-            Error::ToolUnknown { .. } => ErrorCode::ToolUnknown,
-            Error::ServiceUnhealthy { .. } => ErrorCode::ServiceUnhealthy,
-            Error::CircuitOpen { .. } => ErrorCode::CircuitOpen,
-            Error::UpstreamTimeout { .. } => ErrorCode::UpstreamTimeout,
-            Error::UpstreamError { .. } => ErrorCode::UpstreamError,
-            Error::EventTooLarge { .. } => ErrorCode::EventTooLarge,
-            Error::StreamUnknown { .. } => ErrorCode::StreamUnknown,
-            Error::OffsetOutOfRange { .. } => ErrorCode::OffsetOutOfRange,
-            Error::GroupUnknown { .. } => ErrorCode::GroupUnknown,
-            Error::WorkflowCycle { .. } => ErrorCode::WorkflowCycle,
-            Error::WorkflowWiring { .. } => ErrorCode::WorkflowWiring,
-            Error::WorkflowToolUnknown { .. } => ErrorCode::WorkflowToolUnknown,
-            Error::WorkflowUnreadable { .. } => ErrorCode::WorkflowUnreadable,
-            Error::Internal { .. } => ErrorCode::Internal,
-        }
-    }
-
     /// Shorthand for [`Error::InvalidInput`].
     pub fn invalid_input(field: impl Into<String>, reason: impl Into<String>) -> Self {
         Error::InvalidInput {
@@ -398,7 +443,7 @@ mod tests {
             ),
             (
                 Error::NotFound {
-                    kind: "document",
+                    kind: crate::Resource::Document,
                     id: "1".into(),
                 },
                 "SP-RES-001",

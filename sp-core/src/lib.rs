@@ -11,7 +11,7 @@
 //! let id = Id::new();
 //! let page = PageRequest::new(Some(20), None)?;
 //! assert_eq!(page.limit, 20);
-//! let err = Error::NotFound { kind: "document", id: id.to_string() };
+//! let err = Error::NotFound { kind: sp_core::Resource::Document, id: id.to_string() };
 //! assert_eq!(err.code(), ErrorCode::NotFound);
 //! assert_eq!(err.code().http_status(), 404);
 //! # Ok::<(), sp_core::Error>(())
@@ -45,7 +45,7 @@ pub mod workflows;
 
 pub use codes::ErrorCode;
 pub use config::{Config, ConfigSources};
-pub use error::{BoxError, Error, Result};
+pub use error::{BoxError, Error, Resource, Result};
 pub use id::Id;
 pub use model::{ChatModel, Embedder, Tokenizer};
 pub use page::{Cursor, Page, PageRequest};

@@ -32,7 +32,7 @@ pub(crate) fn sqlx_error(backend: &str, err: sqlx::Error) -> Error {
         }
         // A statement that must return a row found none: what it looked for is gone.
         sqlx::Error::RowNotFound => Error::NotFound {
-            kind: "record",
+            kind: sp_core::Resource::Record,
             id: format!("(in {backend})"),
         },
         other => Error::internal_from(backend, other),

@@ -99,7 +99,7 @@ async fn create_get_list_delete(f: &Fixture) {
     assert!(matches!(
         err,
         Error::NotFound {
-            kind: "context",
+            kind: sp_core::Resource::Context,
             ..
         }
     ));
@@ -245,7 +245,7 @@ async fn fork_copies_up_to_a_message(f: &Fixture) {
     assert!(matches!(
         err,
         Error::NotFound {
-            kind: "message",
+            kind: sp_core::Resource::Message,
             ..
         }
     ));
@@ -319,7 +319,7 @@ async fn memory_blocks_are_scoped_and_bounded(f: &Fixture) {
     assert!(matches!(
         err,
         Error::NotFound {
-            kind: "context",
+            kind: sp_core::Resource::Context,
             ..
         }
     ));
@@ -355,7 +355,7 @@ async fn bad_input_leaves_the_context_as_it_was(f: &Fixture) {
     assert!(matches!(
         err,
         Error::NotFound {
-            kind: "context",
+            kind: sp_core::Resource::Context,
             ..
         }
     ));

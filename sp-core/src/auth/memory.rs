@@ -55,7 +55,7 @@ impl KeyStore for MemoryKeyStore {
     async fn revoke(&self, id: &str) -> Result<ApiKey> {
         let mut keys = self.keys.lock().await;
         let (key, _) = keys.get_mut(id).ok_or_else(|| Error::NotFound {
-            kind: "key",
+            kind: crate::Resource::Key,
             id: id.into(),
         })?;
         key.revoked_at.get_or_insert_with(Timestamp::now);

@@ -310,7 +310,8 @@ impl Contexts {
                     Ok(hits) => hits,
                     // No archival memory in this namespace yet: nothing to retrieve.
                     Err(Error::NotFound {
-                        kind: "namespace", ..
+                        kind: crate::Resource::Namespace,
+                        ..
                     }) => Vec::new(),
                     Err(err) => return Err(err),
                 }

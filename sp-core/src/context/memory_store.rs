@@ -36,7 +36,7 @@ impl std::fmt::Debug for MemoryContextStore {
 
 fn context_not_found(id: Id) -> Error {
     Error::NotFound {
-        kind: "context",
+        kind: crate::Resource::Context,
         id: id.to_string(),
     }
 }
@@ -109,7 +109,7 @@ impl ContextStore for MemoryContextStore {
             .iter()
             .position(|m| m.id == at)
             .ok_or_else(|| Error::NotFound {
-                kind: "message",
+                kind: crate::Resource::Message,
                 id: at.to_string(),
             })?;
         let now = Timestamp::now();
@@ -259,7 +259,7 @@ impl ContextStore for MemoryContextStore {
             .remove(&(namespace.clone(), scope.clone(), name.to_owned()))
             .map(|_| ())
             .ok_or_else(|| Error::NotFound {
-                kind: "memory block",
+                kind: crate::Resource::MemoryBlock,
                 id: name.to_owned(),
             })
     }

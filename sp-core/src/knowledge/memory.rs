@@ -61,7 +61,7 @@ impl MemoryStore {
             Ok(())
         } else {
             Err(Error::NotFound {
-                kind: "namespace",
+                kind: crate::Resource::Namespace,
                 id: namespace.as_str().to_owned(),
             })
         }
@@ -309,7 +309,7 @@ impl DocumentStore for MemoryStore {
 
 fn not_found(id: Id) -> Error {
     Error::NotFound {
-        kind: "document",
+        kind: crate::Resource::Document,
         id: id.to_string(),
     }
 }

@@ -50,7 +50,7 @@ impl KeyRow {
 
 fn key_not_found(id: &str) -> Error {
     Error::NotFound {
-        kind: "key",
+        kind: sp_core::Resource::Key,
         id: id.to_owned(),
     }
 }

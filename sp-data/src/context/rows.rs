@@ -140,21 +140,21 @@ impl TryFrom<MemoryRow> for MemoryBlock {
 
 pub(crate) fn context_not_found(id: Id) -> Error {
     Error::NotFound {
-        kind: "context",
+        kind: sp_core::Resource::Context,
         id: id.to_string(),
     }
 }
 
 pub(crate) fn message_not_found(id: Id) -> Error {
     Error::NotFound {
-        kind: "message",
+        kind: sp_core::Resource::Message,
         id: id.to_string(),
     }
 }
 
 pub(crate) fn memory_not_found(name: &str) -> Error {
     Error::NotFound {
-        kind: "memory block",
+        kind: sp_core::Resource::MemoryBlock,
         id: name.to_owned(),
     }
 }

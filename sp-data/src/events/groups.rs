@@ -213,7 +213,7 @@ impl GroupStore for $store {
             .await
             .map_err(<$db as Dialect>::error)?
             .ok_or_else(|| Error::NotFound {
-                kind: "dead letter",
+                kind: sp_core::Resource::DeadLetter,
                 id: id.to_string(),
             })?
             .into_letter()

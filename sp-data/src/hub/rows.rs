@@ -236,7 +236,7 @@ pub(crate) fn filters(query: &Discovery, plan: &DiscoveryPlan) -> (String, Vec<S
 
 pub(crate) fn service_not_found(name: &str, version: &str) -> Error {
     Error::NotFound {
-        kind: "service",
+        kind: sp_core::Resource::Service,
         id: format!("{name}@{version}"),
     }
 }

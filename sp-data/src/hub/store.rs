@@ -338,7 +338,7 @@ macro_rules! registry_store {
                         .map_err(<$db as Dialect>::error)?;
                 if deleted.rows_affected() == 0 {
                     return Err(Error::NotFound {
-                        kind: "instance",
+                        kind: sp_core::Resource::Instance,
                         id: instance.to_string(),
                     });
                 }

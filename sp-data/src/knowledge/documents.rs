@@ -84,7 +84,7 @@ impl TryFrom<SectionRow> for Section {
 
 pub(super) fn not_found(id: Id) -> Error {
     Error::NotFound {
-        kind: "document",
+        kind: sp_core::Resource::Document,
         id: id.to_string(),
     }
 }
@@ -167,7 +167,7 @@ macro_rules! document_rows {
                         .await
                         .map_err(<$db as Dialect>::error)?;
                 found.ok_or_else(|| Error::NotFound {
-                    kind: "namespace",
+                    kind: sp_core::Resource::Namespace,
                     id: namespace.as_str().to_owned(),
                 })?;
                 self.known_namespaces

@@ -186,7 +186,7 @@ pub(crate) fn already_ended(id: Id, status: &str) -> Error {
 /// No such run in the namespace.
 pub(crate) fn run_unknown(id: Id) -> Error {
     Error::NotFound {
-        kind: "workflow run",
+        kind: sp_core::Resource::WorkflowRun,
         id: id.to_string(),
     }
 }
@@ -194,7 +194,7 @@ pub(crate) fn run_unknown(id: Id) -> Error {
 /// No such workflow in the namespace.
 pub(crate) fn workflow_unknown(name: &str) -> Error {
     Error::NotFound {
-        kind: "workflow",
+        kind: sp_core::Resource::Workflow,
         id: name.to_owned(),
     }
 }

@@ -34,7 +34,7 @@ pub(super) fn engine(state: &AppState) -> Result<&Engine> {
 pub(super) fn check_model(engine: &Engine, model: Option<&str>) -> Result<()> {
     match model {
         Some(name) if !name.is_empty() && name != engine.info().id => Err(Error::NotFound {
-            kind: "model",
+            kind: sp_core::Resource::Model,
             id: name.to_owned(),
         }),
         _ => Ok(()),

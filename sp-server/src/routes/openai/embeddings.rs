@@ -153,6 +153,10 @@ pub async fn model(
     caller.require(Scope::Inference)?;
     match model_card(&state) {
         Some(card) if card["id"] == id.as_str() => Ok(axum::Json(card)),
-        _ => Err(Error::NotFound { kind: "model", id }.into()),
+        _ => Err(Error::NotFound {
+            kind: sp_core::Resource::Model,
+            id,
+        }
+        .into()),
     }
 }
