@@ -37,6 +37,7 @@ pub mod hub;
 pub mod id;
 pub mod knowledge;
 pub mod model;
+pub mod namespace;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod page;
@@ -48,6 +49,7 @@ pub use config::{Config, ConfigSources};
 pub use error::{BoxError, Error, Resource, Result};
 pub use id::Id;
 pub use model::{ChatModel, Embedder, Tokenizer};
+pub use namespace::Namespace;
 pub use page::{Cursor, Page, PageRequest};
 pub use time::Timestamp;
 

@@ -32,7 +32,6 @@ mod backends;
 pub mod cache;
 pub mod context;
 mod database;
-mod embedded;
 mod error;
 pub mod events;
 pub mod hub;
@@ -42,9 +41,12 @@ mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
 pub mod sql;
+mod sqlite;
 mod stores;
 pub mod workflows;
 
+#[cfg(feature = "redis")]
+pub use auth::RedisRateLimiter;
 pub use auth::{
     CachedKeyStore, SqlAuditStore, SqlKeyStore, SqlRefreshStore, SqliteAuditStore, SqliteKeyStore,
     SqliteRefreshStore,
@@ -54,12 +56,11 @@ pub use auth::{PgAuditStore, PgKeyStore, PgRefreshStore};
 pub use backends::{Backends, Database};
 pub use cache::MemoryCache;
 #[cfg(feature = "redis")]
-pub use cache::{RedisCache, RedisRateLimiter};
+pub use cache::RedisCache;
 #[cfg(feature = "postgres")]
 pub use context::PgContextStore;
 pub use context::{SqlContextStore, SqliteContextStore};
 pub use database::PoolStats;
-pub use embedded::{DATABASE_FILE, SqliteStore};
 #[cfg(feature = "postgres")]
 pub use events::PgEventStore;
 pub use events::SqliteEventStore;
@@ -73,6 +74,7 @@ pub use knowledge::SqliteDocumentStore;
 pub use postgres::PgStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
+pub use sqlite::{DATABASE_FILE, SqliteStore};
 pub use stores::Stores;
 #[cfg(feature = "postgres")]
 pub use workflows::PgWorkflowStore;

@@ -55,8 +55,8 @@
 pub mod prelude;
 
 pub use sp_core::{
-    BoxError, ChatModel, Config, ConfigSources, Cursor, Embedder, Error, ErrorCode, Id, Page,
-    PageRequest, Result, Timestamp, Tokenizer,
+    BoxError, ChatModel, Config, ConfigSources, Cursor, Embedder, Error, ErrorCode, Id, Namespace,
+    Page, PageRequest, Resource, Result, Timestamp, Tokenizer,
 };
 pub use sp_core::{auth, cache, chat, config, context, events, health, hub, knowledge, workflows};
 pub use sp_platform::{HASH_DIMENSIONS, KEY_LOOKUP_TTL, Platform, PlatformBuilder};

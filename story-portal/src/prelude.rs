@@ -4,15 +4,15 @@
 //! model traits, and (with their features) the model engine and the server.
 
 pub use crate::{
-    ChatModel, Config, ConfigSources, Embedder, Error, ErrorCode, Id, Page, PageRequest, Platform,
-    PlatformBuilder, Result, Timestamp, Tokenizer,
+    ChatModel, Config, ConfigSources, Embedder, Error, ErrorCode, Id, Namespace, Page, PageRequest,
+    Platform, PlatformBuilder, Result, Timestamp, Tokenizer,
 };
 pub use sp_core::chat::{ChatMessage, Role, Sampling, StreamEvent};
 pub use sp_core::context::{Context, Contexts, MemoryScope, Message, NewContext, NewMessage};
 pub use sp_core::events::{Event, EventLog, EventQuery, NewEvent};
 pub use sp_core::hub::{Discovery, Hub, NewService, Service};
 pub use sp_core::knowledge::{
-    Document, KnowledgeBase, Namespace, NewDocument, SearchHit, SearchMode, SearchQuery,
+    Document, KnowledgeBase, NewDocument, SearchHit, SearchMode, SearchQuery,
 };
 pub use sp_core::workflows::{NewRun, NewWorkflow, Run, Workflow, Workflows};
 pub use sp_data::{Backends, Database};

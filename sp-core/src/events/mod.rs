@@ -8,179 +8,18 @@
 mod config;
 mod consume;
 mod groups;
+mod log;
 mod origin;
 mod store;
 mod types;
 mod validate;
 
-use std::sync::Arc;
-
 pub use config::EventsConfig;
 pub use consume::Delivered;
 pub use groups::{DeadLetter, Group, GroupStart, GroupStore, NewGroup};
+pub use log::{EventLog, Live};
 pub(crate) use origin::Recorder;
 pub use origin::{Origin, platform_event};
 pub use store::{EventBackend, EventStore};
 pub use types::{Event, EventQuery, NewEvent};
 pub use validate::{stream_name, validate_event, validate_query};
-
-use crate::error::{Error, Result};
-use crate::{Page, PageRequest};
-
-/// The event log of a process.
-///
-/// ```
-/// # async fn demo(store: std::sync::Arc<dyn sp_core::events::EventBackend>) -> sp_core::Result<()> {
-/// use serde_json::json;
-/// use sp_core::events::{EventLog, EventQuery, EventsConfig, NewEvent};
-///
-/// let log = EventLog::new(store, EventsConfig::default());
-/// let mut live = log.subscribe();
-/// let stored = log.append(NewEvent::new("orders", "order.placed", json!({"id": 7}))).await?;
-/// assert_eq!(live.next().await?.map(|e| e.offset), Some(stored.offset));
-/// let replay = EventQuery { stream: Some("orders".into()), from_offset: Some(1), ..Default::default() };
-/// let page = log.query(&replay, &Default::default()).await?;
-/// # let _ = page; Ok(()) }
-/// ```
-pub struct EventLog {
-    store: Arc<dyn EventBackend>,
-    config: EventsConfig,
-    live: tokio::sync::broadcast::Sender<Arc<Event>>,
-}
-
-impl EventLog {
-    /// A log over `store`.
-    pub fn new(store: Arc<dyn EventBackend>, config: EventsConfig) -> Self {
-        let (live, _) = tokio::sync::broadcast::channel(config.live_buffer.max(1));
-        EventLog {
-            store,
-            config,
-            live,
-        }
-    }
-
-    /// The configuration.
-    pub fn config(&self) -> &EventsConfig {
-        &self.config
-    }
-
-    /// The store.
-    pub fn store(&self) -> &Arc<dyn EventBackend> {
-        &self.store
-    }
-
-    /// Appends one event; see [`EventLog::append_all`].
-    pub async fn append(&self, event: NewEvent) -> Result<Event> {
-        let mut stored = self.append_all(vec![event]).await?;
-        stored
-            .pop()
-            .ok_or_else(|| Error::internal("the store returned no event"))
-    }
-
-    /// Validates every event, then appends them in order, all or none, and hands them to
-    /// live subscribers. Nothing is stored when one is refused.
-    pub async fn append_all(&self, events: Vec<NewEvent>) -> Result<Vec<Event>> {
-        for event in &events {
-            validate_event(event, &self.config)?;
-        }
-        let stored = self.store.append(events).await?;
-        self.publish(&stored);
-        Ok(stored)
-    }
-
-    /// Records something the platform did (source `sp`): appended like any event, but a
-    /// failure to store it is logged, not returned, since the action it reports already
-    /// happened.
-    pub async fn emit(&self, mut event: NewEvent) {
-        event.source = "sp".into();
-        if let Err(err) = self.append(event).await {
-            tracing::warn!(%err, "cannot record a platform event");
-        }
-    }
-
-    /// Hands events to this process's live subscribers (the log does it for its own appends;
-    /// a cross-process feed calls it for events appended elsewhere).
-    pub fn publish(&self, events: &[Event]) {
-        for event in events {
-            // No subscriber is not an error.
-            let _ = self.live.send(Arc::new(event.clone()));
-        }
-    }
-
-    /// Events matching `query`. A named stream must exist (`SP-EVT-002`); a replay's
-    /// `from_offset` must lie within it, or be the next offset to come (`SP-EVT-003`).
-    pub async fn query(&self, query: &EventQuery, page: &PageRequest) -> Result<Page<Event>> {
-        validate_query(query)?;
-        if let Some(stream) = &query.stream {
-            let head = self
-                .store
-                .head(&query.namespace, stream)
-                .await?
-                .ok_or_else(|| Error::StreamUnknown {
-                    stream: stream.clone(),
-                })?;
-            if let Some(offset) = query.from_offset
-                && offset > head + 1
-            {
-                return Err(Error::OffsetOutOfRange {
-                    stream: stream.clone(),
-                    offset,
-                    head,
-                });
-            }
-        }
-        self.store.query(query, page).await
-    }
-
-    /// Events appended from now on, as they come.
-    pub fn subscribe(&self) -> Live {
-        Live {
-            receiver: self.live.subscribe(),
-        }
-    }
-}
-
-/// A live feed of appended events.
-pub struct Live {
-    receiver: tokio::sync::broadcast::Receiver<Arc<Event>>,
-}
-
-impl Live {
-    /// The next event; `None` when the log is gone. A subscriber more than
-    /// `events.live_buffer` events behind gets `SP-GEN-002` naming how many it missed: it
-    /// should replay them from the log and subscribe again.
-    pub async fn next(&mut self) -> Result<Option<Arc<Event>>> {
-        use tokio::sync::broadcast::error::RecvError;
-        match self.receiver.recv().await {
-            Ok(event) => Ok(Some(event)),
-            Err(RecvError::Closed) => Ok(None),
-            Err(RecvError::Lagged(missed)) => Err(Error::unavailable(
-                "events",
-                format!("the live feed fell {missed} events behind; replay them from the log"),
-            )),
-        }
-    }
-}
-
-impl EventQuery {
-    /// Whether `event` is one this query selects (for live feeds).
-    pub fn matches(&self, event: &Event) -> bool {
-        event.namespace == self.namespace
-            && self.stream.as_ref().is_none_or(|s| *s == event.stream)
-            && self
-                .event_type
-                .as_ref()
-                .is_none_or(|t| *t == event.event_type)
-            && self
-                .subject
-                .as_ref()
-                .is_none_or(|s| Some(s) == event.subject.as_ref())
-            && self
-                .correlationid
-                .as_ref()
-                .is_none_or(|c| Some(c) == event.correlationid.as_ref())
-            && self.since.is_none_or(|t| event.time >= t)
-            && self.until.is_none_or(|t| event.time < t)
-            && self.from_offset.is_none_or(|o| event.offset >= o)
-    }
-}

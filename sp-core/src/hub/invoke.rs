@@ -7,9 +7,10 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::facade::breaker_key;
 use super::transport::{ToolRequest, TransportError};
 use super::types::{Discovery, HealthStatus, Instance, Protocol, Service, ToolSpec};
-use super::{Hub, breaker_key, validate};
+use super::{Hub, validate};
 use crate::error::{Error, Result};
 use crate::events::{Origin, platform_event};
 use crate::knowledge::Namespace;

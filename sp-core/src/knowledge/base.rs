@@ -49,7 +49,7 @@ impl Default for KnowledgeConfig {
 /// use std::sync::Arc;
 /// use sp_core::knowledge::*;
 ///
-/// let store = Arc::new(MemoryStore::new(256));
+/// let store = Arc::new(MemoryDocumentStore::new(256));
 /// let kb = KnowledgeBase::new(store, Arc::new(HashEmbedder::new(256)), Arc::new(SimpleTokenizer), KnowledgeConfig::default())?;
 /// kb.ingest(NewDocument::new("Cats", "Cats sleep most of the day.")).await?;
 /// let hits = kb.search(&SearchQuery::new("how long do cats sleep")).await?;

@@ -22,23 +22,23 @@ struct Stored {
 /// Everything in memory, searched exhaustively: exact cosine for vectors, BM25 for keywords.
 /// Nothing persists. The reference the real backends are compared against.
 #[derive(Default)]
-pub struct MemoryStore {
+pub struct MemoryDocumentStore {
     dimensions: usize,
     documents: RwLock<HashMap<Id, Stored>>,
 }
 
-impl std::fmt::Debug for MemoryStore {
+impl std::fmt::Debug for MemoryDocumentStore {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("MemoryStore")
+        f.debug_struct("MemoryDocumentStore")
             .field("dimensions", &self.dimensions)
             .finish_non_exhaustive()
     }
 }
 
-impl MemoryStore {
+impl MemoryDocumentStore {
     /// An empty store for `dimensions`-long vectors.
     pub fn new(dimensions: usize) -> Self {
-        MemoryStore {
+        MemoryDocumentStore {
             dimensions,
             documents: RwLock::default(),
         }
@@ -112,7 +112,7 @@ fn top_k(mut hits: Vec<SearchHit>, k: usize) -> Vec<SearchHit> {
 }
 
 #[async_trait]
-impl DocumentStore for MemoryStore {
+impl DocumentStore for MemoryDocumentStore {
     fn dimensions(&self) -> usize {
         self.dimensions
     }

@@ -3,7 +3,7 @@
 //!
 //! Backend-free parts live here: the types, [`chunk`]ing, the [`DocumentStore`] trait, the
 //! [`KnowledgeBase`] that ingests and searches over any store, a [`SimpleTokenizer`] and a
-//! [`HashEmbedder`] for when no model is loaded, and an in-process [`MemoryStore`]. `sp-data`
+//! [`HashEmbedder`] for when no model is loaded, and an in-process [`MemoryDocumentStore`]. `sp-data`
 //! implements `DocumentStore` on SQLite (embedded) and PostgreSQL + pgvector.
 
 mod base;
@@ -21,7 +21,7 @@ pub use cache::KnowledgeCacheTtl;
 pub use chunk::{ChunkConfig, chunk};
 pub use fusion::{RRF_K, reciprocal_rank_fusion};
 pub use hash_embedder::HashEmbedder;
-pub use memory::MemoryStore;
+pub use memory::MemoryDocumentStore;
 pub use simple_tokenizer::SimpleTokenizer;
 pub use store::{DocumentStore, PreparedDocument};
 pub use types::{

@@ -1,9 +1,11 @@
 //! The auth stores (API keys, the audit log, refresh tokens) on the embedded SQLite database
-//! and on PostgreSQL, each written once.
+//! and on PostgreSQL, each written once, and the rate limiter Redis shares between processes.
 
 mod audit;
 mod cached_keys;
 mod keys;
+#[cfg(feature = "redis")]
+mod rate_limit;
 mod refresh;
 
 #[cfg(feature = "postgres")]
@@ -13,6 +15,8 @@ pub use cached_keys::CachedKeyStore;
 #[cfg(feature = "postgres")]
 pub use keys::PgKeyStore;
 pub use keys::{SqlKeyStore, SqliteKeyStore};
+#[cfg(feature = "redis")]
+pub use rate_limit::RedisRateLimiter;
 #[cfg(feature = "postgres")]
 pub use refresh::PgRefreshStore;
 pub use refresh::{SqlRefreshStore, SqliteRefreshStore};

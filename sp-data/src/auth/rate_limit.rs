@@ -11,8 +11,8 @@ use async_trait::async_trait;
 use fred::prelude::{ClientLike, LuaInterface, Options};
 use sp_core::auth::{Decision, LocalRateLimiter, Quota, RateLimiter};
 
-use super::outage::Outage;
 use crate::RedisStore;
+use crate::cache::outage::Outage;
 
 /// GCRA in microseconds. KEYS[1]: the key's arrival time; ARGV: interval, period (µs),
 /// cost, force (1: spend past the budget). Returns {allowed, remaining, reset_after_us,
