@@ -8,53 +8,34 @@ use sp_core::auth::{
     create_key, issue_refresh, rotate_refresh, verify_key,
 };
 use sp_core::{Id, PageRequest, Timestamp};
+use sp_tests::TestDatabase;
 
 struct Stores {
     keys: Arc<dyn KeyStore>,
     audit: Arc<dyn AuditStore>,
     refresh: Arc<dyn RefreshStore>,
-    _dir: Option<tempfile::TempDir>,
-    pg: Option<(sp_data::PgStore, String)>,
+    db: TestDatabase,
+}
+
+fn on(db: TestDatabase) -> Stores {
+    Stores {
+        keys: db.database.key_store(),
+        audit: db.database.audit_store(),
+        refresh: db.database.refresh_store(),
+        db,
+    }
 }
 
 async fn sqlite() -> Stores {
-    let dir = tempfile::tempdir().expect("tempdir");
-    let db = sp_data::SqliteStore::open(dir.path())
-        .await
-        .expect("sqlite");
-    Stores {
-        keys: Arc::new(sp_data::SqliteKeyStore::new(&db)),
-        audit: Arc::new(sp_data::SqliteAuditStore::new(&db)),
-        refresh: Arc::new(sp_data::SqliteRefreshStore::new(&db)),
-        _dir: Some(dir),
-        pg: None,
-    }
+    on(TestDatabase::sqlite().await)
 }
 
 async fn postgres() -> Stores {
-    let config = sp_core::config::DatabaseConfig {
-        url: Some(sp_tests::service_url("DATABASE_URL")),
-        schema: format!("auth_test_{}", Id::new().as_uuid().simple()),
-        ..Default::default()
-    };
-    let pg = sp_data::PgStore::connect_lazy(&config).expect("pool");
-    pg.migrate().await.expect("migrate");
-    Stores {
-        keys: Arc::new(sp_data::PgKeyStore::new(&pg)),
-        audit: Arc::new(sp_data::PgAuditStore::new(&pg)),
-        refresh: Arc::new(sp_data::PgRefreshStore::new(&pg)),
-        _dir: None,
-        pg: Some((pg, config.schema)),
-    }
+    on(TestDatabase::postgres("auth_test").await)
 }
 
 async fn cleanup(stores: Stores) {
-    if let Some((pg, schema)) = stores.pg {
-        let drop = format!("DROP SCHEMA \"{schema}\" CASCADE");
-        let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
-            .execute(pg.pool())
-            .await;
-    }
+    stores.db.cleanup().await;
 }
 
 async fn keys_round_trip(stores: &Stores) {

@@ -13,57 +13,41 @@ use sp_core::context::{
 };
 use sp_core::knowledge::{Namespace, SimpleTokenizer};
 use sp_core::{Error, Id, PageRequest};
+use sp_tests::TestDatabase;
 
 struct Fixture {
     contexts: Arc<Contexts>,
-    _dir: Option<tempfile::TempDir>,
-    pg_schema: Option<(sp_data::PgStore, String)>,
+    /// The database the store is on (none for the in-process store).
+    db: Option<TestDatabase>,
 }
 
 impl Fixture {
     async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = sp_data::SqliteStore::open(dir.path())
-            .await
-            .expect("sqlite");
-        let store = Arc::new(sp_data::SqliteContextStore::new(&db));
-        Self::with(store, Some(dir), None)
+        Self::on(TestDatabase::sqlite().await)
     }
 
     async fn postgres() -> Self {
-        let config = sp_core::config::DatabaseConfig {
-            url: Some(sp_tests::service_url("DATABASE_URL")),
-            schema: format!("ctx_test_{}", Id::new().as_uuid().simple()),
-            ..Default::default()
-        };
-        let pg = sp_data::PgStore::connect_lazy(&config).expect("pool");
-        pg.migrate().await.expect("migrate");
-        let store = Arc::new(sp_data::PgContextStore::new(&pg));
-        Self::with(store, None, Some((pg, config.schema)))
+        Self::on(TestDatabase::postgres("ctx_test").await)
     }
 
     async fn memory() -> Self {
-        Self::with(Arc::new(MemoryContextStore::default()), None, None)
+        Self::with(Arc::new(MemoryContextStore::default()), None)
     }
 
-    fn with(
-        store: Arc<dyn ContextStore>,
-        dir: Option<tempfile::TempDir>,
-        pg_schema: Option<(sp_data::PgStore, String)>,
-    ) -> Self {
+    fn on(db: TestDatabase) -> Self {
+        Self::with(db.database.context_store(), Some(db))
+    }
+
+    fn with(store: Arc<dyn ContextStore>, db: Option<TestDatabase>) -> Self {
         Fixture {
             contexts: Arc::new(Contexts::new(store, Arc::new(SimpleTokenizer))),
-            _dir: dir,
-            pg_schema,
+            db,
         }
     }
 
     async fn cleanup(self) {
-        if let Some((pg, schema)) = self.pg_schema {
-            let drop = format!("DROP SCHEMA \"{schema}\" CASCADE");
-            let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
-                .execute(pg.pool())
-                .await;
+        if let Some(db) = self.db {
+            db.cleanup().await;
         }
     }
 }

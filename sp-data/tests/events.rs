@@ -10,13 +10,13 @@ use std::sync::Arc;
 
 use sp_core::Id;
 use sp_core::events::{EventLog, EventsConfig};
+use sp_tests::TestDatabase;
 
 /// An event log on one backend, removed afterwards.
 pub struct Fixture {
     /// The log under test.
     pub log: Arc<EventLog>,
-    _dir: Option<tempfile::TempDir>,
-    pg_schema: Option<(sp_data::PgStore, String)>,
+    db: TestDatabase,
 }
 
 /// Small data limit, so the size check is cheap to trip.
@@ -30,43 +30,22 @@ fn config() -> EventsConfig {
 
 impl Fixture {
     async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = sp_data::SqliteStore::open(dir.path())
-            .await
-            .expect("sqlite");
-        Fixture {
-            log: Arc::new(EventLog::new(
-                Arc::new(sp_data::SqliteEventStore::new(&db)),
-                config(),
-            )),
-            _dir: Some(dir),
-            pg_schema: None,
-        }
+        Self::on(TestDatabase::sqlite().await)
     }
 
     async fn postgres() -> Self {
-        let config_db = sp_core::config::DatabaseConfig {
-            url: Some(sp_tests::service_url("DATABASE_URL")),
-            schema: format!("events_test_{}", Id::new().as_uuid().simple()),
-            ..Default::default()
-        };
-        let pg = sp_data::PgStore::connect_lazy(&config_db).expect("pool");
-        pg.migrate().await.expect("migrate");
-        let store = sp_data::PgEventStore::new(&pg);
+        Self::on(TestDatabase::postgres("events_test").await)
+    }
+
+    fn on(db: TestDatabase) -> Self {
         Fixture {
-            log: Arc::new(EventLog::new(Arc::new(store), config())),
-            _dir: None,
-            pg_schema: Some((pg, config_db.schema)),
+            log: Arc::new(EventLog::new(db.database.event_store(), config())),
+            db,
         }
     }
 
     async fn cleanup(self) {
-        if let Some((pg, schema)) = self.pg_schema {
-            let drop = format!("DROP SCHEMA \"{schema}\" CASCADE");
-            let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
-                .execute(pg.pool())
-                .await;
-        }
+        self.db.cleanup().await;
     }
 }
 

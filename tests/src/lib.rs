@@ -2,8 +2,10 @@
 //! client, and the project's scripts.
 
 mod clustered;
+mod database;
 
 pub use clustered::{Clustered, Rng, normalise};
+pub use database::TestDatabase;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -15,7 +15,7 @@ use super::runs::{Lease, NewRun, Run, RunStatus, StepRun, Workflow};
 use super::store::WorkflowStore;
 use super::types::NewWorkflow;
 use crate::error::{Error, Result};
-use crate::events::{EventLog, NewEvent};
+use crate::events::{EventLog, EventQuery, NewEvent};
 use crate::knowledge::Namespace;
 use crate::{Id, Page, PageRequest, Timestamp};
 
@@ -231,17 +231,49 @@ impl Workflows {
         Ok(run)
     }
 
-    /// The run once it ended, or as it is after `timeout`.
+    /// The run once it ended and its final event is in the log, or as it is after `timeout`.
     pub async fn wait(&self, namespace: &Namespace, id: Id, timeout: Duration) -> Result<Run> {
         let deadline = tokio::time::Instant::now() + timeout;
         let mut pause = Duration::from_millis(5);
         loop {
             let run = self.store.run(namespace, id).await?;
-            if run.status.is_final() || tokio::time::Instant::now() >= deadline {
+            if run.status.is_final() {
+                self.until_end_recorded(&run, deadline).await;
+                return Ok(run);
+            }
+            if tokio::time::Instant::now() >= deadline {
                 return Ok(run);
             }
             tokio::time::sleep(pause).await;
             pause = (pause * 2).min(Duration::from_millis(200));
+        }
+    }
+
+    /// Waits (until `deadline`, a second at most) for an ended run's final event: the status
+    /// is stored first and the event appended just after, so a caller that saw the status and
+    /// then reads the log would otherwise miss the event by a moment. A final event that could
+    /// not be stored (logged, see [`EventLog::emit`]) only costs the wait.
+    async fn until_end_recorded(&self, run: &Run, deadline: tokio::time::Instant) {
+        let deadline = deadline.min(tokio::time::Instant::now() + Duration::from_secs(1));
+        let query = EventQuery {
+            namespace: run.namespace.clone(),
+            stream: Some(WORKFLOW_STREAM.into()),
+            event_type: Some(format!("workflow.run.{}", run.status.as_str())),
+            correlationid: Some(run.correlation_id.clone()),
+            ..EventQuery::default()
+        };
+        let first = PageRequest {
+            limit: 1,
+            ..PageRequest::default()
+        };
+        loop {
+            let recorded = self.events.query(&query, &first).await;
+            if recorded.is_ok_and(|page| !page.items.is_empty())
+                || tokio::time::Instant::now() >= deadline
+            {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(5)).await;
         }
     }
 

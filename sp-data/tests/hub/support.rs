@@ -12,13 +12,12 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use sp_core::Id;
 use sp_core::hub::{Hub, HubConfig, NewService, RegistryStore};
+use sp_tests::TestDatabase;
 
 pub struct Fixture {
     pub hub: Arc<Hub>,
-    _dir: Option<tempfile::TempDir>,
-    pg_schema: Option<(sp_data::PgStore, String)>,
+    db: TestDatabase,
 }
 
 /// Fast retries, a breaker that opens after 3 failures for 1 s, health thresholds of 2 / 1.
@@ -41,47 +40,24 @@ pub fn test_config() -> HubConfig {
 
 impl Fixture {
     pub async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sp_data::SqliteStore::open(dir.path()).await.unwrap();
-        Self::with(
-            Arc::new(sp_data::SqliteRegistryStore::new(&db)),
-            Some(dir),
-            None,
-        )
+        Self::on(TestDatabase::sqlite().await)
     }
 
     pub async fn postgres() -> Self {
-        let config = sp_core::config::DatabaseConfig {
-            url: Some(sp_tests::service_url("DATABASE_URL")),
-            schema: format!("hub_test_{}", Id::new().as_uuid().simple()),
-            ..Default::default()
-        };
-        let pg = sp_data::PgStore::connect_lazy(&config).unwrap();
-        pg.migrate().await.unwrap();
-        let store = Arc::new(sp_data::PgRegistryStore::new(&pg));
-        Self::with(store, None, Some((pg, config.schema)))
+        Self::on(TestDatabase::postgres("hub_test").await)
     }
 
-    fn with(
-        store: Arc<dyn RegistryStore>,
-        dir: Option<tempfile::TempDir>,
-        pg_schema: Option<(sp_data::PgStore, String)>,
-    ) -> Self {
+    fn on(db: TestDatabase) -> Self {
         let transport = Arc::new(sp_data::HttpTransport::new().unwrap());
+        let store: Arc<dyn RegistryStore> = db.database.registry_store();
         Fixture {
             hub: Arc::new(Hub::new(store, transport, test_config())),
-            _dir: dir,
-            pg_schema,
+            db,
         }
     }
 
     pub async fn cleanup(self) {
-        if let Some((pg, schema)) = self.pg_schema {
-            let drop = format!("DROP SCHEMA \"{schema}\" CASCADE");
-            let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
-                .execute(pg.pool())
-                .await;
-        }
+        self.db.cleanup().await;
     }
 }
 

@@ -2,18 +2,17 @@
 
 use std::sync::Arc;
 
-use sp_core::Id;
 use sp_core::knowledge::{
     DocumentStore, HashEmbedder, KnowledgeBase, KnowledgeConfig, SimpleTokenizer,
 };
+use sp_tests::TestDatabase;
 
 pub const DIMS: usize = 64;
 /// A fresh store of one backend, and how to clean it up.
 pub struct Fixture {
     pub kb: KnowledgeBase,
     pub store: Arc<dyn DocumentStore>,
-    _dir: Option<tempfile::TempDir>,
-    pg_schema: Option<(sp_data::PgStore, String)>,
+    db: TestDatabase,
 }
 
 impl Fixture {
@@ -26,16 +25,9 @@ impl Fixture {
     }
 
     pub async fn sqlite_with(dims: usize) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = sp_data::SqliteStore::open(dir.path())
-            .await
-            .expect("sqlite");
-        let store: Arc<dyn DocumentStore> = Arc::new(
-            sp_data::SqliteDocumentStore::open(&db, dims)
-                .await
-                .expect("store"),
-        );
-        Self::with(store, Some(dir), None)
+        let db = TestDatabase::sqlite().await;
+        let store = db.database.document_store(dims).await.expect("store");
+        Self::with(store, db)
     }
 
     pub async fn sqlite_graph() -> Self {
@@ -44,43 +36,29 @@ impl Fixture {
 
     /// The embedded store with every search going through the HNSW graph.
     pub async fn sqlite_graph_with(dims: usize) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let db = sp_data::SqliteStore::open(dir.path())
-            .await
-            .expect("sqlite");
+        let db = TestDatabase::sqlite().await;
         let config = sp_data::knowledge::VectorIndexConfig {
             exact_below: 0,
             ..Default::default()
         };
+        let sp_data::Database::Embedded(sqlite) = &db.database else {
+            unreachable!("TestDatabase::sqlite is embedded")
+        };
         let store: Arc<dyn DocumentStore> = Arc::new(
-            sp_data::SqliteDocumentStore::open_with(&db, dims, config)
+            sp_data::SqliteDocumentStore::open_with(sqlite, dims, config)
                 .await
                 .expect("store"),
         );
-        Self::with(store, Some(dir), None)
+        Self::with(store, db)
     }
 
     pub async fn postgres_with(dims: usize) -> Self {
-        let mut config = sp_core::config::DatabaseConfig {
-            url: Some(sp_tests::service_url("DATABASE_URL")),
-            ..Default::default()
-        };
-        config.schema = format!("kb_test_{}", Id::new().as_uuid().simple());
-        let pg = sp_data::PgStore::connect_lazy(&config).expect("pool");
-        pg.migrate().await.expect("migrate");
-        let store: Arc<dyn DocumentStore> = Arc::new(
-            sp_data::PgDocumentStore::open(&pg, dims)
-                .await
-                .expect("store"),
-        );
-        Self::with(store, None, Some((pg, config.schema)))
+        let db = TestDatabase::postgres("kb_test").await;
+        let store = db.database.document_store(dims).await.expect("store");
+        Self::with(store, db)
     }
 
-    fn with(
-        store: Arc<dyn DocumentStore>,
-        dir: Option<tempfile::TempDir>,
-        pg_schema: Option<(sp_data::PgStore, String)>,
-    ) -> Self {
+    fn with(store: Arc<dyn DocumentStore>, db: TestDatabase) -> Self {
         let config = KnowledgeConfig {
             max_document_bytes: 64 * 1024,
             ..KnowledgeConfig::default()
@@ -92,20 +70,10 @@ impl Fixture {
             config,
         )
         .expect("kb");
-        Fixture {
-            kb,
-            store,
-            _dir: dir,
-            pg_schema,
-        }
+        Fixture { kb, store, db }
     }
 
     pub async fn cleanup(self) {
-        if let Some((pg, schema)) = self.pg_schema {
-            let drop = format!("DROP SCHEMA \"{schema}\" CASCADE");
-            let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
-                .execute(pg.pool())
-                .await;
-        }
+        self.db.cleanup().await;
     }
 }

@@ -15,47 +15,31 @@ use sp_core::workflows::{
     Action, NewWorkflow, Step, StepActions, WorkflowStore, Workflows, WorkflowsConfig,
 };
 use sp_core::{Error, Id, Result};
+use sp_data::Database;
+use sp_tests::TestDatabase;
 use tokio::sync::watch;
 
 pub struct Fixture {
     pub store: Arc<dyn WorkflowStore>,
     pub events: Arc<EventLog>,
-    _dir: Option<tempfile::TempDir>,
-    sqlite: Option<sp_data::SqliteStore>,
-    pg_schema: Option<(sp_data::PgStore, String)>,
+    db: TestDatabase,
 }
 
 impl Fixture {
     pub async fn sqlite() -> Self {
-        let dir = tempfile::tempdir().unwrap();
-        let db = sp_data::SqliteStore::open(dir.path()).await.unwrap();
-        let events: Arc<dyn EventBackend> = Arc::new(sp_data::SqliteEventStore::new(&db));
-        Fixture {
-            store: Arc::new(sp_data::SqliteWorkflowStore::new(&db)),
-            events: Arc::new(EventLog::new(events, EventsConfig::default())),
-            _dir: Some(dir),
-            sqlite: Some(db),
-            pg_schema: None,
-        }
+        Self::on(TestDatabase::sqlite().await)
     }
 
     pub async fn postgres() -> Self {
-        let config = sp_core::config::DatabaseConfig {
-            url: Some(sp_tests::service_url("DATABASE_URL")),
-            schema: format!("workflows_test_{}", Id::new().as_uuid().simple()),
-            ..Default::default()
-        };
-        let pg = sp_data::PgStore::connect_lazy(&config).unwrap();
-        let events: Arc<dyn EventBackend> = Arc::new(sp_data::PgEventStore::new(&pg));
+        Self::on(TestDatabase::postgres("workflows_test").await)
+    }
+
+    fn on(db: TestDatabase) -> Self {
+        let events: Arc<dyn EventBackend> = db.database.event_store();
         Fixture {
-            store: Arc::new({
-                pg.migrate().await.unwrap();
-                sp_data::PgWorkflowStore::new(&pg)
-            }),
+            store: db.database.workflow_store(),
             events: Arc::new(EventLog::new(events, EventsConfig::default())),
-            _dir: None,
-            sqlite: None,
-            pg_schema: Some((pg, config.schema)),
+            db,
         }
     }
 
@@ -104,15 +88,17 @@ impl Fixture {
     /// row written by another version (or edited by hand) would be.
     pub async fn damage_definition(&self, run: Id) {
         let damaged = r#"{"format": 2, "steps": {}}"#;
-        let changed = match (&self.sqlite, &self.pg_schema) {
-            (Some(db), _) => sqlx::query("UPDATE workflow_runs SET definition = ? WHERE id = ?")
-                .bind(damaged)
-                .bind(run.to_string())
-                .execute(db.pool())
-                .await
-                .unwrap()
-                .rows_affected(),
-            (None, Some((pg, _))) => {
+        let changed = match &self.db.database {
+            Database::Embedded(db) => {
+                sqlx::query("UPDATE workflow_runs SET definition = ? WHERE id = ?")
+                    .bind(damaged)
+                    .bind(run.to_string())
+                    .execute(db.pool())
+                    .await
+                    .unwrap()
+                    .rows_affected()
+            }
+            Database::Postgres(pg) => {
                 sqlx::query("UPDATE workflow_runs SET definition = $1::jsonb WHERE id = $2")
                     .bind(damaged)
                     .bind(run.as_uuid())
@@ -121,18 +107,13 @@ impl Fixture {
                     .unwrap()
                     .rows_affected()
             }
-            (None, None) => unreachable!("a fixture has a backend"),
+            _ => unreachable!("the test build has both backends"),
         };
         assert_eq!(changed, 1);
     }
 
     pub async fn cleanup(self) {
-        if let Some((pg, schema)) = self.pg_schema {
-            let drop = format!("DROP SCHEMA \"{schema}\" CASCADE");
-            let _ = sqlx::query(sqlx::AssertSqlSafe(drop))
-                .execute(pg.pool())
-                .await;
-        }
+        self.db.cleanup().await;
     }
 }
 
