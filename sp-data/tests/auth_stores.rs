@@ -1,11 +1,12 @@
-//! API keys and the audit log on every backend: embedded SQLite and the PostgreSQL of the
-//! services script (a fresh schema per test).
+//! API keys, refresh tokens and the audit log on every backend: embedded SQLite, the PostgreSQL
+//! of the services script (a fresh schema per test) and the in-process stores.
 
 use std::sync::Arc;
 
 use sp_core::auth::{
-    AuditEntry, AuditStore, KeyStore, NewApiKey, Quota, RefreshStore, Refusal, Rotation, Scope,
-    create_key, issue_refresh, rotate_refresh, verify_key,
+    AuditEntry, AuditStore, KeyStore, MemoryAuditStore, MemoryKeyStore, MemoryRefreshStore,
+    NewApiKey, Quota, RefreshStore, Refusal, Rotation, Scope, create_key, issue_refresh,
+    rotate_refresh, verify_key,
 };
 use sp_core::{Id, PageRequest, Timestamp};
 use sp_tests::TestDatabase;
@@ -14,7 +15,8 @@ struct Stores {
     keys: Arc<dyn KeyStore>,
     audit: Arc<dyn AuditStore>,
     refresh: Arc<dyn RefreshStore>,
-    db: TestDatabase,
+    /// The database the stores are on (none for the in-process stores).
+    db: Option<TestDatabase>,
 }
 
 fn on(db: TestDatabase) -> Stores {
@@ -22,7 +24,16 @@ fn on(db: TestDatabase) -> Stores {
         keys: db.database.key_store(),
         audit: db.database.audit_store(),
         refresh: db.database.refresh_store(),
-        db,
+        db: Some(db),
+    }
+}
+
+async fn memory() -> Stores {
+    Stores {
+        keys: Arc::new(MemoryKeyStore::default()),
+        audit: Arc::new(MemoryAuditStore::default()),
+        refresh: Arc::new(MemoryRefreshStore::default()),
+        db: None,
     }
 }
 
@@ -35,7 +46,9 @@ async fn postgres() -> Stores {
 }
 
 async fn cleanup(stores: Stores) {
-    stores.db.cleanup().await;
+    if let Some(db) = stores.db {
+        db.cleanup().await;
+    }
 }
 
 async fn keys_round_trip(stores: &Stores) {
@@ -184,4 +197,19 @@ async fn postgres_audit() {
     let stores = postgres().await;
     audit_is_append_only_and_paged(&stores).await;
     cleanup(stores).await;
+}
+
+#[tokio::test]
+async fn memory_refresh() {
+    refresh_rotation_and_reuse(&memory().await).await;
+}
+
+#[tokio::test]
+async fn memory_keys_round_trip() {
+    keys_round_trip(&memory().await).await;
+}
+
+#[tokio::test]
+async fn memory_audit() {
+    audit_is_append_only_and_paged(&memory().await).await;
 }

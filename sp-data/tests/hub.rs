@@ -1,4 +1,4 @@
-//! The service hub on every backend: the registry (versions, discovery, heartbeats, bad input)
+//! The service hub on every backend (SQLite, PostgreSQL, the in-process registry): the registry (versions, discovery, heartbeats, bad input)
 //! tool invocation against real HTTP services on loopback, and MCP both ways.
 
 #[path = "hub/invoke.rs"]
@@ -65,3 +65,4 @@ macro_rules! suite {
 
 suite!(sqlite);
 suite!(postgres);
+suite!(memory);

@@ -1,12 +1,17 @@
-//! Keys in process memory: for tests, examples and embedders that keep no keys on disk.
+//! The auth stores in process memory: for tests, examples and embedders that keep nothing on
+//! disk. Each behaves as the SQL stores do (the shared suites in `sp-data/tests` run on them).
 
 use std::collections::HashMap;
 
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 
+use super::audit::{AuditEntry, AuditStore};
 use super::keys::{ApiKey, KeyStore};
+use super::refresh::{RefreshRecord, RefreshStore};
+use crate::Id;
 use crate::error::{Error, Result};
+use crate::page::{Page, PageRequest};
 use crate::time::Timestamp;
 
 /// A [`KeyStore`] in a map, gone with the process.
@@ -60,5 +65,99 @@ impl KeyStore for MemoryKeyStore {
         })?;
         key.revoked_at.get_or_insert_with(Timestamp::now);
         Ok(key.clone())
+    }
+}
+
+/// An [`AuditStore`] in a list, gone with the process.
+#[derive(Debug, Default)]
+pub struct MemoryAuditStore {
+    entries: std::sync::Mutex<Vec<AuditEntry>>,
+}
+
+#[async_trait]
+impl AuditStore for MemoryAuditStore {
+    async fn record(&self, entry: &AuditEntry) -> Result<()> {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        if entries.iter().any(|e| e.id == entry.id) {
+            return Err(Error::Conflict(format!(
+                "audit entry `{}` exists",
+                entry.id
+            )));
+        }
+        entries.push(entry.clone());
+        Ok(())
+    }
+
+    async fn list(&self, key_id: Option<&str>, page: &PageRequest) -> Result<Page<AuditEntry>> {
+        let after: Option<Id> = page.cursor.as_ref().map(|c| c.decode()).transpose()?;
+        let mut rows: Vec<AuditEntry> = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .iter()
+            .filter(|e| key_id.is_none_or(|k| e.key_id == k))
+            .filter(|e| after.is_none_or(|a| e.id < a))
+            .cloned()
+            .collect();
+        rows.sort_by_key(|e| std::cmp::Reverse(e.id));
+        rows.truncate(page.limit as usize + 1);
+        Page::from_rows(rows, page.limit, |e| e.id)
+    }
+}
+
+/// A [`RefreshStore`] in a map, gone with the process.
+#[derive(Debug, Default)]
+pub struct MemoryRefreshStore {
+    records: std::sync::Mutex<HashMap<String, (RefreshRecord, String)>>,
+}
+
+impl MemoryRefreshStore {
+    fn records(&self) -> std::sync::MutexGuard<'_, HashMap<String, (RefreshRecord, String)>> {
+        self.records
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+#[async_trait]
+impl RefreshStore for MemoryRefreshStore {
+    async fn insert(&self, record: &RefreshRecord, token_hash: &str) -> Result<()> {
+        let mut records = self.records();
+        if records.contains_key(&record.id) {
+            return Err(Error::Conflict(format!(
+                "refresh token `{}` exists",
+                record.id
+            )));
+        }
+        records.insert(record.id.clone(), (record.clone(), token_hash.to_owned()));
+        Ok(())
+    }
+
+    async fn find(&self, id: &str) -> Result<Option<(RefreshRecord, String)>> {
+        Ok(self.records().get(id).cloned())
+    }
+
+    async fn mark_used(&self, id: &str) -> Result<bool> {
+        // One lock: two exchanges of the same token cannot both see it unused.
+        Ok(match self.records().get_mut(id) {
+            Some((record, _)) if record.used_at.is_none() => {
+                record.used_at = Some(Timestamp::now());
+                true
+            }
+            _ => false,
+        })
+    }
+
+    async fn revoke_family(&self, family: &str) -> Result<()> {
+        let now = Timestamp::now();
+        for (record, _) in self.records().values_mut() {
+            if record.family == family {
+                record.revoked_at.get_or_insert(now);
+            }
+        }
+        Ok(())
     }
 }

@@ -19,7 +19,7 @@ pub use keys::{
     ApiKey, CreatedKey, KeyStore, NewApiKey, Refusal, constant_time_eq, create_key, hash_token,
     random_hex, verify_key,
 };
-pub use memory::MemoryKeyStore;
+pub use memory::{MemoryAuditStore, MemoryKeyStore, MemoryRefreshStore};
 pub use rate::Quota;
 pub use refresh::{RefreshRecord, RefreshStore, Rotation, issue_refresh, rotate_refresh};
 pub use scope::Scope;

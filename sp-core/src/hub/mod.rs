@@ -12,6 +12,7 @@ mod facade;
 mod health;
 mod import;
 mod invoke;
+mod memory;
 mod store;
 mod transport;
 mod types;
@@ -23,6 +24,7 @@ pub use facade::{Hub, ToolEntry};
 pub use health::{HealthTracker, Probe};
 pub use import::McpImport;
 pub use invoke::{ToolInvocation, ToolResult};
+pub use memory::MemoryRegistryStore;
 pub use store::{CheckTarget, RegistryStore};
 pub use transport::{ToolRequest, ToolResponse, Transport, TransportError};
 pub use types::{

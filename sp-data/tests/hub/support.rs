@@ -12,12 +12,13 @@ use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use serde_json::{Value, json};
-use sp_core::hub::{Hub, HubConfig, NewService, RegistryStore};
+use sp_core::hub::{Hub, HubConfig, MemoryRegistryStore, NewService, RegistryStore};
 use sp_tests::TestDatabase;
 
 pub struct Fixture {
     pub hub: Arc<Hub>,
-    db: TestDatabase,
+    /// The database the registry is on (none for the in-process registry).
+    db: Option<TestDatabase>,
 }
 
 /// Fast retries, a breaker that opens after 3 failures for 1 s, health thresholds of 2 / 1.
@@ -47,9 +48,16 @@ impl Fixture {
         Self::on(TestDatabase::postgres("hub_test").await)
     }
 
+    pub async fn memory() -> Self {
+        Self::with(Arc::new(MemoryRegistryStore::default()), None)
+    }
+
     fn on(db: TestDatabase) -> Self {
+        Self::with(db.database.registry_store(), Some(db))
+    }
+
+    fn with(store: Arc<dyn RegistryStore>, db: Option<TestDatabase>) -> Self {
         let transport = Arc::new(sp_data::HttpTransport::new().unwrap());
-        let store: Arc<dyn RegistryStore> = db.database.registry_store();
         Fixture {
             hub: Arc::new(Hub::new(store, transport, test_config())),
             db,
@@ -57,7 +65,9 @@ impl Fixture {
     }
 
     pub async fn cleanup(self) {
-        self.db.cleanup().await;
+        if let Some(db) = self.db {
+            db.cleanup().await;
+        }
     }
 }
 
