@@ -9,14 +9,15 @@ mod groups;
 use std::sync::Arc;
 
 use sp_core::Id;
-use sp_core::events::{EventLog, EventsConfig};
+use sp_core::events::{EventLog, EventsConfig, MemoryEventStore};
 use sp_tests::TestDatabase;
 
 /// An event log on one backend, removed afterwards.
 pub struct Fixture {
     /// The log under test.
     pub log: Arc<EventLog>,
-    db: TestDatabase,
+    /// The database the log is on (none for the in-process store).
+    db: Option<TestDatabase>,
 }
 
 /// Small data limit, so the size check is cheap to trip.
@@ -37,15 +38,27 @@ impl Fixture {
         Self::on(TestDatabase::postgres("events_test").await)
     }
 
+    async fn memory() -> Self {
+        Fixture {
+            log: Arc::new(EventLog::new(
+                Arc::new(MemoryEventStore::default()),
+                config(),
+            )),
+            db: None,
+        }
+    }
+
     fn on(db: TestDatabase) -> Self {
         Fixture {
             log: Arc::new(EventLog::new(db.database.event_store(), config())),
-            db,
+            db: Some(db),
         }
     }
 
     async fn cleanup(self) {
-        self.db.cleanup().await;
+        if let Some(db) = self.db {
+            db.cleanup().await;
+        }
     }
 }
 
@@ -90,6 +103,7 @@ macro_rules! suite {
 
 suite!(sqlite);
 suite!(postgres);
+suite!(memory);
 
 /// Two logs on one PostgreSQL schema, as two `sp` processes have: each one's live subscribers
 /// get the other's appends (through `LISTEN/NOTIFY`) and their own exactly once.

@@ -507,3 +507,4 @@ macro_rules! suite {
 suite!(sqlite, sqlite_with);
 suite!(sqlite_graph, sqlite_graph_with);
 suite!(postgres, postgres_with);
+suite!(memory, memory_with);

@@ -10,6 +10,7 @@ mod actions;
 mod config;
 mod drive;
 mod engine;
+mod memory;
 mod plan;
 mod runs;
 mod store;
@@ -19,6 +20,7 @@ mod wire;
 pub use actions::{PlatformActions, StepActions};
 pub use config::WorkflowsConfig;
 pub use engine::{WORKFLOW_STREAM, Workflows};
+pub use memory::MemoryWorkflowStore;
 pub use plan::{dependencies, plan, references};
 pub use runs::{
     Lease, NewRun, Run, RunStatus, StepFailure, StepRun, StepStatus, StoredRun, Workflow,

@@ -3,7 +3,8 @@
 use std::sync::Arc;
 
 use sp_core::knowledge::{
-    DocumentStore, HashEmbedder, KnowledgeBase, KnowledgeConfig, SimpleTokenizer,
+    DocumentStore, HashEmbedder, KnowledgeBase, KnowledgeConfig, MemoryDocumentStore,
+    SimpleTokenizer,
 };
 use sp_tests::TestDatabase;
 
@@ -12,7 +13,8 @@ pub const DIMS: usize = 64;
 pub struct Fixture {
     pub kb: KnowledgeBase,
     pub store: Arc<dyn DocumentStore>,
-    db: TestDatabase,
+    /// The database the store is on (none for the in-process store).
+    db: Option<TestDatabase>,
 }
 
 impl Fixture {
@@ -58,7 +60,19 @@ impl Fixture {
         Self::with(store, db)
     }
 
+    pub async fn memory() -> Self {
+        Self::memory_with(DIMS).await
+    }
+
+    pub async fn memory_with(dims: usize) -> Self {
+        Self::build(Arc::new(MemoryDocumentStore::new(dims)), None)
+    }
+
     fn with(store: Arc<dyn DocumentStore>, db: TestDatabase) -> Self {
+        Self::build(store, Some(db))
+    }
+
+    fn build(store: Arc<dyn DocumentStore>, db: Option<TestDatabase>) -> Self {
         let config = KnowledgeConfig {
             max_document_bytes: 64 * 1024,
             ..KnowledgeConfig::default()
@@ -74,6 +88,8 @@ impl Fixture {
     }
 
     pub async fn cleanup(self) {
-        self.db.cleanup().await;
+        if let Some(db) = self.db {
+            db.cleanup().await;
+        }
     }
 }

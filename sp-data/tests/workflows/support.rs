@@ -9,10 +9,11 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use serde_json::{Value, json};
-use sp_core::events::{EventBackend, EventLog, EventQuery, EventsConfig};
+use sp_core::events::{EventBackend, EventLog, EventQuery, EventsConfig, MemoryEventStore};
 use sp_core::knowledge::Namespace;
 use sp_core::workflows::{
-    Action, NewWorkflow, Step, StepActions, WorkflowStore, Workflows, WorkflowsConfig,
+    Action, MemoryWorkflowStore, NewWorkflow, Step, StepActions, WorkflowStore, Workflows,
+    WorkflowsConfig,
 };
 use sp_core::{Error, Id, Result};
 use sp_data::Database;
@@ -22,7 +23,8 @@ use tokio::sync::watch;
 pub struct Fixture {
     pub store: Arc<dyn WorkflowStore>,
     pub events: Arc<EventLog>,
-    db: TestDatabase,
+    /// The database the stores are on (none for the in-process stores).
+    db: Option<TestDatabase>,
 }
 
 impl Fixture {
@@ -34,12 +36,23 @@ impl Fixture {
         Self::on(TestDatabase::postgres("workflows_test").await)
     }
 
+    pub async fn memory() -> Self {
+        Fixture {
+            store: Arc::new(MemoryWorkflowStore::default()),
+            events: Arc::new(EventLog::new(
+                Arc::new(MemoryEventStore::default()),
+                EventsConfig::default(),
+            )),
+            db: None,
+        }
+    }
+
     fn on(db: TestDatabase) -> Self {
         let events: Arc<dyn EventBackend> = db.database.event_store();
         Fixture {
             store: db.database.workflow_store(),
             events: Arc::new(EventLog::new(events, EventsConfig::default())),
-            db,
+            db: Some(db),
         }
     }
 
@@ -88,7 +101,8 @@ impl Fixture {
     /// row written by another version (or edited by hand) would be.
     pub async fn damage_definition(&self, run: Id) {
         let damaged = r#"{"format": 2, "steps": {}}"#;
-        let changed = match &self.db.database {
+        let database = &self.db.as_ref().expect("a database to damage").database;
+        let changed = match database {
             Database::Embedded(db) => {
                 sqlx::query("UPDATE workflow_runs SET definition = ? WHERE id = ?")
                     .bind(damaged)
@@ -113,7 +127,9 @@ impl Fixture {
     }
 
     pub async fn cleanup(self) {
-        self.db.cleanup().await;
+        if let Some(db) = self.db {
+            db.cleanup().await;
+        }
     }
 }
 
