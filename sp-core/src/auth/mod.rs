@@ -11,7 +11,6 @@ mod memory;
 mod rate;
 mod refresh;
 mod scope;
-
 pub use admin::KeyAdmin;
 pub use audit::{AuditEntry, AuditStore};
 pub use gcra::{Decision, LocalRateLimiter, RateLimiter, gcra_decide, gcra_spend, now_nanos};
@@ -24,36 +23,5 @@ pub use rate::Quota;
 pub use refresh::{RefreshRecord, RefreshStore, Rotation, issue_refresh, rotate_refresh};
 pub use scope::Scope;
 
-/// An authenticated caller.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Principal {
-    /// The key id (`admin` for the bootstrap key).
-    pub key_id: String,
-    /// Its scopes.
-    pub scopes: Vec<Scope>,
-    /// Its own rate limit, if any.
-    pub rate_limit: Option<Quota>,
-    /// Its own budget of generated tokens, if any.
-    pub token_limit: Option<Quota>,
-}
-
-impl Principal {
-    /// Whether it may act within `scope` (`admin` may do everything).
-    ///
-    /// ```
-    /// use sp_core::auth::{Principal, Scope};
-    /// let p = Principal {
-    ///     key_id: "k".into(),
-    ///     scopes: vec![Scope::DocumentsRead],
-    ///     rate_limit: None,
-    ///     token_limit: None,
-    /// };
-    /// assert!(p.allows(Scope::DocumentsRead));
-    /// assert!(!p.allows(Scope::DocumentsWrite));
-    /// ```
-    pub fn allows(&self, scope: Scope) -> bool {
-        self.scopes
-            .iter()
-            .any(|s| *s == scope || *s == Scope::Admin)
-    }
-}
+mod principal;
+pub use principal::Principal;

@@ -18,7 +18,6 @@ mod contexts;
 mod memory_store;
 mod store;
 mod types;
-
 pub use assemble::{
     AssembledPrompt, AssemblyInput, Budget, DEFAULT_SYSTEM_PROMPT, Plan, count_message, plan,
     render_message, system_message,
@@ -32,26 +31,5 @@ pub use types::{
     NewMessage, ToolCall, validate_memory,
 };
 
-/// What assembly reads from a context's full history: the latest summary, then every turn
-/// after what it covers (summaries excluded), in order.
-///
-/// ```
-/// use sp_core::context::live_view;
-/// assert!(live_view(&[]).is_empty());
-/// ```
-pub fn live_view(messages: &[Message]) -> Vec<Message> {
-    let summary = messages
-        .iter()
-        .rev()
-        .find(|m| m.kind == MessageKind::Summary);
-    let covered = summary.and_then(|s| s.covers_through).unwrap_or(0);
-    summary
-        .into_iter()
-        .chain(
-            messages
-                .iter()
-                .filter(|m| m.kind == MessageKind::Turn && m.seq > covered),
-        )
-        .cloned()
-        .collect()
-}
+mod live;
+pub use live::live_view;

@@ -1,0 +1,358 @@
+//! The whole configuration and how it is loaded: defaults, a TOML file, then `SP_*` environment variables.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+///
+/// ```
+/// use sp_core::Config;
+///
+/// let config = Config::default();
+/// assert_eq!(config.server.listen.to_string(), "127.0.0.1:8080");
+/// assert!(config.database.url.is_none(), "the embedded default needs no database");
+/// config.validate().unwrap();
+/// ```
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where the embedded store keeps its files (`SP_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// The HTTP server.
+    pub server: ServerConfig,
+    /// PostgreSQL; unset means the embedded store.
+    pub database: DatabaseConfig,
+    /// Redis; unset means the in-process cache.
+    pub redis: RedisConfig,
+    /// The cache (Redis when `redis.url` is set, in-process otherwise).
+    pub cache: CacheConfig,
+    /// Authentication and rate limits.
+    pub auth: AuthConfig,
+    /// The model served by the inference endpoints.
+    pub model: ModelConfig,
+    /// Logging.
+    pub log: LogConfig,
+    /// Health checks.
+    pub health: HealthConfig,
+    /// The service hub: tool-call timeouts, retries, breakers, instance health checks.
+    pub hub: crate::hub::HubConfig,
+    /// The event log: size limits, live fan-out.
+    pub events: crate::events::EventsConfig,
+    /// The workflow engine: leases, resumption, retries.
+    pub workflows: crate::workflows::WorkflowsConfig,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: default_data_dir(),
+            server: ServerConfig::default(),
+            database: DatabaseConfig::default(),
+            redis: RedisConfig::default(),
+            cache: CacheConfig::default(),
+            auth: AuthConfig::default(),
+            model: ModelConfig::default(),
+            hub: crate::hub::HubConfig::default(),
+            events: crate::events::EventsConfig::default(),
+            workflows: crate::workflows::WorkflowsConfig::default(),
+            log: LogConfig::default(),
+            health: HealthConfig::default(),
+        }
+    }
+}
+
+/// The per-user data directory, e.g. `~/.local/share/story-portal` on Linux.
+pub fn default_data_dir() -> PathBuf {
+    dirs::data_dir()
+        .unwrap_or_else(|| PathBuf::from("."))
+        .join("story-portal")
+}
+
+/// HTTP server settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ServerConfig {
+    /// Address to listen on.
+    pub listen: SocketAddr,
+    /// Largest accepted request body, in bytes.
+    pub max_body_bytes: usize,
+    /// Seconds to let in-flight requests finish on shutdown.
+    pub shutdown_grace_secs: u64,
+    /// A request whose answer has not started after this many seconds gets `503`
+    /// (a streamed answer that has started is not cut).
+    pub request_timeout_secs: u64,
+    /// Requests handled at once; more get `503` with `Retry-After` instead of queueing.
+    pub max_concurrent_requests: usize,
+    /// Origins allowed to call from a browser (`["*"]` for any); empty sends no CORS headers.
+    pub cors_allowed_origins: Vec<String>,
+    /// PEM certificate chain (leaf first): with `tls_key_path`, the server speaks HTTPS only.
+    pub tls_cert_path: Option<PathBuf>,
+    /// PEM private key (PKCS#8, PKCS#1 or SEC1) of the certificate.
+    pub tls_key_path: Option<PathBuf>,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            max_body_bytes: 2 * 1024 * 1024,
+            shutdown_grace_secs: 10,
+            request_timeout_secs: 300,
+            max_concurrent_requests: 512,
+            cors_allowed_origins: Vec::new(),
+            tls_cert_path: None,
+            tls_key_path: None,
+        }
+    }
+}
+
+/// PostgreSQL settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DatabaseConfig {
+    /// `postgres://…` URL (`DATABASE_URL`); `None` selects the embedded store.
+    pub url: Option<String>,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Seconds to wait for a pooled connection before failing.
+    pub acquire_timeout_secs: u64,
+    /// The schema holding Story Portal's tables (created by the migrations).
+    pub schema: String,
+    /// pgvector's `hnsw.ef_search` on every pooled connection: candidates kept while
+    /// walking the HNSW index (1–1000); higher is better recall and slower. 40 is
+    /// pgvector's own default (recall@10 0.85 at 100k clustered sections, docs/knowledge.md).
+    pub hnsw_ef_search: u32,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        DatabaseConfig {
+            url: None,
+            max_connections: 10,
+            acquire_timeout_secs: 5,
+            schema: "sp".into(),
+            hnsw_ef_search: 40,
+        }
+    }
+}
+
+/// Redis settings.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct RedisConfig {
+    /// `redis://…` URL (`REDIS_URL`); `None` selects the in-process cache.
+    pub url: Option<String>,
+}
+
+/// Authentication settings.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct AuthConfig {
+    /// A key accepted as an admin key (`SP_ADMIN_KEY`), so a fresh deployment can create
+    /// its first keys without a shell on the box. At least 24 characters.
+    pub admin_key: Option<String>,
+    /// The rate limit of keys created without one, e.g. `600/min`.
+    pub default_rate_limit: crate::auth::Quota,
+    /// The budget of generated tokens of keys created without one, e.g. `200000/day`;
+    /// unset: no budget.
+    pub default_token_limit: Option<crate::auth::Quota>,
+    /// Access tokens (JWT) and refresh tokens; off unless a signing key is set.
+    pub jwt: JwtConfig,
+}
+
+/// JWT settings: HS256 with a shared secret, or RS256 with a PEM key pair.
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct JwtConfig {
+    /// HS256 secret, at least 32 bytes (`SP_AUTH__JWT__HS256_SECRET`).
+    pub hs256_secret: Option<String>,
+    /// RS256 private key (PEM) that signs; with `rs256_public_key`.
+    pub rs256_private_key: Option<std::path::PathBuf>,
+    /// RS256 public key (PEM) that verifies.
+    pub rs256_public_key: Option<std::path::PathBuf>,
+    /// `iss` written and required.
+    pub issuer: String,
+    /// `aud` written and required.
+    pub audience: String,
+    /// Lifetime of an access token, seconds.
+    pub access_ttl_secs: u64,
+    /// Lifetime of a refresh token, seconds.
+    pub refresh_ttl_secs: u64,
+}
+
+impl Default for JwtConfig {
+    fn default() -> Self {
+        JwtConfig {
+            hs256_secret: None,
+            rs256_private_key: None,
+            rs256_public_key: None,
+            issuer: "story-portal".into(),
+            audience: "story-portal".into(),
+            access_ttl_secs: 900,
+            refresh_ttl_secs: 30 * 86_400,
+        }
+    }
+}
+
+impl std::fmt::Debug for JwtConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JwtConfig")
+            .field(
+                "hs256_secret",
+                &self.hs256_secret.as_ref().map(|_| "<redacted>"),
+            )
+            .field("rs256_private_key", &self.rs256_private_key)
+            .field("rs256_public_key", &self.rs256_public_key)
+            .field("issuer", &self.issuer)
+            .field("audience", &self.audience)
+            .finish_non_exhaustive()
+    }
+}
+
+impl std::fmt::Debug for AuthConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AuthConfig")
+            .field("admin_key", &self.admin_key.as_ref().map(|_| "<redacted>"))
+            .field("default_rate_limit", &self.default_rate_limit)
+            .field("default_token_limit", &self.default_token_limit)
+            .finish()
+    }
+}
+
+impl Default for AuthConfig {
+    fn default() -> Self {
+        AuthConfig {
+            admin_key: None,
+            default_rate_limit: crate::auth::Quota {
+                count: 600,
+                period: std::time::Duration::from_secs(60),
+            },
+            default_token_limit: None,
+            jwt: JwtConfig::default(),
+        }
+    }
+}
+
+/// Which entry the in-process cache evicts when full.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Eviction {
+    /// TinyLFU admission with LRU eviction: keeps frequently used entries through scans.
+    #[default]
+    TinyLfu,
+    /// Least recently used.
+    Lru,
+}
+
+/// Cache settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CacheConfig {
+    /// `false` turns caching off.
+    pub enabled: bool,
+    /// In-process eviction policy.
+    pub eviction: Eviction,
+    /// Most entries the in-process cache holds.
+    pub max_entries: u64,
+    /// Most bytes (values plus keys) the in-process cache holds.
+    pub max_bytes: u64,
+    /// Seconds a query embedding stays cached.
+    pub embedding_ttl_secs: u64,
+    /// Seconds a search result stays cached (writes to a namespace invalidate sooner).
+    pub search_ttl_secs: u64,
+    /// A Redis command slower than this is abandoned (the cache is bypassed), milliseconds.
+    pub redis_timeout_ms: u64,
+}
+
+impl Default for CacheConfig {
+    fn default() -> Self {
+        CacheConfig {
+            enabled: true,
+            eviction: Eviction::TinyLfu,
+            max_entries: 10_000,
+            max_bytes: 64 * 1024 * 1024,
+            embedding_ttl_secs: 3600,
+            search_ttl_secs: 60,
+            redis_timeout_ms: 250,
+        }
+    }
+}
+
+/// Model settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ModelConfig {
+    /// Path of a GGUF model file; unset serves no model.
+    pub path: Option<PathBuf>,
+    /// Requests decoded together (continuous batching).
+    pub slots: u32,
+    /// Context window of one request, in tokens.
+    pub context_per_slot: u32,
+    /// CPU threads; unset uses every core.
+    pub threads: Option<u32>,
+    /// Layers offloaded to a GPU (builds with a GPU feature only).
+    pub gpu_layers: u32,
+    /// Requests that may wait for a slot before `overloaded` is returned.
+    pub queue_capacity: usize,
+}
+
+impl Default for ModelConfig {
+    fn default() -> Self {
+        ModelConfig {
+            path: None,
+            slots: 4,
+            context_per_slot: 4096,
+            threads: None,
+            gpu_layers: 0,
+            queue_capacity: 64,
+        }
+    }
+}
+
+/// How logs are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// One JSON object per line (the default; for log shippers).
+    Json,
+    /// Human-readable lines.
+    Pretty,
+}
+
+/// Logging settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// Output format.
+    pub format: LogFormat,
+    /// A `tracing` filter such as `info` or `sp_server=debug,info`.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig {
+            format: LogFormat::Json,
+            // llama.cpp logs dozens of lines per model load at info level.
+            level: "info,llama_cpp_2=warn".into(),
+        }
+    }
+}
+
+/// Health-check settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HealthConfig {
+    /// A check slower than this counts as failed, in milliseconds.
+    pub check_timeout_ms: u64,
+}
+
+impl Default for HealthConfig {
+    fn default() -> Self {
+        HealthConfig {
+            check_timeout_ms: 2000,
+        }
+    }
+}

@@ -1,0 +1,321 @@
+//! The scheduler: one decode loop batching every slot's tokens, with prompt-cache copies between slots.
+
+use std::sync::mpsc::{Receiver, TryRecvError};
+
+use llama_cpp_2::llama_batch::LlamaBatch;
+use llama_cpp_2::model::LlamaModel;
+use sp_core::Error;
+use sp_core::chat::FinishReason;
+
+/// Fewest prefill tokens a cache copy between slots must save.
+const MIN_COPY_GAIN: usize = 16;
+
+use super::Job;
+use super::slot::{Active, Slot};
+use crate::threadpool::PooledContext;
+
+/// The scheduler state; lives on the worker thread with the context.
+pub(crate) struct Scheduler<'m> {
+    model: &'m LlamaModel,
+    ctx: PooledContext<'m>,
+    slots: Vec<Slot>,
+    batch: LlamaBatch<'static>,
+    batch_size: usize,
+    step: u64,
+    /// Rotates which prefilling slot goes first, so long prompts share the batch fairly.
+    prefill_turn: usize,
+}
+
+impl<'m> Scheduler<'m> {
+    pub(crate) fn new(
+        model: &'m LlamaModel,
+        ctx: PooledContext<'m>,
+        slots: u32,
+        batch_size: u32,
+    ) -> Self {
+        let batch_size = batch_size as usize;
+        Scheduler {
+            model,
+            ctx,
+            slots: (0..slots).map(|s| Slot::new(s as i32)).collect(),
+            batch: LlamaBatch::new(batch_size, 1),
+            batch_size,
+            step: 0,
+            prefill_turn: 0,
+        }
+    }
+
+    /// Serves jobs until every sender is gone and no slot is busy.
+    pub(crate) fn run(mut self, jobs: Receiver<Job>) {
+        let mut open = true;
+        loop {
+            open = open && self.admit(&jobs);
+            self.drop_cancelled();
+            if self.slots.iter().all(|s| s.active.is_none()) {
+                if !open {
+                    return;
+                }
+                // Idle: block until work arrives.
+                match jobs.recv() {
+                    Ok(job) => self.start(job),
+                    Err(_) => return,
+                }
+                continue;
+            }
+            self.step();
+        }
+    }
+
+    /// Moves waiting jobs into free slots; false once the channel is closed.
+    fn admit(&mut self, jobs: &Receiver<Job>) -> bool {
+        while self.slots.iter().any(|s| s.active.is_none()) {
+            match jobs.try_recv() {
+                Ok(job) => self.start(job),
+                Err(TryRecvError::Empty) => return true,
+                Err(TryRecvError::Disconnected) => return false,
+            }
+        }
+        true
+    }
+
+    /// Puts `job` in the free slot whose cache shares the longest prefix with its prompt
+    /// (the least recently used among equals), and trims that cache to the shared prefix.
+    /// When another slot — busy or not — holds a longer prefix, its cache is copied over
+    /// first: `n` choices and requests that share a long system prompt compute it once.
+    fn start(&mut self, job: Job) {
+        job.ticket.started();
+        let Some(index) = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(_, s)| s.active.is_none())
+            .max_by_key(|(_, s)| (s.common_prefix(&job.prompt), std::cmp::Reverse(s.last_used)))
+            .map(|(i, _)| i)
+        else {
+            return;
+        };
+        self.copy_longer_prefix(index, &job.prompt);
+        // At least the last prompt token is evaluated again: its logits choose the first token.
+        let mut keep = self.slots[index].common_prefix(&job.prompt);
+        keep = keep.min(job.prompt.len().saturating_sub(1));
+        let seq = self.slots[index].seq;
+        let pos = u32::try_from(keep).unwrap_or(u32::MAX);
+        if !matches!(
+            self.ctx
+                .clear_kv_cache_seq(Some(seq as u32), Some(pos), None),
+            Ok(true)
+        ) {
+            // A cache that cannot be trimmed is dropped whole.
+            let _ = self.ctx.clear_kv_cache_seq(Some(seq as u32), None, None);
+            keep = 0;
+        }
+        let slot = &mut self.slots[index];
+        slot.cached.truncate(keep);
+        slot.last_used = self.step;
+        slot.active = Some(Active {
+            job,
+            prompt_done: keep,
+            next_input: None,
+            logits_index: None,
+            generated: 0,
+            cached_tokens: u32::try_from(keep).unwrap_or(u32::MAX),
+            unsent: String::new(),
+            unsent_logprobs: Vec::new(),
+        });
+    }
+
+    /// Copies the cache of the slot sharing the longest prefix with `prompt` into slot
+    /// `index`, when that saves at least [`MIN_COPY_GAIN`] tokens of prefill. llama.cpp copies
+    /// a sequence's whole buffer between streams (a memory copy, milliseconds), so short gains
+    /// are cheaper to recompute.
+    fn copy_longer_prefix(&mut self, index: usize, prompt: &[llama_cpp_2::token::LlamaToken]) {
+        let own = self.slots[index].common_prefix(prompt);
+        let Some((donor, shared)) = self
+            .slots
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != index)
+            .map(|(i, s)| (i, s.common_prefix(prompt)))
+            .max_by_key(|(_, shared)| *shared)
+        else {
+            return;
+        };
+        if shared < own + MIN_COPY_GAIN {
+            return;
+        }
+        let (src, dst) = (self.slots[donor].seq, self.slots[index].seq);
+        if self.ctx.copy_kv_cache_seq(src, dst, None, None).is_err() {
+            // Nothing was copied: the slot keeps (and trims) its own cache.
+            return;
+        }
+        let cached = self.slots[donor].cached.clone();
+        self.slots[index].cached = cached;
+    }
+
+    fn drop_cancelled(&mut self) {
+        for slot in &mut self.slots {
+            if slot
+                .active
+                .as_ref()
+                .is_some_and(|a| a.job.events.is_closed())
+                && let Some(active) = slot.active.take()
+            {
+                active.finish(FinishReason::Cancelled);
+            }
+        }
+    }
+
+    /// One decode step over every busy slot.
+    fn step(&mut self) {
+        self.step += 1;
+        self.batch.clear();
+        let mut budget = self.batch_size;
+
+        // Generating slots first: one token each keeps every stream moving.
+        for slot in &mut self.slots {
+            let Some(active) = slot.active.as_mut() else {
+                continue;
+            };
+            active.logits_index = None;
+            let Some(token) = active.next_input.take() else {
+                continue;
+            };
+            if budget == 0 {
+                active.next_input = Some(token);
+                continue;
+            }
+            let pos = slot.cached.len() as i32;
+            let index = self.batch.n_tokens();
+            if self.batch.add(token, pos, &[slot.seq], true).is_err() {
+                active.next_input = Some(token);
+                continue;
+            }
+            slot.cached.push(token);
+            active.logits_index = Some(index);
+            budget -= 1;
+        }
+
+        // Then prompt chunks, taking turns at who goes first.
+        let n = self.slots.len();
+        self.prefill_turn = (self.prefill_turn + 1) % n;
+        for offset in 0..n {
+            if budget == 0 {
+                break;
+            }
+            let slot = &mut self.slots[(self.prefill_turn + offset) % n];
+            let Some(active) = slot.active.as_mut() else {
+                continue;
+            };
+            if !active.prefilling() {
+                continue;
+            }
+            let remaining = active.job.prompt.len() - active.prompt_done;
+            let take = remaining.min(budget);
+            for i in 0..take {
+                let token = active.job.prompt[active.prompt_done + i];
+                let last = active.prompt_done + i + 1 == active.job.prompt.len();
+                let pos = slot.cached.len() as i32;
+                let index = self.batch.n_tokens();
+                if self.batch.add(token, pos, &[slot.seq], last).is_err() {
+                    break;
+                }
+                slot.cached.push(token);
+                if last {
+                    active.logits_index = Some(index);
+                }
+            }
+            active.prompt_done += take;
+            budget -= take;
+        }
+
+        if self.batch.n_tokens() == 0 {
+            return;
+        }
+        if let Err(err) = self.ctx.decode(&mut self.batch) {
+            self.fail_all(&format!("decode failed: {err}"));
+            return;
+        }
+        self.sample_all();
+    }
+
+    fn sample_all(&mut self) {
+        let vocab = self.model.vocab();
+        for slot in &mut self.slots {
+            let Some(active) = slot.active.as_mut() else {
+                continue;
+            };
+            let Some(index) = active.logits_index.take() else {
+                continue;
+            };
+            let (token, logprob) = match active.job.shaping.as_mut() {
+                None => (active.job.picker.pick(&self.ctx, index), None),
+                Some(shaping) => {
+                    match shaping.pick(&mut active.job.picker, &self.ctx, index, self.model) {
+                        Ok(picked) => picked,
+                        Err(reason) => {
+                            fail_slot(slot, &reason);
+                            continue;
+                        }
+                    }
+                }
+            };
+            if active.generated == 0
+                && let Some(prefilled) = active.job.prefilled.take()
+            {
+                let _ = prefilled.send(());
+            }
+            active.generated += 1;
+            if !active.job.ignore_eos && vocab.is_eog(token) {
+                finish_slot(slot, FinishReason::Stop);
+                continue;
+            }
+            // The end-of-turn token has no text, and so no log-probability entry.
+            active.unsent_logprobs.extend(logprob);
+            let piece = vocab.token_to_piece(token, false, None);
+            let decoded = active.job.decoder.push(&piece);
+            if !decoded.text.is_empty() {
+                active.deliver(decoded.text);
+            }
+            if decoded.stopped {
+                finish_slot(slot, FinishReason::Stop);
+            } else if active.generated >= active.job.max_tokens {
+                finish_slot(slot, FinishReason::Length);
+            } else {
+                active.next_input = Some(token);
+            }
+        }
+    }
+
+    /// A failed decode leaves the caches of this batch unknown: drop them and fail the jobs.
+    fn fail_all(&mut self, reason: &str) {
+        tracing::error!(reason, "llama.cpp decode failed");
+        for slot in &mut self.slots {
+            if let Some(active) = slot.active.take() {
+                let _ = active
+                    .job
+                    .events
+                    .send(Err(Error::Inference(reason.to_owned())));
+            }
+            slot.cached.clear();
+            let _ = self
+                .ctx
+                .clear_kv_cache_seq(Some(slot.seq as u32), None, None);
+        }
+    }
+}
+
+/// Ends one request with an error (its grammar cannot go on); its cache stays valid.
+fn fail_slot(slot: &mut Slot, reason: &str) {
+    if let Some(active) = slot.active.take() {
+        let _ = active
+            .job
+            .events
+            .send(Err(Error::Inference(reason.to_owned())));
+    }
+}
+
+fn finish_slot(slot: &mut Slot, reason: FinishReason) {
+    if let Some(active) = slot.active.take() {
+        active.finish(reason);
+    }
+}

@@ -1,0 +1,65 @@
+//! The route tree: the public and the protected routers, merged under the gateway, and the OpenAPI document they make.
+
+use axum::Router;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use super::{
+    contexts, documents, events, fallback, health, hub, keys, mcp, openai, tokens, workflows,
+};
+use crate::middleware::auth::authenticate;
+use crate::state::AppState;
+
+/// Everything under /v1 that needs a credential.
+fn protected() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(openai::router())
+        .merge(documents::router())
+        .merge(contexts::router())
+        .merge(keys::router())
+        .merge(hub::router())
+        .merge(mcp::router())
+        .merge(events::router())
+        .merge(workflows::router())
+        .merge(tokens::protected())
+}
+
+/// Open routes: probes, metrics, the refresh exchange (its token is the credential).
+fn public() -> OpenApiRouter<AppState> {
+    OpenApiRouter::new()
+        .merge(health::router())
+        .routes(routes!(crate::metrics::render))
+        .merge(tokens::public())
+}
+
+/// The OpenAPI document of every route (what `/openapi.json` serves and `sp openapi` prints).
+///
+/// ```
+/// let spec = sp_server::openapi();
+/// assert!(spec.paths.paths.contains_key("/v1/chat/completions"));
+/// ```
+pub fn openapi() -> utoipa::openapi::OpenApi {
+    let (_, protected) = protected().split_for_parts();
+    let (_, public) = public().split_for_parts();
+    crate::openapi::document(protected, public)
+}
+
+/// Every route of the reference server, without the gateway layers.
+pub fn router(state: AppState) -> Router {
+    let (protected, protected_api) = protected().split_for_parts();
+    let (public, public_api) = public().split_for_parts();
+    let spec = crate::openapi::document(protected_api, public_api);
+    let protected = protected.route_layer(axum::middleware::from_fn_with_state(
+        state.clone(),
+        authenticate,
+    ));
+    Router::new()
+        .merge(public)
+        .merge(protected)
+        .merge(SwaggerUi::new("/docs").url("/openapi.json", spec))
+        .route_layer(axum::middleware::from_fn(crate::metrics::track))
+        .fallback(fallback::not_found)
+        .method_not_allowed_fallback(fallback::method_not_allowed)
+        .with_state(state)
+}
