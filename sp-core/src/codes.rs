@@ -121,6 +121,10 @@ error_codes! {
     WorkflowToolUnknown => ("SP-WF-003", 400, "A workflow step calls a tool that no registered service (in the namespace, of the named service) offers; register it first. Nothing was stored or run."),
     /// A run's stored definition no longer reads; the run was ended as failed.
     WorkflowUnreadable => ("SP-WF-004", 500, "The run's stored definition no longer reads (written by another version, or altered outside Story Portal); the run was ended as failed instead of being retried. Start a new run."),
+    /// A step's inputs, filled in, are larger than the engine allows.
+    WorkflowInputsTooLarge => ("SP-WF-005", 400, "A step's inputs, with their `{{…}}` references filled in, exceed `workflows.max_rendered_bytes`; the step failed without being performed. Reference smaller values, or fewer."),
+    /// A step was cut short by a stopped process too often to be made again.
+    WorkflowInterrupted => ("SP-WF-006", 500, "A step's attempt was cut short by a stopped process more than `workflows.max_step_resumes` times; the run was ended as failed rather than resumed again, since the step may be what stopped the process. Start a new run once the cause is found."),
     /// The configuration (file, environment or flags) is invalid.
     InvalidConfig => ("SP-CFG-001", 500, "The configuration is invalid; the message names the key and its source."),
 }

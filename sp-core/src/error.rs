@@ -293,6 +293,25 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     } => WorkflowUnreadable,
+    /// A step's inputs, filled in, would be larger than allowed.
+    #[error("workflow step `{step}`: its inputs, filled in, exceed {limit} bytes")]
+    WorkflowInputsTooLarge {
+        /// The step.
+        step: String,
+        /// The limit (`workflows.max_rendered_bytes`).
+        limit: usize,
+    } => WorkflowInputsTooLarge,
+    /// A step cut short by a stopped process more often than it may be resumed.
+    #[error(
+        "workflow step `{step}` was cut short by a stopped process {times} times; \
+         the run is not resumed again"
+    )]
+    WorkflowInterrupted {
+        /// The step.
+        step: String,
+        /// How often it was cut short.
+        times: u32,
+    } => WorkflowInterrupted,
     /// An unexpected failure; details are logged, not shown to API callers.
     #[error("internal error: {message}")]
     Internal {
@@ -548,6 +567,20 @@ mod tests {
                     reason: "r".into(),
                 },
                 "SP-WF-004",
+            ),
+            (
+                Error::WorkflowInputsTooLarge {
+                    step: "s".into(),
+                    limit: 1,
+                },
+                "SP-WF-005",
+            ),
+            (
+                Error::WorkflowInterrupted {
+                    step: "s".into(),
+                    times: 3,
+                },
+                "SP-WF-006",
             ),
             (
                 Error::OffsetOutOfRange {

@@ -129,6 +129,39 @@ async fn audit_is_append_only_and_paged(stores: &Stores) {
     assert_eq!(even.items[0].request_id, "req-4");
 }
 
+/// Retention deletes exactly the entries answered before the cut-off.
+async fn audit_retention_prunes_old_entries(stores: &Stores) {
+    let log = stores.audit.as_ref();
+    let now = Timestamp::now().unix_micros();
+    let day = 86_400_000_000i64;
+    for (age_days, request_id) in [
+        (100, "old"),
+        (91, "older-than-90"),
+        (89, "recent"),
+        (0, "now"),
+    ] {
+        let entry = AuditEntry {
+            id: Id::new(),
+            at: Timestamp::from_unix_micros(now - age_days * day).expect("time"),
+            key_id: "k".into(),
+            method: "DELETE".into(),
+            route: "/v1/documents/{id}".into(),
+            path: "/v1/documents/x".into(),
+            status: 204,
+            request_id: request_id.into(),
+            duration_ms: 1,
+        };
+        log.record(&entry).await.expect("record");
+    }
+    let cutoff = Timestamp::from_unix_micros(now - 90 * day).expect("time");
+    assert_eq!(log.prune(cutoff).await.expect("prune"), 2);
+    assert_eq!(log.prune(cutoff).await.expect("prune again"), 0);
+    let left = log.list(None, &PageRequest::default()).await.expect("list");
+    let mut kept: Vec<&str> = left.items.iter().map(|e| e.request_id.as_str()).collect();
+    kept.sort_unstable();
+    assert_eq!(kept, ["now", "recent"]);
+}
+
 async fn refresh_rotation_and_reuse(stores: &Stores) {
     let store = stores.refresh.as_ref();
     let ttl = std::time::Duration::from_secs(600);
@@ -190,6 +223,23 @@ async fn postgres_keys_round_trip() {
 async fn sqlite_audit() {
     let stores = sqlite().await;
     audit_is_append_only_and_paged(&stores).await;
+}
+
+#[tokio::test]
+async fn sqlite_audit_retention() {
+    audit_retention_prunes_old_entries(&sqlite().await).await;
+}
+
+#[tokio::test]
+async fn postgres_audit_retention() {
+    let stores = postgres().await;
+    audit_retention_prunes_old_entries(&stores).await;
+    cleanup(stores).await;
+}
+
+#[tokio::test]
+async fn memory_audit_retention() {
+    audit_retention_prunes_old_entries(&memory().await).await;
 }
 
 #[tokio::test]

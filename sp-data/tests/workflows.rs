@@ -2,6 +2,8 @@
 //! another process when the driving one stops or hands them back, bad definitions refused,
 //! and a run whose stored definition no longer reads ended once.
 
+#[path = "workflows/bounds.rs"]
+mod bounds;
 #[path = "workflows/cases.rs"]
 mod cases;
 #[path = "workflows/damaged.rs"]
@@ -43,6 +45,17 @@ macro_rules! suite {
             #[tokio::test]
             async fn leases_cover_only_the_runs_being_driven() {
                 run(|f| Box::pin(cases::leases_cover_only_the_runs_being_driven(f))).await;
+            }
+            #[tokio::test]
+            async fn an_expansion_bomb_fails_its_step_at_once() {
+                run(|f| Box::pin(bounds::an_expansion_bomb_fails_its_step_at_once(f))).await;
+            }
+            #[tokio::test]
+            async fn a_step_cut_short_too_often_fails_instead_of_resuming() {
+                run(|f| {
+                    Box::pin(bounds::a_step_cut_short_too_often_fails_instead_of_resuming(f))
+                })
+                .await;
             }
             #[tokio::test]
             async fn handed_back_runs_are_taken_over_at_once() {

@@ -189,6 +189,11 @@ impl PlatformBuilder {
             // Events other processes append reach this one's live subscribers.
             stores.follow_events(events.clone()).await?;
             workflows.clone().spawn_recovery();
+            if config.auth.audit_retention_days > 0 {
+                let keep =
+                    Duration::from_secs(u64::from(config.auth.audit_retention_days) * 86_400);
+                sp_core::auth::spawn_audit_retention(stores.audit.clone(), keep);
+            }
         }
         let keys: Arc<dyn KeyStore> = Arc::new(sp_data::CachedKeyStore::new(
             stores.keys.clone(),

@@ -78,18 +78,13 @@ fn fail(err: &sp_core::Error) -> ExitCode {
 
 fn print_config(cli: &Cli, args: &ServeArgs) -> ExitCode {
     match cli.load_config(args) {
-        Ok(mut config) => {
-            if config.auth.admin_key.is_some() {
-                config.auth.admin_key = Some("<redacted>".into());
+        Ok(config) => match serde_json::to_string_pretty(&config.redacted()) {
+            Ok(json) => {
+                println!("{json}");
+                ExitCode::SUCCESS
             }
-            match serde_json::to_string_pretty(&config) {
-                Ok(json) => {
-                    println!("{json}");
-                    ExitCode::SUCCESS
-                }
-                Err(err) => fail(&sp_core::Error::internal(err)),
-            }
-        }
+            Err(err) => fail(&sp_core::Error::internal(err)),
+        },
         Err(err) => fail(&err),
     }
 }

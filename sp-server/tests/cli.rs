@@ -78,6 +78,63 @@ fn config_prints_the_effective_configuration() {
     assert_eq!(config["data_dir"], dir.path().display().to_string());
 }
 
+/// The review's M4: `sp config` printed the HS256 secret and the URL passwords. Every secret
+/// is redacted, also one read from a `…_FILE` (which is read: its URL is shown, less its
+/// password), and a secret given both ways is refused.
+#[test]
+fn config_redacts_every_secret_and_reads_secret_files() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("database_url");
+    std::fs::write(&file, "postgres://sp:f1lepass@db:5432/sp\n").expect("write");
+    let secrets = [
+        (
+            "SP_AUTH__JWT__HS256_SECRET",
+            "0123456789abcdef0123456789abcdef-jwt",
+        ),
+        ("REDIS_URL", "redis://:r3dispass@cache:6379"),
+        ("SP_ADMIN_KEY", "admin-key-0123456789abcdef-xyz"),
+    ];
+    let mut cmd = sp(dir.path());
+    cmd.arg("config").env("DATABASE_URL_FILE", &file);
+    for (name, value) in secrets {
+        cmd.env(name, value);
+    }
+    let output = cmd.output().expect("run sp");
+    let stdout = String::from_utf8_lossy(&output.stdout).into_owned();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    for secret in [
+        "0123456789abcdef0123456789abcdef-jwt",
+        "r3dispass",
+        "admin-key-0123",
+        "f1lepass",
+    ] {
+        assert!(!stdout.contains(secret), "`{secret}` shown:\n{stdout}");
+    }
+    let config: serde_json::Value = serde_json::from_str(&stdout).expect("JSON");
+    assert_eq!(
+        config["database"]["url"],
+        "postgres://sp:<redacted>@db:5432/sp"
+    );
+    assert_eq!(config["redis"]["url"], "redis://:<redacted>@cache:6379");
+    assert_eq!(config["auth"]["jwt"]["hs256_secret"], "<redacted>");
+    assert_eq!(config["auth"]["admin_key"], "<redacted>");
+
+    let stderr = run_expecting_config_error(
+        sp(dir.path())
+            .arg("config")
+            .env("DATABASE_URL_FILE", &file)
+            .env("DATABASE_URL", "postgres://other/sp"),
+    );
+    assert!(
+        stderr.contains("both DATABASE_URL and DATABASE_URL_FILE"),
+        "{stderr}"
+    );
+}
+
 #[tokio::test]
 async fn serve_with_a_model_reports_it_ready() {
     let dir = tempfile::tempdir().expect("tempdir");

@@ -106,6 +106,16 @@ impl AuditStore for MemoryAuditStore {
         rows.truncate(page.limit as usize + 1);
         Page::from_rows(rows, page.limit, |e| e.id)
     }
+
+    async fn prune(&self, before: Timestamp) -> Result<u64> {
+        let mut entries = self
+            .entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let was = entries.len();
+        entries.retain(|e| e.at >= before);
+        Ok((was - entries.len()) as u64)
+    }
 }
 
 /// A [`RefreshStore`] in a map, gone with the process.

@@ -12,7 +12,7 @@ mod rate;
 mod refresh;
 mod scope;
 pub use admin::KeyAdmin;
-pub use audit::{AuditEntry, AuditStore};
+pub use audit::{AuditEntry, AuditStore, spawn_audit_retention};
 pub use gcra::{Decision, LocalRateLimiter, RateLimiter, gcra_decide, gcra_spend, now_nanos};
 pub use keys::{
     ApiKey, CreatedKey, KeyStore, NewApiKey, Refusal, constant_time_eq, create_key, hash_token,

@@ -6,6 +6,7 @@ use figment::Figment;
 use figment::providers::{Env, Format, Serialized, Toml};
 
 use super::Config;
+use super::secrets::{is_secret_file_variable, secret_files};
 use crate::error::{Error, Result};
 
 /// Top-level keys that `SP_*` variables may set; other `SP_*` variables (`SP_CONFIG`,
@@ -100,10 +101,16 @@ impl Config {
                 )
                 .merge(Env::prefixed("SP_").split("__").filter(|key| {
                     let section = key.as_str().split('.').next().unwrap_or_default();
+                    // `SP_…_FILE` names a file, not a setting: read below.
+                    let variable = format!("SP_{}", key.as_str().replace('.', "__"));
                     ENV_SECTIONS
                         .iter()
                         .any(|known| known.eq_ignore_ascii_case(section))
+                        && !is_secret_file_variable(&variable)
                 }));
+            for (key, value) in secret_files(|name| std::env::var(name).ok())? {
+                figment = figment.merge(Serialized::default(key, value));
+            }
         }
         for (key, value) in &sources.overrides {
             figment = figment.merge(Serialized::default(key, value));

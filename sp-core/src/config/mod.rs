@@ -2,12 +2,15 @@
 //!
 //! Sources, lowest precedence first: built-in defaults, an optional TOML file, `SP_*`
 //! environment variables (`__` separates sections: `SP_SERVER__LISTEN`), and the conventional
-//! `DATABASE_URL` / `REDIS_URL`. [`Config::load`] merges and validates them; every error names
+//! `DATABASE_URL` / `REDIS_URL`; each secret setting may instead name a file holding it
+//! (`SP_ADMIN_KEY_FILE`, `DATABASE_URL_FILE`, …: [`secret_files`]). [`Config::load`] merges and validates them; every error names
 //! the offending key and where its value came from.
 
 mod load;
+mod secrets;
 mod validate;
 pub use load::ConfigSources;
+pub use secrets::{REDACTED, redact_url, secret_files};
 
 mod root;
 pub use root::{

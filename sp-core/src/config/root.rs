@@ -108,8 +108,8 @@ impl Default for ServerConfig {
     }
 }
 
-/// PostgreSQL settings.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+/// PostgreSQL settings (`Debug` shows the URL's password redacted).
+#[derive(Clone, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct DatabaseConfig {
     /// `postgres://…` URL (`DATABASE_URL`); `None` selects the embedded store.
@@ -138,12 +138,32 @@ impl Default for DatabaseConfig {
     }
 }
 
-/// Redis settings.
-#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+impl std::fmt::Debug for DatabaseConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DatabaseConfig")
+            .field("url", &self.url.as_deref().map(super::redact_url))
+            .field("max_connections", &self.max_connections)
+            .field("acquire_timeout_secs", &self.acquire_timeout_secs)
+            .field("schema", &self.schema)
+            .field("hnsw_ef_search", &self.hnsw_ef_search)
+            .finish()
+    }
+}
+
+/// Redis settings (`Debug` shows the URL's password redacted).
+#[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
     /// `redis://…` URL (`REDIS_URL`); `None` selects the in-process cache.
     pub url: Option<String>,
+}
+
+impl std::fmt::Debug for RedisConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("RedisConfig")
+            .field("url", &self.url.as_deref().map(super::redact_url))
+            .finish()
+    }
 }
 
 /// Authentication settings.
@@ -160,6 +180,8 @@ pub struct AuthConfig {
     pub default_token_limit: Option<crate::auth::Quota>,
     /// Access tokens (JWT) and refresh tokens; off unless a signing key is set.
     pub jwt: JwtConfig,
+    /// Days audit entries are kept; older ones are deleted hourly. 0 keeps them all.
+    pub audit_retention_days: u32,
 }
 
 /// JWT settings: HS256 with a shared secret, or RS256 with a PEM key pair.
@@ -201,7 +223,7 @@ impl std::fmt::Debug for JwtConfig {
         f.debug_struct("JwtConfig")
             .field(
                 "hs256_secret",
-                &self.hs256_secret.as_ref().map(|_| "<redacted>"),
+                &self.hs256_secret.as_ref().map(|_| super::REDACTED),
             )
             .field("rs256_private_key", &self.rs256_private_key)
             .field("rs256_public_key", &self.rs256_public_key)
@@ -214,9 +236,14 @@ impl std::fmt::Debug for JwtConfig {
 impl std::fmt::Debug for AuthConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("AuthConfig")
-            .field("admin_key", &self.admin_key.as_ref().map(|_| "<redacted>"))
+            .field(
+                "admin_key",
+                &self.admin_key.as_ref().map(|_| super::REDACTED),
+            )
             .field("default_rate_limit", &self.default_rate_limit)
             .field("default_token_limit", &self.default_token_limit)
+            .field("jwt", &self.jwt)
+            .field("audit_retention_days", &self.audit_retention_days)
             .finish()
     }
 }
@@ -231,6 +258,7 @@ impl Default for AuthConfig {
             },
             default_token_limit: None,
             jwt: JwtConfig::default(),
+            audit_retention_days: 90,
         }
     }
 }

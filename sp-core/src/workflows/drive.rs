@@ -19,7 +19,7 @@ use crate::error::{Error, Result};
 /// How a step's attempts ended.
 enum Outcome {
     /// Succeeded or failed for good: its final state.
-    Done(StepRun),
+    Done(Box<StepRun>),
     /// The run is no longer this process's to write (cancelled, or taken over).
     Lost,
 }
@@ -195,7 +195,7 @@ impl Workflows {
                             }
                         }
                     }
-                    states.insert(step_id, state);
+                    states.insert(step_id, *state);
                 }
             }
         }
@@ -256,8 +256,17 @@ impl Workflows {
     ) -> Result<Outcome> {
         let allowed = step.retries + 1;
         // An attempt cut short by a stopped process did not fail: it is made again, once at
-        // least, even when it was the last one allowed.
+        // least, even when it was the last one allowed — but not forever, since the step
+        // may be what stopped the process (C1 of the security review: a crash loop).
         let left = if state.status == StepStatus::Running {
+            state.interruptions += 1;
+            if state.interruptions > self.config.max_step_resumes {
+                let err = Error::WorkflowInterrupted {
+                    step: step.id.clone(),
+                    times: state.interruptions,
+                };
+                return self.failed_for_good(run, state, &err).await;
+            }
             allowed.saturating_sub(state.attempts).max(1)
         } else {
             allowed
@@ -290,11 +299,15 @@ impl Workflows {
                         json!({"step": step.id, "attempts": state.attempts}),
                     )
                     .await;
-                    return Ok(Outcome::Done(state));
+                    return Ok(Outcome::Done(Box::new(state)));
                 }
                 Err(err) => {
                     // Wiring reads stored outputs: another attempt would read the same.
-                    let last = made == left || matches!(err, Error::WorkflowWiring { .. });
+                    let last = made == left
+                        || matches!(
+                            err,
+                            Error::WorkflowWiring { .. } | Error::WorkflowInputsTooLarge { .. }
+                        );
                     state.error = Some(StepFailure {
                         step: step.id.clone(),
                         code: err.code().as_str().to_owned(),
@@ -315,7 +328,7 @@ impl Workflows {
                     )
                     .await;
                     if last {
-                        return Ok(Outcome::Done(state));
+                        return Ok(Outcome::Done(Box::new(state)));
                     }
                     tokio::time::sleep(self.backoff(made)).await;
                 }
@@ -324,6 +337,29 @@ impl Workflows {
         Err(Error::internal(
             "a step ran out of attempts without an outcome",
         ))
+    }
+
+    /// Ends a step as failed with `err` without making an attempt.
+    async fn failed_for_good(&self, run: &Run, mut state: StepRun, err: &Error) -> Result<Outcome> {
+        state.status = StepStatus::Failed;
+        state.error = Some(StepFailure {
+            step: state.id.clone(),
+            code: err.code().as_str().to_owned(),
+            message: err.to_string(),
+        });
+        state.finished_at = Some(Timestamp::now());
+        if !self.store.save_step(run.id, &self.owner, &state).await? {
+            return Ok(Outcome::Lost);
+        }
+        tracing::error!(run = %run.id, step = %state.id, code = err.code().as_str(), "{err}");
+        self.record(
+            run,
+            "workflow.step.failed",
+            json!({"step": state.id, "attempt": state.attempts, "retrying": false,
+                   "code": err.code().as_str(), "message": err.to_string()}),
+        )
+        .await;
+        Ok(Outcome::Done(Box::new(state)))
     }
 
     fn backoff(&self, retry: u32) -> Duration {
@@ -339,7 +375,8 @@ impl Workflows {
         step: &Step,
         outputs: &HashMap<String, Value>,
     ) -> Result<Value> {
-        let wire = |value: &Value| render(&step.id, value, &run.input, outputs);
+        let limit = self.config.max_rendered_bytes;
+        let wire = |value: &Value| render(&step.id, value, &run.input, outputs, limit);
         let text = |value: &str| -> Result<String> {
             Ok(match wire(&Value::String(value.to_owned()))? {
                 Value::String(s) => s,

@@ -9,6 +9,9 @@ use crate::error::{Error, Result};
 
 const MAX_STEPS: usize = 100;
 const MAX_RETRIES: u32 = 10;
+/// References one step's inputs may hold: each fills in a value, so their number bounds
+/// what a rendering walks (its size is bounded by `workflows.max_rendered_bytes`).
+const MAX_REFERENCES: usize = 1_000;
 
 fn id_ok(id: &str) -> bool {
     (1..=64).contains(&id.len())
@@ -113,6 +116,12 @@ pub fn plan(workflow: &NewWorkflow) -> Result<Vec<String>> {
             return Err(Error::invalid_input(
                 format!("steps[{at}].id"),
                 format!("`{}` is used twice", step.id),
+            ));
+        }
+        if references(&inputs(step)).len() > MAX_REFERENCES {
+            return Err(Error::invalid_input(
+                format!("steps[{at}]"),
+                format!("at most {MAX_REFERENCES} `{{{{…}}}}` references per step"),
             ));
         }
         if step.retries > MAX_RETRIES {

@@ -146,6 +146,10 @@ pub struct StepRun {
     pub status: StepStatus,
     /// Attempts started (an attempt interrupted by a crash counts, and is made again).
     pub attempts: u32,
+    /// Attempts cut short by a stopped process (each is made again, up to
+    /// `workflows.max_step_resumes` times).
+    #[serde(default)]
+    pub interruptions: u32,
     /// Its output, once succeeded.
     pub output: Option<Value>,
     /// Its last error.
@@ -163,6 +167,7 @@ impl StepRun {
             id: id.into(),
             status: StepStatus::Pending,
             attempts: 0,
+            interruptions: 0,
             output: None,
             error: None,
             started_at: None,

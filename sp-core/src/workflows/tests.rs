@@ -57,10 +57,16 @@ fn bad_definitions_are_refused() {
         json!([{"id": "a b", "kind": "search", "query": "x"}]),
         json!([{"id": "a", "kind": "search", "query": "x"}, {"id": "a", "kind": "search", "query": "y"}]),
         json!([{"id": "a", "kind": "search", "query": "x", "retries": 11}]),
+        json!([{"id": "a", "kind": "search", "query": "{{input.q}}".repeat(1_001)}]),
     ] {
         let err = plan(&workflow(steps.clone())).unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidInput, "{steps}: {err}");
     }
+    let many = json!([{"id": "a", "kind": "search", "query": "{{input.q}}".repeat(1_000)}]);
+    assert!(
+        plan(&workflow(many)).is_ok(),
+        "1,000 references are allowed"
+    );
     let unknown_kind: Result<NewWorkflow, _> =
         serde_json::from_value(json!({"name": "w", "steps": [{"id": "a", "kind": "teleport"}]}));
     assert!(unknown_kind.is_err());
@@ -76,15 +82,50 @@ fn rendering_fills_values_and_text_and_names_what_is_missing() {
                 "text": "{{steps.a.output.name}}-{{input.n}}", "plain": 7}),
         &input,
         &outputs,
+        1024,
     )
     .unwrap();
     assert_eq!(
         wired,
         json!({"whole": {"list": [1, 2], "name": "x"}, "item": 2, "text": "x-2", "plain": 7})
     );
-    let err = render("b", &json!("{{steps.a.output.nope}}"), &input, &outputs).unwrap_err();
+    let err = render(
+        "b",
+        &json!("{{steps.a.output.nope}}"),
+        &input,
+        &outputs,
+        1024,
+    )
+    .unwrap_err();
     assert_eq!(err.code(), ErrorCode::WorkflowWiring);
     assert!(err.to_string().contains("nope"), "{err}");
+}
+
+/// The review's C1: many references to one large value, in text or as whole values, are
+/// refused once what they fill in passes the limit — and a rendering within it is whole.
+#[test]
+fn rendering_is_bounded_however_often_a_value_is_referenced() {
+    let input = json!({"x": "A".repeat(100_000), "n": 12345});
+    let outputs = HashMap::new();
+    let limit = 1_000_000;
+    let in_text = json!("{{input.x}}".repeat(2_000));
+    let whole = Value::Array(vec![json!("{{input.x}}"); 2_000]);
+    let keyed = json!({"a": {"b": whole.clone()}});
+    for bomb in [&in_text, &whole, &keyed] {
+        let err = render("c", bomb, &input, &outputs, limit).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::WorkflowInputsTooLarge);
+        assert!(err.to_string().contains("`c`"), "{err}");
+    }
+    // Nine references of 100,000 bytes (plus quotes) fit in a million; eleven do not.
+    let nine = Value::Array(vec![json!("{{input.x}}"); 9]);
+    let rendered = render("c", &nine, &input, &outputs, limit).unwrap();
+    assert_eq!(rendered[8].as_str().map(str::len), Some(100_000));
+    let eleven = json!("{{input.x}}".repeat(11));
+    assert!(render("c", &eleven, &input, &outputs, limit).is_err());
+    // Literal text counts too.
+    let long = json!("x".repeat(2_000));
+    assert!(render("c", &long, &input, &outputs, 1_000).is_err());
+    assert_eq!(render("c", &long, &input, &outputs, 2_000).unwrap(), long);
 }
 
 /// A run of `steps` as stored, and `definition` as the driver reads it back.

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use sp_core::auth::{AuditEntry, AuditStore};
-use sp_core::{Id, Page, PageRequest, Result};
+use sp_core::{Id, Page, PageRequest, Result, Timestamp};
 
 use crate::sql::{DbId, DbTime, Dialect, SqlDatabase};
 
@@ -116,6 +116,15 @@ macro_rules! audit_store {
                 .map_err(<$db as Dialect>::error)?;
                 let entries: Vec<AuditEntry> = rows.into_iter().map(AuditEntry::from).collect();
                 Page::from_rows(entries, page.limit, |e| e.id)
+            }
+
+            async fn prune(&self, before: Timestamp) -> Result<u64> {
+                let done = sqlx::query("DELETE FROM audit_log WHERE at < $1")
+                    .bind(DbTime(before))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(<$db as Dialect>::error)?;
+                Ok(done.rows_affected())
             }
         }
     };

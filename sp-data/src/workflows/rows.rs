@@ -103,6 +103,7 @@ pub(crate) struct StepRow {
     step_id: String,
     status: String,
     attempts: i32,
+    interruptions: i32,
     output: Option<Value>,
     error: Option<Value>,
     started_at: Option<DbTime>,
@@ -116,6 +117,7 @@ impl StepRow {
             status: StepStatus::parse(&self.status)
                 .ok_or_else(|| Error::internal("stored step status"))?,
             attempts: int(self.attempts)?,
+            interruptions: int(self.interruptions)?,
             output: self.output.map(|o| json("step output", o)).transpose()?,
             error: self.error.map(|e| json("step error", e)).transpose()?,
             started_at: self.started_at.map(|at| at.0),

@@ -21,7 +21,8 @@ use crate::sql::{DbId, DbTime, Dialect, SqlDatabase};
 const WORKFLOW: &str = "namespace, name, description, version, steps, created_at, updated_at";
 const RUN: &str = "id, namespace, workflow, version, input, status, output, error, \
      correlation_id, created_at, updated_at, finished_at";
-const STEP: &str = "run_id, step_id, status, attempts, output, error, started_at, finished_at";
+const STEP: &str =
+    "run_id, step_id, status, attempts, interruptions, output, error, started_at, finished_at";
 
 /// Workflows and runs in a SQL database: [`SqliteWorkflowStore`] on the embedded file,
 /// [`PgWorkflowStore`] on PostgreSQL.
@@ -289,7 +290,8 @@ macro_rules! workflow_store {
                 }
                 sqlx::query(
                     "UPDATE workflow_steps SET status = $1, attempts = $2, output = $3, error = $4, \
-                     started_at = $5, finished_at = $6 WHERE run_id = $7 AND step_id = $8",
+                     started_at = $5, finished_at = $6, interruptions = $9 \
+                     WHERE run_id = $7 AND step_id = $8",
                 )
                 .bind(step.status.as_str())
                 .bind(small(step.attempts)?)
@@ -299,6 +301,7 @@ macro_rules! workflow_store {
                 .bind(step.finished_at.map(DbTime))
                 .bind(DbId(run))
                 .bind(&step.id)
+                .bind(small(step.interruptions)?)
                 .execute(&mut *tx)
                 .await
                 .map_err(db)?;

@@ -58,15 +58,26 @@ impl Fixture {
 
     /// An engine (one "process") over this fixture's store with `actions`.
     pub fn engine(&self, actions: &Arc<Scripted>, lease_ms: u64) -> Arc<Workflows> {
+        self.engine_with(actions, Self::config(lease_ms))
+    }
+
+    /// The test engines' configuration: `lease_ms`, retries 1 ms apart.
+    pub fn config(lease_ms: u64) -> WorkflowsConfig {
+        WorkflowsConfig {
+            lease_ms,
+            retry_backoff_ms: 1,
+            max_running: 16,
+            ..WorkflowsConfig::default()
+        }
+    }
+
+    /// An engine with its own configuration.
+    pub fn engine_with(&self, actions: &Arc<Scripted>, config: WorkflowsConfig) -> Arc<Workflows> {
         Arc::new(Workflows::new(
             self.store.clone(),
             self.events.clone(),
             actions.clone(),
-            WorkflowsConfig {
-                lease_ms,
-                retry_backoff_ms: 1,
-                max_running: 16,
-            },
+            config,
         ))
     }
 

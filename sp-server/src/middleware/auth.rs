@@ -64,7 +64,6 @@ async fn principal_of(state: &AppState, headers: &HeaderMap) -> Result<Principal
             token_limit: key.token_limit,
         }),
         Err(refusal) => {
-            metrics::counter!("sp_auth_refused_total").increment(1);
             tracing::info!(?refusal, "credential refused");
             Err(unauthorized())
         }
@@ -125,23 +124,45 @@ fn rate_headers(headers: &mut HeaderMap, quota: &Quota, decision: &Decision) {
 }
 
 /// The middleware: authenticates, rate-limits, hands the [`Principal`] to handlers, and
-/// writes every mutating request (refused ones included) to the audit log.
+/// writes every mutating request of an authenticated caller (refused ones included) to the
+/// audit log. A request without a valid credential is counted (`sp_auth_refused_total`),
+/// not written: anyone can send those, as fast as they like (review finding H1).
 pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let audited = Audited::of(&request);
-    let (key_id, response) = match principal_of(&state, request.headers()).await {
-        Ok(principal) => (
-            principal.key_id.clone(),
-            admit(&state, principal, request, next).await,
-        ),
-        Err(err) => ("-".to_owned(), err.into_response()),
-    };
-    if let Some(audited) = audited {
-        audited
-            .record(&state, key_id, response.status().as_u16(), started)
-            .await;
+    match principal_of(&state, request.headers()).await {
+        Ok(principal) => {
+            let key_id = principal.key_id.clone();
+            let response = admit(&state, principal, request, next).await;
+            if let Some(audited) = audited {
+                audited
+                    .record(&state, key_id, response.status().as_u16(), started)
+                    .await;
+            }
+            response
+        }
+        Err(err) => {
+            if err.code == ErrorCode::Unauthorized {
+                metrics::counter!("sp_auth_refused_total").increment(1);
+            }
+            err.into_response()
+        }
     }
-    response
+}
+
+/// The most bytes of a request's path an audit entry keeps; the route pattern says the rest.
+const AUDIT_PATH_BYTES: usize = 256;
+
+/// `path` cut to [`AUDIT_PATH_BYTES`] on a character boundary, `…` marking a cut.
+fn audit_path(path: &str) -> String {
+    if path.len() <= AUDIT_PATH_BYTES {
+        return path.to_owned();
+    }
+    let mut end = AUDIT_PATH_BYTES;
+    while !path.is_char_boundary(end) {
+        end -= 1;
+    }
+    format!("{}…", &path[..end])
 }
 
 async fn admit(
@@ -191,7 +212,7 @@ impl Audited {
                 .extensions()
                 .get::<axum::extract::MatchedPath>()
                 .map_or_else(String::new, |p| p.as_str().to_owned()),
-            path: request.uri().path().to_owned(),
+            path: audit_path(request.uri().path()),
             request_id: crate::middleware::request_id_of(request),
         })
     }

@@ -206,8 +206,17 @@ async fn mutating_requests_are_audited_and_admins_can_read_them() {
         Some(doc.clone()),
     )
     .await;
-    api.call(Method::POST, "/v1/documents", None, Some(doc))
+    // No credential: counted, never written (review finding H1), however long its path.
+    let anonymous = api
+        .call(Method::POST, "/v1/documents", None, Some(doc))
         .await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    let long = format!("/v1/documents/{}", "A".repeat(60_000));
+    let anonymous = api.call(Method::DELETE, &long, None, None).await;
+    assert_eq!(anonymous.status, StatusCode::UNAUTHORIZED);
+    // A caller's long path is kept to 256 bytes.
+    let unknown = api.call(Method::DELETE, &long, Some(&writer), None).await;
+    assert!(unknown.status.is_client_error(), "{}", unknown.text);
     api.call(
         Method::DELETE,
         &format!("/v1/documents/{id}"),
@@ -223,7 +232,8 @@ async fn mutating_requests_are_audited_and_admins_can_read_them() {
         .await;
     assert_eq!(log.status, StatusCode::OK, "{}", log.text);
     let entries = log.body["items"].as_array().expect("items").clone();
-    // Newest first: delete, anonymous 401, reader 403, the reader's creation, writer 201.
+    // Newest first: delete, the long path, reader 403, the reader's creation, writer 201,
+    // the writer's creation.
     let seen: Vec<(String, String, u64)> = entries
         .iter()
         .map(|e| {
@@ -234,12 +244,22 @@ async fn mutating_requests_are_audited_and_admins_can_read_them() {
             )
         })
         .collect();
+    assert_eq!(seen.len(), 6, "{seen:?}");
     assert_eq!(seen[0], ("DELETE".into(), "/v1/documents/{id}".into(), 204));
-    assert_eq!(seen[1], ("POST".into(), "/v1/documents".into(), 401));
+    assert_eq!(seen[1].0, "DELETE");
+    let kept = entries[1]["path"].as_str().expect("path");
+    assert!(
+        kept.len() <= 256 + '…'.len_utf8() && kept.ends_with('…'),
+        "{kept}"
+    );
+    assert_eq!(entries[1]["key_id"], writer_id.as_str());
     assert_eq!(seen[2], ("POST".into(), "/v1/documents".into(), 403));
     assert_eq!(seen[3], ("POST".into(), "/v1/keys".into(), 201));
     assert_eq!(seen[4], ("POST".into(), "/v1/documents".into(), 201));
-    assert_eq!(entries[1]["key_id"], "-");
+    assert!(
+        entries.iter().all(|e| e["key_id"] != "-"),
+        "no anonymous rows"
+    );
     assert_eq!(entries[3]["key_id"], "admin");
     assert_eq!(entries[4]["key_id"], writer_id.as_str());
     assert_eq!(entries[4]["request_id"], request_id.as_str());
@@ -260,7 +280,18 @@ async fn mutating_requests_are_audited_and_admins_can_read_them() {
             None,
         )
         .await;
-    assert_eq!(mine.body["items"].as_array().map(Vec::len), Some(2));
+    assert_eq!(mine.body["items"].as_array().map(Vec::len), Some(3));
+    let metrics = api.call(Method::GET, "/metrics", None, None).await;
+    let refused = metrics
+        .text
+        .lines()
+        .find(|l| l.starts_with("sp_auth_refused_total"))
+        .and_then(|l| l.split_whitespace().last())
+        .and_then(|n| n.parse::<f64>().ok());
+    assert!(
+        refused >= Some(2.0),
+        "the two anonymous requests are counted: {refused:?}"
+    );
     let denied = api
         .call(Method::GET, "/v1/audit", Some(&writer), None)
         .await;
