@@ -5,6 +5,8 @@
 #[path = "support/api.rs"]
 mod support;
 
+#[path = "api/admin_sessions.rs"]
+mod admin_sessions;
 #[path = "api/auth.rs"]
 mod auth;
 #[path = "api/contexts.rs"]

@@ -5,6 +5,7 @@
 
 mod admin;
 mod audit;
+mod bootstrap;
 mod gcra;
 mod keys;
 mod memory;
@@ -13,6 +14,9 @@ mod refresh;
 mod scope;
 pub use admin::KeyAdmin;
 pub use audit::{AuditEntry, AuditStore, spawn_audit_retention};
+pub use bootstrap::{
+    ADMIN_KEY_ID, admin_session_subject, is_admin_session, is_current_admin_session,
+};
 pub use gcra::{Decision, LocalRateLimiter, RateLimiter, gcra_decide, gcra_spend, now_nanos};
 pub use keys::{
     ApiKey, CreatedKey, KeyStore, NewApiKey, Refusal, constant_time_eq, create_key, hash_token,

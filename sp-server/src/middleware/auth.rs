@@ -12,7 +12,10 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, HeaderValue, Method};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use sp_core::auth::{AuditEntry, Decision, Principal, Quota, Scope, constant_time_eq, verify_key};
+use sp_core::auth::{
+    ADMIN_KEY_ID, AuditEntry, Decision, Principal, Quota, Scope, constant_time_eq,
+    is_admin_session, is_current_admin_session, verify_key,
+};
 use sp_core::{Error, ErrorCode};
 
 use crate::error::ApiError;
@@ -44,7 +47,7 @@ async fn principal_of(state: &AppState, headers: &HeaderMap) -> Result<Principal
         && constant_time_eq(token.as_bytes(), admin.as_bytes())
     {
         return Ok(Principal {
-            key_id: "admin".into(),
+            key_id: ADMIN_KEY_ID.into(),
             scopes: vec![Scope::Admin],
             rate_limit: None,
             token_limit: None,
@@ -77,9 +80,13 @@ async fn principal_of_jwt(
     token: &str,
 ) -> Result<Principal, ApiError> {
     let claims = jwt.verify(token).ok_or_else(unauthorized)?;
-    if claims.sub == "admin" {
+    if is_admin_session(&claims.sub) {
+        // Only while the admin key it was opened with is still the configured one.
+        if !is_current_admin_session(&claims.sub, state.config().auth.admin_key.as_deref()) {
+            return Err(unauthorized());
+        }
         return Ok(Principal {
-            key_id: "admin".into(),
+            key_id: ADMIN_KEY_ID.into(),
             scopes: claims.scopes,
             rate_limit: None,
             token_limit: None,

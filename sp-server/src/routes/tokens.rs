@@ -4,7 +4,10 @@
 
 use axum::extract::State;
 use serde::{Deserialize, Serialize};
-use sp_core::auth::{Rotation, Scope, issue_refresh, rotate_refresh};
+use sp_core::auth::{
+    ADMIN_KEY_ID, AuditEntry, Rotation, Scope, admin_session_subject, is_admin_session,
+    is_current_admin_session, issue_refresh, rotate_refresh,
+};
 use sp_core::{Error, ErrorCode};
 
 use utoipa_axum::router::OpenApiRouter;
@@ -93,16 +96,24 @@ async fn token(
         }
     };
     let services = state.platform().await?;
+    // An admin session names the admin key's fingerprint: it ends when the key changes.
+    let subject = if caller.0.key_id == ADMIN_KEY_ID {
+        let key = state.config().auth.admin_key.as_deref();
+        key.map(admin_session_subject)
+            .ok_or_else(crate::middleware::auth::unauthorized)?
+    } else {
+        caller.0.key_id.clone()
+    };
     let (_, refresh_token) = issue_refresh(
         services.refresh.as_ref(),
-        &caller.0.key_id,
+        &subject,
         None,
         &scopes,
         jwt.refresh_ttl,
     )
     .await?;
     Ok(axum::Json(Tokens {
-        access_token: jwt.mint(&caller.0.key_id, &scopes)?,
+        access_token: jwt.mint(&subject, &scopes)?,
         token_type: "Bearer",
         expires_in: jwt.access_ttl_secs(),
         refresh_token,
@@ -128,8 +139,10 @@ struct RefreshRequest {
         (status = 400, description = "Malformed body", body = ErrorEnvelope)))]
 async fn refresh(
     State(state): State<AppState>,
+    request_id: Option<axum::Extension<tower_http::request_id::RequestId>>,
     ApiJson(body): ApiJson<RefreshRequest>,
 ) -> Result<axum::Json<Tokens>, ApiError> {
+    let started = std::time::Instant::now();
     let jwt = state.jwt().ok_or_else(jwt_off)?;
     let services = state.platform().await?;
     let (record, refresh_token) = match rotate_refresh(
@@ -150,8 +163,13 @@ async fn refresh(
         }
         Rotation::Invalid => return Err(crate::middleware::auth::unauthorized()),
     };
-    // The key behind the session must still be valid.
-    if record.key_id != "admin" {
+    // The key behind the session must still be valid: for an admin session, the admin key
+    // it was opened with must still be the configured one.
+    if is_admin_session(&record.key_id) {
+        if !is_current_admin_session(&record.key_id, state.config().auth.admin_key.as_deref()) {
+            return Err(crate::middleware::auth::unauthorized());
+        }
+    } else {
         let key = services
             .keys
             .find(&record.key_id)
@@ -163,6 +181,29 @@ async fn refresh(
         if !valid {
             return Err(crate::middleware::auth::unauthorized());
         }
+    }
+    // A public route, so the gateway's audit layer does not see it: a session's renewal is
+    // written here (refused ones are not: they carry no principal, finding H1).
+    let key_id = if is_admin_session(&record.key_id) {
+        ADMIN_KEY_ID.to_owned()
+    } else {
+        record.key_id.clone()
+    };
+    let entry = AuditEntry {
+        id: sp_core::Id::new(),
+        at: sp_core::Timestamp::now(),
+        key_id,
+        method: "POST".into(),
+        route: "/v1/auth/refresh".into(),
+        path: "/v1/auth/refresh".into(),
+        status: 200,
+        request_id: request_id
+            .and_then(|id| id.0.header_value().to_str().ok().map(str::to_owned))
+            .unwrap_or_default(),
+        duration_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
+    };
+    if let Err(err) = services.audit.record(&entry).await {
+        tracing::error!(%err, request_id = %entry.request_id, "audit entry not written");
     }
     Ok(axum::Json(Tokens {
         access_token: jwt.mint(&record.key_id, &record.scopes)?,
