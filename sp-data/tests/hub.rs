@@ -1,6 +1,8 @@
 //! The service hub on every backend (SQLite, PostgreSQL, the in-process registry): the registry (versions, discovery, heartbeats, bad input)
 //! tool invocation against real HTTP services on loopback, and MCP both ways.
 
+#[path = "hub/bounds.rs"]
+mod bounds;
 #[path = "hub/invoke.rs"]
 mod invoke;
 #[path = "hub/mcp.rs"]
@@ -66,3 +68,10 @@ macro_rules! suite {
 suite!(sqlite);
 suite!(postgres);
 suite!(memory);
+
+/// The transport's bound does not depend on the registry's backend: run once.
+#[tokio::test]
+async fn oversized_answers_fail_the_call() {
+    let fixture = Fixture::memory().await;
+    bounds::oversized_answers_fail_the_call(&fixture).await;
+}

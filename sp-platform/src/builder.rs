@@ -172,7 +172,9 @@ impl PlatformBuilder {
         if let Some(model) = &chat {
             contexts = contexts.with_model(model.clone());
         }
-        let transport = Arc::new(sp_data::HttpTransport::new()?);
+        let transport = Arc::new(sp_data::HttpTransport::with_max_response_bytes(
+            config.hub.max_response_bytes,
+        )?);
         let hub = Arc::new(
             Hub::new(stores.registry.clone(), transport, config.hub.clone())
                 .with_events(events.clone()),

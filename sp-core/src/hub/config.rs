@@ -36,6 +36,9 @@ pub struct HubConfig {
     /// (ms; 0: resolve every call). Changes made through this hub apply at once; those made
     /// by other processes within this.
     pub resolve_cache_ms: u64,
+    /// The largest tool answer read from an HTTP service (bytes); a larger one fails the
+    /// call with `SP-HUB-006` once that much has arrived. Health checks read at most 64 KiB.
+    pub max_response_bytes: usize,
 }
 
 impl Default for HubConfig {
@@ -53,6 +56,7 @@ impl Default for HubConfig {
             healthy_after: 2,
             degraded_latency_ms: 1_000,
             resolve_cache_ms: 1_000,
+            max_response_bytes: 8 * 1024 * 1024,
         }
     }
 }

@@ -36,6 +36,7 @@ pub fn test_config() -> HubConfig {
         healthy_after: 1,
         degraded_latency_ms: 1_000,
         resolve_cache_ms: 1_000,
+        max_response_bytes: 1024 * 1024,
     }
 }
 
@@ -57,9 +58,12 @@ impl Fixture {
     }
 
     fn with(store: Arc<dyn RegistryStore>, db: Option<TestDatabase>) -> Self {
-        let transport = Arc::new(sp_data::HttpTransport::new().unwrap());
+        let config = test_config();
+        let transport = Arc::new(
+            sp_data::HttpTransport::with_max_response_bytes(config.max_response_bytes).unwrap(),
+        );
         Fixture {
-            hub: Arc::new(Hub::new(store, transport, test_config())),
+            hub: Arc::new(Hub::new(store, transport, config)),
             db,
         }
     }
