@@ -58,6 +58,10 @@ macro_rules! suite {
                 .await;
             }
             #[tokio::test]
+            async fn nul_characters_fail_closed() {
+                run(|f| Box::pin(bounds::nul_characters_fail_closed(f))).await;
+            }
+            #[tokio::test]
             async fn handed_back_runs_are_taken_over_at_once() {
                 run(|f| Box::pin(handover::handed_back_runs_are_taken_over_at_once(f))).await;
             }

@@ -12,7 +12,7 @@ use super::engine::Workflows;
 use super::plan::dependencies;
 use super::runs::{Run, RunStatus, StepFailure, StepRun, StepStatus};
 use super::types::{Action, Step};
-use super::wire::render;
+use super::wire::{NUL_REASON, holds_nul, render};
 use crate::Timestamp;
 use crate::error::{Error, Result};
 
@@ -94,7 +94,7 @@ impl Workflows {
                 let failure = StepFailure {
                     step: String::new(),
                     code: err.code().as_str().to_owned(),
-                    message: err.to_string(),
+                    message: storable(&err),
                 };
                 return self
                     .conclude(&run, &HashMap::new(), &HashMap::new(), Some(failure))
@@ -284,7 +284,11 @@ impl Workflows {
                 json!({"step": step.id, "attempt": state.attempts}),
             )
             .await;
-            match self.perform(run, step, outputs).await {
+            let performed = match self.perform(run, step, outputs).await {
+                Ok(output) if holds_nul(&output) => Err(Error::invalid_input("output", NUL_REASON)),
+                other => other,
+            };
+            match performed {
                 Ok(output) => {
                     state.status = StepStatus::Succeeded;
                     state.output = Some(output);
@@ -306,12 +310,14 @@ impl Workflows {
                     let last = made == left
                         || matches!(
                             err,
-                            Error::WorkflowWiring { .. } | Error::WorkflowInputsTooLarge { .. }
+                            Error::WorkflowWiring { .. }
+                                | Error::WorkflowInputsTooLarge { .. }
+                                | Error::InvalidInput { .. }
                         );
                     state.error = Some(StepFailure {
                         step: step.id.clone(),
                         code: err.code().as_str().to_owned(),
-                        message: err.to_string(),
+                        message: storable(&err),
                     });
                     if last {
                         state.status = StepStatus::Failed;
@@ -324,7 +330,7 @@ impl Workflows {
                         run,
                         "workflow.step.failed",
                         json!({"step": step.id, "attempt": state.attempts, "retrying": !last,
-                               "code": err.code().as_str(), "message": err.to_string()}),
+                               "code": err.code().as_str(), "message": storable(&err)}),
                     )
                     .await;
                     if last {
@@ -345,7 +351,7 @@ impl Workflows {
         state.error = Some(StepFailure {
             step: state.id.clone(),
             code: err.code().as_str().to_owned(),
-            message: err.to_string(),
+            message: storable(err),
         });
         state.finished_at = Some(Timestamp::now());
         if !self.store.save_step(run.id, &self.owner, &state).await? {
@@ -356,7 +362,7 @@ impl Workflows {
             run,
             "workflow.step.failed",
             json!({"step": state.id, "attempt": state.attempts, "retrying": false,
-                   "code": err.code().as_str(), "message": err.to_string()}),
+                   "code": err.code().as_str(), "message": storable(err)}),
         )
         .await;
         Ok(Outcome::Done(Box::new(state)))
@@ -414,6 +420,12 @@ impl Workflows {
             .perform(&run.namespace, &action, &run.correlation_id)
             .await
     }
+}
+
+/// An error's text as a step keeps it: U+0000 (from an upstream error page, say) replaced,
+/// since no store keeps it.
+fn storable(err: &Error) -> String {
+    err.to_string().replace('\0', "\u{FFFD}")
 }
 
 /// A run's steps by id, and what each waits for.

@@ -154,6 +154,9 @@ impl Workflows {
             Value::Object(map) => Value::Object(map),
             _ => return Err(Error::invalid_input("input", "must be a JSON object")),
         };
+        if super::wire::holds_nul(&input) {
+            return Err(Error::invalid_input("input", super::wire::NUL_REASON));
+        }
         if let Some(id) = &new.correlation_id
             && !(1..=MAX_CORRELATION_CHARS).contains(&id.chars().count())
         {

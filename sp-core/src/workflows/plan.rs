@@ -5,6 +5,7 @@ use std::collections::{BTreeSet, HashMap};
 use serde_json::Value;
 
 use super::types::{Action, NewWorkflow, Step};
+use super::wire::{NUL_REASON, holds_nul};
 use crate::error::{Error, Result};
 
 const MAX_STEPS: usize = 100;
@@ -98,6 +99,9 @@ pub fn plan(workflow: &NewWorkflow) -> Result<Vec<String>> {
             "1-64 characters of a-z, A-Z, 0-9, `.`, `_`, `-`",
         ));
     }
+    if workflow.description.contains('\0') {
+        return Err(Error::invalid_input("description", NUL_REASON));
+    }
     if !(1..=MAX_STEPS).contains(&workflow.steps.len()) {
         return Err(Error::invalid_input(
             "steps",
@@ -117,6 +121,9 @@ pub fn plan(workflow: &NewWorkflow) -> Result<Vec<String>> {
                 format!("steps[{at}].id"),
                 format!("`{}` is used twice", step.id),
             ));
+        }
+        if holds_nul(&inputs(step)) {
+            return Err(Error::invalid_input(format!("steps[{at}]"), NUL_REASON));
         }
         if references(&inputs(step)).len() > MAX_REFERENCES {
             return Err(Error::invalid_input(

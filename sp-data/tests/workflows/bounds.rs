@@ -1,5 +1,6 @@
-//! The review's C1 on every backend: a step whose filled-in inputs would be huge fails at
-//! once, and a step that keeps stopping its process is not resumed forever.
+//! The review's C1 and M3 on every backend: a step whose filled-in inputs would be huge fails
+//! at once, a step that keeps stopping its process is not resumed forever, and a NUL
+//! character (which PostgreSQL cannot keep) fails closed instead of making a run unsavable.
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
@@ -97,4 +98,43 @@ pub async fn a_step_cut_short_too_often_fails_instead_of_resuming(f: &Fixture) {
     assert!(third.calls().is_empty(), "{:?}", third.calls());
     first.release();
     second.release();
+}
+
+/// A definition or input holding U+0000 is refused before anything is stored; a step whose
+/// output holds one fails at once (`SP-VAL-001`, not retried) — before the fix, PostgreSQL
+/// refused to save it and the run was resumed and the tool called again every lease, forever.
+pub async fn nul_characters_fail_closed(f: &Fixture) {
+    let actions = Scripted::new(false);
+    let engine = f.engine(&actions, 10_000);
+    let ns = Default::default();
+    for bad in [
+        json!({"name": "n", "description": "a\u{0}b", "steps": [tool_step("t", "echo", json!({}))]}),
+        json!({"name": "n", "steps": [tool_step("t", "echo", json!({"a": "\u{0}"}))]}),
+    ] {
+        let err = engine.define(&workflow(bad)).await.unwrap_err();
+        assert_eq!(err.code(), sp_core::ErrorCode::InvalidInput, "{err}");
+    }
+    engine
+        .define(&workflow(json!({"name": "nul", "steps": [
+            {"id": "t", "kind": "tool", "tool": "nul", "arguments": {"step": "t"}, "retries": 2}
+        ]})))
+        .await
+        .unwrap();
+    let input = NewRun {
+        input: json!({"x": "\u{0}"}),
+        correlation_id: None,
+    };
+    let err = engine.start(&ns, "nul", input).await.unwrap_err();
+    assert_eq!(err.code(), sp_core::ErrorCode::InvalidInput, "{err}");
+
+    let run = engine.start(&ns, "nul", NewRun::default()).await.unwrap();
+    let done = engine.wait(&ns, run.id, WAIT).await.unwrap();
+    assert_eq!(done.status, RunStatus::Failed, "{done:?}");
+    let step = by_id(&done.steps)["t"];
+    assert_eq!(
+        step.attempts, 1,
+        "an output no store keeps is not asked for again"
+    );
+    assert_eq!(step.error.as_ref().unwrap().code, "SP-VAL-001");
+    assert_eq!(actions.calls(), ["t"]);
 }

@@ -225,6 +225,7 @@ impl StepActions for Scripted {
                 Ok(arguments.clone())
             }
             "broken" => Err(Error::unavailable("broken", "always down")),
+            "nul" => Ok(json!({"a": "x\u{0}y"})),
             "hold" if self.holding => {
                 self.held.send_modify(|n| *n += 1);
                 let mut released = self.released.subscribe();
