@@ -242,14 +242,19 @@ impl Audited {
             request_id: self.request_id,
             duration_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
         };
-        let written = match state.platform().await {
-            Ok(services) => services.audit.record(&entry).await,
-            Err(err) => Err(err),
-        };
-        // The answer stands; a lost audit entry is an operator's problem, loudly logged.
-        if let Err(err) = written {
-            tracing::error!(%err, request_id = %entry.request_id, "audit entry not written");
-        }
+        write_audit(state, &entry).await;
+    }
+}
+
+/// Writes an audit entry. The answer stands either way: a lost entry is an operator's
+/// problem, loudly logged.
+pub(crate) async fn write_audit(state: &AppState, entry: &AuditEntry) {
+    let written = match state.platform().await {
+        Ok(services) => services.audit.record(entry).await,
+        Err(err) => Err(err),
+    };
+    if let Err(err) = written {
+        tracing::error!(%err, request_id = %entry.request_id, "audit entry not written");
     }
 }
 

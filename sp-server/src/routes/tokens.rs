@@ -202,9 +202,7 @@ async fn refresh(
             .unwrap_or_default(),
         duration_ms: u32::try_from(started.elapsed().as_millis()).unwrap_or(u32::MAX),
     };
-    if let Err(err) = services.audit.record(&entry).await {
-        tracing::error!(%err, request_id = %entry.request_id, "audit entry not written");
-    }
+    crate::middleware::auth::write_audit(&state, &entry).await;
     Ok(axum::Json(Tokens {
         access_token: jwt.mint(&record.key_id, &record.scopes)?,
         token_type: "Bearer",
