@@ -77,13 +77,7 @@ async fn main() {
     let keys = state.platform().await.expect("services").keys.clone();
     let created = sp_core::auth::create_key(
         keys.as_ref(),
-        sp_core::auth::NewApiKey {
-            name: "bench".into(),
-            scopes: vec![sp_core::auth::Scope::Inference],
-            rate_limit: None,
-            token_limit: None,
-            expires_at: None,
-        },
+        sp_core::auth::NewApiKey::new("bench", vec![sp_core::auth::Scope::Inference]),
     )
     .await
     .expect("key");

@@ -341,6 +341,8 @@ pub enum Resource {
     MemoryBlock,
     /// An API key.
     Key,
+    /// A tenant.
+    Tenant,
     /// A model this server does not serve.
     Model,
     /// A registered service version.
@@ -367,6 +369,7 @@ impl Resource {
             Resource::Message => "message",
             Resource::MemoryBlock => "memory block",
             Resource::Key => "key",
+            Resource::Tenant => "tenant",
             Resource::Model => "model",
             Resource::Service => "service",
             Resource::Instance => "instance",

@@ -41,6 +41,7 @@ pub mod namespace;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod page;
+pub mod tenants;
 pub mod time;
 pub mod workflows;
 
@@ -49,7 +50,7 @@ pub use config::{Config, ConfigSources};
 pub use error::{BoxError, Error, Resource, Result};
 pub use id::Id;
 pub use model::{ChatModel, Embedder, Tokenizer};
-pub use namespace::Namespace;
+pub use namespace::{Namespace, TenantId};
 pub use page::{Cursor, Page, PageRequest};
 pub use time::Timestamp;
 

@@ -107,6 +107,11 @@ impl Database {
         on_backend!(self, db => Arc::new(crate::SqlKeyStore::new(db)))
     }
 
+    /// The tenants, on a migrated database.
+    pub fn tenant_store(&self) -> Arc<dyn sp_core::tenants::TenantStore> {
+        on_backend!(self, db => Arc::new(crate::SqlTenantStore::new(db)))
+    }
+
     /// The audit log, on a migrated database.
     pub fn audit_store(&self) -> Arc<dyn AuditStore> {
         on_backend!(self, db => Arc::new(crate::SqlAuditStore::new(db)))

@@ -48,11 +48,11 @@ pub mod workflows;
 #[cfg(feature = "redis")]
 pub use auth::RedisRateLimiter;
 pub use auth::{
-    CachedKeyStore, SqlAuditStore, SqlKeyStore, SqlRefreshStore, SqliteAuditStore, SqliteKeyStore,
-    SqliteRefreshStore,
+    CachedKeyStore, SqlAuditStore, SqlKeyStore, SqlRefreshStore, SqlTenantStore, SqliteAuditStore,
+    SqliteKeyStore, SqliteRefreshStore, SqliteTenantStore,
 };
 #[cfg(feature = "postgres")]
-pub use auth::{PgAuditStore, PgKeyStore, PgRefreshStore};
+pub use auth::{PgAuditStore, PgKeyStore, PgRefreshStore, PgTenantStore};
 pub use backends::{Backends, Database};
 pub use cache::MemoryCache;
 #[cfg(feature = "redis")]
@@ -66,7 +66,10 @@ pub use events::PgEventStore;
 pub use events::SqliteEventStore;
 #[cfg(feature = "postgres")]
 pub use hub::PgRegistryStore;
-pub use hub::{HttpTransport, McpToolServer, SqlRegistryStore, SqliteRegistryStore, mcp_endpoint};
+pub use hub::{
+    HttpTransport, McpToolServer, SqlRegistryStore, SqliteRegistryStore, mcp_endpoint,
+    mcp_endpoint_of,
+};
 #[cfg(feature = "postgres")]
 pub use knowledge::PgDocumentStore;
 pub use knowledge::SqliteDocumentStore;

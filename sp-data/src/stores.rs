@@ -35,6 +35,8 @@ pub struct Stores {
     pub documents: Arc<dyn DocumentStore>,
     /// Agent contexts, messages and memory blocks.
     pub contexts: Arc<dyn ContextStore>,
+    /// Tenants.
+    pub tenants: Arc<dyn sp_core::tenants::TenantStore>,
     /// API keys.
     pub keys: Arc<dyn KeyStore>,
     /// The audit log.
@@ -80,6 +82,7 @@ impl Database {
         Ok(Stores {
             documents: self.document_store(dimensions).await?,
             contexts: self.context_store(),
+            tenants: self.tenant_store(),
             keys: self.key_store(),
             audit: self.audit_store(),
             refresh: self.refresh_store(),

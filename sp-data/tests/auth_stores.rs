@@ -4,14 +4,16 @@
 use std::sync::Arc;
 
 use sp_core::auth::{
-    AuditEntry, AuditStore, KeyStore, MemoryAuditStore, MemoryKeyStore, MemoryRefreshStore,
-    NewApiKey, Quota, RefreshStore, Refusal, Rotation, Scope, create_key, issue_refresh,
-    rotate_refresh, verify_key,
+    AuditEntry, AuditFilter, AuditStore, KeyStore, MemoryAuditStore, MemoryKeyStore,
+    MemoryRefreshStore, NewApiKey, Quota, RefreshStore, Refusal, Rotation, Scope, create_key,
+    issue_refresh, rotate_refresh, verify_key,
 };
-use sp_core::{Id, PageRequest, Timestamp};
+use sp_core::tenants::{MemoryTenantStore, NewTenant, TenantStore};
+use sp_core::{ErrorCode, Id, PageRequest, TenantId, Timestamp};
 use sp_tests::TestDatabase;
 
 struct Stores {
+    tenants: Arc<dyn TenantStore>,
     keys: Arc<dyn KeyStore>,
     audit: Arc<dyn AuditStore>,
     refresh: Arc<dyn RefreshStore>,
@@ -21,6 +23,7 @@ struct Stores {
 
 fn on(db: TestDatabase) -> Stores {
     Stores {
+        tenants: db.database.tenant_store(),
         keys: db.database.key_store(),
         audit: db.database.audit_store(),
         refresh: db.database.refresh_store(),
@@ -30,6 +33,7 @@ fn on(db: TestDatabase) -> Stores {
 
 async fn memory() -> Stores {
     Stores {
+        tenants: Arc::new(MemoryTenantStore::default()),
         keys: Arc::new(MemoryKeyStore::default()),
         audit: Arc::new(MemoryAuditStore::default()),
         refresh: Arc::new(MemoryRefreshStore::default()),
@@ -51,14 +55,73 @@ async fn cleanup(stores: Stores) {
     }
 }
 
+fn acme() -> TenantId {
+    TenantId::new("acme").expect("tenant")
+}
+
+/// The default tenant is there from the start; a created one is found and listed; a taken id
+/// is a conflict and changes nothing.
+async fn tenants_round_trip(stores: &Stores) {
+    let store = stores.tenants.as_ref();
+    let listed = store.list().await.expect("list");
+    assert_eq!(listed.len(), 1);
+    assert!(listed[0].id.is_default());
+    let new = NewTenant {
+        id: acme(),
+        name: Some("Acme Corp".into()),
+    };
+    let tenant = new.clone().into_tenant().expect("tenant");
+    store.insert(&tenant).await.expect("insert");
+    let found = store.find(&acme()).await.expect("find").expect("there");
+    assert_eq!(found.name, "Acme Corp");
+    assert_eq!(found.created_at, tenant.created_at);
+    let mut again = new.into_tenant().expect("tenant");
+    again.name = "Impostor".into();
+    let err = store.insert(&again).await.expect_err("taken");
+    assert_eq!(err.code(), ErrorCode::Conflict);
+    assert_eq!(
+        store
+            .find(&acme())
+            .await
+            .expect("find")
+            .expect("there")
+            .name,
+        "Acme Corp"
+    );
+    let ids: Vec<String> = store
+        .list()
+        .await
+        .expect("list")
+        .into_iter()
+        .map(|t| t.id.to_string())
+        .collect();
+    assert_eq!(ids, ["acme", "default"]);
+    assert!(
+        store
+            .find(&TenantId::new("nobody").expect("id"))
+            .await
+            .expect("find")
+            .is_none()
+    );
+}
+
 async fn keys_round_trip(stores: &Stores) {
+    let tenant = NewTenant {
+        id: acme(),
+        name: None,
+    };
+    stores
+        .tenants
+        .insert(&tenant.into_tenant().expect("tenant"))
+        .await
+        .expect("tenant");
     let store = stores.keys.as_ref();
     let new = NewApiKey {
-        name: "ci".into(),
-        scopes: vec![Scope::DocumentsWrite, Scope::Inference],
+        tenant: sp_core::TenantId::new("acme").expect("tenant"),
+        models: Some(vec!["smollm2".into()]),
+        tools: Some(vec!["peek".into()]),
         rate_limit: Some("60/min".parse::<Quota>().expect("quota")),
-        token_limit: None,
-        expires_at: None,
+        ..NewApiKey::new("ci", vec![Scope::DocumentsWrite, Scope::Inference])
     };
     let created = create_key(store, new).await.expect("create");
     let verified = verify_key(store, &created.token)
@@ -92,6 +155,11 @@ async fn audit_is_append_only_and_paged(stores: &Stores) {
             } else {
                 "odd".into()
             },
+            tenant: if i % 2 == 0 {
+                acme()
+            } else {
+                TenantId::default()
+            },
             method: "POST".into(),
             route: "/v1/documents".into(),
             path: "/v1/documents".into(),
@@ -102,7 +170,10 @@ async fn audit_is_append_only_and_paged(stores: &Stores) {
         log.record(&entry).await.expect("record");
     }
     let first = log
-        .list(None, &PageRequest::new(Some(3), None).expect("page"))
+        .list(
+            &AuditFilter::default(),
+            &PageRequest::new(Some(3), None).expect("page"),
+        )
         .await
         .expect("list");
     assert_eq!(
@@ -112,7 +183,7 @@ async fn audit_is_append_only_and_paged(stores: &Stores) {
     let cursor = first.next_cursor.expect("more").as_str().to_owned();
     let rest = log
         .list(
-            None,
+            &AuditFilter::default(),
             &PageRequest::new(Some(3), Some(cursor)).expect("page"),
         )
         .await
@@ -121,12 +192,27 @@ async fn audit_is_append_only_and_paged(stores: &Stores) {
         rest.items.iter().map(|e| e.status).collect::<Vec<_>>(),
         [201, 200]
     );
+    let even = AuditFilter {
+        key_id: Some("even".into()),
+        tenant: None,
+    };
     let even = log
-        .list(Some("even"), &PageRequest::default())
+        .list(&even, &PageRequest::default())
         .await
         .expect("list");
     assert_eq!(even.items.len(), 3);
     assert_eq!(even.items[0].request_id, "req-4");
+    assert!(even.items.iter().all(|e| e.tenant == acme()));
+    let default_tenant = AuditFilter {
+        key_id: None,
+        tenant: Some(TenantId::default()),
+    };
+    let odd = log
+        .list(&default_tenant, &PageRequest::default())
+        .await
+        .expect("list");
+    let statuses: Vec<u16> = odd.items.iter().map(|e| e.status).collect();
+    assert_eq!(statuses, [203, 201]);
 }
 
 /// Retention deletes exactly the entries answered before the cut-off.
@@ -144,6 +230,7 @@ async fn audit_retention_prunes_old_entries(stores: &Stores) {
             id: Id::new(),
             at: Timestamp::from_unix_micros(now - age_days * day).expect("time"),
             key_id: "k".into(),
+            tenant: TenantId::default(),
             method: "DELETE".into(),
             route: "/v1/documents/{id}".into(),
             path: "/v1/documents/x".into(),
@@ -156,7 +243,10 @@ async fn audit_retention_prunes_old_entries(stores: &Stores) {
     let cutoff = Timestamp::from_unix_micros(now - 90 * day).expect("time");
     assert_eq!(log.prune(cutoff).await.expect("prune"), 2);
     assert_eq!(log.prune(cutoff).await.expect("prune again"), 0);
-    let left = log.list(None, &PageRequest::default()).await.expect("list");
+    let left = log
+        .list(&AuditFilter::default(), &PageRequest::default())
+        .await
+        .expect("list");
     let mut kept: Vec<&str> = left.items.iter().map(|e| e.request_id.as_str()).collect();
     kept.sort_unstable();
     assert_eq!(kept, ["now", "recent"]);
@@ -262,4 +352,21 @@ async fn memory_keys_round_trip() {
 #[tokio::test]
 async fn memory_audit() {
     audit_is_append_only_and_paged(&memory().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_tenants() {
+    tenants_round_trip(&sqlite().await).await;
+}
+
+#[tokio::test]
+async fn postgres_tenants() {
+    let stores = postgres().await;
+    tenants_round_trip(&stores).await;
+    cleanup(stores).await;
+}
+
+#[tokio::test]
+async fn memory_tenants() {
+    tenants_round_trip(&memory().await).await;
 }

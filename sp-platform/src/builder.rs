@@ -205,7 +205,9 @@ impl PlatformBuilder {
             backends,
             knowledge,
             contexts: Arc::new(contexts),
-            key_admin: Arc::new(KeyAdmin::new(keys.clone()).with_events(events.clone())),
+            key_admin: Arc::new(
+                KeyAdmin::new(keys.clone(), stores.tenants.clone()).with_events(events.clone()),
+            ),
             keys,
             audit: stores.audit.clone(),
             refresh: stores.refresh.clone(),

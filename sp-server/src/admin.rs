@@ -1,13 +1,15 @@
-//! The `sp` subcommands that administer data without serving: migrations and keys.
+//! The `sp` subcommands that administer data without serving: migrations, tenants and keys.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use sp_core::auth::{KeyStore, NewApiKey, Quota, Scope, create_key};
-use sp_core::{Config, Result, Timestamp};
+use sp_core::auth::{KeyAdmin, KeyStore, NewApiKey, Quota, Scope};
+use sp_core::events::Origin;
+use sp_core::tenants::NewTenant;
+use sp_core::{Config, Result, TenantId, Timestamp};
 use sp_data::{Backends, Database};
 
-use crate::cli::KeysCommand;
+use crate::cli::{KeysCommand, TenantsCommand};
 
 /// The key store of the configured database (migrated).
 pub async fn key_store(backends: &Backends) -> Result<Arc<dyn KeyStore>> {
@@ -37,10 +39,14 @@ pub async fn migrate(config: &Config) -> Result<String> {
 pub async fn keys(config: &Config, command: &KeysCommand) -> Result<Vec<String>> {
     let backends = Backends::open(config).await?;
     let store = key_store(&backends).await?;
+    let admin = KeyAdmin::new(store.clone(), backends.database.tenant_store());
     match command {
         KeysCommand::Create {
             name,
             scopes,
+            tenant,
+            models,
+            tools,
             rate_limit,
             token_limit,
             expires_in_days,
@@ -52,7 +58,10 @@ pub async fn keys(config: &Config, command: &KeysCommand) -> Result<Vec<String>>
             });
             let new = NewApiKey {
                 name: name.clone(),
+                tenant: TenantId::new(tenant.as_str())?,
                 scopes: Scope::parse_list(scopes)?,
+                models: models.as_deref().map(comma_list),
+                tools: tools.as_deref().map(comma_list),
                 rate_limit: rate_limit.as_deref().map(str::parse::<Quota>).transpose()?,
                 token_limit: token_limit
                     .as_deref()
@@ -60,10 +69,13 @@ pub async fn keys(config: &Config, command: &KeysCommand) -> Result<Vec<String>>
                     .transpose()?,
                 expires_at,
             };
-            let created = create_key(store.as_ref(), new).await?;
+            let created = admin.create(new, &Origin::default()).await?;
             let key = &created.key;
             Ok(vec![
-                format!("created key {} ({})", key.id, key.name),
+                format!(
+                    "created key {} ({}) of tenant {}",
+                    key.id, key.name, key.tenant
+                ),
                 format!("scopes: {}", scope_list(&key.scopes)),
                 format!(
                     "rate limit: {}",
@@ -84,7 +96,8 @@ pub async fn keys(config: &Config, command: &KeysCommand) -> Result<Vec<String>>
         }
         KeysCommand::List => {
             let keys = store.list().await?;
-            let mut lines = vec!["id\tname\tscopes\trate limit\tcreated\tstatus".to_owned()];
+            let mut lines =
+                vec!["id\ttenant\tname\tscopes\trate limit\tcreated\tstatus".to_owned()];
             let now = Timestamp::now();
             for key in keys {
                 let status = if key.revoked_at.is_some() {
@@ -95,8 +108,9 @@ pub async fn keys(config: &Config, command: &KeysCommand) -> Result<Vec<String>>
                     "active"
                 };
                 lines.push(format!(
-                    "{}\t{}\t{}\t{}\t{}\t{status}",
+                    "{}\t{}\t{}\t{}\t{}\t{}\t{status}",
                     key.id,
+                    key.tenant,
                     key.name,
                     scope_list(&key.scopes),
                     key.rate_limit
@@ -111,6 +125,44 @@ pub async fn keys(config: &Config, command: &KeysCommand) -> Result<Vec<String>>
             Ok(vec![format!("revoked key {} ({})", key.id, key.name)])
         }
     }
+}
+
+/// Runs `sp tenants …`; returns the lines to print.
+pub async fn tenants(config: &Config, command: &TenantsCommand) -> Result<Vec<String>> {
+    let backends = Backends::open(config).await?;
+    let keys = key_store(&backends).await?;
+    let admin = KeyAdmin::new(keys, backends.database.tenant_store());
+    match command {
+        TenantsCommand::Create { id, name } => {
+            let new = NewTenant {
+                id: TenantId::new(id.as_str())?,
+                name: name.clone(),
+            };
+            let tenant = admin.create_tenant(new, &Origin::default()).await?;
+            Ok(vec![format!(
+                "created tenant {} ({}); its namespaces are {}.<name>",
+                tenant.id, tenant.name, tenant.id
+            )])
+        }
+        TenantsCommand::List => {
+            let mut lines = vec!["id\tname\tcreated".to_owned()];
+            for tenant in admin.tenants().await? {
+                lines.push(format!(
+                    "{}\t{}\t{}",
+                    tenant.id, tenant.name, tenant.created_at
+                ));
+            }
+            Ok(lines)
+        }
+    }
+}
+
+fn comma_list(raw: &str) -> Vec<String> {
+    raw.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 fn scope_list(scopes: &[Scope]) -> String {

@@ -36,6 +36,15 @@ pub enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Manage tenants: who owns namespaces and keys (works while a server runs).
+    Tenants {
+        /// What to do.
+        #[command(subcommand)]
+        command: TenantsCommand,
+        /// Where the data lives.
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Print the OpenAPI 3.1 description of the HTTP API (JSON), as `/openapi.json` serves it.
     Openapi,
     /// Print a shell completion script.
@@ -54,9 +63,18 @@ pub enum KeysCommand {
         #[arg(long)]
         name: String,
         /// Comma-separated: inference, documents:read, documents:write, contexts, registry,
-        /// events, admin.
+        /// events, admin (only for keys of the default tenant).
         #[arg(long)]
         scopes: String,
+        /// The tenant it acts for (it must exist: `sp tenants create`).
+        #[arg(long, default_value = "default")]
+        tenant: String,
+        /// Comma-separated model ids it may use (any when absent).
+        #[arg(long, value_name = "IDS")]
+        models: Option<String>,
+        /// Comma-separated tool names it may call (any when absent).
+        #[arg(long, value_name = "NAMES")]
+        tools: Option<String>,
         /// Its own rate limit, e.g. 60/min (the server's default otherwise).
         #[arg(long, value_name = "COUNT/UNIT")]
         rate_limit: Option<String>,
@@ -74,6 +92,21 @@ pub enum KeysCommand {
         /// The key's id (the 12 hex characters after `sp_`).
         id: String,
     },
+}
+
+/// `sp tenants …`.
+#[derive(Debug, Subcommand)]
+pub enum TenantsCommand {
+    /// Create a tenant; its namespaces are `<id>.<name>`.
+    Create {
+        /// 1-32 characters of a-z, 0-9, `_`, `-`.
+        id: String,
+        /// Who it is, for people (the id otherwise).
+        #[arg(long)]
+        name: Option<String>,
+    },
+    /// List tenants.
+    List,
 }
 
 /// Flags that locate the data (for commands that do not serve).

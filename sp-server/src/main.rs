@@ -29,6 +29,12 @@ async fn main() -> ExitCode {
             })
             .await
         }
+        Command::Tenants { command, data } => {
+            admin(&cli, data, |config| async move {
+                sp_server::admin::tenants(&config, command).await
+            })
+            .await
+        }
         Command::Openapi => match sp_server::openapi().to_pretty_json() {
             Ok(json) => {
                 println!("{json}");

@@ -35,6 +35,7 @@ pub(crate) const API_KEY: &str = "api_key";
         (name = "events", description = "The event log: append, query, replay, live streams, consumer groups, dead letters"),
         (name = "workflows", description = "Workflow definitions and their persisted, resumable runs"),
         (name = "keys", description = "API keys and the audit log (admin)"),
+        (name = "tenants", description = "Tenants: who owns namespaces and keys (admin)"),
         (name = "auth", description = "JWT access tokens and refresh tokens"),
         (name = "operations", description = "Health, metrics and this description"),
     ),

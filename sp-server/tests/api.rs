@@ -25,6 +25,8 @@ mod mcp;
 mod openapi;
 #[path = "api/operations.rs"]
 mod operations;
+#[path = "api/tenancy.rs"]
+mod tenancy;
 #[path = "api/tokens.rs"]
 mod tokens;
 #[path = "api/workflows.rs"]

@@ -3,6 +3,8 @@
 
 #[path = "support/process.rs"]
 mod process;
+#[path = "cli/tenants.rs"]
+mod tenants;
 #[path = "cli/tls.rs"]
 mod tls;
 

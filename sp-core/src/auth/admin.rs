@@ -8,9 +8,11 @@ use super::keys::{ApiKey, CreatedKey, KeyStore, NewApiKey, create_key};
 use crate::error::Result;
 use crate::events::{EventLog, Origin, Recorder, platform_event};
 use crate::knowledge::Namespace;
+use crate::tenants::{NewTenant, Tenant, TenantId, TenantStore, require_tenant};
 
-/// Key administration over a [`KeyStore`]. Keys belong to no tenant: their events
-/// (`key.created`, `key.revoked`) go to the default namespace's `keys` stream.
+/// Key administration over a [`KeyStore`]: a key is created only for a tenant the
+/// [`TenantStore`] holds. Keys are the operator's business, so their events (`key.created`,
+/// `key.revoked`, naming the key's tenant) go to the default namespace's `keys` stream.
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -18,7 +20,8 @@ use crate::knowledge::Namespace;
 /// use sp_core::events::Origin;
 ///
 /// # let store = std::sync::Arc::new(sp_core::auth::MemoryKeyStore::default());
-/// let admin = KeyAdmin::new(store);
+/// # let tenants = std::sync::Arc::new(sp_core::tenants::MemoryTenantStore::default());
+/// let admin = KeyAdmin::new(store, tenants);
 /// let new: NewApiKey =
 ///     serde_json::from_value(serde_json::json!({"name": "ci", "scopes": ["documents:read"]}))
 ///         .map_err(sp_core::Error::internal)?;
@@ -31,14 +34,16 @@ use crate::knowledge::Namespace;
 /// ```
 pub struct KeyAdmin {
     store: Arc<dyn KeyStore>,
+    tenants: Arc<dyn TenantStore>,
     events: Recorder,
 }
 
 impl KeyAdmin {
-    /// Administration of the keys in `store`.
-    pub fn new(store: Arc<dyn KeyStore>) -> Self {
+    /// Administration of the keys in `store`, for the tenants in `tenants`.
+    pub fn new(store: Arc<dyn KeyStore>, tenants: Arc<dyn TenantStore>) -> Self {
         KeyAdmin {
             store,
+            tenants,
             events: Recorder::default(),
         }
     }
@@ -56,12 +61,14 @@ impl KeyAdmin {
 
     /// Creates a key and returns it with its token (shown once).
     pub async fn create(&self, new: NewApiKey, origin: &Origin) -> Result<CreatedKey> {
+        new.validate()?;
+        require_tenant(self.tenants.as_ref(), &new.tenant).await?;
         let created = create_key(self.store.as_ref(), new).await?;
         let key = &created.key;
         self.record(
             "key.created",
             key,
-            json!({"id": key.id, "scopes": key.scopes}),
+            json!({"id": key.id, "tenant": key.tenant, "scopes": key.scopes}),
             origin,
         )
         .await;
@@ -76,9 +83,45 @@ impl KeyAdmin {
     /// Revokes a key.
     pub async fn revoke(&self, id: &str, origin: &Origin) -> Result<ApiKey> {
         let key = self.store.revoke(id).await?;
-        self.record("key.revoked", &key, json!({"id": key.id}), origin)
-            .await;
+        self.record(
+            "key.revoked",
+            &key,
+            json!({"id": key.id, "tenant": key.tenant}),
+            origin,
+        )
+        .await;
         Ok(key)
+    }
+
+    /// Creates a tenant (`tenant.created`); `Conflict` when its id is taken.
+    pub async fn create_tenant(&self, new: NewTenant, origin: &Origin) -> Result<Tenant> {
+        let tenant = new.into_tenant()?;
+        self.tenants.insert(&tenant).await?;
+        self.events
+            .record(|| {
+                let subject = format!("tenants/{}", tenant.id);
+                let data = json!({"id": tenant.id, "name": tenant.name});
+                platform_event(
+                    &Namespace::default(),
+                    "tenants",
+                    "tenant.created",
+                    subject,
+                    origin,
+                    data,
+                )
+            })
+            .await;
+        Ok(tenant)
+    }
+
+    /// Every tenant, by id.
+    pub async fn tenants(&self) -> Result<Vec<Tenant>> {
+        self.tenants.list().await
+    }
+
+    /// One tenant, or `NotFound`.
+    pub async fn tenant(&self, id: &TenantId) -> Result<Tenant> {
+        require_tenant(self.tenants.as_ref(), id).await
     }
 
     async fn record(&self, kind: &str, key: &ApiKey, data: serde_json::Value, origin: &Origin) {

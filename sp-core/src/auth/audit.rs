@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::error::Result;
 use crate::page::{Page, PageRequest};
-use crate::{Id, Timestamp};
+use crate::{Id, TenantId, Timestamp};
 
 /// One mutating request.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -17,6 +17,10 @@ pub struct AuditEntry {
     pub at: Timestamp,
     /// The key that made it (`admin` for the bootstrap key, `-` when no valid credential).
     pub key_id: String,
+    /// The tenant that key acts for.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub tenant: TenantId,
     /// HTTP method.
     pub method: String,
     /// The route pattern, e.g. `/v1/documents/{id}`.
@@ -31,14 +35,23 @@ pub struct AuditEntry {
     pub duration_ms: u32,
 }
 
+/// Which audit entries to list (all when empty).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct AuditFilter {
+    /// Only this key's.
+    pub key_id: Option<String>,
+    /// Only this tenant's.
+    pub tenant: Option<TenantId>,
+}
+
 /// Where audit entries live. Append-only: entries are never changed, and deleted only by
 /// retention ([`AuditStore::prune`], run by [`spawn_audit_retention`]).
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Appends an entry.
     async fn record(&self, entry: &AuditEntry) -> Result<()>;
-    /// Entries, newest first, optionally of one key.
-    async fn list(&self, key_id: Option<&str>, page: &PageRequest) -> Result<Page<AuditEntry>>;
+    /// Entries, newest first, of what `filter` names.
+    async fn list(&self, filter: &AuditFilter, page: &PageRequest) -> Result<Page<AuditEntry>>;
     /// Deletes the entries answered before `before`; returns how many went.
     async fn prune(&self, before: Timestamp) -> Result<u64>;
 }

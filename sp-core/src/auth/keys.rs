@@ -11,8 +11,8 @@ use sha2::{Digest, Sha256};
 
 use super::rate::Quota;
 use super::scope::Scope;
-use crate::Timestamp;
 use crate::error::{Error, Result};
+use crate::{TenantId, Timestamp};
 
 /// A stored key (never its secret).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -22,8 +22,18 @@ pub struct ApiKey {
     pub id: String,
     /// Who or what it is for.
     pub name: String,
+    /// The tenant it acts for: the only one whose namespaces it reaches (unless `admin`).
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub tenant: TenantId,
     /// What it may do.
     pub scopes: Vec<Scope>,
+    /// The models it may use (any when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub models: Option<Vec<String>>,
+    /// The tools it may call (any when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tools: Option<Vec<String>>,
     /// Its own rate limit (the server default otherwise).
     pub rate_limit: Option<Quota>,
     /// Its budget of generated tokens, e.g. `100000/day` (the server default otherwise).
@@ -43,8 +53,19 @@ pub struct ApiKey {
 pub struct NewApiKey {
     /// Who or what it is for (1–100 characters).
     pub name: String,
+    /// The tenant it acts for (`default` when absent; it must exist). Only keys of the
+    /// default tenant — the operator's — may hold `admin`.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub tenant: TenantId,
     /// What it may do (at least one).
     pub scopes: Vec<Scope>,
+    /// The models it may use, by id (any when absent; at least one when present).
+    #[serde(default)]
+    pub models: Option<Vec<String>>,
+    /// The tools it may call, by name (any when absent; at least one when present).
+    #[serde(default)]
+    pub tools: Option<Vec<String>>,
     /// Its own rate limit.
     #[serde(default)]
     pub rate_limit: Option<Quota>,
@@ -57,6 +78,33 @@ pub struct NewApiKey {
 }
 
 impl NewApiKey {
+    /// A key named `name` of the default tenant with `scopes`, no limits of its own and no
+    /// expiry.
+    ///
+    /// ```
+    /// use sp_core::auth::{NewApiKey, Scope};
+    ///
+    /// let mut new = NewApiKey::new("ci", vec![Scope::Inference]);
+    /// new.models = Some(vec!["smollm2".into()]);
+    /// assert!(new.validate().is_ok());
+    /// new.tenant = sp_core::TenantId::new("acme")?;
+    /// new.scopes.push(Scope::Admin);
+    /// assert!(new.validate().is_err(), "admin is the default tenant's only");
+    /// # Ok::<(), sp_core::Error>(())
+    /// ```
+    pub fn new(name: impl Into<String>, scopes: Vec<Scope>) -> Self {
+        NewApiKey {
+            name: name.into(),
+            tenant: TenantId::default(),
+            scopes,
+            models: None,
+            tools: None,
+            rate_limit: None,
+            token_limit: None,
+            expires_at: None,
+        }
+    }
+
     /// Checks the name and scopes.
     pub fn validate(&self) -> Result<()> {
         let name = self.name.trim();
@@ -65,6 +113,28 @@ impl NewApiKey {
         }
         if self.scopes.is_empty() {
             return Err(Error::invalid_input("scopes", "name at least one scope"));
+        }
+        if self.scopes.contains(&Scope::Admin) && !self.tenant.is_default() {
+            return Err(Error::invalid_input(
+                "scopes",
+                format!(
+                    "`admin` acts across tenants: only keys of the default tenant may hold it, \
+                     not keys of `{}`",
+                    self.tenant
+                ),
+            ));
+        }
+        for (field, list) in [("models", &self.models), ("tools", &self.tools)] {
+            if let Some(list) = list
+                && (list.is_empty()
+                    || list.len() > 100
+                    || list.iter().any(|n| n.trim().is_empty() || n.len() > 200))
+            {
+                return Err(Error::invalid_input(
+                    field,
+                    "name 1-100 entries of 1-200 characters, or leave it out to allow any",
+                ));
+            }
         }
         if self.expires_at.is_some_and(|t| t <= Timestamp::now()) {
             return Err(Error::invalid_input("expires_at", "must be in the future"));
@@ -126,7 +196,10 @@ pub async fn create_key(store: &dyn KeyStore, new: NewApiKey) -> Result<CreatedK
     let key = ApiKey {
         id,
         name: new.name.trim().to_owned(),
+        tenant: new.tenant,
         scopes,
+        models: new.models,
+        tools: new.tools,
         rate_limit: new.rate_limit,
         token_limit: new.token_limit,
         created_at: Timestamp::now(),
@@ -189,18 +262,9 @@ mod tests {
     #[tokio::test]
     async fn tokens_verify_until_revoked() {
         let store = crate::auth::MemoryKeyStore::default();
-        let created = create_key(
-            &store,
-            NewApiKey {
-                name: "ci".into(),
-                scopes: vec![Scope::Inference],
-                rate_limit: None,
-                token_limit: None,
-                expires_at: None,
-            },
-        )
-        .await
-        .unwrap();
+        let created = create_key(&store, NewApiKey::new("ci", vec![Scope::Inference]))
+            .await
+            .unwrap();
         assert!(
             created
                 .token

@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 
-use super::audit::{AuditEntry, AuditStore};
+use super::audit::{AuditEntry, AuditFilter, AuditStore};
 use super::keys::{ApiKey, KeyStore};
 use super::refresh::{RefreshRecord, RefreshStore};
 use crate::Id;
@@ -91,14 +91,15 @@ impl AuditStore for MemoryAuditStore {
         Ok(())
     }
 
-    async fn list(&self, key_id: Option<&str>, page: &PageRequest) -> Result<Page<AuditEntry>> {
+    async fn list(&self, filter: &AuditFilter, page: &PageRequest) -> Result<Page<AuditEntry>> {
         let after: Option<Id> = page.cursor.as_ref().map(|c| c.decode()).transpose()?;
         let mut rows: Vec<AuditEntry> = self
             .entries
             .lock()
             .unwrap_or_else(std::sync::PoisonError::into_inner)
             .iter()
-            .filter(|e| key_id.is_none_or(|k| e.key_id == k))
+            .filter(|e| filter.key_id.as_ref().is_none_or(|k| e.key_id == *k))
+            .filter(|e| filter.tenant.as_ref().is_none_or(|t| e.tenant == *t))
             .filter(|e| after.is_none_or(|a| e.id < a))
             .cloned()
             .collect();

@@ -56,17 +56,6 @@ impl MemoryDocumentStore {
             .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
-    fn namespace_known(docs: &HashMap<Id, Stored>, namespace: &Namespace) -> Result<()> {
-        if docs.values().any(|s| &s.document.namespace == namespace) {
-            Ok(())
-        } else {
-            Err(Error::NotFound {
-                kind: crate::Resource::Namespace,
-                id: namespace.as_str().to_owned(),
-            })
-        }
-    }
-
     fn live_hits<'a>(
         docs: &'a HashMap<Id, Stored>,
         namespace: &'a Namespace,
@@ -197,7 +186,6 @@ impl DocumentStore for MemoryDocumentStore {
         include_deleted: bool,
     ) -> Result<Page<Document>> {
         let docs = self.read();
-        Self::namespace_known(&docs, namespace)?;
         let after: Option<Id> = page.cursor.as_ref().map(|c| c.decode()).transpose()?;
         let mut rows: Vec<Document> = docs
             .values()
@@ -251,7 +239,6 @@ impl DocumentStore for MemoryDocumentStore {
     ) -> Result<Vec<SearchHit>> {
         super::base::check_vector(vector, self.dimensions)?;
         let docs = self.read();
-        Self::namespace_known(&docs, namespace)?;
         let hits = Self::live_hits(&docs, namespace, filter)
             .map(|(doc, (section, v))| {
                 let cosine: f32 = v.iter().zip(vector).map(|(a, b)| a * b).sum();
@@ -269,7 +256,6 @@ impl DocumentStore for MemoryDocumentStore {
         filter: Option<&Value>,
     ) -> Result<Vec<SearchHit>> {
         let docs = self.read();
-        Self::namespace_known(&docs, namespace)?;
         let query_terms = terms(query);
         let candidates: Vec<(&Document, &Section, Vec<String>)> =
             Self::live_hits(&docs, namespace, filter)

@@ -2,8 +2,8 @@
 //! [`audit_store!`].
 
 use async_trait::async_trait;
-use sp_core::auth::{AuditEntry, AuditStore};
-use sp_core::{Id, Page, PageRequest, Result, Timestamp};
+use sp_core::auth::{AuditEntry, AuditFilter, AuditStore};
+use sp_core::{Id, Page, PageRequest, Result, TenantId, Timestamp};
 
 use crate::sql::{DbId, DbTime, Dialect, SqlDatabase};
 
@@ -12,6 +12,7 @@ struct AuditRow {
     id: DbId,
     at: DbTime,
     key_id: String,
+    tenant: String,
     method: String,
     route: String,
     path: String,
@@ -20,19 +21,21 @@ struct AuditRow {
     duration_ms: i32,
 }
 
-impl From<AuditRow> for AuditEntry {
-    fn from(row: AuditRow) -> AuditEntry {
-        AuditEntry {
+impl TryFrom<AuditRow> for AuditEntry {
+    type Error = sp_core::Error;
+    fn try_from(row: AuditRow) -> Result<AuditEntry> {
+        Ok(AuditEntry {
             id: row.id.0,
             at: row.at.0,
             key_id: row.key_id,
+            tenant: TenantId::new(row.tenant)?,
             method: row.method,
             route: row.route,
             path: row.path,
             status: u16::try_from(row.status).unwrap_or(0),
             request_id: row.request_id,
             duration_ms: u32::try_from(row.duration_ms).unwrap_or(u32::MAX),
-        }
+        })
     }
 }
 
@@ -46,7 +49,7 @@ impl From<AuditRow> for AuditEntry {
 /// let dir = tempfile::tempdir().unwrap();
 /// let db = sp_data::SqliteStore::open(dir.path()).await?;
 /// let audit = sp_data::SqliteAuditStore::new(&db);
-/// let page = audit.list(None, &sp_core::PageRequest::default()).await?;
+/// let page = audit.list(&Default::default(), &sp_core::PageRequest::default()).await?;
 /// assert!(page.items.is_empty());
 /// # Ok::<(), sp_core::Error>(())
 /// # }).unwrap();
@@ -80,7 +83,8 @@ macro_rules! audit_store {
             async fn record(&self, e: &AuditEntry) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO audit_log (id, at, key_id, method, route, path, status, \
-                     request_id, duration_ms) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
+                     request_id, duration_ms, tenant) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
                 )
                 .bind(DbId(e.id))
                 .bind(DbTime(e.at))
@@ -91,6 +95,7 @@ macro_rules! audit_store {
                 .bind(i32::from(e.status))
                 .bind(&e.request_id)
                 .bind(i32::try_from(e.duration_ms).unwrap_or(i32::MAX))
+                .bind(e.tenant.as_str())
                 .execute(&self.pool)
                 .await
                 .map_err(<$db as Dialect>::error)?;
@@ -99,22 +104,26 @@ macro_rules! audit_store {
 
             async fn list(
                 &self,
-                key_id: Option<&str>,
+                filter: &AuditFilter,
                 page: &PageRequest,
             ) -> Result<Page<AuditEntry>> {
                 let after: Option<Id> = page.cursor.as_ref().map(|c| c.decode()).transpose()?;
                 let rows = sqlx::query_as::<_, AuditRow>(
-                    "SELECT id, at, key_id, method, route, path, status, request_id, duration_ms \
-                     FROM audit_log WHERE ($1 IS NULL OR key_id = $1) AND id < $2 \
-                     ORDER BY id DESC LIMIT $3",
+                    "SELECT id, at, key_id, tenant, method, route, path, status, request_id, \
+                     duration_ms FROM audit_log WHERE ($1 IS NULL OR key_id = $1) \
+                     AND ($2 IS NULL OR tenant = $2) AND id < $3 ORDER BY id DESC LIMIT $4",
                 )
-                .bind(key_id)
+                .bind(filter.key_id.as_deref())
+                .bind(filter.tenant.as_ref().map(|t| t.as_str()))
                 .bind(DbId::before(after))
                 .bind(i64::from(page.limit) + 1)
                 .fetch_all(&self.pool)
                 .await
                 .map_err(<$db as Dialect>::error)?;
-                let entries: Vec<AuditEntry> = rows.into_iter().map(AuditEntry::from).collect();
+                let entries = rows
+                    .into_iter()
+                    .map(AuditEntry::try_from)
+                    .collect::<Result<Vec<_>>>()?;
                 Page::from_rows(entries, page.limit, |e| e.id)
             }
 

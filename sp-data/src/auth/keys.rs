@@ -2,20 +2,23 @@
 
 use async_trait::async_trait;
 use sp_core::auth::{ApiKey, KeyStore, Quota, Scope};
-use sp_core::{Error, Result};
+use sp_core::{Error, Result, TenantId};
 use sqlx::AssertSqlSafe;
 use sqlx::types::Json;
 
 use crate::sql::{DbTime, Dialect, SqlDatabase};
 
-const COLUMNS: &str =
-    "id, name, scopes, rate_limit, token_limit, token_hash, created_at, expires_at, revoked_at";
+const COLUMNS: &str = "id, name, tenant, scopes, models, tools, rate_limit, token_limit, \
+                       token_hash, created_at, expires_at, revoked_at";
 
 #[derive(sqlx::FromRow)]
 struct KeyRow {
     id: String,
     name: String,
+    tenant: String,
     scopes: Json<Vec<Scope>>,
+    models: Option<Json<Vec<String>>>,
+    tools: Option<Json<Vec<String>>>,
     rate_limit: Option<String>,
     token_limit: Option<String>,
     token_hash: String,
@@ -29,7 +32,10 @@ impl KeyRow {
         let key = ApiKey {
             id: self.id,
             name: self.name,
+            tenant: TenantId::new(self.tenant)?,
             scopes: self.scopes.0,
+            models: self.models.map(|m| m.0),
+            tools: self.tools.map(|t| t.0),
             token_limit: self
                 .token_limit
                 .as_deref()
@@ -98,7 +104,8 @@ macro_rules! key_store {
             async fn insert(&self, key: &ApiKey, token_hash: &str) -> Result<()> {
                 sqlx::query(
                     "INSERT INTO auth_keys (id, name, scopes, rate_limit, token_limit, token_hash, \
-                     created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+                     created_at, expires_at, tenant, models, tools) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
                 )
                 .bind(&key.id)
                 .bind(&key.name)
@@ -108,6 +115,9 @@ macro_rules! key_store {
                 .bind(token_hash)
                 .bind(DbTime(key.created_at))
                 .bind(key.expires_at.map(DbTime))
+                .bind(key.tenant.as_str())
+                .bind(key.models.as_ref().map(Json))
+                .bind(key.tools.as_ref().map(Json))
                 .execute(&self.pool)
                 .await
                 .map_err(<$db as Dialect>::error)?;

@@ -7,6 +7,7 @@ mod keys;
 #[cfg(feature = "redis")]
 mod rate_limit;
 mod refresh;
+mod tenants;
 
 #[cfg(feature = "postgres")]
 pub use audit::PgAuditStore;
@@ -20,3 +21,6 @@ pub use rate_limit::RedisRateLimiter;
 #[cfg(feature = "postgres")]
 pub use refresh::PgRefreshStore;
 pub use refresh::{SqlRefreshStore, SqliteRefreshStore};
+#[cfg(feature = "postgres")]
+pub use tenants::PgTenantStore;
+pub use tenants::{SqlTenantStore, SqliteTenantStore};

@@ -7,7 +7,7 @@ mod rows;
 mod store;
 
 pub use http::HttpTransport;
-pub use mcp::{McpToolServer, mcp_endpoint};
+pub use mcp::{McpToolServer, mcp_endpoint, mcp_endpoint_of};
 #[cfg(feature = "postgres")]
 pub use store::PgRegistryStore;
 pub use store::{SqlRegistryStore, SqliteRegistryStore};

@@ -4,9 +4,6 @@
 //! pages, soft delete and restore. Sections and search are each backend's own (FTS5 and an
 //! in-process index against `tsvector` and pgvector).
 
-use std::collections::HashSet;
-use std::sync::{Arc, PoisonError, RwLock};
-
 use sp_core::knowledge::{Document, IngestOutcome, Ingested, Namespace, PreparedDocument, Section};
 use sp_core::{Error, Id, Page, PageRequest, Result};
 use sqlx::types::Json;
@@ -100,19 +97,17 @@ pub(super) enum Existing {
     Stale(Id),
 }
 
-/// The document rows of one database, and the namespaces seen in it (namespaces are never
-/// removed, so one seen once is remembered and reads skip a round trip).
+/// The document rows of one database. A namespace that holds nothing reads as empty: every
+/// tenant's namespaces exist, filled or not.
 #[derive(Debug)]
 pub(super) struct SqlDocuments<DB: sqlx::Database> {
     pub(super) pool: sqlx::Pool<DB>,
-    known_namespaces: Arc<RwLock<HashSet<String>>>,
 }
 
 impl<DB: sqlx::Database> Clone for SqlDocuments<DB> {
     fn clone(&self) -> Self {
         SqlDocuments {
             pool: self.pool.clone(),
-            known_namespaces: Arc::clone(&self.known_namespaces),
         }
     }
 }
@@ -149,32 +144,7 @@ macro_rules! document_rows {
                         got: dimensions,
                     });
                 }
-                Ok(SqlDocuments {
-                    pool,
-                    known_namespaces: Arc::default(),
-                })
-            }
-
-            pub(super) async fn require_namespace(&self, namespace: &Namespace) -> Result<()> {
-                let known = |seen: &HashSet<String>| seen.contains(namespace.as_str());
-                if known(&self.known_namespaces.read().unwrap_or_else(PoisonError::into_inner)) {
-                    return Ok(());
-                }
-                let found: Option<i32> =
-                    sqlx::query_scalar("SELECT 1 FROM kb_namespaces WHERE name = $1")
-                        .bind(namespace.as_str())
-                        .fetch_optional(&self.pool)
-                        .await
-                        .map_err(<$db as Dialect>::error)?;
-                found.ok_or_else(|| Error::NotFound {
-                    kind: sp_core::Resource::Namespace,
-                    id: namespace.as_str().to_owned(),
-                })?;
-                self.known_namespaces
-                    .write()
-                    .unwrap_or_else(PoisonError::into_inner)
-                    .insert(namespace.as_str().to_owned());
-                Ok(())
+                Ok(SqlDocuments { pool })
             }
 
             pub(super) async fn document(
@@ -239,7 +209,6 @@ macro_rules! document_rows {
                 page: &PageRequest,
                 include_deleted: bool,
             ) -> Result<Page<Document>> {
-                self.require_namespace(namespace).await?;
                 let after: Option<Id> = page.cursor.as_ref().map(|c| c.decode()).transpose()?;
                 let live = if include_deleted { "" } else { " AND d.deleted_at IS NULL" };
                 let text = format!(

@@ -184,7 +184,6 @@ document_store!(SqliteDocumentStore {
         filter: Option<&Value>,
     ) -> Result<Vec<SearchHit>> {
         check_vector(vector, self.dimensions)?;
-        self.rows.require_namespace(namespace).await?;
         self.search_vectors(namespace, vector, k, filter)
     }
 
@@ -195,7 +194,6 @@ document_store!(SqliteDocumentStore {
         k: usize,
         filter: Option<&Value>,
     ) -> Result<Vec<SearchHit>> {
-        self.rows.require_namespace(namespace).await?;
         let Some(matcher) = fts_query(query) else {
             return Ok(Vec::new());
         };

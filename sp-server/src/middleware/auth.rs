@@ -16,7 +16,7 @@ use sp_core::auth::{
     ADMIN_KEY_ID, AuditEntry, Decision, Principal, Quota, Scope, constant_time_eq,
     is_admin_session, is_current_admin_session, verify_key,
 };
-use sp_core::{Error, ErrorCode};
+use sp_core::{Error, ErrorCode, Namespace};
 
 use crate::error::ApiError;
 use crate::state::AppState;
@@ -46,12 +46,7 @@ async fn principal_of(state: &AppState, headers: &HeaderMap) -> Result<Principal
     if let Some(admin) = &state.config().auth.admin_key
         && constant_time_eq(token.as_bytes(), admin.as_bytes())
     {
-        return Ok(Principal {
-            key_id: ADMIN_KEY_ID.into(),
-            scopes: vec![Scope::Admin],
-            rate_limit: None,
-            token_limit: None,
-        });
+        return Ok(Principal::new(ADMIN_KEY_ID, vec![Scope::Admin]));
     }
     let services = state.platform().await?;
     if let Some(jwt) = state.jwt()
@@ -62,7 +57,10 @@ async fn principal_of(state: &AppState, headers: &HeaderMap) -> Result<Principal
     match verify_key(services.keys.as_ref(), token).await? {
         Ok(key) => Ok(Principal {
             key_id: key.id,
+            tenant: key.tenant,
             scopes: key.scopes,
+            models: key.models,
+            tools: key.tools,
             rate_limit: key.rate_limit,
             token_limit: key.token_limit,
         }),
@@ -85,12 +83,7 @@ async fn principal_of_jwt(
         if !is_current_admin_session(&claims.sub, state.config().auth.admin_key.as_deref()) {
             return Err(unauthorized());
         }
-        return Ok(Principal {
-            key_id: ADMIN_KEY_ID.into(),
-            scopes: claims.scopes,
-            rate_limit: None,
-            token_limit: None,
-        });
+        return Ok(Principal::new(ADMIN_KEY_ID, claims.scopes));
     }
     let services = state.platform().await?;
     let (key, _) = services
@@ -111,6 +104,9 @@ async fn principal_of_jwt(
             .filter(|s| key.scopes.contains(s))
             .collect(),
         key_id: key.id,
+        tenant: key.tenant,
+        models: key.models,
+        tools: key.tools,
         rate_limit: key.rate_limit,
         token_limit: key.token_limit,
     })
@@ -139,11 +135,11 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
     let audited = Audited::of(&request);
     match principal_of(&state, request.headers()).await {
         Ok(principal) => {
-            let key_id = principal.key_id.clone();
+            let who = (principal.key_id.clone(), principal.tenant.clone());
             let response = admit(&state, principal, request, next).await;
             if let Some(audited) = audited {
                 audited
-                    .record(&state, key_id, response.status().as_u16(), started)
+                    .record(&state, who, response.status().as_u16(), started)
                     .await;
             }
             response
@@ -227,7 +223,7 @@ impl Audited {
     async fn record(
         self,
         state: &AppState,
-        key_id: String,
+        (key_id, tenant): (String, sp_core::TenantId),
         status: u16,
         started: std::time::Instant,
     ) {
@@ -235,6 +231,7 @@ impl Audited {
             id: sp_core::Id::new(),
             at: sp_core::Timestamp::now(),
             key_id,
+            tenant,
             method: self.method,
             route: self.route,
             path: self.path,
@@ -263,6 +260,23 @@ pub(crate) async fn write_audit(state: &AppState, entry: &AuditEntry) {
 pub struct Caller(pub Principal);
 
 impl Caller {
+    /// The namespace this caller reaches by naming `asked` (its tenant's `default` when
+    /// `None`); another tenant's is 404 (see [`Principal::namespace`]).
+    pub fn namespace(&self, asked: Option<Namespace>) -> Result<Namespace, ApiError> {
+        Ok(self.0.namespace(asked)?)
+    }
+
+    /// [`Caller::namespace`] of a namespace named in a query string.
+    pub fn namespace_named(&self, raw: Option<String>) -> Result<Namespace, ApiError> {
+        self.namespace(raw.map(Namespace::new).transpose()?)
+    }
+
+    /// `asked` as this caller reaches it: for the namespace a request body names.
+    pub fn scope(&self, asked: &mut Namespace) -> Result<(), ApiError> {
+        *asked = self.0.namespace(Some(asked.clone()))?;
+        Ok(())
+    }
+
     /// Refuses with `403` unless the caller holds `scope` (or `admin`).
     pub fn require(&self, scope: Scope) -> Result<(), ApiError> {
         if self.0.allows(scope) {

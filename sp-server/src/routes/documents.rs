@@ -53,9 +53,10 @@ async fn ingest(
     State(state): State<AppState>,
     caller: Caller,
     request: RequestIdOf,
-    ApiJson(new): ApiJson<NewDocument>,
+    ApiJson(mut new): ApiJson<NewDocument>,
 ) -> Result<(StatusCode, axum::Json<Ingested>), ApiError> {
     caller.require(Scope::DocumentsWrite)?;
+    caller.scope(&mut new.namespace)?;
     let services = state.platform().await?;
     let done = services
         .knowledge
@@ -190,9 +191,10 @@ struct Results {
 async fn search(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(query): ApiJson<SearchQuery>,
+    ApiJson(mut query): ApiJson<SearchQuery>,
 ) -> Result<axum::Json<Results>, ApiError> {
     caller.require(Scope::DocumentsRead)?;
+    caller.scope(&mut query.namespace)?;
     let hits = state.platform().await?.knowledge.search(&query).await?;
     Ok(axum::Json(Results {
         results: hits.into_iter().map(Hit::from).collect(),

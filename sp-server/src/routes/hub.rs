@@ -39,9 +39,10 @@ pub fn router() -> OpenApiRouter<AppState> {
 async fn register(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(new): ApiJson<NewService>,
+    ApiJson(mut new): ApiJson<NewService>,
 ) -> Result<(StatusCode, axum::Json<Service>), ApiError> {
     caller.require(Scope::Registry)?;
+    caller.scope(&mut new.namespace)?;
     let (service, created) = state.platform().await?.hub.register(new).await?;
     let status = if created {
         StatusCode::CREATED
@@ -66,9 +67,10 @@ struct Services {
 async fn discover(
     State(state): State<AppState>,
     caller: Caller,
-    QueryOf(query): QueryOf<Discovery>,
+    QueryOf(mut query): QueryOf<Discovery>,
 ) -> Result<axum::Json<Services>, ApiError> {
     caller.require(Scope::Registry)?;
+    caller.scope(&mut query.namespace)?;
     let services = state.platform().await?.hub.discover(&query).await?;
     Ok(axum::Json(Services { services }))
 }
@@ -166,10 +168,13 @@ struct Tools {
 async fn tools(
     State(state): State<AppState>,
     caller: Caller,
-    QueryOf(query): QueryOf<Discovery>,
+    QueryOf(mut query): QueryOf<Discovery>,
 ) -> Result<axum::Json<Tools>, ApiError> {
     caller.require(Scope::Registry)?;
-    let tools = state.platform().await?.hub.tools(&query).await?;
+    caller.scope(&mut query.namespace)?;
+    let mut tools = state.platform().await?.hub.tools(&query).await?;
+    // A key limited to some tools sees only those.
+    tools.retain(|entry| caller.0.may_call_tool(&entry.tool.name).is_ok());
     Ok(axum::Json(Tools { tools }))
 }
 
@@ -212,6 +217,7 @@ async fn invoke(
     ApiJson(body): ApiJson<InvokeRequest>,
 ) -> Result<axum::Json<ToolResult>, ApiError> {
     caller.require(Scope::Registry)?;
+    caller.0.may_call_tool(&name)?;
     let request_id = headers
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())

@@ -3,8 +3,8 @@
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Serialize;
-use sp_core::Page;
-use sp_core::auth::{ApiKey, AuditEntry, NewApiKey, Scope};
+use sp_core::auth::{ApiKey, AuditEntry, AuditFilter, NewApiKey, Scope};
+use sp_core::{Page, TenantId};
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -30,6 +30,8 @@ pub fn router() -> OpenApiRouter<AppState> {
 struct AuditQuery {
     /// Only this key's requests (`admin` for the bootstrap admin key).
     key_id: Option<String>,
+    /// Only requests of this tenant's keys.
+    tenant: Option<String>,
     /// Entries per page, 1-1000 (default 50).
     limit: Option<u32>,
     /// The `next_cursor` of the previous page.
@@ -48,12 +50,11 @@ async fn audit(
 ) -> Result<axum::Json<Page<AuditEntry>>, ApiError> {
     caller.require(Scope::Admin)?;
     let page = sp_core::PageRequest::new(query.limit, query.cursor)?;
-    let entries = state
-        .platform()
-        .await?
-        .audit
-        .list(query.key_id.as_deref(), &page)
-        .await?;
+    let filter = AuditFilter {
+        key_id: query.key_id,
+        tenant: query.tenant.map(TenantId::new).transpose()?,
+    };
+    let entries = state.platform().await?.audit.list(&filter, &page).await?;
     Ok(axum::Json(entries))
 }
 
@@ -100,13 +101,29 @@ struct Keys {
     keys: Vec<ApiKey>,
 }
 
+/// The query string of the key listing.
+#[derive(serde::Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct KeysQuery {
+    /// Only this tenant's keys.
+    tenant: Option<String>,
+}
+
 /// List API keys.
 #[utoipa::path(get, path = "/v1/keys", operation_id = "list_keys", tag = "keys",
+    params(KeysQuery),
     responses((status = 200, description = "The keys", body = Keys), GatewayErrors),
     security(("bearer" = ["admin"]), ("api_key" = ["admin"])))]
-async fn list(State(state): State<AppState>, caller: Caller) -> Result<axum::Json<Keys>, ApiError> {
+async fn list(
+    State(state): State<AppState>,
+    caller: Caller,
+    super::params::QueryOf(query): super::params::QueryOf<KeysQuery>,
+) -> Result<axum::Json<Keys>, ApiError> {
     caller.require(Scope::Admin)?;
-    let keys = state.platform().await?.key_admin.list().await?;
+    let tenant = query.tenant.map(TenantId::new).transpose()?;
+    let mut keys = state.platform().await?.key_admin.list().await?;
+    keys.retain(|key| tenant.as_ref().is_none_or(|t| key.tenant == *t));
     Ok(axum::Json(Keys { keys }))
 }
 

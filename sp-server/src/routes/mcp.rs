@@ -49,7 +49,9 @@ async fn serve(
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
-    let endpoint = sp_data::mcp_endpoint(hub, namespace, request_id);
+    let server =
+        sp_data::McpToolServer::new(hub, namespace, request_id).with_tools(caller.0.tools.clone());
+    let endpoint = sp_data::mcp_endpoint_of(server);
     let Ok(response) = endpoint.oneshot(request).await;
     let status = response.status();
     let is_json = response
@@ -139,9 +141,10 @@ async fn endpoint_close(
 async fn import(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(import): ApiJson<McpImport>,
+    ApiJson(mut import): ApiJson<McpImport>,
 ) -> Result<(StatusCode, axum::Json<Service>), ApiError> {
     caller.require(Scope::Registry)?;
+    caller.scope(&mut import.namespace)?;
     let (service, created) = state.platform().await?.hub.import_mcp(import).await?;
     let status = if created {
         StatusCode::CREATED

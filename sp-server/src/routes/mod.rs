@@ -10,6 +10,7 @@ mod keys;
 mod mcp;
 mod openai;
 pub(crate) mod params;
+mod tenants;
 mod tokens;
 mod workflows;
 

@@ -15,7 +15,8 @@ use crate::error::ApiError;
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct ListingQuery {
-    /// The tenant (`default` when absent).
+    /// The namespace: a bare name is the caller's tenant's (`default` when absent); another
+    /// tenant's, named in full (`acme.docs`), only for admins.
     #[param(value_type = Option<Namespace>)]
     namespace: Option<String>,
     /// Items per page, 1-1000 (default 50).
@@ -29,19 +30,24 @@ pub struct ListingQuery {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub struct NamespaceQuery {
-    /// The tenant (`default` when absent).
+    /// The namespace: a bare name is the caller's tenant's (`default` when absent); another
+    /// tenant's, named in full (`acme.docs`), only for admins.
     #[param(value_type = Option<Namespace>)]
     namespace: Option<String>,
 }
 
-pub(crate) fn namespace_or_default(raw: Option<String>) -> Result<Namespace, ApiError> {
-    Ok(match raw {
-        Some(name) => Namespace::new(name)?,
-        None => Namespace::default(),
-    })
+/// The namespace `raw` names as the request's caller reaches it: its tenant's `default`
+/// when absent, a bare name in its own tenant, another tenant's a 404 (unless an admin).
+pub(crate) fn caller_namespace(parts: &Parts, raw: Option<String>) -> Result<Namespace, ApiError> {
+    let caller = parts
+        .extensions
+        .get::<sp_core::auth::Principal>()
+        .ok_or_else(crate::middleware::auth::unauthorized)?;
+    Ok(caller.namespace(raw.map(Namespace::new).transpose()?)?)
 }
 
-/// `?namespace=…` of a single resource (anything else in the query string is refused).
+/// `?namespace=…` of a single resource (anything else in the query string is refused), as
+/// the caller reaches it (see [`caller_namespace`]).
 #[derive(Debug, Clone)]
 pub struct InNamespace(pub Namespace);
 
@@ -50,11 +56,11 @@ impl<S: Send + Sync> FromRequestParts<S> for InNamespace {
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let QueryOf(raw) = QueryOf::<NamespaceQuery>::from_request_parts(parts, state).await?;
-        Ok(InNamespace(namespace_or_default(raw.namespace)?))
+        Ok(InNamespace(caller_namespace(parts, raw.namespace)?))
     }
 }
 
-/// `?namespace=…&limit=…&cursor=…`, validated.
+/// `?namespace=…&limit=…&cursor=…`, validated; the namespace as the caller reaches it.
 #[derive(Debug, Clone)]
 pub struct Listing {
     /// The namespace (`default` when absent).
@@ -69,7 +75,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Listing {
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, ApiError> {
         let QueryOf(raw) = QueryOf::<ListingQuery>::from_request_parts(parts, state).await?;
         Ok(Listing {
-            namespace: namespace_or_default(raw.namespace)?,
+            namespace: caller_namespace(parts, raw.namespace)?,
             page: PageRequest::new(raw.limit, raw.cursor)?,
         })
     }

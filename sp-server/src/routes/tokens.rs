@@ -165,21 +165,24 @@ async fn refresh(
     };
     // The key behind the session must still be valid: for an admin session, the admin key
     // it was opened with must still be the configured one.
+    let tenant;
     if is_admin_session(&record.key_id) {
         if !is_current_admin_session(&record.key_id, state.config().auth.admin_key.as_deref()) {
             return Err(crate::middleware::auth::unauthorized());
         }
+        tenant = sp_core::TenantId::default();
     } else {
         let key = services
             .keys
             .find(&record.key_id)
             .await?
-            .map(|(key, _)| key);
-        let valid = key.is_some_and(|k| {
-            k.revoked_at.is_none() && k.expires_at.is_none_or(|t| t > sp_core::Timestamp::now())
-        });
-        if !valid {
-            return Err(crate::middleware::auth::unauthorized());
+            .map(|(key, _)| key)
+            .filter(|k| {
+                k.revoked_at.is_none() && k.expires_at.is_none_or(|t| t > sp_core::Timestamp::now())
+            });
+        match key {
+            Some(key) => tenant = key.tenant,
+            None => return Err(crate::middleware::auth::unauthorized()),
         }
     }
     // A public route, so the gateway's audit layer does not see it: a session's renewal is
@@ -193,6 +196,7 @@ async fn refresh(
         id: sp_core::Id::new(),
         at: sp_core::Timestamp::now(),
         key_id,
+        tenant,
         method: "POST".into(),
         route: "/v1/auth/refresh".into(),
         path: "/v1/auth/refresh".into(),

@@ -6,7 +6,8 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    contexts, documents, events, fallback, health, hub, keys, mcp, openai, tokens, workflows,
+    contexts, documents, events, fallback, health, hub, keys, mcp, openai, tenants, tokens,
+    workflows,
 };
 use crate::middleware::auth::authenticate;
 use crate::state::AppState;
@@ -18,6 +19,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .merge(documents::router())
         .merge(contexts::router())
         .merge(keys::router())
+        .merge(tenants::router())
         .merge(hub::router())
         .merge(mcp::router())
         .merge(events::router())

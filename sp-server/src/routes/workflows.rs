@@ -18,8 +18,7 @@ use crate::json::{ApiJson, ApiJsonOrEmpty};
 use crate::middleware::auth::Caller;
 use crate::openapi::{GatewayErrors, NotFound};
 use crate::routes::params::{
-    InNamespace, Listing, ListingQuery, NamespaceQuery, QueryOf, RequestIdOf, namespace_or_default,
-    parse_id,
+    InNamespace, Listing, ListingQuery, NamespaceQuery, QueryOf, RequestIdOf, parse_id,
 };
 use crate::state::AppState;
 
@@ -38,12 +37,20 @@ async fn engine(state: &AppState) -> Result<Arc<Workflows>, ApiError> {
 }
 
 /// The scopes a caller needs besides `events` to define or run these steps.
-fn require_for(caller: &Caller, steps: &[Step]) -> Result<(), ApiError> {
+fn require_for(state: &AppState, caller: &Caller, steps: &[Step]) -> Result<(), ApiError> {
     caller.require(Scope::Events)?;
     for step in steps {
         match step.action {
-            Action::Tool { .. } => caller.require(Scope::Registry)?,
-            Action::Model { .. } => caller.require(Scope::Inference)?,
+            Action::Tool { ref tool, .. } => {
+                caller.require(Scope::Registry)?;
+                caller.0.may_call_tool(tool)?;
+            }
+            Action::Model { .. } => {
+                caller.require(Scope::Inference)?;
+                if let Some(engine) = state.engine() {
+                    crate::routes::openai::check_model(engine, caller, None)?;
+                }
+            }
             Action::Search { .. } => caller.require(Scope::DocumentsRead)?,
             Action::Condition { .. } => {}
         }
@@ -64,9 +71,10 @@ fn require_for(caller: &Caller, steps: &[Step]) -> Result<(), ApiError> {
 async fn define(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(new): ApiJson<NewWorkflow>,
+    ApiJson(mut new): ApiJson<NewWorkflow>,
 ) -> Result<(StatusCode, axum::Json<Workflow>), ApiError> {
-    require_for(&caller, &new.steps)?;
+    require_for(&state, &caller, &new.steps)?;
+    caller.scope(&mut new.namespace)?;
     let workflow = engine(&state).await?.define(&new).await?;
     let status = if workflow.version == 1 {
         StatusCode::CREATED
@@ -151,7 +159,7 @@ async fn start(
 ) -> Result<(StatusCode, axum::Json<Run>), ApiError> {
     let engine = engine(&state).await?;
     let workflow = engine.workflow(&namespace, &name).await?;
-    require_for(&caller, &workflow.steps)?;
+    require_for(&state, &caller, &workflow.steps)?;
     if new.correlation_id.is_none() {
         new.correlation_id = request.0;
     }
@@ -164,7 +172,7 @@ async fn start(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 struct RunsQuery {
-    /// The tenant (`default` when absent).
+    /// The namespace: a bare name is the caller's tenant's (`default` when absent).
     namespace: Option<String>,
     /// Only runs of this workflow.
     workflow: Option<String>,
@@ -185,7 +193,7 @@ async fn runs(
     QueryOf(query): QueryOf<RunsQuery>,
 ) -> Result<axum::Json<Page<Run>>, ApiError> {
     caller.require(Scope::Events)?;
-    let namespace = namespace_or_default(query.namespace)?;
+    let namespace = caller.namespace_named(query.namespace)?;
     let page = PageRequest::new(query.limit, query.cursor)?;
     Ok(axum::Json(
         engine(&state)

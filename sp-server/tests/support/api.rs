@@ -96,7 +96,7 @@ impl Api {
         }
     }
 
-    /// Ingests one document in the default namespace (listing an unknown namespace is a 404).
+    /// Ingests one document in the default namespace.
     pub async fn seed(&self) {
         let doc = json!({"title": "Seed", "content": "Something to list."});
         let reply = self

@@ -7,4 +7,4 @@ mod convert;
 mod server;
 
 pub(crate) use client::McpSessions;
-pub use server::{McpToolServer, mcp_endpoint};
+pub use server::{McpToolServer, mcp_endpoint, mcp_endpoint_of};

@@ -24,6 +24,8 @@ pub struct McpToolServer {
     hub: Arc<Hub>,
     namespace: Namespace,
     request_id: Option<String>,
+    /// The tools the caller may call (any when `None`): others are neither listed nor called.
+    allowed: Option<Arc<[String]>>,
 }
 
 impl McpToolServer {
@@ -33,7 +35,20 @@ impl McpToolServer {
             hub,
             namespace,
             request_id,
+            allowed: None,
         }
+    }
+
+    /// Serves only `tools` (all when `None`): what a key limited to some tools sees.
+    pub fn with_tools(mut self, tools: Option<Vec<String>>) -> Self {
+        self.allowed = tools.map(Arc::from);
+        self
+    }
+
+    fn allows(&self, tool: &str) -> bool {
+        self.allowed
+            .as_ref()
+            .is_none_or(|allowed| allowed.iter().any(|t| t == tool))
     }
 }
 
@@ -67,7 +82,7 @@ impl ServerHandler for McpToolServer {
         let mut tools = Vec::with_capacity(entries.len());
         // Several versions or services may offer one name; a client sees it once, and a call
         // resolves it the way the hub does (the highest version, or a conflict).
-        for entry in entries {
+        for entry in entries.into_iter().filter(|e| self.allows(&e.tool.name)) {
             if !tools
                 .iter()
                 .any(|t: &rmcp::model::Tool| t.name == entry.tool.name)
@@ -83,6 +98,13 @@ impl ServerHandler for McpToolServer {
         request: CallToolRequestParams,
         _context: RequestContext<RoleServer>,
     ) -> Result<CallToolResponse, ErrorData> {
+        if !self.allows(&request.name) {
+            let refused = sp_core::Error::Forbidden {
+                scope: format!("tool:{}", request.name),
+            };
+            let data = serde_json::json!({"code": refused.code().as_str()});
+            return Err(ErrorData::invalid_params(refused.to_string(), Some(data)));
+        }
         let call = ToolInvocation {
             namespace: self.namespace.clone(),
             request_id: self.request_id.clone(),
@@ -117,7 +139,13 @@ pub fn mcp_endpoint(
     namespace: Namespace,
     request_id: Option<String>,
 ) -> StreamableHttpService<McpToolServer, NeverSessionManager> {
-    let server = McpToolServer::new(hub, namespace, request_id);
+    mcp_endpoint_of(McpToolServer::new(hub, namespace, request_id))
+}
+
+/// [`mcp_endpoint`] serving `server` as configured (e.g. [`McpToolServer::with_tools`]).
+pub fn mcp_endpoint_of(
+    server: McpToolServer,
+) -> StreamableHttpService<McpToolServer, NeverSessionManager> {
     let config = StreamableHttpServerConfig::default()
         .with_legacy_session_mode(false)
         .with_json_response(true)

@@ -91,6 +91,7 @@ pub(super) async fn chat(
     let engine = state.engine().ok_or_else(|| {
         Error::unavailable("model", "the server has no model loaded (model.path)")
     })?;
+    crate::routes::openai::check_model(engine, &caller, None)?;
     let sampling = Sampling {
         temperature: body.temperature,
         max_tokens: body.max_tokens,

@@ -16,7 +16,7 @@ use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
 use crate::openapi::{GatewayErrors, NotFound};
 use crate::routes::params::{
-    InNamespace, Listing, ListingQuery, NamespaceQuery, QueryOf, namespace_or_default, parse_id,
+    InNamespace, Listing, ListingQuery, NamespaceQuery, QueryOf, parse_id,
 };
 use crate::state::AppState;
 
@@ -40,9 +40,10 @@ async fn create(
     State(state): State<AppState>,
     caller: Caller,
     request: crate::routes::params::RequestIdOf,
-    ApiJson(new): ApiJson<NewContext>,
+    ApiJson(mut new): ApiJson<NewContext>,
 ) -> Result<(StatusCode, axum::Json<Context>), ApiError> {
     caller.require(Scope::Contexts)?;
+    caller.scope(&mut new.namespace)?;
     let services = state.platform().await?;
     let origin = crate::routes::params::origin(&caller, &request);
     let context = services.contexts.create_as(new, &origin).await?;
@@ -167,7 +168,7 @@ async fn messages(
     QueryOf(query): QueryOf<MessagesQuery>,
 ) -> Result<axum::Json<Messages>, ApiError> {
     caller.require(Scope::Contexts)?;
-    let namespace = namespace_or_default(query.namespace)?;
+    let namespace = caller.namespace_named(query.namespace)?;
     // Validated like every other page size.
     let limit = sp_core::PageRequest::new(Some(query.limit.unwrap_or(100)), None)?.limit;
     let contexts = &state.platform().await?.contexts;

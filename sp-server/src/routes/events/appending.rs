@@ -42,7 +42,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(super) struct EventParams {
-    /// The tenant (`default` when absent).
+    /// The namespace: a bare name is the caller's tenant's (`default` when absent).
     #[param(value_type = Option<String>)]
     namespace: Option<String>,
     /// One stream (events then come in offset order).
@@ -70,12 +70,10 @@ pub(super) struct EventParams {
 }
 
 impl EventParams {
-    pub(super) fn split(self) -> Result<(EventQuery, PageRequest), ApiError> {
+    /// The query and page, in the namespace `caller` reaches.
+    pub(super) fn split(self, caller: &Caller) -> Result<(EventQuery, PageRequest), ApiError> {
         let query = EventQuery {
-            namespace: match self.namespace {
-                Some(name) => Namespace::new(name)?,
-                None => Namespace::default(),
-            },
+            namespace: caller.namespace(self.namespace.map(Namespace::new).transpose()?)?,
             stream: self.stream,
             event_type: self.event_type,
             subject: self.subject,
@@ -103,9 +101,10 @@ pub(super) async fn log(state: &AppState) -> Result<Arc<EventLog>, ApiError> {
 async fn append(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(event): ApiJson<NewEvent>,
+    ApiJson(mut event): ApiJson<NewEvent>,
 ) -> Result<(StatusCode, axum::Json<Event>), ApiError> {
     caller.require(Scope::Events)?;
+    caller.scope(&mut event.namespace)?;
     let stored = log(&state).await?.append(event).await?;
     Ok((StatusCode::CREATED, axum::Json(stored)))
 }
@@ -126,9 +125,12 @@ struct Batch {
 async fn append_batch(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(batch): ApiJson<Batch>,
+    ApiJson(mut batch): ApiJson<Batch>,
 ) -> Result<(StatusCode, axum::Json<serde_json::Value>), ApiError> {
     caller.require(Scope::Events)?;
+    for event in &mut batch.events {
+        caller.scope(&mut event.namespace)?;
+    }
     if !(1..=1000).contains(&batch.events.len()) {
         return Err(sp_core::Error::invalid_input("events", "1-1000 events").into());
     }
@@ -155,6 +157,6 @@ async fn query(
     QueryOf(params): QueryOf<EventParams>,
 ) -> Result<axum::Json<Page<Event>>, ApiError> {
     caller.require(Scope::Events)?;
-    let (query, page) = params.split()?;
+    let (query, page) = params.split(&caller)?;
     Ok(axum::Json(log(&state).await?.query(&query, &page).await?))
 }

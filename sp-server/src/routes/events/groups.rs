@@ -29,9 +29,10 @@ use crate::state::AppState;
 pub(super) async fn create(
     State(state): State<AppState>,
     caller: Caller,
-    ApiJson(new): ApiJson<NewGroup>,
+    ApiJson(mut new): ApiJson<NewGroup>,
 ) -> Result<(StatusCode, axum::Json<Group>), ApiError> {
     caller.require(Scope::Events)?;
+    caller.scope(&mut new.namespace)?;
     let group = log(&state).await?.create_group(new).await?;
     Ok((StatusCode::CREATED, axum::Json(group)))
 }
@@ -59,7 +60,7 @@ pub(super) async fn fetch(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(super) struct PollQuery {
-    /// The tenant (`default` when absent).
+    /// The namespace: a bare name is the caller's tenant's (`default` when absent).
     namespace: Option<String>,
     /// Most new events to return, 1-1000 (default 50).
     limit: Option<u32>,
@@ -86,7 +87,7 @@ pub(super) async fn pending(
     QueryOf(query): QueryOf<PollQuery>,
 ) -> Result<axum::Json<Pending>, ApiError> {
     caller.require(Scope::Events)?;
-    let namespace = crate::routes::params::namespace_or_default(query.namespace)?;
+    let namespace = caller.namespace_named(query.namespace)?;
     let limit = PageRequest::new(query.limit, None)?.limit;
     let log = log(&state).await?;
     Ok(axum::Json(Pending {
@@ -164,7 +165,7 @@ pub(super) async fn reject(
 #[serde(deny_unknown_fields)]
 #[into_params(parameter_in = Query)]
 pub(super) struct LetterQuery {
-    /// The tenant (`default` when absent).
+    /// The namespace: a bare name is the caller's tenant's (`default` when absent).
     namespace: Option<String>,
     /// One group's letters.
     group: Option<String>,
@@ -185,7 +186,7 @@ pub(super) async fn letters(
     QueryOf(query): QueryOf<LetterQuery>,
 ) -> Result<axum::Json<Page<DeadLetter>>, ApiError> {
     caller.require(Scope::Events)?;
-    let namespace = crate::routes::params::namespace_or_default(query.namespace)?;
+    let namespace = caller.namespace_named(query.namespace)?;
     let page = PageRequest::new(query.limit, query.cursor)?;
     let letters = log(&state)
         .await?

@@ -84,8 +84,12 @@ async fn follow(
 }
 
 /// The query of a live request; a `Last-Event-ID` header resumes a stream after that offset.
-fn live_query(params: EventParams, headers: &HeaderMap) -> Result<EventQuery, ApiError> {
-    let (mut query, _) = params.split()?;
+fn live_query(
+    params: EventParams,
+    caller: &Caller,
+    headers: &HeaderMap,
+) -> Result<EventQuery, ApiError> {
+    let (mut query, _) = params.split(caller)?;
     let resume = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -111,7 +115,7 @@ pub(super) async fn sse(
     super::QueryOf(params): super::QueryOf<EventParams>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Events)?;
-    let query = live_query(params, &headers)?;
+    let query = live_query(params, &caller, &headers)?;
     let feed = follow(log(&state).await?, query).await?;
     let events = feed.map(|item| {
         Ok::<_, Infallible>(match item {
@@ -141,13 +145,14 @@ pub(super) async fn websocket(
     upgrade: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Events)?;
+    // What the caller may not see is refused before anything about the protocol.
+    let query = live_query(params, &caller, &headers)?;
     let upgrade = upgrade.map_err(|refused| {
         ApiError::new(
             sp_core::ErrorCode::BadRequest,
             format!("expected a WebSocket upgrade: {refused}"),
         )
     })?;
-    let query = live_query(params, &headers)?;
     // Refusals (unknown stream, bad offset) answer before the upgrade, as HTTP errors.
     let feed = follow(log(&state).await?, query).await?;
     Ok(upgrade.on_upgrade(move |socket| forward(socket, Box::pin(feed))))

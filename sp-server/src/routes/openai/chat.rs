@@ -30,14 +30,15 @@ pub(super) fn engine(state: &AppState) -> Result<&Engine> {
         .ok_or_else(|| Error::unavailable("model", "the server has no model loaded (model.path)"))
 }
 
-/// Refuses a `model` that is not the loaded one (clients may omit it).
-pub(super) fn check_model(engine: &Engine, model: Option<&str>) -> Result<()> {
+/// Refuses a model this server does not serve (404) and one the caller's key may not use
+/// (403; an absent `model` means the served one).
+pub(crate) fn check_model(engine: &Engine, caller: &Caller, model: Option<&str>) -> Result<()> {
     match model {
         Some(name) if !name.is_empty() && name != engine.info().id => Err(Error::NotFound {
             kind: sp_core::Resource::Model,
             id: name.to_owned(),
         }),
-        _ => Ok(()),
+        _ => caller.0.may_use_model(&engine.info().id),
     }
 }
 
@@ -64,7 +65,7 @@ pub async fn chat_completions(
     caller.require(Scope::Inference)?;
     unsupported(&request.other)?;
     let engine = engine(&state)?;
-    check_model(engine, request.model.as_deref())?;
+    check_model(engine, &caller, request.model.as_deref())?;
     if request.messages.is_empty() {
         return Err(Error::invalid_input("messages", "must not be empty").into());
     }
@@ -138,7 +139,7 @@ pub async fn completions(
     caller.require(Scope::Inference)?;
     unsupported(&request.other)?;
     let engine = engine(&state)?;
-    check_model(engine, request.model.as_deref())?;
+    check_model(engine, &caller, request.model.as_deref())?;
     let prompt = match &request.prompt {
         Prompt::One(p) => p.clone(),
         Prompt::Many(list) if list.len() == 1 => list[0].clone(),

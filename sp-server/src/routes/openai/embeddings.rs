@@ -56,7 +56,7 @@ pub async fn embeddings(
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require(Scope::Inference)?;
     let engine = engine(&state)?;
-    check_model(engine, request.model.as_deref())?;
+    check_model(engine, &caller, request.model.as_deref())?;
     let texts = match request.input {
         Input::One(text) => vec![text],
         Input::Many(texts) => texts,
@@ -134,7 +134,10 @@ pub async fn models(
     caller: Caller,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require(Scope::Inference)?;
-    let data: Vec<Value> = model_card(&state).into_iter().collect();
+    let data: Vec<Value> = model_card(&state)
+        .into_iter()
+        .filter(|card| usable(&caller, card))
+        .collect();
     Ok(axum::Json(json!({"object": "list", "data": data})))
 }
 
@@ -152,11 +155,19 @@ pub async fn model(
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require(Scope::Inference)?;
     match model_card(&state) {
-        Some(card) if card["id"] == id.as_str() => Ok(axum::Json(card)),
+        Some(card) if card["id"] == id.as_str() && usable(&caller, &card) => Ok(axum::Json(card)),
         _ => Err(Error::NotFound {
             kind: sp_core::Resource::Model,
             id,
         }
         .into()),
     }
+}
+
+/// Whether the caller's key may use the model `card` describes (a key limited to some
+/// models sees only those).
+fn usable(caller: &Caller, card: &Value) -> bool {
+    card["id"]
+        .as_str()
+        .is_some_and(|id| caller.0.may_use_model(id).is_ok())
 }

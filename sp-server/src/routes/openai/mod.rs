@@ -9,4 +9,5 @@ mod shape;
 mod wire;
 
 mod router;
+pub(crate) use chat::check_model;
 pub use router::router;
