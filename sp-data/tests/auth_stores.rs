@@ -6,7 +6,7 @@ use std::sync::Arc;
 use sp_core::auth::{
     AuditEntry, AuditFilter, AuditStore, KeyStore, MemoryAuditStore, MemoryKeyStore,
     MemoryRefreshStore, NewApiKey, Quota, RefreshStore, Refusal, Rotation, Scope, create_key,
-    issue_refresh, rotate_refresh, verify_key,
+    issue_refresh, rotate_key, rotate_refresh, verify_key,
 };
 use sp_core::tenants::{MemoryTenantStore, NewTenant, TenantStore};
 use sp_core::{ErrorCode, Id, PageRequest, TenantId, Timestamp};
@@ -142,6 +142,52 @@ async fn keys_round_trip(stores: &Stores) {
         Err(Refusal::Revoked)
     );
     assert!(store.revoke("000000000000").await.is_err());
+}
+
+/// A rotated key answers to its new secret and, during the grace period, its old one; a
+/// second rotation or a zero grace ends the old one; revoked keys do not rotate.
+async fn rotation_keeps_the_old_secret_for_its_grace(stores: &Stores) {
+    let store = stores.keys.as_ref();
+    let created = create_key(store, NewApiKey::new("rot", vec![Scope::Events]))
+        .await
+        .expect("create");
+    let valid =
+        |token: String| async move { verify_key(store, &token).await.expect("lookup").is_ok() };
+    let hour = std::time::Duration::from_secs(3600);
+    let first = rotate_key(store, &created.key.id, hour)
+        .await
+        .expect("rotate");
+    assert_eq!(first.key.id, created.key.id);
+    assert!(first.key.rotated_at.is_some() && first.key.previous_expires_at.is_some());
+    assert_eq!(first.key.scopes, created.key.scopes);
+    assert!(valid(first.token.clone()).await, "the new secret");
+    assert!(
+        valid(created.token.clone()).await,
+        "the old one, within its grace"
+    );
+    let second = rotate_key(store, &created.key.id, std::time::Duration::ZERO)
+        .await
+        .expect("rotate again");
+    assert!(valid(second.token.clone()).await);
+    assert!(
+        !valid(first.token).await,
+        "zero grace ends the replaced secret at once"
+    );
+    assert!(
+        !valid(created.token).await,
+        "only the last replaced secret is kept"
+    );
+    let too_long = rotate_key(store, &created.key.id, hour * 24 * 31).await;
+    assert_eq!(
+        too_long.expect_err("31 days").code(),
+        ErrorCode::InvalidInput
+    );
+    let unknown = rotate_key(store, "000000000000", hour).await;
+    assert_eq!(unknown.expect_err("unknown").code(), ErrorCode::NotFound);
+    store.revoke(&created.key.id).await.expect("revoke");
+    let revoked = rotate_key(store, &created.key.id, hour).await;
+    assert_eq!(revoked.expect_err("revoked").code(), ErrorCode::Conflict);
+    assert!(!valid(second.token).await, "revoked");
 }
 
 async fn audit_is_append_only_and_paged(stores: &Stores) {
@@ -369,4 +415,21 @@ async fn postgres_tenants() {
 #[tokio::test]
 async fn memory_tenants() {
     tenants_round_trip(&memory().await).await;
+}
+
+#[tokio::test]
+async fn sqlite_key_rotation() {
+    rotation_keeps_the_old_secret_for_its_grace(&sqlite().await).await;
+}
+
+#[tokio::test]
+async fn postgres_key_rotation() {
+    let stores = postgres().await;
+    rotation_keeps_the_old_secret_for_its_grace(&stores).await;
+    cleanup(stores).await;
+}
+
+#[tokio::test]
+async fn memory_key_rotation() {
+    rotation_keeps_the_old_secret_for_its_grace(&memory().await).await;
 }

@@ -120,6 +120,20 @@ pub async fn keys(config: &Config, command: &KeysCommand) -> Result<Vec<String>>
             }
             Ok(lines)
         }
+        KeysCommand::Rotate { id, grace_secs } => {
+            let grace = Duration::from_secs(*grace_secs);
+            let rotated = admin.rotate(id, grace, &Origin::default()).await?;
+            let until = rotated
+                .key
+                .previous_expires_at
+                .map_or_else(|| "now".to_owned(), |t| t.to_string());
+            Ok(vec![
+                format!("rotated key {} ({})", rotated.key.id, rotated.key.name),
+                format!("the old token works until {until}"),
+                "the new token is shown once, on the next line; store it now:".into(),
+                rotated.token,
+            ])
+        }
         KeysCommand::Revoke { id } => {
             let key = store.revoke(id).await?;
             Ok(vec![format!("revoked key {} ({})", key.id, key.name)])

@@ -92,6 +92,15 @@ pub enum KeysCommand {
         /// The key's id (the 12 hex characters after `sp_`).
         id: String,
     },
+    /// Give a key a new secret, printed once on the last line; the old one keeps working for
+    /// the grace period.
+    Rotate {
+        /// The key's id (the 12 hex characters after `sp_`).
+        id: String,
+        /// Seconds the old secret keeps working (at most 2592000, 30 days; 0: none).
+        #[arg(long, default_value_t = 86_400, value_name = "SECS")]
+        grace_secs: u64,
+    },
 }
 
 /// `sp tenants …`.

@@ -25,6 +25,8 @@ mod mcp;
 mod openapi;
 #[path = "api/operations.rs"]
 mod operations;
+#[path = "api/rotation.rs"]
+mod rotation;
 #[path = "api/tenancy.rs"]
 mod tenancy;
 #[path = "api/tokens.rs"]

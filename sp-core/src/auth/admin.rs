@@ -4,7 +4,7 @@ use std::sync::Arc;
 
 use serde_json::json;
 
-use super::keys::{ApiKey, CreatedKey, KeyStore, NewApiKey, create_key};
+use super::keys::{ApiKey, CreatedKey, KeyStore, NewApiKey, create_key, rotate_key};
 use crate::error::Result;
 use crate::events::{EventLog, Origin, Recorder, platform_event};
 use crate::knowledge::Namespace;
@@ -91,6 +91,21 @@ impl KeyAdmin {
         )
         .await;
         Ok(key)
+    }
+
+    /// Gives a key a new secret (`key.rotated`); the old one keeps working for `grace`.
+    pub async fn rotate(
+        &self,
+        id: &str,
+        grace: std::time::Duration,
+        origin: &Origin,
+    ) -> Result<CreatedKey> {
+        let rotated = rotate_key(self.store.as_ref(), id, grace).await?;
+        let key = &rotated.key;
+        let data = json!({"id": key.id, "tenant": key.tenant,
+            "previous_expires_at": key.previous_expires_at});
+        self.record("key.rotated", key, data, origin).await;
+        Ok(rotated)
     }
 
     /// Creates a tenant (`tenant.created`); `Conflict` when its id is taken.

@@ -45,6 +45,16 @@ pub struct ApiKey {
     pub expires_at: Option<Timestamp>,
     /// Set once revoked; refused from then on.
     pub revoked_at: Option<Timestamp>,
+    /// When its secret was last rotated.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rotated_at: Option<Timestamp>,
+    /// Until when the secret the last rotation replaced still works.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous_expires_at: Option<Timestamp>,
+    /// The hash of that previous secret: the store's business, never serialized.
+    #[serde(skip)]
+    #[cfg_attr(feature = "openapi", schema(ignore))]
+    pub previous_token_hash: Option<String>,
 }
 
 /// A key to create.
@@ -163,6 +173,35 @@ pub trait KeyStore: Send + Sync {
     async fn list(&self) -> Result<Vec<ApiKey>>;
     /// Marks a key revoked; `NotFound` when there is none.
     async fn revoke(&self, id: &str) -> Result<ApiKey>;
+    /// Replaces a live key's token hash with `token_hash`; the replaced one keeps working
+    /// until `previous_until`. `NotFound` when there is no such key, `Conflict` when it is
+    /// revoked.
+    async fn rotate(&self, id: &str, token_hash: &str, previous_until: Timestamp)
+    -> Result<ApiKey>;
+}
+
+/// The longest a rotated-out secret may keep working: 30 days.
+pub const MAX_ROTATION_GRACE: std::time::Duration = std::time::Duration::from_secs(30 * 86_400);
+
+/// Gives key `id` a new secret (same id, so the same key); the old one keeps working for
+/// `grace` (at most [`MAX_ROTATION_GRACE`]; zero ends it at once).
+pub async fn rotate_key(
+    store: &dyn KeyStore,
+    id: &str,
+    grace: std::time::Duration,
+) -> Result<CreatedKey> {
+    if grace > MAX_ROTATION_GRACE {
+        return Err(Error::invalid_input(
+            "grace_secs",
+            "at most 30 days (2592000)",
+        ));
+    }
+    let token = format!("sp_{id}_{}", random_hex(32)?);
+    let micros = i64::try_from(grace.as_micros()).map_err(Error::internal)?;
+    let until = Timestamp::from_unix_micros(Timestamp::now().unix_micros() + micros)
+        .ok_or_else(|| Error::internal("the grace period ends past the calendar"))?;
+    let key = store.rotate(id, &hash_token(&token), until).await?;
+    Ok(CreatedKey { key, token })
 }
 
 /// The SHA-256 of a token, hex.
@@ -205,6 +244,9 @@ pub async fn create_key(store: &dyn KeyStore, new: NewApiKey) -> Result<CreatedK
         created_at: Timestamp::now(),
         expires_at: new.expires_at,
         revoked_at: None,
+        rotated_at: None,
+        previous_expires_at: None,
+        previous_token_hash: None,
     };
     store.insert(&key, &hash_token(&token)).await?;
     Ok(CreatedKey { key, token })
@@ -238,7 +280,16 @@ pub async fn verify_key(
     let Some((key, stored_hash)) = store.find(id).await? else {
         return Ok(Err(Refusal::Invalid));
     };
-    if !constant_time_eq(hash_token(token).as_bytes(), stored_hash.as_bytes()) {
+    let presented = hash_token(token);
+    let current = constant_time_eq(presented.as_bytes(), stored_hash.as_bytes());
+    // The secret a rotation replaced, during its grace period.
+    let previous = key.previous_token_hash.as_ref().is_some_and(|old| {
+        constant_time_eq(presented.as_bytes(), old.as_bytes())
+            && key
+                .previous_expires_at
+                .is_some_and(|t| t > Timestamp::now())
+    });
+    if !current && !previous {
         return Ok(Err(Refusal::Invalid));
     }
     if key.revoked_at.is_some() {

@@ -66,6 +66,26 @@ impl KeyStore for MemoryKeyStore {
         key.revoked_at.get_or_insert_with(Timestamp::now);
         Ok(key.clone())
     }
+
+    async fn rotate(
+        &self,
+        id: &str,
+        token_hash: &str,
+        previous_until: Timestamp,
+    ) -> Result<ApiKey> {
+        let mut keys = self.keys.lock().await;
+        let (key, hash) = keys.get_mut(id).ok_or_else(|| Error::NotFound {
+            kind: crate::Resource::Key,
+            id: id.into(),
+        })?;
+        if key.revoked_at.is_some() {
+            return Err(Error::Conflict(format!("key `{id}` is revoked")));
+        }
+        key.previous_token_hash = Some(std::mem::replace(hash, token_hash.to_owned()));
+        key.previous_expires_at = Some(previous_until);
+        key.rotated_at = Some(Timestamp::now());
+        Ok(key.clone())
+    }
 }
 
 /// An [`AuditStore`] in a list, gone with the process.

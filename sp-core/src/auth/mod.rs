@@ -19,8 +19,8 @@ pub use bootstrap::{
 };
 pub use gcra::{Decision, LocalRateLimiter, RateLimiter, gcra_decide, gcra_spend, now_nanos};
 pub use keys::{
-    ApiKey, CreatedKey, KeyStore, NewApiKey, Refusal, constant_time_eq, create_key, hash_token,
-    random_hex, verify_key,
+    ApiKey, CreatedKey, KeyStore, MAX_ROTATION_GRACE, NewApiKey, Refusal, constant_time_eq,
+    create_key, hash_token, random_hex, rotate_key, verify_key,
 };
 pub use memory::{MemoryAuditStore, MemoryKeyStore, MemoryRefreshStore};
 pub use rate::Quota;

@@ -15,6 +15,11 @@ ALTER TABLE auth_keys ADD COLUMN models JSONB;
 ALTER TABLE auth_keys ADD COLUMN tools JSONB;
 CREATE INDEX auth_keys_tenant ON auth_keys(tenant);
 
+-- Rotation: the secret a rotation replaced keeps working until `previous_until`.
+ALTER TABLE auth_keys ADD COLUMN previous_hash TEXT;
+ALTER TABLE auth_keys ADD COLUMN previous_until TIMESTAMPTZ;
+ALTER TABLE auth_keys ADD COLUMN rotated_at TIMESTAMPTZ;
+
 -- The tenant of the caller an audit entry records.
 ALTER TABLE audit_log ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
 CREATE INDEX audit_log_tenant ON audit_log(tenant, id);

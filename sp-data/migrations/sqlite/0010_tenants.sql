@@ -16,6 +16,11 @@ ALTER TABLE auth_keys ADD COLUMN models TEXT;
 ALTER TABLE auth_keys ADD COLUMN tools TEXT;
 CREATE INDEX auth_keys_tenant ON auth_keys(tenant);
 
+-- Rotation: the secret a rotation replaced keeps working until `previous_until`.
+ALTER TABLE auth_keys ADD COLUMN previous_hash TEXT;
+ALTER TABLE auth_keys ADD COLUMN previous_until INTEGER;
+ALTER TABLE auth_keys ADD COLUMN rotated_at INTEGER;
+
 -- The tenant of the caller an audit entry records.
 ALTER TABLE audit_log ADD COLUMN tenant TEXT NOT NULL DEFAULT 'default';
 CREATE INDEX audit_log_tenant ON audit_log(tenant, id);

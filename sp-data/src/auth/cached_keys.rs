@@ -1,8 +1,8 @@
 //! A key store that remembers lookups for a moment, in front of any other.
 
 use async_trait::async_trait;
-use sp_core::Result;
 use sp_core::auth::{ApiKey, KeyStore};
+use sp_core::{Result, Timestamp};
 
 /// A key store that remembers lookups for a moment, so authenticating a request does not
 /// cost a database round trip every time (~65 µs on SQLite here). A revocation through this
@@ -58,5 +58,16 @@ impl KeyStore for CachedKeyStore {
         let revoked = self.inner.revoke(id).await;
         self.found.invalidate(id);
         revoked
+    }
+
+    async fn rotate(
+        &self,
+        id: &str,
+        token_hash: &str,
+        previous_until: Timestamp,
+    ) -> Result<ApiKey> {
+        let rotated = self.inner.rotate(id, token_hash, previous_until).await;
+        self.found.invalidate(id);
+        rotated
     }
 }

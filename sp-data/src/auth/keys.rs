@@ -2,14 +2,15 @@
 
 use async_trait::async_trait;
 use sp_core::auth::{ApiKey, KeyStore, Quota, Scope};
-use sp_core::{Error, Result, TenantId};
+use sp_core::{Error, Result, TenantId, Timestamp};
 use sqlx::AssertSqlSafe;
 use sqlx::types::Json;
 
 use crate::sql::{DbTime, Dialect, SqlDatabase};
 
 const COLUMNS: &str = "id, name, tenant, scopes, models, tools, rate_limit, token_limit, \
-                       token_hash, created_at, expires_at, revoked_at";
+                       token_hash, created_at, expires_at, revoked_at, previous_hash, \
+                       previous_until, rotated_at";
 
 #[derive(sqlx::FromRow)]
 struct KeyRow {
@@ -25,6 +26,9 @@ struct KeyRow {
     created_at: DbTime,
     expires_at: Option<DbTime>,
     revoked_at: Option<DbTime>,
+    previous_hash: Option<String>,
+    previous_until: Option<DbTime>,
+    rotated_at: Option<DbTime>,
 }
 
 impl KeyRow {
@@ -49,6 +53,9 @@ impl KeyRow {
             created_at: self.created_at.0,
             expires_at: self.expires_at.map(|at| at.0),
             revoked_at: self.revoked_at.map(|at| at.0),
+            rotated_at: self.rotated_at.map(|at| at.0),
+            previous_expires_at: self.previous_until.map(|at| at.0),
+            previous_token_hash: self.previous_hash,
         };
         Ok((key, self.token_hash))
     }
@@ -159,6 +166,35 @@ macro_rules! key_store {
                     .await?
                     .map(|(key, _)| key)
                     .ok_or_else(|| key_not_found(id))
+            }
+
+            async fn rotate(
+                &self,
+                id: &str,
+                token_hash: &str,
+                previous_until: Timestamp,
+            ) -> Result<ApiKey> {
+                // One statement: the hash it replaces is the one it keeps as the previous.
+                let done = sqlx::query(
+                    "UPDATE auth_keys SET previous_hash = token_hash, previous_until = $1, \
+                     token_hash = $2, rotated_at = $3 WHERE id = $4 AND revoked_at IS NULL",
+                )
+                .bind(DbTime(previous_until))
+                .bind(token_hash)
+                .bind(DbTime::now())
+                .bind(id)
+                .execute(&self.pool)
+                .await
+                .map_err(<$db as Dialect>::error)?;
+                let key = self
+                    .find(id)
+                    .await?
+                    .map(|(key, _)| key)
+                    .ok_or_else(|| key_not_found(id))?;
+                if done.rows_affected() == 0 {
+                    return Err(Error::Conflict(format!("key `{id}` is revoked")));
+                }
+                Ok(key)
             }
         }
     };

@@ -11,7 +11,7 @@ use utoipa_axum::routes;
 
 use super::params::{RequestIdOf, origin};
 use crate::error::ApiError;
-use crate::json::ApiJson;
+use crate::json::{ApiJson, ApiJsonOrEmpty};
 use crate::middleware::auth::Caller;
 use crate::openapi::{GatewayErrors, NotFound};
 use crate::state::AppState;
@@ -20,6 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
         .routes(routes!(revoke))
+        .routes(routes!(rotate))
         .routes(routes!(audit))
 }
 
@@ -147,4 +148,44 @@ async fn revoke(
         .await?;
     tracing::info!(key = %key.id, by = %caller.0.key_id, "api key revoked");
     Ok(axum::Json(key))
+}
+
+/// How long the replaced secret keeps working.
+#[derive(Debug, Default, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+struct Rotation {
+    /// Seconds the old secret keeps working (default 86400, a day; at most 2592000, 30 days;
+    /// 0 ends it at once).
+    #[serde(default)]
+    grace_secs: Option<u64>,
+}
+
+/// Rotate an API key's secret: a new token for the same key (id, scopes, tenant, limits),
+/// in this answer only; the old token keeps working for the grace period, then is refused.
+#[utoipa::path(post, path = "/v1/keys/{id}/rotate", operation_id = "rotate_key", tag = "keys",
+    params(("id" = String, Path, description = "Key id (the `<id>` of `sp_<id>_<secret>`)")),
+    request_body = Rotation,
+    responses((status = 200, description = "The key and its new secret", body = CreatedKey),
+        (status = 409, description = "SP-RES-002: the key is revoked", body = crate::error::ErrorEnvelope),
+        NotFound, GatewayErrors),
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"])))]
+async fn rotate(
+    State(state): State<AppState>,
+    caller: Caller,
+    request: RequestIdOf,
+    Path(id): Path<String>,
+    ApiJsonOrEmpty(body): ApiJsonOrEmpty<Rotation>,
+) -> Result<axum::Json<CreatedKey>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let grace = std::time::Duration::from_secs(body.grace_secs.unwrap_or(86_400));
+    let services = state.platform().await?;
+    let rotated = services
+        .key_admin
+        .rotate(&id, grace, &origin(&caller, &request))
+        .await?;
+    tracing::info!(key = %rotated.key.id, by = %caller.0.key_id, "api key rotated");
+    Ok(axum::Json(CreatedKey {
+        key: rotated.key,
+        token: rotated.token,
+    }))
 }

@@ -42,6 +42,15 @@ fn tenants_are_created_and_listed_and_keys_bound_to_them() {
         out.lines().any(|l| l.contains("\tacme\tacme-reader\t")),
         "{out}"
     );
+    // Rotation from the shell: a new token on the last line.
+    let id = token.split('_').nth(1).expect("id");
+    let (ok, out, err) = run(sp(dir.path()).args(["keys", "rotate", id, "--grace-secs", "0"]));
+    assert!(ok, "{err}");
+    let rotated = out.lines().last().expect("token line");
+    assert!(
+        rotated.starts_with(&format!("sp_{id}_")) && rotated != token,
+        "{out}"
+    );
     // `admin` crosses tenants: no key of another tenant holds it; unknown tenants have none.
     for (tenant, scopes, code) in [
         ("acme", "admin", "SP-VAL-001"),
