@@ -191,3 +191,43 @@ async fn postgres_stores_open_with_one_call() {
         .await
         .expect("drop schema");
 }
+
+/// A reservation's unused part goes back, on Redis (shared by every process) and in process
+/// alike; a refund never fills a budget past its quota.
+#[tokio::test]
+async fn refunds_give_back_unused_reservations_on_every_limiter() {
+    use sp_core::auth::{LocalRateLimiter, Quota, RateLimiter};
+
+    let store = RedisStore::connect(&sp_tests::service_url("REDIS_URL")).expect("client");
+    assert!(
+        store.wait_connected(Duration::from_secs(5)).await,
+        "redis is up"
+    );
+    let redis = sp_data::RedisRateLimiter::new(&store, Duration::from_secs(2));
+    let limiters: [(&str, &dyn RateLimiter); 2] =
+        [("redis", &redis), ("local", &LocalRateLimiter::default())];
+    let quota: Quota = "100/h".parse().expect("quota");
+    for (name, limiter) in limiters {
+        let key = format!("refund-test:{}", sp_core::Id::new());
+        assert!(
+            limiter.spend(&key, &quota, 80, false).await.allowed,
+            "{name}"
+        );
+        assert!(
+            !limiter.spend(&key, &quota, 30, false).await.allowed,
+            "{name}"
+        );
+        limiter.refund(&key, &quota, 50).await;
+        assert_eq!(
+            limiter.spend(&key, &quota, 0, false).await.remaining,
+            70,
+            "{name}"
+        );
+        limiter.refund(&key, &quota, 1_000).await;
+        assert_eq!(
+            limiter.spend(&key, &quota, 0, false).await.remaining,
+            100,
+            "{name}"
+        );
+    }
+}

@@ -3,6 +3,8 @@
 #[path = "support/api.rs"]
 mod support;
 
+#[path = "api_model/budget.rs"]
+mod budget;
 #[path = "api_model/shape.rs"]
 mod shape;
 
@@ -245,62 +247,6 @@ async fn context_chat_over_http_with_the_real_model() {
         .call(Method::GET, &format!("/v1/contexts/{id}/messages"), t, None)
         .await;
     assert_eq!(messages.body["messages"].as_array().map(Vec::len), Some(4));
-}
-
-#[tokio::test]
-async fn a_spent_token_budget_gets_429_until_repaid() {
-    let _gate = sp_tests::model_gate().await;
-    let api = api().await;
-    let body = json!({"name": "metered", "scopes": ["inference"], "token_limit": "15/min"});
-    let created = api
-        .call(Method::POST, "/v1/keys", Some(support::ADMIN), Some(body))
-        .await;
-    assert_eq!(
-        created.body["key"]["token_limit"], "15/min",
-        "{}",
-        created.text
-    );
-    let token = created.body["token"].as_str().expect("token").to_owned();
-    let counting = json!({"prompt": "1, 2, 3, 4, 5, 6,", "max_tokens": 12, "temperature": 0});
-    let mut generated = 0;
-    for _ in 0..2 {
-        let reply = api
-            .call(
-                Method::POST,
-                "/v1/completions",
-                Some(&token),
-                Some(counting.clone()),
-            )
-            .await;
-        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
-        generated += reply.body["usage"]["completion_tokens"]
-            .as_u64()
-            .unwrap_or(0);
-    }
-    assert!(
-        generated > 15,
-        "the test needs the budget overdrawn: {generated}"
-    );
-    let refused = api
-        .call(
-            Method::POST,
-            "/v1/completions",
-            Some(&token),
-            Some(counting),
-        )
-        .await;
-    assert_eq!(
-        (refused.status, refused.code()),
-        (StatusCode::TOO_MANY_REQUESTS, "SP-AUTH-003"),
-        "{}",
-        refused.text
-    );
-    let retry: u64 = refused.headers["retry-after"]
-        .to_str()
-        .expect("ascii")
-        .parse()
-        .expect("secs");
-    assert!((1..=60).contains(&retry), "{retry}");
 }
 
 /// A workflow whose search step finds a passage and whose model step answers from it with

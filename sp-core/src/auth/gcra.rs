@@ -109,6 +109,10 @@ pub trait RateLimiter: Send + Sync {
     async fn check(&self, key: &str, quota: &Quota) -> Decision {
         self.spend(key, quota, 1, false).await
     }
+
+    /// Gives back `units` spent earlier (a reservation larger than what it used); a budget
+    /// never holds more than its full quota.
+    async fn refund(&self, key: &str, quota: &Quota, units: u32);
 }
 
 #[async_trait::async_trait]
@@ -116,6 +120,29 @@ impl RateLimiter for LocalRateLimiter {
     async fn spend(&self, key: &str, quota: &Quota, cost: u32, force: bool) -> Decision {
         self.spend_now(key, quota, cost, force)
     }
+
+    async fn refund(&self, key: &str, quota: &Quota, units: u32) {
+        self.refund_now(key, quota, units);
+    }
+}
+
+/// The arrival time after giving back `units`: never before `now` (a full budget).
+///
+/// ```
+/// use sp_core::auth::{Quota, gcra_refund, gcra_spend};
+///
+/// let quota: Quota = "100/min".parse()?;
+/// let spent = gcra_spend(0, 1_000, &quota, 80, false);
+/// let back = gcra_refund(spent.tat_nanos, 1_000, &quota, 50);
+/// assert_eq!(gcra_spend(back, 1_000, &quota, 0, false).remaining, 70);
+/// assert_eq!(gcra_refund(back, 1_000, &quota, 500), 1_000, "never beyond full");
+/// # Ok::<(), sp_core::Error>(())
+/// ```
+pub fn gcra_refund(tat_nanos: u128, now_nanos: u128, quota: &Quota, units: u32) -> u128 {
+    let interval = quota.interval().as_nanos().max(1);
+    tat_nanos
+        .saturating_sub(interval * u128::from(units))
+        .max(now_nanos)
 }
 
 /// Per-key GCRA in this process.
@@ -128,6 +155,14 @@ impl LocalRateLimiter {
     /// Decides a request of `key` under `quota`.
     pub fn check_now(&self, key: &str, quota: &Quota) -> Decision {
         self.spend_now(key, quota, 1, false)
+    }
+
+    /// [`gcra_refund`] on `key`'s stored arrival time.
+    pub fn refund_now(&self, key: &str, quota: &Quota, units: u32) {
+        let mut arrivals = self.arrivals.lock().unwrap_or_else(PoisonError::into_inner);
+        if let Some(tat) = arrivals.get_mut(key) {
+            *tat = gcra_refund(*tat, now_nanos(), quota, units);
+        }
     }
 
     /// [`gcra_spend`] on `key`'s stored arrival time.

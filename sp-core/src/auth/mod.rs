@@ -17,7 +17,9 @@ pub use audit::{AuditEntry, AuditFilter, AuditStore, spawn_audit_retention};
 pub use bootstrap::{
     ADMIN_KEY_ID, admin_session_subject, is_admin_session, is_current_admin_session,
 };
-pub use gcra::{Decision, LocalRateLimiter, RateLimiter, gcra_decide, gcra_spend, now_nanos};
+pub use gcra::{
+    Decision, LocalRateLimiter, RateLimiter, gcra_decide, gcra_refund, gcra_spend, now_nanos,
+};
 pub use keys::{
     ApiKey, CreatedKey, KeyStore, MAX_ROTATION_GRACE, NewApiKey, Refusal, constant_time_eq,
     create_key, hash_token, random_hex, rotate_key, verify_key,

@@ -42,6 +42,20 @@ end
 return {0, 0, tat - now, ahead - period}
 ";
 
+/// Gives back `ARGV[2]` units of `ARGV[1]` microseconds each, never past now (full).
+const REFUND: &str = r"
+local t = redis.call('TIME')
+local now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+local tat = tonumber(redis.call('GET', KEYS[1]) or '0')
+local new_tat = tat - tonumber(ARGV[1]) * tonumber(ARGV[2])
+if new_tat <= now then
+  redis.call('DEL', KEYS[1])
+  return 0
+end
+redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_tat - now) / 1000) + 1)
+return 1
+";
+
 /// Per-key rate limits shared through Redis.
 pub struct RedisRateLimiter {
     client: fred::clients::Client,
@@ -118,6 +132,26 @@ impl RateLimiter for RedisRateLimiter {
             Err(reason) => {
                 self.outage.failed(reason);
                 self.fallback.spend_now(key, quota, cost, force)
+            }
+        }
+    }
+
+    async fn refund(&self, key: &str, quota: &Quota, units: u32) {
+        let interval = quota.interval().as_micros().max(1) as i64;
+        let refunded: Result<i64, _> = self
+            .client
+            .with_options(&self.options)
+            .eval(
+                REFUND,
+                vec![format!("sp:ratelimit:{key}")],
+                vec![interval, i64::from(units)],
+            )
+            .await;
+        match refunded {
+            Ok(_) => self.outage.succeeded(),
+            Err(err) => {
+                self.outage.failed(err.to_string());
+                self.fallback.refund_now(key, quota, units);
             }
         }
     }

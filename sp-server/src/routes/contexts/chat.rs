@@ -10,7 +10,7 @@ use sp_core::auth::Scope;
 use sp_core::chat::{Role, Sampling, Usage};
 use sp_core::context::{Message, NewMessage, TurnEvent};
 
-use crate::budget::TokenBudget;
+use crate::budget::{MaxCost, Reservation, tokens_in};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
@@ -103,20 +103,25 @@ pub(super) async fn chat(
         ..NewMessage::new(Role::User, body.content)
     };
     let window = engine.config().context_per_slot as usize;
-    let budget = TokenBudget::check(&state, &caller).await?;
+    let cost = MaxCost {
+        max_tokens: Some(body.max_tokens),
+        window: engine.config().context_per_slot,
+        choices: 1,
+    };
+    let budget = Reservation::reserve(&state, &caller, cost).await?;
     let contexts = &state.platform().await?.contexts;
     let id = parse_id(&id)?;
     if body.stream {
         let turn = contexts
             .chat_stream(&namespace, id, message, &sampling, window)
             .await?;
-        return Ok(stream_turn(turn, budget));
+        return Ok(stream_turn(turn, budget, state.clone()));
     }
     let turn = contexts
         .chat(&namespace, id, message, &sampling, window)
         .await?;
-    if let Some(budget) = &budget {
-        budget.charge(turn.completion.usage.completion_tokens).await;
+    if let Some(budget) = budget {
+        budget.settle(turn.completion.usage.completion_tokens).await;
     }
     Ok(axum::Json(TurnResponse {
         reply: turn.reply,
@@ -132,8 +137,10 @@ pub(super) async fn chat(
 /// stored reply) or `error`, then `[DONE]`.
 fn stream_turn(
     turn: sp_core::context::StreamedTurn,
-    budget: Option<TokenBudget>,
+    budget: Option<Reservation>,
+    state: AppState,
 ) -> axum::response::Response {
+    let mut budget = budget;
     let head = serde_json::json!({
         "type": "prompt",
         "prompt_tokens": turn.prompt.prompt_tokens,
@@ -141,14 +148,19 @@ fn stream_turn(
         "summary_through": turn.prompt.summary_through,
     });
     let events = turn.events.map(move |event| match event {
-        Ok(TurnEvent::Delta(text)) => serde_json::json!({"type": "delta", "text": text}),
+        Ok(TurnEvent::Delta(text)) => {
+            if let Some(budget) = &budget {
+                budget.count(tokens_in(&state, &text));
+            }
+            serde_json::json!({"type": "delta", "text": text})
+        }
         Ok(TurnEvent::Done {
             reply,
             finish_reason,
             usage,
         }) => {
-            if let Some(budget) = &budget {
-                budget.charge_later(usage.completion_tokens);
+            if let Some(budget) = budget.take() {
+                tokio::spawn(budget.settle(usage.completion_tokens));
             }
             serde_json::json!({
                 "type": "done", "reply": reply, "finish_reason": finish_reason, "usage": usage,

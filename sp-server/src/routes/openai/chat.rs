@@ -17,7 +17,7 @@ use super::wire::{
     ChatRequest, CompletionRequest, Endpoint, Prompt, WireUsage, completion_id, created,
     finish_reason, unsupported,
 };
-use crate::budget::TokenBudget;
+use crate::budget::{MaxCost, Reservation, tokens_in};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
@@ -80,13 +80,15 @@ pub async fn chat_completions(
         .sampling(Sampling::UNTIL_WINDOW, Endpoint::Chat)?;
     let options = request.shape.options()?;
     let choices = request.sampling.choices()?;
-    let budget = TokenBudget::check(&state, &caller).await?;
+    let budget =
+        Reservation::reserve(&state, &caller, max_cost(engine, &sampling, choices)).await?;
     let model = engine.info().id.clone();
     let id = completion_id("chatcmpl");
     if request.sampling.stream {
         let events = charged(
             engine.chat_stream_with(&messages, &sampling, &options)?,
             budget,
+            state.clone(),
         );
         let mut chunks = ChatChunks::new(id, model, request.sampling.include_usage());
         let first = chunks.opening();
@@ -106,8 +108,8 @@ pub async fn chat_completions(
         // The prompt is counted once, as OpenAI does; every choice's tokens are generated.
         usage.completion_tokens += extra.usage.completion_tokens;
     }
-    if let Some(budget) = &budget {
-        budget.charge(usage.completion_tokens).await;
+    if let Some(budget) = budget {
+        budget.settle(usage.completion_tokens).await;
     }
     Ok(axum::Json(json!({
         "id": id, "object": "chat.completion", "created": created(), "model": model,
@@ -150,11 +152,16 @@ pub async fn completions(
     // OpenAI's default for completions is 16 tokens.
     let sampling = request.sampling.sampling(16, Endpoint::Completions)?;
     let choices = request.sampling.choices()?;
-    let budget = TokenBudget::check(&state, &caller).await?;
+    let budget =
+        Reservation::reserve(&state, &caller, max_cost(engine, &sampling, choices)).await?;
     let model = engine.info().id.clone();
     let id = completion_id("cmpl");
     if request.sampling.stream {
-        let events = charged(engine.complete_stream(&prompt, &sampling)?, budget);
+        let events = charged(
+            engine.complete_stream(&prompt, &sampling)?,
+            budget,
+            state.clone(),
+        );
         let include_usage = request.sampling.include_usage();
         let chunk = move |text: &str, finish: Option<&str>, logprobs: Value| {
             json!({
@@ -199,8 +206,8 @@ pub async fn completions(
     for extra in &replies[1..] {
         usage.completion_tokens += extra.usage.completion_tokens;
     }
-    if let Some(budget) = &budget {
-        budget.charge(usage.completion_tokens).await;
+    if let Some(budget) = budget {
+        budget.settle(usage.completion_tokens).await;
     }
     let choices: Vec<Value> = replies
         .iter()
@@ -221,15 +228,39 @@ pub async fn completions(
     .into_response())
 }
 
-/// `events`, charging the tokens generated to `budget` when the last event passes.
+/// What a request of `choices` replies with `sampling` may generate at most.
+pub(crate) fn max_cost(engine: &Engine, sampling: &Sampling, choices: usize) -> MaxCost {
+    MaxCost {
+        max_tokens: (sampling.max_tokens != Sampling::UNTIL_WINDOW).then_some(sampling.max_tokens),
+        window: engine.config().context_per_slot,
+        choices: u32::try_from(choices).unwrap_or(u32::MAX),
+    }
+}
+
+/// `events`, settling `budget` on the tokens generated when the last event passes — or, when
+/// the client leaves first and the stream is dropped, on the deltas it was sent.
 fn charged(
     events: impl Stream<Item = Result<StreamEvent>> + Send + 'static,
-    budget: Option<TokenBudget>,
+    budget: Option<Reservation>,
+    state: AppState,
 ) -> impl Stream<Item = Result<StreamEvent>> + Send + 'static {
-    events.inspect(move |event| {
-        if let (Some(budget), Ok(StreamEvent::Done { usage, .. })) = (&budget, event) {
-            budget.charge_later(usage.completion_tokens);
+    let mut budget = budget;
+    events.map(move |event| {
+        match &event {
+            Ok(StreamEvent::Delta { text }) => {
+                if let Some(budget) = &budget {
+                    budget.count(tokens_in(&state, text));
+                }
+            }
+            Ok(StreamEvent::Done { usage, .. }) => {
+                if let Some(budget) = budget.take() {
+                    let used = usage.completion_tokens;
+                    tokio::spawn(budget.settle(used));
+                }
+            }
+            _ => {}
         }
+        event
     })
 }
 
