@@ -406,6 +406,40 @@ async fn bad_input_is_refused_and_leaves_nothing(f: &Fixture) {
         .await
         .expect_err("metadata");
     assert_eq!(err.code(), ErrorCode::InvalidInput);
+    // Metadata rides along with every search hit, so it is bounded (review finding H5): in
+    // bytes (16 KiB as JSON) and in depth (16 levels).
+    let mut nested = json!(0);
+    for _ in 0..17 {
+        nested = json!([nested]);
+    }
+    let too_big = json!({"m": vec![0; 9_000]});
+    for (name, metadata) in [("big", too_big), ("deep", json!({"d": nested}))] {
+        let err =
+            f.kb.ingest(
+                doc("Meta", "text")
+                    .with_metadata(metadata)
+                    .in_namespace(space.clone()),
+            )
+            .await
+            .expect_err(name);
+        assert_eq!(err.code(), ErrorCode::InvalidInput, "{name}: {err}");
+        assert!(err.to_string().contains("metadata"), "{err}");
+    }
+    let fits = json!({"m": vec![0; 7_000]});
+    let ok =
+        f.kb.ingest(
+            doc("Fits", "text")
+                .with_metadata(fits)
+                .in_namespace(ns("meta-fits")),
+        )
+        .await;
+    assert!(ok.is_ok(), "14 KB of metadata is within the limit: {ok:?}");
+    let long_title = "t".repeat(1_001);
+    let err =
+        f.kb.ingest(doc(&long_title, "text").in_namespace(space.clone()))
+            .await
+            .expect_err("title");
+    assert_eq!(err.code(), ErrorCode::InvalidInput);
 
     // A vector with NaN in the middle of a document: nothing of it is written.
     let mut vectors = HashEmbedder::new(DIMS)

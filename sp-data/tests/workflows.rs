@@ -58,6 +58,10 @@ macro_rules! suite {
                 .await;
             }
             #[tokio::test]
+            async fn starts_beyond_max_running_wait_for_a_place() {
+                run(|f| Box::pin(bounds::starts_beyond_max_running_wait_for_a_place(f))).await;
+            }
+            #[tokio::test]
             async fn nul_characters_fail_closed() {
                 run(|f| Box::pin(bounds::nul_characters_fail_closed(f))).await;
             }

@@ -28,6 +28,9 @@ pub struct KnowledgeConfig {
     pub chunk: ChunkConfig,
     /// Largest accepted document content, in bytes.
     pub max_document_bytes: usize,
+    /// Largest accepted `metadata`, serialized, in bytes: every search hit carries it, so a
+    /// large one multiplies (review finding H5).
+    pub max_metadata_bytes: usize,
     /// Texts per embedder call.
     pub embed_batch: usize,
 }
@@ -37,6 +40,7 @@ impl Default for KnowledgeConfig {
         KnowledgeConfig {
             chunk: ChunkConfig::default(),
             max_document_bytes: 8 * 1024 * 1024,
+            max_metadata_bytes: 16 * 1024,
             embed_batch: 32,
         }
     }
@@ -178,7 +182,7 @@ impl KnowledgeBase {
     }
 
     async fn prepare(&self, document: NewDocument) -> Result<PreparedDocument> {
-        validate_document(&document, self.config.max_document_bytes)?;
+        validate_document(&document, &self.config)?;
         let content_hash = content_hash(&document);
         let sections = chunk(
             &document.content,
@@ -331,9 +335,31 @@ impl KnowledgeBase {
     }
 }
 
-fn validate_document(document: &NewDocument, max_bytes: usize) -> Result<()> {
+/// How deeply `metadata` may nest.
+const MAX_METADATA_DEPTH: usize = 16;
+
+fn depth(value: &serde_json::Value) -> usize {
+    match value {
+        serde_json::Value::Array(items) => 1 + items.iter().map(depth).max().unwrap_or(0),
+        serde_json::Value::Object(map) => 1 + map.values().map(depth).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
+fn validate_document(document: &NewDocument, config: &KnowledgeConfig) -> Result<()> {
+    let max_bytes = config.max_document_bytes;
     if document.title.trim().is_empty() {
         return Err(Error::invalid_input("title", "must not be empty"));
+    }
+    if document.title.len() > 1_000 {
+        return Err(Error::invalid_input("title", "at most 1000 bytes"));
+    }
+    if document
+        .source_uri
+        .as_deref()
+        .is_some_and(|uri| uri.len() > 2_048)
+    {
+        return Err(Error::invalid_input("source_uri", "at most 2048 bytes"));
     }
     if document.content.trim().is_empty() {
         return Err(Error::invalid_input("content", "must not be empty"));
@@ -346,6 +372,23 @@ fn validate_document(document: &NewDocument, max_bytes: usize) -> Result<()> {
     }
     if !document.metadata.is_object() {
         return Err(Error::invalid_input("metadata", "must be a JSON object"));
+    }
+    let size = serde_json::to_vec(&document.metadata).map_or(usize::MAX, |v| v.len());
+    if size > config.max_metadata_bytes {
+        return Err(Error::invalid_input(
+            "metadata",
+            format!(
+                "{size} bytes as JSON, at most {} (knowledge.max_metadata_bytes): keep large \
+                 data in the content",
+                config.max_metadata_bytes
+            ),
+        ));
+    }
+    if depth(&document.metadata) > MAX_METADATA_DEPTH {
+        return Err(Error::invalid_input(
+            "metadata",
+            format!("nested deeper than {MAX_METADATA_DEPTH} levels"),
+        ));
     }
     if document
         .external_id

@@ -1,7 +1,7 @@
 //! The workflow engine of a process: defines workflows, starts, cancels and resumes runs.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -56,6 +56,8 @@ pub struct Workflows {
     pub(super) driving: Mutex<HashMap<Id, watch::Sender<bool>>>,
     /// Set by [`Workflows::hand_back`]: this process drives and takes over nothing more.
     pub(super) handed_back: AtomicBool,
+    /// Runs being admitted by [`Workflows::start`] and not yet in `driving`.
+    admitting: AtomicU32,
 }
 
 impl Workflows {
@@ -74,6 +76,7 @@ impl Workflows {
             owner: Id::new().to_string(),
             driving: Mutex::new(HashMap::new()),
             handed_back: AtomicBool::new(false),
+            admitting: AtomicU32::new(0),
         }
     }
 
@@ -133,8 +136,10 @@ impl Workflows {
         self.store.remove_workflow(namespace, name).await
     }
 
-    /// Starts a run of `name` and returns it at once (`running`); this process drives it.
-    /// Refused before anything is stored: an unknown workflow (`SP-RES-001`), an input that
+    /// Starts a run of `name` and returns it at once (`running`); this process drives it —
+    /// while it drives fewer than `max_running` runs. Beyond that the run is stored with a
+    /// lapsed lease, a queue any process with room takes it from (review finding M2), so a
+    /// flood of starts cannot fan out into unbounded work. Refused before anything is stored: an unknown workflow (`SP-RES-001`), an input that
     /// is not a JSON object, a tool no longer registered (`SP-WF-003`).
     pub async fn start(
         self: &Arc<Self>,
@@ -175,6 +180,7 @@ impl Workflows {
         for step in &workflow.steps {
             self.actions.check(namespace, step).await?;
         }
+        let admitted = self.admit();
         let id = Id::new();
         let now = Timestamp::now();
         let run = Run {
@@ -192,16 +198,33 @@ impl Workflows {
             updated_at: now,
             finished_at: None,
         };
-        self.store
-            .create_run(&run, &workflow.steps, &self.lease())
-            .await?;
+        let lease = if admitted {
+            self.lease()
+        } else {
+            // Lapsed from the start: the next recovery round with room claims it.
+            Lease {
+                owner: self.owner.clone(),
+                until: Timestamp::from_unix_micros(now.unix_micros() - 1).unwrap_or(now),
+            }
+        };
+        let stored = self.store.create_run(&run, &workflow.steps, &lease).await;
+        if admitted {
+            if stored.is_ok() {
+                self.spawn_drive(id, false);
+            }
+            self.admitting.fetch_sub(1, Ordering::SeqCst);
+        }
+        stored?;
         self.record(
             &run,
             "workflow.run.started",
-            json!({"version": run.version}),
+            json!({"version": run.version, "queued": !admitted}),
         )
         .await;
-        self.spawn_drive(id, false);
+        if !admitted {
+            tracing::info!(run = %id, max_running = self.config.max_running,
+                "workflow run queued: this process drives as many as it may");
+        }
         Ok(run)
     }
 
@@ -294,6 +317,18 @@ impl Workflows {
                 }
             }
         })
+    }
+
+    /// Takes a place among the runs this process drives, when one is free.
+    fn admit(&self) -> bool {
+        let driving = self.driving.lock().map_or(0, |d| d.len());
+        let admitting = self.admitting.fetch_add(1, Ordering::SeqCst) as usize;
+        if driving + admitting < self.config.max_running as usize {
+            true
+        } else {
+            self.admitting.fetch_sub(1, Ordering::SeqCst);
+            false
+        }
     }
 
     /// One round of [`spawn_recovery`](Self::spawn_recovery): renews the leases of the runs

@@ -1,6 +1,7 @@
-//! The review's C1 and M3 on every backend: a step whose filled-in inputs would be huge fails
-//! at once, a step that keeps stopping its process is not resumed forever, and a NUL
-//! character (which PostgreSQL cannot keep) fails closed instead of making a run unsavable.
+//! The review's C1, M2 and M3 on every backend: a step whose filled-in inputs would be huge
+//! fails at once, a step that keeps stopping its process is not resumed forever, runs past
+//! `max_running` wait for a place, and a NUL character (which PostgreSQL cannot keep) fails
+//! closed instead of making a run unsavable.
 
 #![allow(clippy::unwrap_used)] // tests: a panic is the failure report
 
@@ -137,4 +138,52 @@ pub async fn nul_characters_fail_closed(f: &Fixture) {
     );
     assert_eq!(step.error.as_ref().unwrap().code, "SP-VAL-001");
     assert_eq!(actions.calls(), ["t"]);
+}
+
+/// M2: past `max_running`, a started run is stored but waits (its lease lapsed from the
+/// start) instead of being driven; a process with a free place takes it.
+pub async fn starts_beyond_max_running_wait_for_a_place(f: &Fixture) {
+    let actions = Scripted::new(true);
+    let engine = f.engine_with(
+        &actions,
+        WorkflowsConfig {
+            max_running: 1,
+            ..Fixture::config(10_000)
+        },
+    );
+    let ns = Default::default();
+    for (name, step) in [
+        ("long", tool_step("wait", "hold", json!({}))),
+        ("quick", tool_step("quick", "echo", json!({}))),
+    ] {
+        engine
+            .define(&workflow(json!({"name": name, "steps": [step]})))
+            .await
+            .unwrap();
+    }
+    let first = engine.start(&ns, "long", NewRun::default()).await.unwrap();
+    actions.until_held().await;
+    let second = engine.start(&ns, "quick", NewRun::default()).await.unwrap();
+    assert_eq!(second.status, RunStatus::Running, "accepted");
+    assert!(
+        engine.recover_once().await.unwrap().is_empty(),
+        "no place while the first runs"
+    );
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(actions.calls(), ["wait"], "the second waits for a place");
+    actions.release();
+    let done = engine.wait(&ns, first.id, WAIT).await.unwrap();
+    assert_eq!(done.status, RunStatus::Succeeded);
+    let mut resumed = Vec::new();
+    for _ in 0..100 {
+        resumed = engine.recover_once().await.unwrap();
+        if !resumed.is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(resumed, [second.id], "the queued run gets the free place");
+    let done = engine.wait(&ns, second.id, WAIT).await.unwrap();
+    assert_eq!(done.status, RunStatus::Succeeded, "{done:?}");
+    assert_eq!(actions.calls(), ["wait", "quick"]);
 }
