@@ -3,6 +3,8 @@
 
 #[path = "hub/bounds.rs"]
 mod bounds;
+#[path = "hub/egress.rs"]
+mod egress;
 #[path = "hub/invoke.rs"]
 mod invoke;
 #[path = "hub/mcp.rs"]

@@ -172,8 +172,9 @@ impl PlatformBuilder {
         if let Some(model) = &chat {
             contexts = contexts.with_model(model.clone());
         }
-        let transport = Arc::new(sp_data::HttpTransport::with_max_response_bytes(
+        let transport = Arc::new(sp_data::HttpTransport::with_policy(
             config.hub.max_response_bytes,
+            config.hub.egress()?,
         )?);
         let hub = Arc::new(
             Hub::new(stores.registry.clone(), transport, config.hub.clone())

@@ -89,22 +89,35 @@ impl Registry {
 
 #[pymethods]
 impl Registry {
-    /// Opens the registry at `location` (a directory or a `postgres://` URL).
+    /// Opens the registry at `location` (a directory or a `postgres://` URL). Its tool calls
+    /// reach public addresses only, unless `allowed_networks` lists more (`["127.0.0.1"]`,
+    /// `["10.0.0.0/8"]`).
     #[staticmethod]
-    #[pyo3(signature = (location, *, namespace=None, schema=None))]
+    #[pyo3(signature = (location, *, namespace=None, schema=None, allowed_networks=None))]
     fn open(
         py: Python<'_>,
         location: String,
         namespace: Option<String>,
         schema: Option<String>,
+        allowed_networks: Option<Vec<String>>,
     ) -> PyResult<Self> {
         let namespace = stores::namespace(namespace)?;
         let store = block(py, async move {
             Ok(stores::open(location, schema).await?.registry_store())
         })?;
-        let transport = Arc::new(sp_data::HttpTransport::new().map_err(to_py)?);
+        let config = HubConfig {
+            allowed_networks: allowed_networks.unwrap_or_default(),
+            ..HubConfig::default()
+        };
+        let transport = Arc::new(
+            sp_data::HttpTransport::with_policy(
+                config.max_response_bytes,
+                config.egress().map_err(to_py)?,
+            )
+            .map_err(to_py)?,
+        );
         Ok(Registry {
-            hub: Arc::new(Hub::new(store, transport, HubConfig::default())),
+            hub: Arc::new(Hub::new(store, transport, config)),
             namespace,
         })
     }

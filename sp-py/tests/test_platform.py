@@ -12,6 +12,9 @@ import pytest
 
 import story_portal as sp
 
+# The test services listen on loopback, which the hub refuses unless told (review finding H2).
+LOOPBACK = ["127.0.0.1"]
+
 
 def schema_of(location):
     return {"schema": f"py_{uuid.uuid4().hex}"} if location.startswith("postgres") else {}
@@ -43,7 +46,7 @@ def calculator():
 
 
 def test_register_discover_invoke(location, calculator):
-    registry = sp.Registry.open(location, **schema_of(location))
+    registry = sp.Registry.open(location, allowed_networks=LOOPBACK, **schema_of(location))
     stored = registry.register({
         "name": "calc", "version": "1.0.0", "base_url": calculator, "tags": ["math"],
         "tools": [{"name": "add", "input_schema": {
@@ -140,7 +143,7 @@ def test_serve_runs_the_reference_server_in_process(tmp_path):
 
 def test_workflows_call_tools_decide_and_search(location, calculator):
     schema = schema_of(location)
-    registry = sp.Registry.open(location, **schema)
+    registry = sp.Registry.open(location, allowed_networks=LOOPBACK, **schema)
     registry.register({"name": "calc", "version": "1.0.0", "base_url": calculator,
                        "tools": [{"name": "add", "input_schema": {"type": "object"}}]})
     store = sp.KnowledgeStore.open(location, **schema)
@@ -191,7 +194,7 @@ def test_workflows_call_tools_decide_and_search(location, calculator):
 
 def test_every_call_has_an_asyncio_twin(location, calculator, model):
     schema = schema_of(location)
-    registry = sp.Registry.open(location, **schema)
+    registry = sp.Registry.open(location, allowed_networks=LOOPBACK, **schema)
     store = sp.KnowledgeStore.open(location, **schema)
     events = sp.Events.open(location, **schema)
     flows = sp.Workflows.open(location, registry=registry, knowledge=store, **schema)

@@ -38,6 +38,8 @@ async fn the_mcp_python_sdk_uses_the_registry() {
     };
     config.auth.admin_key = Some(ADMIN.into());
     config.hub.max_attempts = 1;
+    // The test's services listen on loopback, which the hub refuses unless told (H2).
+    config.hub.allowed_networks = vec!["127.0.0.0/8".into()];
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await
         .expect("bind");

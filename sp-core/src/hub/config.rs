@@ -39,6 +39,17 @@ pub struct HubConfig {
     /// The largest tool answer read from an HTTP service (bytes); a larger one fails the
     /// call with `SP-HUB-006` once that much has arrived. Health checks read at most 64 KiB.
     pub max_response_bytes: usize,
+    /// Networks the hub may reach besides public addresses (CIDR or single addresses, e.g.
+    /// `["10.0.0.0/8", "127.0.0.1"]`): loopback, private, link-local and other non-public
+    /// destinations are refused unless listed (review finding H2).
+    pub allowed_networks: Vec<String>,
+}
+
+impl HubConfig {
+    /// The egress policy `allowed_networks` describes.
+    pub fn egress(&self) -> crate::Result<super::EgressPolicy> {
+        super::EgressPolicy::new(&self.allowed_networks)
+    }
 }
 
 impl Default for HubConfig {
@@ -57,6 +68,7 @@ impl Default for HubConfig {
             degraded_latency_ms: 1_000,
             resolve_cache_ms: 1_000,
             max_response_bytes: 8 * 1024 * 1024,
+            allowed_networks: Vec::new(),
         }
     }
 }

@@ -88,6 +88,12 @@ impl Hub {
         self
     }
 
+    /// Where this hub may send requests: public addresses and `hub.allowed_networks` (an
+    /// invalid list, refused when the configuration is loaded, allows nothing extra).
+    pub fn egress(&self) -> super::EgressPolicy {
+        self.config.egress().unwrap_or_default()
+    }
+
     /// The configuration.
     pub fn config(&self) -> &HubConfig {
         &self.config
@@ -101,6 +107,9 @@ impl Hub {
     /// Registers (or replaces) a service version after validating it; `true` when new.
     pub async fn register(&self, new: NewService) -> Result<(Service, bool)> {
         validate_service(&new)?;
+        if let Some(url) = &new.base_url {
+            self.egress().check_url("base_url", url)?;
+        }
         let registered = self.store.register(new).await;
         self.forget_resolutions();
         registered
@@ -203,6 +212,7 @@ impl Hub {
         instance: &NewInstance,
     ) -> Result<Instance> {
         validate_instance(instance)?;
+        self.egress().check_url("url", &instance.url)?;
         let joined = self
             .store
             .heartbeat(namespace, name, version, instance)

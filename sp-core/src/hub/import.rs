@@ -52,6 +52,7 @@ impl Hub {
     /// when the server cannot be reached or a tool does not fit the registry.
     pub async fn import_mcp(&self, import: McpImport) -> Result<(Service, bool)> {
         http_url("url", &import.url)?;
+        self.egress().check_url("url", &import.url)?;
         let mut new = NewService {
             namespace: import.namespace,
             name: import.name,

@@ -8,6 +8,7 @@
 
 mod breaker;
 mod config;
+mod egress;
 mod facade;
 mod health;
 mod import;
@@ -20,6 +21,7 @@ mod validate;
 
 pub use breaker::{Breaker, BreakerConfig, BreakerState};
 pub use config::HubConfig;
+pub use egress::EgressPolicy;
 pub use facade::{Hub, ToolEntry};
 pub use health::{HealthTracker, Probe};
 pub use import::McpImport;

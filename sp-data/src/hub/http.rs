@@ -5,7 +5,9 @@ use async_trait::async_trait;
 use serde_json::Value;
 use std::sync::Arc;
 
-use sp_core::hub::{Protocol, ToolRequest, ToolResponse, ToolSpec, Transport, TransportError};
+use sp_core::hub::{
+    EgressPolicy, Protocol, ToolRequest, ToolResponse, ToolSpec, Transport, TransportError,
+};
 
 use super::mcp::McpSessions;
 
@@ -21,6 +23,7 @@ pub struct HttpTransport {
     client: reqwest::Client,
     mcp: Arc<McpSessions>,
     max_response_bytes: usize,
+    egress: EgressPolicy,
 }
 
 /// The largest tool answer read by default (`hub.max_response_bytes`).
@@ -45,19 +48,58 @@ impl HttpTransport {
     /// # let _ = transport;
     /// ```
     pub fn with_max_response_bytes(limit: usize) -> sp_core::Result<Self> {
+        Self::with_policy(limit, EgressPolicy::default())
+    }
+
+    /// A transport reading answers of at most `limit` bytes that reaches only what `egress`
+    /// permits (review finding H2): a URL naming a refused address fails before anything is
+    /// sent, a name is resolved and only its permitted addresses are dialled (so DNS cannot
+    /// point it inward), and redirects are not followed (a `3xx` is the service's answer).
+    ///
+    /// ```
+    /// use sp_core::hub::EgressPolicy;
+    /// let transport =
+    ///     sp_data::HttpTransport::with_policy(1 << 20, EgressPolicy::with_loopback()).unwrap();
+    /// # let _ = transport;
+    /// ```
+    pub fn with_policy(limit: usize, egress: EgressPolicy) -> sp_core::Result<Self> {
         // reqwest's rustls needs a process-wide provider; whoever installs first wins, and any
         // of ours is ring.
         let _ = rustls::crypto::ring::default_provider().install_default();
         let client = reqwest::Client::builder()
             .user_agent(concat!("story-portal-hub/", env!("CARGO_PKG_VERSION")))
             .pool_max_idle_per_host(32)
+            .redirect(reqwest::redirect::Policy::none())
+            .dns_resolver(Arc::new(GuardedResolver {
+                egress: egress.clone(),
+            }))
             .build()
             .map_err(|err| sp_core::Error::internal(format!("http client: {err}")))?;
         Ok(HttpTransport {
             mcp: Arc::new(McpSessions::new(client.clone())),
             client,
             max_response_bytes: limit,
+            egress,
         })
+    }
+
+    /// Refuses a URL whose host is an address the policy does not permit (names are checked
+    /// by [`GuardedResolver`] as they resolve).
+    fn guard(&self, url: &str) -> Result<(), TransportError> {
+        let parsed = reqwest::Url::parse(url)
+            .map_err(|err| TransportError::Connect(format!("`{url}`: {err}")))?;
+        let host = parsed.host_str().unwrap_or_default();
+        let Ok(ip) = host
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .parse::<std::net::IpAddr>()
+        else {
+            return Ok(());
+        };
+        match self.egress.refusal(ip) {
+            Some(reason) => Err(TransportError::Connect(format!("refused: {reason}"))),
+            None => Ok(()),
+        }
     }
 
     /// The body of `response`, refused once it passes `limit` bytes.
@@ -123,6 +165,7 @@ fn connect_error(err: reqwest::Error) -> TransportError {
 #[async_trait]
 impl Transport for HttpTransport {
     async fn call(&self, request: ToolRequest) -> Result<ToolResponse, TransportError> {
+        self.guard(&request.url)?;
         if request.protocol == Protocol::Mcp {
             return self
                 .mcp
@@ -138,6 +181,7 @@ impl Transport for HttpTransport {
     }
 
     async fn probe(&self, protocol: Protocol, url: &str) -> Result<ToolResponse, TransportError> {
+        self.guard(url)?;
         if protocol == Protocol::Mcp {
             return self.mcp.ping(url).await;
         }
@@ -146,6 +190,34 @@ impl Transport for HttpTransport {
     }
 
     async fn mcp_tools(&self, url: &str) -> Result<Vec<ToolSpec>, TransportError> {
+        self.guard(url)?;
         self.mcp.tools(url).await
+    }
+}
+
+/// Resolves names as the system does and keeps only the addresses the policy permits: a
+/// name whose addresses are all refused fails to connect, naming the first and why.
+struct GuardedResolver {
+    egress: EgressPolicy,
+}
+
+impl reqwest::dns::Resolve for GuardedResolver {
+    fn resolve(&self, name: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let egress = self.egress.clone();
+        let host = name.as_str().to_owned();
+        Box::pin(async move {
+            let found: Vec<std::net::SocketAddr> =
+                tokio::net::lookup_host((host.as_str(), 0)).await?.collect();
+            let refused = found.iter().find_map(|a| egress.refusal(a.ip()));
+            let permitted: Vec<_> = found
+                .into_iter()
+                .filter(|a| egress.permits(a.ip()))
+                .collect();
+            if permitted.is_empty() {
+                let reason = refused.unwrap_or_else(|| format!("`{host}` has no address"));
+                return Err(format!("refused: `{host}`: {reason}").into());
+            }
+            Ok(Box::new(permitted.into_iter()) as reqwest::dns::Addrs)
+        })
     }
 }

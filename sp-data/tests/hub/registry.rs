@@ -198,7 +198,13 @@ pub async fn heartbeats_expire_by_themselves(f: &Fixture) {
     // A hub that reuses discovery answers for a minute over the same registry.
     let caching = sp_core::hub::Hub::new(
         hub.store().clone(),
-        std::sync::Arc::new(sp_data::HttpTransport::new().unwrap()),
+        std::sync::Arc::new(
+            sp_data::HttpTransport::with_policy(
+                1 << 20,
+                sp_core::hub::EgressPolicy::with_loopback(),
+            )
+            .unwrap(),
+        ),
         sp_core::hub::HubConfig {
             resolve_cache_ms: 60_000,
             ..crate::support::test_config()

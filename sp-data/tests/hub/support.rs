@@ -37,6 +37,8 @@ pub fn test_config() -> HubConfig {
         degraded_latency_ms: 1_000,
         resolve_cache_ms: 1_000,
         max_response_bytes: 1024 * 1024,
+        // The test services listen on loopback, which the hub refuses unless told (H2).
+        allowed_networks: vec!["127.0.0.0/8".into()],
     }
 }
 
@@ -60,7 +62,11 @@ impl Fixture {
     fn with(store: Arc<dyn RegistryStore>, db: Option<TestDatabase>) -> Self {
         let config = test_config();
         let transport = Arc::new(
-            sp_data::HttpTransport::with_max_response_bytes(config.max_response_bytes).unwrap(),
+            sp_data::HttpTransport::with_policy(
+                config.max_response_bytes,
+                config.egress().unwrap(),
+            )
+            .unwrap(),
         );
         Fixture {
             hub: Arc::new(Hub::new(store, transport, config)),

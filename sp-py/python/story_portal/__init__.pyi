@@ -288,7 +288,13 @@ class Contexts:
 class Registry:
     """The service hub: services and their tools, discovery, tool calls."""
     @staticmethod
-    def open(location: str, *, namespace: Optional[str] = None, schema: Optional[str] = None) -> "Registry": ...
+    def open(
+        location: str,
+        *,
+        namespace: Optional[str] = None,
+        schema: Optional[str] = None,
+        allowed_networks: Optional[Sequence[str]] = None,
+    ) -> "Registry": ...
     def register(self, service: Mapping[str, Any]) -> dict[str, Any]:
         """A service version as ``POST /v1/services`` takes it: name, version, base_url, tools, …"""
     def aregister(self, service: Mapping[str, Any]) -> Awaitable[dict[str, Any]]: ...

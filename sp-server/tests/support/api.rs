@@ -44,6 +44,8 @@ impl Api {
         config.model.path = model.map(Into::into);
         config.model.slots = 2;
         config.model.context_per_slot = 1024;
+        // The tests' services listen on loopback, which the hub refuses unless told (H2).
+        config.hub.allowed_networks = vec!["127.0.0.0/8".into()];
         tweak(&mut config);
         let state = AppState::open(config).await.expect("state");
         Api {

@@ -20,6 +20,8 @@ pub fn sp(data_dir: &std::path::Path) -> Command {
         }
     }
     cmd.env("SP_DATA_DIR", data_dir);
+    // The tests' services listen on loopback, which the hub refuses unless told (H2).
+    cmd.env("SP_HUB__ALLOWED_NETWORKS", "[\"127.0.0.0/8\"]");
     cmd
 }
 
