@@ -304,15 +304,25 @@ async fn refresh_rotation_and_reuse(stores: &Stores) {
     let (first, token) = issue_refresh(store, "k1", None, &[Scope::Inference], ttl)
         .await
         .expect("issue");
+    // Renewed under a longer lifetime than it was issued with: the session still ends when
+    // its first token would have.
+    let longer = std::time::Duration::from_secs(3600);
     let Rotation::Rotated {
         record,
         token: next,
-    } = rotate_refresh(store, &token, ttl).await.expect("rotate")
+    } = rotate_refresh(store, &token, longer).await.expect("rotate")
     else {
         panic!("a fresh token rotates");
     };
     assert_eq!(record.family, first.family);
     assert_eq!(record.scopes, vec![Scope::Inference]);
+    let slack = 1_000; // µs of clock between the two computations
+    assert!(
+        record.expires_at.unix_micros() <= first.expires_at.unix_micros() + slack,
+        "{:?} after {:?}",
+        record.expires_at,
+        first.expires_at
+    );
     assert!(matches!(
         rotate_refresh(store, &token, ttl).await.expect("reuse"),
         Rotation::ReuseDetected

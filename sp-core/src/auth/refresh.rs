@@ -88,7 +88,9 @@ pub async fn issue_refresh(
 }
 
 /// Exchanges `token` for a new one in its family; a second exchange of the same token
-/// revokes the family.
+/// revokes the family. The new token expires when the one it replaces did (or sooner, when
+/// `ttl` is now shorter): renewing never extends a session, so it ends `ttl` after sign-in
+/// however often it is renewed (an absolute session lifetime, review finding H3).
 pub async fn rotate_refresh(
     store: &dyn RefreshStore,
     token: &str,
@@ -114,12 +116,14 @@ pub async fn rotate_refresh(
         store.revoke_family(&record.family).await?;
         return Ok(Rotation::ReuseDetected);
     }
+    let left = record.expires_at.unix_micros() - Timestamp::now().unix_micros();
+    let left = Duration::from_micros(u64::try_from(left).unwrap_or(0));
     let (next, token) = issue_refresh(
         store,
         &record.key_id,
         Some(&record.family),
         &record.scopes,
-        ttl,
+        left.min(ttl),
     )
     .await?;
     Ok(Rotation::Rotated {
