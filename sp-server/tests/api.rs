@@ -29,6 +29,8 @@ mod operations;
 mod rotation;
 #[path = "api/tenancy.rs"]
 mod tenancy;
+#[path = "api/tenant_admin.rs"]
+mod tenant_admin;
 #[path = "api/tokens.rs"]
 mod tokens;
 #[path = "api/workflows.rs"]

@@ -77,19 +77,6 @@ impl Principal {
         }
     }
 
-    /// Whether the resource in `namespace` is this caller's to see: `NotFound` otherwise,
-    /// worded as `kind` `id` would be if it were absent.
-    pub fn owns(&self, namespace: &Namespace, kind: crate::Resource, id: &str) -> Result<()> {
-        if self.crosses_tenants() || namespace.tenant() == self.tenant {
-            Ok(())
-        } else {
-            Err(Error::NotFound {
-                kind,
-                id: id.to_owned(),
-            })
-        }
-    }
-
     /// Refuses a model this key may not use (`403 SP-AUTH-002`).
     pub fn may_use_model(&self, model: &str) -> Result<()> {
         allowed(&self.models, model, "model")

@@ -208,20 +208,23 @@ impl Workflows {
             }
         };
         let stored = self.store.create_run(&run, &workflow.steps, &lease).await;
-        if admitted {
-            if stored.is_ok() {
-                self.spawn_drive(id, false);
+        if let Err(err) = stored {
+            if admitted {
+                self.admitting.fetch_sub(1, Ordering::SeqCst);
             }
-            self.admitting.fetch_sub(1, Ordering::SeqCst);
+            return Err(err);
         }
-        stored?;
+        // Recorded before the drive starts, so `started` comes before any step's event.
         self.record(
             &run,
             "workflow.run.started",
             json!({"version": run.version, "queued": !admitted}),
         )
         .await;
-        if !admitted {
+        if admitted {
+            self.spawn_drive(id, false);
+            self.admitting.fetch_sub(1, Ordering::SeqCst);
+        } else {
             tracing::info!(run = %id, max_running = self.config.max_running,
                 "workflow run queued: this process drives as many as it may");
         }

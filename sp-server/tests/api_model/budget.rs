@@ -23,6 +23,13 @@ async fn metered_key(api: &Api, limit: &str) -> String {
     created.body["token"].as_str().expect("token").to_owned()
 }
 
+/// A completion of `max_tokens` as `token`.
+async fn complete(api: &Api, token: &str, max_tokens: u32) -> crate::support::Reply {
+    let body = counting(max_tokens, false);
+    api.call(Method::POST, "/v1/completions", Some(token), Some(body))
+        .await
+}
+
 fn counting(max_tokens: u32, stream: bool) -> Value {
     json!({"prompt": "1, 2, 3, 4, 5, 6,", "max_tokens": max_tokens, "temperature": 0,
            "stream": stream, "stream_options": {"include_usage": true}})
@@ -33,27 +40,13 @@ async fn a_request_reserves_its_maximum_and_gets_back_what_it_did_not_use() {
     let _gate = sp_tests::model_gate().await;
     let api = crate::api().await;
     let token = metered_key(&api, "15/min").await;
-    let first = api
-        .call(
-            Method::POST,
-            "/v1/completions",
-            Some(&token),
-            Some(counting(12, false)),
-        )
-        .await;
+    let first = complete(&api, &token, 12).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
     let used = first.body["usage"]["completion_tokens"]
         .as_u64()
         .expect("usage");
     // 12 more cannot be reserved until enough of the minute has passed…
-    let refused = api
-        .call(
-            Method::POST,
-            "/v1/completions",
-            Some(&token),
-            Some(counting(12, false)),
-        )
-        .await;
+    let refused = complete(&api, &token, 12).await;
     assert_eq!(
         (refused.status, refused.code()),
         (StatusCode::TOO_MANY_REQUESTS, "SP-AUTH-003"),
@@ -69,25 +62,11 @@ async fn a_request_reserves_its_maximum_and_gets_back_what_it_did_not_use() {
     // …but what the first did not use went back: 15 - used are there now.
     let left = 15 - used as u32;
     if left > 0 {
-        let fits = api
-            .call(
-                Method::POST,
-                "/v1/completions",
-                Some(&token),
-                Some(counting(left, false)),
-            )
-            .await;
+        let fits = complete(&api, &token, left).await;
         assert_eq!(fits.status, StatusCode::OK, "{left} left: {}", fits.text);
     }
     // A maximum the whole budget cannot hold is a coded 400, not a wait forever.
-    let never = api
-        .call(
-            Method::POST,
-            "/v1/completions",
-            Some(&token),
-            Some(counting(16, false)),
-        )
-        .await;
+    let never = complete(&api, &token, 16).await;
     assert_eq!(
         (never.status, never.code()),
         (StatusCode::BAD_REQUEST, "SP-VAL-001"),
@@ -167,14 +146,7 @@ async fn a_client_that_leaves_mid_stream_pays_for_what_it_was_sent() {
     // The whole budget was reserved; leaving settles it on what was sent (a few tokens).
     let mut settled = false;
     for _ in 0..50 {
-        let probe = api
-            .call(
-                Method::POST,
-                "/v1/completions",
-                Some(&token),
-                Some(counting(20, false)),
-            )
-            .await;
+        let probe = complete(&api, &token, 20).await;
         if probe.status == StatusCode::OK {
             settled = true;
             break;
@@ -183,13 +155,6 @@ async fn a_client_that_leaves_mid_stream_pays_for_what_it_was_sent() {
     }
     assert!(settled, "the unused reservation came back");
     // It was charged, though: the full budget is no longer there.
-    let all = api
-        .call(
-            Method::POST,
-            "/v1/completions",
-            Some(&token),
-            Some(counting(30, false)),
-        )
-        .await;
+    let all = complete(&api, &token, 30).await;
     assert_eq!(all.status, StatusCode::TOO_MANY_REQUESTS, "{}", all.text);
 }
