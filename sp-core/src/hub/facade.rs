@@ -52,6 +52,8 @@ pub struct Hub {
     pub(super) store: Arc<dyn RegistryStore>,
     pub(super) transport: Arc<dyn Transport>,
     pub(super) config: HubConfig,
+    /// `config.allowed_networks`, parsed once.
+    egress: super::EgressPolicy,
     pub(super) breakers: Mutex<HashMap<String, Breaker>>,
     pub(super) validators: Mutex<HashMap<(Id, i64, String), Arc<jsonschema::Validator>>>,
     pub(super) resolved: Mutex<HashMap<invoke::ResolveKey, (std::time::Instant, Service)>>,
@@ -71,6 +73,9 @@ impl Hub {
         Hub {
             store,
             transport,
+            // An invalid list is refused when the configuration is loaded; here it allows
+            // nothing extra.
+            egress: config.egress().unwrap_or_default(),
             config,
             breakers: Mutex::new(HashMap::new()),
             validators: Mutex::new(HashMap::new()),
@@ -88,10 +93,9 @@ impl Hub {
         self
     }
 
-    /// Where this hub may send requests: public addresses and `hub.allowed_networks` (an
-    /// invalid list, refused when the configuration is loaded, allows nothing extra).
-    pub fn egress(&self) -> super::EgressPolicy {
-        self.config.egress().unwrap_or_default()
+    /// Where this hub may send requests: public addresses and `hub.allowed_networks`.
+    pub fn egress(&self) -> &super::EgressPolicy {
+        &self.egress
     }
 
     /// The configuration.
