@@ -43,6 +43,7 @@ mod openapi;
 pub mod page;
 pub mod tenants;
 pub mod time;
+pub mod usage;
 pub mod workflows;
 
 pub use codes::ErrorCode;

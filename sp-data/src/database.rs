@@ -117,6 +117,11 @@ impl Database {
         on_backend!(self, db => Arc::new(crate::SqlAuditStore::new(db)))
     }
 
+    /// The usage sums, on a migrated database.
+    pub fn usage_store(&self) -> Arc<dyn sp_core::usage::UsageStore> {
+        on_backend!(self, db => Arc::new(crate::SqlUsageStore::new(db)))
+    }
+
     /// The refresh tokens, on a migrated database.
     pub fn refresh_store(&self) -> Arc<dyn RefreshStore> {
         on_backend!(self, db => Arc::new(crate::SqlRefreshStore::new(db)))

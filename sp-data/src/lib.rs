@@ -43,6 +43,7 @@ mod redis;
 pub mod sql;
 mod sqlite;
 mod stores;
+mod usage;
 pub mod workflows;
 
 #[cfg(feature = "redis")]
@@ -79,6 +80,9 @@ pub use postgres::PgStore;
 pub use redis::RedisStore;
 pub use sqlite::{DATABASE_FILE, SqliteStore};
 pub use stores::Stores;
+#[cfg(feature = "postgres")]
+pub use usage::PgUsageStore;
+pub use usage::{SqlUsageStore, SqliteUsageStore};
 #[cfg(feature = "postgres")]
 pub use workflows::PgWorkflowStore;
 pub use workflows::{SqlWorkflowStore, SqliteWorkflowStore};

@@ -41,6 +41,8 @@ pub struct Stores {
     pub keys: Arc<dyn KeyStore>,
     /// The audit log.
     pub audit: Arc<dyn AuditStore>,
+    /// Usage sums per tenant, key, model and day.
+    pub usage: Arc<dyn sp_core::usage::UsageStore>,
     /// Refresh tokens.
     pub refresh: Arc<dyn RefreshStore>,
     /// The service registry.
@@ -85,6 +87,7 @@ impl Database {
             tenants: self.tenant_store(),
             keys: self.key_store(),
             audit: self.audit_store(),
+            usage: self.usage_store(),
             refresh: self.refresh_store(),
             registry: self.registry_store(),
             events,

@@ -1,4 +1,4 @@
-//! API keys, refresh tokens and the audit log on every backend: embedded SQLite, the PostgreSQL
+//! API keys, refresh tokens, the audit log and usage sums on every backend: embedded SQLite, the PostgreSQL
 //! of the services script (a fresh schema per test) and the in-process stores.
 
 use std::sync::Arc;
@@ -12,11 +12,15 @@ use sp_core::tenants::{MemoryTenantStore, NewTenant, TenantStore};
 use sp_core::{ErrorCode, Id, PageRequest, TenantId, Timestamp};
 use sp_tests::TestDatabase;
 
+#[path = "auth_stores/usage.rs"]
+mod usage;
+
 struct Stores {
     tenants: Arc<dyn TenantStore>,
     keys: Arc<dyn KeyStore>,
     audit: Arc<dyn AuditStore>,
     refresh: Arc<dyn RefreshStore>,
+    usage: Arc<dyn sp_core::usage::UsageStore>,
     /// The database the stores are on (none for the in-process stores).
     db: Option<TestDatabase>,
 }
@@ -27,6 +31,7 @@ fn on(db: TestDatabase) -> Stores {
         keys: db.database.key_store(),
         audit: db.database.audit_store(),
         refresh: db.database.refresh_store(),
+        usage: db.database.usage_store(),
         db: Some(db),
     }
 }
@@ -37,6 +42,7 @@ async fn memory() -> Stores {
         keys: Arc::new(MemoryKeyStore::default()),
         audit: Arc::new(MemoryAuditStore::default()),
         refresh: Arc::new(MemoryRefreshStore::default()),
+        usage: Arc::new(sp_core::usage::MemoryUsageStore::default()),
         db: None,
     }
 }

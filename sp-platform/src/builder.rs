@@ -10,6 +10,7 @@ use sp_core::hub::Hub;
 use sp_core::knowledge::{
     HashEmbedder, KnowledgeBase, KnowledgeCacheTtl, KnowledgeConfig, SimpleTokenizer,
 };
+use sp_core::usage::UsageMeter;
 use sp_core::workflows::{PlatformActions, Workflows};
 use sp_core::{ChatModel, Config, Embedder, Error, Result, Tokenizer};
 use sp_data::{Backends, Stores};
@@ -17,6 +18,9 @@ use sp_data::{Backends, Stores};
 /// How long a key lookup is remembered: a revocation made by another process applies within
 /// this.
 pub const KEY_LOOKUP_TTL: Duration = Duration::from_secs(1);
+
+/// How often the usage meter writes its sums (with background tasks on).
+pub const USAGE_FLUSH_EVERY: Duration = Duration::from_secs(1);
 
 /// Dimension of the feature-hashing embedder used when no embedding model is given.
 pub const HASH_DIMENSIONS: usize = 384;
@@ -43,6 +47,10 @@ pub struct Platform {
     pub audit: Arc<dyn AuditStore>,
     /// Refresh tokens.
     pub refresh: Arc<dyn RefreshStore>,
+    /// What every tenant, key and model used: model calls record here, the sums are written
+    /// to `stores.usage` in batches (every [`USAGE_FLUSH_EVERY`] with background tasks, and
+    /// whenever [`UsageMeter::flush`] is called).
+    pub usage: Arc<UsageMeter>,
     /// The service registry and tool invocation.
     pub hub: Arc<Hub>,
     /// The event log and its live fan-out.
@@ -187,7 +195,9 @@ impl PlatformBuilder {
             actions,
             config.workflows.clone(),
         ));
+        let usage = UsageMeter::new(stores.usage.clone());
         if self.background {
+            usage.spawn_flusher(USAGE_FLUSH_EVERY);
             hub.clone().spawn_health_checks();
             // Events other processes append reach this one's live subscribers.
             stores.follow_events(events.clone()).await?;
@@ -212,6 +222,7 @@ impl PlatformBuilder {
             keys,
             audit: stores.audit.clone(),
             refresh: stores.refresh.clone(),
+            usage,
             hub,
             events,
             workflows,

@@ -22,4 +22,4 @@
 
 mod builder;
 
-pub use builder::{HASH_DIMENSIONS, KEY_LOOKUP_TTL, Platform, PlatformBuilder};
+pub use builder::{HASH_DIMENSIONS, KEY_LOOKUP_TTL, Platform, PlatformBuilder, USAGE_FLUSH_EVERY};

@@ -29,7 +29,7 @@ pub fn app(state: AppState) -> Router {
 /// when the configuration names a certificate and key, plain HTTP otherwise. Last, the
 /// workflow runs this process drives are handed back (see
 /// [`Workflows::hand_back`](sp_core::workflows::Workflows::hand_back)), so the next process
-/// takes them over at once.
+/// takes them over at once, and the usage not yet written is.
 pub async fn serve(
     listener: TcpListener,
     state: AppState,
@@ -45,6 +45,9 @@ pub async fn serve(
             Ok(runs) => tracing::info!(runs = runs.len(), "workflow runs handed back"),
             // Their leases lapse on their own: the next process waits `lease_ms` at most.
             Err(err) => tracing::warn!(%err, "could not hand back workflow runs"),
+        }
+        if let Err(err) = services.usage.flush().await {
+            tracing::error!(%err, pending = services.usage.pending_rows(), "usage rows lost at shutdown");
         }
     }
     served

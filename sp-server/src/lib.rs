@@ -27,6 +27,7 @@
 pub mod admin;
 mod app;
 mod budget;
+mod charge;
 pub mod cli;
 mod error;
 mod json;

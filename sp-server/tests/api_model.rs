@@ -7,6 +7,8 @@ mod support;
 mod budget;
 #[path = "api_model/shape.rs"]
 mod shape;
+#[path = "api_model/usage.rs"]
+mod usage;
 
 use axum::http::{Method, StatusCode};
 use base64::Engine as _;

@@ -12,6 +12,7 @@ mod openai;
 pub(crate) mod params;
 mod tenants;
 mod tokens;
+mod usage;
 mod workflows;
 
 mod tree;

@@ -6,7 +6,7 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    contexts, documents, events, fallback, health, hub, keys, mcp, openai, tenants, tokens,
+    contexts, documents, events, fallback, health, hub, keys, mcp, openai, tenants, tokens, usage,
     workflows,
 };
 use crate::middleware::auth::authenticate;
@@ -20,6 +20,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .merge(contexts::router())
         .merge(keys::router())
         .merge(tenants::router())
+        .merge(usage::router())
         .merge(hub::router())
         .merge(mcp::router())
         .merge(events::router())

@@ -10,7 +10,8 @@ use sp_core::auth::Scope;
 use sp_core::chat::{Role, Sampling, Usage};
 use sp_core::context::{Message, NewMessage, TurnEvent};
 
-use crate::budget::{MaxCost, Reservation, tokens_in};
+use crate::budget::{MaxCost, tokens_in};
+use crate::charge::Charge;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
@@ -108,21 +109,19 @@ pub(super) async fn chat(
         window: engine.config().context_per_slot,
         choices: 1,
     };
-    let budget = Reservation::reserve(&state, &caller, cost).await?;
+    let charge = Charge::begin(&state, &caller, cost).await?;
     let contexts = &state.platform().await?.contexts;
     let id = parse_id(&id)?;
     if body.stream {
         let turn = contexts
             .chat_stream(&namespace, id, message, &sampling, window)
             .await?;
-        return Ok(stream_turn(turn, budget, state.clone()));
+        return Ok(stream_turn(turn, charge, state.clone()));
     }
     let turn = contexts
         .chat(&namespace, id, message, &sampling, window)
         .await?;
-    if let Some(budget) = budget {
-        budget.settle(turn.completion.usage.completion_tokens).await;
-    }
+    charge.settle(turn.completion.usage).await;
     Ok(axum::Json(TurnResponse {
         reply: turn.reply,
         usage: turn.completion.usage,
@@ -137,10 +136,10 @@ pub(super) async fn chat(
 /// stored reply) or `error`, then `[DONE]`.
 fn stream_turn(
     turn: sp_core::context::StreamedTurn,
-    budget: Option<Reservation>,
+    charge: Charge,
     state: AppState,
 ) -> axum::response::Response {
-    let mut budget = budget;
+    let mut charge = Some(charge);
     let head = serde_json::json!({
         "type": "prompt",
         "prompt_tokens": turn.prompt.prompt_tokens,
@@ -149,8 +148,8 @@ fn stream_turn(
     });
     let events = turn.events.map(move |event| match event {
         Ok(TurnEvent::Delta(text)) => {
-            if let Some(budget) = &budget {
-                budget.count(tokens_in(&state, &text));
+            if let Some(charge) = &charge {
+                charge.count(tokens_in(&state, &text));
             }
             serde_json::json!({"type": "delta", "text": text})
         }
@@ -159,8 +158,8 @@ fn stream_turn(
             finish_reason,
             usage,
         }) => {
-            if let Some(budget) = budget.take() {
-                tokio::spawn(budget.settle(usage.completion_tokens));
+            if let Some(charge) = charge.take() {
+                tokio::spawn(charge.settle(usage));
             }
             serde_json::json!({
                 "type": "done", "reply": reply, "finish_reason": finish_reason, "usage": usage,

@@ -17,7 +17,8 @@ use super::wire::{
     ChatRequest, CompletionRequest, Endpoint, Prompt, WireUsage, completion_id, created,
     finish_reason, unsupported,
 };
-use crate::budget::{MaxCost, Reservation, tokens_in};
+use crate::budget::{MaxCost, tokens_in};
+use crate::charge::Charge;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
@@ -80,14 +81,13 @@ pub async fn chat_completions(
         .sampling(Sampling::UNTIL_WINDOW, Endpoint::Chat)?;
     let options = request.shape.options()?;
     let choices = request.sampling.choices()?;
-    let budget =
-        Reservation::reserve(&state, &caller, max_cost(engine, &sampling, choices)).await?;
+    let charge = Charge::begin(&state, &caller, max_cost(engine, &sampling, choices)).await?;
     let model = engine.info().id.clone();
     let id = completion_id("chatcmpl");
     if request.sampling.stream {
         let events = charged(
             engine.chat_stream_with(&messages, &sampling, &options)?,
-            budget,
+            charge,
             state.clone(),
         );
         let mut chunks = ChatChunks::new(id, model, request.sampling.include_usage());
@@ -108,9 +108,7 @@ pub async fn chat_completions(
         // The prompt is counted once, as OpenAI does; every choice's tokens are generated.
         usage.completion_tokens += extra.usage.completion_tokens;
     }
-    if let Some(budget) = budget {
-        budget.settle(usage.completion_tokens).await;
-    }
+    charge.settle(usage).await;
     Ok(axum::Json(json!({
         "id": id, "object": "chat.completion", "created": created(), "model": model,
         "choices": replies.iter().enumerate().map(|(i, r)| chat_choice(i, r)).collect::<Vec<_>>(),
@@ -152,14 +150,13 @@ pub async fn completions(
     // OpenAI's default for completions is 16 tokens.
     let sampling = request.sampling.sampling(16, Endpoint::Completions)?;
     let choices = request.sampling.choices()?;
-    let budget =
-        Reservation::reserve(&state, &caller, max_cost(engine, &sampling, choices)).await?;
+    let charge = Charge::begin(&state, &caller, max_cost(engine, &sampling, choices)).await?;
     let model = engine.info().id.clone();
     let id = completion_id("cmpl");
     if request.sampling.stream {
         let events = charged(
             engine.complete_stream(&prompt, &sampling)?,
-            budget,
+            charge,
             state.clone(),
         );
         let include_usage = request.sampling.include_usage();
@@ -206,9 +203,7 @@ pub async fn completions(
     for extra in &replies[1..] {
         usage.completion_tokens += extra.usage.completion_tokens;
     }
-    if let Some(budget) = budget {
-        budget.settle(usage.completion_tokens).await;
-    }
+    charge.settle(usage).await;
     let choices: Vec<Value> = replies
         .iter()
         .enumerate()
@@ -237,25 +232,24 @@ pub(crate) fn max_cost(engine: &Engine, sampling: &Sampling, choices: usize) -> 
     }
 }
 
-/// `events`, settling `budget` on the tokens generated when the last event passes — or, when
-/// the client leaves first and the stream is dropped, on the deltas it was sent.
-fn charged(
+/// `events`, settling `charge` on the usage of the last event when it passes — or, when the
+/// client leaves first and the stream is dropped, on the deltas it was sent.
+pub(crate) fn charged(
     events: impl Stream<Item = Result<StreamEvent>> + Send + 'static,
-    budget: Option<Reservation>,
+    charge: Charge,
     state: AppState,
 ) -> impl Stream<Item = Result<StreamEvent>> + Send + 'static {
-    let mut budget = budget;
+    let mut charge = Some(charge);
     events.map(move |event| {
         match &event {
             Ok(StreamEvent::Delta { text }) => {
-                if let Some(budget) = &budget {
-                    budget.count(tokens_in(&state, text));
+                if let Some(charge) = &charge {
+                    charge.count(tokens_in(&state, text));
                 }
             }
             Ok(StreamEvent::Done { usage, .. }) => {
-                if let Some(budget) = budget.take() {
-                    let used = usage.completion_tokens;
-                    tokio::spawn(budget.settle(used));
+                if let Some(charge) = charge.take() {
+                    tokio::spawn(charge.settle(*usage));
                 }
             }
             _ => {}

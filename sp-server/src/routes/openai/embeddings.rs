@@ -8,6 +8,7 @@ use sp_core::auth::Scope;
 use sp_core::{Embedder as _, Error, Tokenizer as _};
 
 use super::chat::{check_model, engine};
+use crate::charge::Charge;
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
@@ -80,11 +81,13 @@ pub async fn embeddings(
     let embedder = state
         .embedder()
         .ok_or_else(|| Error::unavailable("model", "no embedding model"))?;
-    let vectors = embedder.embed(&texts).await?;
     let mut tokens = 0;
     for text in &texts {
         tokens += engine.count_tokens(text)?;
     }
+    let charge = Charge::open(&state, &caller).await;
+    let vectors = embedder.embed(&texts).await?;
+    charge.embedded(u64::try_from(tokens).unwrap_or(u64::MAX));
     let data: Vec<Value> = vectors
         .into_iter()
         .enumerate()
