@@ -49,8 +49,8 @@ pub mod workflows;
 #[cfg(feature = "redis")]
 pub use auth::RedisRateLimiter;
 pub use auth::{
-    CachedKeyStore, SqlAuditStore, SqlKeyStore, SqlRefreshStore, SqlTenantStore, SqliteAuditStore,
-    SqliteKeyStore, SqliteRefreshStore, SqliteTenantStore,
+    CachedKeyStore, CachedTenantStore, SqlAuditStore, SqlKeyStore, SqlRefreshStore, SqlTenantStore,
+    SqliteAuditStore, SqliteKeyStore, SqliteRefreshStore, SqliteTenantStore,
 };
 #[cfg(feature = "postgres")]
 pub use auth::{PgAuditStore, PgKeyStore, PgRefreshStore, PgTenantStore};

@@ -8,7 +8,7 @@ use sp_core::auth::{
     MemoryRefreshStore, NewApiKey, Quota, RefreshStore, Refusal, Rotation, Scope, create_key,
     issue_refresh, rotate_key, rotate_refresh, verify_key,
 };
-use sp_core::tenants::{MemoryTenantStore, NewTenant, TenantStore};
+use sp_core::tenants::{MemoryTenantStore, NewTenant, TenantQuotas, TenantStore};
 use sp_core::{ErrorCode, Id, PageRequest, TenantId, Timestamp};
 use sp_tests::TestDatabase;
 
@@ -65,22 +65,49 @@ fn acme() -> TenantId {
     TenantId::new("acme").expect("tenant")
 }
 
-/// The default tenant is there from the start; a created one is found and listed; a taken id
-/// is a conflict and changes nothing.
+/// The default tenant is there from the start; a created one is found and listed (with its
+/// quotas); a taken id is a conflict and changes nothing; quotas are replaced and cleared.
 async fn tenants_round_trip(stores: &Stores) {
     let store = stores.tenants.as_ref();
     let listed = store.list().await.expect("list");
     assert_eq!(listed.len(), 1);
     assert!(listed[0].id.is_default());
+    let quotas = TenantQuotas {
+        rate_limit: Some("600/min".parse().expect("quota")),
+        token_limits: vec!["1000/min".parse().expect("quota")],
+    };
     let new = NewTenant {
         id: acme(),
         name: Some("Acme Corp".into()),
+        quotas: quotas.clone(),
     };
     let tenant = new.clone().into_tenant().expect("tenant");
     store.insert(&tenant).await.expect("insert");
     let found = store.find(&acme()).await.expect("find").expect("there");
     assert_eq!(found.name, "Acme Corp");
     assert_eq!(found.created_at, tenant.created_at);
+    assert_eq!(found.quotas, quotas);
+    let more = TenantQuotas {
+        rate_limit: None,
+        token_limits: vec![
+            "1000/min".parse().expect("quota"),
+            "50000/day".parse().expect("quota"),
+        ],
+    };
+    assert_eq!(
+        store.set_quotas(&acme(), &more).await.expect("set").quotas,
+        more
+    );
+    let stored = store.find(&acme()).await.expect("find").expect("there");
+    assert_eq!(stored.quotas, more);
+    let cleared = store
+        .set_quotas(&acme(), &TenantQuotas::default())
+        .await
+        .expect("clear");
+    assert_eq!(cleared.quotas, TenantQuotas::default());
+    let absent = TenantId::new("nobody").expect("id");
+    let err = store.set_quotas(&absent, &more).await.expect_err("absent");
+    assert_eq!(err.code(), ErrorCode::NotFound);
     let mut again = new.into_tenant().expect("tenant");
     again.name = "Impostor".into();
     let err = store.insert(&again).await.expect_err("taken");
@@ -115,6 +142,7 @@ async fn keys_round_trip(stores: &Stores) {
     let tenant = NewTenant {
         id: acme(),
         name: None,
+        quotas: TenantQuotas::default(),
     };
     stores
         .tenants

@@ -10,6 +10,7 @@ use sp_core::hub::Hub;
 use sp_core::knowledge::{
     HashEmbedder, KnowledgeBase, KnowledgeCacheTtl, KnowledgeConfig, SimpleTokenizer,
 };
+use sp_core::tenants::TenantStore;
 use sp_core::usage::UsageMeter;
 use sp_core::workflows::{PlatformActions, Workflows};
 use sp_core::{ChatModel, Config, Embedder, Error, Result, Tokenizer};
@@ -41,6 +42,8 @@ pub struct Platform {
     pub contexts: Arc<Contexts>,
     /// API keys (lookups cached for [`KEY_LOOKUP_TTL`]).
     pub keys: Arc<dyn KeyStore>,
+    /// Tenants (lookups cached for [`KEY_LOOKUP_TTL`]).
+    pub tenants: Arc<dyn TenantStore>,
     /// Creating, listing and revoking keys, with their events (over `keys`).
     pub key_admin: Arc<KeyAdmin>,
     /// The audit log.
@@ -212,13 +215,18 @@ impl PlatformBuilder {
             stores.keys.clone(),
             KEY_LOOKUP_TTL,
         ));
+        let tenants: Arc<dyn TenantStore> = Arc::new(sp_data::CachedTenantStore::new(
+            stores.tenants.clone(),
+            KEY_LOOKUP_TTL,
+        ));
         Ok(Platform {
             backends,
             knowledge,
             contexts: Arc::new(contexts),
             key_admin: Arc::new(
-                KeyAdmin::new(keys.clone(), stores.tenants.clone()).with_events(events.clone()),
+                KeyAdmin::new(keys.clone(), tenants.clone()).with_events(events.clone()),
             ),
+            tenants,
             keys,
             audit: stores.audit.clone(),
             refresh: stores.refresh.clone(),

@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sp_core::auth::{KeyAdmin, KeyStore, NewApiKey, Quota, Scope};
 use sp_core::events::Origin;
-use sp_core::tenants::NewTenant;
+use sp_core::tenants::{NewTenant, TenantQuotas};
 use sp_core::{Config, Result, TenantId, Timestamp};
 use sp_data::{Backends, Database};
 
@@ -147,10 +147,11 @@ pub async fn tenants(config: &Config, command: &TenantsCommand) -> Result<Vec<St
     let keys = key_store(&backends).await?;
     let admin = KeyAdmin::new(keys, backends.database.tenant_store());
     match command {
-        TenantsCommand::Create { id, name } => {
+        TenantsCommand::Create { id, name, quotas } => {
             let new = NewTenant {
                 id: TenantId::new(id.as_str())?,
                 name: name.clone(),
+                quotas: quotas.parse()?,
             };
             let tenant = admin.create_tenant(new, &Origin::default()).await?;
             Ok(vec![format!(
@@ -159,15 +160,61 @@ pub async fn tenants(config: &Config, command: &TenantsCommand) -> Result<Vec<St
             )])
         }
         TenantsCommand::List => {
-            let mut lines = vec!["id\tname\tcreated".to_owned()];
+            let mut lines = vec!["id\tname\tcreated\trate_limit\ttoken_limits".to_owned()];
             for tenant in admin.tenants().await? {
+                let (rate, tokens) = shown_quotas(&tenant.quotas);
                 lines.push(format!(
-                    "{}\t{}\t{}",
+                    "{}\t{}\t{}\t{rate}\t{tokens}",
                     tenant.id, tenant.name, tenant.created_at
                 ));
             }
             Ok(lines)
         }
+        TenantsCommand::Quotas { id, quotas } => {
+            let id = TenantId::new(id.as_str())?;
+            let tenant = admin
+                .set_tenant_quotas(&id, quotas.parse()?, &Origin::default())
+                .await?;
+            let (rate, tokens) = shown_quotas(&tenant.quotas);
+            Ok(vec![format!(
+                "tenant {}: rate limit {rate}, token limits {tokens}",
+                tenant.id
+            )])
+        }
+    }
+}
+
+/// A tenant's quotas as `sp tenants` prints them (`-` for none).
+fn shown_quotas(quotas: &TenantQuotas) -> (String, String) {
+    let rate = quotas
+        .rate_limit
+        .map_or_else(|| "-".to_owned(), |q| q.to_string());
+    let tokens = if quotas.token_limits.is_empty() {
+        "-".to_owned()
+    } else {
+        quotas
+            .token_limits
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    };
+    (rate, tokens)
+}
+
+impl crate::cli::QuotaArgs {
+    /// The quotas the flags give.
+    fn parse(&self) -> Result<TenantQuotas> {
+        let quotas = TenantQuotas {
+            rate_limit: self.rate_limit.as_deref().map(str::parse).transpose()?,
+            token_limits: self
+                .token_limit
+                .iter()
+                .map(|q| q.parse())
+                .collect::<Result<Vec<_>>>()?,
+        };
+        quotas.validate()?;
+        Ok(quotas)
     }
 }
 

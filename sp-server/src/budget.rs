@@ -1,8 +1,9 @@
-//! Budgets of generated tokens per key, **reserved before and settled after**: a generation
-//! reserves its maximum before it starts (refused while the budget cannot hold it), and is
-//! settled on what it really generated — unused tokens go back. Concurrent requests cannot
-//! overspend, and a client that leaves mid-stream is charged for what was generated up to
-//! then (the reservation is settled when the stream is dropped). Review finding M1.
+//! Token budgets, **reserved before and settled after**: a model call reserves its maximum
+//! cost — its prompt plus the most it may generate — on every budget it is under (the key's
+//! own and each of its tenant's token quotas), refused while one cannot hold it, and is settled
+//! on what it really used: unused tokens go back. Concurrent requests cannot overspend, and a
+//! client that leaves mid-stream is charged for what was generated up to then (the
+//! reservation is settled when the stream is dropped). Review finding M1.
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU32, Ordering};
@@ -14,9 +15,12 @@ use crate::error::ApiError;
 use crate::middleware::auth::Caller;
 use crate::state::AppState;
 
-/// What a generation may cost at most.
+/// What a model call may cost at most.
 #[derive(Debug, Clone, Copy)]
 pub struct MaxCost {
+    /// Tokens of the prompt (or texts to embed), as far as they are known before the call;
+    /// the settlement charges the real count.
+    pub prompt: u32,
     /// The request's `max_tokens`, when it set one.
     pub max_tokens: Option<u32>,
     /// What it generates without one: the room left in the window, at most this.
@@ -25,87 +29,119 @@ pub struct MaxCost {
     pub choices: u32,
 }
 
-/// A reservation on a key's budget, settled once: by [`Reservation::settle`], or when
-/// dropped (a stream whose client left), on the tokens [`Reservation::counted`] so far.
-pub struct Reservation {
-    limiter: Arc<dyn RateLimiter>,
+impl MaxCost {
+    /// An embedding call of `tokens` (nothing generated).
+    pub fn embedding(tokens: u32) -> Self {
+        MaxCost {
+            prompt: tokens,
+            max_tokens: Some(0),
+            window: 0,
+            choices: 1,
+        }
+    }
+}
+
+/// One budget a call is under: a rate-limiter key and its quota.
+struct Bucket {
     key: String,
     quota: Quota,
+}
+
+/// A reservation on a caller's budgets, settled once: by [`Reservation::settle`], or when
+/// dropped (a stream whose client left), on the prompt and the tokens
+/// [`Reservation::count`]ed so far.
+pub struct Reservation {
+    limiter: Arc<dyn RateLimiter>,
+    buckets: Vec<Bucket>,
+    prompt: u32,
     reserved: u32,
     used: Arc<AtomicU32>,
     open: bool,
 }
 
 impl Reservation {
-    /// Reserves `cost` on the caller's budget (its own, or `auth.default_token_limit`):
-    /// `Ok(None)` without a budget; `400` when an explicit `max_tokens` could never fit it;
-    /// `429` while it cannot hold the reservation now.
+    /// Reserves `cost` on every budget of the caller (its own or `auth.default_token_limit`,
+    /// and its tenant's token quotas): `Ok(None)` without any; `400` when an explicit
+    /// `max_tokens` could never fit one of them; `429` while one cannot hold it now.
     pub async fn reserve(
         state: &AppState,
         caller: &Caller,
         cost: MaxCost,
     ) -> Result<Option<Reservation>, ApiError> {
-        let Some(quota) = caller
-            .0
+        let principal = &caller.0;
+        let mut buckets = Vec::new();
+        if let Some(quota) = principal
             .token_limit
             .or(state.config().auth.default_token_limit)
-        else {
+        {
+            buckets.push(Bucket {
+                key: format!("tokens:{}", principal.key_id),
+                quota,
+            });
+        }
+        for quota in &principal.tenant_quotas.token_limits {
+            buckets.push(Bucket {
+                key: format!(
+                    "tenant-tokens:{}:{}",
+                    principal.tenant,
+                    quota.period.as_secs()
+                ),
+                quota: *quota,
+            });
+        }
+        let Some(smallest) = buckets.iter().map(|b| b.quota).min_by_key(|q| q.count) else {
             return Ok(None);
         };
         let choices = cost.choices.max(1);
-        if let Some(max) = cost.max_tokens
-            && max.saturating_mul(choices) > quota.count
-        {
-            return Err(Error::invalid_input(
-                "max_tokens",
-                format!(
-                    "{max} × {choices} replies is more than this key's whole token budget \
-                     ({quota}); ask for at most {}",
-                    quota.count / choices
-                ),
-            )
-            .into());
+        if let Some(max) = cost.max_tokens {
+            let most = max.saturating_mul(choices).saturating_add(cost.prompt);
+            if most > smallest.count {
+                return Err(never_fits(cost, choices, smallest));
+            }
         }
         // Without max_tokens the reply may take the window; more than the whole budget is
         // never reserved, and what it takes beyond is charged when it ends.
         let reserved = cost
             .max_tokens
-            .unwrap_or(cost.window)
+            .unwrap_or(cost.window.saturating_sub(cost.prompt))
             .saturating_mul(choices)
-            .min(quota.count);
+            .saturating_add(cost.prompt)
+            .min(smallest.count);
         let limiter = state.backends().rate_limiter.clone();
-        let key = format!("tokens:{}", caller.0.key_id);
-        let decision = limiter.spend(&key, &quota, reserved, false).await;
-        if !decision.allowed {
-            metrics::counter!("sp_token_budget_refused_total").increment(1);
-            return Err(decision.refusal().into());
+        for (taken, bucket) in buckets.iter().enumerate() {
+            let decision = limiter
+                .spend(&bucket.key, &bucket.quota, reserved, false)
+                .await;
+            if !decision.allowed {
+                // Give back what the budgets before this one already reserved.
+                for before in &buckets[..taken] {
+                    limiter.refund(&before.key, &before.quota, reserved).await;
+                }
+                metrics::counter!("sp_token_budget_refused_total").increment(1);
+                return Err(decision.refusal().into());
+            }
         }
         Ok(Some(Reservation {
             limiter,
-            key,
-            quota,
+            buckets,
+            prompt: cost.prompt,
             reserved,
             used: Arc::default(),
             open: true,
         }))
     }
 
-    /// Counts `tokens` generated so far (what a drop settles on).
+    /// Counts `tokens` generated so far (what a drop settles on, with the prompt).
     pub fn count(&self, tokens: u32) {
         self.used.fetch_add(tokens, Ordering::Relaxed);
     }
 
-    /// Settles on `used` tokens: the unused part goes back; more than reserved is charged.
+    /// Settles on `used` tokens (prompt and completion): the unused part goes back; more than
+    /// reserved is charged.
     pub async fn settle(mut self, used: u32) {
         self.open = false;
-        settle(
-            self.limiter.clone(),
-            self.key.clone(),
-            self.quota,
-            self.reserved,
-            used,
-        )
-        .await;
+        let buckets = std::mem::take(&mut self.buckets);
+        settle(self.limiter.clone(), buckets, self.reserved, used).await;
     }
 }
 
@@ -114,36 +150,62 @@ impl Drop for Reservation {
         if !self.open {
             return;
         }
-        let used = self.used.load(Ordering::Relaxed);
-        let (limiter, key, quota, reserved) = (
-            self.limiter.clone(),
-            self.key.clone(),
-            self.quota,
-            self.reserved,
-        );
+        let used = self
+            .used
+            .load(Ordering::Relaxed)
+            .saturating_add(self.prompt);
+        let (limiter, buckets) = (self.limiter.clone(), std::mem::take(&mut self.buckets));
         metrics::counter!("sp_token_budget_dropped_total").increment(1);
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(settle(limiter, key, quota, reserved, used));
+            runtime.spawn(settle(limiter, buckets, self.reserved, used));
         }
     }
 }
 
-async fn settle(
-    limiter: Arc<dyn RateLimiter>,
-    key: String,
-    quota: Quota,
-    reserved: u32,
-    used: u32,
-) {
-    if used < reserved {
-        limiter.refund(&key, &quota, reserved - used).await;
-    } else if used > reserved {
-        limiter.spend(&key, &quota, used - reserved, true).await;
+async fn settle(limiter: Arc<dyn RateLimiter>, buckets: Vec<Bucket>, reserved: u32, used: u32) {
+    for bucket in &buckets {
+        if used < reserved {
+            limiter
+                .refund(&bucket.key, &bucket.quota, reserved - used)
+                .await;
+        } else if used > reserved {
+            limiter
+                .spend(&bucket.key, &bucket.quota, used - reserved, true)
+                .await;
+        }
+    }
+}
+
+fn never_fits(cost: MaxCost, choices: u32, smallest: Quota) -> ApiError {
+    let room = smallest.count.saturating_sub(cost.prompt) / choices;
+    Error::invalid_input(
+        "max_tokens",
+        format!(
+            "{} prompt tokens + {} × {choices} replies is more than the whole token budget \
+             ({smallest}); ask for at most {room}",
+            cost.prompt,
+            cost.max_tokens.unwrap_or(0),
+        ),
+    )
+    .into()
+}
+
+/// The tokens of the prompt `text` gives, counted only when the caller is under a token
+/// budget (0 otherwise: nothing to reserve, so nothing is tokenized twice).
+pub fn prompt_tokens(state: &AppState, caller: &Caller, text: impl FnOnce() -> String) -> u32 {
+    let principal = &caller.0;
+    let budgeted = principal.token_limit.is_some()
+        || state.config().auth.default_token_limit.is_some()
+        || !principal.tenant_quotas.token_limits.is_empty();
+    if budgeted {
+        tokens_in(state, &text())
+    } else {
+        0
     }
 }
 
 /// Tokens in `text` by the served model's tokenizer (what a dropped stream is charged per
-/// delta; at least one per non-empty delta).
+/// delta, and what a prompt is reserved at; at least one per non-empty text).
 pub fn tokens_in(state: &AppState, text: &str) -> u32 {
     let counted = state
         .engine()

@@ -39,9 +39,8 @@ impl Charge {
         Ok(charge)
     }
 
-    /// A call charged without a budget reservation (embeddings count their tokens first and
-    /// settle with [`Charge::embedded`]).
-    pub async fn open(state: &AppState, caller: &Caller) -> Self {
+    /// A call charged on its usage row only (budgets are reserved by [`Charge::begin`]).
+    async fn open(state: &AppState, caller: &Caller) -> Self {
         let model = state
             .engine()
             .map_or_else(|| "-".to_owned(), |engine| engine.info().id.clone());
@@ -78,14 +77,19 @@ impl Charge {
         counts.cached_tokens = u64::from(usage.cached_tokens);
         self.record(counts);
         if let Some(budget) = self.budget.take() {
-            budget.settle(usage.completion_tokens).await;
+            budget
+                .settle(usage.prompt_tokens.saturating_add(usage.completion_tokens))
+                .await;
         }
     }
 
-    /// Settles an embedding call of `tokens`.
-    pub fn embedded(mut self, tokens: u64) {
+    /// Settles an embedding call of `tokens` (begun with [`MaxCost::embedding`]).
+    pub async fn embedded(mut self, tokens: u32) {
         self.open = false;
-        self.record(UsageCounts::call(0, 0, tokens));
+        self.record(UsageCounts::call(0, 0, u64::from(tokens)));
+        if let Some(budget) = self.budget.take() {
+            budget.settle(tokens).await;
+        }
     }
 
     fn record(&self, counts: UsageCounts) {

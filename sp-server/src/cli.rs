@@ -78,7 +78,7 @@ pub enum KeysCommand {
         /// Its own rate limit, e.g. 60/min (the server's default otherwise).
         #[arg(long, value_name = "COUNT/UNIT")]
         rate_limit: Option<String>,
-        /// Its budget of generated tokens, e.g. 100000/day (the server's default otherwise).
+        /// Its token budget (prompt + completion + embedding), e.g. 100000/day (the server's default otherwise).
         #[arg(long, value_name = "COUNT/UNIT")]
         token_limit: Option<String>,
         /// Expire after this many days.
@@ -113,9 +113,32 @@ pub enum TenantsCommand {
         /// Who it is, for people (the id otherwise).
         #[arg(long)]
         name: Option<String>,
+        /// Its quotas.
+        #[command(flatten)]
+        quotas: QuotaArgs,
     },
     /// List tenants.
     List,
+    /// Replace a tenant's quotas (none given: removes them).
+    Quotas {
+        /// The tenant.
+        id: String,
+        /// Its new quotas.
+        #[command(flatten)]
+        quotas: QuotaArgs,
+    },
+}
+
+/// A tenant's quotas on the command line.
+#[derive(Debug, Args)]
+pub struct QuotaArgs {
+    /// Requests of all its keys together, e.g. `6000/min`.
+    #[arg(long, value_name = "COUNT/UNIT")]
+    pub rate_limit: Option<String>,
+    /// Tokens (prompt + completion + embedding) of all its keys together, e.g. `100000/min`;
+    /// repeat for another period (`--token-limit 2000000/day`).
+    #[arg(long, value_name = "COUNT/UNIT")]
+    pub token_limit: Vec<String>,
 }
 
 /// Flags that locate the data (for commands that do not serve).

@@ -8,7 +8,7 @@ use super::keys::{ApiKey, CreatedKey, KeyStore, NewApiKey, create_key, rotate_ke
 use crate::error::Result;
 use crate::events::{EventLog, Origin, Recorder, platform_event};
 use crate::knowledge::Namespace;
-use crate::tenants::{NewTenant, Tenant, TenantId, TenantStore, require_tenant};
+use crate::tenants::{NewTenant, Tenant, TenantId, TenantQuotas, TenantStore, require_tenant};
 
 /// Key administration over a [`KeyStore`]: a key is created only for a tenant the
 /// [`TenantStore`] holds. Keys are the operator's business, so their events (`key.created`,
@@ -120,6 +120,32 @@ impl KeyAdmin {
                     &Namespace::default(),
                     "tenants",
                     "tenant.created",
+                    subject,
+                    origin,
+                    data,
+                )
+            })
+            .await;
+        Ok(tenant)
+    }
+
+    /// Replaces a tenant's quotas (`tenant.quotas_changed`); `NotFound` when absent.
+    pub async fn set_tenant_quotas(
+        &self,
+        id: &TenantId,
+        quotas: TenantQuotas,
+        origin: &Origin,
+    ) -> Result<Tenant> {
+        quotas.validate()?;
+        let tenant = self.tenants.set_quotas(id, &quotas).await?;
+        self.events
+            .record(|| {
+                let subject = format!("tenants/{}", tenant.id);
+                let data = json!({"id": tenant.id, "quotas": tenant.quotas});
+                platform_event(
+                    &Namespace::default(),
+                    "tenants",
+                    "tenant.quotas_changed",
                     subject,
                     origin,
                     data,

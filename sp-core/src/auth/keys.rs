@@ -36,7 +36,7 @@ pub struct ApiKey {
     pub tools: Option<Vec<String>>,
     /// Its own rate limit (the server default otherwise).
     pub rate_limit: Option<Quota>,
-    /// Its budget of generated tokens, e.g. `100000/day` (the server default otherwise).
+    /// Its token budget (prompt + completion + embedding), e.g. `100000/day` (the server default otherwise).
     #[serde(default)]
     pub token_limit: Option<Quota>,
     /// Creation time.
@@ -79,7 +79,7 @@ pub struct NewApiKey {
     /// Its own rate limit.
     #[serde(default)]
     pub rate_limit: Option<Quota>,
-    /// Its own budget of generated tokens.
+    /// Its own token budget (prompt + completion + embedding).
     #[serde(default)]
     pub token_limit: Option<Quota>,
     /// Expiry.

@@ -2,6 +2,7 @@
 
 use super::{Quota, Scope};
 use crate::error::{Error, Result};
+use crate::tenants::TenantQuotas;
 use crate::{Namespace, TenantId};
 
 /// An authenticated caller.
@@ -19,8 +20,10 @@ pub struct Principal {
     pub tools: Option<Vec<String>>,
     /// Its own rate limit, if any.
     pub rate_limit: Option<Quota>,
-    /// Its own budget of generated tokens, if any.
+    /// Its own token budget (prompt + completion + embedding), if any.
     pub token_limit: Option<Quota>,
+    /// Its tenant's quotas, shared with the tenant's other keys.
+    pub tenant_quotas: TenantQuotas,
 }
 
 impl Principal {
@@ -41,6 +44,7 @@ impl Principal {
             tools: None,
             rate_limit: None,
             token_limit: None,
+            tenant_quotas: TenantQuotas::default(),
         }
     }
 

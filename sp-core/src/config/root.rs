@@ -175,7 +175,7 @@ pub struct AuthConfig {
     pub admin_key: Option<String>,
     /// The rate limit of keys created without one, e.g. `600/min`.
     pub default_rate_limit: crate::auth::Quota,
-    /// The budget of generated tokens of keys created without one, e.g. `200000/day`;
+    /// The token budget (prompt + completion + embedding tokens) of keys created without one, e.g. `200000/day`;
     /// unset: no budget.
     pub default_token_limit: Option<crate::auth::Quota>,
     /// Access tokens (JWT) and refresh tokens; off unless a signing key is set.

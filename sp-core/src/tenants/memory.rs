@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use async_trait::async_trait;
 use tokio::sync::Mutex;
 
-use super::{Tenant, TenantId, TenantStore};
+use super::{Tenant, TenantId, TenantQuotas, TenantStore, tenant_not_found};
 use crate::Timestamp;
 use crate::error::{Error, Result};
 
@@ -31,6 +31,7 @@ impl Default for MemoryTenantStore {
             id: TenantId::default(),
             name: "Default".into(),
             created_at: Timestamp::now(),
+            quotas: TenantQuotas::default(),
         };
         MemoryTenantStore {
             tenants: Mutex::new(BTreeMap::from([(default.id.clone(), default)])),
@@ -55,5 +56,12 @@ impl TenantStore for MemoryTenantStore {
 
     async fn list(&self) -> Result<Vec<Tenant>> {
         Ok(self.tenants.lock().await.values().cloned().collect())
+    }
+
+    async fn set_quotas(&self, id: &TenantId, quotas: &TenantQuotas) -> Result<Tenant> {
+        let mut tenants = self.tenants.lock().await;
+        let tenant = tenants.get_mut(id).ok_or_else(|| tenant_not_found(id))?;
+        tenant.quotas = quotas.clone();
+        Ok(tenant.clone())
     }
 }

@@ -3,6 +3,7 @@
 
 mod audit;
 mod cached_keys;
+mod cached_tenants;
 mod keys;
 #[cfg(feature = "redis")]
 mod rate_limit;
@@ -13,6 +14,7 @@ mod tenants;
 pub use audit::PgAuditStore;
 pub use audit::{SqlAuditStore, SqliteAuditStore};
 pub use cached_keys::CachedKeyStore;
+pub use cached_tenants::CachedTenantStore;
 #[cfg(feature = "postgres")]
 pub use keys::PgKeyStore;
 pub use keys::{SqlKeyStore, SqliteKeyStore};

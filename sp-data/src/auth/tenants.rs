@@ -1,27 +1,60 @@
 //! Tenants in SQL, written once for both backends and stamped for each by [`tenant_store!`].
 
 use async_trait::async_trait;
-use sp_core::tenants::{Tenant, TenantId, TenantStore};
+use sp_core::auth::Quota;
+use sp_core::tenants::{Tenant, TenantId, TenantQuotas, TenantStore};
 use sp_core::{Error, Result};
+use sqlx::AssertSqlSafe;
 
 use crate::sql::{DbTime, Dialect, SqlDatabase};
+
+/// The columns a tenant is read from.
+const COLUMNS: &str = "id, name, created_at, rate_limit, token_limits";
 
 #[derive(sqlx::FromRow)]
 struct TenantRow {
     id: String,
     name: String,
     created_at: DbTime,
+    rate_limit: Option<String>,
+    /// `COUNT/UNIT` quotas, comma-separated.
+    token_limits: Option<String>,
 }
 
 impl TryFrom<TenantRow> for Tenant {
     type Error = Error;
     fn try_from(row: TenantRow) -> Result<Tenant> {
+        let token_limits = row
+            .token_limits
+            .as_deref()
+            .unwrap_or("")
+            .split(',')
+            .filter(|q| !q.is_empty())
+            .map(str::parse)
+            .collect::<Result<Vec<Quota>>>()?;
         Ok(Tenant {
             id: TenantId::new(row.id)?,
             name: row.name,
             created_at: row.created_at.0,
+            quotas: TenantQuotas {
+                rate_limit: row.rate_limit.as_deref().map(str::parse).transpose()?,
+                token_limits,
+            },
         })
     }
+}
+
+/// The quota columns of `quotas`.
+fn quota_columns(quotas: &TenantQuotas) -> (Option<String>, Option<String>) {
+    let tokens = (!quotas.token_limits.is_empty()).then(|| {
+        quotas
+            .token_limits
+            .iter()
+            .map(Quota::to_string)
+            .collect::<Vec<_>>()
+            .join(",")
+    });
+    (quotas.rate_limit.map(|q| q.to_string()), tokens)
 }
 
 /// Tenants in a SQL database: [`SqliteTenantStore`] on the embedded file,
@@ -66,38 +99,63 @@ macro_rules! tenant_store {
         #[async_trait]
         impl TenantStore for SqlTenantStore<$db> {
             async fn insert(&self, tenant: &Tenant) -> Result<()> {
-                sqlx::query("INSERT INTO tenants (id, name, created_at) VALUES ($1, $2, $3)")
-                    .bind(tenant.id.as_str())
-                    .bind(&tenant.name)
-                    .bind(DbTime(tenant.created_at))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(<$db as Dialect>::error)?;
+                let (rate, tokens) = quota_columns(&tenant.quotas);
+                sqlx::query(
+                    "INSERT INTO tenants (id, name, created_at, rate_limit, token_limits) \
+                     VALUES ($1, $2, $3, $4, $5)",
+                )
+                .bind(tenant.id.as_str())
+                .bind(&tenant.name)
+                .bind(DbTime(tenant.created_at))
+                .bind(rate)
+                .bind(tokens)
+                .execute(&self.pool)
+                .await
+                .map_err(<$db as Dialect>::error)?;
                 Ok(())
             }
 
+            async fn set_quotas(&self, id: &TenantId, quotas: &TenantQuotas) -> Result<Tenant> {
+                let (rate, tokens) = quota_columns(quotas);
+                let sql = format!(
+                    "UPDATE tenants SET rate_limit = $1, token_limits = $2 WHERE id = $3 \
+                     RETURNING {COLUMNS}"
+                );
+                sqlx::query_as::<_, TenantRow>(AssertSqlSafe(sql))
+                    .bind(rate)
+                    .bind(tokens)
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(<$db as Dialect>::error)?
+                    .map(Tenant::try_from)
+                    .transpose()?
+                    .ok_or_else(|| Error::NotFound {
+                        kind: sp_core::Resource::Tenant,
+                        id: id.to_string(),
+                    })
+            }
+
             async fn find(&self, id: &TenantId) -> Result<Option<Tenant>> {
-                sqlx::query_as::<_, TenantRow>(
-                    "SELECT id, name, created_at FROM tenants WHERE id = $1",
-                )
-                .bind(id.as_str())
-                .fetch_optional(&self.pool)
-                .await
-                .map_err(<$db as Dialect>::error)?
-                .map(Tenant::try_from)
-                .transpose()
+                let sql = format!("SELECT {COLUMNS} FROM tenants WHERE id = $1");
+                sqlx::query_as::<_, TenantRow>(AssertSqlSafe(sql))
+                    .bind(id.as_str())
+                    .fetch_optional(&self.pool)
+                    .await
+                    .map_err(<$db as Dialect>::error)?
+                    .map(Tenant::try_from)
+                    .transpose()
             }
 
             async fn list(&self) -> Result<Vec<Tenant>> {
-                sqlx::query_as::<_, TenantRow>(
-                    "SELECT id, name, created_at FROM tenants ORDER BY id",
-                )
-                .fetch_all(&self.pool)
-                .await
-                .map_err(<$db as Dialect>::error)?
-                .into_iter()
-                .map(Tenant::try_from)
-                .collect()
+                let sql = format!("SELECT {COLUMNS} FROM tenants ORDER BY id");
+                sqlx::query_as::<_, TenantRow>(AssertSqlSafe(sql))
+                    .fetch_all(&self.pool)
+                    .await
+                    .map_err(<$db as Dialect>::error)?
+                    .into_iter()
+                    .map(Tenant::try_from)
+                    .collect()
             }
         }
     };

@@ -63,6 +63,7 @@ async fn principal_of(state: &AppState, headers: &HeaderMap) -> Result<Principal
             tools: key.tools,
             rate_limit: key.rate_limit,
             token_limit: key.token_limit,
+            tenant_quotas: Default::default(),
         }),
         Err(refusal) => {
             tracing::info!(?refusal, "credential refused");
@@ -109,6 +110,7 @@ async fn principal_of_jwt(
         tools: key.tools,
         rate_limit: key.rate_limit,
         token_limit: key.token_limit,
+        tenant_quotas: Default::default(),
     })
 }
 
@@ -170,18 +172,15 @@ fn audit_path(path: &str) -> String {
 
 async fn admit(
     state: &AppState,
-    principal: Principal,
+    mut principal: Principal,
     mut request: Request,
     next: Next,
 ) -> Response {
     let quota = principal
         .rate_limit
         .unwrap_or(state.config().auth.default_rate_limit);
-    let decision = state
-        .backends()
-        .rate_limiter
-        .check(&principal.key_id, &quota)
-        .await;
+    let limiter = &state.backends().rate_limiter;
+    let decision = limiter.check(&principal.key_id, &quota).await;
     if !decision.allowed {
         metrics::counter!("sp_rate_limited_total").increment(1);
         // The error carries its Retry-After; the quota headers are added here.
@@ -189,10 +188,38 @@ async fn admit(
         rate_headers(response.headers_mut(), &quota, &decision);
         return response;
     }
+    match tenant_quotas(state, &principal).await {
+        Ok(quotas) => principal.tenant_quotas = quotas,
+        Err(err) => return err.into_response(),
+    }
+    if let Some(tenant_quota) = principal.tenant_quotas.rate_limit {
+        let bucket = format!("tenant:{}", principal.tenant);
+        let shared = limiter.check(&bucket, &tenant_quota).await;
+        if !shared.allowed {
+            metrics::counter!("sp_rate_limited_total").increment(1);
+            return ApiError::from(shared.refusal()).into_response();
+        }
+    }
     request.extensions_mut().insert(principal);
     let mut response = next.run(request).await;
     rate_headers(response.headers_mut(), &quota, &decision);
     response
+}
+
+/// The caller's tenant's quotas (none for the bootstrap admin key, so it can always change
+/// them back). A tenant that is gone leaves its keys without access.
+async fn tenant_quotas(
+    state: &AppState,
+    principal: &Principal,
+) -> Result<sp_core::tenants::TenantQuotas, ApiError> {
+    if principal.key_id == ADMIN_KEY_ID {
+        return Ok(Default::default());
+    }
+    let tenants = &state.platform().await?.tenants;
+    match tenants.find(&principal.tenant).await? {
+        Some(tenant) => Ok(tenant.quotas),
+        None => Err(unauthorized()),
+    }
 }
 
 /// What the audit log keeps of a mutating request.

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use sp_core::TenantId;
 use sp_core::auth::Scope;
-use sp_core::tenants::{NewTenant, Tenant};
+use sp_core::tenants::{NewTenant, Tenant, TenantQuotas};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -20,6 +20,7 @@ pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create, list))
         .routes(routes!(fetch))
+        .routes(routes!(set_quotas))
 }
 
 /// Create a tenant. Its keys (`POST /v1/keys` with `tenant`) reach its namespaces only:
@@ -80,5 +81,32 @@ async fn fetch(
     caller.require(Scope::Admin)?;
     let id = TenantId::new(id)?;
     let tenant = state.platform().await?.key_admin.tenant(&id).await?;
+    Ok(axum::Json(tenant))
+}
+
+/// Replace a tenant's quotas: requests and tokens (prompt + completion + embedding) of all
+/// its keys together; an empty body `{}` removes them. They apply within a second on every
+/// process.
+#[utoipa::path(put, path = "/v1/tenants/{id}/quotas", operation_id = "set_tenant_quotas", tag = "tenants",
+    params(("id" = String, Path, description = "Tenant id")),
+    request_body = TenantQuotas,
+    responses((status = 200, description = "The tenant with its new quotas", body = Tenant), NotFound, GatewayErrors),
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"])))]
+async fn set_quotas(
+    State(state): State<AppState>,
+    caller: Caller,
+    request: RequestIdOf,
+    Path(id): Path<String>,
+    ApiJson(quotas): ApiJson<TenantQuotas>,
+) -> Result<axum::Json<Tenant>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let id = TenantId::new(id)?;
+    let tenant = state
+        .platform()
+        .await?
+        .key_admin
+        .set_tenant_quotas(&id, quotas, &origin(&caller, &request))
+        .await?;
+    tracing::info!(tenant = %tenant.id, by = %caller.0.key_id, "tenant quotas set");
     Ok(axum::Json(tenant))
 }

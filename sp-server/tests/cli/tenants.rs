@@ -19,6 +19,29 @@ fn tenants_are_created_and_listed_and_keys_bound_to_them() {
     assert!(out.contains("acme.<name>"), "{out}");
     let (ok, _, err) = run(sp(dir.path()).args(["tenants", "create", "acme"]));
     assert!(!ok && err.contains("SP-RES-002"), "a taken id: {err}");
+    let (ok, out, err) = run(sp(dir.path()).args([
+        "tenants",
+        "quotas",
+        "acme",
+        "--rate-limit",
+        "600/min",
+        "--token-limit",
+        "100000/min",
+        "--token-limit",
+        "2000000/day",
+    ]));
+    assert!(ok, "{err}");
+    assert!(out.contains("100000/min,2000000/day"), "{out}");
+    let (ok, _, err) = run(sp(dir.path()).args([
+        "tenants",
+        "quotas",
+        "acme",
+        "--token-limit",
+        "1/min",
+        "--token-limit",
+        "2/min",
+    ]));
+    assert!(!ok && err.contains("SP-VAL-001"), "two per minute: {err}");
 
     let (ok, out, err) = run(sp(dir.path()).args(["tenants", "list"]));
     assert!(ok, "{err}");
@@ -28,6 +51,11 @@ fn tenants_are_created_and_listed_and_keys_bound_to_them() {
         .filter_map(|l| l.split('\t').next())
         .collect();
     assert_eq!(ids, ["acme", "default"], "{out}");
+    let acme_line = out.lines().find(|l| l.starts_with("acme\t")).expect("acme");
+    assert!(
+        acme_line.ends_with("\t600/min\t100000/min,2000000/day"),
+        "quotas listed: {acme_line}"
+    );
 
     let token = create_key(
         &mut sp(dir.path()),

@@ -10,7 +10,7 @@ use sp_core::auth::Scope;
 use sp_core::chat::{Role, Sampling, Usage};
 use sp_core::context::{Message, NewMessage, TurnEvent};
 
-use crate::budget::{MaxCost, tokens_in};
+use crate::budget::{MaxCost, prompt_tokens, tokens_in};
 use crate::charge::Charge;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::json::ApiJson;
@@ -99,12 +99,15 @@ pub(super) async fn chat(
         seed: body.seed,
         ..Sampling::default()
     };
+    let prompt = prompt_tokens(&state, &caller, || body.content.clone());
     let message = NewMessage {
         metadata: body.metadata,
         ..NewMessage::new(Role::User, body.content)
     };
     let window = engine.config().context_per_slot as usize;
+    // The assembled prompt (memory, retrieval, history) is charged when the turn settles.
     let cost = MaxCost {
+        prompt,
         max_tokens: Some(body.max_tokens),
         window: engine.config().context_per_slot,
         choices: 1,

@@ -17,7 +17,7 @@ use super::wire::{
     ChatRequest, CompletionRequest, Endpoint, Prompt, WireUsage, completion_id, created,
     finish_reason, unsupported,
 };
-use crate::budget::{MaxCost, tokens_in};
+use crate::budget::{MaxCost, prompt_tokens, tokens_in};
 use crate::charge::Charge;
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::json::ApiJson;
@@ -81,7 +81,11 @@ pub async fn chat_completions(
         .sampling(Sampling::UNTIL_WINDOW, Endpoint::Chat)?;
     let options = request.shape.options()?;
     let choices = request.sampling.choices()?;
-    let charge = Charge::begin(&state, &caller, max_cost(engine, &sampling, choices)).await?;
+    let prompt = prompt_tokens(&state, &caller, || {
+        engine.render_chat(&messages).unwrap_or_default()
+    });
+    let cost = max_cost(engine, &sampling, choices, prompt);
+    let charge = Charge::begin(&state, &caller, cost).await?;
     let model = engine.info().id.clone();
     let id = completion_id("chatcmpl");
     if request.sampling.stream {
@@ -150,7 +154,13 @@ pub async fn completions(
     // OpenAI's default for completions is 16 tokens.
     let sampling = request.sampling.sampling(16, Endpoint::Completions)?;
     let choices = request.sampling.choices()?;
-    let charge = Charge::begin(&state, &caller, max_cost(engine, &sampling, choices)).await?;
+    let cost = max_cost(
+        engine,
+        &sampling,
+        choices,
+        prompt_tokens(&state, &caller, || prompt.clone()),
+    );
+    let charge = Charge::begin(&state, &caller, cost).await?;
     let model = engine.info().id.clone();
     let id = completion_id("cmpl");
     if request.sampling.stream {
@@ -223,9 +233,15 @@ pub async fn completions(
     .into_response())
 }
 
-/// What a request of `choices` replies with `sampling` may generate at most.
-pub(crate) fn max_cost(engine: &Engine, sampling: &Sampling, choices: usize) -> MaxCost {
+/// What a request of `prompt` tokens and `choices` replies with `sampling` may cost at most.
+pub(crate) fn max_cost(
+    engine: &Engine,
+    sampling: &Sampling,
+    choices: usize,
+    prompt: u32,
+) -> MaxCost {
     MaxCost {
+        prompt,
         max_tokens: (sampling.max_tokens != Sampling::UNTIL_WINDOW).then_some(sampling.max_tokens),
         window: engine.config().context_per_slot,
         choices: u32::try_from(choices).unwrap_or(u32::MAX),

@@ -8,6 +8,7 @@ use sp_core::auth::Scope;
 use sp_core::{Embedder as _, Error, Tokenizer as _};
 
 use super::chat::{check_model, engine};
+use crate::budget::MaxCost;
 use crate::charge::Charge;
 use crate::error::ApiError;
 use crate::json::ApiJson;
@@ -85,9 +86,10 @@ pub async fn embeddings(
     for text in &texts {
         tokens += engine.count_tokens(text)?;
     }
-    let charge = Charge::open(&state, &caller).await;
+    let tokens = u32::try_from(tokens).unwrap_or(u32::MAX);
+    let charge = Charge::begin(&state, &caller, MaxCost::embedding(tokens)).await?;
     let vectors = embedder.embed(&texts).await?;
-    charge.embedded(u64::try_from(tokens).unwrap_or(u64::MAX));
+    charge.embedded(tokens).await;
     let data: Vec<Value> = vectors
         .into_iter()
         .enumerate()
