@@ -33,14 +33,44 @@ pub struct SqliteStore {
     path: PathBuf,
 }
 
+/// Creates `data_dir` and the database file `path` in it when missing, readable by their
+/// owner only (review finding L6: under a 022 umask both were readable by every local user;
+/// SQLite gives the `-wal` and `-shm` files the database file's mode). What exists already
+/// keeps its mode.
+fn create_private(data_dir: &Path, path: &Path) -> std::io::Result<()> {
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+        std::fs::DirBuilder::new()
+            .recursive(true)
+            .mode(0o700)
+            .create(data_dir)?;
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+        {
+            Ok(_) => Ok(()),
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => Ok(()),
+            Err(err) => Err(err),
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = path;
+        std::fs::create_dir_all(data_dir)
+    }
+}
+
 impl SqliteStore {
-    /// Opens (creating when missing) `data_dir/sp.db`.
+    /// Opens (creating when missing, readable by its owner only) `data_dir/sp.db`.
     pub async fn open(data_dir: &Path) -> Result<Self> {
-        std::fs::create_dir_all(data_dir).map_err(|err| Error::Config {
+        let path = data_dir.join(DATABASE_FILE);
+        create_private(data_dir, &path).map_err(|err| Error::Config {
             key: "data_dir".into(),
             reason: format!("cannot create {}: {err}", data_dir.display()),
         })?;
-        let path = data_dir.join(DATABASE_FILE);
         let options = SqliteConnectOptions::from_str("sqlite://")
             .map_err(|err| sqlx_error("sqlite", err))?
             .filename(&path)

@@ -169,3 +169,22 @@ async fn stores_on_one_database_see_each_others_writes() {
         .expect("search");
     assert!(hits.is_empty(), "{hits:?}");
 }
+
+/// A data directory the store creates, its database and the database's WAL are its owner's
+/// alone (review finding L6: they were readable by every local user under a 022 umask).
+#[cfg(unix)]
+#[tokio::test]
+async fn a_new_data_dir_is_readable_by_its_owner_only() {
+    use std::os::unix::fs::PermissionsExt as _;
+    let parent = tempfile::tempdir().expect("tempdir");
+    let dir = parent.path().join("data");
+    let kb = open(&dir, false).await;
+    let doc = NewDocument::new("Private", "Only the owner reads this.");
+    kb.ingest(doc).await.expect("ingest");
+    let mode =
+        |p: &std::path::Path| std::fs::metadata(p).expect("meta").permissions().mode() & 0o777;
+    assert_eq!(mode(&dir), 0o700);
+    for file in ["sp.db", "sp.db-wal"] {
+        assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
+    }
+}

@@ -298,13 +298,19 @@ impl Contexts {
             Ok::<_, Error>(live)
         };
         let mut live = load().await?;
-        let retrieved = match (&self.knowledge, live.last()) {
-            (Some(kb), Some(last)) if last.role == Role::User && self.config.retrieval_k > 0 => {
+        // Retrieval searches for the turn's first words (a query is bounded; a turn is not).
+        let asked = live
+            .last()
+            .filter(|last| last.role == Role::User)
+            .map(|last| SearchQuery::clip(&last.content))
+            .filter(|text| !text.is_empty());
+        let retrieved = match (&self.knowledge, asked) {
+            (Some(kb), Some(asked)) if self.config.retrieval_k > 0 => {
                 let query = SearchQuery {
                     namespace: namespace.clone(),
                     k: self.config.retrieval_k,
                     mode: SearchMode::Hybrid,
-                    ..SearchQuery::new(last.content.clone())
+                    ..SearchQuery::new(asked)
                 };
                 match kb.search(&query).await {
                     Ok(hits) => hits,

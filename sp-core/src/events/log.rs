@@ -73,7 +73,7 @@ impl EventLog {
     /// failure to store it is logged, not returned, since the action it reports already
     /// happened.
     pub async fn emit(&self, mut event: NewEvent) {
-        event.source = "sp".into();
+        event.source = super::PLATFORM_SOURCE.into();
         if let Err(err) = self.append(event).await {
             tracing::warn!(%err, "cannot record a platform event");
         }

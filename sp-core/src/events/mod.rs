@@ -24,4 +24,7 @@ pub(crate) use origin::Recorder;
 pub use origin::{Origin, platform_event};
 pub use store::{EventBackend, EventStore};
 pub use types::{Event, EventQuery, NewEvent};
-pub use validate::{stream_name, validate_event, validate_query};
+pub use validate::{
+    PLATFORM_SOURCE, PLATFORM_STREAMS, refuse_platform_forgery, stream_name, validate_event,
+    validate_query,
+};

@@ -47,6 +47,49 @@ fn text(field: &str, value: &str, max: usize, spaces: bool) -> Result<()> {
 
 /// Checks an event to append.
 ///
+/// The streams the platform records its own actions in; callers may read them, not write.
+pub const PLATFORM_STREAMS: [&str; 6] = [
+    "documents",
+    "contexts",
+    "keys",
+    "tenants",
+    "tools",
+    "workflows",
+];
+
+/// The `source` of the platform's own events.
+pub const PLATFORM_SOURCE: &str = "sp";
+
+/// Refuses an event a caller appends that would pass for the platform's own: the `sp`
+/// source, or a platform stream (review finding M5: an `events` key could forge
+/// `key.revoked` in `keys`, indistinguishable from a real one).
+///
+/// ```
+/// use sp_core::events::{NewEvent, refuse_platform_forgery};
+/// let mut forged = NewEvent::new("keys", "key.revoked", serde_json::json!({}));
+/// assert!(refuse_platform_forgery(&forged).is_err());
+/// forged.stream = "orders".into();
+/// assert!(refuse_platform_forgery(&forged).is_ok());
+/// ```
+pub fn refuse_platform_forgery(event: &NewEvent) -> Result<()> {
+    if event.source == PLATFORM_SOURCE {
+        return Err(Error::invalid_input(
+            "source",
+            format!("`{PLATFORM_SOURCE}` is reserved for the platform's own events"),
+        ));
+    }
+    if PLATFORM_STREAMS.contains(&event.stream.as_str()) {
+        return Err(Error::invalid_input(
+            "stream",
+            format!(
+                "`{}` is where the platform records its own actions; append to another stream",
+                event.stream
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// ```
 /// use sp_core::events::{EventsConfig, NewEvent, validate_event};
 /// let config = EventsConfig::default();

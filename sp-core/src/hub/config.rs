@@ -43,6 +43,10 @@ pub struct HubConfig {
     /// `["10.0.0.0/8", "127.0.0.1"]`): loopback, private, link-local and other non-public
     /// destinations are refused unless listed (review finding H2).
     pub allowed_networks: Vec<String>,
+    /// The longest per-tool timeout a registration may set (ms): longer ones are refused at
+    /// registration, and a tool stored with a longer one is called with this (review finding
+    /// H6: a registrant could hold a call, and a worker, for ten minutes).
+    pub max_tool_timeout_ms: u64,
 }
 
 impl HubConfig {
@@ -69,6 +73,7 @@ impl Default for HubConfig {
             resolve_cache_ms: 1_000,
             max_response_bytes: 8 * 1024 * 1024,
             allowed_networks: Vec::new(),
+            max_tool_timeout_ms: 60_000,
         }
     }
 }

@@ -10,7 +10,7 @@ use super::{
     validate_instance, validate_service,
 };
 use crate::Id;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::knowledge::Namespace;
 
 /// A tool with the service version that offers it.
@@ -111,6 +111,21 @@ impl Hub {
     /// Registers (or replaces) a service version after validating it; `true` when new.
     pub async fn register(&self, new: NewService) -> Result<(Service, bool)> {
         validate_service(&new)?;
+        let most = self.config.max_tool_timeout_ms;
+        if let Some((i, tool)) = new
+            .tools
+            .iter()
+            .enumerate()
+            .find(|(_, t)| t.timeout_ms.is_some_and(|ms| ms > most))
+        {
+            return Err(Error::invalid_input(
+                format!("tools[{i}].timeout_ms"),
+                format!(
+                    "{} ms is longer than this server allows (hub.max_tool_timeout_ms = {most})",
+                    tool.timeout_ms.unwrap_or(0)
+                ),
+            ));
+        }
         if let Some(url) = &new.base_url {
             self.egress().check_url("base_url", url)?;
         }

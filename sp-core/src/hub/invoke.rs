@@ -120,7 +120,11 @@ impl Hub {
         } else {
             1
         };
-        let timeout = Duration::from_millis(tool.timeout_ms.unwrap_or(self.config.call_timeout_ms));
+        let timeout = Duration::from_millis(
+            tool.timeout_ms
+                .unwrap_or(self.config.call_timeout_ms)
+                .min(self.config.max_tool_timeout_ms.max(1)),
+        );
         let started = Instant::now();
         let first = self.next_instance.fetch_add(1, Ordering::Relaxed);
         let mut attempt = 0;

@@ -61,14 +61,22 @@ pub fn http_url(field: &str, url: &str) -> Result<()> {
     let valid = host.is_some_and(|h| !h.is_empty())
         && url.len() <= 2048
         && !url.chars().any(|c| c.is_whitespace() || c.is_control());
-    if valid {
-        Ok(())
-    } else {
-        Err(Error::invalid_input(
+    if !valid {
+        return Err(Error::invalid_input(
             field,
             format!("`{url}` is not an http:// or https:// URL"),
-        ))
+        ));
     }
+    // Credentials in a URL would be shown to every registry key and written to logs (review
+    // finding L8); the message does not repeat the URL for the same reason.
+    if host.is_some_and(|h| h.contains('@')) {
+        return Err(Error::invalid_input(
+            field,
+            "must not carry credentials (`user:password@`): the registry shows URLs to every \
+             registry key",
+        ));
+    }
+    Ok(())
 }
 
 fn path(field: &str, path: &str) -> Result<()> {

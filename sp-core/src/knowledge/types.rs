@@ -187,6 +187,11 @@ fn default_k() -> usize {
     10
 }
 
+/// The longest search query, bytes.
+pub const MAX_QUERY_BYTES: usize = 4096;
+/// Most words of a search query (each becomes a full-text term).
+pub const MAX_QUERY_WORDS: usize = 256;
+
 impl SearchQuery {
     /// A hybrid search for `query` in the default namespace.
     pub fn new(query: impl Into<String>) -> Self {
@@ -199,10 +204,48 @@ impl SearchQuery {
         }
     }
 
-    /// Refuses an empty query, a `k` out of range and a filter that is not a JSON object.
+    /// `text` cut to what a query may hold: its first [`MAX_QUERY_WORDS`] words, within
+    /// [`MAX_QUERY_BYTES`] (for searches made for a message, which may be longer).
+    ///
+    /// ```
+    /// use sp_core::knowledge::SearchQuery;
+    ///
+    /// let long = "word ".repeat(1000);
+    /// assert!(SearchQuery::new(SearchQuery::clip(&long)).validate().is_ok());
+    /// ```
+    pub fn clip(text: &str) -> String {
+        let mut clipped = String::new();
+        for word in text.split_whitespace().take(MAX_QUERY_WORDS) {
+            if clipped.len() + word.len() + 1 > MAX_QUERY_BYTES {
+                break;
+            }
+            if !clipped.is_empty() {
+                clipped.push(' ');
+            }
+            clipped.push_str(word);
+        }
+        clipped
+    }
+
+    /// Refuses an empty or oversized query ([`MAX_QUERY_BYTES`], [`MAX_QUERY_WORDS`]), a `k`
+    /// out of range and a filter that is not a JSON object.
     pub fn validate(&self) -> Result<()> {
         if self.query.trim().is_empty() {
             return Err(Error::invalid_input("query", "must not be empty"));
+        }
+        // A 2 MiB query became a full-text OR of a million terms (review finding L9).
+        if self.query.len() > MAX_QUERY_BYTES {
+            return Err(Error::invalid_input(
+                "query",
+                format!("at most {MAX_QUERY_BYTES} bytes, got {}", self.query.len()),
+            ));
+        }
+        let words = self.query.split_whitespace().count();
+        if words > MAX_QUERY_WORDS {
+            return Err(Error::invalid_input(
+                "query",
+                format!("at most {MAX_QUERY_WORDS} words, got {words}"),
+            ));
         }
         if !(1..=MAX_K).contains(&self.k) {
             return Err(Error::invalid_input(
@@ -316,5 +359,22 @@ mod tests {
         q.k = 5;
         q.filter = Some(json!(["not", "an", "object"]));
         assert!(q.validate().unwrap_err().to_string().contains("filter"));
+    }
+
+    /// Review finding L9: a 2 MiB query became an OR of a million full-text terms.
+    #[test]
+    fn oversized_queries_are_refused_and_clipping_makes_them_fit() {
+        let many = "term ".repeat(MAX_QUERY_WORDS + 1);
+        let err = SearchQuery::new(many.as_str()).validate().unwrap_err();
+        assert_eq!(err.code(), crate::ErrorCode::InvalidInput);
+        assert!(err.to_string().contains("words"), "{err}");
+        let huge = "x".repeat(MAX_QUERY_BYTES + 1);
+        assert!(SearchQuery::new(huge.as_str()).validate().is_err());
+        let clipped = SearchQuery::clip(&many);
+        assert_eq!(clipped.split_whitespace().count(), MAX_QUERY_WORDS);
+        assert!(SearchQuery::new(clipped).validate().is_ok());
+        assert_eq!(SearchQuery::clip(&huge), "", "one word too long to keep");
+        let long_words = format!("{} ", "y".repeat(1000)).repeat(10);
+        assert!(SearchQuery::clip(&long_words).len() <= MAX_QUERY_BYTES);
     }
 }

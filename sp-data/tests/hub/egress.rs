@@ -94,7 +94,7 @@ async fn registrations_naming_inward_addresses_are_refused() {
         "http://169.254.169.254/latest/meta-data",
         "http://10.0.0.5:9200",
         "http://[::1]:80",
-        "http://user:pass@192.168.1.1",
+        "http://192.168.1.1:8000",
     ] {
         let new = serde_json::from_value(json!({
             "name": "internal", "version": "1.0.0", "base_url": base, "tools": tools,

@@ -308,6 +308,18 @@ pub async fn bad_registrations_store_nothing(f: &Fixture) {
                    "tools": [{"name": "t", "input_schema": object, "timeout_ms": 0}]}),
             "tools[0].timeout_ms",
         ),
+        // Credentials in a URL (review finding L8).
+        (
+            json!({"name": "svc", "version": "1.0.0", "base_url": "http://user:secret@10.0.0.1/"}),
+            "base_url",
+        ),
+        // Longer than hub.max_tool_timeout_ms (30 s in these tests): review finding H6.
+        (
+            json!({"name": "svc", "version": "1.0.0",
+                   "tools": [{"name": "t", "input_schema": object},
+                             {"name": "slow", "input_schema": object, "timeout_ms": 30_001}]}),
+            "tools[1].timeout_ms",
+        ),
     ];
     for (body, field) in cases {
         let err = hub.register(service(body.clone())).await.unwrap_err();

@@ -39,6 +39,7 @@ pub fn test_config() -> HubConfig {
         max_response_bytes: 1024 * 1024,
         // The test services listen on loopback, which the hub refuses unless told (H2).
         allowed_networks: vec!["127.0.0.0/8".into()],
+        max_tool_timeout_ms: 30_000,
     }
 }
 

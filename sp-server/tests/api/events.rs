@@ -180,6 +180,16 @@ async fn append_query_replay_and_follow() {
         .collect();
     assert_eq!(offsets, [4, 5, 6], "{text}");
     assert!(text.contains("id: 6"), "{text}");
+
+    // The largest offset has no successor: a coded 400, not an overflow (review finding L5).
+    let request = Request::builder()
+        .uri("/v1/events/live?stream=orders")
+        .header("authorization", format!("Bearer {key}"))
+        .header("last-event-id", u64::MAX.to_string())
+        .body(Body::empty())
+        .expect("request");
+    let response = api.router.clone().oneshot(request).await.expect("response");
+    assert_eq!(response.status(), StatusCode::BAD_REQUEST);
 }
 
 #[tokio::test]
@@ -267,6 +277,44 @@ async fn the_platform_records_what_it_does() {
         "{}",
         keys.text
     );
+
+    // A caller cannot pass an event off as the platform's (review finding M5): not with the
+    // `sp` source, not in a platform stream, not inside a batch; nothing is stored.
+    let writer = api.key(&["events"], None).await;
+    for forged in [
+        json!({"stream": "keys", "type": "key.revoked", "source": "app", "data": {"id": key_id}}),
+        json!({"stream": "orders", "type": "order.placed", "source": "sp"}),
+    ] {
+        let refused = api
+            .call(
+                Method::POST,
+                "/v1/events",
+                Some(&writer),
+                Some(forged.clone()),
+            )
+            .await;
+        assert_eq!(
+            (refused.status, refused.code()),
+            (StatusCode::BAD_REQUEST, "SP-VAL-001"),
+            "{forged}: {}",
+            refused.text
+        );
+        let batch = json!({"events": [{"stream": "orders", "type": "ok"}, forged]});
+        let refused = api
+            .call(Method::POST, "/v1/events/batch", Some(&writer), Some(batch))
+            .await;
+        assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+    }
+    let keys = api
+        .call(Method::GET, &stream("keys"), Some(admin), None)
+        .await;
+    // The writer's own key.created is the only new one.
+    assert_eq!(
+        types(&keys),
+        ["key.created", "key.revoked", "key.created"],
+        "nothing forged was stored: {}",
+        keys.text
+    );
 }
 
 #[tokio::test]
@@ -326,4 +374,22 @@ async fn a_websocket_replays_then_follows() {
         offsets.push(event["offset"].as_u64().expect("offset"));
     }
     assert_eq!(offsets, [2, 3], "offset 2 replayed, 3 live");
+
+    // A client message past 4 KiB ends the connection instead of being buffered (review
+    // finding M10: the default buffered up to 64 MiB per message).
+    use futures::SinkExt as _;
+    let big = tokio_tungstenite::tungstenite::Message::Text("x".repeat(64 * 1024).into());
+    let _ = socket.send(big).await;
+    let ended = tokio::time::timeout(std::time::Duration::from_secs(5), async {
+        loop {
+            match socket.next().await {
+                None | Some(Err(_)) => return true,
+                Some(Ok(message)) if message.is_close() => return true,
+                Some(Ok(_)) => {}
+            }
+        }
+    })
+    .await
+    .expect("closed in time");
+    assert!(ended);
 }

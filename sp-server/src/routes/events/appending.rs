@@ -105,6 +105,7 @@ async fn append(
 ) -> Result<(StatusCode, axum::Json<Event>), ApiError> {
     caller.require(Scope::Events)?;
     caller.scope(&mut event.namespace)?;
+    sp_core::events::refuse_platform_forgery(&event)?;
     let stored = log(&state).await?.append(event).await?;
     Ok((StatusCode::CREATED, axum::Json(stored)))
 }
@@ -130,6 +131,7 @@ async fn append_batch(
     caller.require(Scope::Events)?;
     for event in &mut batch.events {
         caller.scope(&mut event.namespace)?;
+        sp_core::events::refuse_platform_forgery(event)?;
     }
     if !(1..=1000).contains(&batch.events.len()) {
         return Err(sp_core::Error::invalid_input("events", "1-1000 events").into());

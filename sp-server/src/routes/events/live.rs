@@ -20,6 +20,9 @@ use crate::middleware::auth::Caller;
 use crate::openapi::GatewayErrors;
 use crate::state::AppState;
 
+/// The largest message a WebSocket client may send (it is read only to notice a close).
+const MAX_CLIENT_MESSAGE: usize = 4096;
+
 /// One item of a live feed.
 enum Followed {
     Event(std::sync::Arc<Event>),
@@ -95,7 +98,11 @@ fn live_query(
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
     if let (Some(last), Some(_)) = (resume, &query.stream) {
-        query.from_offset = Some(last + 1);
+        // The largest offset has no successor (review finding L5: `last + 1` overflowed).
+        let next = last.checked_add(1).ok_or_else(|| {
+            sp_core::Error::invalid_input("Last-Event-ID", "no offset follows it")
+        })?;
+        query.from_offset = Some(next);
     }
     Ok(query)
 }
@@ -155,7 +162,12 @@ pub(super) async fn websocket(
     })?;
     // Refusals (unknown stream, bad offset) answer before the upgrade, as HTTP errors.
     let feed = follow(log(&state).await?, query).await?;
-    Ok(upgrade.on_upgrade(move |socket| forward(socket, Box::pin(feed))))
+    // The client only ever closes: a message of its own is never more than a close frame
+    // (review finding M10: tungstenite's default buffers up to 64 MiB per message).
+    Ok(upgrade
+        .max_message_size(MAX_CLIENT_MESSAGE)
+        .max_frame_size(MAX_CLIENT_MESSAGE)
+        .on_upgrade(move |socket| forward(socket, Box::pin(feed))))
 }
 
 async fn forward(
