@@ -38,6 +38,7 @@ pub mod id;
 pub mod knowledge;
 pub mod model;
 pub mod namespace;
+pub mod nul;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod page;

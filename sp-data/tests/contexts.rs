@@ -323,6 +323,9 @@ async fn bad_input_leaves_the_context_as_it_was(f: &Fixture) {
             .as_str(),
         "SP-CTX-001"
     );
+    // U+0000: a coded 400 on every backend, not PostgreSQL's 500 (review finding L12).
+    let nul = c.append(ns, ctx.id, user("a\u{0}b")).await.unwrap_err();
+    assert_eq!(nul.code(), sp_core::ErrorCode::InvalidInput, "{nul}");
     let orphan = NewMessage::tool_result("call-9", "4");
     assert_eq!(
         c.append(ns, ctx.id, orphan)

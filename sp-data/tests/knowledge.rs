@@ -413,7 +413,13 @@ async fn bad_input_is_refused_and_leaves_nothing(f: &Fixture) {
         nested = json!([nested]);
     }
     let too_big = json!({"m": vec![0; 9_000]});
-    for (name, metadata) in [("big", too_big), ("deep", json!({"d": nested}))] {
+    // U+0000 too: a coded 400 on every backend, not PostgreSQL's 500 (review finding L12).
+    let nul = json!({"k": "a\u{0}b"});
+    for (name, metadata) in [
+        ("big", too_big),
+        ("deep", json!({"d": nested})),
+        ("nul", nul),
+    ] {
         let err =
             f.kb.ingest(
                 doc("Meta", "text")

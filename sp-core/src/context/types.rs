@@ -98,6 +98,17 @@ impl NewContext {
         {
             return Err(Error::invalid_input("metadata", "must be a JSON object"));
         }
+        if let Some(metadata) = &self.metadata {
+            crate::nul::refuse_nul_in("metadata", metadata)?;
+        }
+        for (field, text) in [
+            ("title", &self.title),
+            ("system_prompt", &self.system_prompt),
+        ] {
+            if let Some(text) = text {
+                crate::nul::refuse_nul(field, text)?;
+            }
+        }
         if let Some(agent) = &self.agent {
             validate_name("agent", agent)?;
         }
@@ -236,6 +247,15 @@ impl NewMessage {
                 limit: limits.max_message_bytes,
             });
         }
+        crate::nul::refuse_nul("content", &self.content)?;
+        for call in &self.tool_calls {
+            crate::nul::refuse_nul("tool_calls", &call.id)?;
+            crate::nul::refuse_nul("tool_calls", &call.name)?;
+            crate::nul::refuse_nul_in("tool_calls", &call.arguments)?;
+        }
+        if let Some(metadata) = &self.metadata {
+            crate::nul::refuse_nul_in("metadata", metadata)?;
+        }
         if let Some(metadata) = &self.metadata
             && !metadata.is_object()
         {
@@ -350,6 +370,7 @@ pub fn validate_memory(
     limits: &ContextLimits,
 ) -> Result<u32> {
     validate_name("name", name)?;
+    crate::nul::refuse_nul("content", content)?;
     let limit = limit_chars.unwrap_or(limits.default_memory_chars);
     if limit == 0 || limit > limits.max_memory_chars {
         return Err(Error::invalid_input(

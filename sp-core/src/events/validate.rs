@@ -100,6 +100,17 @@ pub fn refuse_platform_forgery(event: &NewEvent) -> Result<()> {
 /// ```
 pub fn validate_event(event: &NewEvent, config: &EventsConfig) -> Result<()> {
     stream_name("stream", &event.stream)?;
+    for (field, text) in [
+        ("type", Some(&event.event_type)),
+        ("source", Some(&event.source)),
+        ("subject", event.subject.as_ref()),
+        ("correlationid", event.correlationid.as_ref()),
+    ] {
+        if let Some(text) = text {
+            crate::nul::refuse_nul(field, text)?;
+        }
+    }
+    crate::nul::refuse_nul_in("data", &event.data)?;
     text("type", &event.event_type, 256, false)?;
     text("source", &event.source, 1024, false)?;
     if let Some(subject) = &event.subject {

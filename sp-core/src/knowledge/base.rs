@@ -348,6 +348,12 @@ fn depth(value: &serde_json::Value) -> usize {
 
 fn validate_document(document: &NewDocument, config: &KnowledgeConfig) -> Result<()> {
     let max_bytes = config.max_document_bytes;
+    crate::nul::refuse_nul("title", &document.title)?;
+    crate::nul::refuse_nul("content", &document.content)?;
+    if let Some(uri) = &document.source_uri {
+        crate::nul::refuse_nul("source_uri", uri)?;
+    }
+    crate::nul::refuse_nul_in("metadata", &document.metadata)?;
     if document.title.trim().is_empty() {
         return Err(Error::invalid_input("title", "must not be empty"));
     }

@@ -41,20 +41,7 @@ fn resolve<'v>(
     Ok(at)
 }
 
-/// Why a value holding U+0000 is refused: PostgreSQL keeps no NUL in text or `jsonb`, so
-/// such a value would make a run unsavable (review finding M3) — refused on every backend.
-pub(crate) const NUL_REASON: &str =
-    "contains a NUL character (U+0000), which the stores cannot keep";
-
-/// Whether any string or key in `value` holds U+0000.
-pub(crate) fn holds_nul(value: &Value) -> bool {
-    match value {
-        Value::String(s) => s.contains('\0'),
-        Value::Array(items) => items.iter().any(holds_nul),
-        Value::Object(map) => map.iter().any(|(k, v)| k.contains('\0') || holds_nul(v)),
-        _ => false,
-    }
-}
+pub(crate) use crate::nul::{NUL_REASON, holds_nul};
 
 /// Counts the bytes written to it and refuses to go past a limit, so measuring a huge
 /// value stops as soon as it is known to be too large.

@@ -196,6 +196,9 @@ pub async fn bad_input_stores_nothing(f: &Fixture) {
     );
     let huge = NewEvent::new("orders", "big", json!({"blob": "x".repeat(5000)}));
     assert_eq!(code(f.log.append(huge).await), ErrorCode::EventTooLarge);
+    // U+0000: a coded 400 on every backend, not PostgreSQL's 500 (review finding L12).
+    let nul = NewEvent::new("orders", "x", json!({"note": "a\u{0}b"}));
+    assert_eq!(code(f.log.append(nul).await), ErrorCode::InvalidInput);
 
     // One bad event in a batch: none of it is stored.
     let batch = vec![
