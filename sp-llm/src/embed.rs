@@ -118,14 +118,34 @@ fn pooling_for(model: &LlamaModel) -> LlamaPoolingType {
 fn serve(model: &LlamaModel, mut ctx: PooledContext<'_>, window: usize, jobs: &Receiver<EmbedJob>) {
     let mut batch = LlamaBatch::new(window, 1);
     while let Ok(job) = jobs.recv() {
-        let result = job
-            .texts
-            .iter()
-            .enumerate()
-            .map(|(i, text)| embed_one(model, &mut ctx, &mut batch, window, i, text))
-            .collect();
-        let _ = job.reply.send(result);
+        // A requester that gave up (a client gone, a timed-out request) is not worked for:
+        // checked before each text, so abandoned jobs cannot starve the live ones (review
+        // finding M6).
+        let mut vectors = Vec::with_capacity(job.texts.len());
+        let mut failed = None;
+        for (i, text) in job.texts.iter().enumerate() {
+            if job.reply.is_closed() {
+                ABANDONED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                break;
+            }
+            match embed_one(model, &mut ctx, &mut batch, window, i, text) {
+                Ok(vector) => vectors.push(vector),
+                Err(err) => {
+                    failed = Some(err);
+                    break;
+                }
+            }
+        }
+        let _ = job.reply.send(failed.map_or(Ok(vectors), Err));
     }
+}
+
+/// Embedding jobs stopped because their requester left (see [`abandoned_jobs`]).
+static ABANDONED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// How many embedding jobs this process stopped because their requester had left.
+pub fn abandoned_jobs() -> u64 {
+    ABANDONED.load(std::sync::atomic::Ordering::Relaxed)
 }
 
 fn embed_one(

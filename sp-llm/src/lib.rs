@@ -59,7 +59,7 @@ mod traits;
 
 pub use chat::TemplateInfo;
 pub use config::EngineConfig;
-pub use embed::EmbeddingModel;
+pub use embed::{EmbeddingModel, abandoned_jobs};
 pub use engine::{CompletionStream, Engine};
 pub use loader::ModelInfo;
 pub use reply::ReplyStream;

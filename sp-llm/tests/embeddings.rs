@@ -1,5 +1,7 @@
 //! Embeddings on a real model.
 
+use std::time::{Duration, Instant};
+
 use sp_core::{Embedder as _, ErrorCode};
 use sp_llm::{EmbeddingModel, Engine, EngineConfig};
 
@@ -57,4 +59,23 @@ async fn empty_and_over_long_texts_are_refused() {
     assert_eq!(err.code(), ErrorCode::InvalidInput);
     assert!(err.to_string().contains("texts[0]"), "{err}");
     assert!(embedder.embed(&[]).await.expect("nothing to do").is_empty());
+}
+
+/// A job whose requester left stops at the next text instead of embedding the rest for
+/// nobody (review finding M6): a request sent after it is answered at once.
+#[tokio::test]
+async fn an_abandoned_job_stops_instead_of_starving_the_next() {
+    let model = embedder();
+    let texts: Vec<String> = (0..2048).map(|i| format!("text number {i}")).collect();
+    let before = sp_llm::abandoned_jobs();
+    let gave_up = tokio::time::timeout(Duration::from_millis(20), model.embed(&texts)).await;
+    assert!(gave_up.is_err(), "2048 texts take longer than 20 ms");
+    let started = Instant::now();
+    let next = model.embed(&["after".to_owned()]).await.expect("embedded");
+    assert_eq!(next.len(), 1);
+    assert!(
+        sp_llm::abandoned_jobs() > before,
+        "the abandoned job was stopped (the next waited {:?})",
+        started.elapsed()
+    );
 }

@@ -79,6 +79,7 @@ fn sample(state: &AppState) {
         metrics::counter!("sp_prompt_tokens_total").absolute(s.prompt_tokens);
         metrics::counter!("sp_prompt_tokens_cached_total").absolute(s.cached_tokens);
     }
+    metrics::counter!("sp_embedding_jobs_abandoned_total").absolute(sp_llm::abandoned_jobs());
     let cache = state.backends().cache.stats();
     let backend = state.backends().cache.backend();
     metrics::counter!("sp_cache_hits_total", "backend" => backend).absolute(cache.hits);

@@ -157,3 +157,24 @@ async fn five_hundred_concurrent_calls_add_up_exactly() {
         metrics.text
     );
 }
+
+/// One request may not hold the embedding worker for long (review finding M6): more than
+/// 65,536 tokens in all is refused before any is embedded, and metered as nothing.
+#[tokio::test]
+async fn an_embedding_request_past_the_token_cap_is_refused() {
+    let _gate = sp_tests::model_gate().await;
+    let api = crate::api().await;
+    let token = api.key(&["inference"], None).await;
+    let text = "many words to embed in one request ".repeat(12);
+    let body = json!({"input": vec![text; 2048]});
+    let refused = api
+        .call(Method::POST, "/v1/embeddings", Some(&token), Some(body))
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::BAD_REQUEST, "SP-VAL-001"),
+        "{}",
+        refused.text
+    );
+    assert!(refused.text.contains("65536 tokens"), "{}", refused.text);
+}

@@ -18,6 +18,8 @@ use crate::state::AppState;
 
 /// Most inputs one request may embed.
 const MAX_INPUTS: usize = 2048;
+/// Most tokens one request may embed, all inputs together.
+const MAX_TOKENS: usize = 65_536;
 
 /// One text or several.
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
@@ -85,6 +87,14 @@ pub async fn embeddings(
     let mut tokens = 0;
     for text in &texts {
         tokens += engine.count_tokens(text)?;
+        // One request may not hold the embedding worker for long (review finding M6).
+        if tokens > MAX_TOKENS {
+            return Err(Error::invalid_input(
+                "input",
+                format!("more than {MAX_TOKENS} tokens in one request: send fewer texts"),
+            )
+            .into());
+        }
     }
     let tokens = u32::try_from(tokens).unwrap_or(u32::MAX);
     let charge = Charge::begin(&state, &caller, MaxCost::embedding(tokens)).await?;
