@@ -105,7 +105,7 @@ async fn stopped_mid_run_resumes_the_remaining_steps(end: End, configure: &dyn F
     let (first, addr, log) = start(&mut sp_here());
     let _log = drain(log);
     let service = json!({"name": "steps", "version": "1.0.0", "base_url": url,
-        "tools": [{"name": "step", "input_schema": {"type": "object"}, "timeout_ms": 120000}]});
+        "tools": [{"name": "step", "input_schema": {"type": "object"}, "timeout_ms": 60000}]});
     let (status, body) = call(&addr, &token, "POST", "/v1/services", Some(service)).await;
     assert_eq!(status, 201, "{body}");
     let definition = json!({"name": "three-steps", "steps": [
