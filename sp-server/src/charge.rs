@@ -44,11 +44,8 @@ impl Charge {
         let model = state
             .engine()
             .map_or_else(|| "-".to_owned(), |engine| engine.info().id.clone());
-        let meter = state.opened_platform().map(|p| p.usage.clone());
-        let meter = match meter {
-            Some(meter) => Some(meter),
-            None => state.platform().await.ok().map(|p| p.usage.clone()),
-        };
+        // Opened once; a database that is down leaves the call unmetered, not refused.
+        let meter = state.platform().await.ok().map(|p| p.usage.clone());
         Charge {
             budget: None,
             meter,
