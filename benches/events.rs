@@ -92,7 +92,7 @@ async fn latency(label: &str, writer: &Arc<EventLog>, reader: &Arc<EventLog>) {
         let stored = writer.append(event("live", n)).await.expect("append");
         loop {
             let got = live.next().await.expect("live").expect("open");
-            if got.id == stored.id {
+            if got.id() == stored.id {
                 break;
             }
         }

@@ -26,6 +26,7 @@ fn config() -> EventsConfig {
         max_data_bytes: 4096,
         live_buffer: 1024,
         max_attempts: 3,
+        ..Default::default()
     }
 }
 
@@ -94,6 +95,10 @@ macro_rules! suite {
                 run(|f| Box::pin(groups::attempts_survive_a_restart(f))).await;
             }
             #[tokio::test]
+            async fn pages_stop_at_their_data_budget() {
+                run(|f| Box::pin(cases::pages_stop_at_their_data_budget(f))).await;
+            }
+            #[tokio::test]
             async fn live_subscribers_get_appends() {
                 run(|f| Box::pin(cases::live_subscribers_get_appends(f))).await;
             }
@@ -141,9 +146,9 @@ async fn postgres_fans_out_across_processes() {
         .expect("the other process hears of it")
         .expect("live")
         .expect("event");
-    assert_eq!(*got, appended);
+    assert_eq!(got.event().unwrap(), appended);
     let own = first_live.next().await.expect("live").expect("event");
-    assert_eq!(*own, appended);
+    assert_eq!(own.event().unwrap(), appended);
     let again =
         tokio::time::timeout(std::time::Duration::from_millis(500), first_live.next()).await;
     assert!(again.is_err(), "its own append reached it once, not twice");

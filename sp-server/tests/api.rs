@@ -17,6 +17,8 @@ mod documents;
 mod event_groups;
 #[path = "api/events.rs"]
 mod events;
+#[path = "api/events_live.rs"]
+mod events_live;
 #[path = "api/hub.rs"]
 mod hub;
 #[path = "api/mcp.rs"]

@@ -60,6 +60,12 @@ impl Config {
         for (key, value) in [
             ("events.max_data_bytes", self.events.max_data_bytes),
             ("events.live_buffer", self.events.live_buffer),
+            ("events.live_buffer_bytes", self.events.live_buffer_bytes),
+            (
+                "events.max_followers_per_key",
+                self.events.max_followers_per_key,
+            ),
+            ("events.max_followers", self.events.max_followers),
             ("events.max_attempts", self.events.max_attempts as usize),
             ("workflows.max_running", self.workflows.max_running as usize),
         ] {

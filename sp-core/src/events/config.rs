@@ -11,6 +11,13 @@ pub struct EventsConfig {
     /// Events a live subscriber may fall behind by before it is told to catch up from the
     /// log (it then replays from its last offset).
     pub live_buffer: usize,
+    /// Bytes of serialized events a live subscriber may fall behind by (each subscriber has
+    /// a buffer of its own; one that stops reading costs only this).
+    pub live_buffer_bytes: usize,
+    /// Live feeds (SSE and WebSocket followers) one key may hold open at once.
+    pub max_followers_per_key: usize,
+    /// Callers' live feeds one process holds open at once.
+    pub max_followers: usize,
     /// Deliveries of one event to a consumer group's handler before it goes to the
     /// dead-letter queue.
     pub max_attempts: u32,
@@ -21,6 +28,9 @@ impl Default for EventsConfig {
         EventsConfig {
             max_data_bytes: 256 * 1024,
             live_buffer: 4096,
+            live_buffer_bytes: 8 * 1024 * 1024,
+            max_followers_per_key: 16,
+            max_followers: 1024,
             max_attempts: 5,
         }
     }

@@ -2,6 +2,7 @@
 
 use std::sync::Arc;
 
+use super::fanout::{Fanout, Live};
 use super::{
     Event, EventBackend, EventQuery, EventsConfig, NewEvent, validate_event, validate_query,
 };
@@ -18,7 +19,7 @@ use crate::{Page, PageRequest};
 /// let log = EventLog::new(store, EventsConfig::default());
 /// let mut live = log.subscribe();
 /// let stored = log.append(NewEvent::new("orders", "order.placed", json!({"id": 7}))).await?;
-/// assert_eq!(live.next().await?.map(|e| e.offset), Some(stored.offset));
+/// assert_eq!(live.next().await?.map(|e| e.offset()), Some(stored.offset));
 /// let replay = EventQuery { stream: Some("orders".into()), from_offset: Some(1), ..Default::default() };
 /// let page = log.query(&replay, &Default::default()).await?;
 /// # let _ = page; Ok(()) }
@@ -26,17 +27,16 @@ use crate::{Page, PageRequest};
 pub struct EventLog {
     pub(super) store: Arc<dyn EventBackend>,
     pub(super) config: EventsConfig,
-    pub(super) live: tokio::sync::broadcast::Sender<Arc<Event>>,
+    pub(super) live: Arc<Fanout>,
 }
 
 impl EventLog {
     /// A log over `store`.
     pub fn new(store: Arc<dyn EventBackend>, config: EventsConfig) -> Self {
-        let (live, _) = tokio::sync::broadcast::channel(config.live_buffer.max(1));
         EventLog {
             store,
+            live: Fanout::new(&config),
             config,
-            live,
         }
     }
 
@@ -82,10 +82,7 @@ impl EventLog {
     /// Hands events to this process's live subscribers (the log does it for its own appends;
     /// a cross-process feed calls it for events appended elsewhere).
     pub fn publish(&self, events: &[Event]) {
-        for event in events {
-            // No subscriber is not an error.
-            let _ = self.live.send(Arc::new(event.clone()));
-        }
+        self.live.publish(events);
     }
 
     /// Events matching `query`. A named stream must exist (`SP-EVT-002`); a replay's
@@ -113,33 +110,23 @@ impl EventLog {
         self.store.query(query, page).await
     }
 
-    /// Events appended from now on, as they come.
+    /// Every event appended from now on, as they come (for the platform's own use: not
+    /// counted against the follower caps).
     pub fn subscribe(&self) -> Live {
-        Live {
-            receiver: self.live.subscribe(),
-        }
+        self.live.subscribe_all()
     }
-}
 
-/// A live feed of appended events.
-pub struct Live {
-    receiver: tokio::sync::broadcast::Receiver<Arc<Event>>,
-}
+    /// The events `query` selects from now on, for `owner` (a key id): at most
+    /// `events.max_followers_per_key` such feeds per owner and `events.max_followers` in the
+    /// process (`SP-AUTH-003` past either). Each is buffered on its own, up to
+    /// `events.live_buffer` events and `events.live_buffer_bytes` bytes.
+    pub fn follow(&self, query: EventQuery, owner: &str) -> Result<Live> {
+        self.live.subscribe(Some(query), Some(owner.to_string()))
+    }
 
-impl Live {
-    /// The next event; `None` when the log is gone. A subscriber more than
-    /// `events.live_buffer` events behind gets `SP-GEN-002` naming how many it missed: it
-    /// should replay them from the log and subscribe again.
-    pub async fn next(&mut self) -> Result<Option<Arc<Event>>> {
-        use tokio::sync::broadcast::error::RecvError;
-        match self.receiver.recv().await {
-            Ok(event) => Ok(Some(event)),
-            Err(RecvError::Closed) => Ok(None),
-            Err(RecvError::Lagged(missed)) => Err(Error::unavailable(
-                "events",
-                format!("the live feed fell {missed} events behind; replay them from the log"),
-            )),
-        }
+    /// Live feeds open now (the platform's and callers').
+    pub fn followers(&self) -> usize {
+        self.live.subscribers()
     }
 }
 

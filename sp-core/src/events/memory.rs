@@ -147,24 +147,29 @@ impl EventStore for MemoryEventStore {
         // Within a stream pages are keyed by offset, across streams by the global order.
         let by_offset = query.stream.is_some();
         let after: Option<i64> = page.cursor.as_ref().map(|c| c.decode()).transpose()?;
-        let keyed: Vec<(i64, Event)> = self
-            .state()
-            .events
-            .iter()
-            .enumerate()
-            .filter(|(_, event)| selects(query, event))
-            .map(|(index, event)| {
-                let key = if by_offset {
-                    i64::try_from(event.offset).unwrap_or(i64::MAX)
-                } else {
-                    i64::try_from(index + 1).unwrap_or(i64::MAX)
-                };
-                (key, event.clone())
-            })
-            .filter(|(key, _)| after.is_none_or(|a| *key > a))
-            .take(page.limit as usize + 1)
-            .collect();
-        let page = Page::from_rows(keyed, page.limit, |(key, _)| *key)?;
+        let mut bytes = super::PageBytes::default();
+        let state = self.state();
+        let mut keyed: Vec<(i64, Event)> = Vec::new();
+        for (index, event) in state.events.iter().enumerate() {
+            if !selects(query, event) {
+                continue;
+            }
+            let key = if by_offset {
+                i64::try_from(event.offset).unwrap_or(i64::MAX)
+            } else {
+                i64::try_from(index + 1).unwrap_or(i64::MAX)
+            };
+            if after.is_some_and(|a| key <= a) {
+                continue;
+            }
+            keyed.push((key, event.clone()));
+            let size = serde_json::to_string(&event.data).map_or(0, |text| text.len());
+            if !bytes.take(size) || keyed.len() > page.limit as usize {
+                break;
+            }
+        }
+        drop(state);
+        let page = Page::from_rows(keyed, bytes.limit(page.limit), |(key, _)| *key)?;
         Ok(Page {
             items: page.items.into_iter().map(|(_, event)| event).collect(),
             next_cursor: page.next_cursor,

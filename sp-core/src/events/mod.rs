@@ -7,6 +7,7 @@
 
 mod config;
 mod consume;
+mod fanout;
 mod groups;
 mod log;
 mod memory;
@@ -17,12 +18,13 @@ mod validate;
 
 pub use config::EventsConfig;
 pub use consume::Delivered;
+pub use fanout::{Live, LiveEvent};
 pub use groups::{DeadLetter, Group, GroupStart, GroupStore, NewGroup};
-pub use log::{EventLog, Live};
+pub use log::EventLog;
 pub use memory::MemoryEventStore;
 pub(crate) use origin::Recorder;
 pub use origin::{Origin, platform_event};
-pub use store::{EventBackend, EventStore};
+pub use store::{EventBackend, EventStore, MAX_PAGE_DATA_BYTES, PageBytes};
 pub use types::{Event, EventQuery, NewEvent};
 pub use validate::{
     PLATFORM_SOURCE, PLATFORM_STREAMS, refuse_platform_forgery, stream_name, validate_event,

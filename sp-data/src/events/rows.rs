@@ -22,9 +22,17 @@ pub(crate) struct EventRow {
     correlation_id: Option<String>,
     schema_version: i32,
     data: serde_json::Value,
+    /// The size of `data` as text (selected by queries only, to bound their pages).
+    #[sqlx(default)]
+    data_bytes: i64,
 }
 
 impl EventRow {
+    /// The size of its `data` as text, as the database measured it (0 where not selected).
+    pub(crate) fn data_bytes(&self) -> usize {
+        usize::try_from(self.data_bytes).unwrap_or(0)
+    }
+
     pub(crate) fn into_event(self) -> Result<Event> {
         Ok(Event {
             specversion: "1.0".into(),
@@ -44,13 +52,9 @@ impl EventRow {
     }
 }
 
-/// A page from up to `limit + 1` rows, continued after the last kept row's order key (its
+/// A page of `limit` from up to `limit + 1` rows, continued after the last kept row's order key (its
 /// offset within a stream, its append sequence otherwise).
-pub(crate) fn page_of(
-    rows: Vec<EventRow>,
-    query: &EventQuery,
-    page: &PageRequest,
-) -> Result<Page<Event>> {
+pub(crate) fn page_of(rows: Vec<EventRow>, query: &EventQuery, limit: u32) -> Result<Page<Event>> {
     let by_offset = query.stream.is_some();
     let keyed: Vec<(i64, Event)> = rows
         .into_iter()
@@ -59,7 +63,7 @@ pub(crate) fn page_of(
             Ok((key, row.into_event()?))
         })
         .collect::<Result<_>>()?;
-    let page = Page::from_rows(keyed, page.limit, |(key, _)| *key)?;
+    let page = Page::from_rows(keyed, limit, |(key, _)| *key)?;
     Ok(Page {
         items: page.items.into_iter().map(|(_, event)| event).collect(),
         next_cursor: page.next_cursor,
@@ -79,7 +83,10 @@ where
     for<'a> i64: Encode<'a, DB> + Type<DB>,
     for<'a> DbTime: Encode<'a, DB> + Type<DB>,
 {
-    let mut select = QueryBuilder::new(format!("SELECT {COLUMNS} FROM events WHERE namespace = "));
+    let mut select = QueryBuilder::new(format!(
+        "SELECT {COLUMNS}, CAST(LENGTH(CAST(data AS TEXT)) AS BIGINT) AS data_bytes \
+         FROM events WHERE namespace = "
+    ));
     select.push_bind(query.namespace.as_str().to_owned());
     for (condition, value) in [
         (" AND stream = ", &query.stream),

@@ -2,7 +2,7 @@
 //! [`event_store!`]; appends differ (PostgreSQL notifies other processes) and stay with each.
 
 use async_trait::async_trait;
-use sp_core::events::{Event, EventQuery, EventStore, NewEvent};
+use sp_core::events::{Event, EventQuery, EventStore, NewEvent, PageBytes};
 use sp_core::knowledge::Namespace;
 use sp_core::{Error, Page, PageRequest, Result};
 
@@ -20,13 +20,21 @@ macro_rules! event_store {
             }
 
             async fn query(&self, query: &EventQuery, page: &PageRequest) -> Result<Page<Event>> {
+                use futures::TryStreamExt as _;
                 let mut select = select_events::<$db>(query, page)?;
-                let rows = select
-                    .build_query_as::<EventRow>()
-                    .fetch_all(self.pool())
-                    .await
-                    .map_err(<$db as Dialect>::error)?;
-                page_of(rows, query, page)
+                let mut fetched = select.build_query_as::<EventRow>().fetch(self.pool());
+                // Rows are decoded as they come and reading stops once the page's data is
+                // full (review finding H7), not after every row is in memory.
+                let mut bytes = PageBytes::default();
+                let mut rows = Vec::new();
+                while let Some(row) = fetched.try_next().await.map_err(<$db as Dialect>::error)? {
+                    let more = bytes.take(row.data_bytes());
+                    rows.push(row);
+                    if !more {
+                        break;
+                    }
+                }
+                page_of(rows, query, bytes.limit(page.limit))
             }
 
             async fn head(&self, namespace: &Namespace, stream: &str) -> Result<Option<u64>> {

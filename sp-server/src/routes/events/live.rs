@@ -2,6 +2,8 @@
 //! events as they are appended — over server-sent events or a WebSocket.
 
 use std::convert::Infallible;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use axum::extract::State;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
@@ -12,7 +14,7 @@ use axum::response::{IntoResponse, Response};
 use futures::{Stream, StreamExt as _};
 use sp_core::PageRequest;
 use sp_core::auth::Scope;
-use sp_core::events::{Event, EventLog, EventQuery};
+use sp_core::events::{Event, EventLog, EventQuery, LiveEvent};
 
 use super::{EventParams, log};
 use crate::error::ApiError;
@@ -23,20 +25,80 @@ use crate::state::AppState;
 /// The largest message a WebSocket client may send (it is read only to notice a close).
 const MAX_CLIENT_MESSAGE: usize = 4096;
 
+/// Events a replay reads from the log at a time (pages are also bounded in bytes by the
+/// store): what a replay holds in memory, however long the stream.
+const REPLAY_PAGE: u32 = 100;
+
 /// One item of a live feed.
 enum Followed {
-    Event(std::sync::Arc<Event>),
-    /// The client fell behind the live buffer; the feed ends after this.
+    Event(Arc<LiveEvent>),
+    /// The client fell behind its live buffer; the feed ends after this.
     Lagged(String),
+    /// Reading the replay failed; the feed ends after this.
+    Failed(String),
 }
 
-/// Replays `query` from its `from_offset` (if any), then follows the log. The subscription
-/// starts before the replay is read, and replayed offsets are skipped live: no gap, no repeat.
-async fn follow(
-    log: std::sync::Arc<EventLog>,
+/// Where a replay stands: the next page to read, and the last offset it sent.
+struct Replay {
+    log: Arc<EventLog>,
     query: EventQuery,
-) -> Result<impl Stream<Item = Followed>, ApiError> {
-    let feed = log.subscribe();
+    next: Option<PageRequest>,
+    through: Arc<AtomicU64>,
+}
+
+impl Replay {
+    fn after(cursor: Option<sp_core::Cursor>) -> sp_core::Result<Option<PageRequest>> {
+        cursor
+            .map(|c| PageRequest::new(Some(REPLAY_PAGE), Some(c.as_str().into())))
+            .transpose()
+    }
+
+    /// The next page as feed items; an error is the last item.
+    async fn page(mut self) -> Option<(Vec<Followed>, Self)> {
+        let page = self.next.take()?;
+        let got = match self.log.query(&self.query, &page).await {
+            Ok(got) => got,
+            Err(err) => return Some((vec![Followed::Failed(err.to_string())], self)),
+        };
+        match Self::after(got.next_cursor) {
+            Ok(next) => self.next = next,
+            Err(err) => return Some((vec![Followed::Failed(err.to_string())], self)),
+        }
+        Some((self.items(&got.items), self))
+    }
+
+    fn items(&self, events: &[Event]) -> Vec<Followed> {
+        if let Some(last) = events.last() {
+            self.through.store(last.offset, Ordering::Release);
+        }
+        events
+            .iter()
+            .map(|e| Followed::Event(Arc::new(LiveEvent::from(e))))
+            .collect()
+    }
+}
+
+/// Replays `query` from its `from_offset` (if any) a page at a time, then follows the log.
+/// The subscription starts before the replay is read, and replayed offsets are skipped live:
+/// no gap, no repeat. The first page is read before answering, so a bad offset is an HTTP
+/// error; a client that replays slowly while much is appended lags and resumes. The feed
+/// ends after a `Lagged` or `Failed` item.
+async fn follow(
+    log: Arc<EventLog>,
+    query: EventQuery,
+    owner: &str,
+) -> Result<impl Stream<Item = Followed> + use<>, ApiError> {
+    let feed = log.follow(query.clone(), owner).map_err(|err| match err {
+        sp_core::Error::RateLimited { .. } => ApiError::new(
+            sp_core::ErrorCode::RateLimited,
+            format!(
+                "this key already holds {} live feeds (events.max_followers_per_key), \
+                 or the server its most (events.max_followers); close one first",
+                log.config().max_followers_per_key
+            ),
+        ),
+        other => other.into(),
+    })?;
     if let (Some(stream), None) = (&query.stream, query.from_offset) {
         // Following a stream that never had an event is a mistake more often than a wait.
         if log.store().head(&query.namespace, stream).await?.is_none() {
@@ -46,34 +108,34 @@ async fn follow(
             .into());
         }
     }
-    let mut replayed = Vec::new();
+    let through = Arc::new(AtomicU64::new(0));
+    let mut replay = Replay {
+        log: log.clone(),
+        query: query.clone(),
+        next: None,
+        through: through.clone(),
+    };
+    let mut first = Vec::new();
     if query.from_offset.is_some() {
-        let mut page = PageRequest::new(Some(1000), None)?;
-        loop {
-            let got = log.query(&query, &page).await?;
-            replayed.extend(got.items);
-            match got.next_cursor {
-                Some(cursor) => page = PageRequest::new(Some(1000), Some(cursor.as_str().into()))?,
-                None => break,
-            }
-        }
+        let got = log
+            .query(&query, &PageRequest::new(Some(REPLAY_PAGE), None)?)
+            .await?;
+        replay.next = Replay::after(got.next_cursor)?;
+        first = replay.items(&got.items);
     }
-    let replayed_through = replayed.last().map(|e| e.offset);
-    let history = futures::stream::iter(
-        replayed
-            .into_iter()
-            .map(|e| Followed::Event(std::sync::Arc::new(e))),
-    );
+    let rest = futures::stream::unfold(replay, Replay::page)
+        .map(futures::stream::iter)
+        .flatten();
+    let by_offset = query.stream.is_some();
     let live = futures::stream::unfold(Some(feed), move |feed| {
-        let query = query.clone();
+        let through = through.clone();
         async move {
             let mut feed = feed?;
             loop {
                 match feed.next().await {
                     Ok(Some(event)) => {
-                        let seen = query.stream.is_some()
-                            && replayed_through.is_some_and(|through| event.offset <= through);
-                        if query.matches(&event) && !seen {
+                        let seen = by_offset && event.offset() <= through.load(Ordering::Acquire);
+                        if !seen {
                             return Some((Followed::Event(event), Some(feed)));
                         }
                     }
@@ -83,7 +145,16 @@ async fn follow(
             }
         }
     });
-    Ok(history.chain(live))
+    Ok(futures::stream::iter(first)
+        .chain(rest)
+        .chain(live)
+        .scan(false, |ended, item| {
+            let item = (!*ended).then(|| {
+                *ended = !matches!(item, Followed::Event(_));
+                item
+            });
+            std::future::ready(item)
+        }))
 }
 
 /// The query of a live request; a `Last-Event-ID` header resumes a stream after that offset.
@@ -110,7 +181,9 @@ fn live_query(
 /// Follow the log live over server-sent events (each `data` one event, `id` its offset). With
 /// `stream`, a reconnecting client's `Last-Event-ID` (or `from_offset`) first replays what it
 /// missed, then goes on live, with no gap and no repeat. A client too slow to keep up gets an
-/// `event: lagged` and the stream ends: reconnect with `Last-Event-ID`.
+/// `event: lagged` and the stream ends: reconnect with `Last-Event-ID` (a replay that fails
+/// midway ends with `event: error`). A key may hold `events.max_followers_per_key` feeds at
+/// once (16; then `SP-AUTH-003`).
 #[utoipa::path(get, path = "/v1/events/live", operation_id = "follow_events", tag = "events",
     params(EventParams),
     responses((status = 200, description = "text/event-stream of events", content_type = "text/event-stream", body = String), GatewayErrors),
@@ -123,13 +196,14 @@ pub(super) async fn sse(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Events)?;
     let query = live_query(params, &caller, &headers)?;
-    let feed = follow(log(&state).await?, query).await?;
+    let feed = follow(log(&state).await?, query, &caller.0.key_id).await?;
     let events = feed.map(|item| {
         Ok::<_, Infallible>(match item {
             Followed::Event(event) => SseEvent::default()
-                .id(event.offset.to_string())
-                .data(serde_json::to_string(&event).unwrap_or_default()),
+                .id(event.offset().to_string())
+                .data(event.json()),
             Followed::Lagged(reason) => SseEvent::default().event("lagged").data(reason),
+            Followed::Failed(reason) => SseEvent::default().event("error").data(reason),
         })
     });
     Ok(Sse::new(events)
@@ -161,7 +235,7 @@ pub(super) async fn websocket(
         )
     })?;
     // Refusals (unknown stream, bad offset) answer before the upgrade, as HTTP errors.
-    let feed = follow(log(&state).await?, query).await?;
+    let feed = follow(log(&state).await?, query, &caller.0.key_id).await?;
     // The client only ever closes: a message of its own is never more than a close frame
     // (review finding M10: tungstenite's default buffers up to 64 MiB per message).
     Ok(upgrade
@@ -178,13 +252,17 @@ async fn forward(
         tokio::select! {
             item = feed.next() => match item {
                 Some(Followed::Event(event)) => {
-                    let text = serde_json::to_string(&event).unwrap_or_default();
-                    if socket.send(Message::Text(text.into())).await.is_err() {
+                    if socket.send(Message::Text(event.json().into())).await.is_err() {
                         return;
                     }
                 }
                 Some(Followed::Lagged(reason)) => {
                     let frame = axum::extract::ws::CloseFrame { code: 4000, reason: reason.into() };
+                    let _ = socket.send(Message::Close(Some(frame))).await;
+                    return;
+                }
+                Some(Followed::Failed(reason)) => {
+                    let frame = axum::extract::ws::CloseFrame { code: 1011, reason: reason.into() };
                     let _ = socket.send(Message::Close(Some(frame))).await;
                     return;
                 }
