@@ -12,7 +12,7 @@ use sp_core::knowledge::{
 };
 use sp_core::tenants::TenantStore;
 use sp_core::usage::UsageMeter;
-use sp_core::workflows::{PlatformActions, Workflows};
+use sp_core::workflows::{PlatformActions, TenantCharger, Workflows};
 use sp_core::{ChatModel, Config, Embedder, Error, Result, Tokenizer};
 use sp_data::{Backends, Stores};
 
@@ -142,6 +142,14 @@ impl PlatformBuilder {
     /// services. A knowledge store made with another embedder's width is refused with a
     /// `Config` error that says what to do.
     pub async fn build(self) -> Result<Platform> {
+        // The id workflow model steps are metered under (the server's requests use the same).
+        #[cfg(feature = "llm")]
+        let model_id = self
+            .engine
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), |engine| engine.info().id.clone());
+        #[cfg(not(feature = "llm"))]
+        let model_id = "-".to_owned();
         #[cfg(feature = "llm")]
         let (chat, embedding) = self.model_parts()?;
         #[cfg(not(feature = "llm"))]
@@ -191,14 +199,27 @@ impl PlatformBuilder {
             Hub::new(stores.registry.clone(), transport, config.hub.clone())
                 .with_events(events.clone()),
         );
-        let actions = Arc::new(PlatformActions::new(hub.clone(), knowledge.clone(), chat));
+        let usage = UsageMeter::new(stores.usage.clone());
+        let tenants: Arc<dyn TenantStore> = Arc::new(sp_data::CachedTenantStore::new(
+            stores.tenants.clone(),
+            KEY_LOOKUP_TTL,
+        ));
+        let charger = TenantCharger::new(
+            backends.rate_limiter.clone(),
+            tenants.clone(),
+            usage.clone(),
+            model_id,
+        );
+        let actions = Arc::new(
+            PlatformActions::new(hub.clone(), knowledge.clone(), chat)
+                .with_charger(Arc::new(charger)),
+        );
         let workflows = Arc::new(Workflows::new(
             stores.workflows.clone(),
             events.clone(),
             actions,
             config.workflows.clone(),
         ));
-        let usage = UsageMeter::new(stores.usage.clone());
         if self.background {
             usage.spawn_flusher(USAGE_FLUSH_EVERY);
             hub.clone().spawn_health_checks();
@@ -213,10 +234,6 @@ impl PlatformBuilder {
         }
         let keys: Arc<dyn KeyStore> = Arc::new(sp_data::CachedKeyStore::new(
             stores.keys.clone(),
-            KEY_LOOKUP_TTL,
-        ));
-        let tenants: Arc<dyn TenantStore> = Arc::new(sp_data::CachedTenantStore::new(
-            stores.tenants.clone(),
             KEY_LOOKUP_TTL,
         ));
         Ok(Platform {

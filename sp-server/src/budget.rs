@@ -5,10 +5,7 @@
 //! client that leaves mid-stream is charged for what was generated up to then (the
 //! reservation is settled when the stream is dropped). Review finding M1.
 
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU32, Ordering};
-
-use sp_core::auth::{Quota, RateLimiter};
+use sp_core::auth::{Quota, TokenBucket, TokenReservation};
 use sp_core::{Error, Tokenizer as _};
 
 use crate::error::ApiError;
@@ -41,23 +38,10 @@ impl MaxCost {
     }
 }
 
-/// One budget a call is under: a rate-limiter key and its quota.
-struct Bucket {
-    key: String,
-    quota: Quota,
-}
-
 /// A reservation on a caller's budgets, settled once: by [`Reservation::settle`], or when
 /// dropped (a stream whose client left), on the prompt and the tokens
 /// [`Reservation::count`]ed so far.
-pub struct Reservation {
-    limiter: Arc<dyn RateLimiter>,
-    buckets: Vec<Bucket>,
-    prompt: u32,
-    reserved: u32,
-    used: Arc<AtomicU32>,
-    open: bool,
-}
+pub struct Reservation(Option<TokenReservation>);
 
 impl Reservation {
     /// Reserves `cost` on every budget of the caller (its own or `auth.default_token_limit`,
@@ -74,22 +58,12 @@ impl Reservation {
             .token_limit
             .or(state.config().auth.default_token_limit)
         {
-            buckets.push(Bucket {
-                key: format!("tokens:{}", principal.key_id),
-                quota,
-            });
+            buckets.push(TokenBucket::key(&principal.key_id, quota));
         }
         for quota in &principal.tenant_quotas.token_limits {
-            buckets.push(Bucket {
-                key: format!(
-                    "tenant-tokens:{}:{}",
-                    principal.tenant,
-                    quota.period.as_secs()
-                ),
-                quota: *quota,
-            });
+            buckets.push(TokenBucket::tenant(&principal.tenant, *quota));
         }
-        let Some(smallest) = buckets.iter().map(|b| b.quota).min_by_key(|q| q.count) else {
+        let Some(smallest) = buckets.iter().map(|b| b.quota()).min_by_key(|q| q.count) else {
             return Ok(None);
         };
         let choices = cost.choices.max(1);
@@ -108,70 +82,36 @@ impl Reservation {
             .saturating_add(cost.prompt)
             .min(smallest.count);
         let limiter = state.backends().rate_limiter.clone();
-        for (taken, bucket) in buckets.iter().enumerate() {
-            let decision = limiter
-                .spend(&bucket.key, &bucket.quota, reserved, false)
-                .await;
-            if !decision.allowed {
-                // Give back what the budgets before this one already reserved.
-                for before in &buckets[..taken] {
-                    limiter.refund(&before.key, &before.quota, reserved).await;
-                }
+        match TokenReservation::reserve(limiter, buckets, cost.prompt, reserved).await {
+            Ok(reservation) => Ok(Some(Reservation(Some(reservation)))),
+            Err(refused) => {
                 metrics::counter!("sp_token_budget_refused_total").increment(1);
-                return Err(decision.refusal().into());
+                Err(refused.into())
             }
         }
-        Ok(Some(Reservation {
-            limiter,
-            buckets,
-            prompt: cost.prompt,
-            reserved,
-            used: Arc::default(),
-            open: true,
-        }))
     }
 
     /// Counts `tokens` generated so far (what a drop settles on, with the prompt).
     pub fn count(&self, tokens: u32) {
-        self.used.fetch_add(tokens, Ordering::Relaxed);
+        if let Some(reservation) = &self.0 {
+            reservation.count(tokens);
+        }
     }
 
     /// Settles on `used` tokens (prompt and completion): the unused part goes back; more than
     /// reserved is charged.
     pub async fn settle(mut self, used: u32) {
-        self.open = false;
-        let buckets = std::mem::take(&mut self.buckets);
-        settle(self.limiter.clone(), buckets, self.reserved, used).await;
+        if let Some(reservation) = self.0.take() {
+            reservation.settle(used).await;
+        }
     }
 }
 
 impl Drop for Reservation {
     fn drop(&mut self) {
-        if !self.open {
-            return;
-        }
-        let used = self
-            .used
-            .load(Ordering::Relaxed)
-            .saturating_add(self.prompt);
-        let (limiter, buckets) = (self.limiter.clone(), std::mem::take(&mut self.buckets));
-        metrics::counter!("sp_token_budget_dropped_total").increment(1);
-        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(settle(limiter, buckets, self.reserved, used));
-        }
-    }
-}
-
-async fn settle(limiter: Arc<dyn RateLimiter>, buckets: Vec<Bucket>, reserved: u32, used: u32) {
-    for bucket in &buckets {
-        if used < reserved {
-            limiter
-                .refund(&bucket.key, &bucket.quota, reserved - used)
-                .await;
-        } else if used > reserved {
-            limiter
-                .spend(&bucket.key, &bucket.quota, used - reserved, true)
-                .await;
+        // The reservation settles itself on what it counted; this only counts the drop.
+        if self.0.is_some() {
+            metrics::counter!("sp_token_budget_dropped_total").increment(1);
         }
     }
 }

@@ -26,6 +26,8 @@ pub struct Charge {
     key: UsageKey,
     /// Completion tokens sent so far (what a dropped stream is recorded with).
     streamed: AtomicU32,
+    /// Model calls made for this one before it (a context's compaction), settled with it.
+    before: Mutex<Usage>,
     open: bool,
 }
 
@@ -51,8 +53,28 @@ impl Charge {
             meter,
             key: UsageKey::today(caller.0.tenant.clone(), caller.0.key_id.clone(), model),
             streamed: AtomicU32::new(0),
+            before: Mutex::default(),
             open: true,
         }
+    }
+
+    /// Adds what model calls made on this call's behalf used (a compaction before a context
+    /// reply): settled with it, and charged even when the client leaves.
+    pub fn add(&self, usage: Usage) {
+        *self
+            .before
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner) += usage;
+        if let Some(budget) = &self.budget {
+            budget.count(usage.prompt_tokens.saturating_add(usage.completion_tokens));
+        }
+    }
+
+    fn before(&self) -> Usage {
+        *self
+            .before
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Counts `tokens` generated and sent so far.
@@ -64,8 +86,9 @@ impl Charge {
     }
 
     /// Settles on what the call used.
-    pub async fn settle(mut self, usage: Usage) {
+    pub async fn settle(mut self, mut usage: Usage) {
         self.open = false;
+        usage += self.before();
         let mut counts = UsageCounts::call(
             u64::from(usage.prompt_tokens),
             u64::from(usage.completion_tokens),
@@ -100,8 +123,13 @@ impl Charge {
 impl Drop for Charge {
     fn drop(&mut self) {
         if self.open {
-            let mut counts =
-                UsageCounts::call(0, u64::from(self.streamed.load(Ordering::Relaxed)), 0);
+            let before = self.before();
+            let streamed = self.streamed.load(Ordering::Relaxed);
+            let mut counts = UsageCounts::call(
+                u64::from(before.prompt_tokens),
+                u64::from(before.completion_tokens.saturating_add(streamed)),
+                0,
+            );
             counts.errors = 1;
             self.record(counts);
         }

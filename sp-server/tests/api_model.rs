@@ -3,6 +3,8 @@
 #[path = "support/api.rs"]
 mod support;
 
+#[path = "api_model/background.rs"]
+mod background;
 #[path = "api_model/budget.rs"]
 mod budget;
 #[path = "api_model/shape.rs"]

@@ -6,6 +6,7 @@
 mod admin;
 mod audit;
 mod bootstrap;
+mod budget;
 mod gcra;
 mod keys;
 mod memory;
@@ -17,6 +18,7 @@ pub use audit::{AuditEntry, AuditFilter, AuditStore, spawn_audit_retention};
 pub use bootstrap::{
     ADMIN_KEY_ID, admin_session_subject, is_admin_session, is_current_admin_session,
 };
+pub use budget::{TokenBucket, TokenReservation};
 pub use gcra::{
     Decision, LocalRateLimiter, RateLimiter, gcra_decide, gcra_refund, gcra_spend, now_nanos,
 };

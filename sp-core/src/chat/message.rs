@@ -205,6 +205,24 @@ pub struct Usage {
     pub cached_tokens: u32,
 }
 
+impl std::ops::AddAssign for Usage {
+    /// Sums two accounts (saturating), e.g. a reply and the compaction before it.
+    ///
+    /// ```
+    /// use sp_core::chat::Usage;
+    /// let mut total = Usage { prompt_tokens: 10, completion_tokens: 5, cached_tokens: 2 };
+    /// total += Usage { prompt_tokens: 1, completion_tokens: 1, cached_tokens: 0 };
+    /// assert_eq!((total.prompt_tokens, total.completion_tokens, total.cached_tokens), (11, 6, 2));
+    /// ```
+    fn add_assign(&mut self, other: Usage) {
+        self.prompt_tokens = self.prompt_tokens.saturating_add(other.prompt_tokens);
+        self.completion_tokens = self
+            .completion_tokens
+            .saturating_add(other.completion_tokens);
+        self.cached_tokens = self.cached_tokens.saturating_add(other.cached_tokens);
+    }
+}
+
 /// A finished generation.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Completion {

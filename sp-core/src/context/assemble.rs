@@ -90,6 +90,9 @@ pub struct AssembledPrompt {
     pub retrieved: Vec<SearchHit>,
     /// The `seq` the summary covers through, when one is in the prompt.
     pub summary_through: Option<u64>,
+    /// What compacting older turns for this prompt cost in model calls (zero when none ran):
+    /// a server charges it to the turn with the reply.
+    pub compaction: crate::chat::Usage,
 }
 
 /// What the planner decided.
@@ -193,6 +196,7 @@ pub fn plan(
         stable_messages,
         retrieved,
         summary_through: summary.and_then(|s| s.covers_through),
+        compaction: crate::chat::Usage::default(),
     }))
 }
 

@@ -1,6 +1,6 @@
 //! Compaction: older turns folded into a summary written by the model.
 
-use crate::chat::{ChatMessage, Role, Sampling};
+use crate::chat::{ChatMessage, Role, Sampling, Usage};
 use crate::error::{Error, Result};
 use crate::model::{ChatModel, Tokenizer};
 
@@ -11,7 +11,8 @@ summary so it also covers the new turns. Keep names, facts, numbers, decisions a
 tasks; drop greetings and repetition. Answer with the summary only.";
 
 /// Folds `turns` into `previous` (the current summary, if any) through `model`, a batch at
-/// a time so that no summarisation prompt exceeds `window` tokens. Returns the new summary.
+/// a time so that no summarisation prompt exceeds `window` tokens. Returns the new summary
+/// and what the model calls used (charged to the turn that needed the compaction).
 pub(crate) async fn summarise(
     model: &dyn ChatModel,
     tokenizer: &dyn Tokenizer,
@@ -19,7 +20,8 @@ pub(crate) async fn summarise(
     turns: &[Message],
     window: usize,
     summary_tokens: usize,
-) -> Result<String> {
+) -> Result<(String, Usage)> {
+    let mut used = Usage::default();
     let fixed = tokenizer.count_tokens(INSTRUCTIONS)?
         + tokenizer.message_overhead(Role::System)
         + tokenizer.message_overhead(Role::User)
@@ -41,7 +43,7 @@ pub(crate) async fn summarise(
         let line_tokens = tokenizer.count_tokens(&line)?;
         let room = window.saturating_sub(fixed + tokenizer.count_tokens(&summary)?);
         if !batch.is_empty() && batch_tokens + line_tokens > room {
-            summary = fold(model, &summary, &batch, summary_tokens).await?;
+            summary = fold(model, &summary, &batch, summary_tokens, &mut used).await?;
             batch.clear();
             batch_tokens = 0;
         }
@@ -56,9 +58,9 @@ pub(crate) async fn summarise(
         }
     }
     if !batch.is_empty() {
-        summary = fold(model, &summary, &batch, summary_tokens).await?;
+        summary = fold(model, &summary, &batch, summary_tokens, &mut used).await?;
     }
-    Ok(summary)
+    Ok((summary, used))
 }
 
 async fn fold(
@@ -66,6 +68,7 @@ async fn fold(
     summary: &str,
     batch: &str,
     summary_tokens: usize,
+    used: &mut Usage,
 ) -> Result<String> {
     let user = if summary.is_empty() {
         format!("New turns:\n{batch}")
@@ -83,6 +86,7 @@ async fn fold(
             &sampling,
         )
         .await?;
+    *used += completion.usage;
     let text = completion.text.trim();
     // A model that says nothing must not erase what the summary held.
     Ok(if text.is_empty() {

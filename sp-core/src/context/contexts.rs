@@ -332,6 +332,7 @@ impl Contexts {
         };
         // A summary may take at most a quarter of the prompt, so it never crowds out the turns.
         let summary_tokens = self.config.summary_tokens.min(budget.prompt_tokens() / 4);
+        let mut compaction = crate::chat::Usage::default();
         for _ in 0..=MAX_COMPACTIONS {
             let input = AssemblyInput {
                 system_prompt: context.system_prompt.as_deref(),
@@ -340,9 +341,15 @@ impl Contexts {
                 retrieved: &retrieved,
             };
             match plan(&input, &budget, summary_tokens, self.tokenizer.as_ref())? {
-                Plan::Fits(prompt) => return Ok(prompt),
+                Plan::Fits(prompt) => {
+                    return Ok(AssembledPrompt {
+                        compaction,
+                        ..prompt
+                    });
+                }
                 Plan::Compact { fold } => {
-                    self.compact(namespace, id, &live, fold, &budget, summary_tokens)
+                    compaction += self
+                        .compact(namespace, id, &live, fold, &budget, summary_tokens)
                         .await?;
                     live = load().await?;
                 }
@@ -359,7 +366,7 @@ impl Contexts {
         fold: std::ops::Range<usize>,
         budget: &Budget,
         summary_tokens: usize,
-    ) -> Result<()> {
+    ) -> Result<crate::chat::Usage> {
         let Some(model) = &self.model else {
             let kept: usize = live.iter().map(|m| m.token_count as usize).sum();
             return Err(Error::ContextLengthExceeded {
@@ -373,7 +380,7 @@ impl Contexts {
             .filter(|m| m.kind == MessageKind::Summary)
             .map(|m| m.content.as_str());
         let folded = &live[fold];
-        let summary = summarise(
+        let (summary, used) = summarise(
             model.as_ref(),
             self.tokenizer.as_ref(),
             previous,
@@ -400,7 +407,7 @@ impl Contexts {
                 },
             )
             .await?;
-        Ok(())
+        Ok(used)
     }
 
     /// Checks a turn, assembles its prompt (as if `user` were appended) and appends `user`:

@@ -60,6 +60,14 @@ impl UsageCounts {
         }
     }
 
+    /// One call that failed or was refused, having used nothing.
+    pub fn failed() -> Self {
+        UsageCounts {
+            errors: 1,
+            ..UsageCounts::call(0, 0, 0)
+        }
+    }
+
     /// Adds `other` (saturating: a counter never wraps).
     pub fn add(&mut self, other: &UsageCounts) {
         self.requests = self.requests.saturating_add(other.requests);

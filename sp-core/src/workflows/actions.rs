@@ -6,6 +6,7 @@ use std::sync::Arc;
 use async_trait::async_trait;
 use serde_json::{Value, json};
 
+use super::charge::ModelStepCharger;
 use super::types::{Action, Step};
 use crate::chat::{ChatMessage, Sampling};
 use crate::error::{Error, Result};
@@ -47,6 +48,7 @@ pub struct PlatformActions {
     hub: Arc<Hub>,
     knowledge: Arc<KnowledgeBase>,
     model: Option<Arc<dyn ChatModel>>,
+    charger: Option<Arc<dyn ModelStepCharger>>,
 }
 
 impl PlatformActions {
@@ -60,7 +62,15 @@ impl PlatformActions {
             hub,
             knowledge,
             model,
+            charger: None,
         }
+    }
+
+    /// Charges every model step through `charger` before and after it runs (the platform
+    /// charges the run's tenant: [`TenantCharger`](super::TenantCharger)).
+    pub fn with_charger(mut self, charger: Arc<dyn ModelStepCharger>) -> Self {
+        self.charger = Some(charger);
+        self
     }
 }
 
@@ -127,7 +137,15 @@ impl StepActions for PlatformActions {
                 messages.push(ChatMessage::user(prompt.clone()));
                 // Greedy: a workflow re-run (or a resumed step) gives the same answer.
                 let sampling = Sampling::greedy(max_tokens.unwrap_or(256));
-                let done = model.chat(&messages, &sampling).await?;
+                let charge = match &self.charger {
+                    Some(charger) => Some(charger.reserve(namespace, sampling.max_tokens).await?),
+                    None => None,
+                };
+                let done = model.chat(&messages, &sampling).await;
+                if let Some(charge) = charge {
+                    charge.settle(done.as_ref().ok().map(|d| d.usage)).await;
+                }
+                let done = done?;
                 Ok(json!({
                     "text": done.text,
                     "finish_reason": done.finish_reason,

@@ -7,6 +7,7 @@
 //! [`StepActions`] ([`PlatformActions`]: the hub, the knowledge base, the model).
 
 mod actions;
+mod charge;
 mod config;
 mod drive;
 mod engine;
@@ -18,6 +19,7 @@ mod types;
 mod wire;
 
 pub use actions::{PlatformActions, StepActions};
+pub use charge::{ModelStepCharge, ModelStepCharger, TenantCharger, WORKFLOW_KEY_ID};
 pub use config::WorkflowsConfig;
 pub use engine::{WORKFLOW_STREAM, Workflows};
 pub use memory::MemoryWorkflowStore;

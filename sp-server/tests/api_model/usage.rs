@@ -8,7 +8,7 @@ use serde_json::{Value, json};
 use crate::support::{ADMIN, Api};
 
 /// A key of tenant `tenant` (created here when new) with `body`'s settings: (id, token).
-async fn tenant_key(api: &Api, tenant: &str, body: Value) -> (String, String) {
+pub(crate) async fn tenant_key(api: &Api, tenant: &str, body: Value) -> (String, String) {
     let made = api
         .call(
             Method::POST,
@@ -35,7 +35,7 @@ async fn tenant_key(api: &Api, tenant: &str, body: Value) -> (String, String) {
     )
 }
 
-fn row<'a>(report: &'a Value, key_id: &str) -> &'a Value {
+pub(crate) fn row<'a>(report: &'a Value, key_id: &str) -> &'a Value {
     report["items"]
         .as_array()
         .expect("items")

@@ -55,6 +55,9 @@ pub(super) struct TurnResponse {
     reply: Message,
     /// Tokens processed and generated (`cached_tokens`: prompt tokens reused from the cache).
     usage: Usage,
+    /// What compacting older turns for this turn cost in model calls (zeros when none ran);
+    /// charged to the caller's budgets and usage with `usage`.
+    compaction_usage: Usage,
     /// Tokens of the assembled prompt.
     prompt_tokens: usize,
     /// Knowledge passages retrieved into the prompt.
@@ -124,10 +127,12 @@ pub(super) async fn chat(
     let turn = contexts
         .chat(&namespace, id, message, &sampling, window)
         .await?;
+    charge.add(turn.prompt.compaction);
     charge.settle(turn.completion.usage).await;
     Ok(axum::Json(TurnResponse {
         reply: turn.reply,
         usage: turn.completion.usage,
+        compaction_usage: turn.prompt.compaction,
         prompt_tokens: turn.prompt.prompt_tokens,
         passages: turn.prompt.retrieved.len(),
         summary_through: turn.prompt.summary_through,
@@ -143,8 +148,15 @@ fn stream_turn(
     state: AppState,
 ) -> axum::response::Response {
     let mut charge = Some(charge);
+    let compaction = turn.prompt.compaction;
+    // The compaction ran before the stream began: added now, so a client that leaves is
+    // charged for it too.
+    if let Some(charge) = &charge {
+        charge.add(compaction);
+    }
     let head = serde_json::json!({
         "type": "prompt",
+        "compaction_usage": compaction,
         "prompt_tokens": turn.prompt.prompt_tokens,
         "passages": turn.prompt.retrieved.len(),
         "summary_through": turn.prompt.summary_through,
