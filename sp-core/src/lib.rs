@@ -52,7 +52,7 @@ pub use config::{Config, ConfigSources};
 pub use error::{BoxError, Error, Resource, Result};
 pub use id::Id;
 pub use model::{ChatModel, Embedder, Tokenizer};
-pub use namespace::{Namespace, TenantId};
+pub use namespace::{Namespace, OPERATOR_NAMESPACE, TenantId};
 pub use page::{Cursor, Page, PageRequest};
 pub use time::Timestamp;
 

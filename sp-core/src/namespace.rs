@@ -197,19 +197,47 @@ impl Namespace {
     /// assert_eq!(foreign.for_tenant(&TenantId::default(), true)?.as_str(), "globex.docs");
     /// # Ok::<(), sp_core::Error>(())
     /// ```
+    ///
+    /// The [operator namespace](Namespace::operator) is reached only with `cross`.
     pub fn for_tenant(self, tenant: &TenantId, cross: bool) -> Result<Self> {
-        if !self.names_tenant() {
-            return Self::of(tenant, &self.0);
+        let reached = if !self.names_tenant() {
+            Self::of(tenant, &self.0)?
+        } else if cross || self.tenant() == *tenant {
+            self
+        } else {
+            return Err(Error::NotFound {
+                kind: crate::Resource::Namespace,
+                id: self.0,
+            });
+        };
+        if !cross && reached == Namespace::operator() {
+            return Err(Error::NotFound {
+                kind: crate::Resource::Namespace,
+                id: reached.0,
+            });
         }
-        if cross || self.tenant() == *tenant {
-            return Ok(self);
-        }
-        Err(Error::NotFound {
-            kind: crate::Resource::Namespace,
-            id: self.0,
-        })
+        Ok(reached)
+    }
+
+    /// Where the platform records the operator's business — keys and tenants created,
+    /// changed, revoked (`keys` and `tenants` streams) — readable by admins only: to any other
+    /// caller it is absent, as another tenant's namespace is (review finding L11: these
+    /// events used to go to `default`, readable by every `events` key).
+    ///
+    /// ```
+    /// use sp_core::{Namespace, TenantId};
+    /// let asked = Namespace::new("sp-operator")?;
+    /// assert!(asked.clone().for_tenant(&TenantId::default(), false).is_err());
+    /// assert_eq!(asked.for_tenant(&TenantId::default(), true)?, Namespace::operator());
+    /// # Ok::<(), sp_core::Error>(())
+    /// ```
+    pub fn operator() -> Self {
+        Namespace(OPERATOR_NAMESPACE.into())
     }
 }
+
+/// The name of [`Namespace::operator`].
+pub const OPERATOR_NAMESPACE: &str = "sp-operator";
 
 impl Default for Namespace {
     fn default() -> Self {

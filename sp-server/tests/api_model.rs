@@ -7,6 +7,8 @@ mod support;
 mod background;
 #[path = "api_model/budget.rs"]
 mod budget;
+#[path = "api_model/retrieval.rs"]
+mod retrieval;
 #[path = "api_model/shape.rs"]
 mod shape;
 #[path = "api_model/usage.rs"]

@@ -12,7 +12,8 @@ use crate::tenants::{NewTenant, Tenant, TenantId, TenantQuotas, TenantStore, req
 
 /// Key administration over a [`KeyStore`]: a key is created only for a tenant the
 /// [`TenantStore`] holds. Keys are the operator's business, so their events (`key.created`,
-/// `key.revoked`, naming the key's tenant) go to the default namespace's `keys` stream.
+/// `key.revoked`, naming the key's tenant) and the tenants' go to the admins-only
+/// [`Namespace::operator`].
 ///
 /// ```
 /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
@@ -117,7 +118,7 @@ impl KeyAdmin {
                 let subject = format!("tenants/{}", tenant.id);
                 let data = json!({"id": tenant.id, "name": tenant.name});
                 platform_event(
-                    &Namespace::default(),
+                    &Namespace::operator(),
                     "tenants",
                     "tenant.created",
                     subject,
@@ -143,7 +144,7 @@ impl KeyAdmin {
                 let subject = format!("tenants/{}", tenant.id);
                 let data = json!({"id": tenant.id, "quotas": tenant.quotas});
                 platform_event(
-                    &Namespace::default(),
+                    &Namespace::operator(),
                     "tenants",
                     "tenant.quotas_changed",
                     subject,
@@ -169,7 +170,7 @@ impl KeyAdmin {
         self.events
             .record(|| {
                 let subject = format!("keys/{}", key.id);
-                platform_event(&Namespace::default(), "keys", kind, subject, origin, data)
+                platform_event(&Namespace::operator(), "keys", kind, subject, origin, data)
             })
             .await;
     }

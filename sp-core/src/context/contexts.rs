@@ -76,6 +76,7 @@ pub struct ChatTurn {
 /// # Ok::<(), sp_core::Error>(())
 /// # }).unwrap();
 /// ```
+#[derive(Clone)]
 pub struct Contexts {
     store: Arc<dyn ContextStore>,
     tokenizer: Arc<dyn Tokenizer>,
@@ -122,6 +123,16 @@ impl Contexts {
     pub fn with_knowledge(mut self, knowledge: Arc<KnowledgeBase>) -> Self {
         self.knowledge = Some(knowledge);
         self
+    }
+
+    /// The same contexts without retrieval: for a caller that may not read the knowledge
+    /// base (no `documents:read`), whose turns must not carry document text into the prompt
+    /// (review finding M5). Cheap: the parts are shared.
+    pub fn without_retrieval(&self) -> Contexts {
+        Contexts {
+            knowledge: None,
+            ..self.clone()
+        }
     }
 
     /// Records `context.created` in `log` (stream `contexts`), whichever entry point created

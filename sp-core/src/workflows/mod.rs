@@ -16,6 +16,7 @@ mod plan;
 mod runs;
 mod store;
 mod types;
+mod visibility;
 mod wire;
 
 pub use actions::{PlatformActions, StepActions};
@@ -29,6 +30,7 @@ pub use runs::{
 };
 pub use store::WorkflowStore;
 pub use types::{Action, NewWorkflow, Step};
+pub use visibility::withhold_outputs;
 pub use wire::render;
 
 #[cfg(test)]

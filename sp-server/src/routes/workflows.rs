@@ -1,13 +1,17 @@
 //! `/v1/workflows` and `/v1/workflow-runs`: define workflows, start, watch and cancel runs
 //! (the `events` scope, plus what the steps do: `registry` for tool steps, `inference` for
 //! model steps, `documents:read` for search steps — a run does only what its starter may).
+//! Reading a run shows a step's output only to a caller with that step's scope.
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use serde::Deserialize;
 use sp_core::auth::Scope;
-use sp_core::workflows::{Action, NewRun, NewWorkflow, Run, Step, Workflow, Workflows};
+use sp_core::workflows::{
+    Action, NewRun, NewWorkflow, Run, Step, Workflow, Workflows, withhold_outputs,
+};
 use sp_core::{Page, PageRequest};
+use std::collections::HashMap;
 use std::sync::Arc;
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -182,7 +186,7 @@ struct RunsQuery {
     cursor: Option<String>,
 }
 
-/// The namespace's runs, newest first.
+/// The namespace's runs, newest first (step outputs withheld as in `get_run`).
 #[utoipa::path(get, path = "/v1/workflow-runs", operation_id = "list_runs", tag = "workflows",
     params(RunsQuery),
     responses((status = 200, description = "A page of runs with their steps", body = Page<Run>), GatewayErrors),
@@ -195,15 +199,36 @@ async fn runs(
     caller.require(Scope::Events)?;
     let namespace = caller.namespace_named(query.namespace)?;
     let page = PageRequest::new(query.limit, query.cursor)?;
-    Ok(axum::Json(
-        engine(&state)
-            .await?
-            .runs(&namespace, query.workflow.as_deref(), &page)
-            .await?,
-    ))
+    let engine = engine(&state).await?;
+    let mut runs = engine
+        .runs(&namespace, query.workflow.as_deref(), &page)
+        .await?;
+    withhold(&engine, &caller, &mut runs.items).await?;
+    Ok(axum::Json(runs))
 }
 
-/// A run with every step's status, attempts, output and error.
+/// Withholds the step outputs `caller` may not read (see [`withhold_outputs`]): each run's
+/// own definition decides, read once per workflow version.
+async fn withhold(engine: &Workflows, caller: &Caller, runs: &mut [Run]) -> Result<(), ApiError> {
+    let all = [Scope::Registry, Scope::Inference, Scope::DocumentsRead];
+    if all.into_iter().all(|scope| caller.0.allows(scope)) {
+        return Ok(());
+    }
+    let mut definitions: HashMap<(String, u32), Option<Vec<Step>>> = HashMap::new();
+    for run in runs {
+        let version = (run.workflow.clone(), run.version);
+        if !definitions.contains_key(&version) {
+            let stored = engine.store().stored_run(run.id).await?;
+            definitions.insert(version.clone(), stored.definition.ok());
+        }
+        let definition = definitions.get(&version).and_then(Option::as_deref);
+        withhold_outputs(run, definition, |scope| caller.0.allows(scope));
+    }
+    Ok(())
+}
+
+/// A run with every step's status, attempts, output and error. A step's output is `null`
+/// to a caller without the scope its action needs (`registry`, `inference`, `documents:read`).
 #[utoipa::path(get, path = "/v1/workflow-runs/{id}", operation_id = "get_run", tag = "workflows",
     params(("id" = String, Path), NamespaceQuery),
     responses((status = 200, description = "The run", body = Run), NotFound, GatewayErrors),
@@ -216,7 +241,10 @@ async fn run(
 ) -> Result<axum::Json<Run>, ApiError> {
     caller.require(Scope::Events)?;
     let id = parse_id(&id)?;
-    Ok(axum::Json(engine(&state).await?.run(&namespace, id).await?))
+    let engine = engine(&state).await?;
+    let mut run = engine.run(&namespace, id).await?;
+    withhold(&engine, &caller, std::slice::from_mut(&mut run)).await?;
+    Ok(axum::Json(run))
 }
 
 /// Cancel a running run: its unfinished steps become `cancelled` and nothing more of it runs.
@@ -235,7 +263,8 @@ async fn cancel(
 ) -> Result<axum::Json<Run>, ApiError> {
     caller.require(Scope::Events)?;
     let id = parse_id(&id)?;
-    Ok(axum::Json(
-        engine(&state).await?.cancel(&namespace, id).await?,
-    ))
+    let engine = engine(&state).await?;
+    let mut run = engine.cancel(&namespace, id).await?;
+    withhold(&engine, &caller, std::slice::from_mut(&mut run)).await?;
+    Ok(axum::Json(run))
 }

@@ -268,14 +268,37 @@ async fn the_platform_records_what_it_does() {
         .call(Method::GET, &stream("contexts"), Some(admin), None)
         .await;
     assert_eq!(types(&contexts), ["context.created"]);
-    let keys = api
-        .call(Method::GET, &stream("keys"), Some(admin), None)
-        .await;
+    // Keys are the operator's business: recorded in the admins-only `sp-operator` namespace
+    // (review finding L11), absent to anyone else — even with `events`.
+    let operator = "/v1/events?namespace=sp-operator&stream=keys";
+    let keys = api.call(Method::GET, operator, Some(admin), None).await;
     assert_eq!(
         types(&keys),
         ["key.created", "key.revoked"],
         "{}",
         keys.text
+    );
+    let reader = api.key(&["events"], None).await;
+    for path in [
+        operator,
+        "/v1/events/live?namespace=sp-operator&stream=keys",
+    ] {
+        let hidden = api.call(Method::GET, path, Some(&reader), None).await;
+        assert_eq!(
+            (hidden.status, hidden.code()),
+            (StatusCode::NOT_FOUND, "SP-RES-001"),
+            "{path}: {}",
+            hidden.text
+        );
+    }
+    let default_keys = api
+        .call(Method::GET, &stream("keys"), Some(&reader), None)
+        .await;
+    assert_eq!(
+        default_keys.code(),
+        "SP-EVT-002",
+        "nothing in `default`: {}",
+        default_keys.text
     );
 
     // A caller cannot pass an event off as the platform's (review finding M5): not with the
@@ -305,13 +328,11 @@ async fn the_platform_records_what_it_does() {
             .await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
     }
-    let keys = api
-        .call(Method::GET, &stream("keys"), Some(admin), None)
-        .await;
-    // The writer's own key.created is the only new one.
+    let keys = api.call(Method::GET, operator, Some(admin), None).await;
+    // The reader's and the writer's key.created are the only new ones.
     assert_eq!(
         types(&keys),
-        ["key.created", "key.revoked", "key.created"],
+        ["key.created", "key.revoked", "key.created", "key.created"],
         "nothing forged was stored: {}",
         keys.text
     );

@@ -298,3 +298,71 @@ async fn define_run_watch_and_cancel_over_http() {
         .await;
     assert_eq!(kept.status, StatusCode::OK);
 }
+
+/// A step's output is read with the scope its action needs (review finding M5): an `events`
+/// key sees a search run's status but not the document text its search step found.
+#[tokio::test]
+async fn run_outputs_are_withheld_from_readers_without_the_steps_scope() {
+    let api = Api::start(None, |_| {}).await;
+    let starter = api
+        .key(&["events", "documents:read", "documents:write"], None)
+        .await;
+    let events_only = api.key(&["events"], None).await;
+    let doc = json!({"title": "Secret", "content": "The vault code is 4711."});
+    let ingested = api
+        .call(Method::POST, "/v1/documents", Some(&starter), Some(doc))
+        .await;
+    assert_eq!(ingested.status, StatusCode::CREATED, "{}", ingested.text);
+    let definition = json!({"name": "find", "steps": [
+        {"id": "find", "kind": "search", "query": "vault code", "k": 1}]});
+    let defined = api
+        .call(
+            Method::POST,
+            "/v1/workflows",
+            Some(&starter),
+            Some(definition),
+        )
+        .await;
+    assert_eq!(defined.status, StatusCode::CREATED, "{}", defined.text);
+    let started = api
+        .call(
+            Method::POST,
+            "/v1/workflows/find/runs",
+            Some(&starter),
+            Some(json!({})),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.text);
+    let id = started.body["id"].as_str().expect("id").to_owned();
+    let own = until_ended(&api, &starter, &id).await;
+    assert_eq!(own.body["status"], "succeeded", "{}", own.text);
+    assert!(
+        own.text.contains("4711"),
+        "the starter reads its hits: {}",
+        own.text
+    );
+
+    let path = format!("/v1/workflow-runs/{id}");
+    let theirs = api.call(Method::GET, &path, Some(&events_only), None).await;
+    assert_eq!(theirs.status, StatusCode::OK, "{}", theirs.text);
+    assert_eq!(theirs.body["status"], "succeeded");
+    assert_eq!(
+        theirs.body["steps"][0]["output"],
+        Value::Null,
+        "{}",
+        theirs.text
+    );
+    assert_eq!(
+        theirs.body["output"]["find"],
+        Value::Null,
+        "{}",
+        theirs.text
+    );
+    let listed = api
+        .call(Method::GET, "/v1/workflow-runs", Some(&events_only), None)
+        .await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    for text in [&theirs.text, &listed.text] {
+        assert!(!text.contains("4711"), "withheld: {text}");
+    }
+}

@@ -1,5 +1,7 @@
 //! `/v1/contexts/{id}/chat`: one turn — assemble the context, run the model, store both sides.
 
+use std::sync::Arc;
+
 use axum::extract::{Path, State};
 use axum::response::IntoResponse as _;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -116,7 +118,13 @@ pub(super) async fn chat(
         choices: 1,
     };
     let charge = Charge::begin(&state, &caller, cost).await?;
-    let contexts = &state.platform().await?.contexts;
+    let platform = state.platform().await?;
+    // Retrieval reads the knowledge base: only for a caller that may (review finding M5).
+    let contexts = if caller.0.allows(Scope::DocumentsRead) {
+        platform.contexts.clone()
+    } else {
+        Arc::new(platform.contexts.without_retrieval())
+    };
     let id = parse_id(&id)?;
     if body.stream {
         let turn = contexts
