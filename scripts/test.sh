@@ -3,7 +3,8 @@
 # (+pgvector) and Redis on free loopback ports, fetches the test models, runs every test.
 #
 #   scripts/test.sh                 everything
-#   scripts/test.sh -p sp-core      extra arguments go to `cargo test`
+#   scripts/test.sh -p sp-core      extra arguments go to `cargo test` (and skip the Python
+#                                   tests and the fuzzing pass)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 cd "$SP_ROOT"
@@ -36,6 +37,8 @@ cargo test --workspace --locked "$@"
 # whole run: extra arguments select Rust tests).
 if [ $# -eq 0 ]; then
   "$SP_ROOT/scripts/python-test.sh"
+  # A bounded fuzzing pass over the input paths (a few minutes; scripts/fuzz.sh for longer).
+  "$SP_ROOT/scripts/fuzz.sh" --ci
 fi
 
 say "all tests passed in $(( $(date +%s) - started ))s"
