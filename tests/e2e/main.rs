@@ -5,3 +5,4 @@ mod knowledge_with_model;
 mod mcp_client;
 mod openai_client;
 mod readiness;
+mod schemathesis;
