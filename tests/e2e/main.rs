@@ -5,4 +5,3 @@ mod knowledge_with_model;
 mod mcp_client;
 mod openai_client;
 mod readiness;
-mod schemathesis;
