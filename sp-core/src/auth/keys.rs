@@ -301,9 +301,22 @@ pub async fn verify_key(
     Ok(Ok(key))
 }
 
-/// Equal without an early exit, so timing says nothing about where two values differ.
+/// Equal without an early exit, so timing says nothing about where two values differ — nor
+/// about their lengths: both are hashed (SHA-256) and the digests compared byte by byte
+/// (review finding L2: a length mismatch used to return at once, telling a guesser the
+/// admin key's length).
+///
+/// ```
+/// use sp_core::auth::constant_time_eq;
+/// assert!(constant_time_eq(b"secret", b"secret"));
+/// assert!(!constant_time_eq(b"secret", b"secret!"));
+/// ```
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let (a, b) = (Sha256::digest(a), Sha256::digest(b));
+    a.iter()
+        .zip(b.iter())
+        .fold(0u8, |acc, (x, y)| acc | (x ^ y))
+        == 0
 }
 
 #[cfg(test)]
