@@ -126,8 +126,24 @@ pub async fn rotate_refresh(
         left.min(ttl),
     )
     .await?;
+    // A concurrent reuse of `token` may have revoked the family between `mark_used` and the
+    // insert above, leaving the successor born unrevoked (review finding L1). Revoking is by
+    // family, so checking after the insert closes the gap: a revocation after this check
+    // covers the successor too.
+    if store
+        .find(&record.id)
+        .await?
+        .is_some_and(|(old, _)| old.revoked_at.is_some())
+    {
+        store.revoke_family(&record.family).await?;
+        return Ok(Rotation::ReuseDetected);
+    }
     Ok(Rotation::Rotated {
         record: next,
         token,
     })
 }
+
+#[cfg(test)]
+#[path = "refresh_tests.rs"]
+mod tests;
