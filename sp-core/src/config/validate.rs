@@ -68,6 +68,10 @@ impl Config {
             ("events.max_followers", self.events.max_followers),
             ("events.max_attempts", self.events.max_attempts as usize),
             ("workflows.max_running", self.workflows.max_running as usize),
+            (
+                "hub.max_instances_per_service",
+                self.hub.max_instances_per_service,
+            ),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1"));

@@ -47,6 +47,11 @@ pub struct HubConfig {
     /// registration, and a tool stored with a longer one is called with this (review finding
     /// H6: a registrant could hold a call, and a worker, for ten minutes).
     pub max_tool_timeout_ms: u64,
+    /// Live instances one service version may have: a heartbeat adding one more is refused
+    /// (`SP-VAL-001`; renewing a listed instance always passes). Every instance is probed
+    /// each health round, so this bounds what one registrant makes the server probe (review
+    /// finding M8).
+    pub max_instances_per_service: usize,
 }
 
 impl HubConfig {
@@ -74,6 +79,7 @@ impl Default for HubConfig {
             max_response_bytes: 8 * 1024 * 1024,
             allowed_networks: Vec::new(),
             max_tool_timeout_ms: 60_000,
+            max_instances_per_service: 64,
         }
     }
 }

@@ -232,6 +232,19 @@ impl Hub {
     ) -> Result<Instance> {
         validate_instance(instance)?;
         self.egress().check_url("url", &instance.url)?;
+        let service = self.store.get(namespace, name, version).await?;
+        let max = self.config.max_instances_per_service;
+        let known = service.instances.iter().any(|i| i.url == instance.url);
+        if !known && service.instances.len() >= max {
+            return Err(Error::invalid_input(
+                "url",
+                format!(
+                    "{name}@{version} already has {} live instances, the most \
+                     hub.max_instances_per_service ({max}) allows; remove one or let it expire",
+                    service.instances.len()
+                ),
+            ));
+        }
         let joined = self
             .store
             .heartbeat(namespace, name, version, instance)

@@ -98,7 +98,9 @@ impl Hub {
                 return;
             }
         };
-        trackers.retain(|id, _| targets.iter().any(|t| t.instance.id == *id));
+        // A set, not a scan per tracker: many instances made this quadratic (review M8).
+        let live: std::collections::HashSet<Id> = targets.iter().map(|t| t.instance.id).collect();
+        trackers.retain(|id, _| live.contains(id));
         let probes: Vec<(CheckTarget, Probe)> = futures::stream::iter(targets)
             .map(|target| async move {
                 let probe = self.probe(&target).await;

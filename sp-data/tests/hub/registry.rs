@@ -271,6 +271,48 @@ pub async fn heartbeats_expire_by_themselves(f: &Fixture) {
         .await
         .unwrap_err();
     assert!(err.to_string().contains("ttl_secs"), "{err}");
+
+    // At most `hub.max_instances_per_service` live instances (review finding M8): one more is
+    // refused with a code, renewing a listed one still passes.
+    let capped = sp_core::hub::Hub::new(
+        hub.store().clone(),
+        std::sync::Arc::new(
+            sp_data::HttpTransport::with_policy(
+                1 << 20,
+                sp_core::hub::EgressPolicy::with_loopback(),
+            )
+            .unwrap(),
+        ),
+        sp_core::hub::HubConfig {
+            max_instances_per_service: 2,
+            ..crate::support::test_config()
+        },
+    );
+    let at = |port: u16| NewInstance {
+        url: format!("http://127.0.0.1:{port}"),
+        ttl_secs: 60,
+    };
+    for port in [7101, 7102] {
+        capped
+            .heartbeat(&default, "worker", "1.0.0", &at(port))
+            .await
+            .unwrap();
+    }
+    let refused = capped
+        .heartbeat(&default, "worker", "1.0.0", &at(7103))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidInput);
+    assert!(
+        refused.to_string().contains("max_instances_per_service"),
+        "{refused}"
+    );
+    capped
+        .heartbeat(&default, "worker", "1.0.0", &at(7101))
+        .await
+        .unwrap();
+    let listed = hub.get(&default, "worker", "1.0.0").await.unwrap();
+    assert_eq!(listed.instances.len(), 2, "nothing stored by the refusal");
 }
 
 pub async fn bad_registrations_store_nothing(f: &Fixture) {

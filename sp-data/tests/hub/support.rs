@@ -40,6 +40,7 @@ pub fn test_config() -> HubConfig {
         // The test services listen on loopback, which the hub refuses unless told (H2).
         allowed_networks: vec!["127.0.0.0/8".into()],
         max_tool_timeout_ms: 30_000,
+        max_instances_per_service: 64,
     }
 }
 
