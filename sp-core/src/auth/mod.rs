@@ -28,7 +28,9 @@ pub use keys::{
 };
 pub use memory::{MemoryAuditStore, MemoryKeyStore, MemoryRefreshStore};
 pub use rate::Quota;
-pub use refresh::{RefreshRecord, RefreshStore, Rotation, issue_refresh, rotate_refresh};
+pub use refresh::{
+    RefreshRecord, RefreshStore, Rotation, issue_refresh, revoke_session, rotate_refresh,
+};
 pub use scope::Scope;
 
 mod principal;

@@ -87,6 +87,27 @@ pub async fn issue_refresh(
     Ok((record, token))
 }
 
+/// Ends the session `token` belongs to (sign-out): every token of its family is revoked.
+/// `false` when the token is unknown, malformed or not the stored one (nothing changes);
+/// an already revoked or expired session is revoked again, harmlessly.
+pub async fn revoke_session(store: &dyn RefreshStore, token: &str) -> Result<bool> {
+    let Some(id) = token
+        .strip_prefix("spr_")
+        .and_then(|rest| rest.split_once('_'))
+        .map(|(id, _)| id)
+    else {
+        return Ok(false);
+    };
+    let Some((record, stored_hash)) = store.find(id).await? else {
+        return Ok(false);
+    };
+    if !constant_time_eq(hash_token(token).as_bytes(), stored_hash.as_bytes()) {
+        return Ok(false);
+    }
+    store.revoke_family(&record.family).await?;
+    Ok(true)
+}
+
 /// Exchanges `token` for a new one in its family; a second exchange of the same token
 /// revokes the family. The new token expires when the one it replaces did (or sooner, when
 /// `ttl` is now shorter): renewing never extends a session, so it ends `ttl` after sign-in

@@ -26,7 +26,31 @@ pub fn protected() -> OpenApiRouter<AppState> {
 
 /// Authenticated by the refresh token itself.
 pub fn public() -> OpenApiRouter<AppState> {
-    OpenApiRouter::new().routes(routes!(refresh))
+    OpenApiRouter::new()
+        .routes(routes!(refresh))
+        .routes(routes!(sign_out))
+}
+
+/// Sign out: end the session a refresh token belongs to. Every refresh token of its family
+/// is revoked (the access tokens already issued run out within `auth.jwt.access_ttl_secs`).
+/// Authenticated by the refresh token itself; an unknown one is `401`.
+#[utoipa::path(post, path = "/v1/auth/logout", operation_id = "sign_out", tag = "auth",
+    request_body = RefreshRequest,
+    responses(
+        (status = 204, description = "The session is ended"),
+        (status = 401, description = "SP-AUTH-001: unknown refresh token", body = ErrorEnvelope),
+        (status = 400, description = "Malformed body", body = ErrorEnvelope)))]
+async fn sign_out(
+    State(state): State<AppState>,
+    ApiJson(body): ApiJson<RefreshRequest>,
+) -> Result<axum::http::StatusCode, ApiError> {
+    state.jwt().ok_or_else(jwt_off)?;
+    let services = state.platform().await?;
+    if !sp_core::auth::revoke_session(services.refresh.as_ref(), &body.refresh_token).await? {
+        return Err(crate::middleware::auth::unauthorized());
+    }
+    tracing::info!("session signed out; its refresh tokens are revoked");
+    Ok(axum::http::StatusCode::NO_CONTENT)
 }
 
 /// The scopes the access token should carry.

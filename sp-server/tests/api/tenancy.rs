@@ -21,7 +21,7 @@ const SCOPES: [&str; 6] = [
 ];
 
 /// Operations that hold no tenant's data: the model API and the credential exchanges.
-const NO_TENANT_DATA: [&str; 7] = [
+const NO_TENANT_DATA: [&str; 8] = [
     "POST /v1/chat/completions",
     "POST /v1/completions",
     "POST /v1/embeddings",
@@ -29,6 +29,7 @@ const NO_TENANT_DATA: [&str; 7] = [
     "GET /v1/models/{id}",
     "POST /v1/auth/token",
     "POST /v1/auth/refresh",
+    "POST /v1/auth/logout",
 ];
 
 /// Scoped by its own query string rather than a namespace: a key sees its own usage only,

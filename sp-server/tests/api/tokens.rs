@@ -244,3 +244,35 @@ async fn without_a_signing_key_tokens_are_off() {
         (StatusCode::BAD_REQUEST, "SP-REQ-006")
     );
 }
+
+#[tokio::test]
+async fn signing_out_ends_the_session() {
+    let api = hs256().await;
+    let key = api.key(&["inference"], None).await;
+    let signed_in = api
+        .call(Method::POST, "/v1/auth/token", Some(&key), None)
+        .await;
+    let refresh = signed_in.body["refresh_token"]
+        .as_str()
+        .expect("refresh")
+        .to_owned();
+    let body = json!({"refresh_token": refresh});
+    let out = api
+        .call(Method::POST, "/v1/auth/logout", None, Some(body.clone()))
+        .await;
+    assert_eq!(out.status, StatusCode::NO_CONTENT, "{}", out.text);
+    let renewed = api
+        .call(Method::POST, "/v1/auth/refresh", None, Some(body.clone()))
+        .await;
+    assert_eq!(
+        (renewed.status, renewed.code()),
+        (StatusCode::UNAUTHORIZED, "SP-AUTH-001"),
+        "{}",
+        renewed.text
+    );
+    let forged = json!({"refresh_token": format!("{refresh}x")});
+    let refused = api
+        .call(Method::POST, "/v1/auth/logout", None, Some(forged))
+        .await;
+    assert_eq!(refused.status, StatusCode::UNAUTHORIZED, "{}", refused.text);
+}
