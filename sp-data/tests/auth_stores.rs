@@ -371,6 +371,19 @@ async fn refresh_rotation_and_reuse(stores: &Stores) {
             .expect("unknown"),
         Rotation::Invalid
     ));
+
+    // Expired records are deleted (review finding L7); live ones stay.
+    let (short, _) = issue_refresh(store, "k2", None, &[], std::time::Duration::from_millis(1))
+        .await
+        .expect("issue");
+    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    let gone = store.prune(sp_core::Timestamp::now()).await.expect("prune");
+    assert_eq!(gone, 1, "only the expired one");
+    assert!(store.find(&short.id).await.expect("find").is_none());
+    assert!(
+        store.find(&record.id).await.expect("find").is_some(),
+        "a live one stays"
+    );
 }
 
 #[tokio::test]

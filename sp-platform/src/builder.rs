@@ -226,6 +226,7 @@ impl PlatformBuilder {
             // Events other processes append reach this one's live subscribers.
             stores.follow_events(events.clone()).await?;
             workflows.clone().spawn_recovery();
+            sp_core::auth::spawn_refresh_pruning(stores.refresh.clone());
             if config.auth.audit_retention_days > 0 {
                 let keep =
                     Duration::from_secs(u64::from(config.auth.audit_retention_days) * 86_400);

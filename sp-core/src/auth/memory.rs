@@ -191,4 +191,11 @@ impl RefreshStore for MemoryRefreshStore {
         }
         Ok(())
     }
+
+    async fn prune(&self, before: Timestamp) -> Result<u64> {
+        let mut records = self.records();
+        let was = records.len();
+        records.retain(|_, (record, _)| record.expires_at >= before);
+        Ok((was - records.len()) as u64)
+    }
 }

@@ -30,6 +30,7 @@ pub use memory::{MemoryAuditStore, MemoryKeyStore, MemoryRefreshStore};
 pub use rate::Quota;
 pub use refresh::{
     RefreshRecord, RefreshStore, Rotation, issue_refresh, revoke_session, rotate_refresh,
+    spawn_refresh_pruning,
 };
 pub use scope::Scope;
 

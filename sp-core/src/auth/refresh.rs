@@ -43,6 +43,38 @@ pub trait RefreshStore: Send + Sync {
     async fn mark_used(&self, id: &str) -> Result<bool>;
     /// Revokes every token of a family.
     async fn revoke_family(&self, family: &str) -> Result<()>;
+    /// Deletes the records that expired before `before` (they can never be exchanged again:
+    /// a family's tokens expire together); returns how many went.
+    async fn prune(&self, before: Timestamp) -> Result<u64>;
+}
+
+/// How often expired refresh tokens are deleted.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+
+/// Deletes expired refresh tokens now and then every hour, for as long as the runtime runs
+/// (review finding L7: one row per renewal, kept forever). The server starts it.
+///
+/// ```no_run
+/// # async fn demo(store: std::sync::Arc<dyn sp_core::auth::RefreshStore>) {
+/// let task = sp_core::auth::spawn_refresh_pruning(store);
+/// # task.abort();
+/// # }
+/// ```
+pub fn spawn_refresh_pruning(
+    store: std::sync::Arc<dyn RefreshStore>,
+) -> tokio::task::JoinHandle<()> {
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PRUNE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            match store.prune(Timestamp::now()).await {
+                Ok(0) => {}
+                Ok(gone) => tracing::info!(gone, "expired refresh tokens deleted"),
+                Err(err) => tracing::warn!(%err, "cannot delete expired refresh tokens"),
+            }
+        }
+    })
 }
 
 /// What exchanging a refresh token gave.

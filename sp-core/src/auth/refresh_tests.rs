@@ -29,6 +29,9 @@ impl RefreshStore for RacingStore {
     async fn revoke_family(&self, family: &str) -> Result<()> {
         self.0.revoke_family(family).await
     }
+    async fn prune(&self, before: Timestamp) -> Result<u64> {
+        self.0.prune(before).await
+    }
 }
 
 #[tokio::test]

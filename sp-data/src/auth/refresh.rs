@@ -2,8 +2,8 @@
 //! [`refresh_store!`].
 
 use async_trait::async_trait;
-use sp_core::Result;
 use sp_core::auth::{RefreshRecord, RefreshStore, Scope};
+use sp_core::{Result, Timestamp};
 use sqlx::types::Json;
 
 use crate::sql::{DbTime, Dialect, SqlDatabase};
@@ -131,6 +131,15 @@ macro_rules! refresh_store {
                 .await
                 .map_err(<$db as Dialect>::error)?;
                 Ok(())
+            }
+
+            async fn prune(&self, before: Timestamp) -> Result<u64> {
+                let done = sqlx::query("DELETE FROM auth_refresh WHERE expires_at < $1")
+                    .bind(DbTime(before))
+                    .execute(&self.pool)
+                    .await
+                    .map_err(<$db as Dialect>::error)?;
+                Ok(done.rows_affected())
             }
         }
     };
