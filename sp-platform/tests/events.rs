@@ -10,7 +10,14 @@ use sp_core::{Config, PageRequest};
 use sp_platform::Platform;
 
 async fn events_of(platform: &Platform, stream: &str) -> Vec<(String, serde_json::Value)> {
+    // Keys and tenants are the operator's business, recorded in its own namespace.
+    let namespace = if stream == "keys" {
+        sp_core::Namespace::operator()
+    } else {
+        sp_core::Namespace::default()
+    };
     let query = EventQuery {
+        namespace,
         stream: Some(stream.into()),
         ..Default::default()
     };
