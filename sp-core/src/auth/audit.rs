@@ -56,8 +56,25 @@ pub trait AuditStore: Send + Sync {
     async fn prune(&self, before: Timestamp) -> Result<u64>;
 }
 
-/// How often retention runs.
+/// How often the auth tables' housekeeping runs (audit retention, expired refresh tokens).
 const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Runs `job` now and then every [`PRUNE_EVERY`], a late round delaying the next rather
+/// than bunching up, for as long as the runtime runs.
+pub(super) fn spawn_hourly<F, Fut>(mut job: F) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    tokio::spawn(async move {
+        let mut tick = tokio::time::interval(PRUNE_EVERY);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            job().await;
+        }
+    })
+}
 
 /// Deletes audit entries older than `keep` now and then every hour, for as long as the
 /// runtime runs (`auth.audit_retention_days`; the server starts it, zero days keeps all).
@@ -73,15 +90,13 @@ pub fn spawn_audit_retention(
     store: std::sync::Arc<dyn AuditStore>,
     keep: std::time::Duration,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(PRUNE_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
+    spawn_hourly(move || {
+        let store = store.clone();
+        async move {
             let keep_micros = i64::try_from(keep.as_micros()).unwrap_or(i64::MAX);
             let cutoff = Timestamp::now().unix_micros().saturating_sub(keep_micros);
             let Some(before) = Timestamp::from_unix_micros(cutoff) else {
-                continue;
+                return;
             };
             match store.prune(before).await {
                 Ok(0) => {}

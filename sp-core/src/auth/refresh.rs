@@ -48,9 +48,6 @@ pub trait RefreshStore: Send + Sync {
     async fn prune(&self, before: Timestamp) -> Result<u64>;
 }
 
-/// How often expired refresh tokens are deleted.
-const PRUNE_EVERY: Duration = Duration::from_secs(3600);
-
 /// Deletes expired refresh tokens now and then every hour, for as long as the runtime runs
 /// (review finding L7: one row per renewal, kept forever). The server starts it.
 ///
@@ -63,11 +60,9 @@ const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 pub fn spawn_refresh_pruning(
     store: std::sync::Arc<dyn RefreshStore>,
 ) -> tokio::task::JoinHandle<()> {
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(PRUNE_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
+    super::audit::spawn_hourly(move || {
+        let store = store.clone();
+        async move {
             match store.prune(Timestamp::now()).await {
                 Ok(0) => {}
                 Ok(gone) => tracing::info!(gone, "expired refresh tokens deleted"),
@@ -123,21 +118,27 @@ pub async fn issue_refresh(
 /// `false` when the token is unknown, malformed or not the stored one (nothing changes);
 /// an already revoked or expired session is revoked again, harmlessly.
 pub async fn revoke_session(store: &dyn RefreshStore, token: &str) -> Result<bool> {
+    let Some(record) = presented(store, token).await? else {
+        return Ok(false);
+    };
+    store.revoke_family(&record.family).await?;
+    Ok(true)
+}
+
+/// The stored record of `token` when it is well-formed and its secret matches the stored
+/// hash (compared in constant time); `None` otherwise. Says nothing of expiry or revocation.
+async fn presented(store: &dyn RefreshStore, token: &str) -> Result<Option<RefreshRecord>> {
     let Some(id) = token
         .strip_prefix("spr_")
         .and_then(|rest| rest.split_once('_'))
         .map(|(id, _)| id)
     else {
-        return Ok(false);
+        return Ok(None);
     };
     let Some((record, stored_hash)) = store.find(id).await? else {
-        return Ok(false);
+        return Ok(None);
     };
-    if !constant_time_eq(hash_token(token).as_bytes(), stored_hash.as_bytes()) {
-        return Ok(false);
-    }
-    store.revoke_family(&record.family).await?;
-    Ok(true)
+    Ok(constant_time_eq(hash_token(token).as_bytes(), stored_hash.as_bytes()).then_some(record))
 }
 
 /// Exchanges `token` for a new one in its family; a second exchange of the same token
@@ -149,19 +150,9 @@ pub async fn rotate_refresh(
     token: &str,
     ttl: Duration,
 ) -> Result<Rotation> {
-    let Some(id) = token
-        .strip_prefix("spr_")
-        .and_then(|rest| rest.split_once('_'))
-        .map(|(id, _)| id)
-    else {
+    let Some(record) = presented(store, token).await? else {
         return Ok(Rotation::Invalid);
     };
-    let Some((record, stored_hash)) = store.find(id).await? else {
-        return Ok(Rotation::Invalid);
-    };
-    if !constant_time_eq(hash_token(token).as_bytes(), stored_hash.as_bytes()) {
-        return Ok(Rotation::Invalid);
-    }
     if record.revoked_at.is_some() || record.expires_at <= Timestamp::now() {
         return Ok(Rotation::Invalid);
     }

@@ -164,6 +164,14 @@ pub async fn versions_side_by_side_and_discovery(f: &Fixture) {
     assert_eq!(hub.discover(&query("acme")).await.unwrap().len(), 3);
 }
 
+/// Another hub over `hub`'s registry, with `config`.
+fn beside(hub: &sp_core::hub::Hub, config: sp_core::hub::HubConfig) -> sp_core::hub::Hub {
+    let transport =
+        sp_data::HttpTransport::with_policy(1 << 20, sp_core::hub::EgressPolicy::with_loopback())
+            .unwrap();
+    sp_core::hub::Hub::new(hub.store().clone(), std::sync::Arc::new(transport), config)
+}
+
 pub async fn heartbeats_expire_by_themselves(f: &Fixture) {
     let hub = &f.hub;
     let default = Namespace::default();
@@ -196,15 +204,8 @@ pub async fn heartbeats_expire_by_themselves(f: &Fixture) {
     let listed = hub.get(&default, "worker", "1.0.0").await.unwrap();
     assert_eq!(listed.instances.len(), 2);
     // A hub that reuses discovery answers for a minute over the same registry.
-    let caching = sp_core::hub::Hub::new(
-        hub.store().clone(),
-        std::sync::Arc::new(
-            sp_data::HttpTransport::with_policy(
-                1 << 20,
-                sp_core::hub::EgressPolicy::with_loopback(),
-            )
-            .unwrap(),
-        ),
+    let caching = beside(
+        hub,
         sp_core::hub::HubConfig {
             resolve_cache_ms: 60_000,
             ..crate::support::test_config()
@@ -274,15 +275,8 @@ pub async fn heartbeats_expire_by_themselves(f: &Fixture) {
 
     // At most `hub.max_instances_per_service` live instances (review finding M8): one more is
     // refused with a code, renewing a listed one still passes.
-    let capped = sp_core::hub::Hub::new(
-        hub.store().clone(),
-        std::sync::Arc::new(
-            sp_data::HttpTransport::with_policy(
-                1 << 20,
-                sp_core::hub::EgressPolicy::with_loopback(),
-            )
-            .unwrap(),
-        ),
+    let capped = beside(
+        hub,
         sp_core::hub::HubConfig {
             max_instances_per_service: 2,
             ..crate::support::test_config()
