@@ -154,8 +154,16 @@ macro_rules! usage_store {
         #[async_trait]
         impl UsageStore for SqlUsageStore<$db> {
             async fn add(&self, batch: &[(UsageKey, UsageCounts)]) -> Result<()> {
+                // One order for every writer: two batches that share rows take their row
+                // locks in the same sequence, so concurrent flushes (two processes on one
+                // PostgreSQL) wait for each other instead of deadlocking.
+                let mut ordered: Vec<&(UsageKey, UsageCounts)> = batch.iter().collect();
+                ordered.sort_by(|(a, _), (b, _)| {
+                    (a.tenant.as_str(), &a.key_id, &a.model, a.day)
+                        .cmp(&(b.tenant.as_str(), &b.key_id, &b.model, b.day))
+                });
                 let mut tx = self.pool.begin().await.map_err(<$db as Dialect>::error)?;
-                for (key, counts) in batch {
+                for (key, counts) in ordered {
                     sqlx::query(UPSERT)
                         .bind(key.tenant.as_str())
                         .bind(&key.key_id)
