@@ -159,8 +159,12 @@ macro_rules! usage_store {
                 // PostgreSQL) wait for each other instead of deadlocking.
                 let mut ordered: Vec<&(UsageKey, UsageCounts)> = batch.iter().collect();
                 ordered.sort_by(|(a, _), (b, _)| {
-                    (a.tenant.as_str(), &a.key_id, &a.model, a.day)
-                        .cmp(&(b.tenant.as_str(), &b.key_id, &b.model, b.day))
+                    (a.tenant.as_str(), &a.key_id, &a.model, a.day).cmp(&(
+                        b.tenant.as_str(),
+                        &b.key_id,
+                        &b.model,
+                        b.day,
+                    ))
                 });
                 let mut tx = self.pool.begin().await.map_err(<$db as Dialect>::error)?;
                 for (key, counts) in ordered {

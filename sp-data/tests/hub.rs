@@ -9,6 +9,8 @@ mod egress;
 mod invoke;
 #[path = "hub/mcp.rs"]
 mod mcp;
+#[path = "hub/mcp_bounds.rs"]
+mod mcp_bounds;
 #[path = "hub/registry.rs"]
 mod registry;
 #[path = "hub/support.rs"]
@@ -76,4 +78,11 @@ suite!(memory);
 async fn oversized_answers_fail_the_call() {
     let fixture = Fixture::memory().await;
     bounds::oversized_answers_fail_the_call(&fixture).await;
+}
+
+/// The same bound on MCP answers, and on an MCP server's tool list: run once.
+#[tokio::test]
+async fn oversized_mcp_answers_and_endless_lists_are_refused() {
+    let fixture = Fixture::memory().await;
+    mcp_bounds::oversized_mcp_answers_and_endless_lists_are_refused(&fixture).await;
 }

@@ -76,7 +76,7 @@ impl HttpTransport {
             .build()
             .map_err(|err| sp_core::Error::internal(format!("http client: {err}")))?;
         Ok(HttpTransport {
-            mcp: Arc::new(McpSessions::new(client.clone())),
+            mcp: Arc::new(McpSessions::new(client.clone(), limit)),
             client,
             max_response_bytes: limit,
             egress,

@@ -21,14 +21,14 @@ use sp_core::knowledge::Namespace;
 use crate::support::{Fixture, tools_service, upstream};
 
 /// Serves `app` on loopback; its URL.
-async fn serve(app: axum::Router) -> String {
+pub(crate) async fn serve(app: axum::Router) -> String {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(async move { axum::serve(listener, app).await });
     url
 }
 
-fn import(namespace: &str, name: &str, url: &str) -> McpImport {
+pub(crate) fn import(namespace: &str, name: &str, url: &str) -> McpImport {
     serde_json::from_value(json!({
         "namespace": namespace, "name": name, "version": "1.0.0", "url": url,
         "tags": ["mcp"]
