@@ -87,6 +87,7 @@ async fn ingest(store: &Arc<dyn DocumentStore>, data: &Data) -> f64 {
                 .with_format(ContentFormat::Text),
             content_hash: format!("h{d}"),
             sections,
+            storage_quota: Default::default(),
         };
         store.put(prepared).await.expect("ingest");
     }

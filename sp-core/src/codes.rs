@@ -77,6 +77,8 @@ error_codes! {
     ConstraintViolated => ("SP-LLM-006", 500, "A constrained reply failed the independent check of its format (a bug: the decoder enforces it); the reply is withheld rather than returned invalid."),
     /// A document is larger than the configured limit.
     DocumentTooLarge => ("SP-KB-001", 413, "The document exceeds the knowledge store's size limit (max_document_bytes); split it."),
+    /// A write would take a tenant's documents past its storage quota.
+    StorageQuotaExceeded => ("SP-KB-004", 403, "The write would take the tenant's documents past its storage quota (sections or bytes, soft-deleted documents included); nothing was stored. Purge documents or raise the quota."),
     /// A vector's length differs from the store's dimension.
     DimensionMismatch => ("SP-KB-002", 400, "The vector's dimension differs from the store's, which is fixed when the store is created."),
     /// A vector holds NaN or infinity.

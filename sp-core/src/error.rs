@@ -135,6 +135,22 @@ pub enum Error {
         /// The limit (`max_document_bytes`).
         limit: usize,
     } => DocumentTooLarge,
+    /// A write would take a tenant's documents past its storage quota.
+    #[error(
+        "storage quota of tenant `{tenant}`: its documents take {used} {what} and this write adds {adding}, past its limit of {limit} (storage.max_{what}); purge documents or raise the quota"
+    )]
+    StorageQuotaExceeded {
+        /// The tenant.
+        tenant: String,
+        /// `sections` or `bytes`.
+        what: &'static str,
+        /// What its documents take now.
+        used: u64,
+        /// What the write would add.
+        adding: u64,
+        /// The quota.
+        limit: u64,
+    } => StorageQuotaExceeded,
     /// A vector's length differs from the store's dimension.
     #[error("dimension mismatch: the store holds {expected}-dimensional vectors, got {got}")]
     DimensionMismatch {

@@ -44,6 +44,7 @@ mod openapi;
 pub mod page;
 pub mod tenants;
 pub mod time;
+pub mod uncancelled;
 pub mod usage;
 pub mod workflows;
 

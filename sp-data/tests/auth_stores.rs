@@ -8,7 +8,7 @@ use sp_core::auth::{
     MemoryRefreshStore, NewApiKey, Quota, RefreshStore, Refusal, Rotation, Scope, create_key,
     issue_refresh, rotate_key, rotate_refresh, verify_key,
 };
-use sp_core::tenants::{MemoryTenantStore, NewTenant, TenantQuotas, TenantStore};
+use sp_core::tenants::{MemoryTenantStore, NewTenant, StorageQuota, TenantQuotas, TenantStore};
 use sp_core::{ErrorCode, Id, PageRequest, TenantId, Timestamp};
 use sp_tests::TestDatabase;
 
@@ -75,6 +75,10 @@ async fn tenants_round_trip(stores: &Stores) {
     let quotas = TenantQuotas {
         rate_limit: Some("600/min".parse().expect("quota")),
         token_limits: vec!["1000/min".parse().expect("quota")],
+        storage: StorageQuota {
+            max_sections: Some(10_000),
+            max_bytes: None,
+        },
     };
     let new = NewTenant {
         id: acme(),
@@ -93,6 +97,10 @@ async fn tenants_round_trip(stores: &Stores) {
             "1000/min".parse().expect("quota"),
             "50000/day".parse().expect("quota"),
         ],
+        storage: StorageQuota {
+            max_sections: None,
+            max_bytes: Some(1 << 40),
+        },
     };
     assert_eq!(
         store.set_quotas(&acme(), &more).await.expect("set").quotas,

@@ -12,6 +12,8 @@ use sp_core::{Embedder as _, Error, ErrorCode, Id, PageRequest};
 
 #[path = "support/knowledge_fixture.rs"]
 mod fixture;
+#[path = "knowledge/quota.rs"]
+mod quota;
 #[path = "support/knowledge_recall.rs"]
 mod recall;
 
@@ -472,6 +474,7 @@ async fn bad_input_is_refused_and_leaves_nothing(f: &Fixture) {
         document: doc("Broken", "part 0 part 1").in_namespace(space.clone()),
         content_hash: "h".into(),
         sections,
+        storage_quota: Default::default(),
     };
     let err = f.store.put(prepared).await.expect_err("nan");
     assert_eq!(err.code(), ErrorCode::InvalidVector);
@@ -540,6 +543,23 @@ macro_rules! suite {
             #[tokio::test]
             async fn bad_input_is_refused_and_leaves_nothing() {
                 run(|f| Box::pin(super::bad_input_is_refused_and_leaves_nothing(f))).await;
+            }
+            #[tokio::test]
+            async fn storage_quotas_bound_sections_and_free_on_purge() {
+                run(|f| Box::pin(super::quota::storage_quotas_bound_sections_and_free_on_purge(f)))
+                    .await;
+            }
+            #[tokio::test]
+            async fn storage_quotas_bound_bytes() {
+                run(|f| Box::pin(super::quota::storage_quotas_bound_bytes(f))).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn concurrent_ingests_never_pass_the_quota() {
+                run(|f| Box::pin(super::quota::concurrent_ingests_never_pass_the_quota(f))).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+            async fn a_dropped_write_still_finishes() {
+                run(|f| Box::pin(super::quota::a_dropped_write_still_finishes(f))).await;
             }
             #[tokio::test]
             async fn vector_recall_on_clustered_data() {

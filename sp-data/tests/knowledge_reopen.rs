@@ -188,3 +188,50 @@ async fn a_new_data_dir_is_readable_by_its_owner_only() {
         assert_eq!(mode(&dir.join(file)), 0o600, "{file}");
     }
 }
+
+/// A database of documents stored before storage was counted: the migration that adds the
+/// counters counts them, per tenant. Simulated by undoing that migration on a filled
+/// database, then opening it again.
+#[tokio::test]
+async fn the_storage_migration_counts_documents_already_stored() {
+    let dir = tempfile::tempdir().expect("dir");
+    let acme = sp_core::TenantId::new("acme").expect("tenant");
+    let before = {
+        let kb = open(dir.path(), false).await;
+        for (space, title) in [("acme.docs", "A"), ("acme.more", "B"), ("docs", "C")] {
+            let doc = NewDocument::new(title, format!("{title} words, {}", "more ".repeat(50)))
+                .with_metadata(json!({"kind": title}))
+                .in_namespace(Namespace::new(space).expect("ns"));
+            kb.ingest(doc).await.expect("ingest");
+        }
+        let acme_use = kb.storage_used(&acme).await.expect("used");
+        let default_use = kb
+            .storage_used(&sp_core::TenantId::default())
+            .await
+            .expect("used");
+        assert!(acme_use.sections >= 2 && acme_use.bytes > 0, "{acme_use:?}");
+        (acme_use, default_use)
+    };
+    {
+        let db = sp_data::SqliteStore::open(dir.path())
+            .await
+            .expect("sqlite");
+        for undo in [
+            "DROP TABLE tenant_storage",
+            "ALTER TABLE kb_documents DROP COLUMN stored_bytes",
+            "ALTER TABLE tenants DROP COLUMN max_sections",
+            "ALTER TABLE tenants DROP COLUMN max_bytes",
+            "DELETE FROM _sqlx_migrations WHERE version = 12",
+        ] {
+            sqlx::query(undo).execute(db.pool()).await.expect(undo);
+        }
+        db.pool().close().await;
+    }
+    let kb = open(dir.path(), false).await;
+    let acme_use = kb.storage_used(&acme).await.expect("used");
+    let default_use = kb
+        .storage_used(&sp_core::TenantId::default())
+        .await
+        .expect("used");
+    assert_eq!((acme_use, default_use), before);
+}

@@ -175,6 +175,10 @@ impl PlatformBuilder {
             search: Duration::from_secs(config.cache.search_ttl_secs),
         };
         let events = Arc::new(EventLog::new(stores.events.clone(), config.events.clone()));
+        let tenants: Arc<dyn TenantStore> = Arc::new(sp_data::CachedTenantStore::new(
+            stores.tenants.clone(),
+            KEY_LOOKUP_TTL,
+        ));
         let knowledge = Arc::new(
             KnowledgeBase::new(
                 stores.documents.clone(),
@@ -183,7 +187,8 @@ impl PlatformBuilder {
                 KnowledgeConfig::default(),
             )?
             .with_cache(backends.cache.clone(), ttl)
-            .with_events(events.clone()),
+            .with_events(events.clone())
+            .with_tenants(tenants.clone()),
         );
         let mut contexts = Contexts::new(stores.contexts.clone(), tokenizer)
             .with_knowledge(knowledge.clone())
@@ -200,10 +205,6 @@ impl PlatformBuilder {
                 .with_events(events.clone()),
         );
         let usage = UsageMeter::new(stores.usage.clone());
-        let tenants: Arc<dyn TenantStore> = Arc::new(sp_data::CachedTenantStore::new(
-            stores.tenants.clone(),
-            KEY_LOOKUP_TTL,
-        ));
         let charger = TenantCharger::new(
             backends.rate_limiter.clone(),
             tenants.clone(),

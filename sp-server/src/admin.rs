@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sp_core::auth::{KeyAdmin, KeyStore, NewApiKey, Quota, Scope};
 use sp_core::events::Origin;
-use sp_core::tenants::{NewTenant, TenantQuotas};
+use sp_core::tenants::{NewTenant, StorageQuota, TenantQuotas};
 use sp_core::{Config, Result, TenantId, Timestamp};
 use sp_data::{Backends, Database};
 
@@ -160,11 +160,12 @@ pub async fn tenants(config: &Config, command: &TenantsCommand) -> Result<Vec<St
             )])
         }
         TenantsCommand::List => {
-            let mut lines = vec!["id\tname\tcreated\trate_limit\ttoken_limits".to_owned()];
+            let mut lines = vec!["id\tname\tcreated\trate_limit\ttoken_limits\tstorage".to_owned()];
             for tenant in admin.tenants().await? {
                 let (rate, tokens) = shown_quotas(&tenant.quotas);
+                let storage = shown_storage(&tenant.quotas.storage);
                 lines.push(format!(
-                    "{}\t{}\t{}\t{rate}\t{tokens}",
+                    "{}\t{}\t{}\t{rate}\t{tokens}\t{storage}",
                     tenant.id, tenant.name, tenant.created_at
                 ));
             }
@@ -176,8 +177,9 @@ pub async fn tenants(config: &Config, command: &TenantsCommand) -> Result<Vec<St
                 .set_tenant_quotas(&id, quotas.parse()?, &Origin::default())
                 .await?;
             let (rate, tokens) = shown_quotas(&tenant.quotas);
+            let storage = shown_storage(&tenant.quotas.storage);
             Ok(vec![format!(
-                "tenant {}: rate limit {rate}, token limits {tokens}",
+                "tenant {}: rate limit {rate}, token limits {tokens}, storage {storage}",
                 tenant.id
             )])
         }
@@ -202,6 +204,16 @@ fn shown_quotas(quotas: &TenantQuotas) -> (String, String) {
     (rate, tokens)
 }
 
+/// A storage quota as `sp tenants` prints it: `sections/bytes`, `-` for none of either.
+fn shown_storage(quota: &StorageQuota) -> String {
+    let bound = |b: Option<u64>| b.map_or_else(|| "-".to_owned(), |b| b.to_string());
+    format!(
+        "{} sections/{} bytes",
+        bound(quota.max_sections),
+        bound(quota.max_bytes)
+    )
+}
+
 impl crate::cli::QuotaArgs {
     /// The quotas the flags give.
     fn parse(&self) -> Result<TenantQuotas> {
@@ -212,6 +224,10 @@ impl crate::cli::QuotaArgs {
                 .iter()
                 .map(|q| q.parse())
                 .collect::<Result<Vec<_>>>()?,
+            storage: StorageQuota {
+                max_sections: self.max_sections,
+                max_bytes: self.max_bytes,
+            },
         };
         quotas.validate()?;
         Ok(quotas)

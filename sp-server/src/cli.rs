@@ -139,6 +139,12 @@ pub struct QuotaArgs {
     /// repeat for another period (`--token-limit 2000000/day`).
     #[arg(long, value_name = "COUNT/UNIT")]
     pub token_limit: Vec<String>,
+    /// Sections all its documents may take together (soft-deleted ones count until purged).
+    #[arg(long, value_name = "COUNT")]
+    pub max_sections: Option<u64>,
+    /// Bytes (title + content + metadata) all its documents may take together.
+    #[arg(long, value_name = "BYTES")]
+    pub max_bytes: Option<u64>,
 }
 
 /// Flags that locate the data (for commands that do not serve).

@@ -29,6 +29,8 @@ mod openapi;
 mod operations;
 #[path = "api/rotation.rs"]
 mod rotation;
+#[path = "api/storage_quota.rs"]
+mod storage_quota;
 #[path = "api/tenancy.rs"]
 mod tenancy;
 #[path = "api/tenant_admin.rs"]

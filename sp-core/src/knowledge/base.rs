@@ -2,6 +2,8 @@
 
 use std::sync::Arc;
 
+mod writes;
+
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
@@ -9,16 +11,14 @@ use super::cache::{KnowledgeCache, KnowledgeCacheTtl};
 use super::chunk::{ChunkConfig, chunk};
 use super::fusion::reciprocal_rank_fusion;
 use super::store::{DocumentStore, PreparedDocument};
-use super::types::{
-    Document, IngestOutcome, Ingested, Namespace, NewDocument, SearchHit, SearchMode, SearchQuery,
-    Section,
-};
+use super::types::{Document, Namespace, NewDocument, SearchHit, SearchMode, SearchQuery, Section};
 use crate::Id;
 use crate::cache::Cache;
 use crate::error::{Error, Result};
-use crate::events::{EventLog, Origin, Recorder, platform_event};
+use crate::events::{EventLog, Recorder};
 use crate::model::{Embedder, Tokenizer};
 use crate::page::{Page, PageRequest};
+use crate::tenants::{StorageQuota, TenantStore};
 
 /// Knobs of ingestion.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -69,6 +69,8 @@ pub struct KnowledgeBase {
     config: KnowledgeConfig,
     cache: Option<Arc<KnowledgeCache>>,
     events: Recorder,
+    /// Where each namespace's tenant's storage quota is read (none: no quota).
+    tenants: Option<Arc<dyn TenantStore>>,
 }
 
 impl std::fmt::Debug for KnowledgeBase {
@@ -102,6 +104,7 @@ impl KnowledgeBase {
             config,
             cache: None,
             events: Recorder::default(),
+            tenants: None,
         })
     }
 
@@ -117,6 +120,26 @@ impl KnowledgeBase {
     pub fn with_events(mut self, log: Arc<EventLog>) -> Self {
         self.events = Recorder::new(log);
         self
+    }
+
+    /// Applies each tenant's storage quota (`quotas.storage` in `tenants`) to the writes of its
+    /// namespaces: an ingest that would take the tenant past it is refused with `SP-KB-004`
+    /// and stores nothing. A namespace whose tenant `tenants` does not know has no quota.
+    pub fn with_tenants(mut self, tenants: Arc<dyn TenantStore>) -> Self {
+        self.tenants = Some(tenants);
+        self
+    }
+
+    /// The storage quota of `namespace`'s tenant.
+    async fn storage_quota(&self, namespace: &Namespace) -> Result<StorageQuota> {
+        let Some(tenants) = &self.tenants else {
+            return Ok(StorageQuota::default());
+        };
+        Ok(tenants
+            .find(&namespace.tenant())
+            .await?
+            .map(|tenant| tenant.quotas.storage)
+            .unwrap_or_default())
     }
 
     /// Runs `queries` so their embeddings and results are cached before users ask (a
@@ -143,42 +166,6 @@ impl KnowledgeBase {
     /// The underlying store.
     pub fn store(&self) -> &Arc<dyn DocumentStore> {
         &self.store
-    }
-
-    /// Chunks, embeds and stores one document, atomically and idempotently.
-    pub async fn ingest(&self, document: NewDocument) -> Result<Ingested> {
-        self.ingest_as(document, &Origin::default()).await
-    }
-
-    /// [`ingest`](Self::ingest) on behalf of `origin`, which its event carries.
-    pub async fn ingest_as(&self, document: NewDocument, origin: &Origin) -> Result<Ingested> {
-        let prepared = self.prepare(document).await?;
-        let namespace = prepared.document.namespace.clone();
-        let ingested = self.store.put(prepared).await?;
-        let kind = match ingested.outcome {
-            IngestOutcome::Created => "document.ingested",
-            IngestOutcome::Replaced => "document.replaced",
-            _ => return Ok(ingested),
-        };
-        self.changed(&namespace).await;
-        let doc = &ingested.document;
-        self.events
-            .record(|| {
-                let data = serde_json::json!({"id": doc.id, "title": doc.title});
-                let subject = format!("documents/{}", doc.id);
-                platform_event(&namespace, "documents", kind, subject, origin, data)
-            })
-            .await;
-        Ok(ingested)
-    }
-
-    /// Ingests many documents; each succeeds or fails on its own.
-    pub async fn ingest_many(&self, documents: Vec<NewDocument>) -> Vec<Result<Ingested>> {
-        let mut results = Vec::with_capacity(documents.len());
-        for document in documents {
-            results.push(self.ingest(document).await);
-        }
-        results
     }
 
     async fn prepare(&self, document: NewDocument) -> Result<PreparedDocument> {
@@ -209,10 +196,12 @@ impl KnowledgeBase {
                 embedded.push((section.clone(), vector));
             }
         }
+        let storage_quota = self.storage_quota(&document.namespace).await?;
         Ok(PreparedDocument {
             document,
             content_hash,
             sections: embedded,
+            storage_quota,
         })
     }
 
@@ -292,46 +281,6 @@ impl KnowledgeBase {
     /// Documents, newest first.
     pub async fn list(&self, namespace: &Namespace, page: &PageRequest) -> Result<Page<Document>> {
         self.store.list(namespace, page, false).await
-    }
-
-    /// Soft delete.
-    pub async fn delete(&self, namespace: &Namespace, id: Id) -> Result<()> {
-        self.delete_as(namespace, id, &Origin::default()).await
-    }
-
-    /// [`delete`](Self::delete) on behalf of `origin`, which its event carries.
-    pub async fn delete_as(&self, namespace: &Namespace, id: Id, origin: &Origin) -> Result<()> {
-        self.store.delete(namespace, id).await?;
-        self.changed(namespace).await;
-        self.events
-            .record(|| {
-                let data = serde_json::json!({"id": id});
-                let subject = format!("documents/{id}");
-                platform_event(
-                    namespace,
-                    "documents",
-                    "document.deleted",
-                    subject,
-                    origin,
-                    data,
-                )
-            })
-            .await;
-        Ok(())
-    }
-
-    /// Undo a soft delete.
-    pub async fn restore(&self, namespace: &Namespace, id: Id) -> Result<Document> {
-        let document = self.store.restore(namespace, id).await?;
-        self.changed(namespace).await;
-        Ok(document)
-    }
-
-    /// Remove for good.
-    pub async fn purge(&self, namespace: &Namespace, id: Id) -> Result<()> {
-        self.store.purge(namespace, id).await?;
-        self.changed(namespace).await;
-        Ok(())
     }
 }
 

@@ -12,11 +12,21 @@ use super::types::{
 };
 use crate::error::{Error, Result};
 use crate::page::{Page, PageRequest};
-use crate::{Id, Timestamp};
+use crate::tenants::{StorageDelta, StorageUse};
+use crate::{Id, TenantId, Timestamp};
 
 struct Stored {
     document: Document,
     sections: Vec<(Section, Vec<f32>)>,
+    /// What it takes of its tenant's storage.
+    storage: StorageDelta,
+}
+
+/// What the documents of `tenant` take in `docs`.
+fn tenant_use(docs: &HashMap<Id, Stored>, tenant: &TenantId) -> StorageUse {
+    docs.values()
+        .filter(|s| &s.document.namespace.tenant() == tenant)
+        .fold(StorageUse::default(), |used, s| used.after(s.storage))
 }
 
 /// Everything in memory, searched exhaustively: exact cosine for vectors, BM25 for keywords.
@@ -122,6 +132,9 @@ impl DocumentStore for MemoryDocumentStore {
                     }
                 }
         });
+        let tenant = new.namespace.tenant();
+        let storage = prepared.storage();
+        let freed = existing.map_or_else(StorageDelta::default, |s| s.storage);
         let now = Timestamp::now();
         let (id, created_at, outcome) = match existing {
             Some(s)
@@ -140,6 +153,11 @@ impl DocumentStore for MemoryDocumentStore {
             ),
             None => (Id::new(), now, IngestOutcome::Created),
         };
+        prepared.storage_quota.admit(
+            &tenant,
+            tenant_use(&docs, &tenant),
+            StorageDelta::between(freed, storage),
+        )?;
         let document = Document {
             id,
             namespace: new.namespace.clone(),
@@ -158,6 +176,7 @@ impl DocumentStore for MemoryDocumentStore {
             Stored {
                 document: document.clone(),
                 sections: prepared.sections,
+                storage,
             },
         );
         Ok(Ingested { document, outcome })
@@ -228,6 +247,10 @@ impl DocumentStore for MemoryDocumentStore {
             }
             _ => Err(not_found(id)),
         }
+    }
+
+    async fn storage_used(&self, tenant: &TenantId) -> Result<StorageUse> {
+        Ok(tenant_use(&self.read(), tenant))
     }
 
     async fn vector_search(

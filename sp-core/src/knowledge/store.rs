@@ -4,9 +4,10 @@ use async_trait::async_trait;
 use serde_json::Value;
 
 use super::types::{Document, Ingested, Namespace, NewDocument, SearchHit, Section};
-use crate::Id;
 use crate::error::Result;
 use crate::page::{Page, PageRequest};
+use crate::tenants::{StorageDelta, StorageQuota, StorageUse};
+use crate::{Id, TenantId};
 
 /// A document ready to store: chunked, embedded, hashed.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,6 +18,37 @@ pub struct PreparedDocument {
     pub content_hash: String,
     /// Sections with their embeddings, in order.
     pub sections: Vec<(Section, Vec<f32>)>,
+    /// What the namespace's tenant's documents may take; the store refuses a write past it
+    /// ([`Error::StorageQuotaExceeded`](crate::Error::StorageQuotaExceeded)) in the
+    /// transaction that counts it, and stores nothing.
+    pub storage_quota: StorageQuota,
+}
+
+impl PreparedDocument {
+    /// What storing it takes: its sections, and the bytes of its title, content and metadata
+    /// (as JSON).
+    ///
+    /// ```
+    /// use sp_core::knowledge::{NewDocument, PreparedDocument};
+    ///
+    /// let prepared = PreparedDocument {
+    ///     document: NewDocument::new("Cats", "Cats sleep."),
+    ///     content_hash: String::new(),
+    ///     sections: Vec::new(),
+    ///     storage_quota: Default::default(),
+    /// };
+    /// // "Cats" + "Cats sleep." + "{}"
+    /// assert_eq!(prepared.storage().bytes, 4 + 11 + 2);
+    /// ```
+    pub fn storage(&self) -> StorageDelta {
+        let document = &self.document;
+        let metadata = serde_json::to_string(&document.metadata).map_or(0, |m| m.len());
+        let bytes = document.title.len() + document.content.len() + metadata;
+        StorageDelta::new(
+            i64::try_from(self.sections.len()).unwrap_or(i64::MAX),
+            i64::try_from(bytes).unwrap_or(i64::MAX),
+        )
+    }
 }
 
 /// Stores documents and sections and searches them. Implemented by the embedded (SQLite) and
@@ -56,6 +88,9 @@ pub trait DocumentStore: Send + Sync {
 
     /// Removes a document (deleted or not) and its sections for good.
     async fn purge(&self, namespace: &Namespace, id: Id) -> Result<()>;
+
+    /// What the documents of `tenant`'s namespaces take (soft-deleted ones included).
+    async fn storage_used(&self, tenant: &TenantId) -> Result<StorageUse>;
 
     /// Sections nearest to `vector` by cosine similarity, best first.
     async fn vector_search(

@@ -7,11 +7,13 @@
 //! before tenants did, and the bootstrap admin key.
 
 mod memory;
+mod storage;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 pub use memory::MemoryTenantStore;
+pub use storage::{StorageDelta, StorageQuota, StorageUse};
 
 use crate::Timestamp;
 use crate::auth::Quota;
@@ -62,11 +64,16 @@ pub struct TenantQuotas {
     #[serde(default)]
     #[cfg_attr(feature = "openapi", schema(value_type = Vec<String>))]
     pub token_limits: Vec<Quota>,
+    /// What its documents may take: sections and bytes, e.g. `{"max_sections": 100000}`.
+    #[serde(default)]
+    pub storage: StorageQuota,
 }
 
 impl TenantQuotas {
-    /// Refuses more than [`MAX_TOKEN_LIMITS`] token quotas, or two of one period.
+    /// Refuses more than [`MAX_TOKEN_LIMITS`] token quotas, two of one period, or a zero storage
+    /// bound.
     pub fn validate(&self) -> Result<()> {
+        self.storage.validate()?;
         if self.token_limits.len() > MAX_TOKEN_LIMITS {
             return Err(Error::invalid_input(
                 "token_limits",

@@ -2,14 +2,14 @@
 
 use async_trait::async_trait;
 use sp_core::auth::Quota;
-use sp_core::tenants::{Tenant, TenantId, TenantQuotas, TenantStore};
+use sp_core::tenants::{StorageQuota, Tenant, TenantId, TenantQuotas, TenantStore};
 use sp_core::{Error, Result};
 use sqlx::AssertSqlSafe;
 
 use crate::sql::{DbTime, Dialect, SqlDatabase};
 
 /// The columns a tenant is read from.
-const COLUMNS: &str = "id, name, created_at, rate_limit, token_limits";
+const COLUMNS: &str = "id, name, created_at, rate_limit, token_limits, max_sections, max_bytes";
 
 #[derive(sqlx::FromRow)]
 struct TenantRow {
@@ -19,6 +19,22 @@ struct TenantRow {
     rate_limit: Option<String>,
     /// `COUNT/UNIT` quotas, comma-separated.
     token_limits: Option<String>,
+    max_sections: Option<i64>,
+    max_bytes: Option<i64>,
+}
+
+/// A stored storage bound; a negative one means a corrupt row.
+fn bound(stored: Option<i64>) -> Result<Option<u64>> {
+    stored
+        .map(|b| u64::try_from(b).map_err(|_| Error::internal(format!("storage quota {b} < 0"))))
+        .transpose()
+}
+
+/// A storage bound as a column (validated quotas fit).
+fn bound_column(bound: Option<u64>) -> Result<Option<i64>> {
+    bound
+        .map(|b| i64::try_from(b).map_err(Error::internal))
+        .transpose()
 }
 
 impl TryFrom<TenantRow> for Tenant {
@@ -39,13 +55,20 @@ impl TryFrom<TenantRow> for Tenant {
             quotas: TenantQuotas {
                 rate_limit: row.rate_limit.as_deref().map(str::parse).transpose()?,
                 token_limits,
+                storage: StorageQuota {
+                    max_sections: bound(row.max_sections)?,
+                    max_bytes: bound(row.max_bytes)?,
+                },
             },
         })
     }
 }
 
+/// The quota columns of `quotas`: requests, tokens, sections, bytes.
+type QuotaColumns = (Option<String>, Option<String>, Option<i64>, Option<i64>);
+
 /// The quota columns of `quotas`.
-fn quota_columns(quotas: &TenantQuotas) -> (Option<String>, Option<String>) {
+fn quota_columns(quotas: &TenantQuotas) -> Result<QuotaColumns> {
     let tokens = (!quotas.token_limits.is_empty()).then(|| {
         quotas
             .token_limits
@@ -54,7 +77,12 @@ fn quota_columns(quotas: &TenantQuotas) -> (Option<String>, Option<String>) {
             .collect::<Vec<_>>()
             .join(",")
     });
-    (quotas.rate_limit.map(|q| q.to_string()), tokens)
+    Ok((
+        quotas.rate_limit.map(|q| q.to_string()),
+        tokens,
+        bound_column(quotas.storage.max_sections)?,
+        bound_column(quotas.storage.max_bytes)?,
+    ))
 }
 
 /// Tenants in a SQL database: [`SqliteTenantStore`] on the embedded file,
@@ -99,16 +127,18 @@ macro_rules! tenant_store {
         #[async_trait]
         impl TenantStore for SqlTenantStore<$db> {
             async fn insert(&self, tenant: &Tenant) -> Result<()> {
-                let (rate, tokens) = quota_columns(&tenant.quotas);
+                let (rate, tokens, sections, bytes) = quota_columns(&tenant.quotas)?;
                 sqlx::query(
-                    "INSERT INTO tenants (id, name, created_at, rate_limit, token_limits) \
-                     VALUES ($1, $2, $3, $4, $5)",
+                    "INSERT INTO tenants (id, name, created_at, rate_limit, token_limits, \
+                     max_sections, max_bytes) VALUES ($1, $2, $3, $4, $5, $6, $7)",
                 )
                 .bind(tenant.id.as_str())
                 .bind(&tenant.name)
                 .bind(DbTime(tenant.created_at))
                 .bind(rate)
                 .bind(tokens)
+                .bind(sections)
+                .bind(bytes)
                 .execute(&self.pool)
                 .await
                 .map_err(<$db as Dialect>::error)?;
@@ -116,14 +146,16 @@ macro_rules! tenant_store {
             }
 
             async fn set_quotas(&self, id: &TenantId, quotas: &TenantQuotas) -> Result<Tenant> {
-                let (rate, tokens) = quota_columns(quotas);
+                let (rate, tokens, sections, bytes) = quota_columns(quotas)?;
                 let sql = format!(
-                    "UPDATE tenants SET rate_limit = $1, token_limits = $2 WHERE id = $3 \
-                     RETURNING {COLUMNS}"
+                    "UPDATE tenants SET rate_limit = $1, token_limits = $2, max_sections = $3, \
+                     max_bytes = $4 WHERE id = $5 RETURNING {COLUMNS}"
                 );
                 sqlx::query_as::<_, TenantRow>(AssertSqlSafe(sql))
                     .bind(rate)
                     .bind(tokens)
+                    .bind(sections)
+                    .bind(bytes)
                     .bind(id.as_str())
                     .fetch_optional(&self.pool)
                     .await

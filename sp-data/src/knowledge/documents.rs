@@ -5,9 +5,10 @@
 //! in-process index against `tsvector` and pgvector).
 
 use sp_core::knowledge::{Document, IngestOutcome, Ingested, Namespace, PreparedDocument, Section};
+use sp_core::tenants::StorageDelta;
 use sp_core::{Error, Id, Page, PageRequest, Result};
+use sqlx::AssertSqlSafe;
 use sqlx::types::Json;
-use sqlx::{AssertSqlSafe, Executor};
 
 use crate::sql::{DbId, DbTime, Dialect};
 
@@ -86,6 +87,9 @@ pub(super) fn not_found(id: Id) -> Error {
     }
 }
 
+/// A stored document's identity columns: id, content hash, deleted, sections, bytes.
+type Identity = (DbId, String, bool, i32, i64);
+
 /// What an ingest finds under the document's identity (its external id, or else its content
 /// hash) in the namespace.
 pub(super) enum Existing {
@@ -93,8 +97,9 @@ pub(super) enum Existing {
     Absent,
     /// A live document with the same content: nothing to write.
     Unchanged(Id),
-    /// A document whose content changed, or a soft-deleted one coming back.
-    Stale(Id),
+    /// A document whose content changed, or a soft-deleted one coming back, and what it
+    /// takes of its tenant's storage.
+    Stale(Id, StorageDelta),
 }
 
 /// The document rows of one database. A namespace that holds nothing reads as empty: every
@@ -262,24 +267,6 @@ macro_rules! document_rows {
                 Ok(())
             }
 
-            /// Deletes a document and (by cascade) its sections for good.
-            pub(super) async fn purge_row<'c>(
-                conn: impl Executor<'c, Database = $db>,
-                namespace: &Namespace,
-                id: Id,
-            ) -> Result<()> {
-                let done = sqlx::query("DELETE FROM kb_documents WHERE id = $1 AND namespace = $2")
-                    .bind(DbId(id))
-                    .bind(namespace.as_str())
-                    .execute(conn)
-                    .await
-                    .map_err(<$db as Dialect>::error)?;
-                if done.rows_affected() == 0 {
-                    return Err(not_found(id));
-                }
-                Ok(())
-            }
-
             /// Records the namespace of an ingest and looks up the document's identity.
             pub(super) async fn existing(
                 conn: &mut <$db as sqlx::Database>::Connection,
@@ -297,14 +284,15 @@ macro_rules! document_rows {
                 .await
                 .map_err(db)?;
                 let found = match &new.external_id {
-                    Some(external) => sqlx::query_as::<_, (DbId, String, bool)>(
-                        "SELECT id, content_hash, deleted_at IS NOT NULL FROM kb_documents \
-                         WHERE namespace = $1 AND external_id = $2",
+                    Some(external) => sqlx::query_as::<_, Identity>(
+                        "SELECT id, content_hash, deleted_at IS NOT NULL, section_count, \
+                         stored_bytes FROM kb_documents WHERE namespace = $1 AND external_id = $2",
                     )
                     .bind(new.namespace.as_str())
                     .bind(external),
-                    None => sqlx::query_as::<_, (DbId, String, bool)>(
-                        "SELECT id, content_hash, deleted_at IS NOT NULL FROM kb_documents \
+                    None => sqlx::query_as::<_, Identity>(
+                        "SELECT id, content_hash, deleted_at IS NOT NULL, section_count, \
+                         stored_bytes FROM kb_documents \
                          WHERE namespace = $1 AND external_id IS NULL AND content_hash = $2",
                     )
                     .bind(new.namespace.as_str())
@@ -315,19 +303,28 @@ macro_rules! document_rows {
                 .map_err(db)?;
                 Ok(match found {
                     None => Existing::Absent,
-                    Some((id, hash, deleted)) if hash == prepared.content_hash && !deleted => {
+                    Some((id, hash, deleted, _, _))
+                        if hash == prepared.content_hash && !deleted =>
+                    {
                         Existing::Unchanged(id.0)
                     }
-                    Some((id, _, _)) => Existing::Stale(id.0),
+                    Some((id, _, _, sections, bytes)) => {
+                        Existing::Stale(id.0, StorageDelta::new(i64::from(sections), bytes))
+                    }
                 })
             }
 
-            /// Writes the document row: a new one, or over the stale one `replacing`.
+            /// Writes the document row — a new one, or over the stale one `replacing`, which
+            /// took `freed` — and counts the difference to its tenant's storage, refused past
+            /// the tenant's quota.
             pub(super) async fn write(
                 conn: &mut <$db as sqlx::Database>::Connection,
                 prepared: &PreparedDocument,
-                replacing: Option<Id>,
+                replacing: Option<(Id, StorageDelta)>,
             ) -> Result<(Id, IngestOutcome)> {
+                let storage = prepared.storage();
+                let freed = replacing.map_or_else(StorageDelta::default, |(_, took)| took);
+                let replacing = replacing.map(|(id, _)| id);
                 let new = &prepared.document;
                 let sections = i32::try_from(prepared.sections.len()).map_err(Error::internal)?;
                 let now = DbTime::now();
@@ -337,14 +334,15 @@ macro_rules! document_rows {
                         IngestOutcome::Replaced,
                         "UPDATE kb_documents SET title = $3, source_uri = $4, metadata = $5, \
                          content = $6, content_hash = $7, section_count = $8, updated_at = $9, \
-                         deleted_at = NULL WHERE id = $1 AND namespace = $2",
+                         deleted_at = NULL, stored_bytes = $10 WHERE id = $1 AND namespace = $2",
                     ),
                     None => (
                         Id::new(),
                         IngestOutcome::Created,
                         "INSERT INTO kb_documents (id, namespace, title, source_uri, metadata, \
                          content, content_hash, section_count, created_at, updated_at, \
-                         external_id) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10)",
+                         external_id, stored_bytes) \
+                         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9, $10, $11)",
                     ),
                 };
                 let mut query = sqlx::query(statement)
@@ -361,9 +359,12 @@ macro_rules! document_rows {
                     query = query.bind(&new.external_id);
                 }
                 query
+                    .bind(storage.bytes)
                     .execute(&mut *conn)
                     .await
                     .map_err(<$db as Dialect>::error)?;
+                let delta = StorageDelta::between(freed, storage);
+                Self::charge(conn, &new.namespace, &prepared.storage_quota, delta).await?;
                 Ok((id, outcome))
             }
         }
@@ -392,6 +393,13 @@ macro_rules! document_store {
                 include_deleted: bool,
             ) -> Result<Page<Document>> {
                 self.rows.list(namespace, page, include_deleted).await
+            }
+
+            async fn storage_used(
+                &self,
+                tenant: &sp_core::TenantId,
+            ) -> Result<sp_core::tenants::StorageUse> {
+                self.rows.storage_used(tenant).await
             }
 
             $($own)*

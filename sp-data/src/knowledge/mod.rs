@@ -6,6 +6,7 @@ mod graph_index;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod sqlite;
+mod storage;
 pub use graph_index::GraphParams;
 #[cfg(feature = "postgres")]
 pub use postgres::PgDocumentStore;

@@ -6,6 +6,7 @@ use serde_json::Value;
 use sp_core::knowledge::{
     Document, Ingested, Namespace, PreparedDocument, SearchHit, Section, check_vector,
 };
+use sp_core::uncancelled::to_the_end;
 use sp_core::{Error, Id, Page, PageRequest, Result};
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, Postgres, Row};
@@ -91,12 +92,8 @@ fn hit_from_row(row: &PgRow) -> Result<SearchHit> {
     })
 }
 
-document_store!(PgDocumentStore {
-    fn dimensions(&self) -> usize {
-        self.dimensions
-    }
-
-    async fn put(&self, prepared: PreparedDocument) -> Result<Ingested> {
+impl PgDocumentStore {
+    async fn put_document(&self, prepared: PreparedDocument) -> Result<Ingested> {
         for (_, vector) in &prepared.sections {
             check_vector(vector, self.dimensions)?;
         }
@@ -116,13 +113,13 @@ document_store!(PgDocumentStore {
             .map_err(db)?;
         let replacing = match SqlDocuments::<Postgres>::existing(&mut tx, &prepared).await? {
             Existing::Unchanged(id) => return self.rows.unchanged(tx, &new.namespace, id).await,
-            Existing::Stale(id) => {
+            Existing::Stale(id, took) => {
                 sqlx::query("DELETE FROM kb_sections WHERE document_id = $1")
                     .bind(id.as_uuid())
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
-                Some(id)
+                Some((id, took))
             }
             Existing::Absent => None,
         };
@@ -161,17 +158,47 @@ document_store!(PgDocumentStore {
         })
     }
 
-    async fn delete(&self, namespace: &Namespace, id: Id) -> Result<()> {
+    async fn delete_document(&self, namespace: &Namespace, id: Id) -> Result<()> {
         self.rows.mark_deleted(namespace, id).await
     }
 
-    async fn restore(&self, namespace: &Namespace, id: Id) -> Result<Document> {
+    async fn restore_document(&self, namespace: &Namespace, id: Id) -> Result<Document> {
         self.rows.mark_restored(namespace, id).await?;
         self.rows.document(namespace, id, true).await
     }
 
+    async fn purge_document(&self, namespace: &Namespace, id: Id) -> Result<()> {
+        let mut tx = self.rows.pool.begin().await.map_err(db)?;
+        SqlDocuments::<Postgres>::purge_row(&mut tx, namespace, id).await?;
+        tx.commit().await.map_err(db)
+    }
+}
+
+document_store!(PgDocumentStore {
+    fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    // Each write runs to its end in a task of its own, like the embedded store's: a caller
+    // that leaves does not decide whether it happened.
+    async fn put(&self, prepared: PreparedDocument) -> Result<Ingested> {
+        let this = self.clone();
+        to_the_end(async move { this.put_document(prepared).await }).await
+    }
+
+    async fn delete(&self, namespace: &Namespace, id: Id) -> Result<()> {
+        let (this, namespace) = (self.clone(), namespace.clone());
+        to_the_end(async move { this.delete_document(&namespace, id).await }).await
+    }
+
+    async fn restore(&self, namespace: &Namespace, id: Id) -> Result<Document> {
+        let (this, namespace) = (self.clone(), namespace.clone());
+        to_the_end(async move { this.restore_document(&namespace, id).await }).await
+    }
+
     async fn purge(&self, namespace: &Namespace, id: Id) -> Result<()> {
-        SqlDocuments::<Postgres>::purge_row(&self.rows.pool, namespace, id).await
+        let (this, namespace) = (self.clone(), namespace.clone());
+        to_the_end(async move { this.purge_document(&namespace, id).await }).await
     }
 
     async fn vector_search(

@@ -7,6 +7,7 @@ use serde_json::Value;
 use sp_core::knowledge::{
     Document, Ingested, Namespace, PreparedDocument, SearchHit, Section, check_vector,
 };
+use sp_core::uncancelled::to_the_end;
 use sp_core::{Error, Id, Page, PageRequest, Result};
 use sqlx::{Row, Sqlite};
 
@@ -16,6 +17,7 @@ mod hit_rows;
 mod ingest;
 mod load;
 mod memory;
+mod removal;
 mod vectors;
 use super::documents::{SqlDocuments, document_store};
 use super::fts_query;
@@ -36,6 +38,7 @@ use crate::error::sqlx_error;
 /// assert!(sp_data::SqliteDocumentStore::open(&db, 768).await.is_err());
 /// # });
 /// ```
+#[derive(Clone)]
 pub struct SqliteDocumentStore {
     rows: SqlDocuments<Sqlite>,
     dimensions: usize,
@@ -130,50 +133,27 @@ document_store!(SqliteDocumentStore {
         self.dimensions
     }
 
+    // Each write runs to its end in a task of its own (review finding M7): dropped between
+    // SQLite's commit and the in-memory update, it would leave search serving what was
+    // deleted or replaced until a restart.
     async fn put(&self, prepared: PreparedDocument) -> Result<Ingested> {
-        self.put_document(prepared).await
+        let this = self.clone();
+        to_the_end(async move { this.put_document(prepared).await }).await
     }
 
     async fn delete(&self, namespace: &Namespace, id: Id) -> Result<()> {
-        let _write = self.memory.writes.lock().await;
-        self.rows.mark_deleted(namespace, id).await?;
-        self.memory.hit_rows.set_deleted(id, true);
-        Ok(())
+        let (this, namespace) = (self.clone(), namespace.clone());
+        to_the_end(async move { this.delete_document(&namespace, id).await }).await
     }
 
     async fn restore(&self, namespace: &Namespace, id: Id) -> Result<Document> {
-        let _write = self.memory.writes.lock().await;
-        self.rows.mark_restored(namespace, id).await?;
-        self.memory.hit_rows.set_deleted(id, false);
-        self.rows.document(namespace, id, true).await
+        let (this, namespace) = (self.clone(), namespace.clone());
+        to_the_end(async move { this.restore_document(&namespace, id).await }).await
     }
 
     async fn purge(&self, namespace: &Namespace, id: Id) -> Result<()> {
-        let _write = self.memory.writes.lock().await;
-        let mut tx = self
-            .rows
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db)?;
-        let rowids: Vec<i64> = sqlx::query_scalar(
-            "SELECT s.rowid FROM kb_sections s JOIN kb_documents d ON d.id = s.document_id \
-             WHERE d.id = $1 AND d.namespace = $2",
-        )
-        .bind(id.to_string())
-        .bind(namespace.as_str())
-        .fetch_all(&mut *tx)
-        .await
-        .map_err(db)?;
-        SqlDocuments::<Sqlite>::purge_row(&mut *tx, namespace, id).await?;
-        tx.commit().await.map_err(db)?;
-        self.memory.hit_rows.remove(&rowids, Some(id));
-        self.memory.index.remove(&rowids);
-        if let Err(err) = self.memory.graph.remove(&rowids) {
-            tracing::error!(%err, "vector graph update failed; searches stay exact");
-            self.memory.graph.mark_unready();
-        }
-        Ok(())
+        let (this, namespace) = (self.clone(), namespace.clone());
+        to_the_end(async move { this.purge_document(&namespace, id).await }).await
     }
 
     async fn vector_search(

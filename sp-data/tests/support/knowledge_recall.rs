@@ -28,6 +28,7 @@ pub async fn vector_recall_on_clustered_data(f: &Fixture) {
                 .with_external_id(format!("d{d}")),
             content_hash: format!("h{d}"),
             sections,
+            storage_quota: Default::default(),
         };
         f.store.put(prepared).await.expect("ingest");
     }

@@ -2,17 +2,18 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sp_core::Page;
 use sp_core::auth::Scope;
 use sp_core::knowledge::{Document, IngestOutcome, NewDocument, SearchHit, SearchQuery};
 
+use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use super::params::{
-    InNamespace, Listing, ListingQuery, NamespaceQuery, RequestIdOf, origin, parse_id,
+    InNamespace, Listing, ListingQuery, NamespaceQuery, QueryOf, RequestIdOf, origin, parse_id,
 };
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::json::ApiJson;
@@ -117,9 +118,26 @@ async fn fetch(
     Ok(axum::Json(document))
 }
 
-/// Soft-delete a document: search and get stop seeing it at once.
+/// The query string of `DELETE /v1/documents/{id}`.
+#[derive(Debug, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+#[into_params(parameter_in = Query)]
+struct RemoveQuery {
+    /// The namespace: a bare name is the caller's tenant's (`default` when absent); another
+    /// tenant's, named in full (`acme.docs`), only for admins.
+    #[param(value_type = Option<sp_core::Namespace>)]
+    namespace: Option<String>,
+    /// `true`: remove the document (deleted or not) and its sections for good, freeing
+    /// what it took of the tenant's storage quota. Otherwise a soft delete, which keeps
+    /// counting.
+    #[serde(default)]
+    purge: bool,
+}
+
+/// Delete a document: search and get stop seeing it at once. A soft delete keeps it (and
+/// its share of the tenant's storage quota); `?purge=true` removes it for good.
 #[utoipa::path(delete, path = "/v1/documents/{id}", operation_id = "delete_document", tag = "documents",
-    params(("id" = sp_core::Id, Path, description = "Document id"), NamespaceQuery),
+    params(("id" = sp_core::Id, Path, description = "Document id"), RemoveQuery),
     responses((status = 204, description = "Deleted"), NotFound, GatewayErrors),
     security(("bearer" = ["documents:write"]), ("api_key" = ["documents:write"])))]
 async fn remove(
@@ -127,15 +145,21 @@ async fn remove(
     caller: Caller,
     request: RequestIdOf,
     Path(id): Path<String>,
-    InNamespace(namespace): InNamespace,
+    QueryOf(query): QueryOf<RemoveQuery>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::DocumentsWrite)?;
     let id = parse_id(&id)?;
-    let services = state.platform().await?;
-    services
-        .knowledge
-        .delete_as(&namespace, id, &origin(&caller, &request))
-        .await?;
+    let namespace = caller
+        .0
+        .namespace(query.namespace.map(sp_core::Namespace::new).transpose()?)?;
+    let knowledge = &state.platform().await?.knowledge;
+    if query.purge {
+        knowledge.purge(&namespace, id).await?;
+    } else {
+        knowledge
+            .delete_as(&namespace, id, &origin(&caller, &request))
+            .await?;
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -5,7 +5,7 @@ use axum::http::StatusCode;
 use serde::Serialize;
 use sp_core::TenantId;
 use sp_core::auth::Scope;
-use sp_core::tenants::{NewTenant, Tenant, TenantQuotas};
+use sp_core::tenants::{NewTenant, StorageQuota, StorageUse, Tenant, TenantQuotas};
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
@@ -21,6 +21,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(create, list))
         .routes(routes!(fetch))
         .routes(routes!(set_quotas))
+        .routes(routes!(storage))
 }
 
 /// Create a tenant. Its keys (`POST /v1/keys` with `tenant`) reach its namespaces only:
@@ -85,7 +86,8 @@ async fn fetch(
 }
 
 /// Replace a tenant's quotas: requests and tokens (prompt + completion + embedding) of all
-/// its keys together; an empty body `{}` removes them. They apply within a second on every
+/// its keys together, and what its documents may take (`storage`: sections, bytes); an empty
+/// body `{}` removes them. They apply within a second on every
 /// process.
 #[utoipa::path(put, path = "/v1/tenants/{id}/quotas", operation_id = "set_tenant_quotas", tag = "tenants",
     params(("id" = String, Path, description = "Tenant id")),
@@ -109,4 +111,38 @@ async fn set_quotas(
         .await?;
     tracing::info!(tenant = %tenant.id, by = %caller.0.key_id, "tenant quotas set");
     Ok(axum::Json(tenant))
+}
+
+/// What a tenant's documents take, beside its storage quota.
+#[derive(Serialize, utoipa::ToSchema)]
+struct TenantStorage {
+    /// The tenant.
+    #[schema(value_type = String)]
+    tenant: TenantId,
+    /// Sections and bytes of all its documents (soft-deleted ones included, until purged).
+    used: StorageUse,
+    /// Its storage quota (`quotas.storage`); an ingest past it is `SP-KB-004`.
+    quota: StorageQuota,
+}
+
+/// What a tenant's documents take, against its storage quota.
+#[utoipa::path(get, path = "/v1/tenants/{id}/storage", operation_id = "get_tenant_storage", tag = "tenants",
+    params(("id" = String, Path, description = "Tenant id")),
+    responses((status = 200, description = "Its storage", body = TenantStorage), NotFound, GatewayErrors),
+    security(("bearer" = ["admin"]), ("api_key" = ["admin"])))]
+async fn storage(
+    State(state): State<AppState>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<axum::Json<TenantStorage>, ApiError> {
+    caller.require(Scope::Admin)?;
+    let id = TenantId::new(id)?;
+    let services = state.platform().await?;
+    let tenant = services.key_admin.tenant(&id).await?;
+    let used = services.knowledge.storage_used(&id).await?;
+    Ok(axum::Json(TenantStorage {
+        tenant: tenant.id,
+        used,
+        quota: tenant.quotas.storage,
+    }))
 }

@@ -29,9 +29,12 @@ fn tenants_are_created_and_listed_and_keys_bound_to_them() {
         "100000/min",
         "--token-limit",
         "2000000/day",
+        "--max-sections",
+        "1000",
     ]));
     assert!(ok, "{err}");
     assert!(out.contains("100000/min,2000000/day"), "{out}");
+    assert!(out.contains("storage 1000 sections/- bytes"), "{out}");
     let (ok, _, err) = run(sp(dir.path()).args([
         "tenants",
         "quotas",
@@ -53,7 +56,7 @@ fn tenants_are_created_and_listed_and_keys_bound_to_them() {
     assert_eq!(ids, ["acme", "default"], "{out}");
     let acme_line = out.lines().find(|l| l.starts_with("acme\t")).expect("acme");
     assert!(
-        acme_line.ends_with("\t600/min\t100000/min,2000000/day"),
+        acme_line.ends_with("\t600/min\t100000/min,2000000/day\t1000 sections/- bytes"),
         "quotas listed: {acme_line}"
     );
 

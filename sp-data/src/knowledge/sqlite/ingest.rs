@@ -30,7 +30,7 @@ impl SqliteDocumentStore {
         let existing = SqlDocuments::<Sqlite>::existing(&mut tx, &prepared).await?;
         let (replacing, old_rowids) = match existing {
             Existing::Unchanged(id) => return self.rows.unchanged(tx, &new.namespace, id).await,
-            Existing::Stale(id) => {
+            Existing::Stale(id, took) => {
                 let old: Vec<i64> =
                     sqlx::query_scalar("SELECT rowid FROM kb_sections WHERE document_id = $1")
                         .bind(id.to_string())
@@ -42,7 +42,7 @@ impl SqliteDocumentStore {
                     .execute(&mut *tx)
                     .await
                     .map_err(db)?;
-                (Some(id), old)
+                (Some((id, took)), old)
             }
             Existing::Absent => (None, Vec::new()),
         };
