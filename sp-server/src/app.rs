@@ -3,9 +3,13 @@
 use std::future::Future;
 use std::sync::Arc;
 
+use std::time::Duration;
+
 use axum::Router;
+use sp_core::config::ServerConfig;
 use tokio::net::TcpListener;
 
+use crate::connections::{ConnectionGate, GatedAcceptor, GatedListener};
 use crate::state::AppState;
 
 /// The complete reference application: every route wrapped in the gateway layers.
@@ -25,7 +29,8 @@ pub fn app(state: AppState) -> Router {
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` completes, then lets in-flight requests
-/// (streams included) finish for up to `server.shutdown_grace_secs` before returning. HTTPS
+/// (streams included) finish for up to `server.shutdown_grace_secs` before returning; at
+/// most `server.max_connections` connections are open at once. HTTPS
 /// when the configuration names a certificate and key, plain HTTP otherwise. Last, the
 /// workflow runs this process drives are handed back (see
 /// [`Workflows::hand_back`](sp_core::workflows::Workflows::hand_back)), so the next process
@@ -35,10 +40,10 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let grace = std::time::Duration::from_secs(state.config().server.shutdown_grace_secs);
+    let limits = ServeLimits::of(&state.config().server);
     let served = match state.tls().cloned() {
-        Some(tls) => serve_router_tls(listener, app(state.clone()), tls, shutdown, grace).await,
-        None => serve_router(listener, app(state.clone()), shutdown, grace).await,
+        Some(tls) => serve_router_tls(listener, app(state.clone()), tls, shutdown, limits).await,
+        None => serve_router(listener, app(state.clone()), shutdown, limits).await,
     };
     if let Some(services) = state.opened_platform() {
         match services.workflows.hand_back().await {
@@ -53,43 +58,82 @@ pub async fn serve(
     served
 }
 
+/// What [`serve_router`] and [`serve_router_tls`] bound: the shutdown grace, open
+/// connections, the TLS handshake.
+///
+/// ```
+/// let limits = sp_server::ServeLimits::of(&sp_core::config::ServerConfig::default());
+/// assert_eq!(limits.max_connections, 4096);
+/// assert_eq!(limits.grace, std::time::Duration::from_secs(10));
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ServeLimits {
+    /// How long in-flight requests (streams included) may finish after the shutdown signal.
+    pub grace: Duration,
+    /// Open client connections; one more is closed as soon as it is accepted.
+    pub max_connections: usize,
+    /// How long a client has to complete the TLS handshake.
+    pub tls_handshake_timeout: Duration,
+}
+
+impl ServeLimits {
+    /// The limits `server` configures (`shutdown_grace_secs`, `max_connections`,
+    /// `tls_handshake_timeout_secs`).
+    pub fn of(server: &ServerConfig) -> Self {
+        ServeLimits {
+            grace: Duration::from_secs(server.shutdown_grace_secs),
+            max_connections: server.max_connections,
+            tls_handshake_timeout: Duration::from_secs(server.tls_handshake_timeout_secs),
+        }
+    }
+}
+
 /// Serves any router over TLS like [`serve_router`] does over plain HTTP; `tls` comes from
-/// [`crate::tls::load`] or your own rustls configuration.
+/// [`crate::tls::load`] or your own rustls configuration. A connection past
+/// `limits.max_connections` is closed before its handshake.
 pub async fn serve_router_tls(
     listener: TcpListener,
     router: Router,
     tls: Arc<rustls::ServerConfig>,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: std::time::Duration,
+    limits: ServeLimits,
 ) -> std::io::Result<()> {
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
     tokio::spawn(async move {
         shutdown.await;
         // Stops accepting, then gives open connections `grace` before closing them.
-        stopper.graceful_shutdown(Some(grace));
+        stopper.graceful_shutdown(Some(limits.grace));
     });
     let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
-    axum_server::from_tcp_rustls(listener.into_std()?, config)?
+    let gate = ConnectionGate::new(limits.max_connections);
+    let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
+        .handshake_timeout(limits.tls_handshake_timeout)
+        .acceptor(GatedAcceptor::new(gate));
+    axum_server::from_tcp(listener.into_std()?)?
+        .acceptor(acceptor)
         .handle(handle)
         .serve(router.into_make_service())
         .await
 }
 
-/// Serves any router (yours with ours merged in, say) like [`serve`]: after `shutdown`,
-/// in-flight requests get `grace` to finish.
+/// Serves any router (yours with ours merged in, say) like [`serve`]: at most
+/// `limits.max_connections` open connections (one more is closed at once), and after
+/// `shutdown`, in-flight requests get `limits.grace` to finish.
 pub async fn serve_router(
     listener: TcpListener,
     router: Router,
     shutdown: impl Future<Output = ()> + Send + 'static,
-    grace: std::time::Duration,
+    limits: ServeLimits,
 ) -> std::io::Result<()> {
     let (stopping, stopped) = tokio::sync::oneshot::channel::<()>();
     let signal = async move {
         shutdown.await;
         let _ = stopping.send(());
     };
+    let listener = GatedListener::new(listener, ConnectionGate::new(limits.max_connections));
     let server = axum::serve(listener, router).with_graceful_shutdown(signal);
+    let grace = limits.grace;
     let deadline = async move {
         if stopped.await.is_ok() {
             tokio::time::sleep(grace).await;

@@ -29,6 +29,7 @@ mod app;
 mod budget;
 mod charge;
 pub mod cli;
+pub mod connections;
 mod error;
 mod json;
 pub mod jwt;
@@ -40,7 +41,7 @@ mod routes;
 mod state;
 pub mod tls;
 
-pub use app::{app, serve, serve_router, serve_router_tls, shutdown_signal};
+pub use app::{ServeLimits, app, serve, serve_router, serve_router_tls, shutdown_signal};
 pub use error::{ApiError, ErrorBody, ErrorEnvelope};
 pub use json::{ApiJson, ApiJsonOrEmpty};
 pub use routes::openapi;

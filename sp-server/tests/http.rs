@@ -352,7 +352,10 @@ async fn serve_slow(
         async {
             let _ = stopped.await;
         },
-        grace,
+        sp_server::ServeLimits {
+            grace,
+            ..sp_server::ServeLimits::of(&sp_core::config::ServerConfig::default())
+        },
     ));
     (addr, stop, server)
 }
@@ -384,4 +387,55 @@ async fn shutdown_lets_requests_finish_within_the_grace_and_no_longer() {
         started.elapsed()
     );
     request.abort();
+}
+
+/// `server.max_connections` (review finding L10): idle connections hold their places; one
+/// more is closed at once, without an answer; a place given back admits the next.
+#[tokio::test]
+async fn connections_past_the_cap_are_closed_until_a_place_frees() {
+    use tokio::io::AsyncReadExt as _;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind");
+    let addr = listener.local_addr().expect("addr").to_string();
+    let router = Router::new().route("/ok", get(|| async { "ok" }));
+    let limits = sp_server::ServeLimits {
+        max_connections: 2,
+        ..sp_server::ServeLimits::of(&sp_core::config::ServerConfig::default())
+    };
+    let server = tokio::spawn(sp_server::serve_router(
+        listener,
+        router,
+        std::future::pending(),
+        limits,
+    ));
+    let first = tokio::net::TcpStream::connect(&addr).await.expect("first");
+    let _second = tokio::net::TcpStream::connect(&addr).await.expect("second");
+    // Let the server accept both before the third arrives.
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let mut third = tokio::net::TcpStream::connect(&addr).await.expect("tcp");
+    let mut read = Vec::new();
+    let closed = tokio::time::timeout(
+        std::time::Duration::from_secs(5),
+        third.read_to_end(&mut read),
+    )
+    .await;
+    assert!(
+        matches!(closed, Ok(Ok(0)) | Ok(Err(_))),
+        "the third connection is closed at once: {closed:?}"
+    );
+    let refused = sp_tests::http(&addr, "GET", "/ok", &[], b"").await;
+    assert!(refused.is_err(), "no answer past the cap: {refused:?}");
+    drop(first);
+    let mut answered = None;
+    for _ in 0..50 {
+        if let Ok(reply) = sp_tests::http(&addr, "GET", "/ok", &[], b"").await {
+            answered = Some(reply);
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    let reply = answered.expect("a freed place admits the next connection");
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    server.abort();
 }

@@ -85,6 +85,11 @@ pub struct ServerConfig {
     pub request_timeout_secs: u64,
     /// Requests handled at once; more get `503` with `Retry-After` instead of queueing.
     pub max_concurrent_requests: usize,
+    /// Open client connections (keep-alive, streams and WebSockets included); one more is
+    /// closed as soon as it is accepted (review finding L10).
+    pub max_connections: usize,
+    /// Seconds a client has to complete the TLS handshake before its connection is closed.
+    pub tls_handshake_timeout_secs: u64,
     /// Origins allowed to call from a browser (`["*"]` for any); empty sends no CORS headers.
     pub cors_allowed_origins: Vec<String>,
     /// PEM certificate chain (leaf first): with `tls_key_path`, the server speaks HTTPS only.
@@ -101,6 +106,8 @@ impl Default for ServerConfig {
             shutdown_grace_secs: 10,
             request_timeout_secs: 300,
             max_concurrent_requests: 512,
+            max_connections: 4096,
+            tls_handshake_timeout_secs: 10,
             cors_allowed_origins: Vec::new(),
             tls_cert_path: None,
             tls_key_path: None,

@@ -126,6 +126,11 @@ impl Config {
                 "server.max_concurrent_requests",
                 self.server.max_concurrent_requests as u64,
             ),
+            ("server.max_connections", self.server.max_connections as u64),
+            (
+                "server.tls_handshake_timeout_secs",
+                self.server.tls_handshake_timeout_secs,
+            ),
             ("cache.max_entries", self.cache.max_entries),
             ("cache.max_bytes", self.cache.max_bytes),
             ("cache.redis_timeout_ms", self.cache.redis_timeout_ms),

@@ -85,6 +85,43 @@ async fn serve_speaks_https_with_the_configured_certificate_and_only_https() {
     assert!(refused.is_err(), "an unknown issuer fails the handshake");
 }
 
+/// Review finding L10 over TLS: connections past `server.max_connections` are closed before
+/// their handshake, and one that never completes its handshake is closed after
+/// `server.tls_handshake_timeout_secs`, giving its place back.
+#[tokio::test]
+async fn silent_connections_are_capped_and_time_out_their_handshake() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let mut cmd = sp(dir.path());
+    cmd.env("SP_SERVER__TLS_CERT_PATH", fixture("tls-cert.pem"))
+        .env("SP_SERVER__TLS_KEY_PATH", fixture("tls-key.pem"))
+        .env("SP_SERVER__MAX_CONNECTIONS", "2")
+        .env("SP_SERVER__TLS_HANDSHAKE_TIMEOUT_SECS", "1");
+    let (_server, addr, _log) = start(&mut cmd);
+    let started = std::time::Instant::now();
+    let mut silent = Vec::new();
+    for _ in 0..2 {
+        silent.push(tokio::net::TcpStream::connect(&addr).await.expect("tcp"));
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    let refused = https_get(&addr, "/health/live").await;
+    assert!(
+        refused.as_ref().map_or(true, |r| !r.contains("200")),
+        "past the cap: {refused:?}"
+    );
+    // The silent ones are closed by the handshake deadline...
+    let mut eof = [0_u8; 1];
+    for stream in &mut silent {
+        let read = tokio::time::timeout(std::time::Duration::from_secs(10), stream.read(&mut eof))
+            .await
+            .expect("closed within the handshake timeout");
+        assert!(matches!(read, Ok(0) | Err(_)), "{read:?}");
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    // ...and their places admit the next client.
+    let response = https_get(&addr, "/health/live").await.expect("https");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+}
+
 #[test]
 fn bad_tls_files_stop_the_start_naming_the_key() {
     let dir = tempfile::tempdir().expect("tempdir");
