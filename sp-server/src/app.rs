@@ -6,6 +6,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
+use axum::serve::ListenerExt as _;
 use sp_core::config::ServerConfig;
 use tokio::net::TcpListener;
 
@@ -113,7 +114,8 @@ pub async fn serve_router_tls(
     axum_server::from_tcp(listener.into_std()?)?
         .acceptor(acceptor)
         .handle(handle)
-        .serve(router.into_make_service())
+        // The peer address rides along for the throttling of refused credentials.
+        .serve(router.into_make_service_with_connect_info::<std::net::SocketAddr>())
         .await
 }
 
@@ -131,8 +133,13 @@ pub async fn serve_router(
         shutdown.await;
         let _ = stopping.send(());
     };
-    let listener = GatedListener::new(listener, ConnectionGate::new(limits.max_connections));
-    let server = axum::serve(listener, router).with_graceful_shutdown(signal);
+    // `tap_io` (doing nothing) because axum derives the peer address for connect info from
+    // a tapped listener's address (`TcpListener`'s aside), and the address rides along for
+    // the throttling of refused credentials.
+    let listener =
+        GatedListener::new(listener, ConnectionGate::new(limits.max_connections)).tap_io(|_| {});
+    let service = router.into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let server = axum::serve(listener, service).with_graceful_shutdown(signal);
     let grace = limits.grace;
     let deadline = async move {
         if stopped.await.is_ok() {

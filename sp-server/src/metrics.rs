@@ -62,7 +62,12 @@ pub async fn track(request: Request, next: Next) -> Response {
 /// `GET /metrics`: every counter, gauge and histogram in Prometheus' text format.
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
-pub async fn render(State(state): State<AppState>) -> Response {
+pub async fn render(State(state): State<AppState>, request: axum::extract::Request) -> Response {
+    let client = crate::middleware::auth::client_of(&request);
+    let access = crate::middleware::auth::operations_access(&state, request.headers(), client);
+    if let Err(refused) = access.await {
+        return refused.into_response();
+    }
     sample(&state);
     let body = handle().map(PrometheusHandle::render).unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()

@@ -26,6 +26,8 @@ struct Inner {
     platform: tokio::sync::OnceCell<Platform>,
     jwt: Option<Arc<crate::jwt::Jwt>>,
     tls: Option<Arc<rustls::ServerConfig>>,
+    /// Refused credentials per client address (`auth.failed_credential_limit`).
+    failed_credentials: sp_core::auth::LocalRateLimiter,
 }
 
 impl AppState {
@@ -96,6 +98,7 @@ impl AppState {
                 platform: tokio::sync::OnceCell::new(),
                 jwt: jwt.map(Arc::new),
                 tls,
+                failed_credentials: sp_core::auth::LocalRateLimiter::default(),
             }),
         }
     }
@@ -154,6 +157,11 @@ impl AppState {
     /// The backends.
     pub fn backends(&self) -> &Backends {
         &self.inner.backends
+    }
+
+    /// Refused credentials per client address, in this process.
+    pub(crate) fn failed_credentials(&self) -> &sp_core::auth::LocalRateLimiter {
+        &self.inner.failed_credentials
     }
 
     /// Runs every health check within the configured timeout.

@@ -10,6 +10,9 @@ use sp_core::Config;
 use sp_server::{ApiJson, AppState, app, middleware};
 use tower::ServiceExt as _;
 
+#[path = "http/operations_access.rs"]
+mod operations_access;
+
 const LIMIT: usize = 4096;
 
 async fn embedded_state() -> (AppState, tempfile::TempDir) {

@@ -90,6 +90,10 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Seconds a client has to complete the TLS handshake before its connection is closed.
     pub tls_handshake_timeout_secs: u64,
+    /// `true`: `/metrics` and the full `/health` report need an `admin` credential, and
+    /// `/health/ready` names failing checks without their error text (review finding L2).
+    /// `/health/live` and `/health/ready`'s status stay open for probes.
+    pub protect_operations: bool,
     /// Origins allowed to call from a browser (`["*"]` for any); empty sends no CORS headers.
     pub cors_allowed_origins: Vec<String>,
     /// PEM certificate chain (leaf first): with `tls_key_path`, the server speaks HTTPS only.
@@ -108,6 +112,7 @@ impl Default for ServerConfig {
             max_concurrent_requests: 512,
             max_connections: 4096,
             tls_handshake_timeout_secs: 10,
+            protect_operations: false,
             cors_allowed_origins: Vec::new(),
             tls_cert_path: None,
             tls_key_path: None,
@@ -189,6 +194,12 @@ pub struct AuthConfig {
     pub jwt: JwtConfig,
     /// Days audit entries are kept; older ones are deleted hourly. 0 keeps them all.
     pub audit_retention_days: u32,
+    /// Refused credentials one client address may present, e.g. `30/min` (review finding
+    /// L2): past it, that address gets `429` for every credential — right ones included —
+    /// until the budget refills, so online guessing is throttled. Accepted credentials cost
+    /// nothing. Counted per process. Behind a proxy every client shares the proxy's address:
+    /// raise it there, and throttle at the proxy.
+    pub failed_credential_limit: crate::auth::Quota,
 }
 
 /// JWT settings: HS256 with a shared secret, or RS256 with a PEM key pair.
@@ -251,6 +262,7 @@ impl std::fmt::Debug for AuthConfig {
             .field("default_token_limit", &self.default_token_limit)
             .field("jwt", &self.jwt)
             .field("audit_retention_days", &self.audit_retention_days)
+            .field("failed_credential_limit", &self.failed_credential_limit)
             .finish()
     }
 }
@@ -266,6 +278,10 @@ impl Default for AuthConfig {
             default_token_limit: None,
             jwt: JwtConfig::default(),
             audit_retention_days: 90,
+            failed_credential_limit: crate::auth::Quota {
+                count: 30,
+                period: std::time::Duration::from_secs(60),
+            },
         }
     }
 }

@@ -18,6 +18,9 @@ use sp_core::auth::{
 };
 use sp_core::{Error, ErrorCode, Namespace};
 
+use std::net::IpAddr;
+
+use super::failed_credentials::{Attempt, client_address};
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -70,6 +73,27 @@ async fn principal_of(state: &AppState, headers: &HeaderMap) -> Result<Principal
             Err(unauthorized())
         }
     }
+}
+
+/// The caller of `request`, its address's refused credentials throttled (see
+/// [`Attempt`]): `SP-AUTH-003` once they are spent, whatever it presents.
+async fn throttled_principal(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> Result<Principal, ApiError> {
+    let presented = credential(headers).is_some();
+    let attempt = Attempt::take(state, client, presented)?;
+    let judged = principal_of(state, headers).await;
+    // Only a refused credential keeps its unit; an accepted one, or one a failing backend
+    // could not judge, gives it back.
+    let refused = matches!(&judged, Err(err) if err.code == ErrorCode::Unauthorized);
+    if let Some(attempt) = attempt
+        && !refused
+    {
+        attempt.give_back();
+    }
+    judged
 }
 
 /// A valid access token of a key that is still valid; its scopes never exceed the key's.
@@ -135,7 +159,8 @@ fn rate_headers(headers: &mut HeaderMap, quota: &Quota, decision: &Decision) {
 pub async fn authenticate(State(state): State<AppState>, request: Request, next: Next) -> Response {
     let started = std::time::Instant::now();
     let audited = Audited::of(&request);
-    match principal_of(&state, request.headers()).await {
+    let client = client_address(&request);
+    match throttled_principal(&state, request.headers(), client).await {
         Ok(principal) => {
             let who = (principal.key_id.clone(), principal.tenant.clone());
             let response = admit(&state, principal, request, next).await;
@@ -152,6 +177,35 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
             }
             err.into_response()
         }
+    }
+}
+
+/// The peer address of a request served with connect info, for [`operations_access`].
+pub(crate) fn client_of(request: &Request) -> Option<IpAddr> {
+    client_address(request)
+}
+
+/// Whether a request may read an operations route (`/metrics`, the full `/health` report):
+/// anyone, unless `server.protect_operations` asks for an `admin` credential (refused
+/// credentials throttled like on `/v1`).
+pub(crate) async fn operations_access(
+    state: &AppState,
+    headers: &HeaderMap,
+    client: Option<IpAddr>,
+) -> Result<(), ApiError> {
+    if !state.config().server.protect_operations {
+        return Ok(());
+    }
+    if throttled_principal(state, headers, client)
+        .await?
+        .allows(Scope::Admin)
+    {
+        Ok(())
+    } else {
+        Err(Error::Forbidden {
+            scope: Scope::Admin.to_string(),
+        }
+        .into())
     }
 }
 
