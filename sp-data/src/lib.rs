@@ -40,6 +40,7 @@ pub mod knowledge;
 mod postgres;
 #[cfg(feature = "redis")]
 mod redis;
+mod serve_lock;
 pub mod sql;
 mod sqlite;
 mod stores;
@@ -78,6 +79,7 @@ pub use knowledge::SqliteDocumentStore;
 pub use postgres::PgStore;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
+pub use serve_lock::{SERVE_LOCK_FILE, ServeLock};
 pub use sqlite::{DATABASE_FILE, SqliteStore};
 pub use stores::Stores;
 #[cfg(feature = "postgres")]

@@ -37,14 +37,27 @@ pub struct SqliteStore {
 /// owner only (review finding L6: under a 022 umask both were readable by every local user;
 /// SQLite gives the `-wal` and `-shm` files the database file's mode). What exists already
 /// keeps its mode.
-fn create_private(data_dir: &Path, path: &Path) -> std::io::Result<()> {
+/// Creates `data_dir` when missing, readable by its owner only.
+pub(crate) fn create_private_dir(data_dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
     {
-        use std::os::unix::fs::{DirBuilderExt as _, OpenOptionsExt as _};
+        use std::os::unix::fs::DirBuilderExt as _;
         std::fs::DirBuilder::new()
             .recursive(true)
             .mode(0o700)
-            .create(data_dir)?;
+            .create(data_dir)
+    }
+    #[cfg(not(unix))]
+    {
+        std::fs::create_dir_all(data_dir)
+    }
+}
+
+fn create_private(data_dir: &Path, path: &Path) -> std::io::Result<()> {
+    create_private_dir(data_dir)?;
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt as _;
         match std::fs::OpenOptions::new()
             .write(true)
             .create_new(true)
@@ -59,7 +72,7 @@ fn create_private(data_dir: &Path, path: &Path) -> std::io::Result<()> {
     #[cfg(not(unix))]
     {
         let _ = path;
-        std::fs::create_dir_all(data_dir)
+        Ok(())
     }
 }
 

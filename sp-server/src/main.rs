@@ -106,6 +106,16 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> ExitCode {
     let listen = config.server.listen;
     let embedded = config.database.url.is_none();
     let data_dir = config.data_dir.clone();
+    // Held until the process ends: a second server on this embedded data directory would
+    // miss this one's writes in search (review finding M11).
+    let _serving = if embedded {
+        match sp_data::ServeLock::acquire(&data_dir) {
+            Ok(lock) => Some(lock),
+            Err(err) => return fail(&err),
+        }
+    } else {
+        None
+    };
     let state = match sp_server::AppState::open(config).await {
         Ok(state) => state,
         Err(err) => return fail(&err),

@@ -247,6 +247,28 @@ fn a_store_made_by_another_embedder_stops_the_start_with_advice() {
     );
 }
 
+/// One `sp serve` per embedded data directory (review finding M11): a second is refused at
+/// start naming the first one's pid; once the first is gone, the directory serves again.
+#[test]
+fn a_second_server_on_one_data_dir_is_refused() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (server, _addr, _log) = start(&mut sp(dir.path()));
+    let second =
+        run_expecting_config_error(sp(dir.path()).args(["serve", "--listen", "127.0.0.1:0"]));
+    assert!(
+        second.contains("data_dir") && second.contains(&format!("pid {}", server.0.id())),
+        "{second}"
+    );
+    // Short-lived commands still work beside the server.
+    let listed = sp(dir.path())
+        .args(["keys", "list"])
+        .output()
+        .expect("run sp");
+    assert!(listed.status.success(), "{listed:?}");
+    drop(server);
+    let (_again, _addr, _log) = start(&mut sp(dir.path()));
+}
+
 /// `sp openapi` prints the document `/openapi.json` serves, and an independent validator (the
 /// `openapi-spec-validator` package) accepts it as OpenAPI 3.1.
 #[test]

@@ -11,16 +11,26 @@ use process::{create_key, sp, start};
 #[tokio::test]
 async fn two_processes_share_a_key_budget_through_redis() {
     let redis = sp_tests::service_url("REDIS_URL");
+    // Replicas share PostgreSQL: an embedded data directory serves one process only.
+    let database = sp_tests::service_url("DATABASE_URL");
+    let schema = format!("shared_{}", sp_core::Id::new().as_uuid().simple());
     let dir = tempfile::tempdir().expect("tempdir");
+    let replica = || {
+        let mut cmd = sp(dir.path());
+        cmd.env("DATABASE_URL", &database)
+            .env("SP_DATABASE__SCHEMA", &schema)
+            .env("REDIS_URL", &redis);
+        cmd
+    };
     let token = create_key(
-        &mut sp(dir.path()),
+        &mut replica(),
         "shared",
         "documents:read,documents:write",
         &["--rate-limit", "5/min"],
     );
 
-    let (_one, first, _log1) = start(sp(dir.path()).env("REDIS_URL", &redis));
-    let (_two, second, _log2) = start(sp(dir.path()).env("REDIS_URL", &redis));
+    let (_one, first, _log1) = start(&mut replica());
+    let (_two, second, _log2) = start(&mut replica());
     let auth = format!("Bearer {token}");
     let headers = [
         ("authorization", auth.as_str()),

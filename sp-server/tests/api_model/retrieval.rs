@@ -62,7 +62,12 @@ async fn a_streamed_context_turn_stores_what_it_sent() {
     let id = ctx.body["id"].as_str().expect("id").to_owned();
     let turn = json!({"content": "Say hello.", "max_tokens": 6, "stream": true});
     let reply = api
-        .call(Method::POST, &format!("/v1/contexts/{id}/chat"), t, Some(turn))
+        .call(
+            Method::POST,
+            &format!("/v1/contexts/{id}/chat"),
+            t,
+            Some(turn),
+        )
         .await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     let events: Vec<&str> = reply
@@ -84,8 +89,17 @@ async fn a_streamed_context_turn_stores_what_it_sent() {
         .filter(|e| e["type"] == "delta")
         .filter_map(|e| e["text"].as_str())
         .collect();
-    assert_eq!(done["reply"]["content"], streamed.as_str(), "{}", reply.text);
-    assert!(done["usage"]["completion_tokens"].as_u64().is_some_and(|n| n > 0));
+    assert_eq!(
+        done["reply"]["content"],
+        streamed.as_str(),
+        "{}",
+        reply.text
+    );
+    assert!(
+        done["usage"]["completion_tokens"]
+            .as_u64()
+            .is_some_and(|n| n > 0)
+    );
 
     let messages = api
         .call(Method::GET, &format!("/v1/contexts/{id}/messages"), t, None)
