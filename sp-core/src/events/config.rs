@@ -18,6 +18,10 @@ pub struct EventsConfig {
     pub max_followers_per_key: usize,
     /// Callers' live feeds one process holds open at once.
     pub max_followers: usize,
+    /// Seconds a live feed stays open (review finding M10): then it ends with `expired`
+    /// (SSE) or close code 4001 (WebSocket), and the client resumes from its last offset.
+    /// 0: no limit.
+    pub max_follow_secs: u64,
     /// Deliveries of one event to a consumer group's handler before it goes to the
     /// dead-letter queue.
     pub max_attempts: u32,
@@ -31,6 +35,7 @@ impl Default for EventsConfig {
             live_buffer_bytes: 8 * 1024 * 1024,
             max_followers_per_key: 16,
             max_followers: 1024,
+            max_follow_secs: 3600,
             max_attempts: 5,
         }
     }

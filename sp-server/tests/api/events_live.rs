@@ -106,3 +106,40 @@ async fn long_replays_are_paged_and_feeds_are_capped_per_key() {
     let (status, _again) = open(&api, &key, "/v1/events/live?stream=long").await;
     assert_eq!(status, StatusCode::OK);
 }
+
+/// Review finding M10: a feed lasts `events.max_follow_secs`, then says `expired` and ends,
+/// giving its place back; the client resumes from its last offset.
+#[tokio::test]
+async fn a_feed_past_its_lifetime_expires_and_frees_its_place() {
+    let api = Api::start(None, |config| {
+        config.events.max_follow_secs = 1;
+        config.events.max_followers_per_key = 1;
+    })
+    .await;
+    let key = api.key(&["events"], None).await;
+    let event = json!({"stream": "brief", "type": "tick", "data": {"n": 1}});
+    let stored = api
+        .call(Method::POST, "/v1/events", Some(&key), Some(event))
+        .await;
+    assert_eq!(stored.status, StatusCode::CREATED, "{}", stored.text);
+    let started = std::time::Instant::now();
+    let (status, mut feed) = open(&api, &key, "/v1/events/live?stream=brief&from_offset=1").await;
+    assert_eq!(status, StatusCode::OK);
+    let mut text = String::new();
+    while let Some(chunk) = tokio::time::timeout(std::time::Duration::from_secs(10), feed.next())
+        .await
+        .expect("the feed ends by itself")
+    {
+        text.push_str(&String::from_utf8_lossy(&chunk.expect("chunk")));
+    }
+    assert!(started.elapsed() >= std::time::Duration::from_millis(900));
+    assert!(
+        text.contains("\"offset\":1"),
+        "the replay came first: {text}"
+    );
+    assert!(text.contains("event: expired"), "{text}");
+    assert!(text.contains("max_follow_secs"), "{text}");
+    // Its place is free again (one feed per key here).
+    let (status, _again) = open(&api, &key, "/v1/events/live?stream=brief&from_offset=2").await;
+    assert_eq!(status, StatusCode::OK);
+}

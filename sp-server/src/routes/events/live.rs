@@ -36,6 +36,8 @@ enum Followed {
     Lagged(String),
     /// Reading the replay failed; the feed ends after this.
     Failed(String),
+    /// The feed reached `events.max_follow_secs`; it ends after this.
+    Expired(String),
 }
 
 /// Where a replay stands: the next page to read, and the last offset it sent.
@@ -145,9 +147,32 @@ async fn follow(
             }
         }
     });
+    let lifetime = log.config().max_follow_secs;
+    let expired = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let fired = expired.clone();
+    let deadline = async move {
+        if lifetime == 0 {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(lifetime)).await;
+        fired.store(true, Ordering::Release);
+    };
+    // Past its lifetime a feed says so and ends (review finding M10): an idle follower
+    // holds its place for `max_follow_secs` at most, and resumes from its last offset.
+    let expiry = futures::stream::once(async move {
+        expired.load(Ordering::Acquire).then(|| {
+            Followed::Expired(format!(
+                "the feed reached events.max_follow_secs ({lifetime} s): reconnect with the \
+                 last offset to go on"
+            ))
+        })
+    })
+    .filter_map(std::future::ready);
     Ok(futures::stream::iter(first)
         .chain(rest)
         .chain(live)
+        .take_until(Box::pin(deadline))
+        .chain(expiry)
         .scan(false, |ended, item| {
             let item = (!*ended).then(|| {
                 *ended = !matches!(item, Followed::Event(_));
@@ -182,7 +207,8 @@ fn live_query(
 /// `stream`, a reconnecting client's `Last-Event-ID` (or `from_offset`) first replays what it
 /// missed, then goes on live, with no gap and no repeat. A client too slow to keep up gets an
 /// `event: lagged` and the stream ends: reconnect with `Last-Event-ID` (a replay that fails
-/// midway ends with `event: error`). A key may hold `events.max_followers_per_key` feeds at
+/// midway ends with `event: error`). A feed lasts `events.max_follow_secs` (an hour), then
+/// ends with `event: expired`: reconnect the same way. A key may hold `events.max_followers_per_key` feeds at
 /// once (16; then `SP-AUTH-003`).
 #[utoipa::path(get, path = "/v1/events/live", operation_id = "follow_events", tag = "events",
     params(EventParams),
@@ -204,6 +230,7 @@ pub(super) async fn sse(
                 .data(event.json()),
             Followed::Lagged(reason) => SseEvent::default().event("lagged").data(reason),
             Followed::Failed(reason) => SseEvent::default().event("error").data(reason),
+            Followed::Expired(reason) => SseEvent::default().event("expired").data(reason),
         })
     });
     Ok(Sse::new(events)
@@ -213,7 +240,8 @@ pub(super) async fn sse(
 
 /// Follow the log live over a WebSocket: each text message one event (JSON); replay with
 /// `stream` + `from_offset` first, as with SSE. A client too slow to keep up gets a close
-/// frame with code 4000 and the reason: reconnect with `from_offset`.
+/// frame with code 4000 and the reason, a feed past `events.max_follow_secs` one with code
+/// 4001: reconnect with `from_offset`.
 #[utoipa::path(get, path = "/v1/events/ws", operation_id = "follow_events_ws", tag = "events",
     params(EventParams),
     responses((status = 101, description = "Switching to the WebSocket protocol"), GatewayErrors),
@@ -263,6 +291,11 @@ async fn forward(
                 }
                 Some(Followed::Failed(reason)) => {
                     let frame = axum::extract::ws::CloseFrame { code: 1011, reason: reason.into() };
+                    let _ = socket.send(Message::Close(Some(frame))).await;
+                    return;
+                }
+                Some(Followed::Expired(reason)) => {
+                    let frame = axum::extract::ws::CloseFrame { code: 4001, reason: reason.into() };
                     let _ = socket.send(Message::Close(Some(frame))).await;
                     return;
                 }
