@@ -34,6 +34,13 @@ macro_rules! suite {
                 run(|f| Box::pin(registry::versions_side_by_side_and_discovery(f))).await;
             }
             #[tokio::test]
+            async fn instances_are_capped_per_tenant_and_rounds_probe_a_budget() {
+                run(|f| {
+                    Box::pin(registry::instances_are_capped_per_tenant_and_rounds_probe_a_budget(f))
+                })
+                .await;
+            }
+            #[tokio::test]
             async fn heartbeats_expire_by_themselves() {
                 run(|f| Box::pin(registry::heartbeats_expire_by_themselves(f))).await;
             }

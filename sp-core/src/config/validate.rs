@@ -72,6 +72,11 @@ impl Config {
                 "hub.max_instances_per_service",
                 self.hub.max_instances_per_service,
             ),
+            (
+                "hub.max_instances_per_tenant",
+                self.hub.max_instances_per_tenant,
+            ),
+            ("hub.max_probes_per_round", self.hub.max_probes_per_round),
         ] {
             if value == 0 {
                 return Err(invalid(key, "must be at least 1"));

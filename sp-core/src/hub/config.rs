@@ -52,6 +52,12 @@ pub struct HubConfig {
     /// each health round, so this bounds what one registrant makes the server probe (review
     /// finding M8).
     pub max_instances_per_service: usize,
+    /// Live instances all of one tenant's services may have together (review finding M8:
+    /// the per-service cap alone let one registrant multiply services).
+    pub max_instances_per_tenant: usize,
+    /// Instances probed per health round at most; past it, each round probes the next ones
+    /// in turn (by id), so a round's work is bounded however many instances are registered.
+    pub max_probes_per_round: usize,
 }
 
 impl HubConfig {
@@ -80,6 +86,8 @@ impl Default for HubConfig {
             allowed_networks: Vec::new(),
             max_tool_timeout_ms: 60_000,
             max_instances_per_service: 64,
+            max_instances_per_tenant: 1024,
+            max_probes_per_round: 1024,
         }
     }
 }

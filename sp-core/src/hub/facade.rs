@@ -60,6 +60,8 @@ pub struct Hub {
     /// Recent store answers by discovery query (its JSON), for `resolve_cache_ms`.
     pub(super) found: Mutex<HashMap<String, FoundAt>>,
     pub(super) next_instance: AtomicUsize,
+    /// Where the next health round starts when there are more instances than it probes.
+    pub(super) next_probe: AtomicUsize,
     pub(super) events: crate::events::Recorder,
 }
 
@@ -82,6 +84,7 @@ impl Hub {
             resolved: Mutex::new(HashMap::new()),
             found: Mutex::new(HashMap::new()),
             next_instance: AtomicUsize::new(0),
+            next_probe: AtomicUsize::new(0),
             events: crate::events::Recorder::default(),
         }
     }
@@ -245,12 +248,40 @@ impl Hub {
                 ),
             ));
         }
+        if !known {
+            self.check_tenant_instances(namespace).await?;
+        }
         let joined = self
             .store
             .heartbeat(namespace, name, version, instance)
             .await;
         self.forget_resolutions();
         joined
+    }
+
+    /// Refuses a new instance when `namespace`'s tenant already has
+    /// `hub.max_instances_per_tenant` live ones (a scan of the live instances, paid only by
+    /// heartbeats that add one; renewals skip it).
+    async fn check_tenant_instances(&self, namespace: &Namespace) -> Result<()> {
+        let tenant = namespace.tenant();
+        let max = self.config.max_instances_per_tenant;
+        let live = self
+            .store
+            .live_instances()
+            .await?
+            .iter()
+            .filter(|target| target.namespace.tenant() == tenant)
+            .count();
+        if live >= max {
+            return Err(Error::invalid_input(
+                "url",
+                format!(
+                    "tenant `{tenant}` already has {live} live instances, the most \
+                     hub.max_instances_per_tenant ({max}) allows; remove some or let them expire"
+                ),
+            ));
+        }
+        Ok(())
     }
 
     /// Removes an instance.

@@ -3,6 +3,7 @@
 //! listing and every call sees them.
 
 use std::collections::HashMap;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use futures::StreamExt as _;
@@ -85,13 +86,13 @@ impl HealthTracker {
 }
 
 impl Hub {
-    /// Checks every live instance once (8 at a time), records status changes and drops expired
-    /// instances. `trackers` carries the consecutive counts between rounds.
+    /// Checks every live instance once (8 at a time; at most `hub.max_probes_per_round`, the
+    /// others in the rounds after), records status changes and drops expired instances. `trackers` carries the consecutive counts between rounds.
     pub async fn check_health_once(&self, trackers: &mut HashMap<Id, HealthTracker>) {
         if let Err(err) = self.store.purge_expired().await {
             tracing::warn!(%err, "cannot purge expired instances");
         }
-        let targets = match self.store.live_instances().await {
+        let mut targets = match self.store.live_instances().await {
             Ok(targets) => targets,
             Err(err) => {
                 tracing::warn!(%err, "cannot list instances to check");
@@ -101,6 +102,15 @@ impl Hub {
         // A set, not a scan per tracker: many instances made this quadratic (review M8).
         let live: std::collections::HashSet<Id> = targets.iter().map(|t| t.instance.id).collect();
         trackers.retain(|id, _| live.contains(id));
+        let budget = self.config.max_probes_per_round.max(1);
+        if targets.len() > budget {
+            // More than a round probes: this round takes the next `budget` by id, the next
+            // round those after them, so every instance is probed in turn (review M8).
+            targets.sort_by_key(|t| t.instance.id);
+            let start = self.next_probe.fetch_add(budget, Ordering::Relaxed) % targets.len();
+            targets.rotate_left(start);
+            targets.truncate(budget);
+        }
         let probes: Vec<(CheckTarget, Probe)> = futures::stream::iter(targets)
             .map(|target| async move {
                 let probe = self.probe(&target).await;

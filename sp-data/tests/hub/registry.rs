@@ -309,6 +309,86 @@ pub async fn heartbeats_expire_by_themselves(f: &Fixture) {
     assert_eq!(listed.instances.len(), 2, "nothing stored by the refusal");
 }
 
+/// Review finding M8, the rest: a tenant's services together hold at most
+/// `hub.max_instances_per_tenant` live instances, and a health round probes at most
+/// `hub.max_probes_per_round` of them, the next ones in the round after.
+pub async fn instances_are_capped_per_tenant_and_rounds_probe_a_budget(f: &Fixture) {
+    let hub = &f.hub;
+    for name in ["left", "right"] {
+        hub.register(service(
+            json!({"namespace": "acme.ops", "name": name, "version": "1.0.0"}),
+        ))
+        .await
+        .unwrap();
+    }
+    hub.register(service(json!({"name": "other", "version": "1.0.0"})))
+        .await
+        .unwrap();
+    let capped = beside(
+        hub,
+        sp_core::hub::HubConfig {
+            max_instances_per_tenant: 3,
+            max_probes_per_round: 1,
+            ..crate::support::test_config()
+        },
+    );
+    let acme = Namespace::new("acme.ops").unwrap();
+    let default = Namespace::default();
+    let at = |port: u16| NewInstance {
+        url: format!("http://127.0.0.1:{port}"),
+        ttl_secs: 60,
+    };
+    for (name, port) in [("left", 7201), ("left", 7202), ("right", 7203)] {
+        capped
+            .heartbeat(&acme, name, "1.0.0", &at(port))
+            .await
+            .unwrap();
+    }
+    let refused = capped
+        .heartbeat(&acme, "right", "1.0.0", &at(7204))
+        .await
+        .unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::InvalidInput);
+    assert!(
+        refused.to_string().contains("max_instances_per_tenant"),
+        "{refused}"
+    );
+    // Renewing a listed one passes; another tenant is not held back.
+    capped
+        .heartbeat(&acme, "left", "1.0.0", &at(7201))
+        .await
+        .unwrap();
+    capped
+        .heartbeat(&default, "other", "1.0.0", &at(7205))
+        .await
+        .unwrap();
+
+    // Nothing listens on those ports: two failed probes make an instance unhealthy
+    // (`unhealthy_after` 2). One probe a round over four instances: after four rounds each
+    // was probed once, so none is unhealthy yet; after eight, all are.
+    let unhealthy = || async {
+        let mut count = 0;
+        for (ns, name) in [(&acme, "left"), (&acme, "right"), (&default, "other")] {
+            let svc = hub.get(ns, name, "1.0.0").await.unwrap();
+            count += svc
+                .instances
+                .iter()
+                .filter(|i| i.health == HealthStatus::Unhealthy)
+                .count();
+        }
+        count
+    };
+    let mut trackers = std::collections::HashMap::new();
+    for _ in 0..4 {
+        capped.check_health_once(&mut trackers).await;
+    }
+    assert_eq!(unhealthy().await, 0, "one probe each in four rounds");
+    for _ in 0..4 {
+        capped.check_health_once(&mut trackers).await;
+    }
+    assert_eq!(unhealthy().await, 4, "two probes each in eight rounds");
+}
+
 pub async fn bad_registrations_store_nothing(f: &Fixture) {
     let hub = &f.hub;
     let object = json!({"type": "object"});

@@ -41,6 +41,8 @@ pub fn test_config() -> HubConfig {
         allowed_networks: vec!["127.0.0.0/8".into()],
         max_tool_timeout_ms: 30_000,
         max_instances_per_service: 64,
+        max_instances_per_tenant: 1024,
+        max_probes_per_round: 1024,
     }
 }
 
