@@ -372,8 +372,9 @@ macro_rules! document_rows {
 }
 
 /// Implements [`DocumentStore`](sp_core::knowledge::DocumentStore) for a store whose document
-/// rows are in `self.rows`: the reads both backends answer from those rows alone, then the
-/// backend's own methods, given as the body.
+/// rows are in `self.rows`: the reads both backends answer from those rows alone, the writes
+/// (run to their end over the backend's `put_document`, `delete_document`,
+/// `restore_document`, `purge_document`), then the backend's own methods, given as the body.
 macro_rules! document_store {
     ($store:ty { $($own:tt)* }) => {
         #[async_trait::async_trait]
@@ -400,6 +401,43 @@ macro_rules! document_store {
                 tenant: &sp_core::TenantId,
             ) -> Result<sp_core::tenants::StorageUse> {
                 self.rows.storage_used(tenant).await
+            }
+
+            // Each write runs to its end in a task of its own (review finding M7): dropped
+            // between the commit and the in-memory update, a write would leave search serving
+            // what was deleted or replaced until a restart; a caller that leaves does not
+            // decide whether it happened. Each backend's `*_document` does the work.
+            async fn put(
+                &self,
+                prepared: sp_core::knowledge::PreparedDocument,
+            ) -> Result<sp_core::knowledge::Ingested> {
+                let this = self.clone();
+                sp_core::uncancelled::to_the_end(async move { this.put_document(prepared).await })
+                    .await
+            }
+
+            async fn delete(&self, namespace: &Namespace, id: Id) -> Result<()> {
+                let (this, namespace) = (self.clone(), namespace.clone());
+                sp_core::uncancelled::to_the_end(async move {
+                    this.delete_document(&namespace, id).await
+                })
+                .await
+            }
+
+            async fn restore(&self, namespace: &Namespace, id: Id) -> Result<Document> {
+                let (this, namespace) = (self.clone(), namespace.clone());
+                sp_core::uncancelled::to_the_end(async move {
+                    this.restore_document(&namespace, id).await
+                })
+                .await
+            }
+
+            async fn purge(&self, namespace: &Namespace, id: Id) -> Result<()> {
+                let (this, namespace) = (self.clone(), namespace.clone());
+                sp_core::uncancelled::to_the_end(async move {
+                    this.purge_document(&namespace, id).await
+                })
+                .await
             }
 
             $($own)*

@@ -6,7 +6,6 @@ use serde_json::Value;
 use sp_core::knowledge::{
     Document, Ingested, Namespace, PreparedDocument, SearchHit, Section, check_vector,
 };
-use sp_core::uncancelled::to_the_end;
 use sp_core::{Error, Id, Page, PageRequest, Result};
 use sqlx::postgres::PgRow;
 use sqlx::{AssertSqlSafe, Postgres, Row};
@@ -177,28 +176,6 @@ impl PgDocumentStore {
 document_store!(PgDocumentStore {
     fn dimensions(&self) -> usize {
         self.dimensions
-    }
-
-    // Each write runs to its end in a task of its own, like the embedded store's: a caller
-    // that leaves does not decide whether it happened.
-    async fn put(&self, prepared: PreparedDocument) -> Result<Ingested> {
-        let this = self.clone();
-        to_the_end(async move { this.put_document(prepared).await }).await
-    }
-
-    async fn delete(&self, namespace: &Namespace, id: Id) -> Result<()> {
-        let (this, namespace) = (self.clone(), namespace.clone());
-        to_the_end(async move { this.delete_document(&namespace, id).await }).await
-    }
-
-    async fn restore(&self, namespace: &Namespace, id: Id) -> Result<Document> {
-        let (this, namespace) = (self.clone(), namespace.clone());
-        to_the_end(async move { this.restore_document(&namespace, id).await }).await
-    }
-
-    async fn purge(&self, namespace: &Namespace, id: Id) -> Result<()> {
-        let (this, namespace) = (self.clone(), namespace.clone());
-        to_the_end(async move { this.purge_document(&namespace, id).await }).await
     }
 
     async fn vector_search(

@@ -4,10 +4,7 @@
 use std::sync::Arc;
 
 use serde_json::Value;
-use sp_core::knowledge::{
-    Document, Ingested, Namespace, PreparedDocument, SearchHit, Section, check_vector,
-};
-use sp_core::uncancelled::to_the_end;
+use sp_core::knowledge::{Document, Namespace, SearchHit, Section, check_vector};
 use sp_core::{Error, Id, Page, PageRequest, Result};
 use sqlx::{Row, Sqlite};
 
@@ -131,29 +128,6 @@ impl SqliteDocumentStore {
 document_store!(SqliteDocumentStore {
     fn dimensions(&self) -> usize {
         self.dimensions
-    }
-
-    // Each write runs to its end in a task of its own (review finding M7): dropped between
-    // SQLite's commit and the in-memory update, it would leave search serving what was
-    // deleted or replaced until a restart.
-    async fn put(&self, prepared: PreparedDocument) -> Result<Ingested> {
-        let this = self.clone();
-        to_the_end(async move { this.put_document(prepared).await }).await
-    }
-
-    async fn delete(&self, namespace: &Namespace, id: Id) -> Result<()> {
-        let (this, namespace) = (self.clone(), namespace.clone());
-        to_the_end(async move { this.delete_document(&namespace, id).await }).await
-    }
-
-    async fn restore(&self, namespace: &Namespace, id: Id) -> Result<Document> {
-        let (this, namespace) = (self.clone(), namespace.clone());
-        to_the_end(async move { this.restore_document(&namespace, id).await }).await
-    }
-
-    async fn purge(&self, namespace: &Namespace, id: Id) -> Result<()> {
-        let (this, namespace) = (self.clone(), namespace.clone());
-        to_the_end(async move { this.purge_document(&namespace, id).await }).await
     }
 
     async fn vector_search(
