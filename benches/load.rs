@@ -26,7 +26,9 @@ struct Target {
 }
 
 impl Target {
-    async fn send(&self, n: usize) -> bool {
+    /// `None` when answered with a 2xx; otherwise what went wrong: the status, or how the
+    /// request failed (`connect`, `timeout`, `other`).
+    async fn send(&self, n: usize) -> Option<String> {
         let request = match n % 6 {
             0 => self.client.get(format!("{}/health/live", self.base)),
             1 => self
@@ -50,11 +52,13 @@ impl Target {
         };
         match request.bearer_auth(&self.token).send().await {
             Ok(reply) => {
-                let ok = reply.status().is_success();
+                let status = reply.status();
                 let _ = reply.bytes().await;
-                ok
+                (!status.is_success()).then(|| status.as_u16().to_string())
             }
-            Err(_) => false,
+            Err(err) if err.is_connect() => Some("connect".into()),
+            Err(err) if err.is_timeout() => Some("timeout".into()),
+            Err(_) => Some("other".into()),
         }
     }
 }
@@ -126,8 +130,26 @@ async fn prepare(base: String) -> Target {
     }
 }
 
-/// Latencies (ms, from when each request was due) and errors at `rate` for `seconds`.
-async fn run_at(target: &Arc<Target>, rate: u32, seconds: u32) -> (Vec<f64>, usize) {
+/// Failed requests by what went wrong (a status, `connect`, `timeout`, `other`).
+#[derive(Default)]
+struct Failures(std::collections::BTreeMap<String, usize>);
+
+impl std::fmt::Display for Failures {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        if self.0.is_empty() {
+            return f.write_str("0");
+        }
+        let parts: Vec<String> = self
+            .0
+            .iter()
+            .map(|(what, n)| format!("{n}× {what}"))
+            .collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
+/// Latencies (ms, from when each request was due) and failures at `rate` for `seconds`.
+async fn run_at(target: &Arc<Target>, rate: u32, seconds: u32) -> (Vec<f64>, Failures) {
     let total = (rate * seconds) as usize;
     let interval = Duration::from_secs_f64(1.0 / f64::from(rate));
     let start = tokio::time::Instant::now();
@@ -137,16 +159,18 @@ async fn run_at(target: &Arc<Target>, rate: u32, seconds: u32) -> (Vec<f64>, usi
         tokio::time::sleep_until(due).await;
         let target = target.clone();
         tasks.push(tokio::spawn(async move {
-            let ok = target.send(n).await;
-            (due.elapsed().as_secs_f64() * 1000.0, ok)
+            let failed = target.send(n).await;
+            (due.elapsed().as_secs_f64() * 1000.0, failed)
         }));
     }
     let mut latencies = Vec::with_capacity(total);
-    let mut errors = 0;
+    let mut errors = Failures::default();
     for task in tasks {
-        let (ms, ok) = task.await.expect("request task");
+        let (ms, failed) = task.await.expect("request task");
         latencies.push(ms);
-        errors += usize::from(!ok);
+        if let Some(what) = failed {
+            *errors.0.entry(what).or_default() += 1;
+        }
     }
     latencies.sort_by(f64::total_cmp);
     (latencies, errors)
