@@ -63,7 +63,7 @@ pub async fn track(request: Request, next: Next) -> Response {
 #[utoipa::path(get, path = "/metrics", operation_id = "metrics", tag = "operations",
     responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain")))]
 pub async fn render(State(state): State<AppState>, request: axum::extract::Request) -> Response {
-    let client = crate::middleware::auth::client_of(&request);
+    let client = crate::middleware::failed_credentials::client_address(&request);
     let access = crate::middleware::auth::operations_access(&state, request.headers(), client);
     if let Err(refused) = access.await {
         return refused.into_response();

@@ -180,11 +180,6 @@ pub async fn authenticate(State(state): State<AppState>, request: Request, next:
     }
 }
 
-/// The peer address of a request served with connect info, for [`operations_access`].
-pub(crate) fn client_of(request: &Request) -> Option<IpAddr> {
-    client_address(request)
-}
-
 /// Whether a request may read an operations route (`/metrics`, the full `/health` report):
 /// anyone, unless `server.protect_operations` asks for an `admin` credential (refused
 /// credentials throttled like on `/v1`).

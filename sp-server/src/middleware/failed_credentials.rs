@@ -15,7 +15,7 @@ use crate::state::AppState;
 
 /// The peer address of a request served with connect info (`sp serve`, and a router served
 /// through [`serve_router`](crate::serve_router)); none for a router called in process.
-pub(super) fn client_address(request: &Request) -> Option<IpAddr> {
+pub(crate) fn client_address(request: &Request) -> Option<IpAddr> {
     request
         .extensions()
         .get::<ConnectInfo<SocketAddr>>()

@@ -4,7 +4,7 @@
 
 pub mod auth;
 pub(crate) mod envelope;
-mod failed_credentials;
+pub(crate) mod failed_credentials;
 mod guard;
 mod request_id;
 pub use envelope::error_envelope;

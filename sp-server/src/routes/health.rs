@@ -59,7 +59,7 @@ pub fn router() -> OpenApiRouter<AppState> {
 #[utoipa::path(get, path = "/health", operation_id = "health", tag = "operations",
     responses((status = 200, description = "The report", body = HealthBody)))]
 async fn health(State(state): State<AppState>, request: axum::extract::Request) -> Response {
-    let client = crate::middleware::auth::client_of(&request);
+    let client = crate::middleware::failed_credentials::client_address(&request);
     let access = crate::middleware::auth::operations_access(&state, request.headers(), client);
     if let Err(refused) = access.await {
         return refused.into_response();

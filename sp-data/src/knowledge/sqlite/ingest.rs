@@ -18,15 +18,7 @@ impl SqliteDocumentStore {
         }
         let new = &prepared.document;
         let ns = new.namespace.as_str();
-        // IMMEDIATE takes the write lock up front, so two ingests of the same document
-        // serialise instead of both reading "absent" and colliding on insert.
-        let _write = self.memory.writes.lock().await;
-        let mut tx = self
-            .rows
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db)?;
+        let (_write, mut tx) = self.begin_write().await?;
         let existing = SqlDocuments::<Sqlite>::existing(&mut tx, &prepared).await?;
         let (replacing, old_rowids) = match existing {
             Existing::Unchanged(id) => return self.rows.unchanged(tx, &new.namespace, id).await,

@@ -9,6 +9,25 @@ use super::{SqliteDocumentStore, db};
 use crate::knowledge::documents::SqlDocuments;
 
 impl SqliteDocumentStore {
+    /// Starts a write: the store's write lock (memory must follow commits in their order),
+    /// then an IMMEDIATE transaction, which takes SQLite's write lock up front so two writes
+    /// of one document serialise instead of both reading "absent" and colliding on insert.
+    pub(super) async fn begin_write(
+        &self,
+    ) -> Result<(
+        tokio::sync::MutexGuard<'_, ()>,
+        sqlx::Transaction<'static, Sqlite>,
+    )> {
+        let write = self.memory.writes.lock().await;
+        let tx = self
+            .rows
+            .pool
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(db)?;
+        Ok((write, tx))
+    }
+
     pub(super) async fn delete_document(&self, namespace: &Namespace, id: Id) -> Result<()> {
         let _write = self.memory.writes.lock().await;
         self.rows.mark_deleted(namespace, id).await?;
@@ -24,13 +43,7 @@ impl SqliteDocumentStore {
     }
 
     pub(super) async fn purge_document(&self, namespace: &Namespace, id: Id) -> Result<()> {
-        let _write = self.memory.writes.lock().await;
-        let mut tx = self
-            .rows
-            .pool
-            .begin_with("BEGIN IMMEDIATE")
-            .await
-            .map_err(db)?;
+        let (_write, mut tx) = self.begin_write().await?;
         let rowids: Vec<i64> = sqlx::query_scalar(
             "SELECT s.rowid FROM kb_sections s JOIN kb_documents d ON d.id = s.document_id \
              WHERE d.id = $1 AND d.namespace = $2",
