@@ -9,7 +9,8 @@
 //! overrides, e.g. `100,150,200`) until p95 passes 200 ms. The server runs in this process on
 //! the embedded default (SQLite and in-process indexes), as `sp serve` does with no URLs.
 //!
-//! `scripts/soak.sh` runs this at one rate for 30 minutes and prints RSS and p99 per minute.
+//! `scripts/soak.sh` runs this at one rate for 30 minutes and prints p99, RSS and the
+//! size of SQLite's write-ahead log per minute.
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
@@ -192,6 +193,12 @@ fn rss_mib() -> f64 {
         .map_or(0.0, |kb| kb / 1024.0)
 }
 
+/// The embedded database's write-ahead log, in MiB: it should stay small when checkpoints
+/// keep up with the writes.
+fn wal_mib(dir: &std::path::Path) -> f64 {
+    std::fs::metadata(dir.join("sp.db-wal")).map_or(0.0, |m| m.len() as f64 / 1048576.0)
+}
+
 #[tokio::main]
 async fn main() {
     let seconds: u32 = std::env::var("SP_LOAD_SECONDS")
@@ -212,15 +219,18 @@ async fn main() {
 
     if let Some(minutes) = soak_minutes {
         let rate = rates.first().copied().unwrap_or(100);
-        println!("| minute | rate (req/s) | p50 (ms) | p99 (ms) | errors | RSS (MiB) |");
-        println!("|---|---|---|---|---|---|");
+        println!(
+            "| minute | rate (req/s) | p50 (ms) | p99 (ms) | errors | RSS (MiB) | WAL (MiB) |"
+        );
+        println!("|---|---|---|---|---|---|---|");
         for minute in 1..=minutes {
             let (latencies, errors) = run_at(&target, rate, 60).await;
             println!(
-                "| {minute} | {rate} | {:.1} | {:.1} | {errors} | {:.0} |",
+                "| {minute} | {rate} | {:.1} | {:.1} | {errors} | {:.0} | {:.1} |",
                 percentile(&latencies, 0.5),
                 percentile(&latencies, 0.99),
-                rss_mib()
+                rss_mib(),
+                wal_mib(dir.path())
             );
         }
         return;
