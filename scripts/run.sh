@@ -1,5 +1,6 @@
 #!/usr/bin/env bash
-# The main job: fetch the default model if missing and start the server on the embedded
+# The main job: fetch the default models if missing — SmolLM2 for chat, all-MiniLM-L6-v2 for
+# embeddings (documents, memory, /v1/embeddings) — and start the server on the embedded
 # default (no PostgreSQL or Redis needed). Data goes to $SP_DATA_DIR (default: the per-user
 # data directory). Set DATABASE_URL / REDIS_URL to use those servers instead.
 # Every /v1 route needs a key: without SP_ADMIN_KEY in the environment, a random admin key
@@ -14,6 +15,7 @@ cd "$SP_ROOT"
 
 "$SP_ROOT/scripts/bootstrap.sh"
 model="${SP_MODEL__PATH:-$("$SP_ROOT/scripts/models.sh" smollm2)}"
+embedder="${SP_MODEL__EMBEDDING_PATH:-$("$SP_ROOT/scripts/models.sh" minilm)}"
 listen="${SP_LISTEN:-127.0.0.1:8080}"
 
 say "building the server (release; the first build compiles llama.cpp and takes several minutes)"
@@ -25,10 +27,10 @@ if [ -z "${SP_ADMIN_KEY:-}" ]; then
   say "admin key for this run: $SP_ADMIN_KEY"
 fi
 
-say "starting sp on http://$listen with model $model"
+say "starting sp on http://$listen with model $model and embedding model $embedder"
 say "try:  curl -s http://$listen/health"
 say "      curl -s http://$listen/v1/chat/completions -H \"Authorization: Bearer $SP_ADMIN_KEY\" \\"
 say "        -H 'content-type: application/json' -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'"
 say "      API docs (Swagger UI): http://$listen/docs/"
 exec cargo run --release --locked --quiet -p sp-server --bin sp -- \
-  serve --listen "$listen" --model "$model" "$@"
+  serve --listen "$listen" --model "$model" --embedding-model "$embedder" "$@"

@@ -24,6 +24,10 @@ say "DATABASE_URL=$DATABASE_URL REDIS_URL=$REDIS_URL"
 SP_TEST_MODEL="$("$SP_ROOT/scripts/models.sh" smollm2)"
 export SP_TEST_MODEL
 say "test model: $SP_TEST_MODEL"
+# A real sentence-embedding model (all-MiniLM-L6-v2) for the embedding tests.
+SP_TEST_EMBEDDER="$("$SP_ROOT/scripts/models.sh" minilm)"
+export SP_TEST_EMBEDDER
+say "test embedding model: $SP_TEST_EMBEDDER"
 
 # The official `openai` and MCP Python clients for the compatibility tests; maturin and pytest
 # for the bindings.

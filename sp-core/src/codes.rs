@@ -81,6 +81,8 @@ error_codes! {
     StorageQuotaExceeded => ("SP-KB-004", 403, "The write would take the tenant's documents past its storage quota (sections or bytes, soft-deleted documents included); nothing was stored. Purge documents or raise the quota."),
     /// A vector's length differs from the store's dimension.
     DimensionMismatch => ("SP-KB-002", 400, "The vector's dimension differs from the store's, which is fixed when the store is created."),
+    /// The knowledge store's vectors were made by another embedding model.
+    EmbedderMismatch => ("SP-KB-005", 409, "The knowledge store's vectors were made by another embedding model; vectors of two models cannot be compared. Serve with the model that made them, or re-embed into a new store (another data_dir or database.schema)."),
     /// A vector holds NaN or infinity.
     InvalidVector => ("SP-KB-003", 400, "The vector holds NaN or infinity."),
     /// A message (or system prompt) is larger than the configured limit.

@@ -159,6 +159,14 @@ pub enum Error {
         /// The vector's length.
         got: usize,
     } => DimensionMismatch,
+    /// The knowledge store's vectors were made by another embedding model.
+    #[error("the knowledge store's vectors were made by `{stored}`, not by `{got}`")]
+    EmbedderMismatch {
+        /// The model that made the stored vectors.
+        stored: String,
+        /// The model that was asked to add to them.
+        got: String,
+    } => EmbedderMismatch,
     /// A vector holds NaN or infinity.
     #[error("invalid vector: {0}")]
     InvalidVector(String) => InvalidVector,

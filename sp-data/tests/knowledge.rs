@@ -10,6 +10,8 @@ use sp_core::knowledge::{
 };
 use sp_core::{Embedder as _, Error, ErrorCode, Id, PageRequest};
 
+#[path = "knowledge/embedder.rs"]
+mod embedder;
 #[path = "support/knowledge_fixture.rs"]
 mod fixture;
 #[path = "knowledge/quota.rs"]
@@ -560,6 +562,10 @@ macro_rules! suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
             async fn a_dropped_write_still_finishes() {
                 run(|f| Box::pin(super::quota::a_dropped_write_still_finishes(f))).await;
+            }
+            #[tokio::test]
+            async fn another_embedder_is_refused() {
+                run(|f| Box::pin(super::embedder::another_embedder_is_refused(f))).await;
             }
             #[tokio::test]
             async fn vector_recall_on_clustered_data() {

@@ -235,3 +235,32 @@ async fn the_storage_migration_counts_documents_already_stored() {
         .expect("used");
     assert_eq!((acme_use, default_use), before);
 }
+
+#[tokio::test]
+async fn the_embedder_of_a_store_is_remembered_across_opens() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    {
+        let db = sp_data::SqliteStore::open(dir.path())
+            .await
+            .expect("sqlite");
+        let store = sp_data::SqliteDocumentStore::open(&db, 64)
+            .await
+            .expect("store");
+        store.adopt_embedder("model-a").await.expect("adopted");
+    }
+    let db = sp_data::SqliteStore::open(dir.path())
+        .await
+        .expect("sqlite");
+    let store = sp_data::SqliteDocumentStore::open(&db, 64)
+        .await
+        .expect("store");
+    let err = store
+        .adopt_embedder("model-b")
+        .await
+        .expect_err("another model");
+    assert_eq!(err.code(), sp_core::ErrorCode::EmbedderMismatch, "{err}");
+    store
+        .adopt_embedder("model-a")
+        .await
+        .expect("the same model");
+}

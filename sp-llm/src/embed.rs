@@ -8,9 +8,10 @@ use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
 use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
-use sp_core::{Embedder, Error, Result};
+use sp_core::{Embedder, Error, Result, Tokenizer};
 use tokio::sync::oneshot;
 
+use crate::config::EngineConfig;
 use crate::engine::Engine;
 use crate::threadpool::PooledContext;
 
@@ -33,8 +34,11 @@ struct EmbedJob {
 #[derive(Clone)]
 pub struct EmbeddingModel {
     jobs: SyncSender<EmbedJob>,
+    /// Its weights: shared with the chat engine, or its own (a dedicated embedding model).
+    model: Arc<LlamaModel>,
     id: Arc<str>,
     dimensions: usize,
+    window: u32,
     queue_capacity: usize,
 }
 
@@ -50,23 +54,62 @@ impl std::fmt::Debug for EmbeddingModel {
 impl EmbeddingModel {
     /// Starts an embedding worker sharing `engine`'s weights (no second copy in memory).
     pub fn new(engine: &Engine) -> Result<Self> {
-        let model = Arc::clone(engine.model());
-        let config = engine.config().clone();
+        Self::start(
+            Arc::clone(engine.model()),
+            &engine.info().id,
+            engine.info().trained_context,
+            engine.config(),
+        )
+    }
+
+    /// Loads a dedicated embedding model (all-MiniLM-L6-v2, nomic-embed-text…) from
+    /// `config.model_path`: the weights and one embedding context, no chat slots. Blocking
+    /// (reads the weights): call it from `spawn_blocking` inside async code.
+    ///
+    /// ```no_run
+    /// # fn demo() -> sp_core::Result<()> {
+    /// use sp_core::Embedder;
+    ///
+    /// let minilm = sp_llm::EmbeddingModel::load(sp_llm::EngineConfig::new("all-MiniLM-L6-v2.gguf"))?;
+    /// assert_eq!(minilm.dimensions(), 384);
+    /// assert_eq!(minilm.window(), 512); // what it was trained on
+    /// # Ok(()) }
+    /// ```
+    pub fn load(config: EngineConfig) -> Result<Self> {
+        config.validate()?;
+        let (model, info) = crate::loader::load(&config.model_path, config.gpu_layers)?;
+        Self::start(Arc::new(model), &info.id, info.trained_context, &config)
+    }
+
+    fn start(
+        model: Arc<LlamaModel>,
+        id: &str,
+        trained_context: u32,
+        config: &EngineConfig,
+    ) -> Result<Self> {
         let dimensions = usize::try_from(model.n_embd()).unwrap_or(0);
+        // A window past what the model was trained on gives garbage positions (and llama.cpp
+        // warns): an encoder such as MiniLM is trained on 512.
+        let window = match trained_context {
+            0 => config.embedding_context,
+            trained => config.embedding_context.min(trained),
+        };
         let (jobs, receiver) = std::sync::mpsc::sync_channel(config.queue_capacity);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
+        let worker_model = Arc::clone(&model);
+        let thread_count = config.effective_threads();
         std::thread::Builder::new()
-            .name(format!("sp-embed-{}", engine.info().id))
+            .name(format!("sp-embed-{id}"))
             .spawn(move || {
-                let thread_count = config.effective_threads();
+                let model = worker_model;
                 let threads = i32::try_from(thread_count).unwrap_or(1);
                 let params = LlamaContextParams::default()
                     .with_embeddings(true)
                     .with_pooling_type(pooling_for(&model))
-                    .with_n_ctx(std::num::NonZeroU32::new(config.embedding_context))
+                    .with_n_ctx(std::num::NonZeroU32::new(window))
                     // Pooling needs a whole text in one micro-batch.
-                    .with_n_batch(config.embedding_context)
-                    .with_n_ubatch(config.embedding_context)
+                    .with_n_batch(window)
+                    .with_n_ubatch(window)
                     .with_n_threads(threads)
                     .with_n_threads_batch(threads);
                 let ctx = {
@@ -87,7 +130,7 @@ impl EmbeddingModel {
                     }
                 };
                 let _ = ready_tx.send(Ok(()));
-                serve(&model, ctx, config.embedding_context as usize, &receiver);
+                serve(&model, ctx, window as usize, &receiver);
             })
             .map_err(|err| Error::internal(format!("cannot start the embedding thread: {err}")))?;
         ready_rx
@@ -95,10 +138,18 @@ impl EmbeddingModel {
             .map_err(|_| Error::internal("the embedding thread died while starting"))??;
         Ok(EmbeddingModel {
             jobs,
-            id: Arc::from(engine.info().id.as_str()),
+            model,
+            id: Arc::from(id),
             dimensions,
-            queue_capacity: engine.config().queue_capacity,
+            window,
+            queue_capacity: config.queue_capacity,
         })
+    }
+
+    /// The longest text it embeds, in tokens (special tokens included): the configured
+    /// `embedding_context`, at most what the model was trained on.
+    pub fn window(&self) -> u32 {
+        self.window
     }
 }
 
@@ -231,6 +282,14 @@ impl Embedder for EmbeddingModel {
         answer
             .await
             .map_err(|_| Error::Inference("the embedding worker stopped mid-request".into()))?
+    }
+}
+
+/// Tokens as the embedding model counts them (plain text, no `[CLS]`/`[SEP]`): what sizes
+/// the knowledge store's sections for it.
+impl Tokenizer for EmbeddingModel {
+    fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
+        Ok(crate::traits::plain_tokens(&self.model, text))
     }
 }
 

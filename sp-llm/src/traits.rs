@@ -63,16 +63,19 @@ impl Tokenizer for Engine {
     }
 
     fn tokenize(&self, text: &str) -> Result<Vec<u32>> {
-        // Plain text, no BOS, special-token markup not interpreted: what the text costs inside
-        // a prompt.
-        Ok(self
-            .model()
-            .vocab()
-            .tokenize(text.as_bytes(), false, false)
-            .into_iter()
-            .map(|t| u32::try_from(t.0).unwrap_or(0))
-            .collect())
+        Ok(plain_tokens(self.model(), text))
     }
+}
+
+/// `text` as plain text — no BOS, special-token markup not interpreted: what it costs inside
+/// a prompt, or inside an embedding model's window.
+pub(crate) fn plain_tokens(model: &llama_cpp_2::model::LlamaModel, text: &str) -> Vec<u32> {
+    model
+        .vocab()
+        .tokenize(text.as_bytes(), false, false)
+        .into_iter()
+        .map(|t| u32::try_from(t.0).unwrap_or(0))
+        .collect()
 }
 
 #[async_trait]

@@ -79,3 +79,61 @@ async fn an_abandoned_job_stops_instead_of_starving_the_next() {
         started.elapsed()
     );
 }
+
+/// all-MiniLM-L6-v2 as `scripts/models.sh minilm` makes it, loaded on its own.
+fn minilm() -> EmbeddingModel {
+    let config = EngineConfig::new(sp_tests::service_url("SP_TEST_EMBEDDER")).with_threads(2);
+    EmbeddingModel::load(config).expect("MiniLM")
+}
+
+#[tokio::test]
+async fn minilm_matches_the_reference_vectors() {
+    let _gate = sp_tests::model_gate().await;
+    let reference: serde_json::Value =
+        serde_json::from_str(include_str!("fixtures/minilm-reference.json"))
+            .expect("reference json");
+    let sentences: Vec<String> = reference["sentences"]
+        .as_array()
+        .expect("sentences")
+        .iter()
+        .map(|s| s.as_str().expect("sentence").to_owned())
+        .collect();
+    let embedder = minilm();
+    assert_eq!(embedder.dimensions(), 384);
+    // Its trained window, not the 2,048 configured by default.
+    assert_eq!(embedder.window(), 512);
+    let vectors = embedder.embed(&sentences).await.expect("embed");
+    for (i, (got, want)) in vectors
+        .iter()
+        .zip(reference["embeddings"].as_array().expect("embeddings"))
+        .enumerate()
+    {
+        let want: Vec<f32> = want
+            .as_array()
+            .expect("vector")
+            .iter()
+            .map(|x| x.as_f64().expect("number") as f32)
+            .collect();
+        let norm: f32 = want.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let similarity = cosine(got, &want) / norm;
+        assert!(similarity >= 0.999, "sentence {i}: cosine {similarity}");
+    }
+    // Trained for similarity: food is near food, far from physics.
+    let to_bread = cosine(&vectors[0], &vectors[1]);
+    let to_horse = cosine(&vectors[0], &vectors[2]);
+    let to_quarks = cosine(&vectors[0], &vectors[4]);
+    assert!(
+        to_bread > 0.7 && to_horse < 0.4 && to_quarks < 0.1,
+        "{to_bread} {to_horse} {to_quarks}"
+    );
+}
+
+#[tokio::test]
+async fn minilm_refuses_a_text_longer_than_its_window() {
+    let _gate = sp_tests::model_gate().await;
+    let embedder = minilm();
+    let long = vec!["word ".repeat(600)];
+    let err = embedder.embed(&long).await.expect_err("past 512 tokens");
+    assert_eq!(err.code(), ErrorCode::InvalidInput, "{err}");
+    assert!(err.to_string().contains("512"), "{err}");
+}

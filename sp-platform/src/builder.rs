@@ -78,6 +78,7 @@ impl Platform {
             backends: None,
             chat: None,
             embedding: None,
+            chat_tokenizer: None,
             background: true,
             #[cfg(feature = "llm")]
             engine: None,
@@ -96,6 +97,7 @@ pub struct PlatformBuilder {
     backends: Option<Backends>,
     chat: Option<Arc<dyn ChatModel>>,
     embedding: Option<(Arc<dyn Embedder>, Arc<dyn Tokenizer>)>,
+    chat_tokenizer: Option<Arc<dyn Tokenizer>>,
     background: bool,
     #[cfg(feature = "llm")]
     engine: Option<sp_llm::Engine>,
@@ -115,9 +117,17 @@ impl PlatformBuilder {
     }
 
     /// The embedder that indexes documents and embeds queries, with the tokenizer that sizes
-    /// their sections and contexts' messages (use the embedding model's own).
+    /// their sections (use the embedding model's own), and contexts' messages unless
+    /// [`chat_tokenizer`](Self::chat_tokenizer) says otherwise.
     pub fn embedder(mut self, embedder: Arc<dyn Embedder>, tokenizer: Arc<dyn Tokenizer>) -> Self {
         self.embedding = Some((embedder, tokenizer));
+        self
+    }
+
+    /// The tokenizer that sizes contexts' messages against the chat model's window (use the
+    /// chat model's own when it is not the embedding model).
+    pub fn chat_tokenizer(mut self, tokenizer: Arc<dyn Tokenizer>) -> Self {
+        self.chat_tokenizer = Some(tokenizer);
         self
     }
 
@@ -152,6 +162,15 @@ impl PlatformBuilder {
         let model_id = "-".to_owned();
         #[cfg(feature = "llm")]
         let (chat, embedding) = self.model_parts()?;
+        // A chat model's messages are sized by its own tokens (and its template's overheads).
+        #[cfg(feature = "llm")]
+        let chat_tokenizer = self.chat_tokenizer.clone().or_else(|| {
+            self.engine
+                .clone()
+                .map(|engine| Arc::new(engine) as Arc<dyn Tokenizer>)
+        });
+        #[cfg(not(feature = "llm"))]
+        let chat_tokenizer = self.chat_tokenizer.clone();
         #[cfg(not(feature = "llm"))]
         let (chat, embedding) = (self.chat, self.embedding);
         let (embedder, tokenizer) = embedding.unwrap_or_else(|| {
@@ -168,6 +187,11 @@ impl PlatformBuilder {
         let stores = backends
             .database
             .open_stores(embedder.dimensions())
+            .await
+            .map_err(explain_dimensions)?;
+        stores
+            .documents
+            .adopt_embedder(embedder.model_id())
             .await
             .map_err(explain_dimensions)?;
         let ttl = KnowledgeCacheTtl {
@@ -190,7 +214,8 @@ impl PlatformBuilder {
             .with_events(events.clone())
             .with_tenants(tenants.clone()),
         );
-        let mut contexts = Contexts::new(stores.contexts.clone(), tokenizer)
+        let chat_tokenizer = chat_tokenizer.unwrap_or(tokenizer);
+        let mut contexts = Contexts::new(stores.contexts.clone(), chat_tokenizer)
             .with_knowledge(knowledge.clone())
             .with_events(events.clone());
         if let Some(model) = &chat {
@@ -287,14 +312,22 @@ impl PlatformBuilder {
 
 /// A store made by another embedder cannot be opened with this one: say what to do.
 fn explain_dimensions(err: Error) -> Error {
+    let advice = "serve with the embedding model the store was created with, or use another \
+                  data_dir / database.schema";
     match err {
         Error::DimensionMismatch { expected, got } => Error::Config {
-            key: "model.path".into(),
+            key: "model.embedding_path".into(),
             reason: format!(
                 "the knowledge store holds {expected}-dimensional vectors but this embedder makes \
                  {got} (the feature-hashing embedder makes {HASH_DIMENSIONS} when no model is \
-                 loaded); serve with the model the store was created with, or use another \
-                 data_dir / database.schema"
+                 loaded; without model.embedding_path the chat model embeds); {advice}"
+            ),
+        },
+        Error::EmbedderMismatch { stored, got } => Error::Config {
+            key: "model.embedding_path".into(),
+            reason: format!(
+                "the knowledge store's vectors were made by `{stored}` but this server embeds \
+                 with `{got}`: vectors of two models cannot be compared; {advice}"
             ),
         },
         other => other,

@@ -35,23 +35,38 @@ impl Charge {
     /// Reserves `cost` on the caller's budget and opens its usage row (for the served model).
     /// A refused reservation is recorded as an error and returned.
     pub async fn begin(state: &AppState, caller: &Caller, cost: MaxCost) -> Result<Self, ApiError> {
-        let mut charge = Charge::open(state, caller).await;
+        let model = state
+            .engine()
+            .map_or_else(|| "-".to_owned(), |engine| engine.info().id.clone());
+        Self::begin_for(state, caller, &model, cost).await
+    }
+
+    /// [`Charge::begin`] for a call served by `model` (the embedding model, when it is not
+    /// the chat model).
+    pub async fn begin_for(
+        state: &AppState,
+        caller: &Caller,
+        model: &str,
+        cost: MaxCost,
+    ) -> Result<Self, ApiError> {
+        let mut charge = Charge::open(state, caller, model).await;
         // A refusal drops the charge open: recorded as an error.
         charge.budget = Reservation::reserve(state, caller, cost).await?;
         Ok(charge)
     }
 
     /// A call charged on its usage row only (budgets are reserved by [`Charge::begin`]).
-    async fn open(state: &AppState, caller: &Caller) -> Self {
-        let model = state
-            .engine()
-            .map_or_else(|| "-".to_owned(), |engine| engine.info().id.clone());
+    async fn open(state: &AppState, caller: &Caller, model: &str) -> Self {
         // Opened once; a database that is down leaves the call unmetered, not refused.
         let meter = state.platform().await.ok().map(|p| p.usage.clone());
         Charge {
             budget: None,
             meter,
-            key: UsageKey::today(caller.0.tenant.clone(), caller.0.key_id.clone(), model),
+            key: UsageKey::today(
+                caller.0.tenant.clone(),
+                caller.0.key_id.clone(),
+                model.to_owned(),
+            ),
             streamed: AtomicU32::new(0),
             before: Mutex::default(),
             open: true,

@@ -167,6 +167,10 @@ pub struct ServeArgs {
     /// GGUF model file (`model.path`, `SP_MODEL__PATH`).
     #[arg(long, value_name = "PATH")]
     pub model: Option<PathBuf>,
+    /// GGUF embedding model for documents, memory and `/v1/embeddings`
+    /// (`model.embedding_path`, `SP_MODEL__EMBEDDING_PATH`).
+    #[arg(long, value_name = "PATH")]
+    pub embedding_model: Option<PathBuf>,
     /// PEM certificate chain: serve HTTPS (`server.tls_cert_path`, with `--tls-key`).
     #[arg(long, value_name = "PATH", requires = "tls_key")]
     pub tls_cert: Option<PathBuf>,
@@ -182,6 +186,7 @@ impl DataArgs {
             listen: None,
             data_dir: self.data_dir.clone(),
             model: None,
+            embedding_model: None,
             tls_cert: None,
             tls_key: None,
         }
@@ -203,6 +208,7 @@ impl Cli {
         }
         for (key, path) in [
             ("model.path", &args.model),
+            ("model.embedding_path", &args.embedding_model),
             ("server.tls_cert_path", &args.tls_cert),
             ("server.tls_key_path", &args.tls_key),
         ] {

@@ -31,7 +31,8 @@ struct Inner {
 }
 
 impl AppState {
-    /// Opens the backends `config` selects and loads the model when `model.path` is set.
+    /// Opens the backends `config` selects and loads the models `model.path` and
+    /// `model.embedding_path` name.
     pub async fn open(config: Config) -> sp_core::Result<Self> {
         // Unreadable or malformed signing keys and certificates stop the start here, before
         // the slow parts.
@@ -42,7 +43,11 @@ impl AppState {
             Some(engine_config) => Some(load_engine(engine_config).await?),
             None => None,
         };
-        let state = Self::with_parts(config, backends, engine, jwt, tls);
+        let embedder = match &config.model.embedding_path {
+            Some(path) => Some(Arc::new(load_embedder(&config.model, path).await?)),
+            None => engine.as_ref().and_then(engine_embedder),
+        };
+        let state = Self::with_parts(config, backends, engine, embedder, jwt, tls);
         // Open the stores now so that a bad store (a dimension mismatch, a failed migration)
         // stops the start; a database that is merely down is retried on first use.
         match state.platform().await {
@@ -66,24 +71,21 @@ impl AppState {
     ) -> sp_core::Result<Self> {
         let jwt = crate::jwt::Jwt::from_config(&config.auth.jwt)?;
         let tls = crate::tls::load(&config.server)?;
-        Ok(Self::with_parts(config, backends, engine, jwt, tls))
+        let embedder = engine.as_ref().and_then(engine_embedder);
+        Ok(Self::with_parts(
+            config, backends, engine, embedder, jwt, tls,
+        ))
     }
 
     fn with_parts(
         config: Config,
         backends: Backends,
         engine: Option<Engine>,
+        embedder: Option<Arc<EmbeddingModel>>,
         jwt: Option<crate::jwt::Jwt>,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Self {
         crate::metrics::handle();
-        let embedder = engine.as_ref().and_then(|engine| match EmbeddingModel::new(engine) {
-            Ok(model) => Some(Arc::new(model)),
-            Err(err) => {
-                tracing::error!(%err, "the model cannot embed; /v1/embeddings and documents use the hashing embedder");
-                None
-            }
-        });
         let mut checks = backends.health_checks();
         if let Some(engine) = &engine {
             checks.push(Arc::new(engine.clone()));
@@ -111,13 +113,16 @@ impl AppState {
             .get_or_try_init(|| async {
                 let mut builder =
                     Platform::builder(inner.config.clone()).backends(inner.backends.clone());
-                // A model that cannot embed still chats; documents use the hashing embedder.
-                if let (Some(engine), Some(embedder)) = (&inner.engine, &inner.embedder) {
+                // Documents are sized by the embedder's own tokens, contexts' messages by the
+                // chat model's. A model that cannot embed still chats; documents then use the
+                // hashing embedder.
+                if let Some(embedder) = &inner.embedder {
+                    builder = builder.embedder(embedder.clone(), embedder.clone());
+                }
+                if let Some(engine) = &inner.engine {
                     builder = builder
                         .chat_model(Arc::new(engine.clone()))
-                        .embedder(embedder.clone(), Arc::new(engine.clone()));
-                } else if let Some(engine) = &inner.engine {
-                    builder = builder.chat_model(Arc::new(engine.clone()));
+                        .chat_tokenizer(Arc::new(engine.clone()));
                 }
                 builder.build().await
             })
@@ -139,7 +144,8 @@ impl AppState {
         self.inner.tls.as_ref()
     }
 
-    /// The model's embedding worker, when a model is loaded.
+    /// The embedding worker: the dedicated embedding model's (`model.embedding_path`), else
+    /// the chat model's.
     pub fn embedder(&self) -> Option<&Arc<EmbeddingModel>> {
         self.inner.embedder.as_ref()
     }
@@ -173,14 +179,48 @@ impl AppState {
 
 /// Loads the model off the async runtime; invalid engine settings name their `model.*` key.
 async fn load_engine(config: EngineConfig) -> sp_core::Result<Engine> {
+    validate(&config)?;
+    tokio::task::spawn_blocking(move || Engine::load(config))
+        .await
+        .map_err(|err| Error::internal(format!("model loading task failed: {err}")))?
+}
+
+/// Loads the dedicated embedding model at `path` (with the `[model]` section's threads and
+/// queue) off the async runtime.
+async fn load_embedder(
+    model: &sp_core::config::ModelConfig,
+    path: &std::path::Path,
+) -> sp_core::Result<EmbeddingModel> {
+    let config = EngineConfig {
+        model_path: path.to_path_buf(),
+        threads: model.threads,
+        gpu_layers: model.gpu_layers,
+        queue_capacity: model.queue_capacity,
+        ..EngineConfig::default()
+    };
+    validate(&config)?;
+    tokio::task::spawn_blocking(move || EmbeddingModel::load(config))
+        .await
+        .map_err(|err| Error::internal(format!("embedding model loading task failed: {err}")))?
+}
+
+fn validate(config: &EngineConfig) -> sp_core::Result<()> {
     config.validate().map_err(|err| match err {
         Error::InvalidInput { field, reason } => Error::Config {
             key: format!("model.{field}"),
             reason,
         },
         other => other,
-    })?;
-    tokio::task::spawn_blocking(move || Engine::load(config))
-        .await
-        .map_err(|err| Error::internal(format!("model loading task failed: {err}")))?
+    })
+}
+
+/// The chat model's own embedding worker, when no dedicated embedding model is configured.
+fn engine_embedder(engine: &Engine) -> Option<Arc<EmbeddingModel>> {
+    match EmbeddingModel::new(engine) {
+        Ok(model) => Some(Arc::new(model)),
+        Err(err) => {
+            tracing::error!(%err, "the model cannot embed; /v1/embeddings and documents use the hashing embedder");
+            None
+        }
+    }
 }

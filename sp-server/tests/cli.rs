@@ -242,7 +242,20 @@ fn a_store_made_by_another_embedder_stops_the_start_with_advice() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert_eq!(output.status.code(), Some(2), "{stderr}");
     assert!(
-        stderr.contains("model.path") && stderr.contains("384"),
+        stderr.contains("model.embedding_path") && stderr.contains("384"),
+        "{stderr}"
+    );
+    // MiniLM makes 384-dimensional vectors too, but not comparable ones: refused by model,
+    // not let in by width.
+    let output = sp(dir.path())
+        .args(["serve", "--listen", "127.0.0.1:0", "--embedding-model"])
+        .arg(sp_tests::service_url("SP_TEST_EMBEDDER"))
+        .output()
+        .expect("run sp");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    assert!(
+        stderr.contains("hash-v1-384") && stderr.contains("all-MiniLM-L6-v2.f16"),
         "{stderr}"
     );
 }

@@ -337,6 +337,11 @@ impl Default for CacheConfig {
 pub struct ModelConfig {
     /// Path of a GGUF model file; unset serves no model.
     pub path: Option<PathBuf>,
+    /// Path of a dedicated embedding model (a GGUF such as all-MiniLM-L6-v2): the knowledge
+    /// store, contexts' memory and `/v1/embeddings` use it. Unset: the chat model's hidden
+    /// states, mean-pooled (a model never trained for retrieval), or without any model the
+    /// feature-hashing embedder.
+    pub embedding_path: Option<PathBuf>,
     /// Requests decoded together (continuous batching).
     pub slots: u32,
     /// Context window of one request, in tokens.
@@ -353,6 +358,7 @@ impl Default for ModelConfig {
     fn default() -> Self {
         ModelConfig {
             path: None,
+            embedding_path: None,
             slots: 4,
             context_per_slot: 4096,
             threads: None,

@@ -35,6 +35,8 @@ fn tenant_use(docs: &HashMap<Id, Stored>, tenant: &TenantId) -> StorageUse {
 pub struct MemoryDocumentStore {
     dimensions: usize,
     documents: RwLock<HashMap<Id, Stored>>,
+    /// The model that made its vectors, once one is adopted.
+    embedder: std::sync::OnceLock<String>,
 }
 
 impl std::fmt::Debug for MemoryDocumentStore {
@@ -51,6 +53,7 @@ impl MemoryDocumentStore {
         MemoryDocumentStore {
             dimensions,
             documents: RwLock::default(),
+            embedder: std::sync::OnceLock::new(),
         }
     }
 
@@ -114,6 +117,18 @@ fn top_k(mut hits: Vec<SearchHit>, k: usize) -> Vec<SearchHit> {
 impl DocumentStore for MemoryDocumentStore {
     fn dimensions(&self) -> usize {
         self.dimensions
+    }
+
+    async fn adopt_embedder(&self, model: &str) -> Result<()> {
+        let stored = self.embedder.get_or_init(|| model.to_owned());
+        if stored == model {
+            Ok(())
+        } else {
+            Err(crate::Error::EmbedderMismatch {
+                stored: stored.clone(),
+                got: model.to_owned(),
+            })
+        }
     }
 
     async fn put(&self, prepared: PreparedDocument) -> Result<Ingested> {

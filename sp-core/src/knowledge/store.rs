@@ -61,6 +61,11 @@ pub trait DocumentStore: Send + Sync {
     /// Length of every stored vector, fixed when the store was created.
     fn dimensions(&self) -> usize;
 
+    /// Records `model` (an [`Embedder::model_id`](crate::Embedder::model_id)) as the embedder
+    /// of the stored vectors the first time, and refuses another one later with
+    /// `EmbedderMismatch`: two models of one width make vectors that cannot be compared.
+    async fn adopt_embedder(&self, model: &str) -> Result<()>;
+
     /// Writes a document and its sections in one transaction: all of it or nothing.
     /// The same namespace + external id (or, without one, the same content) with the same
     /// hash changes nothing; with another hash the sections are replaced.

@@ -152,6 +152,31 @@ macro_rules! document_rows {
                 Ok(SqlDocuments { pool })
             }
 
+            /// Records `model` as the store's embedder when none is recorded; refuses
+            /// another one (`EmbedderMismatch`).
+            pub(super) async fn adopt_embedder(&self, model: &str) -> Result<()> {
+                let db = <$db as Dialect>::error;
+                sqlx::query(
+                    "UPDATE kb_settings SET embedder = $1 WHERE id = 1 AND embedder IS NULL",
+                )
+                .bind(model)
+                .execute(&self.pool)
+                .await
+                .map_err(db)?;
+                let stored: Option<String> =
+                    sqlx::query_scalar("SELECT embedder FROM kb_settings WHERE id = 1")
+                        .fetch_one(&self.pool)
+                        .await
+                        .map_err(db)?;
+                match stored {
+                    Some(stored) if stored != model => Err(Error::EmbedderMismatch {
+                        stored,
+                        got: model.to_owned(),
+                    }),
+                    _ => Ok(()),
+                }
+            }
+
             pub(super) async fn document(
                 &self,
                 namespace: &Namespace,

@@ -34,12 +34,18 @@ pub(super) fn engine(state: &AppState) -> Result<&Engine> {
 /// Refuses a model this server does not serve (404) and one the caller's key may not use
 /// (403; an absent `model` means the served one).
 pub(crate) fn check_model(engine: &Engine, caller: &Caller, model: Option<&str>) -> Result<()> {
+    check_served(&engine.info().id, caller, model)
+}
+
+/// Refuses a `model` other than `served` (404) and a `served` the caller's key may not use
+/// (403; an absent `model` means `served`).
+pub(crate) fn check_served(served: &str, caller: &Caller, model: Option<&str>) -> Result<()> {
     match model {
-        Some(name) if !name.is_empty() && name != engine.info().id => Err(Error::NotFound {
+        Some(name) if !name.is_empty() && name != served => Err(Error::NotFound {
             kind: sp_core::Resource::Model,
             id: name.to_owned(),
         }),
-        _ => caller.0.may_use_model(&engine.info().id),
+        _ => caller.0.may_use_model(served),
     }
 }
 

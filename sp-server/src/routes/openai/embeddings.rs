@@ -7,7 +7,7 @@ use serde_json::{Value, json};
 use sp_core::auth::Scope;
 use sp_core::{Embedder as _, Error, Tokenizer as _};
 
-use super::chat::{check_model, engine};
+use super::chat::check_served;
 use crate::budget::MaxCost;
 use crate::charge::Charge;
 use crate::error::ApiError;
@@ -59,8 +59,14 @@ pub async fn embeddings(
     ApiJson(request): ApiJson<EmbeddingsRequest>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require(Scope::Inference)?;
-    let engine = engine(&state)?;
-    check_model(engine, &caller, request.model.as_deref())?;
+    let embedder = state.embedder().ok_or_else(|| {
+        Error::unavailable(
+            "model",
+            "the server has no embedding model (model.embedding_path or model.path)",
+        )
+    })?;
+    let served = embedder.model_id();
+    check_served(served, &caller, request.model.as_deref())?;
     let texts = match request.input {
         Input::One(text) => vec![text],
         Input::Many(texts) => texts,
@@ -81,12 +87,9 @@ pub async fn embeddings(
             .into());
         }
     };
-    let embedder = state
-        .embedder()
-        .ok_or_else(|| Error::unavailable("model", "no embedding model"))?;
     let mut tokens = 0;
     for text in &texts {
-        tokens += engine.count_tokens(text)?;
+        tokens += embedder.count_tokens(text)?;
         // One request may not hold the embedding worker for long (review finding M6).
         if tokens > MAX_TOKENS {
             return Err(Error::invalid_input(
@@ -97,7 +100,7 @@ pub async fn embeddings(
         }
     }
     let tokens = u32::try_from(tokens).unwrap_or(u32::MAX);
-    let charge = Charge::begin(&state, &caller, MaxCost::embedding(tokens)).await?;
+    let charge = Charge::begin_for(&state, &caller, served, MaxCost::embedding(tokens)).await?;
     let vectors = embedder.embed(&texts).await?;
     charge.embedded(tokens).await;
     let data: Vec<Value> = vectors
@@ -116,31 +119,54 @@ pub async fn embeddings(
     Ok(axum::Json(json!({
         "object": "list",
         "data": data,
-        "model": engine.info().id,
+        "model": served,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     })))
 }
 
-fn model_card(state: &AppState) -> Option<Value> {
-    let engine = state.engine()?;
-    Some(json!({
-        "id": engine.info().id,
-        "object": "model",
-        "created": 0,
-        "owned_by": "story-portal",
-        "context_length": engine.config().context_per_slot,
-        // How chats are rendered: `jinja` (the model's own template) or `llama.cpp` (the
-        // built-in matcher, with the reason), and how tool calls are written.
-        "chat_template": engine.template_info(),
-    }))
+/// A `model` object for each model served: the chat model, and the dedicated embedding
+/// model when there is one.
+fn model_cards(state: &AppState) -> Vec<Value> {
+    let mut cards = Vec::new();
+    if let Some(engine) = state.engine() {
+        cards.push(json!({
+            "id": engine.info().id,
+            "object": "model",
+            "created": 0,
+            "owned_by": "story-portal",
+            "kind": "chat",
+            "context_length": engine.config().context_per_slot,
+            // How chats are rendered: `jinja` (the model's own template) or `llama.cpp` (the
+            // built-in matcher, with the reason), and how tool calls are written.
+            "chat_template": engine.template_info(),
+        }));
+    }
+    if let Some(embedder) = state.embedder() {
+        let shared = state
+            .engine()
+            .is_some_and(|engine| engine.info().id == embedder.model_id());
+        if !shared {
+            cards.push(json!({
+                "id": embedder.model_id(),
+                "object": "model",
+                "created": 0,
+                "owned_by": "story-portal",
+                "kind": "embedding",
+                "context_length": embedder.window(),
+                "dimensions": embedder.dimensions(),
+            }));
+        }
+    }
+    cards
 }
 
-/// The loaded model (OpenAI's `list` of `model` objects; empty without a model).
+/// The models served (OpenAI's `list` of `model` objects, each with its `kind`: `chat` or
+/// `embedding`; empty without a model).
 #[utoipa::path(get, path = "/v1/models", operation_id = "list_models", tag = "openai",
     responses(
         (status = 200, description = "A `list` of `model` objects", body = serde_json::Value,
             example = json!({"object": "list", "data": [{"id": "SmolLM2-135M-Instruct", "object": "model",
-                "created": 0, "owned_by": "story-portal", "context_length": 4096,
+                "created": 0, "owned_by": "story-portal", "kind": "chat", "context_length": 4096,
                 "chat_template": {"renderer": "jinja", "fallback_reason": null, "tool_syntax": "envelope"}}]})),
         GatewayErrors),
     security(("bearer" = ["inference"]), ("api_key" = ["inference"])))]
@@ -149,7 +175,7 @@ pub async fn models(
     caller: Caller,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require(Scope::Inference)?;
-    let data: Vec<Value> = model_card(&state)
+    let data: Vec<Value> = model_cards(&state)
         .into_iter()
         .filter(|card| usable(&caller, card))
         .collect();
@@ -169,9 +195,12 @@ pub async fn model(
     Path(id): Path<String>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require(Scope::Inference)?;
-    match model_card(&state) {
-        Some(card) if card["id"] == id.as_str() && usable(&caller, &card) => Ok(axum::Json(card)),
-        _ => Err(Error::NotFound {
+    match model_cards(&state)
+        .into_iter()
+        .find(|card| card["id"] == id.as_str() && usable(&caller, card))
+    {
+        Some(card) => Ok(axum::Json(card)),
+        None => Err(Error::NotFound {
             kind: sp_core::Resource::Model,
             id,
         }
