@@ -13,7 +13,7 @@ mod tls;
 use std::io::{BufRead, BufReader};
 use std::process::Command;
 
-use process::{sp, start};
+use process::{drain, sp, start};
 
 fn run_expecting_config_error(cmd: &mut Command) -> String {
     let output = cmd.output().expect("run sp");
@@ -143,17 +143,27 @@ fn config_redacts_every_secret_and_reads_secret_files() {
 async fn serve_with_a_model_reports_it_ready() {
     let dir = tempfile::tempdir().expect("tempdir");
     let model = sp_tests::service_url("SP_TEST_MODEL");
-    let (_server, addr, _logs) = start(
+    let (server, addr, logs) = start(
         sp(dir.path())
             .env("SP_MODEL__PATH", &model)
             .env("SP_MODEL__SLOTS", "1")
             .env("SP_MODEL__CONTEXT_PER_SLOT", "512"),
     );
+    let logs = drain(logs);
     let ready = sp_tests::http(&addr, "GET", "/health/ready", &[], b"")
         .await
         .expect("GET /health/ready");
     assert_eq!(ready.status, 200, "{}", ready.body);
     assert_eq!(ready.json()["checks"]["model"]["status"], "up");
+    drop(server);
+    // llama.cpp logs a few hundred lines per load at info level, under the target
+    // `llama-cpp-2`: the default filter keeps them out.
+    let logs = logs.join().expect("log");
+    let chatter = logs
+        .lines()
+        .filter(|l| l.contains("\"target\":\"llama-cpp-2\"") && l.contains("\"level\":\"INFO\""))
+        .count();
+    assert_eq!(chatter, 0, "{logs}");
 }
 
 #[test]

@@ -393,7 +393,7 @@ impl Default for LogConfig {
         LogConfig {
             format: LogFormat::Json,
             // llama.cpp logs dozens of lines per model load at info level.
-            level: "info,llama_cpp_2=warn".into(),
+            level: "info,llama_cpp_2=warn,llama-cpp-2=warn".into(),
         }
     }
 }
