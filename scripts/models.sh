@@ -107,5 +107,5 @@ case "${1:-default}" in
   minilm) fetch_minilm ;;
   all) fetch_smollm2; fetch_gemma; fetch_minilm ;;
   path) model_path "${2:?model name}" ;;
-  *) sed -n '2,10p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac
