@@ -198,11 +198,15 @@ impl KnowledgeStore {
         };
         let namespace = stores::namespace(namespace)?;
         let dims = embedder.dimensions();
+        let model_id = embedder.model_id().to_owned();
+        // A store remembers which model made its vectors and refuses another (SP-KB-005).
         let store = block(py, async move {
-            stores::open(location, schema)
+            let store = stores::open(location, schema)
                 .await?
                 .document_store(dims)
-                .await
+                .await?;
+            store.adopt_embedder(&model_id).await?;
+            Ok(store)
         })?;
         let mut base = KnowledgeBase::new(store, embedder, tokenizer, KnowledgeConfig::default())
             .map_err(to_py)?;
