@@ -236,24 +236,23 @@ async fn the_storage_migration_counts_documents_already_stored() {
     assert_eq!((acme_use, default_use), before);
 }
 
+/// The plain embedded store of `dir`, opened afresh.
+async fn open_store(dir: &std::path::Path) -> sp_data::SqliteDocumentStore {
+    let db = sp_data::SqliteStore::open(dir).await.expect("sqlite");
+    sp_data::SqliteDocumentStore::open(&db, 64)
+        .await
+        .expect("store")
+}
+
 #[tokio::test]
 async fn the_embedder_of_a_store_is_remembered_across_opens() {
     let dir = tempfile::tempdir().expect("tempdir");
-    {
-        let db = sp_data::SqliteStore::open(dir.path())
-            .await
-            .expect("sqlite");
-        let store = sp_data::SqliteDocumentStore::open(&db, 64)
-            .await
-            .expect("store");
-        store.adopt_embedder("model-a").await.expect("adopted");
-    }
-    let db = sp_data::SqliteStore::open(dir.path())
+    open_store(dir.path())
         .await
-        .expect("sqlite");
-    let store = sp_data::SqliteDocumentStore::open(&db, 64)
+        .adopt_embedder("model-a")
         .await
-        .expect("store");
+        .expect("adopted");
+    let store = open_store(dir.path()).await;
     let err = store
         .adopt_embedder("model-b")
         .await

@@ -77,6 +77,20 @@ impl EngineConfig {
         })
     }
 
+    /// The settings of the `[model]` section's dedicated embedding model (`None` without
+    /// `embedding_path`): the section's threads, GPU layers and queue; slots and chat windows
+    /// do not apply to it.
+    pub fn embedding_from_model_config(model: &sp_core::config::ModelConfig) -> Option<Self> {
+        let path = model.embedding_path.as_ref()?;
+        Some(EngineConfig {
+            model_path: path.clone(),
+            threads: model.threads,
+            gpu_layers: model.gpu_layers,
+            queue_capacity: model.queue_capacity,
+            ..EngineConfig::default()
+        })
+    }
+
     /// Renders chats with this Jinja template instead of the GGUF's own.
     pub fn with_chat_template(mut self, source: impl Into<String>) -> Self {
         self.chat_template = Some(source.into());

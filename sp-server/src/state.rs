@@ -40,11 +40,13 @@ impl AppState {
         let tls = crate::tls::load(&config.server)?;
         let backends = Backends::open(&config).await?;
         let engine = match EngineConfig::from_model_config(&config.model) {
-            Some(engine_config) => Some(load_engine(engine_config).await?),
+            Some(engine_config) => Some(load_blocking(engine_config, Engine::load).await?),
             None => None,
         };
-        let embedder = match &config.model.embedding_path {
-            Some(path) => Some(Arc::new(load_embedder(&config.model, path).await?)),
+        let embedder = match EngineConfig::embedding_from_model_config(&config.model) {
+            Some(embedding_config) => Some(Arc::new(
+                load_blocking(embedding_config, EmbeddingModel::load).await?,
+            )),
             None => engine.as_ref().and_then(engine_embedder),
         };
         let state = Self::with_parts(config, backends, engine, embedder, jwt, tls);
@@ -177,41 +179,22 @@ impl AppState {
     }
 }
 
-/// Loads the model off the async runtime; invalid engine settings name their `model.*` key.
-async fn load_engine(config: EngineConfig) -> sp_core::Result<Engine> {
-    validate(&config)?;
-    tokio::task::spawn_blocking(move || Engine::load(config))
-        .await
-        .map_err(|err| Error::internal(format!("model loading task failed: {err}")))?
-}
-
-/// Loads the dedicated embedding model at `path` (with the `[model]` section's threads and
-/// queue) off the async runtime.
-async fn load_embedder(
-    model: &sp_core::config::ModelConfig,
-    path: &std::path::Path,
-) -> sp_core::Result<EmbeddingModel> {
-    let config = EngineConfig {
-        model_path: path.to_path_buf(),
-        threads: model.threads,
-        gpu_layers: model.gpu_layers,
-        queue_capacity: model.queue_capacity,
-        ..EngineConfig::default()
-    };
-    validate(&config)?;
-    tokio::task::spawn_blocking(move || EmbeddingModel::load(config))
-        .await
-        .map_err(|err| Error::internal(format!("embedding model loading task failed: {err}")))?
-}
-
-fn validate(config: &EngineConfig) -> sp_core::Result<()> {
+/// Loads a model (a chat engine or an embedding model) off the async runtime; invalid
+/// settings name their `model.*` key.
+async fn load_blocking<T: Send + 'static>(
+    config: EngineConfig,
+    load: fn(EngineConfig) -> sp_core::Result<T>,
+) -> sp_core::Result<T> {
     config.validate().map_err(|err| match err {
         Error::InvalidInput { field, reason } => Error::Config {
             key: format!("model.{field}"),
             reason,
         },
         other => other,
-    })
+    })?;
+    tokio::task::spawn_blocking(move || load(config))
+        .await
+        .map_err(|err| Error::internal(format!("model loading task failed: {err}")))?
 }
 
 /// The chat model's own embedding worker, when no dedicated embedding model is configured.

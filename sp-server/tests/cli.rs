@@ -244,26 +244,22 @@ fn a_store_made_by_another_embedder_stops_the_start_with_advice() {
     // Without a model the knowledge store is created for the hashing embedder (384 dims).
     let (server, _addr, _log) = start(&mut sp(dir.path()));
     drop(server);
-    let output = sp(dir.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--model"])
-        .arg(sp_tests::service_url("SP_TEST_MODEL"))
-        .output()
-        .expect("run sp");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = run_expecting_config_error(
+        sp(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0", "--model"])
+            .arg(sp_tests::service_url("SP_TEST_MODEL")),
+    );
     assert!(
         stderr.contains("model.embedding_path") && stderr.contains("384"),
         "{stderr}"
     );
     // MiniLM makes 384-dimensional vectors too, but not comparable ones: refused by model,
     // not let in by width.
-    let output = sp(dir.path())
-        .args(["serve", "--listen", "127.0.0.1:0", "--embedding-model"])
-        .arg(sp_tests::service_url("SP_TEST_EMBEDDER"))
-        .output()
-        .expect("run sp");
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert_eq!(output.status.code(), Some(2), "{stderr}");
+    let stderr = run_expecting_config_error(
+        sp(dir.path())
+            .args(["serve", "--listen", "127.0.0.1:0", "--embedding-model"])
+            .arg(sp_tests::service_url("SP_TEST_EMBEDDER")),
+    );
     assert!(
         stderr.contains("hash-v1-384") && stderr.contains("all-MiniLM-L6-v2.f16"),
         "{stderr}"

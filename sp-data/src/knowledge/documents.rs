@@ -428,6 +428,10 @@ macro_rules! document_store {
                 self.rows.storage_used(tenant).await
             }
 
+            async fn adopt_embedder(&self, model: &str) -> Result<()> {
+                self.rows.adopt_embedder(model).await
+            }
+
             // Each write runs to its end in a task of its own (review finding M7): dropped
             // between the commit and the in-memory update, a write would leave search serving
             // what was deleted or replaced until a restart; a caller that leaves does not

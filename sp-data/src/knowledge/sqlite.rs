@@ -130,10 +130,6 @@ document_store!(SqliteDocumentStore {
         self.dimensions
     }
 
-    async fn adopt_embedder(&self, model: &str) -> Result<()> {
-        self.rows.adopt_embedder(model).await
-    }
-
     async fn vector_search(
         &self,
         namespace: &Namespace,
