@@ -28,6 +28,10 @@ say "test model: $SP_TEST_MODEL"
 SP_TEST_EMBEDDER="$("$SP_ROOT/scripts/models.sh" minilm)"
 export SP_TEST_EMBEDDER
 say "test embedding model: $SP_TEST_EMBEDDER"
+# A second, bigger chat model for the catalogue's tests (several resident, eviction).
+SP_TEST_SECOND_MODEL="$("$SP_ROOT/scripts/models.sh" gemma3-270m)"
+export SP_TEST_SECOND_MODEL
+say "second test model: $SP_TEST_SECOND_MODEL"
 
 # The official `openai` and MCP Python clients for the compatibility tests; maturin and pytest
 # for the bindings.

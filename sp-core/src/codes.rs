@@ -75,6 +75,10 @@ error_codes! {
     ConstraintUnsupported => ("SP-LLM-005", 400, "The response_format schema, regex or grammar (or a tool's parameters) uses a construct the constrained decoder cannot enforce; the message names it. Nothing was generated: simplify the schema."),
     /// A finished constrained reply failed the independent check.
     ConstraintViolated => ("SP-LLM-006", 500, "A constrained reply failed the independent check of its format (a bug: the decoder enforces it); the reply is withheld rather than returned invalid."),
+    /// The request names a model the catalogue does not hold.
+    ModelNotFound => ("SP-LLM-007", 404, "No model of that name or alias is in the catalogue; the message lists the names there are (GET /v1/models)."),
+    /// A model does not fit the memory budget.
+    ModelMemory => ("SP-LLM-008", 503, "The model does not fit model.memory_budget_mib even after unloading idle models; nothing was loaded. Retry after Retry-After, unload a model, or raise the budget."),
     /// A document is larger than the configured limit.
     DocumentTooLarge => ("SP-KB-001", 413, "The document exceeds the knowledge store's size limit (max_document_bytes); split it."),
     /// A write would take a tenant's documents past its storage quota.

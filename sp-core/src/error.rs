@@ -127,6 +127,34 @@ pub enum Error {
         /// What the validator found.
         reason: String,
     } => ConstraintViolated,
+    /// A request names a model the catalogue does not hold.
+    #[error("model `{name}` not found; the catalogue holds: {}", available.join(", "))]
+    ModelNotFound {
+        /// The name asked for.
+        name: String,
+        /// Every model's name.
+        available: Vec<String>,
+    } => ModelNotFound,
+    /// A model does not fit the memory budget, even after unloading every idle model that
+    /// may be unloaded. Nothing was loaded (never an out-of-memory kill).
+    #[error(
+        "model `{model}` needs ~{needed_mib} MiB and does not fit the memory budget ({budget_mib} MiB, {resident_mib} MiB resident){}",
+        if *busy_in_the_way { "; models busy now may make room when they finish" } else { "; pinned models or the budget itself stand in the way" }
+    )]
+    ModelMemory {
+        /// The model that was to load.
+        model: String,
+        /// Its estimated resident size.
+        needed_mib: u64,
+        /// `model.memory_budget_mib`.
+        budget_mib: u64,
+        /// What loaded models take now.
+        resident_mib: u64,
+        /// True when busy models are what stands in the way (retrying soon may succeed).
+        busy_in_the_way: bool,
+        /// Seconds for `Retry-After`.
+        retry_after_secs: u64,
+    } => ModelMemory,
     /// A document's content exceeds the configured limit.
     #[error("document too large: {bytes} bytes, the limit is {limit}")]
     DocumentTooLarge {

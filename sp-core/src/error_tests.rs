@@ -52,6 +52,24 @@ fn every_variant_has_its_code() {
             Error::ConstraintViolated { reason: "r".into() },
             "SP-LLM-006",
         ),
+        (
+            Error::ModelNotFound {
+                name: "m".into(),
+                available: vec!["a".into()],
+            },
+            "SP-LLM-007",
+        ),
+        (
+            Error::ModelMemory {
+                model: "m".into(),
+                needed_mib: 2,
+                budget_mib: 1,
+                resident_mib: 0,
+                busy_in_the_way: false,
+                retry_after_secs: 30,
+            },
+            "SP-LLM-008",
+        ),
         (Error::DocumentTooLarge { bytes: 2, limit: 1 }, "SP-KB-001"),
         (
             Error::DimensionMismatch {

@@ -26,6 +26,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod catalogue;
 pub mod chat;
 pub mod codes;
 pub mod config;

@@ -63,32 +63,18 @@ impl EngineConfig {
         }
     }
 
-    /// The engine settings of a `[model]` configuration section (`None` without a path).
-    pub fn from_model_config(model: &sp_core::config::ModelConfig) -> Option<Self> {
-        let path = model.path.as_ref()?;
-        Some(EngineConfig {
-            model_path: path.clone(),
-            slots: model.slots,
-            context_per_slot: model.context_per_slot,
-            threads: model.threads,
-            gpu_layers: model.gpu_layers,
-            queue_capacity: model.queue_capacity,
+    /// The engine settings of a catalogue entry (`[[models]]`, or the `[model]` section's
+    /// shorthand). An embedding model ignores the chat settings (slots, windows).
+    pub fn from_entry(entry: &sp_core::catalogue::CatalogueEntry) -> Self {
+        EngineConfig {
+            model_path: entry.path.clone(),
+            slots: entry.slots,
+            context_per_slot: entry.context_per_slot,
+            threads: entry.threads,
+            gpu_layers: entry.gpu_layers,
+            queue_capacity: entry.queue_capacity,
             ..EngineConfig::default()
-        })
-    }
-
-    /// The settings of the `[model]` section's dedicated embedding model (`None` without
-    /// `embedding_path`): the section's threads, GPU layers and queue; slots and chat windows
-    /// do not apply to it.
-    pub fn embedding_from_model_config(model: &sp_core::config::ModelConfig) -> Option<Self> {
-        let path = model.embedding_path.as_ref()?;
-        Some(EngineConfig {
-            model_path: path.clone(),
-            threads: model.threads,
-            gpu_layers: model.gpu_layers,
-            queue_capacity: model.queue_capacity,
-            ..EngineConfig::default()
-        })
+        }
     }
 
     /// Renders chats with this Jinja template instead of the GGUF's own.

@@ -38,6 +38,7 @@
 //! Without features everything runs on the CPU.
 
 mod backend;
+mod catalogue;
 mod chat;
 mod config;
 mod constraint;
@@ -57,6 +58,10 @@ mod threadpool;
 mod top_k;
 mod traits;
 
+pub use catalogue::{
+    GgufSummary, MemoryEstimate, ModelEvent, ModelEventKind, ModelLease, ModelObserver,
+    ModelRuntime, ModelState, ModelStatus, available_memory,
+};
 pub use chat::TemplateInfo;
 pub use config::EngineConfig;
 pub use embed::{EmbeddingModel, abandoned_jobs};

@@ -43,7 +43,7 @@ fn load_error(path: &Path, reason: impl Into<String>) -> Error {
 }
 
 /// Checks the file before llama.cpp sees it: it exists, is readable and starts like a GGUF.
-fn precheck(path: &Path) -> Result<()> {
+pub(crate) fn precheck(path: &Path) -> Result<()> {
     let mut file = std::fs::File::open(path).map_err(|err| load_error(path, err.to_string()))?;
     let mut magic = [0u8; 4];
     file.read_exact(&mut magic)

@@ -97,6 +97,9 @@ impl From<Error> for ApiError {
             Error::RateLimited { retry_after_secs }
             | Error::CircuitOpen {
                 retry_after_secs, ..
+            }
+            | Error::ModelMemory {
+                retry_after_secs, ..
             } => Some(*retry_after_secs),
             _ => None,
         };
@@ -137,8 +140,10 @@ impl IntoResponse for ApiError {
         let mut response =
             (self.status(), axum::Json(self.envelope(String::new()))).into_response();
         // Handlers' 429s (token budgets) carry their wait like the gateway's do.
-        if let (ErrorCode::RateLimited | ErrorCode::CircuitOpen, Some(secs)) =
-            (self.code, self.retry_after)
+        if let (
+            ErrorCode::RateLimited | ErrorCode::CircuitOpen | ErrorCode::ModelMemory,
+            Some(secs),
+        ) = (self.code, self.retry_after)
             && let Ok(value) = axum::http::HeaderValue::from_str(&secs.to_string())
         {
             response

@@ -36,8 +36,10 @@ pub mod jwt;
 pub mod logging;
 pub mod metrics;
 pub mod middleware;
+mod model_events;
 mod openapi;
 mod routes;
+mod served;
 mod state;
 pub mod tls;
 

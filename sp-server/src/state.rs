@@ -3,10 +3,11 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sp_core::catalogue::{Catalogue, ModelKind};
 use sp_core::health::{HealthCheck, HealthReport, run_checks};
 use sp_core::{Config, Error};
 use sp_data::Backends;
-use sp_llm::{EmbeddingModel, Engine, EngineConfig};
+use sp_llm::{EmbeddingModel, Engine, ModelEvent, ModelRuntime};
 
 use sp_platform::Platform;
 
@@ -19,8 +20,11 @@ pub struct AppState {
 struct Inner {
     config: Config,
     backends: Backends,
+    /// The default chat model (resident: the platform's contexts use it).
     engine: Option<Engine>,
     embedder: Option<Arc<EmbeddingModel>>,
+    /// Every catalogue model, loaded on demand; `None` for a state built around one engine.
+    models: Option<ModelRuntime>,
     checks: Vec<Arc<dyn HealthCheck>>,
     /// Opened on first use when the database was down at start.
     platform: tokio::sync::OnceCell<Platform>,
@@ -28,6 +32,23 @@ struct Inner {
     tls: Option<Arc<rustls::ServerConfig>>,
     /// Refused credentials per client address (`auth.failed_credential_limit`).
     failed_credentials: sp_core::auth::LocalRateLimiter,
+}
+
+/// An [`AppState`] that does not keep it alive.
+pub(crate) struct WeakAppState(std::sync::Weak<Inner>);
+
+impl WeakAppState {
+    /// The state, unless it is gone.
+    pub(crate) fn upgrade(&self) -> Option<AppState> {
+        self.0.upgrade().map(|inner| AppState { inner })
+    }
+}
+
+/// The models a state serves.
+struct Parts {
+    engine: Option<Engine>,
+    embedder: Option<Arc<EmbeddingModel>>,
+    models: Option<ModelRuntime>,
 }
 
 impl AppState {
@@ -39,17 +60,33 @@ impl AppState {
         let jwt = crate::jwt::Jwt::from_config(&config.auth.jwt)?;
         let tls = crate::tls::load(&config.server)?;
         let backends = Backends::open(&config).await?;
-        let engine = match EngineConfig::from_model_config(&config.model) {
-            Some(engine_config) => Some(load_blocking(engine_config, Engine::load).await?),
-            None => None,
+        let catalogue = Catalogue::from_config(&config)?;
+        let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel::<ModelEvent>();
+        let observer: sp_llm::ModelObserver = Arc::new(move |event| {
+            let _ = events_tx.send(event);
+        });
+        let models = ModelRuntime::start(catalogue, memory_budget(&config), Some(observer))
+            .await
+            .map_err(name_model_key)?;
+        let default_name = |kind| {
+            models
+                .catalogue()
+                .default_for(kind)
+                .map(|entry| entry.name.clone())
         };
-        let embedder = match EngineConfig::embedding_from_model_config(&config.model) {
-            Some(embedding_config) => Some(Arc::new(
-                load_blocking(embedding_config, EmbeddingModel::load).await?,
-            )),
-            None => engine.as_ref().and_then(engine_embedder),
+        let engine = default_name(ModelKind::Chat).and_then(|name| models.resident_engine(&name));
+        let embedder = default_name(ModelKind::Embedding)
+            .and_then(|name| models.resident_embedder(&name))
+            .map(Arc::new)
+            .or_else(|| engine.as_ref().and_then(engine_embedder));
+        let parts = Parts {
+            engine,
+            embedder,
+            models: Some(models),
         };
-        let state = Self::with_parts(config, backends, engine, embedder, jwt, tls);
+        let state = Self::with_parts(config, backends, parts, jwt, tls);
+        tokio::spawn(crate::model_events::record(state.downgrade(), events_rx));
+
         // Open the stores now so that a bad store (a dimension mismatch, a failed migration)
         // stops the start; a database that is merely down is retried on first use.
         match state.platform().await {
@@ -74,16 +111,22 @@ impl AppState {
         let jwt = crate::jwt::Jwt::from_config(&config.auth.jwt)?;
         let tls = crate::tls::load(&config.server)?;
         let embedder = engine.as_ref().and_then(engine_embedder);
-        Ok(Self::with_parts(
-            config, backends, engine, embedder, jwt, tls,
-        ))
+        let parts = Parts {
+            engine,
+            embedder,
+            models: None,
+        };
+        Ok(Self::with_parts(config, backends, parts, jwt, tls))
     }
 
     fn with_parts(
         config: Config,
         backends: Backends,
-        engine: Option<Engine>,
-        embedder: Option<Arc<EmbeddingModel>>,
+        Parts {
+            engine,
+            embedder,
+            models,
+        }: Parts,
         jwt: Option<crate::jwt::Jwt>,
         tls: Option<Arc<rustls::ServerConfig>>,
     ) -> Self {
@@ -98,6 +141,7 @@ impl AppState {
                 backends,
                 engine,
                 embedder,
+                models,
                 checks,
                 platform: tokio::sync::OnceCell::new(),
                 jwt: jwt.map(Arc::new),
@@ -105,6 +149,10 @@ impl AppState {
                 failed_credentials: sp_core::auth::LocalRateLimiter::default(),
             }),
         }
+    }
+
+    pub(crate) fn downgrade(&self) -> WeakAppState {
+        WeakAppState(Arc::downgrade(&self.inner))
     }
 
     /// Every service of the platform, opened on first use.
@@ -152,9 +200,15 @@ impl AppState {
         self.inner.embedder.as_ref()
     }
 
-    /// The model, when one is configured.
+    /// The default chat model, when there is one.
     pub fn engine(&self) -> Option<&Engine> {
         self.inner.engine.as_ref()
+    }
+
+    /// Every catalogue model, when the state was opened from a configuration
+    /// ([`AppState::open`]).
+    pub fn models(&self) -> Option<&ModelRuntime> {
+        self.inner.models.as_ref()
     }
 
     /// The configuration the server runs with.
@@ -179,22 +233,24 @@ impl AppState {
     }
 }
 
-/// Loads a model (a chat engine or an embedding model) off the async runtime; invalid
-/// settings name their `model.*` key.
-async fn load_blocking<T: Send + 'static>(
-    config: EngineConfig,
-    load: fn(EngineConfig) -> sp_core::Result<T>,
-) -> sp_core::Result<T> {
-    config.validate().map_err(|err| match err {
+/// Invalid model settings name their `model.*` key.
+fn name_model_key(err: Error) -> Error {
+    match err {
         Error::InvalidInput { field, reason } => Error::Config {
             key: format!("model.{field}"),
             reason,
         },
         other => other,
-    })?;
-    tokio::task::spawn_blocking(move || load(config))
-        .await
-        .map_err(|err| Error::internal(format!("model loading task failed: {err}")))?
+    }
+}
+
+/// `model.memory_budget_mib`, else three quarters of the memory available at start (no
+/// limit where that cannot be read).
+fn memory_budget(config: &Config) -> u64 {
+    match config.model.memory_budget_mib {
+        Some(mib) => mib.saturating_mul(1 << 20),
+        None => sp_llm::available_memory().map_or(u64::MAX, |bytes| bytes / 4 * 3),
+    }
 }
 
 /// The chat model's own embedding worker, when no dedicated embedding model is configured.

@@ -7,6 +7,8 @@ mod support;
 mod background;
 #[path = "api_model/budget.rs"]
 mod budget;
+#[path = "api_model/catalogue.rs"]
+mod catalogue;
 #[path = "api_model/embedding_model.rs"]
 mod embedding_model;
 #[path = "api_model/retrieval.rs"]

@@ -30,8 +30,11 @@ pub struct Config {
     pub cache: CacheConfig,
     /// Authentication and rate limits.
     pub auth: AuthConfig,
-    /// The model served by the inference endpoints.
+    /// Model defaults, the memory budget, and the shorthand for one chat and one embedding
+    /// model.
     pub model: ModelConfig,
+    /// The model catalogue: `[[models]]` entries (see [`crate::catalogue`]).
+    pub models: Vec<crate::catalogue::ModelEntry>,
     /// Logging.
     pub log: LogConfig,
     /// Health checks.
@@ -54,6 +57,7 @@ impl Default for Config {
             cache: CacheConfig::default(),
             auth: AuthConfig::default(),
             model: ModelConfig::default(),
+            models: Vec::new(),
             hub: crate::hub::HubConfig::default(),
             events: crate::events::EventsConfig::default(),
             workflows: crate::workflows::WorkflowsConfig::default(),
@@ -352,6 +356,12 @@ pub struct ModelConfig {
     pub gpu_layers: u32,
     /// Requests that may wait for a slot before `overloaded` is returned.
     pub queue_capacity: usize,
+    /// How long a `[[models]]` entry stays loaded once idle, unless it says otherwise
+    /// (Ollama's `keep_alive`: a duration, `0`, or `-1` to keep).
+    pub keep_alive: crate::catalogue::KeepAlive,
+    /// Bytes every loaded model may take together (weights, KV cache, compute buffers, as
+    /// estimated before loading). Unset: 75 % of the memory available when the server starts.
+    pub memory_budget_mib: Option<u64>,
 }
 
 impl Default for ModelConfig {
@@ -364,6 +374,8 @@ impl Default for ModelConfig {
             threads: None,
             gpu_layers: 0,
             queue_capacity: 64,
+            keep_alive: crate::catalogue::KeepAlive::default(),
+            memory_budget_mib: None,
         }
     }
 }

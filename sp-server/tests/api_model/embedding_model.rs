@@ -115,7 +115,8 @@ async fn embeddings_and_models_come_from_the_dedicated_embedding_model() {
             Some(json!({"input": "a cat", "model": chat_id})),
         )
         .await;
-    assert_eq!(named.status, StatusCode::NOT_FOUND, "{}", named.text);
+    // A chat model does not embed when a dedicated embedding model is there.
+    assert_eq!(named.code(), "SP-VAL-001", "{}", named.text);
 }
 
 async fn a_paraphrase_is_found_without_a_shared_word(api: &Api) {

@@ -25,28 +25,10 @@ use crate::middleware::auth::Caller;
 use crate::openapi::GatewayErrors;
 use crate::state::AppState;
 
-pub(super) fn engine(state: &AppState) -> Result<&Engine> {
-    state
-        .engine()
-        .ok_or_else(|| Error::unavailable("model", "the server has no model loaded (model.path)"))
-}
-
 /// Refuses a model this server does not serve (404) and one the caller's key may not use
 /// (403; an absent `model` means the served one).
 pub(crate) fn check_model(engine: &Engine, caller: &Caller, model: Option<&str>) -> Result<()> {
-    check_served(&engine.info().id, caller, model)
-}
-
-/// Refuses a `model` other than `served` (404) and a `served` the caller's key may not use
-/// (403; an absent `model` means `served`).
-pub(crate) fn check_served(served: &str, caller: &Caller, model: Option<&str>) -> Result<()> {
-    match model {
-        Some(name) if !name.is_empty() && name != served => Err(Error::NotFound {
-            kind: sp_core::Resource::Model,
-            id: name.to_owned(),
-        }),
-        _ => caller.0.may_use_model(served),
-    }
+    crate::served::check_served(&engine.info().id, caller, model)
 }
 
 /// Chat completion with the model's own chat template (OpenAI's `chat.completion`, or
@@ -71,8 +53,13 @@ pub async fn chat_completions(
 ) -> std::result::Result<Response, ApiError> {
     caller.require(Scope::Inference)?;
     unsupported(&request.other)?;
-    let engine = engine(&state)?;
-    check_model(engine, &caller, request.model.as_deref())?;
+    let mut engine = crate::served::chat(
+        &state,
+        &caller,
+        request.model.as_deref(),
+        request.keep_alive,
+    )
+    .await?;
     if request.messages.is_empty() {
         return Err(Error::invalid_input("messages", "must not be empty").into());
     }
@@ -90,16 +77,13 @@ pub async fn chat_completions(
     let prompt = prompt_tokens(&state, &caller, || {
         engine.render_chat(&messages).unwrap_or_default()
     });
-    let cost = max_cost(engine, &sampling, choices, prompt);
-    let charge = Charge::begin(&state, &caller, cost).await?;
-    let model = engine.info().id.clone();
+    let cost = max_cost(&engine, &sampling, choices, prompt);
+    let model = engine.name().to_owned();
+    let charge = Charge::begin_for(&state, &caller, &model, cost).await?;
     let id = completion_id("chatcmpl");
     if request.sampling.stream {
-        let events = charged(
-            engine.chat_stream_with(&messages, &sampling, &options)?,
-            charge,
-            state.clone(),
-        );
+        let events = engine.chat_stream_with(&messages, &sampling, &options)?;
+        let events = charged(engine.holding(events), charge, state.clone());
         let mut chunks = ChatChunks::new(id, model, request.sampling.include_usage());
         let first = chunks.opening();
         let body = events.map(move |event| match event {
@@ -148,8 +132,13 @@ pub async fn completions(
 ) -> std::result::Result<Response, ApiError> {
     caller.require(Scope::Inference)?;
     unsupported(&request.other)?;
-    let engine = engine(&state)?;
-    check_model(engine, &caller, request.model.as_deref())?;
+    let mut engine = crate::served::chat(
+        &state,
+        &caller,
+        request.model.as_deref(),
+        request.keep_alive,
+    )
+    .await?;
     let prompt = match &request.prompt {
         Prompt::One(p) => p.clone(),
         Prompt::Many(list) if list.len() == 1 => list[0].clone(),
@@ -161,20 +150,17 @@ pub async fn completions(
     let sampling = request.sampling.sampling(16, Endpoint::Completions)?;
     let choices = request.sampling.choices()?;
     let cost = max_cost(
-        engine,
+        &engine,
         &sampling,
         choices,
         prompt_tokens(&state, &caller, || prompt.clone()),
     );
-    let charge = Charge::begin(&state, &caller, cost).await?;
-    let model = engine.info().id.clone();
+    let model = engine.name().to_owned();
+    let charge = Charge::begin_for(&state, &caller, &model, cost).await?;
     let id = completion_id("cmpl");
     if request.sampling.stream {
-        let events = charged(
-            engine.complete_stream(&prompt, &sampling)?,
-            charge,
-            state.clone(),
-        );
+        let events = engine.complete_stream(&prompt, &sampling)?;
+        let events = charged(engine.holding(events), charge, state.clone());
         let include_usage = request.sampling.include_usage();
         let chunk = move |text: &str, finish: Option<&str>, logprobs: Value| {
             json!({

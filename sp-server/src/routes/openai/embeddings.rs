@@ -1,19 +1,19 @@
-//! `/v1/embeddings` and `/v1/models`.
+//! `/v1/embeddings`.
 
-use axum::extract::{Path, State};
+use axum::extract::State;
 use base64::Engine as _;
 use serde::Deserialize;
 use serde_json::{Value, json};
 use sp_core::auth::Scope;
+use sp_core::catalogue::KeepAlive;
 use sp_core::{Embedder as _, Error, Tokenizer as _};
 
-use super::chat::check_served;
 use crate::budget::MaxCost;
 use crate::charge::Charge;
 use crate::error::ApiError;
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
-use crate::openapi::{GatewayErrors, NotFound};
+use crate::openapi::GatewayErrors;
 use crate::state::AppState;
 
 /// Most inputs one request may embed.
@@ -41,6 +41,10 @@ pub struct EmbeddingsRequest {
     /// `float` (default) or `base64` (little-endian f32).
     #[serde(default)]
     encoding_format: Option<String>,
+    /// How long the model stays loaded after this request (Ollama's `keep_alive`).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    keep_alive: Option<KeepAlive>,
 }
 
 /// Embeddings of texts, L2-normalised (OpenAI's `list` of `embedding` objects).
@@ -59,14 +63,14 @@ pub async fn embeddings(
     ApiJson(request): ApiJson<EmbeddingsRequest>,
 ) -> Result<axum::Json<Value>, ApiError> {
     caller.require(Scope::Inference)?;
-    let embedder = state.embedder().ok_or_else(|| {
-        Error::unavailable(
-            "model",
-            "the server has no embedding model (model.embedding_path or model.path)",
-        )
-    })?;
-    let served = embedder.model_id();
-    check_served(served, &caller, request.model.as_deref())?;
+    let embedder = crate::served::embedder(
+        &state,
+        &caller,
+        request.model.as_deref(),
+        request.keep_alive,
+    )
+    .await?;
+    let served = embedder.name();
     let texts = match request.input {
         Input::One(text) => vec![text],
         Input::Many(texts) => texts,
@@ -122,96 +126,4 @@ pub async fn embeddings(
         "model": served,
         "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
     })))
-}
-
-/// A `model` object for each model served: the chat model, and the dedicated embedding
-/// model when there is one.
-fn model_cards(state: &AppState) -> Vec<Value> {
-    let mut cards = Vec::new();
-    if let Some(engine) = state.engine() {
-        cards.push(json!({
-            "id": engine.info().id,
-            "object": "model",
-            "created": 0,
-            "owned_by": "story-portal",
-            "kind": "chat",
-            "context_length": engine.config().context_per_slot,
-            // How chats are rendered: `jinja` (the model's own template) or `llama.cpp` (the
-            // built-in matcher, with the reason), and how tool calls are written.
-            "chat_template": engine.template_info(),
-        }));
-    }
-    if let Some(embedder) = state.embedder() {
-        let shared = state
-            .engine()
-            .is_some_and(|engine| engine.info().id == embedder.model_id());
-        if !shared {
-            cards.push(json!({
-                "id": embedder.model_id(),
-                "object": "model",
-                "created": 0,
-                "owned_by": "story-portal",
-                "kind": "embedding",
-                "context_length": embedder.window(),
-                "dimensions": embedder.dimensions(),
-            }));
-        }
-    }
-    cards
-}
-
-/// The models served (OpenAI's `list` of `model` objects, each with its `kind`: `chat` or
-/// `embedding`; empty without a model).
-#[utoipa::path(get, path = "/v1/models", operation_id = "list_models", tag = "openai",
-    responses(
-        (status = 200, description = "A `list` of `model` objects", body = serde_json::Value,
-            example = json!({"object": "list", "data": [{"id": "SmolLM2-135M-Instruct", "object": "model",
-                "created": 0, "owned_by": "story-portal", "kind": "chat", "context_length": 4096,
-                "chat_template": {"renderer": "jinja", "fallback_reason": null, "tool_syntax": "envelope"}}]})),
-        GatewayErrors),
-    security(("bearer" = ["inference"]), ("api_key" = ["inference"])))]
-pub async fn models(
-    State(state): State<AppState>,
-    caller: Caller,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require(Scope::Inference)?;
-    let data: Vec<Value> = model_cards(&state)
-        .into_iter()
-        .filter(|card| usable(&caller, card))
-        .collect();
-    Ok(axum::Json(json!({"object": "list", "data": data})))
-}
-
-/// One model by id.
-#[utoipa::path(get, path = "/v1/models/{id}", operation_id = "get_model", tag = "openai",
-    params(("id" = String, Path, description = "Model id")),
-    responses(
-        (status = 200, description = "A `model` object", body = serde_json::Value),
-        NotFound, GatewayErrors),
-    security(("bearer" = ["inference"]), ("api_key" = ["inference"])))]
-pub async fn model(
-    State(state): State<AppState>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<axum::Json<Value>, ApiError> {
-    caller.require(Scope::Inference)?;
-    match model_cards(&state)
-        .into_iter()
-        .find(|card| card["id"] == id.as_str() && usable(&caller, card))
-    {
-        Some(card) => Ok(axum::Json(card)),
-        None => Err(Error::NotFound {
-            kind: sp_core::Resource::Model,
-            id,
-        }
-        .into()),
-    }
-}
-
-/// Whether the caller's key may use the model `card` describes (a key limited to some
-/// models sees only those).
-fn usable(caller: &Caller, card: &Value) -> bool {
-    card["id"]
-        .as_str()
-        .is_some_and(|id| caller.0.may_use_model(id).is_ok())
 }

@@ -4,6 +4,7 @@
 mod chat;
 mod embeddings;
 mod messages;
+mod models;
 mod reply;
 mod shape;
 mod wire;

@@ -221,6 +221,11 @@ pub struct ChatRequest {
     pub sampling: SamplingFields,
     #[serde(flatten)]
     pub shape: ShapeFields,
+    /// How long the model stays loaded after this request (Ollama's `keep_alive`: a
+    /// duration such as `"5m"`, `0` to unload at once, `-1` to keep).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub keep_alive: Option<sp_core::catalogue::KeepAlive>,
     /// Any other field: refused unless it is one we can safely ignore (see `unsupported`).
     #[serde(flatten)]
     #[schema(ignore)]
@@ -243,6 +248,11 @@ pub struct CompletionRequest {
     pub prompt: Prompt,
     #[serde(flatten)]
     pub sampling: SamplingFields,
+    /// How long the model stays loaded after this request (Ollama's `keep_alive`: a
+    /// duration such as `"5m"`, `0` to unload at once, `-1` to keep).
+    #[serde(default)]
+    #[schema(value_type = Option<String>)]
+    pub keep_alive: Option<sp_core::catalogue::KeepAlive>,
     /// Any other field: refused unless it is one we can safely ignore (see `unsupported`).
     #[serde(flatten)]
     #[schema(ignore)]

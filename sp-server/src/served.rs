@@ -1,0 +1,205 @@
+//! Which model serves a request: the `model` it names (a catalogue name or alias), loaded on
+//! first use and held for the request, or the default of its kind.
+
+use futures::{Stream, StreamExt as _};
+use sp_core::catalogue::{KeepAlive, ModelKind};
+use sp_core::{Embedder as _, Error, Result};
+use sp_llm::{EmbeddingModel, Engine, ModelLease};
+
+use crate::middleware::auth::Caller;
+use crate::state::AppState;
+
+/// A chat engine held for one request.
+pub(crate) struct ServedChat {
+    engine: Engine,
+    name: String,
+    /// Keeps an on-demand model loaded (and counted busy) until the request ends; the default
+    /// model is resident and needs none.
+    lease: Option<ModelLease>,
+}
+
+impl std::ops::Deref for ServedChat {
+    type Target = Engine;
+
+    fn deref(&self) -> &Engine {
+        &self.engine
+    }
+}
+
+impl ServedChat {
+    /// The model's name, as responses and usage rows report it.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+
+    /// `stream`, holding the model until it ends or is dropped.
+    pub(crate) fn holding<S: Stream + Send + 'static>(
+        &mut self,
+        stream: S,
+    ) -> impl Stream<Item = S::Item> + Send + 'static {
+        let lease = self.lease.take();
+        stream.map(move |item| {
+            let _held = &lease;
+            item
+        })
+    }
+}
+
+/// An embedding worker held for one request.
+pub(crate) struct ServedEmbedder {
+    embedder: EmbeddingModel,
+    name: String,
+    /// Held, never read: keeps an on-demand model loaded until the request ends.
+    _lease: Option<ModelLease>,
+}
+
+impl ServedEmbedder {
+    /// The model's name, as responses and usage rows report it.
+    pub(crate) fn name(&self) -> &str {
+        &self.name
+    }
+}
+
+impl std::ops::Deref for ServedEmbedder {
+    type Target = EmbeddingModel;
+
+    fn deref(&self) -> &EmbeddingModel {
+        &self.embedder
+    }
+}
+
+/// The chat model `model` names (absent or empty: the default), which the caller's key may
+/// use. Unknown names are 404 `SP-LLM-007` listing the catalogue.
+pub(crate) async fn chat(
+    state: &AppState,
+    caller: &Caller,
+    model: Option<&str>,
+    keep_alive: Option<KeepAlive>,
+) -> Result<ServedChat> {
+    let default = || {
+        state.engine().cloned().ok_or_else(|| {
+            Error::unavailable(
+                "model",
+                "the server has no chat model (model.path or [[models]])",
+            )
+        })
+    };
+    let name = model.filter(|name| !name.is_empty());
+    let Some(runtime) = state.models() else {
+        let engine = default()?;
+        check_served(&engine.info().id, caller, name)?;
+        let name = engine.info().id.clone();
+        return Ok(ServedChat {
+            engine,
+            name,
+            lease: None,
+        });
+    };
+    let entry = match name {
+        Some(name) => runtime.catalogue().resolve(name)?,
+        None => runtime
+            .catalogue()
+            .default_for(ModelKind::Chat)
+            .ok_or_else(|| Error::unavailable("model", "the catalogue has no chat model"))?,
+    };
+    caller.0.may_use_model(&entry.name)?;
+    if entry.kind != ModelKind::Chat {
+        return Err(Error::invalid_input(
+            "model",
+            format!(
+                "`{}` is a {} model; it does not chat",
+                entry.name,
+                entry.kind.as_str()
+            ),
+        ));
+    }
+    if let Some(engine) = runtime
+        .resident_engine(&entry.name)
+        .filter(|_| entry.pinned)
+    {
+        let name = entry.name.clone();
+        return Ok(ServedChat {
+            engine,
+            name,
+            lease: None,
+        });
+    }
+    let lease = runtime.acquire(&entry.name, keep_alive).await?;
+    Ok(ServedChat {
+        engine: lease.engine()?.clone(),
+        name: entry.name.clone(),
+        lease: Some(lease),
+    })
+}
+
+/// The embedding model `model` names (absent: the default — a dedicated embedding model,
+/// else the chat model's mean-pooled states).
+pub(crate) async fn embedder(
+    state: &AppState,
+    caller: &Caller,
+    model: Option<&str>,
+    keep_alive: Option<KeepAlive>,
+) -> Result<ServedEmbedder> {
+    let default = || {
+        state.embedder().map(|e| e.as_ref().clone()).ok_or_else(|| {
+            Error::unavailable(
+                "model",
+                "the server has no embedding model (model.embedding_path, model.path or [[models]])",
+            )
+        })
+    };
+    let name = model.filter(|name| !name.is_empty());
+    let served = |embedder: EmbeddingModel, name: &str| ServedEmbedder {
+        embedder,
+        name: name.to_owned(),
+        _lease: None,
+    };
+    let (Some(runtime), Some(name)) = (state.models(), name) else {
+        let embedder = default()?;
+        check_served(embedder.model_id(), caller, name)?;
+        let id = embedder.model_id().to_owned();
+        return Ok(served(embedder, &id));
+    };
+    let entry = runtime.catalogue().resolve(name)?;
+    caller.0.may_use_model(&entry.name)?;
+    let is_default = state
+        .embedder()
+        .is_some_and(|e| e.model_id() == entry.name || e.model_id() == file_stem(&entry.path));
+    if is_default {
+        return Ok(served(default()?, &entry.name));
+    }
+    if entry.kind != ModelKind::Embedding {
+        return Err(Error::invalid_input(
+            "model",
+            format!(
+                "`{}` is a {} model; it does not embed",
+                entry.name,
+                entry.kind.as_str()
+            ),
+        ));
+    }
+    let lease = runtime.acquire(&entry.name, keep_alive).await?;
+    Ok(ServedEmbedder {
+        embedder: lease.embedder()?.clone(),
+        name: entry.name.clone(),
+        _lease: Some(lease),
+    })
+}
+
+fn file_stem(path: &std::path::Path) -> String {
+    path.file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// Refuses a `model` other than `served` (404) and a `served` the caller's key may not use
+/// (403; an absent `model` means `served`).
+pub(crate) fn check_served(served: &str, caller: &Caller, model: Option<&str>) -> Result<()> {
+    match model {
+        Some(name) if !name.is_empty() && name != served => Err(Error::NotFound {
+            kind: sp_core::Resource::Model,
+            id: name.to_owned(),
+        }),
+        _ => caller.0.may_use_model(served),
+    }
+}
