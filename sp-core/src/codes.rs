@@ -79,6 +79,10 @@ error_codes! {
     ModelNotFound => ("SP-LLM-007", 404, "No model of that name or alias is in the catalogue; the message lists the names there are (GET /v1/models)."),
     /// A model does not fit the memory budget.
     ModelMemory => ("SP-LLM-008", 503, "The model does not fit model.memory_budget_mib even after unloading idle models; nothing was loaded. Retry after Retry-After, unload a model, or raise the budget."),
+    /// A model source could not be fetched.
+    ModelPull => ("SP-LLM-009", 502, "The model could not be fetched: its source is unreachable, answered an HTTP error, or broke off more often than retries covered. What arrived is kept: pulling the same source again resumes it."),
+    /// A pulled model's checksum differs from the expected one.
+    ModelChecksum => ("SP-LLM-010", 422, "The pulled file's sha256 is not the one given (or the one the package index lists); the download was discarded and nothing was added."),
     /// A document is larger than the configured limit.
     DocumentTooLarge => ("SP-KB-001", 413, "The document exceeds the knowledge store's size limit (max_document_bytes); split it."),
     /// A write would take a tenant's documents past its storage quota.

@@ -155,6 +155,25 @@ pub enum Error {
         /// Seconds for `Retry-After`.
         retry_after_secs: u64,
     } => ModelMemory,
+    /// A model could not be fetched: the source is unreachable, answered an HTTP error, or
+    /// broke off more often than retries could cover (what arrived is kept for the next pull).
+    #[error("cannot pull {from}: {reason}")]
+    ModelPull {
+        /// The source, as given.
+        from: String,
+        /// What went wrong.
+        reason: String,
+    } => ModelPull,
+    /// A pulled file's sha256 is not the one it must have; nothing was kept.
+    #[error("{from}: sha256 {actual} is not the expected {expected}; the download was discarded")]
+    ModelChecksum {
+        /// The source, as given.
+        from: String,
+        /// The checksum it must have.
+        expected: String,
+        /// The checksum it has.
+        actual: String,
+    } => ModelChecksum,
     /// A document's content exceeds the configured limit.
     #[error("document too large: {bytes} bytes, the limit is {limit}")]
     DocumentTooLarge {
@@ -409,6 +428,8 @@ pub enum Resource {
     DeadLetter,
     /// A database row a statement required (a store's own bookkeeping).
     Record,
+    /// A package on a Python package index (a `pypi:` model source).
+    Package,
 }
 
 impl Resource {
@@ -429,6 +450,7 @@ impl Resource {
             Resource::WorkflowRun => "workflow run",
             Resource::DeadLetter => "dead letter",
             Resource::Record => "record",
+            Resource::Package => "package",
         }
     }
 }

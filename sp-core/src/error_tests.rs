@@ -70,6 +70,21 @@ fn every_variant_has_its_code() {
             },
             "SP-LLM-008",
         ),
+        (
+            Error::ModelPull {
+                from: "s".into(),
+                reason: "r".into(),
+            },
+            "SP-LLM-009",
+        ),
+        (
+            Error::ModelChecksum {
+                from: "s".into(),
+                expected: "e".into(),
+                actual: "a".into(),
+            },
+            "SP-LLM-010",
+        ),
         (Error::DocumentTooLarge { bytes: 2, limit: 1 }, "SP-KB-001"),
         (
             Error::DimensionMismatch {

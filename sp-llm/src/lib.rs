@@ -47,6 +47,7 @@ mod engine;
 mod health;
 mod loader;
 mod prompt_tokens;
+mod pull;
 mod reply;
 mod sampler;
 mod scheduler;
@@ -67,6 +68,10 @@ pub use config::EngineConfig;
 pub use embed::{EmbeddingModel, abandoned_jobs};
 pub use engine::{CompletionStream, Engine};
 pub use loader::ModelInfo;
+pub use pull::{
+    ModelsDir, PYPI_SIMPLE, ProgressSink, PullPhase, PullProgress, PullRequest, PullSource,
+    PulledModel, StoredModel, kind_of,
+};
 pub use reply::ReplyStream;
 pub use stats::EngineStats;
 pub use template::ChatTemplate;

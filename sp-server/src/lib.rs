@@ -27,6 +27,7 @@
 pub mod admin;
 mod app;
 mod budget;
+mod catalogue;
 mod charge;
 pub mod cli;
 pub mod connections;
@@ -37,6 +38,7 @@ pub mod logging;
 pub mod metrics;
 pub mod middleware;
 mod model_events;
+pub mod models_cli;
 mod openapi;
 mod routes;
 mod served;

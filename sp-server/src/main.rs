@@ -35,6 +35,28 @@ async fn main() -> ExitCode {
             })
             .await
         }
+        Command::Models {
+            command,
+            server,
+            data,
+        } => {
+            let config = match cli.load_config(&data.as_serve_args()) {
+                Ok(config) => config,
+                Err(err) => return fail(&err),
+            };
+            match sp_server::models_cli::run(&config, server, command).await {
+                Ok(lines) => {
+                    for line in lines {
+                        println!("{line}");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(sp_server::models_cli::CommandError(message)) => {
+                    eprintln!("error: {message}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Openapi => match sp_server::openapi().to_pretty_json() {
             Ok(json) => {
                 println!("{json}");

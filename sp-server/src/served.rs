@@ -95,10 +95,10 @@ pub(crate) async fn chat(
             lease: None,
         });
     };
+    let catalogue = runtime.catalogue();
     let entry = match name {
-        Some(name) => runtime.catalogue().resolve(name)?,
-        None => runtime
-            .catalogue()
+        Some(name) => catalogue.resolve(name)?,
+        None => catalogue
             .default_for(ModelKind::Chat)
             .ok_or_else(|| Error::unavailable("model", "the catalogue has no chat model"))?,
     };
@@ -160,7 +160,8 @@ pub(crate) async fn embedder(
         let id = embedder.model_id().to_owned();
         return Ok(served(embedder, &id));
     };
-    let entry = runtime.catalogue().resolve(name)?;
+    let catalogue = runtime.catalogue();
+    let entry = catalogue.resolve(name)?;
     caller.0.may_use_model(&entry.name)?;
     let is_default = state
         .embedder()

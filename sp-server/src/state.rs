@@ -3,7 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sp_core::catalogue::{Catalogue, ModelKind};
+use sp_core::catalogue::ModelKind;
 use sp_core::health::{HealthCheck, HealthReport, run_checks};
 use sp_core::{Config, Error};
 use sp_data::Backends;
@@ -60,7 +60,7 @@ impl AppState {
         let jwt = crate::jwt::Jwt::from_config(&config.auth.jwt)?;
         let tls = crate::tls::load(&config.server)?;
         let backends = Backends::open(&config).await?;
-        let catalogue = Catalogue::from_config(&config)?;
+        let catalogue = crate::catalogue::catalogue(&config)?;
         let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel::<ModelEvent>();
         let observer: sp_llm::ModelObserver = Arc::new(move |event| {
             let _ = events_tx.send(event);
@@ -209,6 +209,11 @@ impl AppState {
     /// ([`AppState::open`]).
     pub fn models(&self) -> Option<&ModelRuntime> {
         self.inner.models.as_ref()
+    }
+
+    /// Where pulled models go (`model.models_dir`).
+    pub(crate) fn models_dir(&self) -> sp_llm::ModelsDir {
+        crate::catalogue::models_dir(&self.inner.config)
     }
 
     /// The configuration the server runs with.

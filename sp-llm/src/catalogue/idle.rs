@@ -7,12 +7,11 @@ use std::time::{Duration, Instant};
 use sp_core::catalogue::KeepAlive;
 
 use super::events::ModelEventKind;
-use super::runtime::{Shared, lock};
+use super::runtime::{Shared, Slot, lock};
 
 impl Shared {
     /// A lease ended: the model's idle clock starts; keep-alive 0 unloads it now.
-    pub(super) fn release(&self, index: usize, keep_alive: Option<KeepAlive>) {
-        let slot = &self.slots[index];
+    pub(super) fn release(&self, slot: &Slot, keep_alive: Option<KeepAlive>) {
         let unloaded = {
             let mut state = lock(&slot.state);
             state.in_use = state.in_use.saturating_sub(1);
@@ -30,7 +29,7 @@ impl Shared {
         if unloaded.is_some() {
             tracing::info!(model = %slot.entry.name, "model unloaded (keep_alive 0)");
             self.emit(
-                index,
+                slot,
                 ModelEventKind::Unloaded {
                     reason: "keep_alive",
                 },
@@ -44,7 +43,7 @@ impl Shared {
     fn expire(&self) -> Option<Duration> {
         let now = Instant::now();
         let mut next: Option<Duration> = None;
-        for (index, slot) in self.slots.iter().enumerate() {
+        for slot in self.slots() {
             let unloaded = {
                 let mut state = lock(&slot.state);
                 let KeepAlive::For(keep) = state.keep_alive else {
@@ -64,7 +63,7 @@ impl Shared {
             if unloaded.is_some() {
                 tracing::info!(model = %slot.entry.name, "model unloaded (idle past keep_alive)");
                 self.emit(
-                    index,
+                    &slot,
                     ModelEventKind::Unloaded {
                         reason: "keep_alive",
                     },

@@ -7,13 +7,13 @@ use sp_core::catalogue::{KeepAlive, ModelKind};
 use sp_core::{Error, Result};
 
 use super::Loaded;
-use super::runtime::Shared;
+use super::runtime::{Shared, Slot};
 use crate::{EmbeddingModel, Engine};
 
 /// A loaded model held for one request. Dropping it ends the hold.
 pub struct ModelLease {
     pub(super) shared: Arc<Shared>,
-    pub(super) index: usize,
+    pub(super) slot: Arc<Slot>,
     pub(super) model: Loaded,
     pub(super) keep_alive: Option<KeepAlive>,
 }
@@ -29,12 +29,12 @@ impl std::fmt::Debug for ModelLease {
 impl ModelLease {
     /// The catalogue name of the model.
     pub fn name(&self) -> &str {
-        &self.shared.slots[self.index].entry.name
+        &self.slot.entry.name
     }
 
     /// What the model is for.
     pub fn kind(&self) -> ModelKind {
-        self.shared.slots[self.index].entry.kind
+        self.slot.entry.kind
     }
 
     /// The chat engine; an embedding model is refused (`model` names the wrong kind).
@@ -63,6 +63,6 @@ fn wrong_kind(name: &str, is: &str, wanted: &str) -> Error {
 
 impl Drop for ModelLease {
     fn drop(&mut self) {
-        self.shared.release(self.index, self.keep_alive);
+        self.shared.release(&self.slot, self.keep_alive);
     }
 }

@@ -19,6 +19,7 @@ mod events;
 mod idle;
 mod lease;
 mod load;
+mod register;
 mod runtime;
 mod status;
 

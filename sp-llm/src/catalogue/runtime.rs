@@ -1,6 +1,6 @@
 //! The model runtime: loading, single flight, keep-alive, eviction and admission.
 
-use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
+use std::sync::{Arc, Mutex, MutexGuard, PoisonError, RwLock};
 use std::time::{Duration, Instant};
 
 use sp_core::catalogue::{
@@ -41,8 +41,9 @@ pub(super) struct SlotState {
 }
 
 pub(super) struct Shared {
-    catalogue: Catalogue,
-    pub(super) slots: Vec<Slot>,
+    /// Grows when a pulled model is registered; entries are never removed.
+    pub(super) catalogue: RwLock<Catalogue>,
+    pub(super) slots: RwLock<Vec<Arc<Slot>>>,
     budget: u64,
     /// Held from admission to the end of a load, so two loads never both count on the same
     /// free memory.
@@ -62,7 +63,7 @@ pub struct ModelRuntime {
 impl std::fmt::Debug for ModelRuntime {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ModelRuntime")
-            .field("models", &self.shared.slots.len())
+            .field("models", &self.shared.slots().len())
             .field("budget", &self.shared.budget)
             .finish_non_exhaustive()
     }
@@ -70,6 +71,29 @@ impl std::fmt::Debug for ModelRuntime {
 
 pub(super) fn lock(state: &Mutex<SlotState>) -> MutexGuard<'_, SlotState> {
     state.lock().unwrap_or_else(PoisonError::into_inner)
+}
+
+impl Slot {
+    /// A slot for `entry`, its GGUF header read (an unreadable one fails only its own loads).
+    pub(super) fn new(entry: &CatalogueEntry) -> Self {
+        let summary = GgufSummary::read(&entry.path).map_err(|err| err.to_string());
+        let estimate = summary.as_ref().ok().map(|s| s.estimate(entry));
+        Slot {
+            entry: entry.clone(),
+            size_bytes: std::fs::metadata(&entry.path).map_or(0, |m| m.len()),
+            summary,
+            estimate,
+            state: Mutex::new(SlotState {
+                loaded: None,
+                loading: false,
+                in_use: 0,
+                last_used: Instant::now(),
+                keep_alive: entry.keep_alive,
+                loads: 0,
+            }),
+            load_lock: tokio::sync::Mutex::new(()),
+        }
+    }
 }
 
 const MIB: u64 = 1 << 20;
@@ -86,39 +110,21 @@ impl ModelRuntime {
         let slots = catalogue
             .entries()
             .iter()
-            .map(|entry| {
-                let summary = GgufSummary::read(&entry.path).map_err(|err| err.to_string());
-                let estimate = summary.as_ref().ok().map(|s| s.estimate(entry));
-                Slot {
-                    entry: entry.clone(),
-                    size_bytes: std::fs::metadata(&entry.path).map_or(0, |m| m.len()),
-                    summary,
-                    estimate,
-                    state: Mutex::new(SlotState {
-                        loaded: None,
-                        loading: false,
-                        in_use: 0,
-                        last_used: Instant::now(),
-                        keep_alive: entry.keep_alive,
-                        loads: 0,
-                    }),
-                    load_lock: tokio::sync::Mutex::new(()),
-                }
-            })
+            .map(|entry| Arc::new(Slot::new(entry)))
             .collect();
         let runtime = ModelRuntime {
             shared: Arc::new(Shared {
-                catalogue,
-                slots,
+                catalogue: RwLock::new(catalogue),
+                slots: RwLock::new(slots),
                 budget,
                 admission: tokio::sync::Mutex::new(()),
                 observer,
                 idle: Arc::default(),
             }),
         };
-        for index in 0..runtime.shared.slots.len() {
-            if runtime.shared.slots[index].entry.pinned {
-                runtime.shared.ensure_loaded(index).await?;
+        for slot in runtime.shared.slots() {
+            if slot.entry.pinned {
+                runtime.shared.ensure_loaded(&slot).await?;
             }
         }
         tokio::spawn(reap(
@@ -128,9 +134,13 @@ impl ModelRuntime {
         Ok(runtime)
     }
 
-    /// The catalogue it serves.
-    pub fn catalogue(&self) -> &Catalogue {
-        &self.shared.catalogue
+    /// The catalogue it serves (a copy: pulled models join it while it runs).
+    pub fn catalogue(&self) -> Catalogue {
+        self.shared
+            .catalogue
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
     }
 
     /// The memory budget, in bytes.
@@ -141,9 +151,8 @@ impl ModelRuntime {
     /// Holds the model `name` (or alias) for one request, loading it first if needed;
     /// `keep_alive` replaces the model's own from the end of this request.
     pub async fn acquire(&self, name: &str, keep_alive: Option<KeepAlive>) -> Result<ModelLease> {
-        let entry = self.shared.catalogue.resolve(name)?;
-        let index = self.index_of(&entry.name);
-        self.shared.lease(index, keep_alive).await
+        let slot = self.shared.slot(name)?;
+        self.shared.lease(&slot, keep_alive).await
     }
 
     /// Holds the default model of `kind` (`None` when the catalogue has none).
@@ -152,16 +161,18 @@ impl ModelRuntime {
         kind: ModelKind,
         keep_alive: Option<KeepAlive>,
     ) -> Option<Result<ModelLease>> {
-        let entry = self.shared.catalogue.default_for(kind)?;
-        let index = self.index_of(&entry.name);
-        Some(self.shared.lease(index, keep_alive).await)
+        let name = self.catalogue().default_for(kind)?.name.clone();
+        Some(match self.shared.slot(&name) {
+            Ok(slot) => self.shared.lease(&slot, keep_alive).await,
+            Err(err) => Err(err),
+        })
     }
 
     /// The loaded chat engine or embedding worker of a pinned entry, without a lease (the
     /// platform's stores hold these for the server's life).
     pub fn resident_engine(&self, name: &str) -> Option<Engine> {
-        let entry = self.shared.catalogue.resolve(name).ok()?;
-        match &lock(&self.shared.slots[self.index_of(&entry.name)].state).loaded {
+        let slot = self.shared.slot(name).ok()?;
+        match &lock(&slot.state).loaded {
             Some(Loaded::Chat(engine)) => Some(engine.clone()),
             _ => None,
         }
@@ -169,8 +180,8 @@ impl ModelRuntime {
 
     /// Like [`resident_engine`](Self::resident_engine), for an embedding model.
     pub fn resident_embedder(&self, name: &str) -> Option<EmbeddingModel> {
-        let entry = self.shared.catalogue.resolve(name).ok()?;
-        match &lock(&self.shared.slots[self.index_of(&entry.name)].state).loaded {
+        let slot = self.shared.slot(name).ok()?;
+        match &lock(&slot.state).loaded {
             Some(Loaded::Embedding(embedder)) => Some(embedder.clone()),
             _ => None,
         }
@@ -185,10 +196,11 @@ impl ModelRuntime {
     /// Unloads `name` now, or when its running requests end. The default chat and
     /// embedding models back the platform's stores and are refused.
     pub async fn unload(&self, name: &str) -> Result<ModelStatus> {
-        let entry = self.shared.catalogue.resolve(name)?;
+        let slot = self.shared.slot(name)?;
+        let entry = &slot.entry;
+        let catalogue = self.catalogue();
         let backs_platform = [ModelKind::Chat, ModelKind::Embedding].iter().any(|kind| {
-            self.shared
-                .catalogue
+            catalogue
                 .default_for(*kind)
                 .is_some_and(|default| default.name == entry.name)
         });
@@ -199,10 +211,9 @@ impl ModelRuntime {
                 entry.kind.as_str()
             )));
         }
-        let index = self.index_of(&entry.name);
-        let _load = self.shared.slots[index].load_lock.lock().await;
+        let _load = slot.load_lock.lock().await;
         let unloaded = {
-            let mut state = lock(&self.shared.slots[index].state);
+            let mut state = lock(&slot.state);
             state.keep_alive = KeepAlive::For(Duration::ZERO);
             if state.in_use == 0 {
                 state.loaded.take()
@@ -212,7 +223,7 @@ impl ModelRuntime {
         };
         if unloaded.is_some() {
             self.shared
-                .emit(index, ModelEventKind::Unloaded { reason: "request" });
+                .emit(&slot, ModelEventKind::Unloaded { reason: "request" });
         }
         drop(unloaded);
         self.status(&entry.name)
@@ -220,15 +231,16 @@ impl ModelRuntime {
 
     /// Every entry's state, in catalogue order.
     pub fn list(&self) -> Vec<ModelStatus> {
-        (0..self.shared.slots.len())
-            .map(|index| self.shared.status(index))
+        self.shared
+            .slots()
+            .iter()
+            .map(|slot| Shared::status(slot))
             .collect()
     }
 
     /// One entry's state.
     pub fn status(&self, name: &str) -> Result<ModelStatus> {
-        let entry = self.shared.catalogue.resolve(name)?;
-        Ok(self.shared.status(self.index_of(&entry.name)))
+        Ok(Shared::status(self.shared.slot(name)?.as_ref()))
     }
 
     /// Bytes the loaded models are estimated to take together.
@@ -236,48 +248,66 @@ impl ModelRuntime {
         self.shared.resident_bytes()
     }
 
-    fn index_of(&self, name: &str) -> usize {
-        self.shared
-            .slots
-            .iter()
-            .position(|slot| slot.entry.name == name)
-            .unwrap_or(0)
+    pub(super) fn shared(&self) -> &Arc<Shared> {
+        &self.shared
     }
 }
 
 impl Shared {
+    /// Every slot, in catalogue order (a snapshot).
+    pub(super) fn slots(&self) -> Vec<Arc<Slot>> {
+        self.slots
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .clone()
+    }
+
+    /// The slot `name` (or an alias) routes to.
+    pub(super) fn slot(&self, name: &str) -> Result<Arc<Slot>> {
+        let name = self
+            .catalogue
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .resolve(name)?
+            .name
+            .clone();
+        self.slots()
+            .into_iter()
+            .find(|slot| slot.entry.name == name)
+            .ok_or_else(|| Error::internal(format!("catalogue entry `{name}` has no slot")))
+    }
+
     async fn lease(
         self: &Arc<Self>,
-        index: usize,
+        slot: &Arc<Slot>,
         keep_alive: Option<KeepAlive>,
     ) -> Result<ModelLease> {
         loop {
-            if let Some(lease) = self.try_lease(index, keep_alive) {
+            if let Some(lease) = self.try_lease(slot, keep_alive) {
                 return Ok(lease);
             }
-            self.ensure_loaded(index).await?;
+            self.ensure_loaded(slot).await?;
         }
     }
 
     fn try_lease(
         self: &Arc<Self>,
-        index: usize,
+        slot: &Arc<Slot>,
         keep_alive: Option<KeepAlive>,
     ) -> Option<ModelLease> {
-        let mut state = lock(&self.slots[index].state);
+        let mut state = lock(&slot.state);
         let model = state.loaded.clone()?;
         state.in_use += 1;
         Some(ModelLease {
             shared: Arc::clone(self),
-            index,
+            slot: Arc::clone(slot),
             model,
             keep_alive,
         })
     }
 
     /// Loads the model unless it is loaded (single flight: one load, the others wait).
-    async fn ensure_loaded(self: &Arc<Self>, index: usize) -> Result<()> {
-        let slot = &self.slots[index];
+    async fn ensure_loaded(self: &Arc<Self>, slot: &Arc<Slot>) -> Result<()> {
         let _load = slot.load_lock.lock().await;
         if lock(&slot.state).loaded.is_some() {
             return Ok(());
@@ -290,7 +320,7 @@ impl Shared {
         }
         let needed = slot.estimate.map_or(0, |e| e.total);
         let _admission = self.admission.lock().await;
-        self.make_room(index, needed)?;
+        self.make_room(slot, needed)?;
         lock(&slot.state).loading = true;
         let started = Instant::now();
         let loaded = load_blocking(&slot.entry).await;
@@ -306,7 +336,7 @@ impl Shared {
                 let seconds = started.elapsed().as_secs_f64();
                 tracing::info!(model = %slot.entry.name, seconds, mib = needed / MIB, "model loaded");
                 self.emit(
-                    index,
+                    slot,
                     ModelEventKind::Loaded {
                         seconds,
                         bytes: needed,
@@ -319,7 +349,7 @@ impl Shared {
                 drop(state);
                 tracing::warn!(model = %slot.entry.name, %err, "model failed to load");
                 self.emit(
-                    index,
+                    slot,
                     ModelEventKind::LoadFailed {
                         reason: err.to_string(),
                     },
@@ -331,10 +361,10 @@ impl Shared {
 
     /// Unloads idle, unpinned models (least recently used first) until `needed` bytes fit,
     /// or refuses. Called with the admission lock held.
-    fn make_room(&self, index: usize, needed: u64) -> Result<()> {
+    fn make_room(&self, loading: &Slot, needed: u64) -> Result<()> {
         loop {
-            let residents: Vec<Resident> = self
-                .slots
+            let slots = self.slots();
+            let residents: Vec<Resident> = slots
                 .iter()
                 .filter_map(|slot| {
                     let state = lock(&slot.state);
@@ -353,12 +383,11 @@ impl Shared {
                 Admission::Evict(victims) => {
                     // A victim that picked up a request since the plan stays; plan again.
                     for victim in victims {
-                        let Some(at) = self.slots.iter().position(|s| s.entry.name == victim)
-                        else {
+                        let Some(at) = slots.iter().find(|s| s.entry.name == victim) else {
                             continue;
                         };
                         let evicted = {
-                            let mut state = lock(&self.slots[at].state);
+                            let mut state = lock(&at.state);
                             if state.in_use == 0 {
                                 state.loaded.take()
                             } else {
@@ -373,7 +402,7 @@ impl Shared {
                 }
                 Admission::Refuse { busy_in_the_way } => {
                     return Err(Error::ModelMemory {
-                        model: self.slots[index].entry.name.clone(),
+                        model: loading.entry.name.clone(),
                         needed_mib: needed.div_ceil(MIB),
                         budget_mib: self.budget / MIB,
                         resident_mib: residents.iter().map(|r| r.bytes).sum::<u64>() / MIB,
@@ -389,25 +418,24 @@ impl Shared {
         }
     }
 
-    pub(super) fn emit(&self, index: usize, kind: ModelEventKind) {
+    pub(super) fn emit(&self, slot: &Slot, kind: ModelEventKind) {
         if let Some(observer) = &self.observer {
             observer(ModelEvent {
-                model: self.slots[index].entry.name.clone(),
+                model: slot.entry.name.clone(),
                 kind,
             });
         }
     }
 
     fn resident_bytes(&self) -> u64 {
-        self.slots
+        self.slots()
             .iter()
             .filter(|slot| lock(&slot.state).loaded.is_some())
             .map(|slot| slot.estimate.map_or(0, |e| e.total))
             .sum()
     }
 
-    fn status(&self, index: usize) -> ModelStatus {
-        let slot = &self.slots[index];
+    pub(super) fn status(slot: &Slot) -> ModelStatus {
         let state = lock(&slot.state);
         ModelStatus {
             name: slot.entry.name.clone(),

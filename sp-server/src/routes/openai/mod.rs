@@ -5,6 +5,7 @@ mod chat;
 mod embeddings;
 mod messages;
 mod models;
+mod pull;
 mod reply;
 mod shape;
 mod wire;

@@ -25,7 +25,7 @@ fn model_cards(state: &AppState) -> Vec<Value> {
         .collect()
 }
 
-fn card(state: &AppState, status: &ModelStatus) -> Value {
+pub(super) fn card(state: &AppState, status: &ModelStatus) -> Value {
     let mut card = json!({
         "id": status.name,
         "object": "model",

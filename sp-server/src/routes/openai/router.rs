@@ -3,7 +3,7 @@
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{chat, embeddings, models};
+use super::{chat, embeddings, models, pull};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -15,4 +15,5 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(models::model))
         .routes(routes!(models::load_model))
         .routes(routes!(models::unload_model))
+        .routes(routes!(pull::pull_model))
 }
