@@ -32,6 +32,9 @@ pub struct EngineConfig {
     pub queue_capacity: usize,
     /// Context window of the embedding worker; longer texts are refused, not truncated.
     pub embedding_context: u32,
+    /// Most texts packed into one embedding decode (llama.cpp's `n_seq_max`, 1..=256); a
+    /// decode also never holds more tokens than the embedding window.
+    pub embedding_sequences: u32,
     /// A Jinja chat template to use instead of the one in the GGUF (llama-server's
     /// `--chat-template-file`).
     pub chat_template: Option<String>,
@@ -49,6 +52,7 @@ impl Default for EngineConfig {
             gpu_layers: 0,
             queue_capacity: 64,
             embedding_context: 2048,
+            embedding_sequences: 64,
             chat_template: None,
         }
     }
@@ -101,6 +105,12 @@ impl EngineConfig {
         self
     }
 
+    /// Sets how many texts one embedding decode may pack.
+    pub fn with_embedding_sequences(mut self, sequences: u32) -> Self {
+        self.embedding_sequences = sequences;
+        self
+    }
+
     /// Sets the queue capacity.
     pub fn with_queue_capacity(mut self, capacity: usize) -> Self {
         self.queue_capacity = capacity;
@@ -141,6 +151,9 @@ impl EngineConfig {
         }
         if !(16..=1 << 16).contains(&self.embedding_context) {
             return invalid("embedding_context", "must be 16..=65536");
+        }
+        if !(1..=256).contains(&self.embedding_sequences) {
+            return invalid("embedding_sequences", "must be 1..=256");
         }
         Ok(())
     }

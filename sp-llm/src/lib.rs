@@ -65,7 +65,7 @@ pub use catalogue::{
 };
 pub use chat::TemplateInfo;
 pub use config::EngineConfig;
-pub use embed::{EmbeddingModel, abandoned_jobs};
+pub use embed::{EmbedBatchStats, EmbeddingModel, abandoned_jobs};
 pub use engine::{CompletionStream, Engine};
 pub use loader::ModelInfo;
 pub use pull::{

@@ -1,26 +1,32 @@
-//! Embeddings: a second context in embedding mode, on its own worker thread.
+//! Embeddings: a second context in embedding mode, on its own worker thread, packing many
+//! texts (of one request or of several) into each decode.
+
+mod plan;
+mod worker;
 
 use std::sync::Arc;
-use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{SyncSender, TrySendError};
 
 use async_trait::async_trait;
-use llama_cpp_2::context::LlamaContext;
 use llama_cpp_2::context::params::{LlamaContextParams, LlamaPoolingType};
-use llama_cpp_2::llama_batch::LlamaBatch;
 use llama_cpp_2::model::LlamaModel;
+use llama_cpp_2::token::LlamaToken;
 use sp_core::{Embedder, Error, Result, Tokenizer};
 use tokio::sync::oneshot;
 
 use crate::config::EngineConfig;
 use crate::engine::Engine;
 use crate::threadpool::PooledContext;
-
-struct EmbedJob {
-    texts: Vec<String>,
-    reply: oneshot::Sender<Result<Vec<Vec<f32>>>>,
-}
+use plan::BatchLimits;
+use worker::Counters;
+use worker::EmbedJob;
+pub use worker::abandoned_jobs;
 
 /// Mean-pooled, L2-normalised embeddings from the engine's model.
+///
+/// Texts are packed into shared decodes — up to the embedding window's tokens and
+/// [`EngineConfig::embedding_sequences`] texts per decode, shortest first — and concurrent
+/// calls share them: a burst of one-sentence requests costs a few decodes, not one each.
 ///
 /// ```no_run
 /// # async fn demo(engine: sp_llm::Engine) -> sp_core::Result<()> {
@@ -40,6 +46,16 @@ pub struct EmbeddingModel {
     dimensions: usize,
     window: u32,
     queue_capacity: usize,
+    counters: Arc<Counters>,
+}
+
+/// What an [`EmbeddingModel`] has decoded so far.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EmbedBatchStats {
+    /// Decodes run.
+    pub decodes: u64,
+    /// Texts embedded by them: over `decodes`, how many texts shared a decode on average.
+    pub texts: u64,
 }
 
 impl std::fmt::Debug for EmbeddingModel {
@@ -94,9 +110,15 @@ impl EmbeddingModel {
             0 => config.embedding_context,
             trained => config.embedding_context.min(trained),
         };
+        let limits = BatchLimits {
+            tokens: window as usize,
+            sequences: config.embedding_sequences as usize,
+        };
         let (jobs, receiver) = std::sync::mpsc::sync_channel(config.queue_capacity);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Result<()>>();
         let worker_model = Arc::clone(&model);
+        let counters = Arc::new(Counters::default());
+        let worker_counters = Arc::clone(&counters);
         let thread_count = config.effective_threads();
         std::thread::Builder::new()
             .name(format!("sp-embed-{id}"))
@@ -107,9 +129,15 @@ impl EmbeddingModel {
                     .with_embeddings(true)
                     .with_pooling_type(pooling_for(&model))
                     .with_n_ctx(std::num::NonZeroU32::new(window))
-                    // Pooling needs a whole text in one micro-batch.
+                    // Pooling needs a whole text in one micro-batch, and an encoder the
+                    // whole batch: a decode never holds more than the window's tokens.
                     .with_n_batch(window)
                     .with_n_ubatch(window)
+                    // Several texts per decode, each its own sequence; one KV cache of the
+                    // window's size shared by them (a causal model used as an embedder
+                    // needs one), not a window per sequence.
+                    .with_n_seq_max(limits.sequences as u32)
+                    .with_kv_unified(true)
                     .with_n_threads(threads)
                     .with_n_threads_batch(threads);
                 let ctx = {
@@ -130,7 +158,7 @@ impl EmbeddingModel {
                     }
                 };
                 let _ = ready_tx.send(Ok(()));
-                serve(&model, ctx, window as usize, &receiver);
+                worker::serve(ctx, limits, &receiver, &worker_counters);
             })
             .map_err(|err| Error::internal(format!("cannot start the embedding thread: {err}")))?;
         ready_rx
@@ -143,6 +171,7 @@ impl EmbeddingModel {
             dimensions,
             window,
             queue_capacity: config.queue_capacity,
+            counters,
         })
     }
 
@@ -150,6 +179,52 @@ impl EmbeddingModel {
     /// `embedding_context`, at most what the model was trained on.
     pub fn window(&self) -> u32 {
         self.window
+    }
+
+    /// Decodes run and texts embedded so far (its clones share the worker, so the figures).
+    ///
+    /// ```no_run
+    /// # async fn demo(embedder: sp_llm::EmbeddingModel) -> sp_core::Result<()> {
+    /// use sp_core::Embedder;
+    ///
+    /// let texts: Vec<String> = (0..32).map(|i| format!("sentence {i}")).collect();
+    /// embedder.embed(&texts).await?;
+    /// let stats = embedder.batch_stats();
+    /// assert!(stats.decodes < stats.texts); // short texts share decodes
+    /// # Ok(()) }
+    /// ```
+    pub fn batch_stats(&self) -> EmbedBatchStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        EmbedBatchStats {
+            decodes: self.counters.decodes.load(Relaxed),
+            texts: self.counters.texts.load(Relaxed),
+        }
+    }
+}
+
+impl EmbeddingModel {
+    /// `text` as the model reads it (`[CLS] … [SEP]` for an encoder), refused when empty or
+    /// longer than the window: a text is never truncated.
+    fn tokens_within_window(&self, index: usize, text: &str) -> Result<Vec<LlamaToken>> {
+        let tokens = self.model.vocab().tokenize(text.as_bytes(), true, false);
+        // An encoder turns "" into `[CLS] [SEP]`: a vector of nothing, refused all the same.
+        if text.is_empty() || tokens.is_empty() {
+            return Err(Error::invalid_input(
+                format!("texts[{index}]"),
+                "must not be empty",
+            ));
+        }
+        if tokens.len() > self.window as usize {
+            return Err(Error::invalid_input(
+                format!("texts[{index}]"),
+                format!(
+                    "is {} tokens; the embedding window is {} (split the text first)",
+                    tokens.len(),
+                    self.window
+                ),
+            ));
+        }
+        Ok(tokens)
     }
 }
 
@@ -164,76 +239,6 @@ fn pooling_for(model: &LlamaModel) -> LlamaPoolingType {
         Some(_) => LlamaPoolingType::Unspecified,
         None => LlamaPoolingType::Mean,
     }
-}
-
-fn serve(model: &LlamaModel, mut ctx: PooledContext<'_>, window: usize, jobs: &Receiver<EmbedJob>) {
-    let mut batch = LlamaBatch::new(window, 1);
-    while let Ok(job) = jobs.recv() {
-        // A requester that gave up (a client gone, a timed-out request) is not worked for:
-        // checked before each text, so abandoned jobs cannot starve the live ones (review
-        // finding M6).
-        let mut vectors = Vec::with_capacity(job.texts.len());
-        let mut failed = None;
-        for (i, text) in job.texts.iter().enumerate() {
-            if job.reply.is_closed() {
-                ABANDONED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                break;
-            }
-            match embed_one(model, &mut ctx, &mut batch, window, i, text) {
-                Ok(vector) => vectors.push(vector),
-                Err(err) => {
-                    failed = Some(err);
-                    break;
-                }
-            }
-        }
-        let _ = job.reply.send(failed.map_or(Ok(vectors), Err));
-    }
-}
-
-/// Embedding jobs stopped because their requester left (see [`abandoned_jobs`]).
-static ABANDONED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-
-/// How many embedding jobs this process stopped because their requester had left.
-pub fn abandoned_jobs() -> u64 {
-    ABANDONED.load(std::sync::atomic::Ordering::Relaxed)
-}
-
-fn embed_one(
-    model: &LlamaModel,
-    ctx: &mut LlamaContext<'_>,
-    batch: &mut LlamaBatch<'_>,
-    window: usize,
-    index: usize,
-    text: &str,
-) -> Result<Vec<f32>> {
-    let tokens = model.vocab().tokenize(text.as_bytes(), true, false);
-    if tokens.is_empty() {
-        return Err(Error::invalid_input(
-            format!("texts[{index}]"),
-            "must not be empty",
-        ));
-    }
-    if tokens.len() > window {
-        return Err(Error::invalid_input(
-            format!("texts[{index}]"),
-            format!(
-                "is {} tokens; the embedding window is {window} (split the text first)",
-                tokens.len()
-            ),
-        ));
-    }
-    ctx.clear_kv_cache();
-    batch.clear();
-    batch
-        .add_sequence(&tokens, 0, false)
-        .map_err(|err| Error::Inference(format!("embedding batch: {err}")))?;
-    ctx.decode(batch)
-        .map_err(|err| Error::Inference(format!("embedding decode: {err}")))?;
-    let pooled = ctx
-        .embeddings_seq_ith(0)
-        .map_err(|err| Error::Inference(format!("embedding output: {err}")))?;
-    Ok(normalize(pooled))
 }
 
 /// Scales a vector to unit length (a zero vector stays zero).
@@ -263,11 +268,13 @@ impl Embedder for EmbeddingModel {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        let texts = texts
+            .iter()
+            .enumerate()
+            .map(|(index, text)| self.tokens_within_window(index, text))
+            .collect::<Result<Vec<_>>>()?;
         let (reply, answer) = oneshot::channel();
-        let job = EmbedJob {
-            texts: texts.to_vec(),
-            reply,
-        };
+        let job = EmbedJob { texts, reply };
         match self.jobs.try_send(job) {
             Ok(()) => {}
             Err(TrySendError::Full(_)) => {
