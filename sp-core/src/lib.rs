@@ -43,6 +43,7 @@ pub mod nul;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod page;
+pub mod rerank;
 pub mod tenants;
 pub mod time;
 pub mod uncancelled;

@@ -13,6 +13,8 @@ mod catalogue;
 mod embedding_model;
 #[path = "api_model/pull.rs"]
 mod pull;
+#[path = "api_model/rerank.rs"]
+mod rerank;
 #[path = "api_model/retrieval.rs"]
 mod retrieval;
 #[path = "api_model/shape.rs"]

@@ -2,7 +2,10 @@
 
 use std::sync::Arc;
 
+mod reranked;
 mod writes;
+
+pub use reranked::{rerank_hits, retrieval_of, top_n_of};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -206,8 +209,16 @@ impl KnowledgeBase {
     }
 
     /// Searches in the query's mode; hybrid fuses vector and keyword results by reciprocal rank.
+    /// A query with a rerank stage is refused here (`SP-VAL-001`): it needs a reranker, see
+    /// [`search_reranked`](Self::search_reranked).
     pub async fn search(&self, query: &SearchQuery) -> Result<Vec<SearchHit>> {
         query.validate()?;
+        if query.rerank.is_some() {
+            return Err(Error::invalid_input(
+                "rerank",
+                "this search has no reranker: use KnowledgeBase::search_reranked",
+            ));
+        }
         match &self.cache {
             Some(cache) => cache.search(query, || self.search_uncached(query)).await,
             None => self.search_uncached(query).await,

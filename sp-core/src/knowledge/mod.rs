@@ -16,7 +16,7 @@ mod simple_tokenizer;
 mod store;
 mod types;
 
-pub use base::{KnowledgeBase, KnowledgeConfig, check_vector};
+pub use base::{KnowledgeBase, KnowledgeConfig, check_vector, rerank_hits, retrieval_of, top_n_of};
 pub use cache::KnowledgeCacheTtl;
 pub use chunk::{ChunkConfig, chunk};
 pub use fusion::{RRF_K, reciprocal_rank_fusion};
@@ -25,6 +25,6 @@ pub use memory::MemoryDocumentStore;
 pub use simple_tokenizer::SimpleTokenizer;
 pub use store::{DocumentStore, PreparedDocument};
 pub use types::{
-    ContentFormat, Document, IngestOutcome, Ingested, MAX_K, Namespace, NewDocument, SearchHit,
-    SearchMode, SearchQuery, Section, json_contains, validate_filter,
+    ContentFormat, Document, IngestOutcome, Ingested, MAX_K, Namespace, NewDocument, RerankStage,
+    SearchHit, SearchMode, SearchQuery, Section, json_contains, validate_filter,
 };

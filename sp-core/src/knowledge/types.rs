@@ -181,6 +181,23 @@ pub struct SearchQuery {
     /// Only documents whose metadata contains this JSON object.
     #[serde(default)]
     pub filter: Option<Value>,
+    /// A second stage: the `k` hits rescored by a reranker, the best `top_n` kept
+    /// ([`KnowledgeBase::search_reranked`](super::KnowledgeBase::search_reranked)).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rerank: Option<RerankStage>,
+}
+
+/// The rerank stage of a search: which model rescores the hits and how many to keep.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct RerankStage {
+    /// The reranking model's name; absent: the default embedding model.
+    #[serde(default)]
+    pub model: Option<String>,
+    /// How many hits to keep, 1..=`k`; absent: all `k`.
+    #[serde(default)]
+    pub top_n: Option<usize>,
 }
 
 fn default_k() -> usize {
@@ -201,6 +218,7 @@ impl SearchQuery {
             k: default_k(),
             mode: SearchMode::Hybrid,
             filter: None,
+            rerank: None,
         }
     }
 
@@ -255,6 +273,14 @@ impl SearchQuery {
         }
         if let Some(filter) = &self.filter {
             validate_filter(filter)?;
+        }
+        if let Some(top_n) = self.rerank.as_ref().and_then(|stage| stage.top_n)
+            && !(1..=self.k).contains(&top_n)
+        {
+            return Err(Error::invalid_input(
+                "rerank.top_n",
+                format!("must be 1..={} (k), got {top_n}", self.k),
+            ));
         }
         Ok(())
     }

@@ -13,7 +13,7 @@ pub(super) async fn load_blocking(entry: &CatalogueEntry) -> Result<Loaded> {
     if kind == ModelKind::Rerank {
         return Err(Error::ModelLoad {
             path: entry.path.display().to_string(),
-            reason: "rerank models are not served yet (kind = \"rerank\")".into(),
+            reason: "cross-encoder (kind = \"rerank\") models are not served yet; /v1/rerank scores with an embedding model".into(),
         });
     }
     tokio::task::spawn_blocking(move || match kind {

@@ -6,7 +6,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use sp_core::Page;
 use sp_core::auth::Scope;
-use sp_core::knowledge::{Document, IngestOutcome, NewDocument, SearchHit, SearchQuery};
+use sp_core::knowledge::{
+    Document, IngestOutcome, NewDocument, SearchHit, SearchQuery, rerank_hits, retrieval_of,
+    top_n_of,
+};
 
 use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
@@ -207,7 +210,9 @@ struct Results {
     results: Vec<Hit>,
 }
 
-/// Search sections by meaning (`vector`), words (`keyword`) or both (`hybrid`, the default).
+/// Search sections by meaning (`vector`), words (`keyword`) or both (`hybrid`, the default);
+/// with `rerank: {model, top_n}`, the `k` hits are rescored by that model (scope `inference`
+/// too) and the best `top_n` kept.
 #[utoipa::path(post, path = "/v1/search", operation_id = "search", tag = "documents",
     request_body = SearchQuery,
     responses((status = 200, description = "Results, best first", body = Results), GatewayErrors),
@@ -219,7 +224,26 @@ async fn search(
 ) -> Result<axum::Json<Results>, ApiError> {
     caller.require(Scope::DocumentsRead)?;
     caller.scope(&mut query.namespace)?;
-    let hits = state.platform().await?.knowledge.search(&query).await?;
+    let knowledge = &state.platform().await?.knowledge;
+    let hits = match &query.rerank {
+        None => knowledge.search(&query).await?,
+        Some(stage) => {
+            // Rescoring runs a model: it needs the inference scope and is charged as such.
+            caller.require(Scope::Inference)?;
+            let hits = knowledge.search(&retrieval_of(&query)?).await?;
+            let texts: Vec<String> = hits.iter().map(|hit| hit.section.text.clone()).collect();
+            let scored = super::openai::rerank::score(
+                &state,
+                &caller,
+                stage.model.as_deref(),
+                None,
+                &query.query,
+                &texts,
+            )
+            .await?;
+            rerank_hits(hits, &scored.scores, top_n_of(&query))?
+        }
+    };
     Ok(axum::Json(Results {
         results: hits.into_iter().map(Hit::from).collect(),
     }))

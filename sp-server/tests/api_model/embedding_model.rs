@@ -145,6 +145,33 @@ async fn a_paraphrase_is_found_without_a_shared_word(api: &Api) {
     let reply = api.call(Method::POST, "/v1/search", t, Some(query)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.body["results"][0]["title"], "Cat", "{}", reply.text);
+
+    // The rerank stage: hybrid retrieval (no keyword matches), rescored by MiniLM, best kept.
+    let reranked = json!({"query": "feline resting on a rug", "k": 4,
+        "rerank": {"model": MINILM_ID, "top_n": 1}});
+    let denied = api
+        .call(Method::POST, "/v1/search", t, Some(reranked.clone()))
+        .await;
+    assert_eq!(
+        denied.status,
+        StatusCode::FORBIDDEN,
+        "needs inference: {}",
+        denied.text
+    );
+    let both = api.key(&["documents:read", "inference"], None).await;
+    let b = Some(both.as_str());
+    let reply = api
+        .call(Method::POST, "/v1/search", b, Some(reranked))
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let results = reply.body["results"].as_array().expect("results");
+    assert_eq!(results.len(), 1, "{}", reply.text);
+    assert_eq!(results[0]["title"], "Cat", "{}", reply.text);
+    let too_many = json!({"query": "cat", "k": 2, "rerank": {"top_n": 3}});
+    let reply = api
+        .call(Method::POST, "/v1/search", b, Some(too_many))
+        .await;
+    assert_eq!(reply.code(), "SP-VAL-001", "{}", reply.text);
 }
 
 #[tokio::test]

@@ -7,6 +7,7 @@ mod messages;
 mod models;
 mod pull;
 mod reply;
+pub(crate) mod rerank;
 mod shape;
 mod wire;
 

@@ -3,7 +3,7 @@
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{chat, embeddings, models, pull};
+use super::{chat, embeddings, models, pull, rerank};
 use crate::state::AppState;
 
 pub fn router() -> OpenApiRouter<AppState> {
@@ -11,6 +11,7 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(chat::chat_completions))
         .routes(routes!(chat::completions))
         .routes(routes!(embeddings::embeddings))
+        .routes(routes!(rerank::rerank))
         .routes(routes!(models::models))
         .routes(routes!(models::model))
         .routes(routes!(models::load_model))
