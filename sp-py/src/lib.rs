@@ -11,6 +11,7 @@ mod errors;
 mod events;
 mod knowledge;
 mod model;
+mod models;
 mod platform;
 mod registry;
 mod server;
@@ -46,6 +47,7 @@ fn _story_portal(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<server::Server>()?;
     module.add_class::<workflows::Workflows>()?;
     module.add_class::<platform::Platform>()?;
+    module.add_class::<models::Models>()?;
     module.add_function(wrap_pyfunction!(server::serve, module)?)?;
     module.add_class::<knowledge::Hit>()?;
     module.add_class::<knowledge::Ingested>()?;

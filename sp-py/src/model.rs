@@ -142,9 +142,20 @@ fn chat_options(
 pub struct Model {
     pub(crate) engine: Engine,
     embedder: OnceLock<Arc<EmbeddingModel>>,
+    /// For a model taken from a `Models` catalogue: holds it loaded while this object lives.
+    _lease: Option<sp_llm::ModelLease>,
 }
 
 impl Model {
+    /// A chat model held from a catalogue by `lease`.
+    pub(crate) fn leased(engine: Engine, lease: sp_llm::ModelLease) -> Self {
+        Model {
+            engine,
+            embedder: OnceLock::new(),
+            _lease: Some(lease),
+        }
+    }
+
     /// The embedding worker, started on first use.
     pub(crate) fn embedder(&self) -> PyResult<Arc<EmbeddingModel>> {
         if let Some(ready) = self.embedder.get() {
@@ -193,6 +204,7 @@ impl Model {
         Ok(Model {
             engine,
             embedder: OnceLock::new(),
+            _lease: None,
         })
     }
 

@@ -94,7 +94,7 @@ pub fn serve(
 }
 
 /// A setting's value as the configuration takes it.
-fn setting(key: &str, value: &Bound<'_, PyAny>) -> PyResult<figment::value::Value> {
+pub(crate) fn setting(key: &str, value: &Bound<'_, PyAny>) -> PyResult<figment::value::Value> {
     let json = to_json(key, value)?;
     serde_json::from_value(json).map_err(|e| crate::errors::invalid(key, e))
 }

@@ -46,6 +46,7 @@ mod state;
 pub mod tls;
 
 pub use app::{ServeLimits, app, serve, serve_router, serve_router_tls, shutdown_signal};
+pub use catalogue::{model_runtime, models_dir};
 pub use error::{ApiError, ErrorBody, ErrorEnvelope};
 pub use json::{ApiJson, ApiJsonOrEmpty};
 pub use routes::openapi;

@@ -3,7 +3,6 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use sp_core::catalogue::ModelKind;
 use sp_core::health::{HealthCheck, HealthReport, run_checks};
 use sp_core::{Config, Error};
 use sp_data::Backends;
@@ -60,29 +59,15 @@ impl AppState {
         let jwt = crate::jwt::Jwt::from_config(&config.auth.jwt)?;
         let tls = crate::tls::load(&config.server)?;
         let backends = Backends::open(&config).await?;
-        let catalogue = crate::catalogue::catalogue(&config)?;
         let (events_tx, events_rx) = tokio::sync::mpsc::unbounded_channel::<ModelEvent>();
         let observer: sp_llm::ModelObserver = Arc::new(move |event| {
             let _ = events_tx.send(event);
         });
-        let models = ModelRuntime::start(catalogue, memory_budget(&config), Some(observer))
-            .await
-            .map_err(name_model_key)?;
-        let default_name = |kind| {
-            models
-                .catalogue()
-                .default_for(kind)
-                .map(|entry| entry.name.clone())
-        };
-        let engine = default_name(ModelKind::Chat).and_then(|name| models.resident_engine(&name));
-        let embedder = default_name(ModelKind::Embedding)
-            .and_then(|name| models.resident_embedder(&name))
-            .map(Arc::new)
-            .or_else(|| engine.as_ref().and_then(engine_embedder));
+        let served = crate::catalogue::served_models(&config, Some(observer)).await?;
         let parts = Parts {
-            engine,
-            embedder,
-            models: Some(models),
+            engine: served.engine,
+            embedder: served.embedder,
+            models: Some(served.runtime),
         };
         let state = Self::with_parts(config, backends, parts, jwt, tls);
         tokio::spawn(crate::model_events::record(state.downgrade(), events_rx));
@@ -110,7 +95,7 @@ impl AppState {
     ) -> sp_core::Result<Self> {
         let jwt = crate::jwt::Jwt::from_config(&config.auth.jwt)?;
         let tls = crate::tls::load(&config.server)?;
-        let embedder = engine.as_ref().and_then(engine_embedder);
+        let embedder = engine.as_ref().and_then(crate::catalogue::engine_embedder);
         let parts = Parts {
             engine,
             embedder,
@@ -235,36 +220,5 @@ impl AppState {
     pub async fn check_health(&self) -> HealthReport {
         let timeout = Duration::from_millis(self.inner.config.health.check_timeout_ms);
         run_checks(&self.inner.checks, timeout).await
-    }
-}
-
-/// Invalid model settings name their `model.*` key.
-fn name_model_key(err: Error) -> Error {
-    match err {
-        Error::InvalidInput { field, reason } => Error::Config {
-            key: format!("model.{field}"),
-            reason,
-        },
-        other => other,
-    }
-}
-
-/// `model.memory_budget_mib`, else three quarters of the memory available at start (no
-/// limit where that cannot be read).
-fn memory_budget(config: &Config) -> u64 {
-    match config.model.memory_budget_mib {
-        Some(mib) => mib.saturating_mul(1 << 20),
-        None => sp_llm::available_memory().map_or(u64::MAX, |bytes| bytes / 4 * 3),
-    }
-}
-
-/// The chat model's own embedding worker, when no dedicated embedding model is configured.
-fn engine_embedder(engine: &Engine) -> Option<Arc<EmbeddingModel>> {
-    match EmbeddingModel::new(engine) {
-        Ok(model) => Some(Arc::new(model)),
-        Err(err) => {
-            tracing::error!(%err, "the model cannot embed; /v1/embeddings and documents use the hashing embedder");
-            None
-        }
     }
 }

