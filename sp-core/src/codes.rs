@@ -90,7 +90,7 @@ error_codes! {
     /// A vector's length differs from the store's dimension.
     DimensionMismatch => ("SP-KB-002", 400, "The vector's dimension differs from the store's, which is fixed when the store is created."),
     /// The knowledge store's vectors were made by another embedding model.
-    EmbedderMismatch => ("SP-KB-005", 409, "The knowledge store's vectors were made by another embedding model; vectors of two models cannot be compared. Serve with the model that made them, or re-embed into a new store (another data_dir or database.schema)."),
+    EmbedderMismatch => ("SP-KB-005", 409, "The knowledge store's vectors were made by another embedding model; vectors of two models cannot be compared. Serve with the model that made them, or re-embed the store into this one with `sp reindex`."),
     /// A vector holds NaN or infinity.
     InvalidVector => ("SP-KB-003", 400, "The vector holds NaN or infinity."),
     /// A message (or system prompt) is larger than the configured limit.

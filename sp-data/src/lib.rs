@@ -75,6 +75,7 @@ pub use hub::{
 #[cfg(feature = "postgres")]
 pub use knowledge::PgDocumentStore;
 pub use knowledge::SqliteDocumentStore;
+pub use knowledge::{GraphParams, ReembedProgress, VectorIndexConfig};
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 #[cfg(feature = "redis")]

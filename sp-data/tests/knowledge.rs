@@ -18,6 +18,8 @@ mod fixture;
 mod quota;
 #[path = "support/knowledge_recall.rs"]
 mod recall;
+#[path = "knowledge/reembed.rs"]
+mod reembed;
 
 use fixture::{DIMS, Fixture};
 
@@ -581,3 +583,38 @@ suite!(sqlite, sqlite_with);
 suite!(sqlite_graph, sqlite_graph_with);
 suite!(postgres, postgres_with);
 suite!(memory, memory_with);
+
+/// Re-embedding works on the rows of a SQL database, not on an open store.
+mod reembedding {
+    use sp_tests::TestDatabase;
+
+    async fn on_each_backend(
+        case: for<'a> fn(&'a sp_data::Database) -> futures::future::BoxFuture<'a, ()>,
+    ) {
+        for db in [
+            TestDatabase::sqlite().await,
+            TestDatabase::postgres("kb_reembed").await,
+        ] {
+            case(&db.database).await;
+            db.cleanup().await;
+        }
+    }
+
+    #[tokio::test]
+    async fn reembedding_switches_the_model_and_keeps_every_section() {
+        on_each_backend(|db| {
+            Box::pin(super::reembed::reembedding_switches_the_model_and_keeps_every_section(db))
+        })
+        .await;
+    }
+
+    #[tokio::test]
+    async fn a_failure_halfway_changes_nothing() {
+        on_each_backend(|db| Box::pin(super::reembed::a_failure_halfway_changes_nothing(db))).await;
+    }
+
+    #[tokio::test]
+    async fn an_open_embedded_store_is_not_reembedded_under_it() {
+        super::reembed::an_open_embedded_store_is_not_reembedded_under_it().await;
+    }
+}

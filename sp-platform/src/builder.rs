@@ -312,8 +312,8 @@ impl PlatformBuilder {
 
 /// A store made by another embedder cannot be opened with this one: say what to do.
 fn explain_dimensions(err: Error) -> Error {
-    let advice = "serve with the embedding model the store was created with, or use another \
-                  data_dir / database.schema";
+    let advice = "serve with the embedding model the store was created with, re-embed the \
+                  store with this one (`sp reindex`), or use another data_dir / database.schema";
     match err {
         Error::DimensionMismatch { expected, got } => Error::Config {
             key: "model.embedding_path".into(),

@@ -58,6 +58,9 @@ pub enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Re-embed the knowledge store with the configured embedding model (after switching
+    /// models: a store refuses vectors of another model). Stop the servers on the data first.
+    Reindex(ReindexArgs),
     /// Print the OpenAPI 3.1 description of the HTTP API (JSON), as `/openapi.json` serves it.
     Openapi,
     /// Print a shell completion script.
@@ -227,6 +230,38 @@ pub struct DataArgs {
     /// Data directory of the embedded store (`data_dir`, `SP_DATA_DIR`).
     #[arg(long, value_name = "DIR", global = true)]
     pub data_dir: Option<PathBuf>,
+}
+
+/// `sp reindex` flags.
+#[derive(Debug, Args)]
+pub struct ReindexArgs {
+    /// Data directory of the embedded store (`data_dir`, `SP_DATA_DIR`).
+    #[arg(long, value_name = "DIR")]
+    pub data_dir: Option<PathBuf>,
+    /// GGUF embedding model to re-embed with (`model.embedding_path`); without one, the
+    /// configured embedding model (or, with none, what `sp serve` would embed with).
+    #[arg(long, value_name = "PATH")]
+    pub embedding_model: Option<PathBuf>,
+    /// GGUF chat model (`model.path`): it embeds when no embedding model is configured.
+    #[arg(long, value_name = "PATH")]
+    pub model: Option<PathBuf>,
+    /// Re-embed even when the store is already embedded by that model.
+    #[arg(long)]
+    pub force: bool,
+}
+
+impl ReindexArgs {
+    /// As serve flags (no listen address, no TLS).
+    pub fn as_serve_args(&self) -> ServeArgs {
+        ServeArgs {
+            listen: None,
+            data_dir: self.data_dir.clone(),
+            model: self.model.clone(),
+            embedding_model: self.embedding_model.clone(),
+            tls_cert: None,
+            tls_key: None,
+        }
+    }
 }
 
 /// Flags that override configuration keys.

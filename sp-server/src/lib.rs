@@ -40,6 +40,7 @@ pub mod middleware;
 mod model_events;
 pub mod models_cli;
 mod openapi;
+pub mod reindex;
 mod routes;
 mod served;
 mod state;

@@ -57,6 +57,24 @@ async fn main() -> ExitCode {
                 }
             }
         }
+        Command::Reindex(args) => {
+            let config = match cli.load_config(&args.as_serve_args()) {
+                Ok(config) => config,
+                Err(err) => return fail(&err),
+            };
+            if let Err(err) = sp_server::logging::init(&config.log) {
+                return fail(&err);
+            }
+            match sp_server::reindex::reindex(&config, args.force).await {
+                Ok(lines) => {
+                    for line in lines {
+                        println!("{line}");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(err) => fail(&err),
+            }
+        }
         Command::Openapi => match sp_server::openapi().to_pretty_json() {
             Ok(json) => {
                 println!("{json}");

@@ -7,6 +7,8 @@ mod full_run;
 mod models;
 #[path = "support/process.rs"]
 mod process;
+#[path = "cli/reindex.rs"]
+mod reindex;
 #[path = "cli/tenants.rs"]
 mod tenants;
 #[path = "cli/tls.rs"]

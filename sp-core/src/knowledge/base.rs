@@ -386,8 +386,16 @@ pub fn check_vector(vector: &[f32], dimensions: usize) -> Result<()> {
     Ok(())
 }
 
-/// The title gives every section of a document shared context for embedding.
-fn embeddable_text(title: &str, section: &Section) -> String {
+/// What a section is embedded as: its document's title and its headings before its text,
+/// which gives every section of a document shared context.
+///
+/// ```
+/// use sp_core::knowledge::{Section, embeddable_text};
+///
+/// let section = Section { ordinal: 0, heading_path: vec!["Care".into()], text: "Brush weekly.".into(), token_count: 3 };
+/// assert_eq!(embeddable_text("Cats", &section), "Cats / Care\nBrush weekly.");
+/// ```
+pub fn embeddable_text(title: &str, section: &Section) -> String {
     let mut text = String::with_capacity(title.len() + section.text.len() + 2);
     text.push_str(title);
     for heading in &section.heading_path {

@@ -12,16 +12,23 @@ mod chunk;
 mod fusion;
 mod hash_embedder;
 mod memory;
+mod reembed;
 mod simple_tokenizer;
 mod store;
 mod types;
 
-pub use base::{KnowledgeBase, KnowledgeConfig, check_vector, rerank_hits, retrieval_of, top_n_of};
+pub use base::{
+    KnowledgeBase, KnowledgeConfig, check_vector, embeddable_text, rerank_hits, retrieval_of,
+    top_n_of,
+};
 pub use cache::KnowledgeCacheTtl;
 pub use chunk::{ChunkConfig, chunk};
 pub use fusion::{RRF_K, reciprocal_rank_fusion};
 pub use hash_embedder::HashEmbedder;
 pub use memory::MemoryDocumentStore;
+pub use reembed::{
+    ReembedReport, ReembeddedSection, Reembedder, StoredSection, forget_cached_searches,
+};
 pub use simple_tokenizer::SimpleTokenizer;
 pub use store::{DocumentStore, PreparedDocument};
 pub use types::{

@@ -5,11 +5,13 @@ mod flat_index;
 mod graph_index;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod reembed;
 mod sqlite;
 mod storage;
 pub use graph_index::GraphParams;
 #[cfg(feature = "postgres")]
 pub use postgres::PgDocumentStore;
+pub use reembed::ReembedProgress;
 pub use sqlite::{SqliteDocumentStore, VectorIndexConfig};
 
 mod encoding;

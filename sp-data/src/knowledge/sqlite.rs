@@ -109,6 +109,15 @@ impl SqliteDocumentStore {
 }
 
 impl SqliteDocumentStore {
+    /// Runs `work` on `db` while no store of this process has it open (refused with
+    /// `Conflict` otherwise), keeping stores from opening it until `work` is done.
+    pub(crate) async fn exclusively<T>(
+        db: &SqliteStore,
+        work: impl std::future::Future<Output = Result<T>>,
+    ) -> Result<T> {
+        memory::exclusively(db.path(), work).await
+    }
+
     /// Changes the graph's ef_search at run time (recall against latency; see
     /// `docs/knowledge.md` for measured pairs). Values below 1 are raised to 1.
     pub fn set_expansion_search(&self, expansion_search: usize) {

@@ -58,3 +58,23 @@ pub(super) async fn for_database(
     memories.insert(key, Arc::downgrade(&memory));
     Ok(memory)
 }
+
+/// Runs `work` while no store of this process has the database at `path` open, and keeps
+/// any from opening it until `work` is done (they wait): a store open across a re-embedding
+/// would keep searching the old vectors from memory.
+pub(super) async fn exclusively<T>(
+    path: &std::path::Path,
+    work: impl std::future::Future<Output = Result<T>>,
+) -> Result<T> {
+    let key = path.canonicalize().unwrap_or_else(|_| path.to_path_buf());
+    let mut memories = MEMORIES.lock().await;
+    memories.retain(|_, memory| memory.strong_count() > 0);
+    if memories.contains_key(&key) {
+        return Err(sp_core::Error::Conflict(
+            "a knowledge store of this process has the database open: drop it first".into(),
+        ));
+    }
+    let done = work.await;
+    drop(memories);
+    done
+}
