@@ -3,10 +3,13 @@
 # benchmarks compare against — from the llama-cpp-python sdist (the llama-cpp-sys-2 crate
 # vendors llama.cpp without the tool sources). Cached in $SP_CACHE_DIR/llama-tools; prints
 # the directory holding the binaries. About 18 minutes of CPU on 2 cores the first time.
+# The sdist comes from SP_PYPI_INDEX (default https://pypi.org/simple), sha256-checked.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
 VERSION="0.3.36"
+SDIST_SHA256="832db0699007f1be95a7e41ef12e88926b02ba836461e36a36372db2760c1a2e"
+INDEX="${SP_PYPI_INDEX:-https://pypi.org/simple}"
 # The same ggml kernels as our llama-cpp-sys-2 build (x86-64-v3: AVX2, FMA, F16C, BMI2, no
 # AVX-512), so a comparison measures the engines, not the kernels. (-DGGML_NATIVE=ON also
 # crashed here: that llama.cpp's AVX-512 build segfaults in its warm-up on this VM.)
@@ -26,9 +29,15 @@ src_dir="$SP_CACHE_DIR/llama-tools/src"
 mkdir -p "$src_dir"
 sdist="$(find "$src_dir" -maxdepth 1 -name "llama_cpp_python-$VERSION.tar.gz" | head -n1)"
 if [ -z "$sdist" ]; then
+  # Straight from the index: `pip download --no-binary :all:` would also build the sdist's
+  # build requirements (cmake, ninja) from source just to read its metadata — an hour here.
   say "downloading llama-cpp-python $VERSION sdist"
-  python3 -m pip download --quiet --no-deps --no-binary :all: -d "$src_dir" "llama-cpp-python==$VERSION" >&2
-  sdist="$(find "$src_dir" -maxdepth 1 -name "llama_cpp_python-$VERSION.tar.gz" | head -n1)"
+  url="$(curl -fsSL "$INDEX/llama-cpp-python/" | grep -o "https://[^\"#]*/llama_cpp_python-$VERSION\.tar\.gz" | head -n1)"
+  [ -n "$url" ] || die "llama-cpp-python $VERSION sdist not listed on $INDEX"
+  sdist="$src_dir/llama_cpp_python-$VERSION.tar.gz"
+  curl -fsSL -o "$sdist.part" "$url" || die "download of $url failed"
+  check_sha256 "$sdist.part" "$SDIST_SHA256"
+  mv "$sdist.part" "$sdist"
 fi
 [ -n "$sdist" ] || die "sdist not found"
 tree="$src_dir/llama_cpp_python-$VERSION"

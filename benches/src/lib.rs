@@ -6,6 +6,8 @@ pub use sp_tests::http;
 
 use std::time::{Duration, Instant};
 
+use sp_tests::Rng;
+
 /// Runs `op` `iters` times after `iters / 10` warm-up runs, and returns the median of five
 /// rounds of the mean time per call.
 pub async fn median_per_call<F, Fut>(iters: u32, mut op: F) -> Duration
@@ -51,4 +53,45 @@ where
         }
     }
     panic!("the stream ended without a Done event");
+}
+
+/// The vocabulary of the benchmarks' synthetic English text.
+const WORDS: &[&str] = &[
+    "the",
+    "river",
+    "carried",
+    "small",
+    "boats",
+    "past",
+    "old",
+    "mills",
+    "while",
+    "children",
+    "watched",
+    "from",
+    "a",
+    "stone",
+    "bridge",
+    "engineers",
+    "measured",
+    "how",
+    "fast",
+    "water",
+    "rose",
+    "after",
+    "storms",
+    "in",
+    "spring",
+    "farmers",
+    "planted",
+    "barley",
+    "near",
+    "town",
+];
+
+/// `n` words drawn by `rng` (the same ones for the same seed, every run).
+pub fn words(rng: &mut Rng, n: usize) -> Vec<&'static str> {
+    (0..n)
+        .map(|_| WORDS[(rng.next_u64() % WORDS.len() as u64) as usize])
+        .collect()
 }

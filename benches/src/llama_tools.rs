@@ -70,23 +70,38 @@ impl Drop for LlamaServer {
 impl LlamaServer {
     /// Starts `llama-server --parallel slots` with a 1024-token window per slot.
     pub fn start(dir: &str, model: &str, threads: u32, slots: usize) -> Result<Self, BoxError> {
+        let window = (1024 * slots).to_string();
+        Self::start_with(
+            dir,
+            model,
+            threads,
+            &["--parallel", &slots.to_string(), "-c", &window],
+        )
+    }
+
+    /// Starts `llama-server` on `model` with `threads` and `extra` arguments, and waits
+    /// until it is healthy.
+    pub fn start_with(
+        dir: &str,
+        model: &str,
+        threads: u32,
+        extra: &[&str],
+    ) -> Result<Self, BoxError> {
+        Self::spawn(dir, threads, &[&["-m", model], extra].concat())
+    }
+
+    /// Starts `llama-server` in router mode (no model: `extra` names `--models-dir`), and
+    /// waits until it is healthy.
+    pub fn start_router(dir: &str, threads: u32, extra: &[&str]) -> Result<Self, BoxError> {
+        Self::spawn(dir, threads, extra)
+    }
+
+    fn spawn(dir: &str, threads: u32, args: &[&str]) -> Result<Self, BoxError> {
         let port = TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let child = Command::new(format!("{dir}/llama-server"))
-            .args([
-                "-m",
-                model,
-                "--host",
-                "127.0.0.1",
-                "--port",
-                &port.to_string(),
-            ])
+            .args(["--host", "127.0.0.1", "--port", &port.to_string()])
             .args(["-t", &threads.to_string(), "-tb", &threads.to_string()])
-            .args([
-                "--parallel",
-                &slots.to_string(),
-                "-c",
-                &(1024 * slots).to_string(),
-            ])
+            .args(args)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()?;
@@ -103,7 +118,7 @@ impl LlamaServer {
             if health.is_ok_and(|r| r.status == 200) {
                 return Ok(server);
             }
-            std::thread::sleep(Duration::from_millis(200));
+            std::thread::sleep(Duration::from_millis(10));
         }
         Err("llama-server did not become healthy".into())
     }
@@ -171,4 +186,45 @@ impl LlamaServer {
             .ok_or("llama-server sent no timings")?;
         Ok((rate, json["tokens_predicted"].as_u64().unwrap_or(0)))
     }
+
+    /// The vectors of `texts`, one `/v1/embeddings` request.
+    pub async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, BoxError> {
+        let body = serde_json::json!({"input": texts, "model": "bench"}).to_string();
+        let reply = crate::http(
+            &self.addr,
+            "POST",
+            "/v1/embeddings",
+            &[("Content-Type", "application/json")],
+            body.as_bytes(),
+        )
+        .await?;
+        if reply.status != 200 {
+            return Err(format!("llama-server embeddings: {} {}", reply.status, reply.body).into());
+        }
+        embeddings_of(&reply.json())
+    }
+
+    /// Its address, `127.0.0.1:PORT`.
+    pub fn addr(&self) -> &str {
+        &self.addr
+    }
+}
+
+/// The vectors of an OpenAI-shaped `/v1/embeddings` reply, in input order.
+pub fn embeddings_of(reply: &serde_json::Value) -> Result<Vec<Vec<f32>>, BoxError> {
+    let data = reply["data"].as_array().ok_or("no data in the reply")?;
+    let mut rows: Vec<(u64, Vec<f32>)> = data
+        .iter()
+        .map(|row| {
+            let vector = row["embedding"]
+                .as_array()
+                .ok_or("no embedding")?
+                .iter()
+                .map(|x| x.as_f64().map(|x| x as f32).ok_or("not a number"))
+                .collect::<Result<Vec<f32>, _>>()?;
+            Ok((row["index"].as_u64().unwrap_or(0), vector))
+        })
+        .collect::<Result<_, BoxError>>()?;
+    rows.sort_by_key(|(index, _)| *index);
+    Ok(rows.into_iter().map(|(_, vector)| vector).collect())
 }

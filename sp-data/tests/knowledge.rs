@@ -390,6 +390,54 @@ async fn concurrent_ingests_of_one_document(f: &Fixture) {
     );
 }
 
+/// `ingest_many`: results come in the documents' order, a bad document fails alone in its
+/// place, and two writes of one external id land in order (the later content wins).
+async fn ingest_many_keeps_order_and_isolates_failures(f: &Fixture) {
+    let space = ns("many");
+    let mut documents: Vec<NewDocument> = (0..12)
+        .map(|i| {
+            doc(&format!("Doc {i}"), &format!("Body {i} about topic{i}."))
+                .in_namespace(space.clone())
+        })
+        .collect();
+    documents[5] = doc("Empty", "   ").in_namespace(space.clone());
+    documents[10] = documents[10].clone().with_external_id("same");
+    documents[11] = doc("Doc 11", "Later words about topic11.")
+        .with_external_id("same")
+        .in_namespace(space.clone());
+    let results = f.kb.ingest_many(documents).await;
+    assert_eq!(results.len(), 12);
+    for (i, result) in results.iter().enumerate() {
+        match (i, result) {
+            (5, Err(err)) => assert_eq!(err.code(), ErrorCode::InvalidInput),
+            (5, Ok(done)) => panic!("an empty document was stored: {done:?}"),
+            (_, Ok(done)) => assert_eq!(done.document.title, format!("Doc {i}")),
+            (_, Err(err)) => panic!("document {i}: {err}"),
+        }
+    }
+    let (first, last) = (results[10].as_ref(), results[11].as_ref());
+    let (first, last) = (first.expect("10"), last.expect("11"));
+    assert_eq!(last.outcome, IngestOutcome::Replaced);
+    assert_eq!(last.document.id, first.document.id);
+    let listed =
+        f.kb.list(&space, &PageRequest::default())
+            .await
+            .expect("list");
+    assert_eq!(
+        listed.items.len(),
+        10,
+        "12 less the empty one and the replaced one"
+    );
+    let hits =
+        f.kb.search(&SearchQuery {
+            namespace: space.clone(),
+            ..query("later words", SearchMode::Keyword)
+        })
+        .await
+        .expect("search");
+    assert_eq!(hits[0].title, "Doc 11");
+}
+
 async fn bad_input_is_refused_and_leaves_nothing(f: &Fixture) {
     let space = ns("bad-input");
     let err =
@@ -543,6 +591,10 @@ macro_rules! suite {
             #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
             async fn concurrent_ingests_of_one_document() {
                 run(|f| Box::pin(super::concurrent_ingests_of_one_document(f))).await;
+            }
+            #[tokio::test]
+            async fn ingest_many_keeps_order_and_isolates_failures() {
+                run(|f| Box::pin(super::ingest_many_keeps_order_and_isolates_failures(f))).await;
             }
             #[tokio::test]
             async fn bad_input_is_refused_and_leaves_nothing() {

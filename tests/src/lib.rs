@@ -25,6 +25,22 @@ pub fn service_url(var: &str) -> String {
     }
 }
 
+/// A query and four documents, only the first of which it is about, with no word in common
+/// ("feline" for cat, "rug" for mat): a trained embedder (MiniLM) ranks "Cat" first; a
+/// keyword match or a model never trained for retrieval does not reliably.
+pub const PARAPHRASE_QUERY: &str = "feline resting on a rug";
+
+/// The documents of [`PARAPHRASE_QUERY`] as (title, content).
+pub const PARAPHRASE_DOCUMENTS: [(&str, &str); 4] = [
+    ("Cat", "The cat sat on the mat."),
+    ("Revenue", "Quarterly revenue grew by eight percent."),
+    ("Harbour", "The harbour took in supplies and the wind held."),
+    (
+        "Engine",
+        "Replace the spark plugs every thirty thousand miles.",
+    ),
+];
+
 /// The repository root.
 pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))

@@ -9,14 +9,13 @@
 //! writers, and the caller stops the servers first (a server still running would keep
 //! embedding queries with the old model).
 
+use super::documents::SectionRow;
+use crate::sql::{DbId, Dialect};
 use sp_core::knowledge::{
     Namespace, ReembedReport, ReembeddedSection, Reembedder, Section, StoredSection,
 };
 use sp_core::{Error, Result};
 use sqlx::AssertSqlSafe;
-use sqlx::types::Json;
-
-use crate::sql::{DbId, Dialect};
 
 /// Sections read, embedded and written per round: large enough to fill an embedding model's
 /// batches, small enough that a big store is never all in memory.
@@ -34,10 +33,8 @@ struct StoredRow {
     key: i64,
     document_id: DbId,
     title: String,
-    ordinal: i32,
-    heading_path: Json<Vec<String>>,
-    text: String,
-    token_count: i32,
+    #[sqlx(flatten)]
+    section: SectionRow,
 }
 
 impl TryFrom<StoredRow> for StoredSection {
@@ -48,12 +45,7 @@ impl TryFrom<StoredRow> for StoredSection {
             key: row.key,
             document_id: row.document_id.0,
             title: row.title,
-            section: Section {
-                ordinal: super::documents::count(row.ordinal)?,
-                heading_path: row.heading_path.0,
-                text: row.text,
-                token_count: super::documents::count(row.token_count)?,
-            },
+            section: Section::try_from(row.section)?,
         })
     }
 }

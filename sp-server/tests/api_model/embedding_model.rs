@@ -122,15 +122,7 @@ async fn embeddings_and_models_come_from_the_dedicated_embedding_model() {
 async fn a_paraphrase_is_found_without_a_shared_word(api: &Api) {
     let token = api.key(&["documents:read", "documents:write"], None).await;
     let t = Some(token.as_str());
-    for (title, content) in [
-        ("Cat", "The cat sat on the mat."),
-        ("Revenue", "Quarterly revenue grew by eight percent."),
-        ("Harbour", "The harbour took in supplies and the wind held."),
-        (
-            "Engine",
-            "Replace the spark plugs every thirty thousand miles.",
-        ),
-    ] {
+    for (title, content) in sp_tests::PARAPHRASE_DOCUMENTS {
         let made = api
             .call(
                 Method::POST,
@@ -141,13 +133,13 @@ async fn a_paraphrase_is_found_without_a_shared_word(api: &Api) {
             .await;
         assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
     }
-    let query = json!({"query": "feline resting on a rug", "k": 4, "mode": "vector"});
+    let query = json!({"query": sp_tests::PARAPHRASE_QUERY, "k": 4, "mode": "vector"});
     let reply = api.call(Method::POST, "/v1/search", t, Some(query)).await;
     assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
     assert_eq!(reply.body["results"][0]["title"], "Cat", "{}", reply.text);
 
     // The rerank stage: hybrid retrieval (no keyword matches), rescored by MiniLM, best kept.
-    let reranked = json!({"query": "feline resting on a rug", "k": 4,
+    let reranked = json!({"query": sp_tests::PARAPHRASE_QUERY, "k": 4,
         "rerank": {"model": MINILM_ID, "top_n": 1}});
     let denied = api
         .call(Method::POST, "/v1/search", t, Some(reranked.clone()))

@@ -50,15 +50,7 @@ fn sp_reindex_moves_a_store_to_another_embedding_model() {
     hashed.env("SP_AUTH__ADMIN_KEY", ADMIN);
     let (server, addr, log) = start(&mut hashed);
     let log = drain(log);
-    for (title, content) in [
-        ("Cat", "The cat sat on the mat."),
-        ("Revenue", "Quarterly revenue grew by eight percent."),
-        ("Harbour", "The harbour took in supplies and the wind held."),
-        (
-            "Engine",
-            "Replace the spark plugs every thirty thousand miles.",
-        ),
-    ] {
+    for (title, content) in sp_tests::PARAPHRASE_DOCUMENTS {
         call(
             &addr,
             "POST",
@@ -103,7 +95,7 @@ fn sp_reindex_moves_a_store_to_another_embedding_model() {
         &addr,
         "POST",
         "/v1/search",
-        &json!({"query": "feline resting on a rug", "k": 4, "mode": "vector"}),
+        &json!({"query": sp_tests::PARAPHRASE_QUERY, "k": 4, "mode": "vector"}),
     );
     assert_eq!(found["results"][0]["title"], "Cat", "{found}");
     drop(server);

@@ -51,7 +51,10 @@ impl KnowledgeBase {
         .await
     }
 
-    /// Ingests many documents; each succeeds or fails on its own.
+    /// Ingests many documents, one after another; each succeeds or fails on its own, and the
+    /// results come in the documents' order. (Embedding the next document while the one
+    /// before it is stored was measured slower on 2 cores — the database's index work takes
+    /// a core from the model — see docs/models.md, Benchmarks.)
     pub async fn ingest_many(&self, documents: Vec<NewDocument>) -> Vec<Result<Ingested>> {
         let mut results = Vec::with_capacity(documents.len());
         for document in documents {
