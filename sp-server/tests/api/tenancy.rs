@@ -21,10 +21,11 @@ const SCOPES: [&str; 6] = [
 ];
 
 /// Operations that hold no tenant's data: the model API and the credential exchanges.
-const NO_TENANT_DATA: [&str; 8] = [
+const NO_TENANT_DATA: [&str; 9] = [
     "POST /v1/chat/completions",
     "POST /v1/completions",
     "POST /v1/embeddings",
+    "POST /v1/rerank",
     "GET /v1/models",
     "GET /v1/models/{id}",
     "POST /v1/auth/token",
