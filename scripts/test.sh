@@ -28,6 +28,9 @@ say "test model: $SP_TEST_MODEL"
 SP_TEST_EMBEDDER="$("$SP_ROOT/scripts/models.sh" minilm)"
 export SP_TEST_EMBEDDER
 say "test embedding model: $SP_TEST_EMBEDDER"
+# MiniLM written as a cross-encoder, for the rerank models' tests.
+SP_TEST_CROSS_ENCODER="$("$SP_ROOT/scripts/models.sh" minilm-rerank)"
+export SP_TEST_CROSS_ENCODER
 # A second, bigger chat model for the catalogue's tests (several resident, eviction).
 SP_TEST_SECOND_MODEL="$("$SP_ROOT/scripts/models.sh" gemma3-270m)"
 export SP_TEST_SECOND_MODEL

@@ -210,3 +210,6 @@ async fn a_request_of_mixed_lengths_comes_back_in_order() {
         assert!(similarity > 0.9999, "text {i}: cosine {similarity}");
     }
 }
+
+#[path = "embeddings/cross_encoder.rs"]
+mod cross_encoder;

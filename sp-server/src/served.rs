@@ -187,6 +187,34 @@ pub(crate) async fn embedder(
     })
 }
 
+/// The model `/v1/rerank` and the search's rerank stage score with: a cross-encoder
+/// (`kind = "rerank"`) when `model` names one, or when `model` is absent and the catalogue
+/// has one; otherwise the embedding model [`embedder`] picks (cosine similarities).
+pub(crate) async fn scorer(
+    state: &AppState,
+    caller: &Caller,
+    model: Option<&str>,
+    keep_alive: Option<KeepAlive>,
+) -> Result<ServedEmbedder> {
+    if let Some(runtime) = state.models() {
+        let catalogue = runtime.catalogue();
+        let entry = match model.filter(|name| !name.is_empty()) {
+            Some(name) => Some(catalogue.resolve(name)?),
+            None => catalogue.default_for(ModelKind::Rerank),
+        };
+        if let Some(entry) = entry.filter(|entry| entry.kind == ModelKind::Rerank) {
+            caller.0.may_use_model(&entry.name)?;
+            let lease = runtime.acquire(&entry.name, keep_alive).await?;
+            return Ok(ServedEmbedder {
+                embedder: lease.embedder()?.clone(),
+                name: entry.name.clone(),
+                _lease: Some(lease),
+            });
+        }
+    }
+    embedder(state, caller, model, keep_alive).await
+}
+
 fn file_stem(path: &std::path::Path) -> String {
     path.file_stem()
         .map(|s| s.to_string_lossy().into_owned())

@@ -9,6 +9,8 @@ mod background;
 mod budget;
 #[path = "api_model/catalogue.rs"]
 mod catalogue;
+#[path = "api_model/cross_encoder.rs"]
+mod cross_encoder;
 #[path = "api_model/embedding_model.rs"]
 mod embedding_model;
 #[path = "api_model/pull.rs"]

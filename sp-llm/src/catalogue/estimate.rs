@@ -35,6 +35,9 @@ pub struct GgufSummary {
     pub vocab_size: u64,
     /// Bytes of every tensor together.
     pub weights_bytes: u64,
+    /// `{architecture}.pooling_type` when declared (llama.cpp's numbering: 1 mean, 2 CLS,
+    /// 3 last, 4 rank — a cross-encoder's score).
+    pub pooling_type: Option<u32>,
 }
 
 /// A model's estimated resident bytes, by part.
@@ -95,6 +98,7 @@ impl GgufSummary {
             value_length: arch_u32("attention.value_length").unwrap_or(head_width),
             vocab_size: header.array_len("tokenizer.ggml.tokens").unwrap_or(0),
             weights_bytes: header.tensor_bytes(),
+            pooling_type: arch_u32("pooling_type"),
             architecture,
         })
     }

@@ -10,15 +10,28 @@ pub(super) async fn load_blocking(entry: &CatalogueEntry) -> Result<Loaded> {
     let config = EngineConfig::from_entry(entry);
     config.validate()?;
     let kind = entry.kind;
-    if kind == ModelKind::Rerank {
-        return Err(Error::ModelLoad {
-            path: entry.path.display().to_string(),
-            reason: "cross-encoder (kind = \"rerank\") models are not served yet; /v1/rerank scores with an embedding model".into(),
-        });
-    }
+    let path = entry.path.display().to_string();
     tokio::task::spawn_blocking(move || match kind {
         ModelKind::Chat => Engine::load(config).map(Loaded::Chat),
-        _ => EmbeddingModel::load(config).map(Loaded::Embedding),
+        ModelKind::Embedding | ModelKind::Rerank => {
+            let model = EmbeddingModel::load(config)?;
+            // A cross-encoder scores pairs and makes no vectors: each kind gets its own.
+            match (kind, model.is_cross_encoder()) {
+                (ModelKind::Rerank, false) => Err(Error::ModelLoad {
+                    path,
+                    reason: "kind = \"rerank\" needs a cross-encoder, whose GGUF declares rank \
+                             pooling; this one embeds (kind = \"embedding\")"
+                        .into(),
+                }),
+                (ModelKind::Embedding, true) => Err(Error::ModelLoad {
+                    path,
+                    reason: "this GGUF is a cross-encoder (rank pooling): declare it \
+                             kind = \"rerank\""
+                        .into(),
+                }),
+                _ => Ok(Loaded::Embedding(model)),
+            }
+        }
     })
     .await
     .map_err(|err| Error::internal(format!("model loading task failed: {err}")))?

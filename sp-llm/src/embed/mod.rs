@@ -2,6 +2,7 @@
 //! texts (of one request or of several) into each decode.
 
 mod plan;
+mod rank;
 mod worker;
 
 use std::sync::Arc;
@@ -47,6 +48,9 @@ pub struct EmbeddingModel {
     window: u32,
     queue_capacity: usize,
     counters: Arc<Counters>,
+    /// A cross-encoder (rank pooling): it scores query–document pairs
+    /// ([`score_pairs`](Self::score_pairs)) and makes no embeddings.
+    cross_encoder: bool,
 }
 
 /// What an [`EmbeddingModel`] has decoded so far.
@@ -104,6 +108,13 @@ impl EmbeddingModel {
         config: &EngineConfig,
     ) -> Result<Self> {
         let dimensions = usize::try_from(model.n_embd()).unwrap_or(0);
+        let cross_encoder = rank::declares_rank_pooling(&model);
+        // A cross-encoder's output is a raw relevance score, not a vector to normalise.
+        let output = if cross_encoder {
+            worker::Output::Raw
+        } else {
+            worker::Output::Normalised
+        };
         // A window past what the model was trained on gives garbage positions (and llama.cpp
         // warns): an encoder such as MiniLM is trained on 512.
         let window = match trained_context {
@@ -158,7 +169,7 @@ impl EmbeddingModel {
                     }
                 };
                 let _ = ready_tx.send(Ok(()));
-                worker::serve(ctx, limits, &receiver, &worker_counters);
+                worker::serve(ctx, limits, output, &receiver, &worker_counters);
             })
             .map_err(|err| Error::internal(format!("cannot start the embedding thread: {err}")))?;
         ready_rx
@@ -172,6 +183,7 @@ impl EmbeddingModel {
             window,
             queue_capacity: config.queue_capacity,
             counters,
+            cross_encoder,
         })
     }
 
@@ -179,6 +191,12 @@ impl EmbeddingModel {
     /// `embedding_context`, at most what the model was trained on.
     pub fn window(&self) -> u32 {
         self.window
+    }
+
+    /// True for a cross-encoder (its GGUF declares rank pooling): it scores pairs with
+    /// [`score_pairs`](Self::score_pairs) and refuses to embed.
+    pub fn is_cross_encoder(&self) -> bool {
+        self.cross_encoder
     }
 
     /// Decodes run and texts embedded so far (its clones share the worker, so the figures).
@@ -228,6 +246,29 @@ impl EmbeddingModel {
     }
 }
 
+impl EmbeddingModel {
+    /// Queues token sequences on the worker and waits for their outputs, in order: pooled
+    /// vectors (normalised), or a cross-encoder's raw scores. A full queue is refused.
+    async fn submit(&self, texts: Vec<Vec<LlamaToken>>) -> Result<Vec<Vec<f32>>> {
+        let (reply, answer) = oneshot::channel();
+        let job = EmbedJob { texts, reply };
+        match self.jobs.try_send(job) {
+            Ok(()) => {}
+            Err(TrySendError::Full(_)) => {
+                return Err(Error::Overloaded {
+                    waiting: self.queue_capacity,
+                });
+            }
+            Err(TrySendError::Disconnected(_)) => {
+                return Err(Error::Inference("the embedding worker has stopped".into()));
+            }
+        }
+        answer
+            .await
+            .map_err(|_| Error::Inference("the embedding worker stopped mid-request".into()))?
+    }
+}
+
 /// The model's own pooling when its GGUF declares one (embedding models do), mean pooling
 /// otherwise (chat models, which declare none).
 fn pooling_for(model: &LlamaModel) -> LlamaPoolingType {
@@ -265,6 +306,16 @@ impl Embedder for EmbeddingModel {
     }
 
     async fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>> {
+        if self.cross_encoder {
+            return Err(Error::invalid_input(
+                "model",
+                format!(
+                    "`{}` is a cross-encoder (rank pooling): it scores query-document pairs \
+                     (/v1/rerank), it makes no embeddings",
+                    self.id
+                ),
+            ));
+        }
         if texts.is_empty() {
             return Ok(Vec::new());
         }
@@ -273,22 +324,7 @@ impl Embedder for EmbeddingModel {
             .enumerate()
             .map(|(index, text)| self.tokens_within_window(index, text))
             .collect::<Result<Vec<_>>>()?;
-        let (reply, answer) = oneshot::channel();
-        let job = EmbedJob { texts, reply };
-        match self.jobs.try_send(job) {
-            Ok(()) => {}
-            Err(TrySendError::Full(_)) => {
-                return Err(Error::Overloaded {
-                    waiting: self.queue_capacity,
-                });
-            }
-            Err(TrySendError::Disconnected(_)) => {
-                return Err(Error::Inference("the embedding worker has stopped".into()));
-            }
-        }
-        answer
-            .await
-            .map_err(|_| Error::Inference("the embedding worker stopped mid-request".into()))?
+        self.submit(texts).await
     }
 }
 

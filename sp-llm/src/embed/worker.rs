@@ -23,6 +23,15 @@ pub(super) struct EmbedJob {
     pub reply: oneshot::Sender<Result<Vec<Vec<f32>>>>,
 }
 
+/// What a decode hands back per sequence.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) enum Output {
+    /// The pooled vector, scaled to unit length (embeddings).
+    Normalised,
+    /// The pooled output as the model makes it (a cross-encoder's scores).
+    Raw,
+}
+
 /// Embedding jobs stopped because their requester left (see [`abandoned_jobs`]).
 static ABANDONED: AtomicU64 = AtomicU64::new(0);
 
@@ -86,6 +95,7 @@ impl Open {
 pub(super) fn serve(
     mut ctx: PooledContext<'_>,
     limits: BatchLimits,
+    output: Output,
     jobs: &Receiver<EmbedJob>,
     counters: &Counters,
 ) {
@@ -96,7 +106,7 @@ pub(super) fn serve(
         while let Ok(more) = jobs.try_recv() {
             round.push(more);
         }
-        run_round(&mut ctx, &mut batch, limits, round, counters);
+        run_round(&mut ctx, &mut batch, limits, output, round, counters);
     }
 }
 
@@ -104,6 +114,7 @@ fn run_round(
     ctx: &mut LlamaContext<'_>,
     batch: &mut LlamaBatch<'_>,
     limits: BatchLimits,
+    output: Output,
     round: Vec<EmbedJob>,
     counters: &Counters,
 ) {
@@ -136,7 +147,7 @@ fn run_round(
         if texts.is_empty() {
             return;
         }
-        match decode(ctx, batch, &open, &texts) {
+        match decode(ctx, batch, output, &open, &texts) {
             Ok(vectors) => {
                 counters.decodes.fetch_add(1, Ordering::Relaxed);
                 counters
@@ -156,10 +167,11 @@ fn run_round(
     }
 }
 
-/// One decode: each text its own sequence; their pooled, normalised vectors in order.
+/// One decode: each text its own sequence; their pooled outputs in order.
 fn decode(
     ctx: &mut LlamaContext<'_>,
     batch: &mut LlamaBatch<'_>,
+    output: Output,
     open: &[Open],
     texts: &[Pending],
 ) -> Result<Vec<Vec<f32>>> {
@@ -176,7 +188,10 @@ fn decode(
         .take(texts.len())
         .map(|seq| {
             ctx.embeddings_seq_ith(seq)
-                .map(super::normalize)
+                .map(|pooled| match output {
+                    Output::Normalised => super::normalize(pooled),
+                    Output::Raw => pooled.to_vec(),
+                })
                 .map_err(|err| Error::Inference(format!("embedding output: {err}")))
         })
         .collect()

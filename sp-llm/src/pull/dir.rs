@@ -9,6 +9,9 @@ use sp_core::{Error, Resource, Result};
 use super::{PYPI_SIMPLE, check_model_name};
 use crate::GgufSummary;
 
+/// llama.cpp's `LLAMA_POOLING_TYPE_RANK`: a cross-encoder's one score per pair.
+const RANK_POOLING: u32 = 4;
+
 /// Architectures llama.cpp serves as sentence embedders (no chat, no generation).
 const EMBEDDING_ARCHITECTURES: &[&str] = &[
     "bert",
@@ -198,9 +201,12 @@ impl ModelsDir {
     }
 }
 
-/// What a GGUF model is for, from its architecture.
+/// What a GGUF model is for, from its pooling (rank: a cross-encoder, `rerank`) and its
+/// architecture.
 pub fn kind_of(summary: &GgufSummary) -> ModelKind {
-    if EMBEDDING_ARCHITECTURES.contains(&summary.architecture.as_str()) {
+    if summary.pooling_type == Some(RANK_POOLING) {
+        ModelKind::Rerank
+    } else if EMBEDDING_ARCHITECTURES.contains(&summary.architecture.as_str()) {
         ModelKind::Embedding
     } else {
         ModelKind::Chat

@@ -49,7 +49,8 @@ impl Document {
 #[derive(Debug, Deserialize, utoipa::ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct RerankRequest {
-    /// The scoring model's name (an embedding model); absent: the default embedding model.
+    /// The scoring model's name: a cross-encoder (`kind = "rerank"`) or an embedding model;
+    /// absent: the default rerank model, else the default embedding model.
     #[serde(default)]
     model: Option<String>,
     /// What the documents are scored against.
@@ -142,8 +143,10 @@ pub(crate) struct Scored {
     pub tokens: u32,
 }
 
-/// `documents` scored against `query` by the embedding model `model` names (absent: the
-/// default), counted and charged as embedding tokens against the caller's budget.
+/// `documents` scored against `query` by the model `model` names (absent: the default
+/// rerank model, else the default embedding model) — a cross-encoder's scores, or an
+/// embedding model's cosine similarities — counted and charged as embedding tokens against
+/// the caller's budget.
 pub(crate) async fn score(
     state: &AppState,
     caller: &Caller,
@@ -152,12 +155,14 @@ pub(crate) async fn score(
     query: &str,
     documents: &[String],
 ) -> Result<Scored, ApiError> {
-    let embedder = crate::served::embedder(state, caller, model, keep_alive).await?;
-    // Each text is scored whole or refused, never truncated: it must fit the window with
-    // the (at most two) special tokens the model adds around it.
-    let window = embedder.window() as usize;
+    let scorer = crate::served::scorer(state, caller, model, keep_alive).await?;
+    let cross_encoder = scorer.is_cross_encoder();
+    // Each text is scored whole or refused, never truncated: alone it must fit the window
+    // with the (at most two) special tokens the model adds around it; a cross-encoder's
+    // query-document pairs are checked whole when they are laid out.
+    let window = scorer.window() as usize;
     let fitting = |field: String, text: &str| -> Result<usize, ApiError> {
-        let count = embedder.count_tokens(text)?;
+        let count = scorer.count_tokens(text)?;
         if count + 2 > window {
             return Err(Error::invalid_input(
                 field,
@@ -167,9 +172,14 @@ pub(crate) async fn score(
         }
         Ok(count)
     };
-    let mut tokens = fitting("query".into(), query)?;
+    let query_tokens = fitting("query".into(), query)?;
+    let mut tokens = query_tokens;
     for (index, document) in documents.iter().enumerate() {
         tokens += fitting(format!("documents[{index}]"), document)?;
+        // A cross-encoder reads the query again with every document.
+        if cross_encoder && index > 0 {
+            tokens += query_tokens;
+        }
         // One request may not hold the embedding worker for long (review finding M6).
         if tokens > MAX_TOKENS {
             return Err(Error::invalid_input(
@@ -180,11 +190,15 @@ pub(crate) async fn score(
         }
     }
     let tokens = u32::try_from(tokens).unwrap_or(u32::MAX);
-    let model = embedder.name().to_owned();
+    let model = scorer.name().to_owned();
     let charge = Charge::begin_for(state, caller, &model, MaxCost::embedding(tokens)).await?;
-    let scores = EmbeddingReranker::new(&*embedder)
-        .score(query, documents)
-        .await?;
+    let scores = if cross_encoder {
+        scorer.score_pairs(query, documents).await?
+    } else {
+        EmbeddingReranker::new(&*scorer)
+            .score(query, documents)
+            .await?
+    };
     charge.embedded(tokens).await;
     Ok(Scored {
         scores,
