@@ -83,6 +83,7 @@ impl EventLog {
         name: &str,
         offset: u64,
     ) -> Result<Group> {
+        check_offset(offset)?;
         self.store.commit(namespace, name, offset).await
     }
 
@@ -96,6 +97,7 @@ impl EventLog {
         offset: u64,
         reason: &str,
     ) -> Result<Option<DeadLetter>> {
+        check_offset(offset)?;
         let group = self.store.group(namespace, name).await?;
         if offset != group.committed + 1 {
             return Err(Error::Conflict(format!(
@@ -228,4 +230,16 @@ impl EventLog {
     pub async fn redrive(&self, namespace: &Namespace, id: Id) -> Result<DeadLetter> {
         self.store.redrive(namespace, id).await
     }
+}
+
+/// Offsets are stored as signed 64-bit integers (both SQL backends): a larger one names no
+/// event and is the caller's mistake, not a server error.
+fn check_offset(offset: u64) -> Result<()> {
+    if i64::try_from(offset).is_err() {
+        return Err(Error::invalid_input(
+            "offset",
+            format!("at most {} (an event's offset)", i64::MAX),
+        ));
+    }
+    Ok(())
 }
