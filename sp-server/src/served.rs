@@ -189,7 +189,8 @@ pub(crate) async fn embedder(
 
 /// The model `/v1/rerank` and the search's rerank stage score with: a cross-encoder
 /// (`kind = "rerank"`) when `model` names one, or when `model` is absent and the catalogue
-/// has one; otherwise the embedding model [`embedder`] picks (cosine similarities).
+/// has one the caller's key may use; otherwise the embedding model [`embedder`] picks
+/// (cosine similarities).
 pub(crate) async fn scorer(
     state: &AppState,
     caller: &Caller,
@@ -200,7 +201,11 @@ pub(crate) async fn scorer(
         let catalogue = runtime.catalogue();
         let entry = match model.filter(|name| !name.is_empty()) {
             Some(name) => Some(catalogue.resolve(name)?),
-            None => catalogue.default_for(ModelKind::Rerank),
+            // Unnamed, the rerank model only for a key that may use it; else, as before,
+            // the default embedding model.
+            None => catalogue
+                .default_for(ModelKind::Rerank)
+                .filter(|entry| caller.0.may_use_model(&entry.name).is_ok()),
         };
         if let Some(entry) = entry.filter(|entry| entry.kind == ModelKind::Rerank) {
             caller.0.may_use_model(&entry.name)?;
