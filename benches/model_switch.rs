@@ -77,19 +77,23 @@ async fn switch_anchor(dir: &str, model: &str) -> (Duration, Duration, LlamaServ
     let server = LlamaServer::start_with(dir, model, THREADS, &["-np", "1", "-c", &window])
         .expect("llama-server starts");
     let loaded = started.elapsed();
-    let body =
-        serde_json::json!({"prompt": PROMPT, "n_predict": 1, "cache_prompt": false}).to_string();
+    let body = serde_json::json!({"prompt": PROMPT, "n_predict": 1, "cache_prompt": false});
+    post_ok(&server, "/completion", &body).await;
+    (loaded, started.elapsed(), server)
+}
+
+/// POSTs `body` as JSON to `server` and requires a 200.
+async fn post_ok(server: &LlamaServer, path: &str, body: &serde_json::Value) {
     let reply = sp_benches::http(
         server.addr(),
         "POST",
-        "/completion",
+        path,
         &[("Content-Type", "application/json")],
-        body.as_bytes(),
+        body.to_string().as_bytes(),
     )
     .await
     .expect("completion");
     assert_eq!(reply.status, 200, "{}", reply.body);
-    (loaded, started.elapsed(), server)
 }
 
 /// llama-server's router over a directory holding both models as `smol` and `gemma`,
@@ -122,18 +126,8 @@ async fn switch_router(server: &LlamaServer, name: &str) -> Duration {
     let started = Instant::now();
     let body = serde_json::json!({
         "model": name, "prompt": PROMPT, "max_tokens": 1, "cache_prompt": false
-    })
-    .to_string();
-    let reply = sp_benches::http(
-        server.addr(),
-        "POST",
-        "/v1/completions",
-        &[("Content-Type", "application/json")],
-        body.as_bytes(),
-    )
-    .await
-    .expect("completion");
-    assert_eq!(reply.status, 200, "{}", reply.body);
+    });
+    post_ok(server, "/v1/completions", &body).await;
     started.elapsed()
 }
 

@@ -179,10 +179,19 @@ pub(crate) async fn embedder(
             ),
         ));
     }
-    let lease = runtime.acquire(&entry.name, keep_alive).await?;
+    leased(runtime, &entry.name, keep_alive).await
+}
+
+/// The embedding worker of catalogue model `name`, held loaded for the request.
+async fn leased(
+    runtime: &sp_llm::ModelRuntime,
+    name: &str,
+    keep_alive: Option<KeepAlive>,
+) -> Result<ServedEmbedder> {
+    let lease = runtime.acquire(name, keep_alive).await?;
     Ok(ServedEmbedder {
         embedder: lease.embedder()?.clone(),
-        name: entry.name.clone(),
+        name: name.to_owned(),
         _lease: Some(lease),
     })
 }
@@ -209,12 +218,7 @@ pub(crate) async fn scorer(
         };
         if let Some(entry) = entry.filter(|entry| entry.kind == ModelKind::Rerank) {
             caller.0.may_use_model(&entry.name)?;
-            let lease = runtime.acquire(&entry.name, keep_alive).await?;
-            return Ok(ServedEmbedder {
-                embedder: lease.embedder()?.clone(),
-                name: entry.name.clone(),
-                _lease: Some(lease),
-            });
+            return leased(runtime, &entry.name, keep_alive).await;
         }
     }
     embedder(state, caller, model, keep_alive).await
