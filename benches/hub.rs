@@ -146,6 +146,7 @@ async fn invocation(label: &str, hub: &Hub, transport: &Arc<sp_data::HttpTranspo
         tool: "echo".into(),
         arguments: arguments.clone(),
         request_id: Some("bench".into()),
+        idempotency_key: None,
     };
     let mut through_hub = Vec::new();
     let mut straight = Vec::new();

@@ -187,11 +187,19 @@ async fn main() {
         .await,
     ];
     if std::env::var("DATABASE_URL").is_ok() {
-        let databases = [
-            TestDatabase::postgres("bench_ingest").await,
-            TestDatabase::postgres("bench_store").await,
-        ];
-        backends.push(Backend::open("PostgreSQL + pgvector", databases, &model, config).await);
+        for (m, ef_construction) in sp_benches::hnsw_builds() {
+            let tune = |c: &mut sp_core::config::DatabaseConfig| {
+                c.hnsw_m = m;
+                c.hnsw_ef_construction = ef_construction;
+            };
+            let databases = [
+                TestDatabase::postgres_with("bench_ingest", tune).await,
+                TestDatabase::postgres_with("bench_store", tune).await,
+            ];
+            let name: &'static str =
+                format!("PostgreSQL + pgvector (m {m}, ef_construction {ef_construction})").leak();
+            backends.push(Backend::open(name, databases, &model, config).await);
+        }
     }
 
     // Per side: the time it took, in all blocks.

@@ -299,10 +299,17 @@ async fn main() {
             }
         }
 
-        if let Ok(url) = std::env::var("DATABASE_URL") {
+        let url = std::env::var("DATABASE_URL").ok();
+        for (m, ef_construction) in url
+            .as_ref()
+            .map(|_| sp_benches::hnsw_builds())
+            .unwrap_or_default()
+        {
             let config = sp_core::config::DatabaseConfig {
-                url: Some(url),
+                url: url.clone(),
                 schema: format!("kb_bench_{n}"),
+                hnsw_m: m,
+                hnsw_ef_construction: ef_construction,
                 ..Default::default()
             };
             let pg = sp_data::PgStore::connect_lazy(&config).expect("pool");
@@ -317,7 +324,8 @@ async fn main() {
                     .await
                     .expect("store"),
             );
-            print_row(&measure("postgres", store.clone(), &data, Some(&pg)).await);
+            let name: &'static str = format!("postgres m {m} efc {ef_construction}").leak();
+            print_row(&measure(name, store.clone(), &data, Some(&pg)).await);
             raw_rows.push((n, versus_raw_sql(store.as_ref(), &pg, &data).await));
         }
     }

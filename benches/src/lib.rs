@@ -95,3 +95,18 @@ pub fn words(rng: &mut Rng, n: usize) -> Vec<&'static str> {
         .map(|_| WORDS[(rng.next_u64() % WORDS.len() as u64) as usize])
         .collect()
 }
+
+/// The pgvector HNSW builds to measure, from `SP_BENCH_HNSW` (`m:ef_construction` pairs,
+/// comma-separated; pgvector's default `16:64` when unset). Each pair is what
+/// `database.hnsw_m` / `database.hnsw_ef_construction` would configure.
+pub fn hnsw_builds() -> Vec<(u32, u32)> {
+    let spec = std::env::var("SP_BENCH_HNSW").unwrap_or_else(|_| "16:64".into());
+    spec.split(',')
+        .map(|pair| {
+            let parsed = pair
+                .split_once(':')
+                .and_then(|(m, ef)| Some((m.trim().parse().ok()?, ef.trim().parse().ok()?)));
+            parsed.unwrap_or_else(|| panic!("SP_BENCH_HNSW: {pair:?} is not m:ef_construction"))
+        })
+        .collect()
+}

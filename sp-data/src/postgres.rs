@@ -19,6 +19,8 @@ use crate::error::sqlx_error;
 pub struct PgStore {
     pool: PgPool,
     schema: String,
+    /// `WITH (m = …, ef_construction = …)` for the HNSW index, from validated integers.
+    hnsw_build: String,
 }
 
 impl PgStore {
@@ -67,6 +69,11 @@ impl PgStore {
         Ok(PgStore {
             pool,
             schema: config.schema.clone(),
+            hnsw_build: format!(
+                "WITH (m = {}, ef_construction = {})",
+                config.hnsw_m.clamp(2, 100),
+                config.hnsw_ef_construction.clamp(4, 1000)
+            ),
         })
     }
 
@@ -91,6 +98,18 @@ impl PgStore {
     /// The schema holding our tables.
     pub fn schema(&self) -> &str {
         &self.schema
+    }
+
+    /// The statement that creates the knowledge store's HNSW index over `dimensions`-wide
+    /// vectors, with the configured build parameters (`database.hnsw_m`,
+    /// `database.hnsw_ef_construction`).
+    pub(crate) fn create_vector_index(&self, dimensions: usize, if_not_exists: bool) -> String {
+        let guard = if if_not_exists { "IF NOT EXISTS " } else { "" };
+        format!(
+            "CREATE INDEX {guard}kb_sections_embedding ON kb_sections \
+             USING hnsw ((embedding::vector({dimensions})) vector_cosine_ops) {}",
+            self.hnsw_build
+        )
     }
 
     /// The connection pool, for the stores built on this database.

@@ -70,6 +70,29 @@ async fn postgres_connections_carry_the_hnsw_settings() {
 }
 
 #[tokio::test]
+async fn postgres_vector_index_is_built_with_the_configured_parameters() {
+    let db = sp_tests::TestDatabase::postgres_with("hnsw_build", |config| {
+        config.hnsw_m = 12;
+        config.hnsw_ef_construction = 40;
+    })
+    .await;
+    db.database.document_store(8).await.expect("store");
+    let sp_data::Database::Postgres(pg) = &db.database else {
+        panic!("a PostgreSQL test database");
+    };
+    let options: Vec<String> = sqlx::query_scalar(
+        "SELECT unnest(c.reloptions) FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace \
+         WHERE c.relname = 'kb_sections_embedding' AND n.nspname = $1 ORDER BY 1",
+    )
+    .bind(pg.schema())
+    .fetch_all(pg.pool())
+    .await
+    .expect("index options");
+    db.cleanup().await;
+    assert_eq!(options, ["ef_construction=40", "m=12"]);
+}
+
+#[tokio::test]
 async fn unreachable_postgres_is_unavailable_not_a_panic() {
     let mut config = Config::default();
     config.database.url = Some("postgres://sp:sp@127.0.0.1:1/sp".into());

@@ -33,11 +33,21 @@ impl TestDatabase {
     /// A new schema `<prefix>_<uuid>` on the test script's PostgreSQL (`DATABASE_URL`),
     /// migrated.
     pub async fn postgres(prefix: &str) -> Self {
-        let config = sp_core::config::DatabaseConfig {
+        Self::postgres_with(prefix, |_| {}).await
+    }
+
+    /// [`TestDatabase::postgres`] with settings of the caller's (`tune` sees the URL and
+    /// schema already set).
+    pub async fn postgres_with(
+        prefix: &str,
+        tune: impl FnOnce(&mut sp_core::config::DatabaseConfig),
+    ) -> Self {
+        let mut config = sp_core::config::DatabaseConfig {
             url: Some(service_url("DATABASE_URL")),
             schema: format!("{prefix}_{}", sp_core::Id::new().as_uuid().simple()),
             ..Default::default()
         };
+        tune(&mut config);
         let database =
             Database::Postgres(sp_data::PgStore::connect_lazy(&config).expect("postgres pool"));
         database.migrate().await.expect("migrate");

@@ -155,6 +155,13 @@ pub struct DatabaseConfig {
     /// walking the HNSW index (1–1000); higher is better recall and slower. 40 is
     /// pgvector's own default (recall@10 0.85 at 100k clustered sections, docs/knowledge.md).
     pub hnsw_ef_search: u32,
+    /// pgvector's HNSW `m` (2–100): links per node when the index is built. Fewer links make
+    /// every insert cheaper and recall lower. Applies when the index is created (a new store,
+    /// or `sp reindex --force`); an existing index keeps the value it was built with.
+    pub hnsw_m: u32,
+    /// pgvector's HNSW `ef_construction` (4–1000, at least 2 × `hnsw_m`): candidates kept
+    /// while inserting. Like `hnsw_m`, it applies when the index is created.
+    pub hnsw_ef_construction: u32,
 }
 
 impl Default for DatabaseConfig {
@@ -165,6 +172,8 @@ impl Default for DatabaseConfig {
             acquire_timeout_secs: 5,
             schema: "sp".into(),
             hnsw_ef_search: 40,
+            hnsw_m: 16,
+            hnsw_ef_construction: 64,
         }
     }
 }
@@ -177,6 +186,8 @@ impl std::fmt::Debug for DatabaseConfig {
             .field("acquire_timeout_secs", &self.acquire_timeout_secs)
             .field("schema", &self.schema)
             .field("hnsw_ef_search", &self.hnsw_ef_search)
+            .field("hnsw_m", &self.hnsw_m)
+            .field("hnsw_ef_construction", &self.hnsw_ef_construction)
             .finish()
     }
 }

@@ -150,6 +150,18 @@ impl Config {
         if !(1..=1000).contains(&self.database.hnsw_ef_search) {
             return Err(invalid("database.hnsw_ef_search", "must be 1–1000"));
         }
+        // pgvector's own limits; checked here so a bad value fails at start, not at the
+        // first store's CREATE INDEX.
+        if !(2..=100).contains(&self.database.hnsw_m) {
+            return Err(invalid("database.hnsw_m", "must be 2–100"));
+        }
+        let ef_construction = self.database.hnsw_ef_construction;
+        if !(4..=1000).contains(&ef_construction) || ef_construction < 2 * self.database.hnsw_m {
+            return Err(invalid(
+                "database.hnsw_ef_construction",
+                "must be 4–1000 and at least 2 × database.hnsw_m",
+            ));
+        }
         let schema = &self.database.schema;
         let schema_ok = (1..=63).contains(&schema.len())
             && schema.starts_with(|c: char| c.is_ascii_lowercase() || c == '_')
@@ -291,6 +303,24 @@ mod tests {
             jail.set_env("SP_DATABASE__HNSW_EF_SEARCH", "0");
         });
         assert!(message.contains("database.hnsw_ef_search"), "{message}");
+
+        let message = load_err(|jail| {
+            jail.create_file("sp.toml", "[database]\nhnsw_m = 1\n")
+                .expect("file");
+        });
+        assert!(message.contains("database.hnsw_m"), "{message}");
+
+        let message = load_err(|jail| {
+            jail.create_file(
+                "sp.toml",
+                "[database]\nhnsw_m = 24\nhnsw_ef_construction = 40\n",
+            )
+            .expect("file");
+        });
+        assert!(
+            message.contains("database.hnsw_ef_construction"),
+            "{message}"
+        );
     }
 
     #[test]

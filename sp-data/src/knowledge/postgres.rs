@@ -36,10 +36,8 @@ impl PgDocumentStore {
     pub async fn open(pg: &PgStore, dimensions: usize) -> Result<Self> {
         let rows = SqlDocuments::<Postgres>::open(pg.pool().clone(), dimensions).await?;
         let embedding_expr = format!("(s.embedding::vector({dimensions}))");
-        let create_index = format!(
-            "CREATE INDEX IF NOT EXISTS kb_sections_embedding ON kb_sections \
-             USING hnsw ((embedding::vector({dimensions})) vector_cosine_ops)"
-        );
+        // An existing index keeps the parameters it was built with.
+        let create_index = pg.create_vector_index(dimensions, true);
         sqlx::query(AssertSqlSafe(create_index))
             .execute(&rows.pool)
             .await

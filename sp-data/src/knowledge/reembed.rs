@@ -301,11 +301,7 @@ impl crate::Database {
                 }
                 let report =
                     SqlReembed::<sqlx::Postgres>::run(&mut tx, reembedder, progress).await?;
-                let create_index = format!(
-                    "CREATE INDEX kb_sections_embedding ON kb_sections \
-                     USING hnsw ((embedding::vector({})) vector_cosine_ops)",
-                    report.to_dimensions
-                );
+                let create_index = pg.create_vector_index(report.to_dimensions, false);
                 for statement in [
                     "ALTER TABLE kb_sections DROP COLUMN embedding",
                     "ALTER TABLE kb_sections RENAME COLUMN embedding_next TO embedding",
