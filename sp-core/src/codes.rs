@@ -137,6 +137,14 @@ error_codes! {
     WorkflowInputsTooLarge => ("SP-WF-005", 400, "A step's inputs, with their `{{…}}` references filled in, exceed `workflows.max_rendered_bytes`; the step failed without being performed. Reference smaller values, or fewer."),
     /// A step was cut short by a stopped process too often to be made again.
     WorkflowInterrupted => ("SP-WF-006", 500, "A step's attempt was cut short by a stopped process more than `workflows.max_step_resumes` times; the run was ended as failed rather than resumed again, since the step may be what stopped the process. Start a new run once the cause is found."),
+    /// An agent's definition names a tool nobody offers.
+    AgentToolUnknown => ("SP-AGT-001", 400, "The agent's definition selects a tool (by name, tag or capability) that no registered service in the namespace offers, or a built-in tool that does not exist; register it first. Nothing was stored."),
+    /// An agent run took `max_steps` model calls without a final answer.
+    AgentMaxSteps => ("SP-AGT-002", 422, "The agent run made `max_steps` model calls without reaching a final answer and was ended as failed; raise `max_steps` or make the task smaller."),
+    /// An agent run's next model call would exceed its token budget.
+    AgentBudgetExceeded => ("SP-AGT-003", 422, "The agent run's next model call could exceed the run's `token_budget` (tokens used so far, plus the prompt, plus the reply's limit); the run ended as failed before that call."),
+    /// An agent run's events do not fold to the state recorded for it.
+    AgentReplayMismatch => ("SP-AGT-004", 500, "Replaying the agent run's events did not reach the state recorded for it (events altered or lost outside Story Portal); the message says where they part."),
     /// The configuration (file, environment or flags) is invalid.
     InvalidConfig => ("SP-CFG-001", 500, "The configuration is invalid; the message names the key and its source."),
 }

@@ -383,6 +383,39 @@ pub enum Error {
         /// How often it was cut short.
         times: u32,
     } => WorkflowInterrupted,
+    /// An agent's definition selects a tool nobody offers.
+    #[error("agent tool selector `{selector}` matches no tool offered in the namespace")]
+    AgentToolUnknown {
+        /// The selector as written (`tool:name`, `tag:…`, `capability:…`, `builtin:…`).
+        selector: String,
+    } => AgentToolUnknown,
+    /// An agent run used its steps without answering.
+    #[error("the agent made {max_steps} model calls (max_steps) without a final answer")]
+    AgentMaxSteps {
+        /// The limit.
+        max_steps: u32,
+    } => AgentMaxSteps,
+    /// An agent run's next model call could exceed its budget.
+    #[error(
+        "the next model call could use {needed} tokens, and the run has {left} of its \
+         token_budget of {budget} left"
+    )]
+    AgentBudgetExceeded {
+        /// The run's budget.
+        budget: u64,
+        /// What is left of it.
+        left: u64,
+        /// What the next call could use (its prompt plus its reply's limit).
+        needed: u64,
+    } => AgentBudgetExceeded,
+    /// An agent run's events do not fold to its recorded state.
+    #[error("replay of agent run {run} does not match its record: {reason}")]
+    AgentReplayMismatch {
+        /// The run.
+        run: String,
+        /// Where the fold and the record part.
+        reason: String,
+    } => AgentReplayMismatch,
     /// An unexpected failure; details are logged, not shown to API callers.
     #[error("internal error: {message}")]
     Internal {
@@ -424,6 +457,10 @@ pub enum Resource {
     Workflow,
     /// A workflow run.
     WorkflowRun,
+    /// An agent definition.
+    Agent,
+    /// An agent run.
+    AgentRun,
     /// A dead-lettered event.
     DeadLetter,
     /// A database row a statement required (a store's own bookkeeping).
@@ -448,6 +485,8 @@ impl Resource {
             Resource::Instance => "instance",
             Resource::Workflow => "workflow",
             Resource::WorkflowRun => "workflow run",
+            Resource::Agent => "agent",
+            Resource::AgentRun => "agent run",
             Resource::DeadLetter => "dead letter",
             Resource::Record => "record",
             Resource::Package => "package",

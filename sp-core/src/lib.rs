@@ -24,6 +24,7 @@
 //!
 //! Backends are chosen in `sp-data` and `sp-llm`.
 
+pub mod agents;
 pub mod auth;
 pub mod cache;
 pub mod catalogue;

@@ -36,6 +36,11 @@ pub struct ToolInvocation {
     /// Forwarded as `X-Request-Id`.
     #[serde(default)]
     pub request_id: Option<String>,
+    /// Forwarded as `Idempotency-Key` (`http` services): the same on every attempt of one
+    /// logical call — an agent run's call repeated after its process stopped sends the key
+    /// it sent before, so the service can recognise the repeat.
+    #[serde(default)]
+    pub idempotency_key: Option<String>,
 }
 
 impl ToolInvocation {
@@ -48,6 +53,7 @@ impl ToolInvocation {
             version: None,
             arguments,
             request_id: None,
+            idempotency_key: None,
         }
     }
 }
@@ -303,6 +309,7 @@ impl Hub {
             tool: tool.remote_name().to_owned(),
             arguments: call.arguments.clone(),
             request_id: call.request_id.clone(),
+            idempotency_key: call.idempotency_key.clone(),
         };
         let label = service.label();
         let upstream = |status: Option<u16>, reason: String| Error::UpstreamError {

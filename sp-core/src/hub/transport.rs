@@ -19,6 +19,8 @@ pub struct ToolRequest {
     pub arguments: Value,
     /// Sent as `X-Request-Id` so the service's logs and ours line up.
     pub request_id: Option<String>,
+    /// Sent as `Idempotency-Key` (`http`), so a repeated call can be recognised.
+    pub idempotency_key: Option<String>,
 }
 
 /// What came back. An MCP answer reads as 200 with the tool's result, or 500 with its error

@@ -176,6 +176,9 @@ impl Transport for HttpTransport {
         if let Some(id) = &request.request_id {
             builder = builder.header("x-request-id", id);
         }
+        if let Some(key) = &request.idempotency_key {
+            builder = builder.header("idempotency-key", key);
+        }
         let response = builder.send().await.map_err(connect_error)?;
         Self::read(response, self.max_response_bytes).await
     }

@@ -37,6 +37,7 @@ fn request(url: String) -> ToolRequest {
         tool: "peek".into(),
         arguments: json!({}),
         request_id: None,
+        idempotency_key: None,
     }
 }
 

@@ -198,7 +198,8 @@ fn no_arguments() -> Value {
 }
 
 /// Call a tool through the hub: validated, timed out, retried when idempotent, behind the
-/// service's circuit breaker; the request id goes along as `X-Request-Id`.
+/// service's circuit breaker; the request id goes along as `X-Request-Id`, and an
+/// `Idempotency-Key` header, when the caller sends one, as `Idempotency-Key`.
 #[utoipa::path(post, path = "/v1/tools/{name}/invoke", operation_id = "invoke_tool", tag = "hub",
     params(("name" = String, Path, description = "Tool name"), NamespaceQuery),
     request_body = InvokeRequest,
@@ -222,6 +223,10 @@ async fn invoke(
         .get("x-request-id")
         .and_then(|v| v.to_str().ok())
         .map(str::to_owned);
+    let idempotency_key = headers
+        .get("idempotency-key")
+        .and_then(|v| v.to_str().ok())
+        .map(str::to_owned);
     let call = ToolInvocation {
         namespace,
         tool: name,
@@ -229,6 +234,7 @@ async fn invoke(
         version: body.version,
         arguments: body.arguments,
         request_id,
+        idempotency_key,
     };
     let services = state.platform().await?;
     Ok(axum::Json(services.hub.invoke(call).await?))
