@@ -132,6 +132,11 @@ impl Database {
         on_backend!(self, db => Arc::new(crate::SqlRegistryStore::new(db)))
     }
 
+    /// The agent definitions, runs and run events, on a migrated database.
+    pub fn agent_store(&self) -> Arc<dyn sp_core::agents::AgentStore> {
+        on_backend!(self, db => Arc::new(crate::SqlAgentStore::new(db)))
+    }
+
     /// The workflow definitions and runs, on a migrated database.
     pub fn workflow_store(&self) -> Arc<dyn WorkflowStore> {
         on_backend!(self, db => Arc::new(crate::SqlWorkflowStore::new(db)))

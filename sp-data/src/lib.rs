@@ -27,6 +27,7 @@
 //!
 //! The embedded store is always compiled.
 
+mod agents;
 pub mod auth;
 mod backends;
 pub mod cache;
@@ -47,6 +48,9 @@ mod stores;
 mod usage;
 pub mod workflows;
 
+#[cfg(feature = "postgres")]
+pub use agents::PgAgentStore;
+pub use agents::{SqlAgentStore, SqliteAgentStore};
 #[cfg(feature = "redis")]
 pub use auth::RedisRateLimiter;
 pub use auth::{

@@ -51,6 +51,8 @@ pub struct Stores {
     pub events: Arc<dyn EventBackend>,
     /// Workflow definitions and runs.
     pub workflows: Arc<dyn WorkflowStore>,
+    /// Agent definitions, runs and their events.
+    pub agents: Arc<dyn sp_core::agents::AgentStore>,
     /// The PostgreSQL log, which can follow other processes' appends.
     #[cfg(feature = "postgres")]
     pg_events: Option<Arc<crate::PgEventStore>>,
@@ -92,6 +94,7 @@ impl Database {
             registry: self.registry_store(),
             events,
             workflows: self.workflow_store(),
+            agents: self.agent_store(),
             #[cfg(feature = "postgres")]
             pg_events,
         })

@@ -3,6 +3,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use sp_core::agents::{AgentModels, Agents, Builtins, OneModel, Toolbox};
 use sp_core::auth::{AuditStore, KeyAdmin, KeyStore, RefreshStore};
 use sp_core::context::Contexts;
 use sp_core::events::EventLog;
@@ -60,6 +61,8 @@ pub struct Platform {
     pub events: Arc<EventLog>,
     /// Workflow definitions and runs.
     pub workflows: Arc<Workflows>,
+    /// Agent definitions and their event-sourced runs.
+    pub agents: Arc<Agents>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -79,6 +82,7 @@ impl Platform {
             chat: None,
             embedding: None,
             chat_tokenizer: None,
+            agent_models: None,
             background: true,
             #[cfg(feature = "llm")]
             engine: None,
@@ -98,6 +102,7 @@ pub struct PlatformBuilder {
     chat: Option<Arc<dyn ChatModel>>,
     embedding: Option<(Arc<dyn Embedder>, Arc<dyn Tokenizer>)>,
     chat_tokenizer: Option<Arc<dyn Tokenizer>>,
+    agent_models: Option<Arc<dyn AgentModels>>,
     background: bool,
     #[cfg(feature = "llm")]
     engine: Option<sp_llm::Engine>,
@@ -137,6 +142,13 @@ impl PlatformBuilder {
     #[cfg(feature = "llm")]
     pub fn model(mut self, engine: sp_llm::Engine) -> Self {
         self.engine = Some(engine);
+        self
+    }
+
+    /// Where agent runs get the model their agent names (a catalogue); by default every
+    /// agent runs on the chat model, and agents are refused a model when there is none.
+    pub fn agent_models(mut self, models: Arc<dyn AgentModels>) -> Self {
+        self.agent_models = Some(models);
         self
     }
 
@@ -215,7 +227,7 @@ impl PlatformBuilder {
             .with_tenants(tenants.clone()),
         );
         let chat_tokenizer = chat_tokenizer.unwrap_or(tokenizer);
-        let mut contexts = Contexts::new(stores.contexts.clone(), chat_tokenizer)
+        let mut contexts = Contexts::new(stores.contexts.clone(), chat_tokenizer.clone())
             .with_knowledge(knowledge.clone())
             .with_events(events.clone());
         if let Some(model) = &chat {
@@ -234,7 +246,35 @@ impl PlatformBuilder {
             backends.rate_limiter.clone(),
             tenants.clone(),
             usage.clone(),
+            model_id.clone(),
+        );
+        let agent_charger = TenantCharger::new(
+            backends.rate_limiter.clone(),
+            tenants.clone(),
+            usage.clone(),
             model_id,
+        );
+        let contexts = Arc::new(contexts);
+        let agent_models = self.agent_models.clone().unwrap_or_else(|| match &chat {
+            Some(model) => Arc::new(OneModel::new(model.clone(), Some(chat_tokenizer.clone()))),
+            None => Arc::new(sp_core::agents::NoModels),
+        });
+        let toolbox = Toolbox::new(
+            Some(hub.clone()),
+            Builtins {
+                knowledge: Some(knowledge.clone()),
+                contexts: Some(contexts.clone()),
+            },
+        );
+        let agents = Arc::new(
+            Agents::new(
+                stores.agents.clone(),
+                agent_models,
+                toolbox,
+                config.workflows.clone(),
+            )
+            .with_events(events.clone())
+            .with_charger(Arc::new(agent_charger)),
         );
         let actions = Arc::new(
             PlatformActions::new(hub.clone(), knowledge.clone(), chat)
@@ -252,6 +292,7 @@ impl PlatformBuilder {
             // Events other processes append reach this one's live subscribers.
             stores.follow_events(events.clone()).await?;
             workflows.clone().spawn_recovery();
+            agents.clone().spawn_recovery();
             sp_core::auth::spawn_refresh_pruning(stores.refresh.clone());
             if config.auth.audit_retention_days > 0 {
                 let keep =
@@ -266,7 +307,7 @@ impl PlatformBuilder {
         Ok(Platform {
             backends,
             knowledge,
-            contexts: Arc::new(contexts),
+            contexts,
             key_admin: Arc::new(
                 KeyAdmin::new(keys.clone(), tenants.clone()).with_events(events.clone()),
             ),
@@ -278,6 +319,7 @@ impl PlatformBuilder {
             hub,
             events,
             workflows,
+            agents,
             stores,
         })
     }

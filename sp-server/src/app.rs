@@ -33,7 +33,7 @@ pub fn app(state: AppState) -> Router {
 /// (streams included) finish for up to `server.shutdown_grace_secs` before returning; at
 /// most `server.max_connections` connections are open at once. HTTPS
 /// when the configuration names a certificate and key, plain HTTP otherwise. Last, the
-/// workflow runs this process drives are handed back (see
+/// workflow and agent runs this process drives are handed back (see
 /// [`Workflows::hand_back`](sp_core::workflows::Workflows::hand_back)), so the next process
 /// takes them over at once, and the usage not yet written is.
 pub async fn serve(
@@ -51,6 +51,10 @@ pub async fn serve(
             Ok(runs) => tracing::info!(runs = runs.len(), "workflow runs handed back"),
             // Their leases lapse on their own: the next process waits `lease_ms` at most.
             Err(err) => tracing::warn!(%err, "could not hand back workflow runs"),
+        }
+        match services.agents.hand_back().await {
+            Ok(runs) => tracing::info!(runs = runs.len(), "agent runs handed back"),
+            Err(err) => tracing::warn!(%err, "could not hand back agent runs"),
         }
         if let Err(err) = services.usage.flush().await {
             tracing::error!(%err, pending = services.usage.pending_rows(), "usage rows lost at shutdown");

@@ -25,6 +25,7 @@
 //! | `cuda` / `metal` / `vulkan` | no | run the model on a GPU (forwarded to `sp-llm`) |
 
 pub mod admin;
+mod agent_models;
 mod app;
 mod budget;
 mod catalogue;

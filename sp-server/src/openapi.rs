@@ -34,6 +34,7 @@ pub(crate) const API_KEY: &str = "api_key";
         (name = "hub", description = "The service hub: registry, discovery, tool invocation"),
         (name = "events", description = "The event log: append, query, replay, live streams, consumer groups, dead letters"),
         (name = "workflows", description = "Workflow definitions and their persisted, resumable runs"),
+        (name = "agents", description = "Agent definitions and their event-sourced runs: model and tool loops that resume, pause for approval, replay and fork"),
         (name = "keys", description = "API keys and the audit log (admin)"),
         (name = "tenants", description = "Tenants: who owns namespaces and keys (admin)"),
         (name = "auth", description = "JWT access tokens and refresh tokens"),

@@ -76,22 +76,40 @@ pub(crate) async fn chat(
     model: Option<&str>,
     keep_alive: Option<KeepAlive>,
 ) -> Result<ServedChat> {
-    let default = || {
-        state.engine().cloned().ok_or_else(|| {
+    chat_from(state.engine(), state.models(), model, keep_alive, |name| {
+        caller.0.may_use_model(name)
+    })
+    .await
+}
+
+/// The chat model `model` names among `default` and the catalogue `runtime`, if `may_use`
+/// allows its name.
+pub(crate) async fn chat_from(
+    default: Option<&Engine>,
+    runtime: Option<&sp_llm::ModelRuntime>,
+    model: Option<&str>,
+    keep_alive: Option<KeepAlive>,
+    may_use: impl Fn(&str) -> Result<()>,
+) -> Result<ServedChat> {
+    let name = model.filter(|name| !name.is_empty());
+    let Some(runtime) = runtime else {
+        let engine = default.cloned().ok_or_else(|| {
             Error::unavailable(
                 "model",
                 "the server has no chat model (model.path or [[models]])",
             )
-        })
-    };
-    let name = model.filter(|name| !name.is_empty());
-    let Some(runtime) = state.models() else {
-        let engine = default()?;
-        check_served(&engine.info().id, caller, name)?;
-        let name = engine.info().id.clone();
+        })?;
+        let served = engine.info().id.clone();
+        if let Some(name) = name.filter(|name| *name != served) {
+            return Err(Error::NotFound {
+                kind: sp_core::Resource::Model,
+                id: name.to_owned(),
+            });
+        }
+        may_use(&served)?;
         return Ok(ServedChat {
             engine,
-            name,
+            name: served,
             lease: None,
         });
     };
@@ -102,7 +120,7 @@ pub(crate) async fn chat(
             .default_for(ModelKind::Chat)
             .ok_or_else(|| Error::unavailable("model", "the catalogue has no chat model"))?,
     };
-    caller.0.may_use_model(&entry.name)?;
+    may_use(&entry.name)?;
     if entry.kind != ModelKind::Chat {
         return Err(Error::invalid_input(
             "model",

@@ -159,7 +159,11 @@ impl AppState {
                         .chat_model(Arc::new(engine.clone()))
                         .chat_tokenizer(Arc::new(engine.clone()));
                 }
-                builder.build().await
+                let agent_models = crate::agent_models::CatalogueModels {
+                    default: inner.engine.clone(),
+                    runtime: inner.models.clone(),
+                };
+                builder.agent_models(Arc::new(agent_models)).build().await
             })
             .await
     }

@@ -2,7 +2,11 @@
 
 #[path = "support/api.rs"]
 mod support;
+#[path = "support/tools.rs"]
+mod tools;
 
+#[path = "api_model/agents.rs"]
+mod agents;
 #[path = "api_model/background.rs"]
 mod background;
 #[path = "api_model/budget.rs"]

@@ -67,6 +67,11 @@ pub struct NewAgent {
     /// Tools whose calls wait for a person's approval (by tool name).
     #[serde(default)]
     pub approval: BTreeMap<String, ApprovalPolicy>,
+    /// The most calls of a tool (by name) in one run; once a tool has had its calls, it is
+    /// no longer offered to the model (a paid or slow tool stays within its budget, and a
+    /// model that repeats a call moves on).
+    #[serde(default)]
+    pub max_calls: BTreeMap<String, u32>,
     /// Tokens (prompt + generated, all model calls) a run may use; unlimited when absent.
     #[serde(default)]
     pub token_budget: Option<u64>,
@@ -153,6 +158,7 @@ impl NewAgent {
             tool_choice: ToolChoice::Auto,
             response_format: None,
             approval: BTreeMap::new(),
+            max_calls: BTreeMap::new(),
             token_budget: None,
             max_tokens: default_max_tokens(),
         }
@@ -200,6 +206,15 @@ impl NewAgent {
         }
         for tool in self.approval.keys() {
             check_name("approval", tool)?;
+        }
+        for (tool, limit) in &self.max_calls {
+            check_name("max_calls", tool)?;
+            if *limit == 0 {
+                return Err(Error::invalid_input(
+                    "max_calls",
+                    format!("`{tool}`: at least 1 (leave a tool out to offer it never)"),
+                ));
+            }
         }
         if let Some(format) = &self.response_format {
             format.validate()?;

@@ -139,6 +139,15 @@ impl Agents {
                         }
                     }
                 }
+                Next::Fail(error) => {
+                    let event = RunEvent::Finished {
+                        status: AgentRunStatus::Failed,
+                        output: None,
+                        error: Some(error),
+                    };
+                    self.record(&mut drive, vec![event]).await?;
+                    false
+                }
                 Next::OutOfSteps => {
                     let err = Error::AgentMaxSteps {
                         max_steps: agent.definition.max_steps,
@@ -181,13 +190,33 @@ impl Agents {
         } else {
             ToolChoice::Auto
         };
+        // A tool that had its `max_calls` is no longer offered.
+        let offered: Vec<_> = drive
+            .tools
+            .definitions
+            .iter()
+            .filter(|tool| {
+                definition
+                    .max_calls
+                    .get(&tool.name)
+                    .is_none_or(|limit| drive.state.calls_of(&tool.name) < *limit)
+            })
+            .cloned()
+            .collect();
+        let choice = match choice {
+            ToolChoice::Function(name) if !offered.iter().any(|t| t.name == name) => {
+                ToolChoice::Auto
+            }
+            _ if offered.is_empty() => ToolChoice::None,
+            choice => choice,
+        };
         let options = ChatOptions {
             response_format: definition
                 .response_format
                 .clone()
                 .unwrap_or(ResponseFormat::Text),
             tools: Tools {
-                definitions: drive.tools.definitions.clone(),
+                definitions: offered,
                 choice,
                 parallel: true,
             },
@@ -220,7 +249,12 @@ impl Agents {
         if let Some(charge) = charge {
             charge.settle(done.as_ref().ok().map(|d| d.usage)).await;
         }
-        let done = done?;
+        let mut done = done?;
+        // Ids of the run's own making (`call_<step>_<n>`): a resumed, forked or repeated run
+        // shows the model the same conversation, and the ids say where a call came from.
+        for (i, call) in done.tool_calls.iter_mut().enumerate() {
+            call.id = format!("call_{step}_{}", i + 1);
+        }
         Ok(RunEvent::ModelOutput {
             step,
             text: done.text,

@@ -61,6 +61,22 @@ impl AgentModels for OneModel {
     }
 }
 
+/// No model at all: every run ends `failed` with `SP-GEN-002` (a platform opened without one).
+pub struct NoModels;
+
+#[async_trait]
+impl AgentModels for NoModels {
+    async fn chat_model(
+        &self,
+        _name: Option<&str>,
+    ) -> Result<(Arc<dyn ChatModel>, Option<Arc<dyn Tokenizer>>)> {
+        Err(Error::unavailable(
+            "model",
+            "this platform has no chat model for agents",
+        ))
+    }
+}
+
 /// What [`Agents::replay`] found.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
@@ -178,6 +194,15 @@ impl Agents {
             ));
         }
         self.store.define(agent).await
+    }
+
+    /// The tools `agent` would be offered in `namespace` now (what a run of it may call).
+    pub async fn tools(
+        &self,
+        namespace: &Namespace,
+        agent: &NewAgent,
+    ) -> Result<super::toolbox::ResolvedTools> {
+        self.toolbox.resolve(namespace, agent).await
     }
 
     /// The current definition of `name`.

@@ -29,7 +29,7 @@ pub use builtins::{BUILTIN_TOOLS, Builtins, builtin_definition};
 pub use definition::{
     Agent, ApprovalPolicy, MAX_STEPS_LIMIT, NewAgent, NewAgentRun, ToolSelector, idempotency_key,
 };
-pub use engine::{AGENT_STREAM, AgentModels, Agents, OneModel, ReplayReport};
+pub use engine::{AGENT_STREAM, AgentModels, Agents, NoModels, OneModel, ReplayReport};
 pub use journal::{AgentRun, AgentRunStatus, RecordedEvent, RunError, RunEvent, RunProgress};
 pub use memory::MemoryAgentStore;
 pub use state::{Actions, Next, RunState};

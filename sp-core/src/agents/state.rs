@@ -18,7 +18,13 @@ struct Turn {
     calls: Vec<ToolCall>,
     /// Result message content by call id.
     results: HashMap<String, String>,
+    /// A result's error the model cannot work around (the service is down for now).
+    fatal: Option<RunError>,
 }
+
+/// Tool errors that end the run once the model has been told: the service's breaker is
+/// open, so calling again only fails again.
+const FATAL_TOOL_ERRORS: [&str; 1] = ["SP-HUB-004"];
 
 /// A run's state: the fold of its events.
 ///
@@ -63,6 +69,9 @@ pub enum Next {
     Answer(String),
     /// `max_steps` model calls were made and the last asked for more tools.
     OutOfSteps,
+    /// A call failed in a way the model cannot work around (its service's breaker is open):
+    /// the run ends with that error, which the model's conversation records as the result.
+    Fail(RunError),
     /// Calls wait for a person; nothing to do until a decision is recorded.
     WaitApproval,
     /// The run ended.
@@ -152,6 +161,7 @@ impl RunState {
                     text: text.clone(),
                     calls: tool_calls.clone(),
                     results: HashMap::new(),
+                    fatal: None,
                 });
             }
             RunEvent::ToolCallStarted { call_id, .. } => {
@@ -167,6 +177,12 @@ impl RunState {
                 let content = result_content(output.as_ref(), error.as_ref());
                 if let Some(turn) = self.turns.last_mut() {
                     turn.results.insert(call_id.clone(), content);
+                    if let Some(error) = error
+                        && FATAL_TOOL_ERRORS.contains(&error.code.as_str())
+                        && turn.fatal.is_none()
+                    {
+                        turn.fatal = Some(error.clone());
+                    }
                 }
             }
             RunEvent::ApprovalRequested { call_id, .. } => {
@@ -265,6 +281,9 @@ impl RunState {
             }
             return Next::Act(actions);
         }
+        if let Some(error) = &last.fatal {
+            return Next::Fail(error.clone());
+        }
         if self.turns.len() as u32 >= definition.max_steps {
             return Next::OutOfSteps;
         }
@@ -292,6 +311,15 @@ impl RunState {
             }
         }
         messages
+    }
+
+    /// Calls of tool `name` the model made so far in the run.
+    pub fn calls_of(&self, name: &str) -> u32 {
+        self.turns
+            .iter()
+            .flat_map(|turn| &turn.calls)
+            .filter(|call| call.name == name)
+            .count() as u32
     }
 
     /// Whether call `call_id` was put to a person and is not decided yet.

@@ -278,7 +278,7 @@ async fn approval_pauses_and_a_rejection_reaches_the_model() {
         .expect_err("unknown call");
     assert_eq!(err.code(), ErrorCode::Conflict);
     s.agents
-        .reject(&ns, waiting.id, "call_0", Some("not that".into()))
+        .reject(&ns, waiting.id, "call_1_1", Some("not that".into()))
         .await
         .expect("reject");
     let done = s

@@ -1,6 +1,6 @@
 //! Workflows and their runs on the embedded SQLite database and on PostgreSQL, written once.
 
-mod rows;
+pub(crate) mod rows;
 mod store;
 
 #[cfg(feature = "postgres")]

@@ -1,5 +1,6 @@
 //! The HTTP routes, one module per area.
 
+mod agents;
 mod contexts;
 mod documents;
 mod events;

@@ -6,8 +6,8 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    contexts, documents, events, fallback, health, hub, keys, mcp, openai, tenants, tokens, usage,
-    workflows,
+    agents, contexts, documents, events, fallback, health, hub, keys, mcp, openai, tenants, tokens,
+    usage, workflows,
 };
 use crate::middleware::auth::authenticate;
 use crate::state::AppState;
@@ -25,6 +25,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .merge(mcp::router())
         .merge(events::router())
         .merge(workflows::router())
+        .merge(agents::router())
         .merge(tokens::protected())
 }
 

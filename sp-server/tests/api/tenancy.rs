@@ -143,6 +143,21 @@ async fn hold(api: &Api, token: &str, marker: &str) -> Holdings {
         .await;
     let run = ok(&run, "run");
     ids.insert("run", run["id"].as_str().expect("id").to_owned());
+    let agent = json!({"namespace": "docs", "name": "helper", "description": marker});
+    ok(
+        &api.call(Method::POST, "/v1/agents", t, Some(agent)).await,
+        "agent",
+    );
+    let run = api
+        .call(
+            Method::POST,
+            "/v1/agents/helper/runs?namespace=docs",
+            t,
+            Some(json!({"input": marker})),
+        )
+        .await;
+    let run = ok(&run, "agent run");
+    ids.insert("agent_run", run["id"].as_str().expect("id").to_owned());
     Holdings {
         token: token.to_owned(),
         marker: marker.to_owned(),
@@ -158,6 +173,8 @@ fn aimed(path: &str, victim: &Holdings) -> String {
         victim.ids["context"].clone()
     } else if path.starts_with("/v1/workflow-runs") {
         victim.ids["run"].clone()
+    } else if path.starts_with("/v1/agent-runs") {
+        victim.ids["agent_run"].clone()
     } else {
         sp_core::Id::new().to_string()
     };
@@ -167,6 +184,8 @@ fn aimed(path: &str, victim: &Holdings) -> String {
         "payments"
     } else if path.starts_with("/v1/workflows") {
         "flow"
+    } else if path.starts_with("/v1/agents") {
+        "helper"
     } else if path.starts_with("/v1/tools") {
         "pay"
     } else {
@@ -211,6 +230,12 @@ fn body(op: &str, ns: &str, victim: &Holdings) -> Option<Option<Value>> {
         "POST /v1/workflows" => json!({"namespace": ns, "name": "flow",
             "steps": [{"id": "c", "kind": "condition", "value": 2, "equals": 2}]}),
         "POST /v1/workflows/{name}/runs" => json!({}),
+        "POST /v1/agents" => json!({"namespace": ns, "name": "helper"}),
+        "POST /v1/agents/{name}/runs" => json!({"input": "x"}),
+        "POST /v1/agent-runs/{id}/approve" | "POST /v1/agent-runs/{id}/reject" => {
+            json!({"call_id": "call_1_1"})
+        }
+        "POST /v1/agent-runs/{id}/fork" => json!({"step": 1}),
         "GET /v1/documents"
         | "GET /v1/documents/{id}"
         | "DELETE /v1/documents/{id}"
@@ -240,7 +265,15 @@ fn body(op: &str, ns: &str, victim: &Holdings) -> Option<Option<Value>> {
         | "DELETE /v1/workflows/{name}"
         | "GET /v1/workflow-runs"
         | "GET /v1/workflow-runs/{id}"
-        | "POST /v1/workflow-runs/{id}/cancel" => return Some(None),
+        | "POST /v1/workflow-runs/{id}/cancel"
+        | "GET /v1/agents"
+        | "GET /v1/agents/{name}"
+        | "DELETE /v1/agents/{name}"
+        | "GET /v1/agent-runs"
+        | "GET /v1/agent-runs/{id}"
+        | "GET /v1/agent-runs/{id}/events"
+        | "POST /v1/agent-runs/{id}/cancel"
+        | "POST /v1/agent-runs/{id}/replay" => return Some(None),
         _ => return None,
     };
     Some(Some(body))
@@ -410,6 +443,13 @@ async fn a_tenant_reaches_nothing_of_another_and_an_admin_crosses_explicitly() {
         assert_eq!(flow.body["version"], 1, "{}", flow.text);
         let run = format!("/v1/workflow-runs/{}?namespace={ns}", victim.ids["run"]);
         let run = api.call(Method::GET, &run, t, None).await;
+        assert_ne!(run.body["status"], "cancelled", "{}", run.text);
+        let agent = format!("/v1/agents/helper?namespace={ns}");
+        let agent = api.call(Method::GET, &agent, t, None).await;
+        assert_eq!(agent.body["version"], 1, "{}", agent.text);
+        let run = format!("/v1/agent-runs/{}?namespace={ns}", victim.ids["agent_run"]);
+        let run = api.call(Method::GET, &run, t, None).await;
+        assert_eq!(run.body["input"], victim.marker.as_str(), "{}", run.text);
         assert_ne!(run.body["status"], "cancelled", "{}", run.text);
     }
 

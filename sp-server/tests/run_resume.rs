@@ -1,11 +1,17 @@
-//! A workflow run survives the end of its `sp` process: the process is killed (SIGKILL) or
-//! stopped (SIGTERM) while a step is under way, a new one starts on the same data, takes the
-//! run over — once the dead one's lease lapses, or at once when the stopped one handed it
-//! back — and completes exactly the steps not yet done, on the embedded store and on
-//! PostgreSQL.
+//! Runs survive the end of their `sp` process. A workflow run: the process is killed
+//! (SIGKILL) or stopped (SIGTERM) while a step is under way, a new one starts on the same
+//! data, takes the run over — once the dead one's lease lapses, or at once when the stopped
+//! one handed it back — and completes exactly the steps not yet done. An agent run
+//! (`run_resume/agent.rs`): killed mid tool call, finished by the next process from its
+//! recorded events. On the embedded store and on PostgreSQL.
 
 #[path = "support/process.rs"]
 mod process;
+#[path = "support/tools.rs"]
+mod tools;
+
+#[path = "run_resume/agent.rs"]
+mod agent;
 
 use std::process::Command;
 use std::sync::{Arc, Mutex};

@@ -1,0 +1,400 @@
+//! Agent runs with the real model (SmolLM2, grammar-enforced tool calls) and a loopback tool
+//! service: the loop, its limits, approvals, replay and fork, streaming, bad definitions.
+
+use std::time::Duration;
+
+use axum::http::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::support::Api;
+use crate::tools::{TRIP_QUESTION, Tools, trip_agent};
+
+async fn api() -> Api {
+    Api::start(Some(sp_tests::service_url("SP_TEST_MODEL")), |config| {
+        // The broken tool's breaker opens after two failed calls.
+        config.hub.breaker_failures = 2;
+        config.hub.max_attempts = 1;
+    })
+    .await
+}
+
+struct Setup {
+    api: Api,
+    token: String,
+    tools: Tools,
+}
+
+async fn setup() -> Setup {
+    let api = api().await;
+    let token = api
+        .key(&["events", "inference", "registry", "contexts"], None)
+        .await;
+    let tools = Tools::start().await;
+    let reply = api
+        .call(
+            Method::POST,
+            "/v1/services",
+            Some(&token),
+            Some(tools.registration()),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+    Setup { api, token, tools }
+}
+
+impl Setup {
+    async fn call(&self, method: Method, path: &str, body: Option<Value>) -> crate::support::Reply {
+        self.api.call(method, path, Some(&self.token), body).await
+    }
+
+    async fn define(&self, agent: Value) {
+        let reply = self.call(Method::POST, "/v1/agents", Some(agent)).await;
+        assert!(reply.status.is_success(), "{}", reply.text);
+    }
+
+    /// Starts a run of `agent` and waits until it is no longer `running`.
+    async fn run(&self, agent: &str, input: &str) -> Value {
+        let started = self
+            .call(
+                Method::POST,
+                &format!("/v1/agents/{agent}/runs"),
+                Some(json!({"input": input})),
+            )
+            .await;
+        assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.text);
+        self.settled(started.body["id"].as_str().expect("id")).await
+    }
+
+    async fn settled(&self, id: &str) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+        loop {
+            let run = self
+                .call(Method::GET, &format!("/v1/agent-runs/{id}"), None)
+                .await;
+            if run.body["status"] != "running" {
+                return run.body;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "still running: {}",
+                run.text
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn events(&self, id: &Value) -> Vec<Value> {
+        let id = id.as_str().expect("id");
+        let reply = self
+            .call(
+                Method::GET,
+                &format!("/v1/agent-runs/{id}/events?limit=1000"),
+                None,
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+        reply.body.as_array().expect("events").clone()
+    }
+}
+
+fn types(events: &[Value]) -> Vec<&str> {
+    events
+        .iter()
+        .map(|e| e["type"].as_str().unwrap_or(""))
+        .collect()
+}
+
+#[tokio::test]
+async fn a_two_tool_task_runs_in_order_replays_and_forks() {
+    let _gate = sp_tests::model_gate().await;
+    let s = setup().await;
+    s.define(trip_agent()).await;
+    let done = s.run("trip", TRIP_QUESTION).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(done["steps"], 3);
+    assert_eq!(s.tools.called(), ["city_country", "weather"]);
+    let events = s.events(&done["id"]).await;
+    assert_eq!(
+        types(&events),
+        [
+            "started",
+            "model_output",
+            "tool_call_started",
+            "tool_result",
+            "model_output",
+            "tool_call_started",
+            "tool_result",
+            "model_output",
+            "finished"
+        ]
+    );
+    assert_eq!(
+        events[3]["output"],
+        json!({"city": "Lyon", "country": "France"})
+    );
+    assert_eq!(events[6]["output"]["celsius"], 21);
+    // The service saw each call under the key the run recorded for it.
+    let keys: Vec<Value> = events
+        .iter()
+        .filter(|e| e["type"] == "tool_call_started")
+        .map(|e| e["idempotency_key"].clone())
+        .collect();
+    let seen: Vec<Value> = s
+        .tools
+        .received()
+        .iter()
+        .map(|c| json!(c.idempotency_key))
+        .collect();
+    assert_eq!(keys, seen);
+
+    let id = done["id"].as_str().expect("id");
+    let replay = s
+        .call(Method::POST, &format!("/v1/agent-runs/{id}/replay"), None)
+        .await;
+    assert_eq!(replay.status, StatusCode::OK, "{}", replay.text);
+    assert_eq!(
+        (&replay.body["steps"], &replay.body["matches"]),
+        (&json!(3), &json!(true))
+    );
+    assert_eq!(replay.body["output"], done["output"]);
+    assert_eq!(s.tools.called().len(), 2, "replay calls no tool");
+
+    let fork = s
+        .call(
+            Method::POST,
+            &format!("/v1/agent-runs/{id}/fork"),
+            Some(json!({"step": 2})),
+        )
+        .await;
+    assert_eq!(fork.status, StatusCode::ACCEPTED, "{}", fork.text);
+    let forked = s.settled(fork.body["id"].as_str().expect("id")).await;
+    assert_eq!(
+        forked["output"], done["output"],
+        "greedy: the same answer again"
+    );
+    assert_eq!(
+        s.tools.called(),
+        ["city_country", "weather", "weather"],
+        "steps 2.. ran again"
+    );
+    let events = s.events(&forked["id"]).await;
+    assert_eq!(events[1]["type"], "forked");
+}
+
+#[tokio::test]
+async fn limits_end_runs_with_their_codes() {
+    let _gate = sp_tests::model_gate().await;
+    let s = setup().await;
+    // max_steps: the first step must call a tool, and there is no second.
+    s.define(
+        json!({"name": "one-step", "tools": [{"tool": "city_country"}],
+        "tool_choice": "required", "max_steps": 1, "max_tokens": 32}),
+    )
+    .await;
+    let done = s.run("one-step", TRIP_QUESTION).await;
+    assert_eq!(done["status"], "failed");
+    assert_eq!(done["error"]["code"], "SP-AGT-002", "{done}");
+    assert_eq!(done["steps"], 1);
+
+    // A budget smaller than the first prompt: the run ends before the model is asked.
+    s.define(
+        json!({"name": "thrifty", "tools": [{"tool": "weather"}], "token_budget": 100,
+        "max_tokens": 64}),
+    )
+    .await;
+    let done = s.run("thrifty", TRIP_QUESTION).await;
+    assert_eq!(done["error"]["code"], "SP-AGT-003", "{done}");
+    assert_eq!(
+        (&done["steps"], &done["usage"]["prompt_tokens"]),
+        (&json!(0), &json!(0))
+    );
+
+    // A failing tool: the model is told each failure; once the breaker opens the run ends.
+    s.define(json!({"name": "doomed", "tools": [{"tool": "broken"}],
+        "tool_choice": "required", "max_steps": 6, "max_tokens": 32}))
+        .await;
+    let done = s.run("doomed", TRIP_QUESTION).await;
+    assert_eq!(done["status"], "failed");
+    assert_eq!(done["error"]["code"], "SP-HUB-004", "{done}");
+    let events = s.events(&done["id"]).await;
+    let results: Vec<&str> = events
+        .iter()
+        .filter(|e| e["type"] == "tool_result")
+        .map(|e| e["error"]["code"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(
+        results.last(),
+        Some(&"SP-HUB-004"),
+        "the model was told: {results:?}"
+    );
+    assert!(
+        results[..results.len() - 1]
+            .iter()
+            .all(|c| *c == "SP-HUB-006"),
+        "{results:?}"
+    );
+}
+
+#[tokio::test]
+async fn approvals_pause_runs_and_rejections_reach_the_model() {
+    let _gate = sp_tests::model_gate().await;
+    let s = setup().await;
+    let mut agent = trip_agent();
+    agent["approval"] = json!({"city_country": "approve"});
+    s.define(agent).await;
+
+    let waiting = s.run("trip", TRIP_QUESTION).await;
+    assert_eq!(waiting["status"], "waiting_approval", "{waiting}");
+    let events = s.events(&waiting["id"]).await;
+    let asked = events.last().expect("events");
+    assert_eq!(asked["type"], "approval_requested");
+    let call_id = asked["call_id"].as_str().expect("call id").to_owned();
+    let id = waiting["id"].as_str().expect("id");
+    let wrong = s
+        .call(
+            Method::POST,
+            &format!("/v1/agent-runs/{id}/approve"),
+            Some(json!({"call_id": "call_9_9"})),
+        )
+        .await;
+    assert_eq!(
+        (wrong.status, wrong.code()),
+        (StatusCode::CONFLICT, "SP-RES-002")
+    );
+    let rejected = s
+        .call(
+            Method::POST,
+            &format!("/v1/agent-runs/{id}/reject"),
+            Some(json!({"call_id": call_id, "reason": "no lookups of Lyon today"})),
+        )
+        .await;
+    assert_eq!(rejected.status, StatusCode::OK, "{}", rejected.text);
+    let done = s.settled(id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert!(
+        !s.tools.called().contains(&"city_country".to_owned()),
+        "a rejected call is not made"
+    );
+    let events = s.events(&done["id"]).await;
+    let answer = events
+        .iter()
+        .find(|e| e["type"] == "tool_result" && e["call_id"] == call_id.as_str())
+        .expect("the rejection's result");
+    assert!(
+        answer["output"]["reason"]
+            .as_str()
+            .unwrap_or("")
+            .contains("no lookups of Lyon today")
+    );
+
+    let second = s.run("trip", TRIP_QUESTION).await;
+    let id = second["id"].as_str().expect("id");
+    let events = s.events(&second["id"]).await;
+    let call_id = events.last().expect("events")["call_id"].clone();
+    let approved = s
+        .call(
+            Method::POST,
+            &format!("/v1/agent-runs/{id}/approve"),
+            Some(json!({"call_id": call_id})),
+        )
+        .await;
+    assert_eq!(approved.status, StatusCode::OK, "{}", approved.text);
+    let done = s.settled(id).await;
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert!(
+        s.tools.called().contains(&"city_country".to_owned()),
+        "an approved call is made"
+    );
+}
+
+#[tokio::test]
+async fn a_streamed_run_sends_each_event_then_done() {
+    let _gate = sp_tests::model_gate().await;
+    let s = setup().await;
+    s.define(trip_agent()).await;
+    let reply = s
+        .call(
+            Method::POST,
+            "/v1/agents/trip/runs",
+            Some(json!({"input": TRIP_QUESTION, "stream": true})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let data: Vec<&str> = reply
+        .text
+        .lines()
+        .filter_map(|line| line.strip_prefix("data: "))
+        .collect();
+    assert_eq!(data.last(), Some(&"[DONE]"));
+    let events: Vec<Value> = data[..data.len() - 1]
+        .iter()
+        .map(|d| serde_json::from_str(d).expect("event JSON"))
+        .collect();
+    let seqs: Vec<u64> = events
+        .iter()
+        .map(|e| e["seq"].as_u64().unwrap_or(0))
+        .collect();
+    assert_eq!(seqs, (1..=events.len() as u64).collect::<Vec<_>>());
+    assert_eq!(events.last().expect("events")["type"], "finished");
+}
+
+#[tokio::test]
+async fn bad_definitions_and_scopes_are_refused_with_codes() {
+    let s = setup().await;
+    let cases = [
+        (
+            json!({"name": "x", "tools": [{"tool": "teleport"}]}),
+            "SP-AGT-001",
+        ),
+        (
+            json!({"name": "x", "tools": [{"builtin": "teleport"}]}),
+            "SP-AGT-001",
+        ),
+        (json!({"name": "x", "max_steps": 0}), "SP-VAL-001"),
+        (
+            json!({"name": "x", "tools": [{"tool": "weather"}],
+            "tool_choice": {"function": "city_country"}}),
+            "SP-VAL-001",
+        ),
+        (
+            json!({"name": "x", "max_calls": {"weather": 0}}),
+            "SP-VAL-001",
+        ),
+        (json!({"name": "x", "temperature": 0.2}), "SP-REQ-004"),
+    ];
+    for (agent, code) in cases {
+        let reply = s
+            .call(Method::POST, "/v1/agents", Some(agent.clone()))
+            .await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::BAD_REQUEST, code),
+            "{agent}: {}",
+            reply.text
+        );
+    }
+    let listed = s.call(Method::GET, "/v1/agents", None).await;
+    assert_eq!(listed.body["items"], json!([]), "nothing was stored");
+    let events_only = s.api.key(&["events"], None).await;
+    let reply = s
+        .api
+        .call(
+            Method::POST,
+            "/v1/agents",
+            Some(&events_only),
+            Some(json!({"name": "x"})),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::FORBIDDEN, "{}", reply.text);
+    let empty = s
+        .call(
+            Method::POST,
+            "/v1/agents/x/runs",
+            Some(json!({"input": "hi"})),
+        )
+        .await;
+    assert_eq!(
+        (empty.status, empty.code()),
+        (StatusCode::NOT_FOUND, "SP-RES-001")
+    );
+}
