@@ -143,6 +143,8 @@ error_codes! {
     AgentMaxSteps => ("SP-AGT-002", 422, "The agent run made `max_steps` model calls without reaching a final answer and was ended as failed; raise `max_steps` or make the task smaller."),
     /// An agent run's next model call would exceed its token budget.
     AgentBudgetExceeded => ("SP-AGT-003", 422, "The agent run's next model call could exceed the run's `token_budget` (tokens used so far, plus the prompt, plus the reply's limit); the run ended as failed before that call."),
+    /// The model's reply was cut at `max_tokens` before it was whole.
+    AgentReplyTruncated => ("SP-AGT-005", 422, "The model's reply reached the agent's `max_tokens` before it was whole (an answer or a tool call cut short); the run ended failed instead of acting on a partial reply. Raise `max_tokens`."),
     /// An agent run's events do not fold to the state recorded for it.
     AgentReplayMismatch => ("SP-AGT-004", 500, "Replaying the agent run's events did not reach the state recorded for it (events altered or lost outside Story Portal); the message says where they part."),
     /// The configuration (file, environment or flags) is invalid.

@@ -408,6 +408,14 @@ pub enum Error {
         /// What the next call could use (its prompt plus its reply's limit).
         needed: u64,
     } => AgentBudgetExceeded,
+    /// The model's reply was cut at `max_tokens`.
+    #[error("the model's reply at step {step} reached max_tokens ({max_tokens}) before it was whole")]
+    AgentReplyTruncated {
+        /// The model call.
+        step: u32,
+        /// The agent's limit.
+        max_tokens: u32,
+    } => AgentReplyTruncated,
     /// An agent run's events do not fold to its recorded state.
     #[error("replay of agent run {run} does not match its record: {reason}")]
     AgentReplayMismatch {

@@ -4,6 +4,7 @@
 //! variants (`a…`) that run on a shared tokio runtime, and errors as exceptions carrying the
 //! stable code. `python/story_portal/__init__.pyi` documents the Python API.
 
+mod agents;
 mod bench;
 mod contexts;
 mod convert;
@@ -46,6 +47,8 @@ fn _story_portal(module: &Bound<'_, PyModule>) -> PyResult<()> {
     module.add_class::<events::Events>()?;
     module.add_class::<server::Server>()?;
     module.add_class::<workflows::Workflows>()?;
+    module.add_class::<agents::Agents>()?;
+    module.add_class::<agents::RunEvents>()?;
     module.add_class::<platform::Platform>()?;
     module.add_class::<models::Models>()?;
     module.add_function(wrap_pyfunction!(server::serve, module)?)?;

@@ -103,6 +103,12 @@ impl Platform {
         Events::from_parts(self.platform.events.clone(), self.namespace.clone())
     }
 
+    /// Agents over this platform's model, registry, knowledge and memory.
+    #[getter]
+    fn agents(&self) -> crate::agents::Agents {
+        crate::agents::Agents::from_parts(self.platform.agents.clone(), self.namespace.clone())
+    }
+
     /// Workflows over this platform's registry, knowledge and model.
     #[getter]
     fn workflows(&self) -> Workflows {

@@ -58,7 +58,9 @@ pub use sp_core::{
     BoxError, ChatModel, Config, ConfigSources, Cursor, Embedder, Error, ErrorCode, Id, Namespace,
     Page, PageRequest, Resource, Result, Timestamp, Tokenizer,
 };
-pub use sp_core::{auth, cache, chat, config, context, events, health, hub, knowledge, workflows};
+pub use sp_core::{
+    agents, auth, cache, chat, config, context, events, health, hub, knowledge, workflows,
+};
 pub use sp_platform::{HASH_DIMENSIONS, KEY_LOOKUP_TTL, Platform, PlatformBuilder};
 
 /// Storage: the embedded SQLite database, PostgreSQL + pgvector (feature `postgres`) and Redis

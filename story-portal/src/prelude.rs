@@ -7,6 +7,9 @@ pub use crate::{
     ChatModel, Config, ConfigSources, Embedder, Error, ErrorCode, Id, Namespace, Page, PageRequest,
     Platform, PlatformBuilder, Result, Timestamp, Tokenizer,
 };
+pub use sp_core::agents::{
+    Agent, AgentRun, AgentRunStatus, Agents, NewAgent, NewAgentRun, ToolSelector,
+};
 pub use sp_core::chat::{ChatMessage, Role, Sampling, StreamEvent};
 pub use sp_core::context::{Context, Contexts, MemoryScope, Message, NewContext, NewMessage};
 pub use sp_core::events::{Event, EventLog, EventQuery, NewEvent};

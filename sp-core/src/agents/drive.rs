@@ -210,6 +210,11 @@ impl Agents {
             _ if offered.is_empty() => ToolChoice::None,
             choice => choice,
         };
+        // One call per reply while a limited tool is offered: the grammar then cannot let a
+        // reply make more calls of it than it has left.
+        let parallel = !offered
+            .iter()
+            .any(|tool| definition.max_calls.contains_key(&tool.name));
         let options = ChatOptions {
             response_format: definition
                 .response_format
@@ -218,7 +223,7 @@ impl Agents {
             tools: Tools {
                 definitions: offered,
                 choice,
-                parallel: true,
+                parallel,
             },
         };
         // Greedy: a resumed or forked run asks exactly what an uninterrupted one would.
@@ -269,6 +274,13 @@ impl Agents {
     /// comes. Returns false when the run is no longer this process's.
     async fn act(&self, drive: &mut Drive, actions: Actions) -> Result<bool> {
         let mut first: Vec<RunEvent> = Vec::new();
+        for (call, error) in &actions.refuse {
+            first.push(RunEvent::ToolResult {
+                call_id: call.id.clone(),
+                output: None,
+                error: Some(error.clone()),
+            });
+        }
         for (call, reason) in &actions.reject {
             let message = match reason {
                 Some(reason) => format!("a person rejected this call: {reason}"),

@@ -16,6 +16,8 @@ use crate::error::{Error, Result};
 struct Turn {
     text: String,
     calls: Vec<ToolCall>,
+    /// The reply stopped at `max_tokens`.
+    cut: bool,
     /// Result message content by call id.
     results: HashMap<String, String>,
     /// A result's error the model cannot work around (the service is down for now).
@@ -88,6 +90,8 @@ pub struct Actions {
     pub reject: Vec<(ToolCall, Option<String>)>,
     /// To ask a person about.
     pub ask: Vec<ToolCall>,
+    /// Not to make, with the error the model is told: a call past its tool's `max_calls`.
+    pub refuse: Vec<(ToolCall, RunError)>,
     /// Some asked calls still wait for a decision.
     pub waiting: bool,
 }
@@ -143,7 +147,7 @@ impl RunState {
                 text,
                 tool_calls,
                 usage,
-                ..
+                finish_reason,
             } => {
                 if *step as usize != self.turns.len() + 1 {
                     return Err(Error::internal(format!(
@@ -160,6 +164,7 @@ impl RunState {
                 self.turns.push(Turn {
                     text: text.clone(),
                     calls: tool_calls.clone(),
+                    cut: *finish_reason == crate::chat::FinishReason::Length,
                     results: HashMap::new(),
                     fatal: None,
                 });
@@ -255,10 +260,32 @@ impl RunState {
             return Next::CallModel { step: 1 };
         };
         if last.calls.is_empty() {
+            // A reply cut short is neither an answer nor a call: acting on it would pass a
+            // fragment off as the result.
+            if last.cut {
+                let err = crate::Error::AgentReplyTruncated {
+                    step: self.turns.len() as u32,
+                    max_tokens: definition.max_tokens,
+                };
+                return Next::Fail(RunError::from(&err));
+            }
             return Next::Answer(last.text.clone());
         }
         let mut actions = Actions::default();
         for call in self.unanswered() {
+            if let Some(limit) = definition.max_calls.get(&call.name)
+                && self.calls_before(&call.id, &call.name) >= *limit
+            {
+                let err = crate::Error::invalid_input(
+                    "max_calls",
+                    format!(
+                        "`{}` had its {limit} call(s) in this run; this one was not made",
+                        call.name
+                    ),
+                );
+                actions.refuse.push((call.clone(), RunError::from(&err)));
+                continue;
+            }
             let policy = definition
                 .approval
                 .get(&call.name)
@@ -276,7 +303,11 @@ impl RunState {
             }
         }
         if actions != Actions::default() {
-            if actions.call.is_empty() && actions.reject.is_empty() && actions.ask.is_empty() {
+            if actions.call.is_empty()
+                && actions.reject.is_empty()
+                && actions.ask.is_empty()
+                && actions.refuse.is_empty()
+            {
                 return Next::WaitApproval;
             }
             return Next::Act(actions);
@@ -318,6 +349,16 @@ impl RunState {
         self.turns
             .iter()
             .flat_map(|turn| &turn.calls)
+            .filter(|call| call.name == name)
+            .count() as u32
+    }
+
+    /// Calls of tool `name` the model made before call `call_id` (in reply order).
+    fn calls_before(&self, call_id: &str, name: &str) -> u32 {
+        self.turns
+            .iter()
+            .flat_map(|turn| &turn.calls)
+            .take_while(|call| call.id != call_id)
             .filter(|call| call.name == name)
             .count() as u32
     }

@@ -15,4 +15,6 @@ pub use reembed::ReembedProgress;
 pub use sqlite::{SqliteDocumentStore, VectorIndexConfig};
 
 mod encoding;
-pub(crate) use encoding::{fts_query, query_words, vector_from_bytes, vector_to_bytes};
+#[cfg(feature = "postgres")]
+pub(crate) use encoding::query_words;
+pub(crate) use encoding::{fts_query, vector_from_bytes, vector_to_bytes};

@@ -7,6 +7,7 @@ whose ``.code`` is the stable code of ``docs/errors.md``.
 """
 
 from ._story_portal import (
+    Agents,
     AsyncTokenStream,
     Completion,
     ConflictError,
@@ -25,6 +26,7 @@ from ._story_portal import (
     OverloadedError,
     Platform,
     Registry,
+    RunEvents,
     Server,
     TokenStream,
     TooLargeError,
@@ -36,6 +38,7 @@ from ._story_portal import (
 )
 
 __all__ = [
+    "Agents",
     "AsyncTokenStream",
     "Completion",
     "ConflictError",
@@ -54,6 +57,7 @@ __all__ = [
     "OverloadedError",
     "Platform",
     "Registry",
+    "RunEvents",
     "Server",
     "TokenStream",
     "TooLargeError",
