@@ -147,6 +147,8 @@ error_codes! {
     AgentReplyTruncated => ("SP-AGT-005", 422, "The model's reply reached the agent's `max_tokens` before it was whole (an answer or a tool call cut short); the run ended failed instead of acting on a partial reply. Raise `max_tokens`."),
     /// An agent run's events do not fold to the state recorded for it.
     AgentReplayMismatch => ("SP-AGT-004", 500, "Replaying the agent run's events did not reach the state recorded for it (events altered or lost outside Story Portal); the message says where they part."),
+    /// A workflow's agent step ran an agent whose run failed or was cancelled.
+    WorkflowAgentFailed => ("SP-WF-007", 502, "A workflow step of kind `agent` started an agent run that ended failed or cancelled; the message names the run and its own error code (read it at /v1/agent-runs/{id})."),
     /// The configuration (file, environment or flags) is invalid.
     InvalidConfig => ("SP-CFG-001", 500, "The configuration is invalid; the message names the key and its source."),
 }

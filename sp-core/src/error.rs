@@ -424,6 +424,16 @@ pub enum Error {
         /// Where the fold and the record part.
         reason: String,
     } => AgentReplayMismatch,
+    /// A workflow's agent step ended with its agent run failed or cancelled.
+    #[error("agent run {run} ended {status}: {reason}")]
+    WorkflowAgentFailed {
+        /// The agent run.
+        run: String,
+        /// `failed` or `cancelled`.
+        status: String,
+        /// The run's error code and message, when it has one.
+        reason: String,
+    } => WorkflowAgentFailed,
     /// An unexpected failure; details are logged, not shown to API callers.
     #[error("internal error: {message}")]
     Internal {

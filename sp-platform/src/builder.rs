@@ -278,7 +278,8 @@ impl PlatformBuilder {
         );
         let actions = Arc::new(
             PlatformActions::new(hub.clone(), knowledge.clone(), chat)
-                .with_charger(Arc::new(charger)),
+                .with_charger(Arc::new(charger))
+                .with_agents(agents.clone()),
         );
         let workflows = Arc::new(Workflows::new(
             stores.workflows.clone(),

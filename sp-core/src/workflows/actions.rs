@@ -49,6 +49,7 @@ pub struct PlatformActions {
     knowledge: Arc<KnowledgeBase>,
     model: Option<Arc<dyn ChatModel>>,
     charger: Option<Arc<dyn ModelStepCharger>>,
+    agents: Option<Arc<crate::agents::Agents>>,
 }
 
 impl PlatformActions {
@@ -63,7 +64,14 @@ impl PlatformActions {
             knowledge,
             model,
             charger: None,
+            agents: None,
         }
+    }
+
+    /// Runs agent steps on `agents` (without, they are refused when defined).
+    pub fn with_agents(mut self, agents: Arc<crate::agents::Agents>) -> Self {
+        self.agents = Some(agents);
+        self
     }
 
     /// Charges every model step through `charger` before and after it runs (the platform
@@ -92,6 +100,22 @@ impl StepActions for PlatformActions {
                     });
                 }
                 Ok(())
+            }
+            Action::Agent { agent, .. } => {
+                let agents = self.agents.as_ref().ok_or_else(|| Error::WorkflowWiring {
+                    step: step.id.clone(),
+                    reason: "agent steps need the agent runtime, which this engine lacks".into(),
+                })?;
+                match agents.agent(namespace, agent).await {
+                    Ok(_) => Ok(()),
+                    Err(err) if err.code() == crate::ErrorCode::NotFound => {
+                        Err(Error::WorkflowWiring {
+                            step: step.id.clone(),
+                            reason: format!("runs agent `{agent}`, which is not defined"),
+                        })
+                    }
+                    Err(err) => Err(err),
+                }
             }
             Action::Model { .. } if self.model.is_none() => Err(Error::unavailable(
                 "model",
@@ -174,9 +198,63 @@ impl StepActions for PlatformActions {
                     .collect();
                 Ok(json!({"count": hits.len(), "hits": hits}))
             }
+            Action::Agent { agent, input } => {
+                let agents = self
+                    .agents
+                    .as_ref()
+                    .ok_or_else(|| Error::unavailable("agents", "no agent runtime here"))?;
+                self.run_agent(agents, namespace, agent, input, correlation_id)
+                    .await
+            }
             Action::Condition { .. } => Err(Error::internal(
                 "condition steps are decided by the engine, not performed",
             )),
         }
+    }
+}
+
+impl PlatformActions {
+    /// Starts agent `agent` on `input` (its events carry the workflow run's correlation id)
+    /// and waits for its end, through approvals however long they take.
+    async fn run_agent(
+        &self,
+        agents: &Arc<crate::agents::Agents>,
+        namespace: &Namespace,
+        agent: &str,
+        input: &str,
+        correlation_id: &str,
+    ) -> Result<Value> {
+        use crate::agents::{AgentRunStatus, NewAgentRun};
+        let new = NewAgentRun {
+            input: input.to_owned(),
+            correlation_id: Some(correlation_id.to_owned()),
+        };
+        let started = agents.start(namespace, agent, new).await?;
+        let run = loop {
+            let run = agents
+                .wait(namespace, started.id, std::time::Duration::from_secs(3600))
+                .await?;
+            if run.status.is_final() {
+                break run;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        };
+        if run.status != AgentRunStatus::Succeeded {
+            return Err(Error::WorkflowAgentFailed {
+                run: run.id.to_string(),
+                status: run.status.as_str().to_owned(),
+                reason: run
+                    .error
+                    .map(|e| format!("{}: {}", e.code, e.message))
+                    .unwrap_or_else(|| "cancelled".to_owned()),
+            });
+        }
+        Ok(json!({
+            "run_id": run.id,
+            "status": run.status,
+            "output": run.output,
+            "steps": run.steps,
+            "usage": run.usage,
+        }))
     }
 }

@@ -415,6 +415,10 @@ impl Workflows {
                 query: text(query)?,
                 k: *k,
             },
+            Action::Agent { agent, input } => Action::Agent {
+                agent: agent.clone(),
+                input: text(input)?,
+            },
         };
         self.actions
             .perform(&run.namespace, &action, &run.correlation_id)

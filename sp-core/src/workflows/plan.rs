@@ -67,6 +67,7 @@ fn inputs(step: &Step) -> Value {
             serde_json::json!([prompt, system.clone().unwrap_or_default()])
         }
         Action::Search { query, .. } => Value::String(query.clone()),
+        Action::Agent { input, .. } => Value::String(input.clone()),
         Action::Condition { value, .. } => value.clone(),
     }
 }

@@ -93,6 +93,15 @@ pub enum Action {
         #[serde(default)]
         k: Option<usize>,
     },
+    /// Runs an agent (docs/agents.md) on a wired message and waits for its end: outputs
+    /// `{"run_id", "status", "output", "steps", "usage"}`; a run that fails or is cancelled
+    /// fails the step (`SP-WF-007`). A run waiting for approval keeps the step waiting.
+    Agent {
+        /// The agent's name.
+        agent: String,
+        /// The user's message (wired).
+        input: String,
+    },
     /// Compares a wired value: outputs `true` or `false`, for later steps' `when`.
     Condition {
         /// The value to look at (wired).

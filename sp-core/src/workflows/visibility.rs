@@ -16,6 +16,7 @@ impl Action {
             Action::Tool { .. } => Some(Scope::Registry),
             Action::Model { .. } => Some(Scope::Inference),
             Action::Search { .. } => Some(Scope::DocumentsRead),
+            Action::Agent { .. } => Some(Scope::Inference),
             Action::Condition { .. } => None,
         }
     }

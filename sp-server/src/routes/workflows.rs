@@ -56,6 +56,17 @@ fn require_for(state: &AppState, caller: &Caller, steps: &[Step]) -> Result<(), 
                 }
             }
             Action::Search { .. } => caller.require(Scope::DocumentsRead)?,
+            // An agent may use any of its tools: its starter needs every scope they may need.
+            Action::Agent { .. } => {
+                for scope in [
+                    Scope::Inference,
+                    Scope::Registry,
+                    Scope::DocumentsRead,
+                    Scope::Contexts,
+                ] {
+                    caller.require(scope)?;
+                }
+            }
             Action::Condition { .. } => {}
         }
     }

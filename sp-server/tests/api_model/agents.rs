@@ -398,3 +398,87 @@ async fn bad_definitions_and_scopes_are_refused_with_codes() {
         (StatusCode::NOT_FOUND, "SP-RES-001")
     );
 }
+
+#[tokio::test]
+async fn a_workflow_step_runs_an_agent() {
+    let _gate = sp_tests::model_gate().await;
+    let s = setup().await;
+    s.define(trip_agent()).await;
+    let key = s
+        .api
+        .key(
+            &[
+                "events",
+                "inference",
+                "registry",
+                "contexts",
+                "documents:read",
+            ],
+            None,
+        )
+        .await;
+    let flow = json!({"name": "plan-trip", "steps": [
+        {"id": "plan", "kind": "agent", "agent": "trip", "input": "{{input.question}}"}]});
+    let defined = s
+        .api
+        .call(Method::POST, "/v1/workflows", Some(&key), Some(flow))
+        .await;
+    assert_eq!(defined.status, StatusCode::CREATED, "{}", defined.text);
+    let missing = json!({"name": "nobody", "steps": [
+        {"id": "plan", "kind": "agent", "agent": "ghost", "input": "hi"}]});
+    let refused = s
+        .api
+        .call(Method::POST, "/v1/workflows", Some(&key), Some(missing))
+        .await;
+    assert_eq!(
+        (refused.status, refused.code()),
+        (StatusCode::BAD_REQUEST, "SP-WF-002")
+    );
+    let started = s
+        .api
+        .call(
+            Method::POST,
+            "/v1/workflows/plan-trip/runs",
+            Some(&key),
+            Some(json!({"input": {"question": TRIP_QUESTION}})),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.text);
+    let id = started.body["id"].as_str().expect("id");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(120);
+    let run = loop {
+        let run = s
+            .api
+            .call(
+                Method::GET,
+                &format!("/v1/workflow-runs/{id}"),
+                Some(&key),
+                None,
+            )
+            .await;
+        if run.body["status"] != "running" {
+            break run.body;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{}", run.text);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(run["status"], "succeeded", "{run}");
+    let step = &run["steps"][0]["output"];
+    assert_eq!(step["status"], "succeeded", "{run}");
+    assert_eq!(step["steps"], 3);
+    let agent_run = s
+        .call(
+            Method::GET,
+            &format!(
+                "/v1/agent-runs/{}",
+                step["run_id"].as_str().expect("run id")
+            ),
+            None,
+        )
+        .await;
+    assert_eq!(agent_run.body["output"], step["output"]);
+    assert_eq!(
+        agent_run.body["correlation_id"], run["correlation_id"],
+        "one correlation id"
+    );
+}
