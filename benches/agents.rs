@@ -219,6 +219,8 @@ async fn append_target(store: &Arc<dyn AgentStore>) -> Id {
         agent: Box::new(agent),
         system: "Loop.".into(),
         input: "go".into(),
+        context: None,
+        history: Vec::new(),
     };
     store
         .create_run(&run, &[started], &lease)

@@ -56,13 +56,20 @@ impl Agents {
         name: String,
         input: String,
         correlation_id: Option<String>,
+        context_id: Option<String>,
         timeout: Option<f64>,
     ) -> PyResult<impl Future<Output = sp_core::Result<AgentRun>> + Send + 'static> {
         let timeout = timeout.map(seconds).transpose()?;
+        let context_id = context_id
+            .as_deref()
+            .map(|raw| Id::parse_field("context_id", raw))
+            .transpose()
+            .map_err(to_py)?;
         let (engine, namespace) = (self.engine.clone(), self.namespace.clone());
         let new = NewAgentRun {
             input,
             correlation_id,
+            context_id,
         };
         Ok(async move {
             let run = engine.start(&namespace, &name, new).await?;
@@ -129,32 +136,40 @@ impl Agents {
     }
 
     /// Starts a run of agent `name` on `input` and returns it at once (`running`).
-    #[pyo3(signature = (name, input, *, correlation_id=None))]
+    #[pyo3(signature = (name, input, *, correlation_id=None, context_id=None))]
     fn start<'py>(
         &self,
         py: Python<'py>,
         name: String,
         input: String,
         correlation_id: Option<String>,
+        context_id: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        block_json(py, self.starting(name, input, correlation_id, None)?)
+        block_json(
+            py,
+            self.starting(name, input, correlation_id, context_id, None)?,
+        )
     }
 
     /// `start` as an awaitable.
-    #[pyo3(signature = (name, input, *, correlation_id=None))]
+    #[pyo3(signature = (name, input, *, correlation_id=None, context_id=None))]
     fn astart<'py>(
         &self,
         py: Python<'py>,
         name: String,
         input: String,
         correlation_id: Option<String>,
+        context_id: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, self.starting(name, input, correlation_id, None)?)
+        awaitable(
+            py,
+            self.starting(name, input, correlation_id, context_id, None)?,
+        )
     }
 
     /// Runs agent `name` on `input`: the run once it ended or waits for approval (or as it is
     /// after `timeout` seconds).
-    #[pyo3(signature = (name, input, *, timeout=120.0, correlation_id=None))]
+    #[pyo3(signature = (name, input, *, timeout=120.0, correlation_id=None, context_id=None))]
     fn run<'py>(
         &self,
         py: Python<'py>,
@@ -162,15 +177,16 @@ impl Agents {
         input: String,
         timeout: f64,
         correlation_id: Option<String>,
+        context_id: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         block_json(
             py,
-            self.starting(name, input, correlation_id, Some(timeout))?,
+            self.starting(name, input, correlation_id, context_id, Some(timeout))?,
         )
     }
 
     /// `run` as an awaitable.
-    #[pyo3(signature = (name, input, *, timeout=120.0, correlation_id=None))]
+    #[pyo3(signature = (name, input, *, timeout=120.0, correlation_id=None, context_id=None))]
     fn arun<'py>(
         &self,
         py: Python<'py>,
@@ -178,10 +194,11 @@ impl Agents {
         input: String,
         timeout: f64,
         correlation_id: Option<String>,
+        context_id: Option<String>,
     ) -> PyResult<Bound<'py, PyAny>> {
         awaitable(
             py,
-            self.starting(name, input, correlation_id, Some(timeout))?,
+            self.starting(name, input, correlation_id, context_id, Some(timeout))?,
         )
     }
 

@@ -13,8 +13,9 @@ use crate::error::{Error, Result};
 use crate::knowledge::{KnowledgeBase, Namespace, NewDocument, SearchMode, SearchQuery};
 
 /// The built-in tools' names.
-pub const BUILTIN_TOOLS: [&str; 5] = [
+pub const BUILTIN_TOOLS: [&str; 6] = [
     "knowledge_search",
+    "conversation_search",
     "memory_append",
     "memory_replace",
     "archival_insert",
@@ -29,6 +30,12 @@ pub fn builtin_definition(name: &str) -> Option<ToolDefinition> {
     let (description, parameters) = match name {
         "knowledge_search" => (
             "Search the knowledge store (keywords and meaning). Returns passages with titles.",
+            json!({"type": "object", "required": ["query"], "additionalProperties": false,
+                "properties": {"query": {"type": "string", "minLength": 1, "maxLength": 1000},
+                    "k": {"type": "integer", "minimum": 1, "maximum": 20}}}),
+        ),
+        "conversation_search" => (
+            "Search this conversation's earlier messages for words. Returns matching messages.",
             json!({"type": "object", "required": ["query"], "additionalProperties": false,
                 "properties": {"query": {"type": "string", "minLength": 1, "maxLength": 1000},
                     "k": {"type": "integer", "minimum": 1, "maximum": 20}}}),
@@ -102,7 +109,7 @@ impl Builtins {
     pub fn offers(&self, name: &str) -> bool {
         match name {
             "knowledge_search" | "archival_insert" | "archival_search" => self.knowledge.is_some(),
-            "memory_append" | "memory_replace" => self.contexts.is_some(),
+            "memory_append" | "memory_replace" | "conversation_search" => self.contexts.is_some(),
             _ => false,
         }
     }
@@ -113,6 +120,7 @@ impl Builtins {
         &self,
         namespace: &Namespace,
         agent: &str,
+        context: Option<crate::Id>,
         name: &str,
         arguments: Value,
     ) -> Result<Value> {
@@ -126,6 +134,13 @@ impl Builtins {
                 let args: Search = serde_json::from_value(arguments).map_err(parse)?;
                 self.search(namespace, args, Some(json!({ARCHIVAL_KEY: agent})))
                     .await
+            }
+            "conversation_search" => {
+                let args: Search = serde_json::from_value(arguments).map_err(parse)?;
+                let context = context.ok_or_else(|| {
+                    Error::invalid_input("conversation_search", "this run has no context")
+                })?;
+                self.search_conversation(namespace, context, args).await
             }
             "archival_insert" => {
                 let args: Insert = serde_json::from_value(arguments).map_err(parse)?;
@@ -208,5 +223,45 @@ impl Builtins {
             .map(|hit| json!({"title": hit.title, "text": hit.section.text, "score": hit.score}))
             .collect();
         Ok(json!({"count": hits.len(), "hits": hits}))
+    }
+
+    /// The context's turns that hold the most of the query's words (case-insensitive), best
+    /// first, newest first among equals.
+    async fn search_conversation(
+        &self,
+        namespace: &Namespace,
+        context: crate::Id,
+        args: Search,
+    ) -> Result<Value> {
+        let contexts = self
+            .contexts
+            .as_ref()
+            .ok_or_else(|| Error::unavailable("contexts", "no context store here"))?;
+        let words: Vec<String> = args
+            .query
+            .split_whitespace()
+            .map(str::to_lowercase)
+            .collect();
+        let mut scored = Vec::new();
+        let mut after = 0;
+        loop {
+            let page = contexts.messages(namespace, context, after, 500).await?;
+            let Some(last) = page.last() else { break };
+            after = last.seq;
+            for message in page {
+                let text = message.content.to_lowercase();
+                let hits = words.iter().filter(|w| text.contains(w.as_str())).count();
+                if hits > 0 {
+                    scored.push((hits, message.seq, message.role, message.content));
+                }
+            }
+        }
+        scored.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)));
+        scored.truncate(args.k.unwrap_or(5).clamp(1, 20));
+        let hits: Vec<Value> = scored
+            .into_iter()
+            .map(|(_, seq, role, content)| json!({"seq": seq, "role": role, "content": content}))
+            .collect();
+        Ok(json!({"count": hits.len(), "messages": hits}))
     }
 }

@@ -271,6 +271,11 @@ pub struct NewAgentRun {
     /// Events of this run carry it (default: the run's id).
     #[serde(default)]
     pub correlation_id: Option<String>,
+    /// A context (conversation) the run continues: its latest turns come before the input,
+    /// `conversation_search` searches it, and the input and the answer are appended to it
+    /// when the run succeeds.
+    #[serde(default)]
+    pub context_id: Option<Id>,
 }
 
 /// The id of a run's tool call as services see it (`Idempotency-Key`): the same on every

@@ -313,6 +313,7 @@ impl Agents {
         }
         let run = &drive.run;
         let agent_name = run.agent.clone();
+        let context = drive.state.context();
         let mut calls: FuturesUnordered<_> = actions
             .call
             .iter()
@@ -326,6 +327,7 @@ impl Agents {
                     let who = CallIdentity {
                         namespace,
                         agent: agent_name,
+                        context,
                         correlation_id: correlation,
                         idempotency_key: &key,
                     };
@@ -365,13 +367,38 @@ impl Agents {
         output: Option<String>,
         error: Option<&Error>,
     ) -> Result<bool> {
+        let answer = output.clone();
         let event = RunEvent::Finished {
             status,
             output,
             error: error.map(RunError::from),
         };
-        self.record(drive, vec![event]).await?;
+        let written = self.record(drive, vec![event]).await?;
+        if let (true, Some(answer), Some(context)) = (written, answer, drive.state.context()) {
+            self.remember_turn(drive, context, answer).await;
+        }
         Ok(false)
+    }
+
+    /// Appends the run's input and answer to its context, once its end is recorded (at most
+    /// once: a crash between the two loses the turn from the context, never the run's record).
+    async fn remember_turn(&self, drive: &Drive, context: Id, answer: String) {
+        use crate::chat::Role;
+        use crate::context::NewMessage;
+        let Some(contexts) = self.toolbox.contexts() else {
+            return;
+        };
+        let namespace = &drive.run.namespace;
+        for message in [
+            NewMessage::new(Role::User, drive.state.input()),
+            NewMessage::new(Role::Assistant, answer),
+        ] {
+            if let Err(err) = contexts.append(namespace, context, message).await {
+                tracing::warn!(run = %drive.run.id, %context, %err,
+                    "the agent run's turn could not be added to its context");
+                return;
+            }
+        }
     }
 
     /// Appends `events` through the run's lease and folds them in; false (nothing written)

@@ -27,6 +27,9 @@ pub const AGENT_STREAM: &str = "agents";
 const MAX_INPUT_BYTES: usize = 256 * 1024;
 const MAX_CORRELATION_CHARS: usize = 128;
 
+/// The most turns of its context a run is shown before its input.
+pub const HISTORY_MESSAGES: u64 = 40;
+
 /// Where the runtime gets chat models: the catalogue's, or one fixed model.
 #[async_trait]
 pub trait AgentModels: Send + Sync {
@@ -252,10 +255,16 @@ impl Agents {
         }
         let agent = self.store.agent(namespace, name).await?;
         let system = self.system_prompt(namespace, &agent).await?;
+        let history = match new.context_id {
+            Some(context) => self.history(namespace, context).await?,
+            None => Vec::new(),
+        };
         let started = RunEvent::Started {
             agent: Box::new(agent.clone()),
             system,
             input: new.input.clone(),
+            context: new.context_id,
+            history,
         };
         let id = Id::new();
         self.create_and_drive(namespace, id, &agent, new.correlation_id, vec![started])
@@ -310,6 +319,39 @@ impl Agents {
         }
         self.spawn_drive(id);
         Ok(run)
+    }
+
+    /// The latest turns of `context` (user and assistant text, at most
+    /// [`HISTORY_MESSAGES`]), oldest first: what a run continuing it is shown before its
+    /// input. `SP-RES-001` for a context the namespace does not have.
+    async fn history(
+        &self,
+        namespace: &Namespace,
+        context: Id,
+    ) -> Result<Vec<crate::chat::ChatMessage>> {
+        use crate::chat::{ChatMessage, Role};
+        let contexts = self
+            .toolbox
+            .contexts()
+            .ok_or_else(|| Error::unavailable("contexts", "no context store here"))?;
+        let known = contexts.get(namespace, context).await?;
+        let after = known.message_count.saturating_sub(HISTORY_MESSAGES * 4);
+        let mut turns = Vec::new();
+        let mut seq = after;
+        loop {
+            let page = contexts.messages(namespace, context, seq, 500).await?;
+            let Some(last) = page.last() else { break };
+            seq = last.seq;
+            turns.extend(
+                page.into_iter()
+                    .filter(|m| {
+                        matches!(m.role, Role::User | Role::Assistant) && !m.content.is_empty()
+                    })
+                    .map(|m| ChatMessage::new(m.role, m.content)),
+            );
+        }
+        let keep = turns.len().saturating_sub(HISTORY_MESSAGES as usize);
+        Ok(turns.split_off(keep))
     }
 
     /// The system prompt of a run starting now: the instructions, then each memory block.

@@ -23,6 +23,12 @@ pub enum RunEvent {
         system: String,
         /// The user's message.
         input: String,
+        /// The context the run continues, when it has one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        context: Option<Id>,
+        /// The context's latest turns as they were at the start (before the input).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        history: Vec<crate::chat::ChatMessage>,
     },
     /// A copy of another run's events up to a step, run on from there.
     Forked {

@@ -36,7 +36,7 @@ const FATAL_TOOL_ERRORS: [&str; 1] = ["SP-HUB-004"];
 /// #     created_at: sp_core::Timestamp::now(), updated_at: sp_core::Timestamp::now() };
 /// let mut state = RunState::default();
 /// state.apply(&RunEvent::Started { agent: Box::new(agent), system: "Be brief.".into(),
-///     input: "Hi".into() }).unwrap();
+///     input: "Hi".into(), context: None, history: Vec::new() }).unwrap();
 /// assert_eq!(state.next(), Next::CallModel { step: 1 });
 /// assert_eq!(state.messages().len(), 2); // system + user
 /// ```
@@ -45,6 +45,8 @@ pub struct RunState {
     agent: Option<Agent>,
     system: String,
     input: String,
+    context: Option<crate::Id>,
+    history: Vec<ChatMessage>,
     turns: Vec<Turn>,
     /// Calls whose `ToolCallStarted` is recorded.
     started: HashSet<String>,
@@ -132,6 +134,8 @@ impl RunState {
                 agent,
                 system,
                 input,
+                context,
+                history,
             } => {
                 if self.agent.is_some() {
                     return Err(Error::internal("a second agent.run.started"));
@@ -139,6 +143,8 @@ impl RunState {
                 self.agent = Some((**agent).clone());
                 self.system = system.clone();
                 self.input = input.clone();
+                self.context = *context;
+                self.history = history.clone();
                 self.status = Some(AgentRunStatus::Running);
             }
             RunEvent::Forked { .. } => {}
@@ -323,14 +329,14 @@ impl RunState {
         }
     }
 
-    /// The conversation the next model call sees: the system prompt, the user's message,
+    /// The conversation the next model call sees: the system prompt, the context's turns
+    /// (when the run continues one), the user's message,
     /// then each reply with its calls' results in the order the calls were made (so calls
     /// that finished in another order give the same prompt).
     pub fn messages(&self) -> Vec<ChatMessage> {
-        let mut messages = vec![
-            ChatMessage::system(self.system.clone()),
-            ChatMessage::user(self.input.clone()),
-        ];
+        let mut messages = vec![ChatMessage::system(self.system.clone())];
+        messages.extend(self.history.iter().cloned());
+        messages.push(ChatMessage::user(self.input.clone()));
         for turn in &self.turns {
             let mut reply = ChatMessage::assistant(turn.text.clone());
             reply.tool_calls = turn.calls.clone();
@@ -366,6 +372,16 @@ impl RunState {
     /// Whether call `call_id` was put to a person and is not decided yet.
     pub fn awaits(&self, call_id: &str) -> bool {
         self.requested.contains(call_id) && !self.decisions.contains_key(call_id)
+    }
+
+    /// The context the run continues, when it has one.
+    pub fn context(&self) -> Option<crate::Id> {
+        self.context
+    }
+
+    /// The user's message.
+    pub fn input(&self) -> &str {
+        &self.input
     }
 
     /// The frozen definition (`None` before `started`).

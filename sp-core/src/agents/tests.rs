@@ -67,7 +67,13 @@ impl ChatModel for Scripted {
             .filter(|m| m.role == Role::Tool)
             .map(|m| m.content.clone())
             .collect();
-        let turn = messages
+        // Replies of this run so far: assistant turns after the run's input (a context's
+        // earlier turns come before it).
+        let input = messages
+            .iter()
+            .rposition(|m| m.role == Role::User)
+            .unwrap_or(0);
+        let turn = messages[input..]
             .iter()
             .filter(|m| m.role == Role::Assistant)
             .count();
@@ -319,6 +325,8 @@ async fn another_process_resumes_a_run_without_asking_the_model_again() {
             agent: Box::new(defined.clone()),
             system: "Remember.".into(),
             input: "Owls?".into(),
+            context: None,
+            history: Vec::new(),
         },
         RunEvent::ModelOutput {
             step: 1,
@@ -649,6 +657,8 @@ fn a_reply_cut_at_max_tokens_fails_the_run() {
             agent: Box::new(agent),
             system: String::new(),
             input: "Hi".into(),
+            context: None,
+            history: Vec::new(),
         })
         .expect("start");
     state
@@ -664,4 +674,104 @@ fn a_reply_cut_at_max_tokens_fails_the_run() {
         Next::Fail(error) => assert_eq!(error.code, "SP-AGT-005"),
         other => panic!("a fragment is not an answer: {other:?}"),
     }
+}
+
+#[tokio::test]
+async fn a_run_continues_its_context_searches_it_and_adds_its_turn() {
+    use crate::context::{NewContext, NewMessage};
+    let model = Scripted::new(vec![
+        Err(("conversation_search", r#"{"query": "dog"}"#)),
+        Ok("Your dog is Rex."),
+    ]);
+    let s = setup(model, Default::default(), None);
+    let ns = Namespace::default();
+    let context = s
+        .contexts
+        .create(NewContext::default())
+        .await
+        .expect("context");
+    for (role, text) in [
+        (Role::User, "My dog is called Rex."),
+        (Role::Assistant, "Noted."),
+    ] {
+        s.contexts
+            .append(&ns, context.id, NewMessage::new(role, text))
+            .await
+            .expect("append");
+    }
+    let agent = NewAgent {
+        tools: vec![ToolSelector::Builtin("conversation_search".into())],
+        ..NewAgent::new("recaller", "Answer from the conversation.")
+    };
+    s.agents.define(&agent).await.expect("define");
+    let run = s
+        .agents
+        .start(
+            &ns,
+            "recaller",
+            NewAgentRun {
+                input: "What is my dog called?".into(),
+                context_id: Some(context.id),
+                ..Default::default()
+            },
+        )
+        .await
+        .expect("start");
+    let done = s
+        .agents
+        .wait(&ns, run.id, Duration::from_secs(10))
+        .await
+        .expect("wait");
+    assert_eq!(done.output.as_deref(), Some("Your dog is Rex."), "{done:?}");
+    let seen = s.model.seen.lock().expect("seen").clone();
+    assert!(
+        seen[0].contains("My dog is called Rex."),
+        "the search found it: {seen:?}"
+    );
+    let messages = s
+        .contexts
+        .messages(&ns, context.id, 0, 100)
+        .await
+        .expect("messages");
+    let texts: Vec<&str> = messages.iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(
+        texts,
+        [
+            "My dog is called Rex.",
+            "Noted.",
+            "What is my dog called?",
+            "Your dog is Rex."
+        ]
+    );
+    let events = s.agents.events(&ns, run.id, 0, 1).await.expect("events");
+    match &events[0].event {
+        RunEvent::Started {
+            history,
+            context: Some(id),
+            ..
+        } => {
+            assert_eq!(
+                (history.len(), *id),
+                (2, context.id),
+                "the turns it was shown"
+            );
+        }
+        other => panic!("{other:?}"),
+    }
+    let elsewhere = s
+        .agents
+        .start(
+            &Namespace::new("other").expect("ns"),
+            "recaller",
+            NewAgentRun {
+                input: "Hi".into(),
+                context_id: Some(context.id),
+                ..Default::default()
+            },
+        )
+        .await;
+    assert!(
+        elsewhere.is_err(),
+        "another namespace has neither the agent nor the context"
+    );
 }

@@ -38,6 +38,8 @@ pub struct CallIdentity<'a> {
     pub namespace: &'a Namespace,
     /// The agent (built-in memory is the agent's).
     pub agent: &'a str,
+    /// The run's context, when it continues one (`conversation_search` searches it).
+    pub context: Option<crate::Id>,
     /// Sent as `X-Request-Id`.
     pub correlation_id: &'a str,
     /// Sent as `Idempotency-Key`.
@@ -150,7 +152,7 @@ impl Toolbox {
                         .map_err(|reason| Error::invalid_input("arguments", reason))?;
                 }
                 self.builtins
-                    .call(who.namespace, who.agent, &call.name, arguments)
+                    .call(who.namespace, who.agent, who.context, &call.name, arguments)
                     .await
             }
             Some(Route::Hub { service }) => {

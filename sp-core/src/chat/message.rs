@@ -41,6 +41,7 @@ impl Role {
 /// assert_eq!(m.role, Role::User);
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct ChatMessage {
     /// Author.
     pub role: Role,

@@ -228,6 +228,7 @@ impl PlatformActions {
         let new = NewAgentRun {
             input: input.to_owned(),
             correlation_id: Some(correlation_id.to_owned()),
+            context_id: None,
         };
         let started = agents.start(namespace, agent, new).await?;
         let run = loop {

@@ -84,6 +84,8 @@ impl Fixture {
             agent: Box::new(agent.clone()),
             system: "Be brief.".into(),
             input: "Hello?".into(),
+            context: None,
+            history: Vec::new(),
         };
         self.store
             .create_run(&run, &[started], lease)

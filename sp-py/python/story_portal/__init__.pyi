@@ -466,14 +466,30 @@ class Agents:
     """
     def define(self, agent: Mapping[str, Any]) -> dict[str, Any]: ...
     def adefine(self, agent: Mapping[str, Any]) -> Awaitable[dict[str, Any]]: ...
-    def start(self, name: str, input: str, *, correlation_id: Optional[str] = None) -> dict[str, Any]: ...
-    def astart(self, name: str, input: str, *, correlation_id: Optional[str] = None) -> Awaitable[dict[str, Any]]: ...
+    def start(
+        self, name: str, input: str, *, correlation_id: Optional[str] = None, context_id: Optional[str] = None
+    ) -> dict[str, Any]: ...
+    def astart(
+        self, name: str, input: str, *, correlation_id: Optional[str] = None, context_id: Optional[str] = None
+    ) -> Awaitable[dict[str, Any]]: ...
     def run(
-        self, name: str, input: str, *, timeout: float = 120.0, correlation_id: Optional[str] = None
+        self,
+        name: str,
+        input: str,
+        *,
+        timeout: float = 120.0,
+        correlation_id: Optional[str] = None,
+        context_id: Optional[str] = None,
     ) -> dict[str, Any]:
         """Starts a run and returns it once it ended or waits for approval."""
     def arun(
-        self, name: str, input: str, *, timeout: float = 120.0, correlation_id: Optional[str] = None
+        self,
+        name: str,
+        input: str,
+        *,
+        timeout: float = 120.0,
+        correlation_id: Optional[str] = None,
+        context_id: Optional[str] = None,
     ) -> Awaitable[dict[str, Any]]: ...
     def get(self, run_id: str) -> dict[str, Any]: ...
     def wait(self, run_id: str, timeout: float = 120.0) -> dict[str, Any]: ...

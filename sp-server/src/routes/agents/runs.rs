@@ -31,6 +31,10 @@ pub(super) struct StartRun {
     /// Events of the run carry it (default: the request id).
     #[serde(default)]
     correlation_id: Option<String>,
+    /// A context (conversation) the run continues: its latest turns come before the input,
+    /// and the input and answer are appended to it when the run succeeds.
+    #[serde(default)]
+    context_id: Option<String>,
     /// Answer with server-sent events: each recorded event of the run as it is recorded
     /// (`data:` its JSON), until it finishes or waits for approval, then `[DONE]`.
     #[serde(default)]
@@ -57,9 +61,17 @@ pub(super) async fn start(
     let agents = engine(&state).await?;
     let agent = agents.agent(&namespace, &name).await?;
     require_for(&agents, &caller, &namespace, &agent.definition).await?;
+    if body.context_id.is_some() {
+        caller.require(Scope::Contexts)?;
+    }
     let new = NewAgentRun {
         input: body.input,
         correlation_id: body.correlation_id.or(request.0),
+        context_id: body
+            .context_id
+            .as_deref()
+            .map(|raw| sp_core::Id::parse_field("context_id", raw))
+            .transpose()?,
     };
     // Subscribed before the start, so no event of the run is missed.
     let live = agents.subscribe();
