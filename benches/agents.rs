@@ -173,8 +173,11 @@ async fn one_run(agents: &Arc<Agents>) -> (Id, Duration) {
         .await
         .expect("start");
     loop {
-        let (id, event) = live.recv().await.expect("events");
-        if id == run.id && matches!(event.event, RunEvent::Finished { .. }) {
+        let (id, heard) = live.recv().await.expect("events");
+        if let sp_core::agents::LiveEvent::Recorded(event) = heard
+            && id == run.id
+            && matches!(event.event, RunEvent::Finished { .. })
+        {
             assert!(matches!(
                 event.event,
                 RunEvent::Finished {

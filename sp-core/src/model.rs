@@ -75,4 +75,31 @@ pub trait ChatModel: Send + Sync {
         }
         self.chat(messages, sampling).await
     }
+
+    /// [`chat_with`](Self::chat_with), streamed: text as it is generated where the model can
+    /// send it early, calls whole (a [`StreamEvent::ToolCalls`] before `Done`). The default
+    /// answers whole, then sends it as one delta.
+    async fn chat_stream_with(
+        &self,
+        messages: &[ChatMessage],
+        sampling: &Sampling,
+        options: &ChatOptions,
+    ) -> Result<BoxStream<'static, Result<StreamEvent>>> {
+        use futures::StreamExt as _;
+        let done = self.chat_with(messages, sampling, options).await?;
+        let mut events = Vec::with_capacity(3);
+        if !done.text.is_empty() {
+            events.push(Ok(StreamEvent::Delta { text: done.text }));
+        }
+        if !done.tool_calls.is_empty() {
+            events.push(Ok(StreamEvent::ToolCalls {
+                calls: done.tool_calls,
+            }));
+        }
+        events.push(Ok(StreamEvent::Done {
+            finish_reason: done.finish_reason,
+            usage: done.usage,
+        }));
+        Ok(futures::stream::iter(events).boxed())
+    }
 }

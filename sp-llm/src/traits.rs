@@ -100,4 +100,13 @@ impl ChatModel for Engine {
     ) -> Result<Completion> {
         Engine::chat_with(self, messages, sampling, options).await
     }
+
+    async fn chat_stream_with(
+        &self,
+        messages: &[ChatMessage],
+        sampling: &Sampling,
+        options: &ChatOptions,
+    ) -> Result<BoxStream<'static, Result<StreamEvent>>> {
+        Ok(Engine::chat_stream_with(self, messages, sampling, options)?.boxed())
+    }
 }

@@ -52,6 +52,15 @@ impl ChatModel for Held {
     ) -> Result<Completion> {
         ChatModel::chat_with(self.engine(), messages, sampling, options).await
     }
+
+    async fn chat_stream_with(
+        &self,
+        messages: &[ChatMessage],
+        sampling: &Sampling,
+        options: &ChatOptions,
+    ) -> Result<BoxStream<'static, Result<StreamEvent>>> {
+        ChatModel::chat_stream_with(self.engine(), messages, sampling, options).await
+    }
 }
 
 #[async_trait]

@@ -12,7 +12,7 @@ use tokio::sync::watch;
 
 use super::definition::idempotency_key;
 use super::engine::{AGENT_STREAM, Agents};
-use super::journal::{AgentRun, AgentRunStatus, RecordedEvent, RunError, RunEvent};
+use super::journal::{AgentRun, AgentRunStatus, LiveEvent, RecordedEvent, RunError, RunEvent};
 use super::state::{Actions, Next, RunState};
 use super::toolbox::{CallIdentity, ResolvedTools};
 use crate::chat::{ChatMessage, ChatOptions, ResponseFormat, Sampling, ToolChoice, Tools};
@@ -250,7 +250,9 @@ impl Agents {
             ),
             None => None,
         };
-        let done = drive.model.chat_with(&messages, &sampling, &options).await;
+        let done = self
+            .generate(drive, step, &messages, &sampling, &options)
+            .await;
         if let Some(charge) = charge {
             charge.settle(done.as_ref().ok().map(|d| d.usage)).await;
         }
@@ -267,6 +269,48 @@ impl Agents {
             finish_reason: done.finish_reason,
             usage: done.usage,
         })
+    }
+
+    /// The model's reply to `messages`, its text told to this process's subscribers as it is
+    /// generated (the model streams free text; a reply that may be calls comes whole).
+    async fn generate(
+        &self,
+        drive: &Drive,
+        step: u32,
+        messages: &[ChatMessage],
+        sampling: &Sampling,
+        options: &ChatOptions,
+    ) -> Result<crate::chat::Completion> {
+        use crate::chat::StreamEvent;
+        let mut stream = drive
+            .model
+            .chat_stream_with(messages, sampling, options)
+            .await?;
+        let mut text = String::new();
+        let mut calls = Vec::new();
+        while let Some(event) = stream.next().await {
+            match event? {
+                StreamEvent::Delta { text: more } => {
+                    let delta = LiveEvent::Delta {
+                        step,
+                        text: more.clone(),
+                    };
+                    let _ = self.live.send((drive.run.id, delta));
+                    text.push_str(&more);
+                }
+                StreamEvent::ToolCalls { calls: made } => calls = made,
+                StreamEvent::Logprobs { .. } => {}
+                StreamEvent::Done {
+                    finish_reason,
+                    usage,
+                } => {
+                    let mut done = crate::chat::Completion::new(text, finish_reason, usage);
+                    done.tool_calls = calls;
+                    return Ok(done);
+                }
+            }
+        }
+        Err(Error::internal("the model's reply ended without its end"))
     }
 
     /// Acts on a reply's calls: rejections answered, approvals asked, the rest made — all
@@ -432,7 +476,9 @@ impl Agents {
     /// Tells this process's subscribers and mirrors the event to the event log (best
     /// effort: the run's own stream is the truth).
     pub(super) async fn publish(&self, run: &AgentRun, recorded: &RecordedEvent) {
-        let _ = self.live.send((run.id, recorded.clone()));
+        let _ = self
+            .live
+            .send((run.id, LiveEvent::Recorded(recorded.clone())));
         let Some(log) = &self.events else {
             return;
         };

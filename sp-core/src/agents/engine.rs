@@ -10,7 +10,7 @@ use async_trait::async_trait;
 use tokio::sync::{broadcast, watch};
 
 use super::definition::{Agent, NewAgent, NewAgentRun};
-use super::journal::{AgentRun, AgentRunStatus, RecordedEvent, RunEvent};
+use super::journal::{AgentRun, AgentRunStatus, LiveEvent, RecordedEvent, RunEvent};
 use super::state::RunState;
 use super::store::AgentStore;
 use super::toolbox::Toolbox;
@@ -124,7 +124,7 @@ pub struct Agents {
     pub(super) owner: String,
     pub(super) driving: Mutex<HashMap<Id, watch::Sender<bool>>>,
     pub(super) handed_back: AtomicBool,
-    pub(super) live: broadcast::Sender<(Id, RecordedEvent)>,
+    pub(super) live: broadcast::Sender<(Id, LiveEvent)>,
 }
 
 impl Agents {
@@ -168,8 +168,9 @@ impl Agents {
         &self.store
     }
 
-    /// Run events as they are recorded in this process (every run; filter on the id).
-    pub fn subscribe(&self) -> broadcast::Receiver<(Id, RecordedEvent)> {
+    /// Run events as this process records them, and the text of model replies as it is
+    /// generated (every run; filter on the id).
+    pub fn subscribe(&self) -> broadcast::Receiver<(Id, LiveEvent)> {
         self.live.subscribe()
     }
 

@@ -250,3 +250,19 @@ pub struct RunProgress {
     /// The error it ended on.
     pub error: Option<RunError>,
 }
+
+/// What a process's subscribers hear of a run ([`Agents::subscribe`](super::Agents::subscribe)):
+/// each event as it is recorded, and — live only, never recorded — the text of a model reply
+/// as it is generated (the reply itself is recorded whole, as its `model_output`).
+#[derive(Debug, Clone, PartialEq)]
+pub enum LiveEvent {
+    /// An event, just recorded.
+    Recorded(RecordedEvent),
+    /// More text of the reply of model call `step`.
+    Delta {
+        /// The model call.
+        step: u32,
+        /// The text.
+        text: String,
+    },
+}

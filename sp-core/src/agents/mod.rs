@@ -30,7 +30,9 @@ pub use definition::{
     Agent, ApprovalPolicy, MAX_STEPS_LIMIT, NewAgent, NewAgentRun, ToolSelector, idempotency_key,
 };
 pub use engine::{AGENT_STREAM, AgentModels, Agents, NoModels, OneModel, ReplayReport};
-pub use journal::{AgentRun, AgentRunStatus, RecordedEvent, RunError, RunEvent, RunProgress};
+pub use journal::{
+    AgentRun, AgentRunStatus, LiveEvent, RecordedEvent, RunError, RunEvent, RunProgress,
+};
 pub use memory::MemoryAgentStore;
 pub use state::{Actions, Next, RunState};
 pub use store::AgentStore;

@@ -326,16 +326,27 @@ async fn a_streamed_run_sends_each_event_then_done() {
         .filter_map(|line| line.strip_prefix("data: "))
         .collect();
     assert_eq!(data.last(), Some(&"[DONE]"));
-    let events: Vec<Value> = data[..data.len() - 1]
+    let all: Vec<Value> = data[..data.len() - 1]
         .iter()
         .map(|d| serde_json::from_str(d).expect("event JSON"))
         .collect();
+    let (deltas, events): (Vec<Value>, Vec<Value>) =
+        all.into_iter().partition(|e| e["type"] == "delta");
     let seqs: Vec<u64> = events
         .iter()
         .map(|e| e["seq"].as_u64().unwrap_or(0))
         .collect();
     assert_eq!(seqs, (1..=events.len() as u64).collect::<Vec<_>>());
-    assert_eq!(events.last().expect("events")["type"], "finished");
+    let finished = events.last().expect("events");
+    assert_eq!(finished["type"], "finished");
+    // The last step offers no tool (each had its call): its answer streams as it is made.
+    let last: Vec<&Value> = deltas.iter().filter(|d| d["step"] == 3).collect();
+    assert!(last.len() > 1, "token by token: {deltas:?}");
+    let answer: String = last
+        .iter()
+        .map(|d| d["text"].as_str().unwrap_or(""))
+        .collect();
+    assert_eq!(json!(answer), finished["output"]);
 }
 
 #[tokio::test]

@@ -9,7 +9,7 @@ use axum::response::IntoResponse;
 use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::StreamExt as _;
 use serde::Deserialize;
-use sp_core::agents::{AgentRun, NewAgentRun, RecordedEvent, ReplayReport, RunEvent};
+use sp_core::agents::{AgentRun, LiveEvent, NewAgentRun, RecordedEvent, ReplayReport, RunEvent};
 use sp_core::auth::Scope;
 use sp_core::{Page, PageRequest};
 use utoipa::{IntoParams, ToSchema};
@@ -36,7 +36,8 @@ pub(super) struct StartRun {
     #[serde(default)]
     context_id: Option<String>,
     /// Answer with server-sent events: each recorded event of the run as it is recorded
-    /// (`data:` its JSON), until it finishes or waits for approval, then `[DONE]`.
+    /// (`data:` its JSON), and `{"type": "delta", "step", "text"}` as the model's free text
+    /// is generated, until the run finishes or waits for approval, then `[DONE]`.
     #[serde(default)]
     stream: bool,
 }
@@ -88,7 +89,7 @@ pub(super) async fn start(
 fn stream_run(
     agents: std::sync::Arc<sp_core::agents::Agents>,
     run: AgentRun,
-    live: tokio::sync::broadcast::Receiver<(sp_core::Id, RecordedEvent)>,
+    live: tokio::sync::broadcast::Receiver<(sp_core::Id, LiveEvent)>,
 ) -> axum::response::Response {
     let follow = Follow {
         agents,
@@ -117,7 +118,7 @@ fn stream_run(
 struct Follow {
     agents: std::sync::Arc<sp_core::agents::Agents>,
     run: AgentRun,
-    live: tokio::sync::broadcast::Receiver<(sp_core::Id, RecordedEvent)>,
+    live: tokio::sync::broadcast::Receiver<(sp_core::Id, LiveEvent)>,
     sent: u64,
     ready: std::collections::VecDeque<RecordedEvent>,
     over: bool,
@@ -144,7 +145,11 @@ impl Follow {
                 .await
             {
                 Ok(batch) if !batch.is_empty() => self.ready.extend(batch),
-                Ok(_) => self.wait().await,
+                Ok(_) => {
+                    if let Some(delta) = self.wait().await {
+                        return Some(delta);
+                    }
+                }
                 Err(err) => {
                     self.over = true;
                     return Some(
@@ -155,23 +160,30 @@ impl Follow {
         }
     }
 
-    /// Until this process records an event of the run, or a second passes (the run may be
-    /// driven by another process).
-    async fn wait(&mut self) {
+    /// Until this process records an event of the run (`None`: read the store), generates
+    /// text of its reply (that delta's JSON), or a second passes (the run may be driven by
+    /// another process).
+    async fn wait(&mut self) -> Option<serde_json::Value> {
         use tokio::sync::broadcast::error::RecvError;
         let id = self.run.id;
         let live = &mut self.live;
-        let _ = tokio::time::timeout(Duration::from_secs(1), async {
+        let heard = tokio::time::timeout(Duration::from_secs(1), async {
             loop {
                 match live.recv().await {
-                    Ok((run, _)) if run == id => return,
+                    Ok((run, LiveEvent::Delta { step, text })) if run == id => {
+                        return Some(
+                            serde_json::json!({"type": "delta", "step": step, "text": text}),
+                        );
+                    }
+                    Ok((run, LiveEvent::Recorded(_))) if run == id => return None,
                     Ok(_) => {}
-                    Err(RecvError::Lagged(_)) => return,
+                    Err(RecvError::Lagged(_)) => return None,
                     Err(RecvError::Closed) => std::future::pending::<()>().await,
                 }
             }
         })
         .await;
+        heard.ok().flatten()
     }
 }
 
