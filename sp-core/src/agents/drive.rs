@@ -3,7 +3,6 @@
 
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
-use std::time::Duration;
 
 use futures::StreamExt;
 use futures::stream::FuturesUnordered;
@@ -15,7 +14,7 @@ use super::engine::{AGENT_STREAM, Agents};
 use super::journal::{AgentRun, AgentRunStatus, LiveEvent, RecordedEvent, RunError, RunEvent};
 use super::state::{Actions, Next, RunState};
 use super::toolbox::{CallIdentity, ResolvedTools};
-use crate::chat::{ChatMessage, ChatOptions, ResponseFormat, Sampling, ToolChoice, Tools};
+use crate::chat::{ChatMessage, Sampling};
 use crate::error::{Error, Result};
 use crate::events::NewEvent;
 use crate::model::{ChatModel, Tokenizer};
@@ -36,12 +35,12 @@ impl Drop for Driving<'_> {
 }
 
 /// A run being driven: its summary, its folded state, and what it calls.
-struct Drive {
-    run: AgentRun,
-    state: RunState,
-    tools: ResolvedTools,
-    model: Arc<dyn ChatModel>,
-    tokenizer: Option<Arc<dyn Tokenizer>>,
+pub(super) struct Drive {
+    pub(super) run: AgentRun,
+    pub(super) state: RunState,
+    pub(super) tools: ResolvedTools,
+    pub(super) model: Arc<dyn ChatModel>,
+    pub(super) tokenizer: Option<Arc<dyn Tokenizer>>,
 }
 
 impl Agents {
@@ -175,142 +174,6 @@ impl Agents {
                 return Ok(());
             }
         }
-    }
-
-    /// Asks the model for step `step`: within the run's token budget, charged before and
-    /// settled after.
-    async fn call_model(&self, drive: &Drive, step: u32) -> Result<RunEvent> {
-        let Some(agent) = drive.state.agent() else {
-            return Err(Error::internal("a run without its agent"));
-        };
-        let definition = &agent.definition;
-        let messages = drive.state.messages();
-        let choice = if step == 1 {
-            definition.tool_choice.clone()
-        } else {
-            ToolChoice::Auto
-        };
-        // A tool that had its `max_calls` is no longer offered.
-        let offered: Vec<_> = drive
-            .tools
-            .definitions
-            .iter()
-            .filter(|tool| {
-                definition
-                    .max_calls
-                    .get(&tool.name)
-                    .is_none_or(|limit| drive.state.calls_of(&tool.name) < *limit)
-            })
-            .cloned()
-            .collect();
-        let choice = match choice {
-            ToolChoice::Function(name) if !offered.iter().any(|t| t.name == name) => {
-                ToolChoice::Auto
-            }
-            _ if offered.is_empty() => ToolChoice::None,
-            choice => choice,
-        };
-        // One call per reply while a limited tool is offered: the grammar then cannot let a
-        // reply make more calls of it than it has left.
-        let parallel = !offered
-            .iter()
-            .any(|tool| definition.max_calls.contains_key(&tool.name));
-        let options = ChatOptions {
-            response_format: definition
-                .response_format
-                .clone()
-                .unwrap_or(ResponseFormat::Text),
-            tools: Tools {
-                definitions: offered,
-                choice,
-                parallel,
-            },
-        };
-        // Greedy: a resumed or forked run asks exactly what an uninterrupted one would.
-        let sampling = Sampling::greedy(definition.max_tokens);
-        if let Some(budget) = definition.token_budget {
-            let used = u64::from(drive.state.usage().prompt_tokens)
-                + u64::from(drive.state.usage().completion_tokens);
-            let prompt = prompt_tokens(drive.tokenizer.as_deref(), &messages, &options)?;
-            let needed = prompt + u64::from(definition.max_tokens);
-            let left = budget.saturating_sub(used);
-            if needed > left {
-                return Err(Error::AgentBudgetExceeded {
-                    budget,
-                    left,
-                    needed,
-                });
-            }
-        }
-        let charge = match &self.charger {
-            Some(charger) => Some(
-                charger
-                    .reserve(&drive.run.namespace, definition.max_tokens)
-                    .await?,
-            ),
-            None => None,
-        };
-        let done = self
-            .generate(drive, step, &messages, &sampling, &options)
-            .await;
-        if let Some(charge) = charge {
-            charge.settle(done.as_ref().ok().map(|d| d.usage)).await;
-        }
-        let mut done = done?;
-        // Ids of the run's own making (`call_<step>_<n>`): a resumed, forked or repeated run
-        // shows the model the same conversation, and the ids say where a call came from.
-        for (i, call) in done.tool_calls.iter_mut().enumerate() {
-            call.id = format!("call_{step}_{}", i + 1);
-        }
-        Ok(RunEvent::ModelOutput {
-            step,
-            text: done.text,
-            tool_calls: done.tool_calls,
-            finish_reason: done.finish_reason,
-            usage: done.usage,
-        })
-    }
-
-    /// The model's reply to `messages`, its text told to this process's subscribers as it is
-    /// generated (the model streams free text; a reply that may be calls comes whole).
-    async fn generate(
-        &self,
-        drive: &Drive,
-        step: u32,
-        messages: &[ChatMessage],
-        sampling: &Sampling,
-        options: &ChatOptions,
-    ) -> Result<crate::chat::Completion> {
-        use crate::chat::StreamEvent;
-        let mut stream = drive
-            .model
-            .chat_stream_with(messages, sampling, options)
-            .await?;
-        let mut text = String::new();
-        let mut calls = Vec::new();
-        while let Some(event) = stream.next().await {
-            match event? {
-                StreamEvent::Delta { text: more } => {
-                    let delta = LiveEvent::Delta {
-                        step,
-                        text: more.clone(),
-                    };
-                    let _ = self.live.send((drive.run.id, delta));
-                    text.push_str(&more);
-                }
-                StreamEvent::ToolCalls { calls: made } => calls = made,
-                StreamEvent::Logprobs { .. } => {}
-                StreamEvent::Done {
-                    finish_reason,
-                    usage,
-                } => {
-                    let mut done = crate::chat::Completion::new(text, finish_reason, usage);
-                    done.tool_calls = calls;
-                    return Ok(done);
-                }
-            }
-        }
-        Err(Error::internal("the model's reply ended without its end"))
     }
 
     /// Acts on a reply's calls: rejections answered, approvals asked, the rest made — all
@@ -495,99 +358,6 @@ impl Agents {
         })
         .await;
     }
-
-    /// Keeps this process's leases alive and takes over runs whose process stopped, every
-    /// third of `lease_ms`, until the task is aborted.
-    pub fn spawn_recovery(self: Arc<Self>) -> tokio::task::JoinHandle<()> {
-        let every = Duration::from_millis((self.config.lease_ms / 3).max(1));
-        tokio::spawn(async move {
-            let mut tick = tokio::time::interval(every);
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                tick.tick().await;
-                if let Err(err) = self.recover_once().await {
-                    tracing::warn!(%err, "agent lease renewal or recovery failed");
-                }
-            }
-        })
-    }
-
-    /// One round of [`spawn_recovery`](Self::spawn_recovery); returns the runs it resumed.
-    pub async fn recover_once(self: &Arc<Self>) -> Result<Vec<Id>> {
-        if self.handed_back.load(Ordering::SeqCst) {
-            return Ok(Vec::new());
-        }
-        let lease = self.lease();
-        let driving: Vec<Id> = self
-            .driving
-            .lock()
-            .map(|d| d.keys().copied().collect())
-            .unwrap_or_default();
-        self.store
-            .renew_leases(&self.owner, &driving, lease.until)
-            .await?;
-        let room = self.config.max_running.saturating_sub(driving.len() as u32);
-        if room == 0 {
-            return Ok(Vec::new());
-        }
-        let claimed = self
-            .store
-            .claim_lapsed(&lease, Timestamp::now(), room)
-            .await?;
-        for id in &claimed {
-            tracing::info!(run = %id, "resuming an agent run whose process stopped");
-            self.spawn_drive(*id);
-        }
-        Ok(claimed)
-    }
-
-    /// A planned stop: stops driving and lets this process's leases lapse now, so another
-    /// process takes the runs over at once. Afterwards nothing starts here (`SP-GEN-002`).
-    pub async fn hand_back(&self) -> Result<Vec<Id>> {
-        self.handed_back.store(true, Ordering::SeqCst);
-        let runs: Vec<Id> = match self.driving.lock() {
-            Ok(driving) => driving
-                .iter()
-                .map(|(id, switch)| {
-                    switch.send_replace(true);
-                    *id
-                })
-                .collect(),
-            Err(_) => Vec::new(),
-        };
-        self.store
-            .renew_leases(&self.owner, &runs, Timestamp::now())
-            .await?;
-        Ok(runs)
-    }
-}
-
-/// The prompt's tokens as the budget counts them: every message's text and calls with the
-/// tokenizer's per-message overhead, plus the tool schemas; without a tokenizer, one token
-/// per 3 bytes (more than any real tokenizer's average: the budget errs on the safe side).
-fn prompt_tokens(
-    tokenizer: Option<&dyn Tokenizer>,
-    messages: &[ChatMessage],
-    options: &ChatOptions,
-) -> Result<u64> {
-    let tools = serde_json::to_string(&options.tools.definitions).unwrap_or_default();
-    let mut total = 0u64;
-    for message in messages {
-        let calls = serde_json::to_string(&message.tool_calls).unwrap_or_default();
-        total += match tokenizer {
-            Some(t) => {
-                (t.count_tokens(&message.content)?
-                    + t.count_tokens(&calls)?
-                    + t.message_overhead(message.role)) as u64
-            }
-            None => (message.content.len() + calls.len()).div_ceil(3) as u64 + 4,
-        };
-    }
-    total += match tokenizer {
-        Some(t) => t.count_tokens(&tools)? as u64,
-        None => tools.len().div_ceil(3) as u64,
-    };
-    Ok(total)
 }
 
 /// Stands in until the run's model is known.

@@ -21,6 +21,8 @@ mod drive;
 mod engine;
 mod journal;
 mod memory;
+mod model_step;
+mod recovery;
 mod state;
 mod store;
 mod toolbox;
@@ -40,3 +42,5 @@ pub use toolbox::{CallIdentity, ResolvedTools, Toolbox};
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tests_calls;

@@ -351,6 +351,9 @@ async fn a_streamed_run_sends_each_event_then_done() {
 
 #[tokio::test]
 async fn bad_definitions_and_scopes_are_refused_with_codes() {
+    // It loads the model too: one model test at a time (the catalogue's tests measure the
+    // process's memory).
+    let _gate = sp_tests::model_gate().await;
     let s = setup().await;
     let cases = [
         (
