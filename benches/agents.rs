@@ -224,6 +224,7 @@ async fn append_target(store: &Arc<dyn AgentStore>) -> Id {
         input: "go".into(),
         context: None,
         history: Vec::new(),
+        charge_to: None,
     };
     store
         .create_run(&run, &[started], &lease)

@@ -70,6 +70,8 @@ impl Agents {
             input,
             correlation_id,
             context_id,
+            // In process there is no key: the tenant's quotas apply.
+            charge_to: None,
         };
         Ok(async move {
             let run = engine.start(&namespace, &name, new).await?;

@@ -276,6 +276,10 @@ pub struct NewAgentRun {
     /// when the run succeeds.
     #[serde(default)]
     pub context_id: Option<Id>,
+    /// The key the run's model calls are charged to besides its tenant (the server sets the
+    /// starting key's; not read from a request body).
+    #[serde(skip)]
+    pub charge_to: Option<crate::workflows::ChargeKey>,
 }
 
 /// The id of a run's tool call as services see it (`Idempotency-Key`): the same on every

@@ -266,6 +266,7 @@ impl Agents {
             input: new.input.clone(),
             context: new.context_id,
             history,
+            charge_to: new.charge_to.clone(),
         };
         let id = Id::new();
         self.create_and_drive(namespace, id, &agent, new.correlation_id, vec![started])

@@ -29,6 +29,9 @@ pub enum RunEvent {
         /// The context's latest turns as they were at the start (before the input).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         history: Vec<crate::chat::ChatMessage>,
+        /// The key its model calls are charged to besides the tenant, when one started it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        charge_to: Option<crate::workflows::ChargeKey>,
     },
     /// A copy of another run's events up to a step, run on from there.
     Forked {

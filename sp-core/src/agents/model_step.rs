@@ -79,7 +79,11 @@ impl Agents {
         let charge = match &self.charger {
             Some(charger) => Some(
                 charger
-                    .reserve(&drive.run.namespace, definition.max_tokens)
+                    .reserve_as(
+                        &drive.run.namespace,
+                        drive.state.charge_to(),
+                        definition.max_tokens,
+                    )
                     .await?,
             ),
             None => None,

@@ -36,7 +36,7 @@ const FATAL_TOOL_ERRORS: [&str; 1] = ["SP-HUB-004"];
 /// #     created_at: sp_core::Timestamp::now(), updated_at: sp_core::Timestamp::now() };
 /// let mut state = RunState::default();
 /// state.apply(&RunEvent::Started { agent: Box::new(agent), system: "Be brief.".into(),
-///     input: "Hi".into(), context: None, history: Vec::new() }).unwrap();
+///     input: "Hi".into(), context: None, history: Vec::new(), charge_to: None }).unwrap();
 /// assert_eq!(state.next(), Next::CallModel { step: 1 });
 /// assert_eq!(state.messages().len(), 2); // system + user
 /// ```
@@ -47,6 +47,7 @@ pub struct RunState {
     input: String,
     context: Option<crate::Id>,
     history: Vec<ChatMessage>,
+    charge_to: Option<crate::workflows::ChargeKey>,
     turns: Vec<Turn>,
     /// Calls whose `ToolCallStarted` is recorded.
     started: HashSet<String>,
@@ -136,6 +137,7 @@ impl RunState {
                 input,
                 context,
                 history,
+                charge_to,
             } => {
                 if self.agent.is_some() {
                     return Err(Error::internal("a second agent.run.started"));
@@ -145,6 +147,7 @@ impl RunState {
                 self.input = input.clone();
                 self.context = *context;
                 self.history = history.clone();
+                self.charge_to = charge_to.clone();
                 self.status = Some(AgentRunStatus::Running);
             }
             RunEvent::Forked { .. } => {}
@@ -377,6 +380,11 @@ impl RunState {
     /// The context the run continues, when it has one.
     pub fn context(&self) -> Option<crate::Id> {
         self.context
+    }
+
+    /// The key the run's model calls are charged to besides its tenant.
+    pub fn charge_to(&self) -> Option<&crate::workflows::ChargeKey> {
+        self.charge_to.as_ref()
     }
 
     /// The user's message.

@@ -327,6 +327,7 @@ async fn another_process_resumes_a_run_without_asking_the_model_again() {
             input: "Owls?".into(),
             context: None,
             history: Vec::new(),
+            charge_to: None,
         },
         RunEvent::ModelOutput {
             step: 1,

@@ -240,6 +240,7 @@ fn a_reply_cut_at_max_tokens_fails_the_run() {
             input: "Hi".into(),
             context: None,
             history: Vec::new(),
+            charge_to: None,
         })
         .expect("start");
     state

@@ -229,6 +229,8 @@ impl PlatformActions {
             input: input.to_owned(),
             correlation_id: Some(correlation_id.to_owned()),
             context_id: None,
+            // Charged to the tenant, as the workflow's model steps are.
+            charge_to: None,
         };
         let started = agents.start(namespace, agent, new).await?;
         let run = loop {

@@ -21,6 +21,19 @@ use crate::usage::{UsageCounts, UsageKey, UsageMeter};
 /// The key id workflow model steps are metered under (`GET /v1/usage?key_id=workflows`).
 pub const WORKFLOW_KEY_ID: &str = "workflows";
 
+/// The key a run's model calls are charged to besides its tenant: the key that started it,
+/// with the token limit it had then (its own, or `auth.default_token_limit`).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct ChargeKey {
+    /// The key's id (usage rows are metered under it).
+    pub key_id: String,
+    /// Its token budget, e.g. `200000/day`; none: only the tenant's quotas apply.
+    #[serde(default)]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<String>))]
+    pub token_limit: Option<crate::auth::Quota>,
+}
+
 /// Charges model steps before and after they run.
 #[async_trait]
 pub trait ModelStepCharger: Send + Sync {
@@ -32,6 +45,18 @@ pub trait ModelStepCharger: Send + Sync {
         namespace: &Namespace,
         max_tokens: u32,
     ) -> Result<Box<dyn ModelStepCharge>>;
+
+    /// [`reserve`](Self::reserve) charged also to `key` (its token budget, and usage under
+    /// its id) when one is given. The default charges the tenant only.
+    async fn reserve_as(
+        &self,
+        namespace: &Namespace,
+        key: Option<&ChargeKey>,
+        max_tokens: u32,
+    ) -> Result<Box<dyn ModelStepCharge>> {
+        let _ = key;
+        self.reserve(namespace, max_tokens).await
+    }
 }
 
 /// One model step's charge, settled once.
@@ -86,18 +111,35 @@ impl ModelStepCharger for TenantCharger {
         namespace: &Namespace,
         max_tokens: u32,
     ) -> Result<Box<dyn ModelStepCharge>> {
+        self.reserve_as(namespace, None, max_tokens).await
+    }
+
+    async fn reserve_as(
+        &self,
+        namespace: &Namespace,
+        charged: Option<&ChargeKey>,
+        max_tokens: u32,
+    ) -> Result<Box<dyn ModelStepCharge>> {
         let tenant = namespace.tenant();
-        let key = UsageKey::today(tenant.clone(), WORKFLOW_KEY_ID, self.model.clone());
+        let key_id = charged.map_or(WORKFLOW_KEY_ID, |k| k.key_id.as_str());
+        let key = UsageKey::today(tenant.clone(), key_id, self.model.clone());
         let quotas = self
             .tenants
             .find(&tenant)
             .await?
             .map(|t| t.quotas.token_limits)
             .unwrap_or_default();
-        let buckets: Vec<TokenBucket> = quotas
+        let mut buckets: Vec<TokenBucket> = quotas
             .iter()
             .map(|quota| TokenBucket::tenant(&tenant, *quota))
             .collect();
+        if let Some(ChargeKey {
+            key_id,
+            token_limit: Some(quota),
+        }) = charged
+        {
+            buckets.push(TokenBucket::key(key_id, *quota));
+        }
         let reservation = match buckets.iter().map(|b| b.quota().count).min() {
             None => None,
             Some(smallest) => {

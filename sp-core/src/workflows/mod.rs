@@ -20,7 +20,7 @@ mod visibility;
 mod wire;
 
 pub use actions::{PlatformActions, StepActions};
-pub use charge::{ModelStepCharge, ModelStepCharger, TenantCharger, WORKFLOW_KEY_ID};
+pub use charge::{ChargeKey, ModelStepCharge, ModelStepCharger, TenantCharger, WORKFLOW_KEY_ID};
 pub use config::WorkflowsConfig;
 pub use engine::{WORKFLOW_STREAM, Workflows};
 pub use memory::MemoryWorkflowStore;

@@ -86,6 +86,7 @@ impl Fixture {
             input: "Hello?".into(),
             context: None,
             history: Vec::new(),
+            charge_to: None,
         };
         self.store
             .create_run(&run, &[started], lease)

@@ -496,3 +496,75 @@ async fn a_workflow_step_runs_an_agent() {
         "one correlation id"
     );
 }
+
+#[tokio::test]
+async fn a_run_is_charged_to_the_key_that_started_it() {
+    let _gate = sp_tests::model_gate().await;
+    let s = setup().await;
+    s.define(trip_agent()).await;
+    // A budget one model call fits (64 tokens reserved) and spends: the second is refused.
+    let body = json!({"name": "thrifty", "scopes": ["events", "inference", "registry"],
+        "token_limit": "150/h"});
+    let made = s
+        .api
+        .call(
+            Method::POST,
+            "/v1/keys",
+            Some(crate::support::ADMIN),
+            Some(body),
+        )
+        .await;
+    assert_eq!(made.status, StatusCode::CREATED, "{}", made.text);
+    let (key_id, token) = (
+        made.body["key"]["id"].as_str().expect("key id").to_owned(),
+        made.body["token"].as_str().expect("token").to_owned(),
+    );
+    let started = s
+        .api
+        .call(
+            Method::POST,
+            "/v1/agents/trip/runs",
+            Some(&token),
+            Some(json!({"input": TRIP_QUESTION})),
+        )
+        .await;
+    assert_eq!(started.status, StatusCode::ACCEPTED, "{}", started.text);
+    let done = s.settled(started.body["id"].as_str().expect("id")).await;
+    assert_eq!(done["status"], "failed", "{done}");
+    assert_eq!(
+        done["error"]["code"], "SP-AUTH-003",
+        "the key's budget ran out: {done}"
+    );
+    assert_eq!(
+        done["steps"], 1,
+        "the first call was made, the second refused"
+    );
+    s.api
+        .state
+        .platform()
+        .await
+        .expect("platform")
+        .usage
+        .flush()
+        .await
+        .expect("flush");
+    let usage = s
+        .api
+        .call(
+            Method::GET,
+            &format!("/v1/usage?key_id={key_id}"),
+            Some(crate::support::ADMIN),
+            None,
+        )
+        .await;
+    assert_eq!(usage.status, StatusCode::OK, "{}", usage.text);
+    let prompt = usage.body["items"][0]["prompt_tokens"]
+        .as_u64()
+        .unwrap_or(0);
+    assert_eq!(
+        json!(prompt),
+        done["usage"]["prompt_tokens"],
+        "{}",
+        usage.text
+    );
+}

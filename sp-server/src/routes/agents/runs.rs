@@ -73,6 +73,14 @@ pub(super) async fn start(
             .as_deref()
             .map(|raw| sp_core::Id::parse_field("context_id", raw))
             .transpose()?,
+        // The starting key pays too: its token budget, and usage under its id.
+        charge_to: Some(sp_core::workflows::ChargeKey {
+            key_id: caller.0.key_id.clone(),
+            token_limit: caller
+                .0
+                .token_limit
+                .or(state.config().auth.default_token_limit),
+        }),
     };
     // Subscribed before the start, so no event of the run is missed.
     let live = agents.subscribe();
