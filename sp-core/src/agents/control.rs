@@ -87,7 +87,23 @@ impl Agents {
                 })
             })
             .await?;
-        self.spawn_drive(id);
+        // The driver that asked may still be finishing here (it stops right after recording
+        // the question): drive on once it has, rather than leave the run to its lease.
+        let engine = self.clone();
+        tokio::spawn(async move {
+            for _ in 0..200 {
+                let busy = engine
+                    .driving
+                    .lock()
+                    .map(|driving| driving.contains_key(&id))
+                    .unwrap_or(false);
+                if !busy {
+                    engine.spawn_drive(id);
+                    return;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+            }
+        });
         Ok(run)
     }
 
