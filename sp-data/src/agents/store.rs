@@ -12,7 +12,7 @@ use sp_core::{Error, Id, Page, PageRequest, Result, Timestamp};
 use sqlx::{AssertSqlSafe, QueryBuilder};
 
 use super::rows::{AgentRow, EventRow, RunRow, agent_unknown, agents_page, run_unknown, runs_page};
-use crate::sql::{DbId, DbTime, Dialect, SqlDatabase};
+use crate::sql::{DbId, DbTime, Dialect, Leases, SqlDatabase};
 use crate::workflows::rows::to_json;
 
 const RUN: &str = "id, namespace, agent, version, status, input, output, error, steps, \
@@ -384,44 +384,11 @@ macro_rules! agent_store {
             }
 
             async fn renew_leases(&self, owner: &str, runs: &[Id], until: Timestamp) -> Result<()> {
-                if runs.is_empty() {
-                    return Ok(());
-                }
-                let mut renew = QueryBuilder::<$db>::new("UPDATE agent_runs SET lease_until = ");
-                renew.push_bind(DbTime(until));
-                renew.push(" WHERE owner = ");
-                renew.push_bind(owner.to_owned());
-                renew.push(" AND id IN (");
-                let mut ids = renew.separated(", ");
-                for id in runs {
-                    ids.push_bind(DbId(*id));
-                }
-                renew.push(")");
-                renew
-                    .build()
-                    .execute(&self.pool)
-                    .await
-                    .map_err(<$db as Dialect>::error)?;
-                Ok(())
+                <$db as Leases>::renew_leases(&self.pool, "agent_runs", owner, runs, until).await
             }
 
             async fn claim_lapsed(&self, lease: &Lease, now: Timestamp, limit: u32) -> Result<Vec<Id>> {
-                // PostgreSQL skips rows another process is claiming: recovering processes take
-                // different runs. SQLite's single writer needs no lock.
-                let ids: Vec<(DbId,)> = sqlx::query_as(AssertSqlSafe(format!(
-                    "UPDATE agent_runs SET owner = $1, lease_until = $2 WHERE id IN \
-                     (SELECT id FROM agent_runs WHERE status = 'running' AND lease_until < $3 \
-                      ORDER BY lease_until LIMIT $4{}) RETURNING id",
-                    <$db as Dialect>::SKIP_LOCKED
-                )))
-                .bind(&lease.owner)
-                .bind(DbTime(lease.until))
-                .bind(DbTime(now))
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(<$db as Dialect>::error)?;
-                Ok(ids.into_iter().map(|(id,)| id.0).collect())
+                <$db as Leases>::claim_lapsed(&self.pool, "agent_runs", lease, now, limit).await
             }
         }
     };

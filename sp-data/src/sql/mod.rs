@@ -4,8 +4,10 @@
 
 mod database;
 mod dialect;
+mod leases;
 mod types;
 
 pub use database::SqlDatabase;
 pub(crate) use dialect::Dialect;
+pub(crate) use leases::Leases;
 pub(crate) use types::{DbId, DbTime};

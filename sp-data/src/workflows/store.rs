@@ -16,7 +16,7 @@ use super::rows::{
     RunRow, StepRow, StoredRunRow, WorkflowRow, already_ended, definition, name_after, run_before,
     run_unknown, runs_page, to_json, workflow_unknown, workflows_page,
 };
-use crate::sql::{DbId, DbTime, Dialect, SqlDatabase};
+use crate::sql::{DbId, DbTime, Dialect, Leases, SqlDatabase};
 
 const WORKFLOW: &str = "namespace, name, description, version, steps, created_at, updated_at";
 const RUN: &str = "id, namespace, workflow, version, input, status, output, error, \
@@ -366,44 +366,11 @@ macro_rules! workflow_store {
             }
 
             async fn renew_leases(&self, owner: &str, runs: &[Id], until: Timestamp) -> Result<()> {
-                if runs.is_empty() {
-                    return Ok(());
-                }
-                let mut renew = QueryBuilder::<$db>::new("UPDATE workflow_runs SET lease_until = ");
-                renew.push_bind(DbTime(until));
-                renew.push(" WHERE owner = ");
-                renew.push_bind(owner.to_owned());
-                renew.push(" AND status = 'running' AND id IN (");
-                let mut ids = renew.separated(", ");
-                for id in runs {
-                    ids.push_bind(DbId(*id));
-                }
-                renew.push(")");
-                renew
-                    .build()
-                    .execute(&self.pool)
-                    .await
-                    .map_err(<$db as Dialect>::error)?;
-                Ok(())
+                <$db as Leases>::renew_leases(&self.pool, "workflow_runs", owner, runs, until).await
             }
 
             async fn claim_lapsed(&self, lease: &Lease, now: Timestamp, limit: u32) -> Result<Vec<Id>> {
-                // PostgreSQL skips rows another process is claiming: recovering processes take
-                // different runs. SQLite's single writer needs no lock.
-                let ids: Vec<(DbId,)> = sqlx::query_as(AssertSqlSafe(format!(
-                    "UPDATE workflow_runs SET owner = $1, lease_until = $2 WHERE id IN \
-                     (SELECT id FROM workflow_runs WHERE status = 'running' AND lease_until < $3 \
-                      ORDER BY lease_until LIMIT $4{}) RETURNING id",
-                    <$db as Dialect>::SKIP_LOCKED
-                )))
-                .bind(&lease.owner)
-                .bind(DbTime(lease.until))
-                .bind(DbTime(now))
-                .bind(i64::from(limit))
-                .fetch_all(&self.pool)
-                .await
-                .map_err(<$db as Dialect>::error)?;
-                Ok(ids.into_iter().map(|(id,)| id.0).collect())
+                <$db as Leases>::claim_lapsed(&self.pool, "workflow_runs", lease, now, limit).await
             }
         }
     };
