@@ -125,8 +125,14 @@ impl<'de> Deserialize<'de> for KeepAlive {
             Wire::Seconds(n) if n < 0 => Ok(KeepAlive::Forever),
             Wire::Seconds(n) => Ok(KeepAlive::For(Duration::from_secs(n.unsigned_abs()))),
             Wire::Fraction(n) if n < 0.0 => Ok(KeepAlive::Forever),
-            Wire::Fraction(n) if n.is_finite() => Ok(KeepAlive::For(Duration::from_secs_f64(n))),
-            Wire::Fraction(_) => Err(serde::de::Error::custom("keep_alive must be finite")),
+            // A number past what a duration holds is refused, not a panic (found by fuzzing).
+            Wire::Fraction(n) => Duration::try_from_secs_f64(n)
+                .map(KeepAlive::For)
+                .map_err(|_| {
+                    serde::de::Error::custom(
+                        "keep_alive must be a finite number of seconds within a u64",
+                    )
+                }),
             Wire::Text(text) => KeepAlive::parse(&text).map_err(serde::de::Error::custom),
         }
     }
@@ -168,5 +174,8 @@ mod tests {
             r#"["0s","-1","30s","120s","1500ms"]"#
         );
         assert!(serde_json::from_str::<KeepAlive>(r#""forever""#).is_err());
+        // Beyond what a duration holds (the fuzzer's find): an error, not a panic.
+        assert!(serde_json::from_str::<KeepAlive>("2222222222222222222222222222").is_err());
+        assert!(serde_json::from_str::<KeepAlive>("1e300").is_err());
     }
 }
