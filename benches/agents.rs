@@ -225,6 +225,8 @@ async fn append_target(store: &Arc<dyn AgentStore>) -> Id {
         context: None,
         history: Vec::new(),
         charge_to: None,
+        compaction: Usage::default(),
+        summarised_tokens: 0,
     };
     store
         .create_run(&run, &[started], &lease)

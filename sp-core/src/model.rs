@@ -48,6 +48,13 @@ pub trait Embedder: Send + Sync {
 /// Generates the next assistant turn of a conversation.
 #[async_trait]
 pub trait ChatModel: Send + Sync {
+    /// Tokens one conversation may take, prompt and reply together, when the model knows its
+    /// window: callers that assemble long prompts (agent runs) budget against it rather than
+    /// being refused at the model. `None` (the default) when unknown.
+    fn context_window(&self) -> Option<usize> {
+        None
+    }
+
     /// The whole answer at once.
     async fn chat(&self, messages: &[ChatMessage], sampling: &Sampling) -> Result<Completion>;
 

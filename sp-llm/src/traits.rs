@@ -80,6 +80,10 @@ pub(crate) fn plain_tokens(model: &llama_cpp_2::model::LlamaModel, text: &str) -
 
 #[async_trait]
 impl ChatModel for Engine {
+    fn context_window(&self) -> Option<usize> {
+        Some(self.config().context_per_slot as usize)
+    }
+
     async fn chat(&self, messages: &[ChatMessage], sampling: &Sampling) -> Result<Completion> {
         Engine::chat(self, messages, sampling).await
     }

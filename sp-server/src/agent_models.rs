@@ -32,6 +32,10 @@ impl Held {
 
 #[async_trait]
 impl ChatModel for Held {
+    fn context_window(&self) -> Option<usize> {
+        ChatModel::context_window(self.engine())
+    }
+
     async fn chat(&self, messages: &[ChatMessage], sampling: &Sampling) -> Result<Completion> {
         ChatModel::chat(self.engine(), messages, sampling).await
     }

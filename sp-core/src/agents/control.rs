@@ -178,8 +178,7 @@ impl Agents {
     /// Rebuilds the run from its events alone — no model, no tool — and checks that they
     /// reach the state recorded for it (`SP-AGT-004` where they part).
     pub async fn replay(&self, namespace: &Namespace, id: Id) -> Result<ReplayReport> {
-        let run = self.store.run(namespace, id).await?;
-        let events = self.all_events(namespace, id).await?;
+        let (run, events) = self.snapshot(namespace, id).await?;
         let mismatch = |reason: String| Error::AgentReplayMismatch {
             run: id.to_string(),
             reason,
@@ -211,13 +210,47 @@ impl Agents {
         })
     }
 
+    /// The run's summary and its events as of one moment: a run still going may append
+    /// between the two reads, so they are read until the summary counts exactly the events
+    /// read (`SP-RES-002` when it keeps changing).
+    async fn snapshot(
+        &self,
+        namespace: &Namespace,
+        id: Id,
+    ) -> Result<(super::journal::AgentRun, Vec<super::journal::RecordedEvent>)> {
+        for attempt in 0..20u64 {
+            let run = self.store.run(namespace, id).await?;
+            let events = self.all_events(namespace, id).await?;
+            if events.len() as u64 == run.events {
+                return Ok((run, events));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(5 * (attempt + 1))).await;
+        }
+        Err(Error::Conflict(format!(
+            "agent run {id} keeps changing; replay it once it has ended"
+        )))
+    }
+
     /// A new run with the events of run `id` before its model call `step`, driven live from
-    /// there (step 1 re-runs it all). `SP-VAL-001` for a step the run never reached.
+    /// there (step 1 re-runs it all), charged to the key the original run was charged to.
+    /// `SP-VAL-001` for a step the run never reached.
     pub async fn fork(
         self: &Arc<Self>,
         namespace: &Namespace,
         id: Id,
         step: u32,
+    ) -> Result<AgentRun> {
+        self.fork_as(namespace, id, step, None).await
+    }
+
+    /// [`fork`](Self::fork), its model calls charged to `key` (whoever asked for the fork)
+    /// instead of the original run's key when one is given.
+    pub async fn fork_as(
+        self: &Arc<Self>,
+        namespace: &Namespace,
+        id: Id,
+        step: u32,
+        key: Option<crate::workflows::ChargeKey>,
     ) -> Result<AgentRun> {
         let source = self.store.run(namespace, id).await?;
         let events = self.all_events(namespace, id).await?;
@@ -236,7 +269,12 @@ impl Agents {
             .map(|e| e.event.clone())
             .filter(|e| !matches!(e, RunEvent::Finished { .. } | RunEvent::Forked { .. }))
             .collect();
-        let Some(RunEvent::Started { agent, .. }) = copied.first().cloned() else {
+        let Some(RunEvent::Started { agent, .. }) = copied.first_mut().map(|started| {
+            if let (Some(key), RunEvent::Started { charge_to, .. }) = (key, &mut *started) {
+                *charge_to = Some(key);
+            }
+            started.clone()
+        }) else {
             return Err(Error::internal(format!("run {id} has no start event")));
         };
         copied.insert(1, RunEvent::Forked { from: id, step });

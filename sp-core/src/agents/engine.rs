@@ -255,10 +255,22 @@ impl Agents {
             ));
         }
         let agent = self.store.agent(namespace, name).await?;
-        let system = self.system_prompt(namespace, &agent).await?;
-        let history = match new.context_id {
-            Some(context) => self.history(namespace, context).await?,
-            None => Vec::new(),
+        let mut system = self.system_prompt(namespace, &agent).await?;
+        let (history, compaction, summarised_tokens) = match new.context_id {
+            Some(context) => {
+                let history = self
+                    .history(namespace, context, &agent, &system, &new.input)
+                    .await?;
+                if let Some(summary) = history.summary {
+                    system.push_str(&format!(
+                        "\n\n<conversation_summary>\n{summary}\n</conversation_summary>"
+                    ));
+                }
+                self.charge_compaction(namespace, new.charge_to.as_ref(), history.compaction)
+                    .await?;
+                (history.turns, history.compaction, history.summarised_tokens)
+            }
+            None => (Vec::new(), Usage::default(), 0),
         };
         let started = RunEvent::Started {
             agent: Box::new(agent.clone()),
@@ -267,6 +279,8 @@ impl Agents {
             context: new.context_id,
             history,
             charge_to: new.charge_to.clone(),
+            compaction,
+            summarised_tokens,
         };
         let id = Id::new();
         self.create_and_drive(namespace, id, &agent, new.correlation_id, vec![started])
@@ -323,37 +337,24 @@ impl Agents {
         Ok(run)
     }
 
-    /// The latest turns of `context` (user and assistant text, at most
-    /// [`HISTORY_MESSAGES`]), oldest first: what a run continuing it is shown before its
-    /// input. `SP-RES-001` for a context the namespace does not have.
-    async fn history(
+    /// Charges what compacting a context for a run cost, to the tenant and `key`.
+    async fn charge_compaction(
         &self,
         namespace: &Namespace,
-        context: Id,
-    ) -> Result<Vec<crate::chat::ChatMessage>> {
-        use crate::chat::{ChatMessage, Role};
-        let contexts = self
-            .toolbox
-            .contexts()
-            .ok_or_else(|| Error::unavailable("contexts", "no context store here"))?;
-        let known = contexts.get(namespace, context).await?;
-        let after = known.message_count.saturating_sub(HISTORY_MESSAGES * 4);
-        let mut turns = Vec::new();
-        let mut seq = after;
-        loop {
-            let page = contexts.messages(namespace, context, seq, 500).await?;
-            let Some(last) = page.last() else { break };
-            seq = last.seq;
-            turns.extend(
-                page.into_iter()
-                    .filter(|m| {
-                        matches!(m.role, Role::User | Role::Assistant) && !m.content.is_empty()
-                    })
-                    .map(|m| ChatMessage::new(m.role, m.content)),
-            );
+        key: Option<&crate::workflows::ChargeKey>,
+        usage: Usage,
+    ) -> Result<()> {
+        if usage.is_zero() {
+            return Ok(());
         }
-        let keep = turns.len().saturating_sub(HISTORY_MESSAGES as usize);
-        Ok(turns.split_off(keep))
+        if let Some(charger) = &self.charger {
+            charger
+                .reserve_as(namespace, key, 0)
+                .await?
+                .settle(Some(usage))
+                .await;
+        }
+        Ok(())
     }
 
     /// The system prompt of a run starting now: the instructions, then each memory block.

@@ -32,6 +32,14 @@ pub enum RunEvent {
         /// The key its model calls are charged to besides the tenant, when one started it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         charge_to: Option<crate::workflows::ChargeKey>,
+        /// What compacting the context's older turns into its summary cost before the run
+        /// began (counted in the run's usage).
+        #[serde(default, skip_serializing_if = "Usage::is_zero")]
+        compaction: Usage,
+        /// Tokens of the context's turns that compaction folded into the summary for this
+        /// run (the model saw them summarised, not word for word).
+        #[serde(default, skip_serializing_if = "is_zero")]
+        summarised_tokens: u64,
     },
     /// A copy of another run's events up to a step, run on from there.
     Forked {
@@ -53,6 +61,9 @@ pub enum RunEvent {
         finish_reason: FinishReason,
         /// Its token accounting.
         usage: Usage,
+        /// Tool results the prompt showed as elided notes to fit the model's window.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        elided: Vec<String>,
     },
     /// A tool call is about to be made (repeated with the same idempotency key when its
     /// process stopped before its result was recorded).
@@ -268,4 +279,8 @@ pub enum LiveEvent {
         /// The text.
         text: String,
     },
+}
+
+fn is_zero(n: &u64) -> bool {
+    *n == 0
 }

@@ -22,6 +22,7 @@ mod engine;
 mod journal;
 mod memory;
 mod model_step;
+mod prompt;
 mod recovery;
 mod state;
 mod store;
@@ -44,3 +45,5 @@ pub use toolbox::{CallIdentity, ResolvedTools, Toolbox};
 mod tests;
 #[cfg(test)]
 mod tests_calls;
+#[cfg(test)]
+mod tests_window;

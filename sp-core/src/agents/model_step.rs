@@ -6,9 +6,9 @@ use futures::StreamExt;
 use super::drive::Drive;
 use super::engine::Agents;
 use super::journal::{LiveEvent, RunEvent};
+use super::prompt::{fit_window, prompt_tokens};
 use crate::chat::{ChatMessage, ChatOptions, ResponseFormat, Sampling, ToolChoice, Tools};
 use crate::error::{Error, Result};
-use crate::model::Tokenizer;
 
 impl Agents {
     /// Asks the model for step `step`: within the run's token budget, charged before and
@@ -18,7 +18,7 @@ impl Agents {
             return Err(Error::internal("a run without its agent"));
         };
         let definition = &agent.definition;
-        let messages = drive.state.messages();
+        let mut messages = drive.state.messages();
         let choice = if step == 1 {
             definition.tool_choice.clone()
         } else {
@@ -62,6 +62,17 @@ impl Agents {
         };
         // Greedy: a resumed or forked run asks exactly what an uninterrupted one would.
         let sampling = Sampling::greedy(definition.max_tokens);
+        // The window first: a prompt that outgrew it shows its oldest results as elided notes.
+        let elided = match drive.model.context_window() {
+            Some(window) => fit_window(
+                &mut messages,
+                &options,
+                drive.tokenizer.as_deref(),
+                window,
+                definition.max_tokens,
+            )?,
+            None => Vec::new(),
+        };
         if let Some(budget) = definition.token_budget {
             let used = u64::from(drive.state.usage().prompt_tokens)
                 + u64::from(drive.state.usage().completion_tokens);
@@ -106,6 +117,7 @@ impl Agents {
             tool_calls: done.tool_calls,
             finish_reason: done.finish_reason,
             usage: done.usage,
+            elided,
         })
     }
 
@@ -150,32 +162,4 @@ impl Agents {
         }
         Err(Error::internal("the model's reply ended without its end"))
     }
-}
-
-/// The prompt's tokens as the budget counts them: every message's text and calls with the
-/// tokenizer's per-message overhead, plus the tool schemas; without a tokenizer, one token
-/// per 3 bytes (more than any real tokenizer's average: the budget errs on the safe side).
-fn prompt_tokens(
-    tokenizer: Option<&dyn Tokenizer>,
-    messages: &[ChatMessage],
-    options: &ChatOptions,
-) -> Result<u64> {
-    let tools = serde_json::to_string(&options.tools.definitions).unwrap_or_default();
-    let mut total = 0u64;
-    for message in messages {
-        let calls = serde_json::to_string(&message.tool_calls).unwrap_or_default();
-        total += match tokenizer {
-            Some(t) => {
-                (t.count_tokens(&message.content)?
-                    + t.count_tokens(&calls)?
-                    + t.message_overhead(message.role)) as u64
-            }
-            None => (message.content.len() + calls.len()).div_ceil(3) as u64 + 4,
-        };
-    }
-    total += match tokenizer {
-        Some(t) => t.count_tokens(&tools)? as u64,
-        None => tools.len().div_ceil(3) as u64,
-    };
-    Ok(total)
 }

@@ -36,7 +36,8 @@ const FATAL_TOOL_ERRORS: [&str; 1] = ["SP-HUB-004"];
 /// #     created_at: sp_core::Timestamp::now(), updated_at: sp_core::Timestamp::now() };
 /// let mut state = RunState::default();
 /// state.apply(&RunEvent::Started { agent: Box::new(agent), system: "Be brief.".into(),
-///     input: "Hi".into(), context: None, history: Vec::new(), charge_to: None }).unwrap();
+///     input: "Hi".into(), context: None, history: Vec::new(), charge_to: None,
+///     compaction: Default::default(), summarised_tokens: 0 }).unwrap();
 /// assert_eq!(state.next(), Next::CallModel { step: 1 });
 /// assert_eq!(state.messages().len(), 2); // system + user
 /// ```
@@ -138,6 +139,8 @@ impl RunState {
                 context,
                 history,
                 charge_to,
+                compaction,
+                ..
             } => {
                 if self.agent.is_some() {
                     return Err(Error::internal("a second agent.run.started"));
@@ -148,6 +151,7 @@ impl RunState {
                 self.context = *context;
                 self.history = history.clone();
                 self.charge_to = charge_to.clone();
+                self.usage += *compaction;
                 self.status = Some(AgentRunStatus::Running);
             }
             RunEvent::Forked { .. } => {}
@@ -157,6 +161,7 @@ impl RunState {
                 tool_calls,
                 usage,
                 finish_reason,
+                ..
             } => {
                 if *step as usize != self.turns.len() + 1 {
                     return Err(Error::internal(format!(

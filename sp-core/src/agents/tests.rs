@@ -21,27 +21,41 @@ use crate::{ChatModel, ErrorCode};
 
 /// Replies by the number of assistant turns so far: `script[n]` is the (n+1)-th reply, the
 /// last one repeated. A reply is `Ok(text)` (an answer) or `Err((tool, arguments))` (a call).
-struct Scripted {
+pub(super) struct Scripted {
     script: Vec<std::result::Result<&'static str, (&'static str, &'static str)>>,
-    calls: AtomicUsize,
+    pub(super) calls: AtomicUsize,
     /// The tool messages of the last prompt.
-    seen: std::sync::Mutex<Vec<String>>,
+    pub(super) seen: std::sync::Mutex<Vec<String>>,
+    /// The window it says it has.
+    window: Option<usize>,
 }
 
 impl Scripted {
-    fn new(
+    pub(super) fn new(
         script: Vec<std::result::Result<&'static str, (&'static str, &'static str)>>,
+    ) -> Arc<Self> {
+        Self::windowed(script, None)
+    }
+
+    pub(super) fn windowed(
+        script: Vec<std::result::Result<&'static str, (&'static str, &'static str)>>,
+        window: Option<usize>,
     ) -> Arc<Self> {
         Arc::new(Scripted {
             script,
             calls: AtomicUsize::new(0),
             seen: Default::default(),
+            window,
         })
     }
 }
 
 #[async_trait]
 impl ChatModel for Scripted {
+    fn context_window(&self) -> Option<usize> {
+        self.window
+    }
+
     async fn chat(&self, messages: &[ChatMessage], sampling: &Sampling) -> Result<Completion> {
         self.chat_with(messages, sampling, &ChatOptions::default())
             .await
@@ -97,13 +111,13 @@ impl ChatModel for Scripted {
     }
 }
 
-struct Setup {
-    agents: Arc<Agents>,
-    contexts: Arc<Contexts>,
-    model: Arc<Scripted>,
+pub(super) struct Setup {
+    pub(super) agents: Arc<Agents>,
+    pub(super) contexts: Arc<Contexts>,
+    pub(super) model: Arc<Scripted>,
 }
 
-fn setup(
+pub(super) fn setup(
     model: Arc<Scripted>,
     store: Arc<MemoryAgentStore>,
     contexts: Option<Arc<Contexts>>,
@@ -141,7 +155,7 @@ fn setup(
     }
 }
 
-fn rememberer() -> NewAgent {
+pub(super) fn rememberer() -> NewAgent {
     NewAgent {
         tools: vec![ToolSelector::Builtin("memory_append".into())],
         memory_blocks: vec!["facts".into()],
@@ -149,7 +163,17 @@ fn rememberer() -> NewAgent {
     }
 }
 
-async fn run_to_end(s: &Setup, agent: &NewAgent, input: &str) -> AgentRun {
+pub(super) async fn run_to_end(s: &Setup, agent: &NewAgent, input: &str) -> AgentRun {
+    run_to_end_in(s, agent, input, None).await
+}
+
+/// Defines `agent`, runs it on `input` continuing `context` (if any) and waits for its end.
+pub(super) async fn run_to_end_in(
+    s: &Setup,
+    agent: &NewAgent,
+    input: &str,
+    context: Option<crate::Id>,
+) -> AgentRun {
     s.agents.define(agent).await.expect("define");
     let ns = Namespace::default();
     let run = s
@@ -159,6 +183,7 @@ async fn run_to_end(s: &Setup, agent: &NewAgent, input: &str) -> AgentRun {
             &agent.name,
             NewAgentRun {
                 input: input.into(),
+                context_id: context,
                 ..Default::default()
             },
         )
@@ -328,6 +353,8 @@ async fn another_process_resumes_a_run_without_asking_the_model_again() {
             context: None,
             history: Vec::new(),
             charge_to: None,
+            compaction: Usage::default(),
+            summarised_tokens: 0,
         },
         RunEvent::ModelOutput {
             step: 1,
@@ -335,6 +362,7 @@ async fn another_process_resumes_a_run_without_asking_the_model_again() {
             tool_calls: vec![call],
             finish_reason: FinishReason::ToolCalls,
             usage: Usage::default(),
+            elided: Vec::new(),
         },
         RunEvent::ToolCallStarted {
             call_id: "call_0".into(),
@@ -465,25 +493,7 @@ async fn a_run_continues_its_context_searches_it_and_adds_its_turn() {
         tools: vec![ToolSelector::Builtin("conversation_search".into())],
         ..NewAgent::new("recaller", "Answer from the conversation.")
     };
-    s.agents.define(&agent).await.expect("define");
-    let run = s
-        .agents
-        .start(
-            &ns,
-            "recaller",
-            NewAgentRun {
-                input: "What is my dog called?".into(),
-                context_id: Some(context.id),
-                ..Default::default()
-            },
-        )
-        .await
-        .expect("start");
-    let done = s
-        .agents
-        .wait(&ns, run.id, Duration::from_secs(10))
-        .await
-        .expect("wait");
+    let done = run_to_end_in(&s, &agent, "What is my dog called?", Some(context.id)).await;
     assert_eq!(done.output.as_deref(), Some("Your dog is Rex."), "{done:?}");
     let seen = s.model.seen.lock().expect("seen").clone();
     assert!(
@@ -505,7 +515,7 @@ async fn a_run_continues_its_context_searches_it_and_adds_its_turn() {
             "Your dog is Rex."
         ]
     );
-    let events = s.agents.events(&ns, run.id, 0, 1).await.expect("events");
+    let events = s.agents.events(&ns, done.id, 0, 1).await.expect("events");
     match &events[0].event {
         RunEvent::Started {
             history,

@@ -241,6 +241,8 @@ fn a_reply_cut_at_max_tokens_fails_the_run() {
             context: None,
             history: Vec::new(),
             charge_to: None,
+            compaction: Usage::default(),
+            summarised_tokens: 0,
         })
         .expect("start");
     state
@@ -250,6 +252,7 @@ fn a_reply_cut_at_max_tokens_fails_the_run() {
             tool_calls: Vec::new(),
             finish_reason: FinishReason::Length,
             usage: Usage::default(),
+            elided: Vec::new(),
         })
         .expect("output");
     match state.next() {

@@ -41,6 +41,7 @@ fn model_output(step: u32) -> RunEvent {
         tool_calls: vec![ToolCall::new("lookup", "{}")],
         finish_reason: FinishReason::ToolCalls,
         usage: Usage::default(),
+        elided: Vec::new(),
     }
 }
 

@@ -87,6 +87,8 @@ impl Fixture {
             context: None,
             history: Vec::new(),
             charge_to: None,
+            compaction: Usage::default(),
+            summarised_tokens: 0,
         };
         self.store
             .create_run(&run, &[started], lease)

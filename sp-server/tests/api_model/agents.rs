@@ -448,6 +448,16 @@ async fn a_workflow_step_runs_an_agent() {
         (refused.status, refused.code()),
         (StatusCode::BAD_REQUEST, "SP-WF-002")
     );
+    // Two agent steps that each wait for the other's answer.
+    let cycle = json!({"name": "loop", "steps": [
+        {"id": "a", "kind": "agent", "agent": "trip", "input": "{{steps.b.output}}"},
+        {"id": "b", "kind": "agent", "agent": "trip", "input": "{{steps.a.output}}"}]});
+    let refused = s
+        .api
+        .call(Method::POST, "/v1/workflows", Some(&key), Some(cycle))
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+    assert_eq!(refused.code(), "SP-WF-001", "{}", refused.text);
     let started = s
         .api
         .call(
@@ -567,4 +577,19 @@ async fn a_run_is_charged_to_the_key_that_started_it() {
         "{}",
         usage.text
     );
+    // A fork is charged to the key that forks it (here one without a token limit): it gets
+    // past the call the thrifty key could not pay for.
+    let forked = s
+        .api
+        .call(
+            Method::POST,
+            &format!("/v1/agent-runs/{}/fork", done["id"].as_str().expect("id")),
+            Some(crate::support::ADMIN),
+            Some(json!({"step": 1})),
+        )
+        .await;
+    assert_eq!(forked.status, StatusCode::ACCEPTED, "{}", forked.text);
+    let fork = s.settled(forked.body["id"].as_str().expect("id")).await;
+    assert_ne!(fork["error"]["code"], "SP-AUTH-003", "{fork}");
+    assert!(fork["steps"].as_u64().unwrap_or(0) >= 2, "{fork}");
 }

@@ -74,13 +74,7 @@ pub(super) async fn start(
             .map(|raw| sp_core::Id::parse_field("context_id", raw))
             .transpose()?,
         // The starting key pays too: its token budget, and usage under its id.
-        charge_to: Some(sp_core::workflows::ChargeKey {
-            key_id: caller.0.key_id.clone(),
-            token_limit: caller
-                .0
-                .token_limit
-                .or(state.config().auth.default_token_limit),
-        }),
+        charge_to: Some(charge_key(&state, &caller)),
     };
     // Subscribed before the start, so no event of the run is missed.
     let live = agents.subscribe();
@@ -395,6 +389,17 @@ pub(super) async fn replay(
     ))
 }
 
+/// The caller's key as a run's model calls charge it: its token budget, usage under its id.
+fn charge_key(state: &AppState, caller: &Caller) -> sp_core::workflows::ChargeKey {
+    sp_core::workflows::ChargeKey {
+        key_id: caller.0.key_id.clone(),
+        token_limit: caller
+            .0
+            .token_limit
+            .or(state.config().auth.default_token_limit),
+    }
+}
+
 /// Where a fork starts.
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -432,6 +437,9 @@ pub(super) async fn fork(
             caller.require(Scope::Inference)?;
         }
     }
-    let run = agents.fork(&namespace, id, at.step).await?;
+    // The key that forks pays for the fork's model calls, not the original run's.
+    let run = agents
+        .fork_as(&namespace, id, at.step, Some(charge_key(&state, &caller)))
+        .await?;
     Ok((StatusCode::ACCEPTED, axum::Json(run)))
 }
