@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fuzzes the input paths with cargo fuzz (libFuzzer + AddressSanitizer, on the nightly
-# toolchain): the OpenAI request decoders, the chunker, workflow templates, the JWT verifier
-# and the Markdown ingest (targets in fuzz/fuzz_targets/, corpora in fuzz/corpus/).
+# toolchain): the OpenAI, Anthropic and Responses request decoders, the chunker, workflow
+# templates, the JWT verifier and the Markdown ingest (targets in fuzz/fuzz_targets/, corpora in fuzz/corpus/).
 #
 #   scripts/fuzz.sh                  every target for $SP_FUZZ_SECONDS (60) s, growing the corpora
 #   scripts/fuzz.sh chunker          one target
@@ -20,7 +20,7 @@ if [ "${1:-}" = "--ci" ]; then
   shift
 fi
 targets=("$@")
-[ ${#targets[@]} -gt 0 ] || targets=(openai_requests chunker workflow_templates jwt markdown_ingest)
+[ ${#targets[@]} -gt 0 ] || targets=(openai_requests message_requests chunker workflow_templates jwt markdown_ingest)
 seconds="${SP_FUZZ_SECONDS:-60}"
 [ $ci -eq 0 ] || seconds=25
 

@@ -1,6 +1,7 @@
-//! The sp-server code the fuzz targets exercise, included by path: the OpenAI request
-//! decoders (`routes/openai/{wire,messages,shape}.rs`, at the root here so that their
-//! `super::` paths still meet) and the JWT verifier (`jwt.rs`). They depend on serde, sp-core
+//! The sp-server code the fuzz targets exercise, included by path: the OpenAI, Anthropic and
+//! Responses request decoders (`routes/openai/{wire,messages,shape}.rs`,
+//! `routes/anthropic/{wire,blocks}.rs`, `routes/responses/input.rs`, at the root here so
+//! that their `super::` paths still meet) and the JWT verifier (`jwt.rs`). They depend on serde, sp-core
 //! and jsonwebtoken only, so the fuzz build skips the rest of the server (and llama.cpp).
 
 #![allow(dead_code, missing_docs, unused_imports)]
@@ -13,3 +14,9 @@ pub mod messages;
 pub mod shape;
 #[path = "../../sp-server/src/routes/openai/wire.rs"]
 pub mod wire;
+#[path = "../../sp-server/src/routes/anthropic/blocks.rs"]
+pub mod blocks;
+#[path = "../../sp-server/src/routes/anthropic/wire.rs"]
+pub mod anthropic_wire;
+#[path = "../../sp-server/src/routes/responses/input.rs"]
+pub mod responses_input;

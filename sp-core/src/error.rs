@@ -485,6 +485,8 @@ pub enum Resource {
     Record,
     /// A package on a Python package index (a `pypi:` model source).
     Package,
+    /// A stored response of the Responses API.
+    Response,
 }
 
 impl Resource {
@@ -508,6 +510,7 @@ impl Resource {
             Resource::DeadLetter => "dead letter",
             Resource::Record => "record",
             Resource::Package => "package",
+            Resource::Response => "response",
         }
     }
 }

@@ -45,6 +45,7 @@ pub mod nul;
 mod openapi;
 pub mod page;
 pub mod rerank;
+pub mod responses;
 pub mod tenants;
 pub mod time;
 pub mod uncancelled;

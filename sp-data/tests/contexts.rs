@@ -15,6 +15,9 @@ use sp_core::knowledge::{Namespace, SimpleTokenizer};
 use sp_core::{Error, Id, PageRequest};
 use sp_tests::TestDatabase;
 
+#[path = "contexts/responses.rs"]
+mod responses;
+
 struct Fixture {
     contexts: Arc<Contexts>,
     /// The database the store is on (none for the in-process store).
@@ -403,6 +406,11 @@ macro_rules! suite {
             #[tokio::test]
             async fn memory_blocks_are_scoped_and_bounded() {
                 run(|f| Box::pin(super::memory_blocks_are_scoped_and_bounded(f))).await;
+            }
+            #[tokio::test]
+            async fn response_chains_continue_branch_and_abandon() {
+                run(|f| Box::pin(super::responses::response_chains_continue_branch_and_abandon(f)))
+                    .await;
             }
             #[tokio::test]
             async fn bad_input_leaves_the_context_as_it_was() {

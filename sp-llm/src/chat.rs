@@ -213,35 +213,18 @@ impl Engine {
         delivery: Delivery,
         prefilled: Option<tokio::sync::oneshot::Sender<()>>,
     ) -> Result<(CompletionStream, ReplyShape)> {
-        if messages.is_empty() {
-            return Err(Error::invalid_input("messages", "must not be empty"));
-        }
         options.validate()?;
-        if options.tools.active() {
-            let mut syntax = self.template().tool_syntax;
-            let may_answer = matches!(
-                options.tools.choice,
-                sp_core::chat::ToolChoice::Auto | sp_core::chat::ToolChoice::None
-            );
-            if may_answer && !options.response_format.is_text() {
-                // Only the envelope constrains an answer to a JSON format as well as calls.
-                syntax = ToolSyntax::Envelope;
-            }
+        let (prompt, syntax) = self.chat_prompt(messages, options)?;
+        if let Some(syntax) = syntax {
             let tools = options.tools.clone();
-            let (prompt, constraint) = if syntax == ToolSyntax::Envelope {
-                let shown = envelope_messages(messages, &tools);
-                let prompt = self.chat_prompt_tokens(&self.render_chat(&shown)?, &shown)?;
+            let constraint = if syntax == ToolSyntax::Envelope {
                 let schema = envelope_schema(&tools, &options.response_format);
-                let constraint = self.compiler()?.guidance(
+                self.compiler()?.guidance(
                     llguidance::api::TopLevelGrammar::from_json_schema(schema),
                     "tools",
-                )?;
-                (prompt, constraint)
+                )?
             } else {
-                (
-                    self.chat_prompt_tokens(&self.render_native(messages, &tools)?, messages)?,
-                    self.native_constraint(syntax, &tools)?,
-                )
+                self.native_constraint(syntax, &tools)?
             };
             let stream =
                 self.submit_tokens(prompt, sampling, delivery, Some(constraint), prefilled)?;
@@ -252,14 +235,6 @@ impl Engine {
             };
             return Ok((stream, shape));
         }
-        let shown = if self.template().tool_syntax == ToolSyntax::Envelope
-            && messages.iter().any(|m| !m.tool_calls.is_empty())
-        {
-            calls_as_text(messages)
-        } else {
-            messages.to_vec()
-        };
-        let prompt = self.chat_prompt_tokens(&self.render_chat(&shown)?, &shown)?;
         let constraint = if options.response_format.is_text() {
             None
         } else {
@@ -272,6 +247,59 @@ impl Engine {
             ReplyShape::Free
         };
         Ok((stream, shape))
+    }
+
+    /// How many tokens the prompt of `messages` under `options` is — exactly what generation
+    /// would be given (template, tool layout, special-token handling), so a client can size a
+    /// request before sending it (Anthropic's `count_tokens`).
+    pub fn count_chat_tokens(
+        &self,
+        messages: &[ChatMessage],
+        options: &ChatOptions,
+    ) -> Result<usize> {
+        options.validate()?;
+        Ok(self.chat_prompt(messages, options)?.0.len())
+    }
+
+    /// The prompt of a chat under `options`, and the tool syntax its calls are decoded in
+    /// when tools are offered.
+    fn chat_prompt(
+        &self,
+        messages: &[ChatMessage],
+        options: &ChatOptions,
+    ) -> Result<(Vec<llama_cpp_2::token::LlamaToken>, Option<ToolSyntax>)> {
+        if messages.is_empty() {
+            return Err(Error::invalid_input("messages", "must not be empty"));
+        }
+        if options.tools.active() {
+            let mut syntax = self.template().tool_syntax;
+            let may_answer = matches!(
+                options.tools.choice,
+                sp_core::chat::ToolChoice::Auto | sp_core::chat::ToolChoice::None
+            );
+            if may_answer && !options.response_format.is_text() {
+                // Only the envelope constrains an answer to a JSON format as well as calls.
+                syntax = ToolSyntax::Envelope;
+            }
+            let prompt = if syntax == ToolSyntax::Envelope {
+                let shown = envelope_messages(messages, &options.tools);
+                self.chat_prompt_tokens(&self.render_chat(&shown)?, &shown)?
+            } else {
+                self.chat_prompt_tokens(&self.render_native(messages, &options.tools)?, messages)?
+            };
+            return Ok((prompt, Some(syntax)));
+        }
+        let shown = if self.template().tool_syntax == ToolSyntax::Envelope
+            && messages.iter().any(|m| !m.tool_calls.is_empty())
+        {
+            calls_as_text(messages)
+        } else {
+            messages.to_vec()
+        };
+        Ok((
+            self.chat_prompt_tokens(&self.render_chat(&shown)?, &shown)?,
+            None,
+        ))
     }
 
     /// Renders with the template's own tool layout.
@@ -350,7 +378,7 @@ fn calls_as_text(messages: &[ChatMessage]) -> Vec<ChatMessage> {
 /// Reads a finished reply per its shape. A reply cut by `max_tokens` is returned as it is
 /// (`finish_reason: length`; its JSON may be incomplete), never as calls.
 fn finish(shape: ReplyShape, mut completion: Completion) -> Result<Completion> {
-    if completion.finish_reason != FinishReason::Stop {
+    if !completion.finish_reason.is_stop() {
         return Ok(completion);
     }
     match shape {

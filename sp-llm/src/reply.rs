@@ -95,7 +95,7 @@ impl ReplyStream {
                 },
             ) => {
                 self.done = true;
-                if finish_reason == sp_core::chat::FinishReason::Stop
+                if finish_reason.is_stop()
                     && let Some(format) = check
                     && let Err(err) = format.check_output(text)
                 {

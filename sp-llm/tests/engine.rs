@@ -146,7 +146,7 @@ async fn stop_sequences_stop_before_the_sequence() {
         ..Sampling::greedy(40)
     };
     let stopped = engine.chat(&messages, &sampling).await.expect("chat");
-    assert_eq!(stopped.finish_reason, FinishReason::Stop);
+    assert_eq!(stopped.finish_reason, FinishReason::StopSequence);
     assert_eq!(stopped.text, free.text[..cut], "stop {stop:?}");
     assert!(!stopped.text.contains(&stop));
 }

@@ -11,6 +11,7 @@ use sp_core::hub::Hub;
 use sp_core::knowledge::{
     HashEmbedder, KnowledgeBase, KnowledgeCacheTtl, KnowledgeConfig, SimpleTokenizer,
 };
+use sp_core::responses::Responses;
 use sp_core::tenants::TenantStore;
 use sp_core::usage::UsageMeter;
 use sp_core::workflows::{PlatformActions, TenantCharger, Workflows};
@@ -63,6 +64,8 @@ pub struct Platform {
     pub workflows: Arc<Workflows>,
     /// Agent definitions and their event-sourced runs.
     pub agents: Arc<Agents>,
+    /// Stored, chained responses (the Responses API), kept in `contexts`.
+    pub responses: Responses,
 }
 
 impl std::fmt::Debug for Platform {
@@ -308,6 +311,7 @@ impl PlatformBuilder {
         Ok(Platform {
             backends,
             knowledge,
+            responses: Responses::new(contexts.clone()),
             contexts,
             key_admin: Arc::new(
                 KeyAdmin::new(keys.clone(), tenants.clone()).with_events(events.clone()),

@@ -52,6 +52,8 @@ fn prompt_json(prompt: &AssembledPrompt) -> Value {
             "document_id": h.document_id,
         })).collect::<Vec<_>>(),
         "summary_through": prompt.summary_through,
+        "compaction_usage": prompt.compaction,
+        "summarised_tokens": prompt.summarised_tokens,
     })
 }
 

@@ -15,6 +15,7 @@ mod model;
 mod models;
 mod platform;
 mod registry;
+mod respond;
 mod server;
 mod stores;
 mod stream;

@@ -108,7 +108,7 @@ pub(crate) fn sampling(options: Option<&Bound<'_, PyDict>>) -> PyResult<Sampling
     Ok(sampling)
 }
 
-fn messages(list: &Bound<'_, PyAny>) -> PyResult<Vec<ChatMessage>> {
+pub(crate) fn messages(list: &Bound<'_, PyAny>) -> PyResult<Vec<ChatMessage>> {
     let json = to_json("messages", list)?;
     let messages: Vec<ChatMessage> =
         serde_json::from_value(json).map_err(|e| invalid("messages", e))?;
@@ -119,7 +119,7 @@ fn messages(list: &Bound<'_, PyAny>) -> PyResult<Vec<ChatMessage>> {
 }
 
 /// Chat options from OpenAI-shaped Python values.
-fn chat_options(
+pub(crate) fn chat_options(
     tools: Option<&Bound<'_, PyAny>>,
     tool_choice: Option<&Bound<'_, PyAny>>,
     parallel_tool_calls: Option<bool>,

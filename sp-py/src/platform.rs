@@ -23,6 +23,8 @@ pub struct Platform {
     platform: sp_platform::Platform,
     namespace: sp_core::knowledge::Namespace,
     window: usize,
+    /// The chat model it was opened with, for `respond`.
+    engine: Option<sp_llm::Engine>,
 }
 
 /// The configuration of `location`: a `postgres://` URL (tables in `schema`) or a directory.
@@ -59,6 +61,7 @@ impl Platform {
         let namespace = stores::namespace(namespace)?;
         let mut builder = sp_platform::Platform::builder(config_for(location, schema, cache));
         let mut window = 0;
+        let chat = model.as_ref().map(|m| m.engine.clone());
         if let Some(model) = &model {
             let engine = model.engine.clone();
             window = engine.config().context_per_slot as usize;
@@ -72,6 +75,7 @@ impl Platform {
             platform,
             namespace,
             window,
+            engine: chat,
         })
     }
 
@@ -107,6 +111,81 @@ impl Platform {
     #[getter]
     fn agents(&self) -> crate::agents::Agents {
         crate::agents::Agents::from_parts(self.platform.agents.clone(), self.namespace.clone())
+    }
+
+    /// A stored, chainable response to `input` (a string, or `[{"role", "content"}, …]`)
+    /// from the platform's model: OpenAI's Responses model, in process. It continues
+    /// `previous_response_id` (the chain is a context, so it survives restarts and is the same
+    /// chain `POST /v1/responses` serves); `instructions` are this response's system message;
+    /// `tools`, `tool_choice` and `response_format` take OpenAI's chat shapes and are
+    /// enforced; sampling keywords as `Model.chat`. Returns the response object
+    /// (`{"id", "output", "usage", …}`); unless `store=False`, it is kept.
+    #[pyo3(signature = (input, *, previous_response_id=None, instructions=None, store=true, tools=None, tool_choice=None, response_format=None, **sampling))]
+    #[allow(clippy::too_many_arguments)] // Python keyword arguments
+    fn respond<'py>(
+        &self,
+        py: Python<'py>,
+        input: &Bound<'py, PyAny>,
+        previous_response_id: Option<String>,
+        instructions: Option<String>,
+        store: bool,
+        tools: Option<&Bound<'py, PyAny>>,
+        tool_choice: Option<&Bound<'py, PyAny>>,
+        response_format: Option<&Bound<'py, PyAny>>,
+        sampling: Option<&Bound<'py, pyo3::types::PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let respond = crate::respond::Respond::new(
+            self.engine.clone(),
+            self.platform.responses.clone(),
+            self.namespace.clone(),
+            input,
+            previous_response_id,
+            instructions,
+            store,
+            tools,
+            tool_choice,
+            response_format,
+            sampling,
+        )?;
+        crate::convert::block_json(py, respond.run())
+    }
+
+    /// `respond` as an awaitable.
+    #[pyo3(signature = (input, *, previous_response_id=None, instructions=None, store=true, tools=None, tool_choice=None, response_format=None, **sampling))]
+    #[allow(clippy::too_many_arguments)] // Python keyword arguments
+    fn arespond<'py>(
+        &self,
+        py: Python<'py>,
+        input: &Bound<'py, PyAny>,
+        previous_response_id: Option<String>,
+        instructions: Option<String>,
+        store: bool,
+        tools: Option<&Bound<'py, PyAny>>,
+        tool_choice: Option<&Bound<'py, PyAny>>,
+        response_format: Option<&Bound<'py, PyAny>>,
+        sampling: Option<&Bound<'py, pyo3::types::PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let respond = crate::respond::Respond::new(
+            self.engine.clone(),
+            self.platform.responses.clone(),
+            self.namespace.clone(),
+            input,
+            previous_response_id,
+            instructions,
+            store,
+            tools,
+            tool_choice,
+            response_format,
+            sampling,
+        )?;
+        crate::convert::awaitable(py, respond.run())
+    }
+
+    /// A stored response by id (`NotFoundError` when this namespace has none).
+    fn response<'py>(&self, py: Python<'py>, id: String) -> PyResult<Bound<'py, PyAny>> {
+        let responses = self.platform.responses.clone();
+        let namespace = self.namespace.clone();
+        crate::convert::block_json(py, async move { responses.get(&namespace, &id).await })
     }
 
     /// Workflows over this platform's registry, knowledge and model.

@@ -133,15 +133,20 @@ fn never_fits(cost: MaxCost, choices: u32, smallest: Quota) -> ApiError {
 /// The tokens of the prompt `text` gives, counted only when the caller is under a token
 /// budget (0 otherwise: nothing to reserve, so nothing is tokenized twice).
 pub fn prompt_tokens(state: &AppState, caller: &Caller, text: impl FnOnce() -> String) -> u32 {
-    let principal = &caller.0;
-    let budgeted = principal.token_limit.is_some()
-        || state.config().auth.default_token_limit.is_some()
-        || !principal.tenant_quotas.token_limits.is_empty();
-    if budgeted {
+    if budgeted(state, caller) {
         tokens_in(state, &text())
     } else {
         0
     }
+}
+
+/// Whether any token budget applies to `caller` (only then is a prompt counted before it
+/// runs: counting tokenizes it once more than generation does).
+pub fn budgeted(state: &AppState, caller: &Caller) -> bool {
+    let principal = &caller.0;
+    principal.token_limit.is_some()
+        || state.config().auth.default_token_limit.is_some()
+        || !principal.tenant_quotas.token_limits.is_empty()
 }
 
 /// Tokens in `text` by the served model's tokenizer (what a dropped stream is charged per

@@ -29,6 +29,7 @@ pub(crate) const API_KEY: &str = "api_key";
     ),
     tags(
         (name = "openai", description = "OpenAI-compatible inference"),
+        (name = "anthropic", description = "Anthropic-compatible inference: the Messages API, its stream events and error shape"),
         (name = "documents", description = "The knowledge store: documents and search"),
         (name = "contexts", description = "Conversations, their messages, memory and chat turns"),
         (name = "hub", description = "The service hub: registry, discovery, tool invocation"),

@@ -7,6 +7,8 @@ mod support;
 
 #[path = "api/admin_sessions.rs"]
 mod admin_sessions;
+#[path = "api/anthropic.rs"]
+mod anthropic;
 #[path = "api/auth.rs"]
 mod auth;
 #[path = "api/contexts.rs"]
@@ -27,6 +29,8 @@ mod mcp;
 mod openapi;
 #[path = "api/operations.rs"]
 mod operations;
+#[path = "api/responses.rs"]
+mod responses;
 #[path = "api/rotation.rs"]
 mod rotation;
 #[path = "api/storage_quota.rs"]

@@ -1,64 +1,16 @@
 //! The official `openai` Python package against a running server, unmodified: models, chat,
 //! streamed chat, embeddings, completions, and its exceptions for our errors.
 
-use sp_core::Config;
-
-const ADMIN: &str = "e2e-admin-key-0123456789abcdef";
+use crate::served::Served;
 
 #[tokio::test]
 async fn the_openai_python_package_works_against_sp() {
     let _gate = sp_tests::model_gate().await;
-    let python = sp_tests::service_url("SP_TEST_PYTHON");
-    let dir = tempfile::tempdir().expect("tempdir");
-    let mut config = Config {
-        data_dir: dir.path().to_path_buf(),
-        ..Config::default()
-    };
-    config.auth.admin_key = Some(ADMIN.into());
-    config.model.path = Some(sp_tests::service_url("SP_TEST_MODEL").into());
-    config.model.slots = 2;
-    config.model.context_per_slot = 1024;
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr").to_string();
-    let state = sp_server::AppState::open(config).await.expect("state");
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let server = tokio::spawn(sp_server::serve(listener, state, async {
-        let _ = stopped.await;
-    }));
-
-    let auth = format!("Bearer {ADMIN}");
-    let created = sp_tests::http(
-        &addr,
-        "POST",
-        "/v1/keys",
-        &[
-            ("authorization", auth.as_str()),
-            ("content-type", "application/json"),
-        ],
-        br#"{"name":"python","scopes":["inference"]}"#,
-    )
-    .await
-    .expect("create key");
-    assert_eq!(created.status, 201, "{}", created.body);
-    let token = created.json()["token"].as_str().expect("token").to_owned();
-
-    let script = sp_tests::repo_root().join("tests/python/openai_client.py");
-    let base = format!("http://{addr}/v1");
-    let output = tokio::process::Command::new(&python)
-        .arg(&script)
-        .args([&base, &token])
-        .output()
-        .await
-        .expect("run python");
-    assert!(
-        output.status.success(),
-        "python failed: {}",
-        String::from_utf8_lossy(&output.stderr)
-    );
-    let seen: serde_json::Value =
-        serde_json::from_slice(&output.stdout).expect("the script prints JSON");
+    let served = Served::start(&["inference"], 1024).await;
+    let base = format!("http://{}/v1", served.addr);
+    let seen = served
+        .python("openai_client.py", &[&base, &served.token])
+        .await;
     assert!(
         seen["model"].as_str().is_some_and(|m| !m.is_empty()),
         "{seen}"
@@ -106,6 +58,5 @@ async fn the_openai_python_package_works_against_sp() {
     assert_eq!(seen["logprobs_ok"], true, "{seen}");
     assert_eq!(seen["unauthorized"], 401);
 
-    let _ = stop.send(());
-    server.await.expect("join").expect("serve");
+    served.stop().await;
 }

@@ -158,14 +158,30 @@ impl ChatOptions {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum FinishReason {
-    /// The model ended its turn or a stop sequence matched.
+    /// The model ended its turn.
     Stop,
+    /// One of the request's stop sequences was generated (it is not part of the text).
+    StopSequence,
     /// `max_tokens` was reached.
     Length,
     /// The caller went away (a dropped stream).
     Cancelled,
     /// The reply is tool calls (see [`Completion::tool_calls`]).
     ToolCalls,
+}
+
+impl FinishReason {
+    /// Whether the reply ended where it meant to (its turn, or a stop sequence): whole, as
+    /// opposed to cut at `max_tokens` or abandoned.
+    ///
+    /// ```
+    /// use sp_core::chat::FinishReason;
+    /// assert!(FinishReason::StopSequence.is_stop());
+    /// assert!(!FinishReason::Length.is_stop());
+    /// ```
+    pub fn is_stop(self) -> bool {
+        matches!(self, FinishReason::Stop | FinishReason::StopSequence)
+    }
 }
 
 /// A generated token's log-probability, with the most likely alternatives at its position.
@@ -204,6 +220,17 @@ pub struct Usage {
     pub completion_tokens: u32,
     /// Prompt tokens served from the prompt cache instead of being computed again.
     pub cached_tokens: u32,
+}
+
+impl Usage {
+    /// Whether nothing was used (no model call ran).
+    ///
+    /// ```
+    /// assert!(sp_core::chat::Usage::default().is_zero());
+    /// ```
+    pub fn is_zero(&self) -> bool {
+        *self == Usage::default()
+    }
 }
 
 impl std::ops::AddAssign for Usage {

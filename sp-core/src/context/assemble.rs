@@ -93,6 +93,9 @@ pub struct AssembledPrompt {
     /// What compacting older turns for this prompt cost in model calls (zero when none ran):
     /// a server charges it to the turn with the reply.
     pub compaction: crate::chat::Usage,
+    /// Tokens of the turns this assembly folded into the summary (zero when none were): what
+    /// the model no longer sees word for word, reported so that compaction is never silent.
+    pub summarised_tokens: u64,
 }
 
 /// What the planner decided.
@@ -197,6 +200,7 @@ pub fn plan(
         retrieved,
         summary_through: summary.and_then(|s| s.covers_through),
         compaction: crate::chat::Usage::default(),
+        summarised_tokens: 0,
     }))
 }
 

@@ -78,11 +78,11 @@ pub struct ChatTurn {
 /// ```
 #[derive(Clone)]
 pub struct Contexts {
-    store: Arc<dyn ContextStore>,
-    tokenizer: Arc<dyn Tokenizer>,
-    model: Option<Arc<dyn ChatModel>>,
+    pub(super) store: Arc<dyn ContextStore>,
+    pub(super) tokenizer: Arc<dyn Tokenizer>,
+    pub(super) model: Option<Arc<dyn ChatModel>>,
     knowledge: Option<Arc<KnowledgeBase>>,
-    config: ContextConfig,
+    pub(super) config: ContextConfig,
     events: Recorder,
 }
 
@@ -97,7 +97,7 @@ impl std::fmt::Debug for Contexts {
 }
 
 /// Compactions one assembly may run before giving up (each folds at least one turn).
-const MAX_COMPACTIONS: usize = 4;
+pub(super) const MAX_COMPACTIONS: usize = 4;
 
 impl Contexts {
     /// Contexts over `store`, counting with `tokenizer`; no model (no compaction, no chat)
@@ -344,6 +344,7 @@ impl Contexts {
         // A summary may take at most a quarter of the prompt, so it never crowds out the turns.
         let summary_tokens = self.config.summary_tokens.min(budget.prompt_tokens() / 4);
         let mut compaction = crate::chat::Usage::default();
+        let mut summarised_tokens = 0;
         for _ in 0..=MAX_COMPACTIONS {
             let input = AssemblyInput {
                 system_prompt: context.system_prompt.as_deref(),
@@ -355,10 +356,12 @@ impl Contexts {
                 Plan::Fits(prompt) => {
                     return Ok(AssembledPrompt {
                         compaction,
+                        summarised_tokens,
                         ..prompt
                     });
                 }
                 Plan::Compact { fold } => {
+                    summarised_tokens += folded_tokens(&live[fold.clone()]);
                     compaction += self
                         .compact(namespace, id, &live, fold, &budget, summary_tokens)
                         .await?;
@@ -369,7 +372,7 @@ impl Contexts {
         Err(Error::internal("compaction did not converge"))
     }
 
-    async fn compact(
+    pub(super) async fn compact(
         &self,
         namespace: &Namespace,
         id: Id,
@@ -493,4 +496,9 @@ fn unsaved(context_id: Id, seq: u64, message: &NewMessage, token_count: u32) -> 
         covers_through: None,
     }
     .into_message(context_id, seq)
+}
+
+/// Tokens of `messages` as stored.
+pub(super) fn folded_tokens(messages: &[Message]) -> u64 {
+    messages.iter().map(|m| u64::from(m.token_count)).sum()
 }

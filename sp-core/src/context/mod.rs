@@ -16,6 +16,7 @@ mod chat_stream;
 mod compaction;
 mod contexts;
 mod memory_store;
+mod recent;
 mod store;
 mod types;
 pub use assemble::{
@@ -25,6 +26,7 @@ pub use assemble::{
 pub use chat_stream::{StreamedTurn, TurnEvent};
 pub use contexts::{ChatTurn, ContextConfig, Contexts};
 pub use memory_store::MemoryContextStore;
+pub use recent::RecentTurns;
 pub use store::{ContextStore, PreparedMessage};
 pub use types::{
     Context, ContextLimits, ForkPoint, MemoryBlock, MemoryScope, Message, MessageKind, NewContext,

@@ -277,7 +277,7 @@ impl<'m> Scheduler<'m> {
                 active.deliver(decoded.text);
             }
             if decoded.stopped {
-                finish_slot(slot, FinishReason::Stop);
+                finish_slot(slot, FinishReason::StopSequence);
             } else if active.generated >= active.job.max_tokens {
                 finish_slot(slot, FinishReason::Length);
             } else {

@@ -44,7 +44,7 @@ ResponseFormat = Mapping[str, Any]
 class Completion:
     """A finished generation."""
     text: str
-    finish_reason: Literal["stop", "length", "tool_calls", "cancelled"]
+    finish_reason: Literal["stop", "stop_sequence", "length", "tool_calls", "cancelled"]
     prompt_tokens: int
     completion_tokens: int
     cached_tokens: int
@@ -257,6 +257,33 @@ class Platform:
     def workflows(self) -> "Workflows": ...
     @property
     def agents(self) -> "Agents": ...
+    def respond(
+        self,
+        input: str | list[dict[str, Any]],
+        *,
+        previous_response_id: str | None = None,
+        instructions: str | None = None,
+        store: bool = True,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None,
+        **sampling: Any,
+    ) -> dict[str, Any]:
+        """A stored, chainable response (OpenAI's `response` object, `{"id", "output", "usage", ...}`)."""
+    def arespond(
+        self,
+        input: str | list[dict[str, Any]],
+        *,
+        previous_response_id: str | None = None,
+        instructions: str | None = None,
+        store: bool = True,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None,
+        **sampling: Any,
+    ) -> Awaitable[dict[str, Any]]: ...
+    def response(self, id: str) -> dict[str, Any]:
+        """A stored response by id."""
 
 class Contexts:
     """Conversations with stored messages, memory blocks, prompt assembly and chat turns.
@@ -314,7 +341,7 @@ class Contexts:
         limit_chars: Optional[int] = None,
     ) -> Awaitable[dict[str, Any]]: ...
     def assemble(self, context_id: str, *, context_window: int, reply_tokens: int = 256) -> dict[str, Any]:
-        """{"messages", "prompt_tokens", "retrieved", "summary_through"}"""
+        """{"messages", "prompt_tokens", "retrieved", "summary_through", "compaction_usage", "summarised_tokens"}"""
     def aassemble(
         self, context_id: str, *, context_window: int, reply_tokens: int = 256
     ) -> Awaitable[dict[str, Any]]: ...

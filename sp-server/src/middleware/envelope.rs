@@ -32,7 +32,17 @@ pub async fn error_envelope(request: Request, next: Next) -> Response {
     if status.is_server_error() {
         tracing::warn!(code = %error.code, message = %error.message, "request failed");
     }
-    let mut rendered = (status, axum::Json(error.envelope(request_id))).into_response();
+    let body = error.envelope(request_id);
+    let mut rendered = if crate::routes::anthropic::speaks_anthropic(&path) {
+        // Anthropic's clients read `{"type": "error", "error": {"type", "message"}}`; our
+        // code and request id ride inside.
+        let mut body = serde_json::to_value(&body).unwrap_or_default();
+        body["type"] = "error".into();
+        body["error"]["type"] = crate::routes::anthropic::anthropic_type(status.as_u16()).into();
+        (status, axum::Json(body)).into_response()
+    } else {
+        (status, axum::Json(body)).into_response()
+    };
     for (name, value) in response.headers() {
         // Keep the original's meaningful headers (Allow, Retry-After, …), not its body's.
         if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {

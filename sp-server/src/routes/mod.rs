@@ -1,6 +1,7 @@
 //! The HTTP routes, one module per area.
 
 mod agents;
+pub(crate) mod anthropic;
 mod contexts;
 mod documents;
 mod events;
@@ -11,6 +12,7 @@ mod keys;
 mod mcp;
 mod openai;
 pub(crate) mod params;
+mod responses;
 mod tenants;
 mod tokens;
 mod usage;

@@ -6,8 +6,8 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    agents, contexts, documents, events, fallback, health, hub, keys, mcp, openai, tenants, tokens,
-    usage, workflows,
+    agents, anthropic, contexts, documents, events, fallback, health, hub, keys, mcp, openai,
+    responses, tenants, tokens, usage, workflows,
 };
 use crate::middleware::auth::authenticate;
 use crate::state::AppState;
@@ -16,6 +16,8 @@ use crate::state::AppState;
 fn protected() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .merge(openai::router())
+        .merge(anthropic::router())
+        .merge(responses::router())
         .merge(documents::router())
         .merge(contexts::router())
         .merge(keys::router())

@@ -21,9 +21,11 @@ const SCOPES: [&str; 6] = [
 ];
 
 /// Operations that hold no tenant's data: the model API and the credential exchanges.
-const NO_TENANT_DATA: [&str; 9] = [
+const NO_TENANT_DATA: [&str; 11] = [
     "POST /v1/chat/completions",
     "POST /v1/completions",
+    "POST /v1/messages",
+    "POST /v1/messages/count_tokens",
     "POST /v1/embeddings",
     "POST /v1/rerank",
     "GET /v1/models",
@@ -165,6 +167,13 @@ async fn hold(api: &Api, token: &str, marker: &str) -> Holdings {
     }
 }
 
+/// A response id naming the first message of `victim`'s context (where a response's chain
+/// would be kept).
+fn response_in(victim: &Holdings) -> String {
+    let context: sp_core::Id = victim.ids["context"].parse().expect("context id");
+    format!("resp_{}{:016x}{:08x}", context.as_uuid().simple(), 0, 1)
+}
+
 /// `path` with its parameters pointing at `victim`'s resources.
 fn aimed(path: &str, victim: &Holdings) -> String {
     let id = if path.starts_with("/v1/documents") {
@@ -175,6 +184,8 @@ fn aimed(path: &str, victim: &Holdings) -> String {
         victim.ids["run"].clone()
     } else if path.starts_with("/v1/agent-runs") {
         victim.ids["agent_run"].clone()
+    } else if path.starts_with("/v1/responses") {
+        response_in(victim)
     } else {
         sp_core::Id::new().to_string()
     };
@@ -236,6 +247,9 @@ fn body(op: &str, ns: &str, victim: &Holdings) -> Option<Option<Value>> {
             json!({"call_id": "call_1_1"})
         }
         "POST /v1/agent-runs/{id}/fork" => json!({"step": 1}),
+        "POST /v1/responses" => {
+            json!({"input": "hi", "previous_response_id": response_in(victim)})
+        }
         "GET /v1/documents"
         | "GET /v1/documents/{id}"
         | "DELETE /v1/documents/{id}"
@@ -272,6 +286,8 @@ fn body(op: &str, ns: &str, victim: &Holdings) -> Option<Option<Value>> {
         | "GET /v1/agent-runs"
         | "GET /v1/agent-runs/{id}"
         | "GET /v1/agent-runs/{id}/events"
+        | "GET /v1/responses/{id}"
+        | "POST /v1/responses/{id}/cancel"
         | "POST /v1/agent-runs/{id}/cancel"
         | "POST /v1/agent-runs/{id}/replay" => return Some(None),
         _ => return None,

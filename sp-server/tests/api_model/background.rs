@@ -68,6 +68,14 @@ async fn a_compaction_is_charged_with_the_turn_that_needed_it() {
         "compacted: {}",
         reply.text
     );
+    // Compaction is never silent: what it folded is reported.
+    assert!(
+        reply.body["summarised_tokens"]
+            .as_u64()
+            .is_some_and(|n| n > 0),
+        "{}",
+        reply.text
+    );
     let compaction = &reply.body["compaction_usage"];
     assert!(
         compaction["completion_tokens"].as_u64().expect("n") > 0,

@@ -60,6 +60,9 @@ pub(super) struct TurnResponse {
     /// What compacting older turns for this turn cost in model calls (zeros when none ran);
     /// charged to the caller's budgets and usage with `usage`.
     compaction_usage: Usage,
+    /// Tokens of the earlier turns this turn's compaction folded into the summary (zero when
+    /// none ran): the model saw them summarised, not word for word.
+    summarised_tokens: u64,
     /// Tokens of the assembled prompt.
     prompt_tokens: usize,
     /// Knowledge passages retrieved into the prompt.
@@ -141,6 +144,7 @@ pub(super) async fn chat(
         reply: turn.reply,
         usage: turn.completion.usage,
         compaction_usage: turn.prompt.compaction,
+        summarised_tokens: turn.prompt.summarised_tokens,
         prompt_tokens: turn.prompt.prompt_tokens,
         passages: turn.prompt.retrieved.len(),
         summary_through: turn.prompt.summary_through,
@@ -165,6 +169,7 @@ fn stream_turn(
     let head = serde_json::json!({
         "type": "prompt",
         "compaction_usage": compaction,
+        "summarised_tokens": turn.prompt.summarised_tokens,
         "prompt_tokens": turn.prompt.prompt_tokens,
         "passages": turn.prompt.retrieved.len(),
         "summary_through": turn.prompt.summary_through,

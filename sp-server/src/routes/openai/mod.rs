@@ -12,5 +12,5 @@ mod shape;
 mod wire;
 
 mod router;
-pub(crate) use chat::check_model;
+pub(crate) use chat::{charged, check_model, max_cost};
 pub use router::router;

@@ -318,7 +318,7 @@ impl From<Usage> for WireUsage {
 
 pub fn finish_reason(reason: FinishReason) -> &'static str {
     match reason {
-        FinishReason::Stop | FinishReason::Cancelled => "stop",
+        FinishReason::Stop | FinishReason::StopSequence | FinishReason::Cancelled => "stop",
         FinishReason::Length => "length",
         FinishReason::ToolCalls => "tool_calls",
     }
