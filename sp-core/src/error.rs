@@ -487,6 +487,8 @@ pub enum Resource {
     Package,
     /// A stored response of the Responses API.
     Response,
+    /// A fact a context learned.
+    Fact,
 }
 
 impl Resource {
@@ -511,6 +513,7 @@ impl Resource {
             Resource::Record => "record",
             Resource::Package => "package",
             Resource::Response => "response",
+            Resource::Fact => "fact",
         }
     }
 }

@@ -34,6 +34,7 @@ pub mod config;
 pub mod context;
 pub mod error;
 pub mod events;
+pub mod facts;
 pub mod health;
 pub mod hub;
 pub mod id;

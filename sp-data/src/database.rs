@@ -137,6 +137,11 @@ impl Database {
         on_backend!(self, db => Arc::new(crate::SqlAgentStore::new(db)))
     }
 
+    /// The facts contexts learn, on a migrated database.
+    pub fn fact_store(&self) -> Arc<dyn sp_core::facts::FactStore> {
+        on_backend!(self, db => Arc::new(crate::SqlFactStore::new(db)))
+    }
+
     /// The workflow definitions and runs, on a migrated database.
     pub fn workflow_store(&self) -> Arc<dyn WorkflowStore> {
         on_backend!(self, db => Arc::new(crate::SqlWorkflowStore::new(db)))

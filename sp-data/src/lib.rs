@@ -35,6 +35,7 @@ pub mod context;
 mod database;
 mod error;
 pub mod events;
+mod facts;
 pub mod hub;
 pub mod knowledge;
 #[cfg(feature = "postgres")]
@@ -70,6 +71,9 @@ pub use database::PoolStats;
 #[cfg(feature = "postgres")]
 pub use events::PgEventStore;
 pub use events::SqliteEventStore;
+#[cfg(feature = "postgres")]
+pub use facts::PgFactStore;
+pub use facts::{SqlFactStore, SqliteFactStore};
 #[cfg(feature = "postgres")]
 pub use hub::PgRegistryStore;
 pub use hub::{

@@ -53,6 +53,8 @@ pub struct Stores {
     pub workflows: Arc<dyn WorkflowStore>,
     /// Agent definitions, runs and their events.
     pub agents: Arc<dyn sp_core::agents::AgentStore>,
+    /// The facts contexts learn.
+    pub facts: Arc<dyn sp_core::facts::FactStore>,
     /// The PostgreSQL log, which can follow other processes' appends.
     #[cfg(feature = "postgres")]
     pg_events: Option<Arc<crate::PgEventStore>>,
@@ -95,6 +97,7 @@ impl Database {
             events,
             workflows: self.workflow_store(),
             agents: self.agent_store(),
+            facts: self.fact_store(),
             #[cfg(feature = "postgres")]
             pg_events,
         })

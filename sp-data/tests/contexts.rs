@@ -11,15 +11,19 @@ use sp_core::context::{
     Budget, ContextStore, Contexts, MemoryContextStore, MemoryScope, NewContext, NewMessage,
     ToolCall,
 };
+use sp_core::facts::{FactStore, Facts, MemoryFactStore};
 use sp_core::knowledge::{Namespace, SimpleTokenizer};
 use sp_core::{Error, Id, PageRequest};
 use sp_tests::TestDatabase;
 
+#[path = "contexts/facts.rs"]
+mod facts;
 #[path = "contexts/responses.rs"]
 mod responses;
 
 struct Fixture {
     contexts: Arc<Contexts>,
+    facts: Arc<Facts>,
     /// The database the store is on (none for the in-process store).
     db: Option<TestDatabase>,
 }
@@ -34,16 +38,27 @@ impl Fixture {
     }
 
     async fn memory() -> Self {
-        Self::with(Arc::new(MemoryContextStore::default()), None)
+        let facts = Arc::new(MemoryFactStore::default());
+        Self::with(Arc::new(MemoryContextStore::default()), facts, None)
     }
 
     fn on(db: TestDatabase) -> Self {
-        Self::with(db.database.context_store(), Some(db))
+        Self::with(
+            db.database.context_store(),
+            db.database.fact_store(),
+            Some(db),
+        )
     }
 
-    fn with(store: Arc<dyn ContextStore>, db: Option<TestDatabase>) -> Self {
+    fn with(
+        store: Arc<dyn ContextStore>,
+        facts: Arc<dyn FactStore>,
+        db: Option<TestDatabase>,
+    ) -> Self {
+        let contexts = Arc::new(Contexts::new(store, Arc::new(SimpleTokenizer)));
         Fixture {
-            contexts: Arc::new(Contexts::new(store, Arc::new(SimpleTokenizer))),
+            facts: Arc::new(Facts::new(facts, contexts.clone())),
+            contexts,
             db,
         }
     }
@@ -411,6 +426,22 @@ macro_rules! suite {
             async fn response_chains_continue_branch_and_abandon() {
                 run(|f| Box::pin(super::responses::response_chains_continue_branch_and_abandon(f)))
                     .await;
+            }
+            #[tokio::test]
+            async fn responses_are_deleted_newest_first() {
+                run(|f| Box::pin(super::responses::responses_are_deleted_newest_first(f))).await;
+            }
+            #[tokio::test]
+            async fn facts_supersede_merge_and_keep_history() {
+                run(|f| Box::pin(super::facts::facts_supersede_merge_and_keep_history(f))).await;
+            }
+            #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+            async fn racing_writers_leave_one_current_fact() {
+                run(|f| Box::pin(super::facts::racing_writers_leave_one_current_fact(f))).await;
+            }
+            #[tokio::test]
+            async fn facts_are_corrected_and_forgotten_by_hand() {
+                run(|f| Box::pin(super::facts::facts_are_corrected_and_forgotten_by_hand(f))).await;
             }
             #[tokio::test]
             async fn bad_input_leaves_the_context_as_it_was() {

@@ -7,6 +7,7 @@ use sp_core::agents::{AgentModels, Agents, Builtins, OneModel, Toolbox};
 use sp_core::auth::{AuditStore, KeyAdmin, KeyStore, RefreshStore};
 use sp_core::context::Contexts;
 use sp_core::events::EventLog;
+use sp_core::facts::Facts;
 use sp_core::hub::Hub;
 use sp_core::knowledge::{
     HashEmbedder, KnowledgeBase, KnowledgeCacheTtl, KnowledgeConfig, SimpleTokenizer,
@@ -66,6 +67,8 @@ pub struct Platform {
     pub agents: Arc<Agents>,
     /// Stored, chained responses (the Responses API), kept in `contexts`.
     pub responses: Responses,
+    /// The facts contexts learn (extracted in the background when `build` starts its tasks).
+    pub facts: Arc<Facts>,
 }
 
 impl std::fmt::Debug for Platform {
@@ -218,6 +221,7 @@ impl PlatformBuilder {
             stores.tenants.clone(),
             KEY_LOOKUP_TTL,
         ));
+        let fact_embedder = embedder.clone();
         let knowledge = Arc::new(
             KnowledgeBase::new(
                 stores.documents.clone(),
@@ -232,7 +236,8 @@ impl PlatformBuilder {
         let chat_tokenizer = chat_tokenizer.unwrap_or(tokenizer);
         let mut contexts = Contexts::new(stores.contexts.clone(), chat_tokenizer.clone())
             .with_knowledge(knowledge.clone())
-            .with_events(events.clone());
+            .with_events(events.clone())
+            .with_fact_extraction();
         if let Some(model) = &chat {
             contexts = contexts.with_model(model.clone());
         }
@@ -258,6 +263,13 @@ impl PlatformBuilder {
             model_id,
         );
         let contexts = Arc::new(contexts);
+        let mut facts = Facts::new(stores.facts.clone(), contexts.clone())
+            .with_embedder(fact_embedder)
+            .with_events(events.clone());
+        if let Some(model) = &chat {
+            facts = facts.with_model(model.clone());
+        }
+        let facts = Arc::new(facts);
         let agent_models = self.agent_models.clone().unwrap_or_else(|| match &chat {
             Some(model) => Arc::new(OneModel::new(model.clone(), Some(chat_tokenizer.clone()))),
             None => Arc::new(sp_core::agents::NoModels),
@@ -297,6 +309,7 @@ impl PlatformBuilder {
             stores.follow_events(events.clone()).await?;
             workflows.clone().spawn_recovery();
             agents.clone().spawn_recovery();
+            facts.clone().spawn_worker();
             sp_core::auth::spawn_refresh_pruning(stores.refresh.clone());
             if config.auth.audit_retention_days > 0 {
                 let keep =
@@ -312,6 +325,7 @@ impl PlatformBuilder {
             backends,
             knowledge,
             responses: Responses::new(contexts.clone()),
+            facts,
             contexts,
             key_admin: Arc::new(
                 KeyAdmin::new(keys.clone(), tenants.clone()).with_events(events.clone()),

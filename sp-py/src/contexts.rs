@@ -13,11 +13,13 @@ use sp_core::context::{
     AssembledPrompt, Budget, ChatTurn, Context, Contexts as CoreContexts, MemoryBlock, MemoryScope,
     Message, NewContext, NewMessage,
 };
+use sp_core::facts::{FactEdit, Facts, NewFact};
 use sp_core::knowledge::{Namespace, SimpleTokenizer};
 use sp_core::{ChatModel, Result, Tokenizer};
 
 use crate::convert::{awaitable, block, block_json, to_json};
 use crate::errors::{invalid, to_py};
+use crate::facts;
 use crate::knowledge::KnowledgeStore;
 use crate::model::Model;
 use crate::stores;
@@ -71,6 +73,7 @@ fn turn_json(turn: &ChatTurn) -> Value {
 #[pyclass(module = "story_portal._story_portal", frozen)]
 pub struct Contexts {
     engine: Arc<CoreContexts>,
+    facts: Arc<Facts>,
     namespace: Namespace,
     /// The model's context window per sequence, for chat turns.
     window: usize,
@@ -80,11 +83,13 @@ pub struct Contexts {
 impl Contexts {
     pub(crate) fn from_parts(
         engine: Arc<CoreContexts>,
+        facts: Arc<Facts>,
         namespace: Namespace,
         window: usize,
     ) -> Self {
         Contexts {
             engine,
+            facts,
             namespace,
             window,
         }
@@ -96,6 +101,7 @@ impl Contexts {
         system_prompt: Option<String>,
         agent: Option<String>,
         metadata: Option<&Bound<'_, PyAny>>,
+        extract_facts: bool,
     ) -> PyResult<impl Future<Output = Result<Context>> + Send + 'static> {
         let new = NewContext {
             namespace: self.namespace.clone(),
@@ -103,6 +109,7 @@ impl Contexts {
             title,
             system_prompt,
             metadata: metadata.map(|m| to_json("metadata", m)).transpose()?,
+            extract_facts,
         };
         let engine = self.engine.clone();
         Ok(async move { engine.create(new).await })
@@ -201,8 +208,9 @@ impl Contexts {
         schema: Option<String>,
     ) -> PyResult<Self> {
         let namespace = stores::namespace(namespace)?;
-        let store = block(py, async move {
-            Ok(stores::open(location, schema).await?.context_store())
+        let (store, fact_store) = block(py, async move {
+            let database = stores::open(location, schema).await?;
+            Ok((database.context_store(), database.fact_store()))
         })?;
         let tokenizer: Arc<dyn Tokenizer> = match &model {
             Some(model) => Arc::new(model.engine.clone()),
@@ -217,15 +225,23 @@ impl Contexts {
         if let Some(knowledge) = &knowledge {
             engine = engine.with_knowledge(knowledge.base.clone());
         }
+        let engine = Arc::new(engine);
+        let mut facts = Facts::new(fact_store, engine.clone());
+        if let Some(knowledge) = &knowledge {
+            facts = facts.with_embedder(knowledge.base.embedder().clone());
+        }
         Ok(Contexts {
-            engine: Arc::new(engine),
+            facts: Arc::new(facts),
+            engine,
             namespace,
             window,
         })
     }
 
     /// A new context (a dict: id, title, agent, system_prompt, metadata, created_at, …).
-    #[pyo3(signature = (*, title=None, system_prompt=None, agent=None, metadata=None))]
+    /// With `extract_facts`, the facts the user states are learned after each turn (see
+    /// `facts`).
+    #[pyo3(signature = (*, title=None, system_prompt=None, agent=None, metadata=None, extract_facts=false))]
     fn create<'py>(
         &self,
         py: Python<'py>,
@@ -233,12 +249,14 @@ impl Contexts {
         system_prompt: Option<String>,
         agent: Option<String>,
         metadata: Option<&Bound<'py, PyAny>>,
+        extract_facts: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        block_json(py, self.creating(title, system_prompt, agent, metadata)?)
+        let creating = self.creating(title, system_prompt, agent, metadata, extract_facts)?;
+        block_json(py, creating)
     }
 
     /// `create` as an awaitable.
-    #[pyo3(signature = (*, title=None, system_prompt=None, agent=None, metadata=None))]
+    #[pyo3(signature = (*, title=None, system_prompt=None, agent=None, metadata=None, extract_facts=false))]
     fn acreate<'py>(
         &self,
         py: Python<'py>,
@@ -246,8 +264,10 @@ impl Contexts {
         system_prompt: Option<String>,
         agent: Option<String>,
         metadata: Option<&Bound<'py, PyAny>>,
+        extract_facts: bool,
     ) -> PyResult<Bound<'py, PyAny>> {
-        awaitable(py, self.creating(title, system_prompt, agent, metadata)?)
+        let creating = self.creating(title, system_prompt, agent, metadata, extract_facts)?;
+        awaitable(py, creating)
     }
 
     /// Appends a message (`role`: system, user, assistant or tool); returns it as stored.
@@ -387,5 +407,101 @@ impl Contexts {
         sampling: Option<&Bound<'py, PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
         awaitable(py, self.chatting(context_id, content, sampling)?)
+    }
+
+    /// The facts the context has learned (dicts: subject, attribute, value, confidence,
+    /// mentions, source_message, valid_from, valid_to, superseded_by): those current now, those
+    /// that held `as_of` an RFC 3339 time, or the whole `history`; newest first.
+    #[pyo3(signature = (context_id, *, as_of=None, history=false, limit=100))]
+    fn facts<'py>(
+        &self,
+        py: Python<'py>,
+        context_id: &str,
+        as_of: Option<&str>,
+        history: bool,
+        limit: u32,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (facts, ns) = (&self.facts, &self.namespace);
+        block_json(
+            py,
+            facts::listing(facts, ns, context_id, as_of, history, limit)?,
+        )
+    }
+
+    /// `facts` as an awaitable.
+    #[pyo3(signature = (context_id, *, as_of=None, history=false, limit=100))]
+    fn afacts<'py>(
+        &self,
+        py: Python<'py>,
+        context_id: &str,
+        as_of: Option<&str>,
+        history: bool,
+        limit: u32,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (facts, ns) = (&self.facts, &self.namespace);
+        awaitable(
+            py,
+            facts::listing(facts, ns, context_id, as_of, history, limit)?,
+        )
+    }
+
+    /// Records a fact by hand: `{"outcome": "added" | "merged" | "superseded", "fact", …}`.
+    #[pyo3(signature = (context_id, subject, attribute, value, *, confidence=1.0))]
+    fn add_fact<'py>(
+        &self,
+        py: Python<'py>,
+        context_id: &str,
+        subject: String,
+        attribute: String,
+        value: String,
+        confidence: f32,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let fact = NewFact::new(subject, attribute, value).with_confidence(confidence);
+        block_json(
+            py,
+            facts::adding(&self.facts, &self.namespace, context_id, fact)?,
+        )
+    }
+
+    /// The current facts that best match `query`: `[{"fact", "score"}]`, best first.
+    #[pyo3(signature = (context_id, query, *, limit=10))]
+    fn search_facts<'py>(
+        &self,
+        py: Python<'py>,
+        context_id: &str,
+        query: String,
+        limit: usize,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let (facts, ns) = (&self.facts, &self.namespace);
+        block_json(py, facts::searching(facts, ns, context_id, query, limit)?)
+    }
+
+    /// Corrects a fact in place; returns it.
+    #[pyo3(signature = (context_id, fact_id, *, subject=None, attribute=None, value=None, confidence=None))]
+    #[allow(clippy::too_many_arguments)] // the fields a caller may correct, by keyword
+    fn edit_fact<'py>(
+        &self,
+        py: Python<'py>,
+        context_id: &str,
+        fact_id: &str,
+        subject: Option<String>,
+        attribute: Option<String>,
+        value: Option<String>,
+        confidence: Option<f32>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let edit = FactEdit {
+            subject,
+            attribute,
+            value,
+            confidence,
+        };
+        let (facts, ns) = (&self.facts, &self.namespace);
+        block_json(py, facts::editing(facts, ns, context_id, fact_id, edit)?)
+    }
+
+    /// Forgets a fact for good.
+    fn forget_fact(&self, py: Python<'_>, context_id: &str, fact_id: &str) -> PyResult<()> {
+        let (facts, ns) = (&self.facts, &self.namespace);
+        block(py, facts::forgetting(facts, ns, context_id, fact_id)?)
     }
 }

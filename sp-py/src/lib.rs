@@ -10,6 +10,7 @@ mod contexts;
 mod convert;
 mod errors;
 mod events;
+mod facts;
 mod knowledge;
 mod model;
 mod models;

@@ -90,6 +90,7 @@ impl Platform {
     fn contexts(&self) -> Contexts {
         Contexts::from_parts(
             self.platform.contexts.clone(),
+            self.platform.facts.clone(),
             self.namespace.clone(),
             self.window,
         )

@@ -66,3 +66,32 @@ def test_bad_input_is_coded(contexts):
             call()
         assert raised.value.code == code, raised.value
     assert contexts.messages(context["id"]) == [], "a refused turn stores nothing"
+
+
+def test_facts_are_kept_with_their_history(contexts):
+    context = contexts.create(extract_facts=True)
+    assert context["extract_facts"] is True
+    oslo = contexts.add_fact(context["id"], "user", "city", "Oslo", confidence=0.7)
+    assert oslo["outcome"] == "added"
+    moved = contexts.add_fact(context["id"], "I", "City", "Bergen")
+    assert moved["outcome"] == "superseded"
+    assert moved["previous"]["id"] == oslo["fact"]["id"]
+    assert [f["value"] for f in contexts.facts(context["id"])] == ["Bergen"]
+    history = contexts.facts(context["id"], history=True)
+    assert [f["value"] for f in history] == ["Bergen", "Oslo"]
+    then = contexts.facts(context["id"], as_of=oslo["fact"]["valid_from"])
+    assert [f["value"] for f in then] == ["Oslo"]
+    hits = contexts.search_facts(context["id"], "city")
+    assert hits[0]["fact"]["value"] == "Bergen"
+    fixed = contexts.edit_fact(context["id"], moved["fact"]["id"], value="Bergen, Norway")
+    assert fixed["value"] == "Bergen, Norway"
+    contexts.forget_fact(context["id"], fixed["id"])
+    assert contexts.facts(context["id"]) == []
+    assert len(asyncio.run(contexts.afacts(context["id"], history=True))) == 1
+
+    with pytest.raises(sp.InvalidInputError):
+        contexts.facts(context["id"], as_of="yesterday")
+    with pytest.raises(sp.InvalidInputError):
+        contexts.add_fact(context["id"], "", "city", "Oslo")
+    with pytest.raises(sp.NotFoundError):
+        contexts.facts(str(uuid.uuid4()))

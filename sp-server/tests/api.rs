@@ -21,6 +21,8 @@ mod event_groups;
 mod events;
 #[path = "api/events_live.rs"]
 mod events_live;
+#[path = "api/facts.rs"]
+mod facts;
 #[path = "api/hub.rs"]
 mod hub;
 #[path = "api/mcp.rs"]

@@ -17,6 +17,8 @@ mod catalogue;
 mod cross_encoder;
 #[path = "api_model/embedding_model.rs"]
 mod embedding_model;
+#[path = "api_model/facts.rs"]
+mod facts;
 #[path = "api_model/pull.rs"]
 mod pull;
 #[path = "api_model/rerank.rs"]

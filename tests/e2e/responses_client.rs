@@ -110,6 +110,9 @@ async fn the_openai_responses_api_chains_across_a_restart() {
     assert_eq!(seen["cancelled"], "cancelled", "{seen}");
     assert_eq!(seen["cancelled_polled"], "cancelled", "{seen}");
     assert_eq!(seen["cancel_finished"], "SP-RES-002", "{seen}");
+    assert_eq!(seen["delete_built_on"], "SP-RES-002", "{seen}");
+    assert_eq!(seen["deleted"], "SP-RES-001", "{seen}");
+    assert_eq!(seen["deleted_cancelled"], "SP-RES-001", "{seen}");
     assert_eq!(seen["unstored"], "SP-RES-001", "{seen}");
     assert_eq!(seen["background"], "SP-VAL-001", "{seen}");
     assert_eq!(seen["unknown_previous"], "SP-RES-001", "{seen}");

@@ -95,6 +95,24 @@ try:
 except openai.ConflictError as err:
     seen["cancel_finished"] = err.code
 
+# Deleted: newest first (a response later ones build on is refused), then gone.
+try:
+    client.responses.delete(called.id)
+except openai.ConflictError as err:
+    seen["delete_built_on"] = err.code
+client.responses.delete(answered.id)
+client.responses.delete(called.id)
+try:
+    client.responses.retrieve(answered.id)
+except openai.NotFoundError as err:
+    seen["deleted"] = err.code
+# A cancelled background response is forgotten too.
+client.responses.delete(long.id)
+try:
+    client.responses.retrieve(long.id)
+except openai.NotFoundError as err:
+    seen["deleted_cancelled"] = err.code
+
 # Not stored: not retrievable.
 loose = client.responses.create(input="Hi", store=False, **ASK)
 try:

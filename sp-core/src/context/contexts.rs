@@ -83,7 +83,9 @@ pub struct Contexts {
     pub(super) model: Option<Arc<dyn ChatModel>>,
     knowledge: Option<Arc<KnowledgeBase>>,
     pub(super) config: ContextConfig,
-    events: Recorder,
+    pub(super) events: Recorder,
+    /// Whether answers in contexts that learn are queued for fact extraction.
+    pub(super) learns: bool,
 }
 
 impl std::fmt::Debug for Contexts {
@@ -110,6 +112,7 @@ impl Contexts {
             knowledge: None,
             config: ContextConfig::default(),
             events: Recorder::default(),
+            learns: false,
         }
     }
 
@@ -139,6 +142,14 @@ impl Contexts {
     /// the context.
     pub fn with_events(mut self, log: Arc<EventLog>) -> Self {
         self.events = Recorder::new(log);
+        self
+    }
+
+    /// Queues each answer in a context created with `extract_facts` for fact extraction: a
+    /// `memory.turn` event on the namespace's `memory` stream (see [`crate::facts`]), which
+    /// the log given to [`with_events`](Self::with_events) records.
+    pub fn with_fact_extraction(mut self) -> Self {
+        self.learns = true;
         self
     }
 
@@ -202,7 +213,8 @@ impl Contexts {
     ) -> Result<Message> {
         message.validate(&self.config.limits)?;
         let token_count = self.count(&message)?;
-        self.store
+        let stored = self
+            .store
             .append(
                 namespace,
                 id,
@@ -212,7 +224,11 @@ impl Contexts {
                     covers_through: None,
                 },
             )
-            .await
+            .await?;
+        if self.learns && stored.role == Role::Assistant && stored.tool_calls.is_empty() {
+            self.queue_for_learning(namespace, &stored).await;
+        }
+        Ok(stored)
     }
 
     fn count(&self, message: &NewMessage) -> Result<u32> {

@@ -61,6 +61,7 @@ impl ContextStore for MemoryContextStore {
             title: new.title,
             system_prompt: new.system_prompt,
             metadata: new.metadata.unwrap_or_else(|| json!({})),
+            extract_facts: new.extract_facts,
             forked_from: None,
             message_count: 0,
             created_at: now,
@@ -262,5 +263,31 @@ impl ContextStore for MemoryContextStore {
                 kind: crate::Resource::MemoryBlock,
                 id: name.to_owned(),
             })
+    }
+
+    async fn extracting_namespaces(&self) -> Result<Vec<Namespace>> {
+        let state = self.state.lock().await;
+        let namespaces: std::collections::BTreeSet<Namespace> = state
+            .contexts
+            .values()
+            .filter(|c| c.extract_facts)
+            .map(|c| c.namespace.clone())
+            .collect();
+        Ok(namespaces.into_iter().collect())
+    }
+
+    async fn truncate(&self, namespace: &Namespace, id: Id, keep: u64) -> Result<()> {
+        let mut state = self.state.lock().await;
+        state.context(namespace, id)?;
+        if let Some(messages) = state.messages.get_mut(&id) {
+            messages.retain(|m| m.seq <= keep);
+        }
+        if let Some(context) = state.contexts.get_mut(&id)
+            && context.message_count > keep
+        {
+            context.message_count = keep;
+            context.updated_at = Timestamp::now();
+        }
+        Ok(())
     }
 }

@@ -15,6 +15,7 @@ mod assemble;
 mod chat_stream;
 mod compaction;
 mod contexts;
+mod learning;
 mod memory_store;
 mod recent;
 mod store;

@@ -114,4 +114,13 @@ pub trait ContextStore: Send + Sync {
         scope: &MemoryScope,
         name: &str,
     ) -> Result<()>;
+
+    /// Removes the messages after `keep` (the newest turns: what deleting the latest response
+    /// of a chain removes), with the tool calls they made; nothing when the context has no
+    /// more than `keep`. `SP-RES-001` for an unknown context.
+    async fn truncate(&self, namespace: &Namespace, id: Id, keep: u64) -> Result<()>;
+
+    /// The namespaces holding a context that extracts facts (where the fact extractor looks
+    /// for turns left by other processes or an earlier run).
+    async fn extracting_namespaces(&self) -> Result<Vec<Namespace>>;
 }

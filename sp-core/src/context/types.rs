@@ -24,6 +24,9 @@ pub struct Context {
     pub system_prompt: Option<String>,
     /// Caller metadata (a JSON object).
     pub metadata: Value,
+    /// Whether facts are extracted from its turns (`memory.extract`; see [`crate::facts`]).
+    #[serde(default)]
+    pub extract_facts: bool,
     /// The context and message this one was forked from.
     pub forked_from: Option<ForkPoint>,
     /// Messages appended so far (summaries included).
@@ -70,6 +73,9 @@ pub struct NewContext {
     /// Caller metadata; must be a JSON object (or absent).
     #[serde(default)]
     pub metadata: Option<Value>,
+    /// Extract facts from its turns (default off).
+    #[serde(default)]
+    pub extract_facts: bool,
 }
 
 impl NewContext {
@@ -82,6 +88,12 @@ impl NewContext {
     /// Sets the owning agent.
     pub fn with_agent(mut self, agent: impl Into<String>) -> Self {
         self.agent = Some(agent.into());
+        self
+    }
+
+    /// Extracts facts from its turns (see [`crate::facts`]).
+    pub fn with_fact_extraction(mut self) -> Self {
+        self.extract_facts = true;
         self
     }
 

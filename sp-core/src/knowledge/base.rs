@@ -171,6 +171,12 @@ impl KnowledgeBase {
         &self.store
     }
 
+    /// The embedder documents and queries are embedded with (other stores that search by
+    /// meaning, such as facts, share it).
+    pub fn embedder(&self) -> &Arc<dyn Embedder> {
+        &self.embedder
+    }
+
     async fn prepare(&self, document: NewDocument) -> Result<PreparedDocument> {
         validate_document(&document, &self.config)?;
         let content_hash = content_hash(&document);

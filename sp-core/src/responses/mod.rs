@@ -60,6 +60,28 @@ impl Responses {
             .map(|(_, body)| body)
     }
 
+    /// Deletes a stored response: its input and its reply leave its chain (a chain's only
+    /// response takes its context with it). Only the newest response of a chain can go —
+    /// `SP-RES-002` when later responses were built on it (delete those first, or branch from
+    /// an earlier one); `SP-RES-001` when `namespace` has none of that id.
+    pub async fn delete(&self, namespace: &Namespace, id: &str) -> Result<()> {
+        let place = chain::Place::parse(id)?;
+        let (message, _) = chain::stored(&self.contexts, namespace, id).await?;
+        let context = self.contexts.get(namespace, place.context).await?;
+        if context.message_count > message.seq {
+            return Err(crate::Error::Conflict(format!(
+                "response {id} was continued by later turns of its chain: delete those first"
+            )));
+        }
+        if place.after == 0 {
+            return self.contexts.delete(namespace, place.context).await;
+        }
+        self.contexts
+            .store()
+            .truncate(namespace, place.context, place.after)
+            .await
+    }
+
     /// Whether the context `id` names exists in `namespace` (a response may still be running
     /// there); `SP-RES-001` otherwise.
     pub async fn check_place(&self, namespace: &Namespace, id: &str) -> Result<()> {

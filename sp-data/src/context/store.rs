@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use serde_json::json;
 use sp_core::context::{
-    Context, ContextStore, MemoryBlock, MemoryScope, Message, NewContext, PreparedMessage,
+    Context, ContextStore, MemoryBlock, MemoryScope, Message, NewContext, PreparedMessage, ToolCall,
 };
 use sp_core::knowledge::Namespace;
 use sp_core::{Error, Id, Page, PageRequest, Result, Timestamp};
@@ -18,7 +18,7 @@ use super::rows::{
 use crate::sql::{DbId, DbTime, Dialect, SqlDatabase};
 
 const CONTEXT_COLUMNS: &str = "id, namespace, agent, title, system_prompt, metadata, \
-     forked_from_context, forked_from_message, message_count, created_at, updated_at";
+     extract_facts, forked_from_context, forked_from_message, message_count, created_at, updated_at";
 const MESSAGE_COLUMNS: &str = "id, context_id, seq, role, kind, content, tool_calls, \
      tool_call_id, covers_through, metadata, token_count, created_at";
 const MEMORY_COLUMNS: &str = "scope_kind, scope_id, name, content, limit_chars, updated_at";
@@ -136,7 +136,7 @@ macro_rules! context_store {
                 let id = Id::new();
                 sqlx::query(
                     "INSERT INTO ctx_contexts (id, namespace, agent, title, system_prompt, metadata, \
-                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $7)",
+                     extract_facts, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $8)",
                 )
                 .bind(DbId(id))
                 .bind(new.namespace.as_str())
@@ -144,6 +144,7 @@ macro_rules! context_store {
                 .bind(&new.title)
                 .bind(&new.system_prompt)
                 .bind(new.metadata.unwrap_or_else(|| json!({})))
+                .bind(new.extract_facts)
                 .bind(now)
                 .execute(&self.pool)
                 .await
@@ -220,8 +221,8 @@ macro_rules! context_store {
                 let fork_id = Id::new();
                 sqlx::query(
                     "INSERT INTO ctx_contexts (id, namespace, agent, title, system_prompt, metadata, \
-                     forked_from_context, forked_from_message, message_count, created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $10)",
+                     extract_facts, forked_from_context, forked_from_message, message_count, \
+                     created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $11)",
                 )
                 .bind(DbId(fork_id))
                 .bind(namespace.as_str())
@@ -229,6 +230,7 @@ macro_rules! context_store {
                 .bind(&source.title)
                 .bind(&source.system_prompt)
                 .bind(&source.metadata)
+                .bind(source.extract_facts)
                 .bind(DbId(id))
                 .bind(DbId(at))
                 .bind(end)
@@ -444,6 +446,71 @@ macro_rules! context_store {
                     return Err(memory_not_found(name));
                 }
                 Ok(())
+            }
+
+            async fn truncate(&self, namespace: &Namespace, id: Id, keep: u64) -> Result<()> {
+                let db = <$db as Dialect>::error;
+                let mut tx = self.pool.begin_with(<$db as Dialect>::BEGIN_WRITE).await.map_err(db)?;
+                let context = Self::context_in(&mut tx, namespace, id, true).await?;
+                if context.message_count <= keep {
+                    return tx.commit().await.map_err(db);
+                }
+                let keep = i64::try_from(keep).map_err(Error::internal)?;
+                let calls_of = |tail: bool| {
+                    let side = if tail { ">" } else { "<=" };
+                    format!("SELECT tool_calls FROM ctx_messages WHERE context_id = $1 AND seq {side} $2")
+                };
+                let removed: Vec<(Json<Vec<ToolCall>>,)> = sqlx::query_as(sql(calls_of(true)))
+                    .bind(DbId(id))
+                    .bind(keep)
+                    .fetch_all(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                let removed: std::collections::BTreeSet<String> =
+                    removed.into_iter().flat_map(|(calls,)| calls.0).map(|c| c.id).collect();
+                sqlx::query("DELETE FROM ctx_messages WHERE context_id = $1 AND seq > $2")
+                    .bind(DbId(id))
+                    .bind(keep)
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                if !removed.is_empty() {
+                    // A call id the kept messages also made stays answerable.
+                    let kept: Vec<(Json<Vec<ToolCall>>,)> = sqlx::query_as(sql(calls_of(false)))
+                        .bind(DbId(id))
+                        .bind(keep)
+                        .fetch_all(&mut *tx)
+                        .await
+                        .map_err(db)?;
+                    let kept: std::collections::BTreeSet<String> =
+                        kept.into_iter().flat_map(|(calls,)| calls.0).map(|c| c.id).collect();
+                    for call in removed.difference(&kept) {
+                        sqlx::query("DELETE FROM ctx_tool_calls WHERE context_id = $1 AND call_id = $2")
+                            .bind(DbId(id))
+                            .bind(call)
+                            .execute(&mut *tx)
+                            .await
+                            .map_err(db)?;
+                    }
+                }
+                sqlx::query("UPDATE ctx_contexts SET message_count = $2, updated_at = $3 WHERE id = $1")
+                    .bind(DbId(id))
+                    .bind(keep)
+                    .bind(DbTime::now())
+                    .execute(&mut *tx)
+                    .await
+                    .map_err(db)?;
+                tx.commit().await.map_err(db)
+            }
+
+            async fn extracting_namespaces(&self) -> Result<Vec<Namespace>> {
+                let rows: Vec<(String,)> = sqlx::query_as(
+                    "SELECT DISTINCT namespace FROM ctx_contexts WHERE extract_facts ORDER BY namespace",
+                )
+                .fetch_all(&self.pool)
+                .await
+                .map_err(<$db as Dialect>::error)?;
+                rows.into_iter().map(|(ns,)| Namespace::new(ns)).collect()
             }
         }
     };

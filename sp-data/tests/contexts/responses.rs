@@ -109,3 +109,102 @@ pub async fn response_chains_continue_branch_and_abandon(f: &Fixture) {
         .unwrap();
     assert_eq!(err.code(), ErrorCode::NotFound);
 }
+
+pub async fn responses_are_deleted_newest_first(f: &Fixture) {
+    let responses = Responses::new(f.contexts.clone());
+    let ns = ns("deleting");
+    let ask = |previous: Option<String>, text: &'static str| {
+        let responses = responses.clone();
+        let ns = ns.clone();
+        async move {
+            let pending = responses
+                .begin(
+                    &ns,
+                    previous.as_deref(),
+                    true,
+                    vec![ChatMessage::user(text)],
+                )
+                .await
+                .unwrap();
+            let done = Completion {
+                tool_calls: vec![sp_core::chat::ToolCall {
+                    id: format!("call_{text}"),
+                    name: "look".into(),
+                    arguments: "{}".into(),
+                }],
+                ..reply("ok")
+            };
+            let body = pending
+                .finish(&done, json!({"object": "response"}))
+                .await
+                .unwrap();
+            body["id"].as_str().unwrap().to_owned()
+        }
+    };
+    let first = ask(None, "one").await;
+    let second = ask(Some(first.clone()), "two").await;
+    let place = sp_core::responses::ResponsePlace::parse(&first).unwrap();
+
+    // The first has a successor in its chain: refused, nothing changed.
+    let refused = responses.delete(&ns, &first).await.unwrap_err();
+    assert_eq!(refused.code(), ErrorCode::Conflict);
+    assert_eq!(
+        f.contexts
+            .get(&ns, place.context)
+            .await
+            .unwrap()
+            .message_count,
+        4
+    );
+    // Another namespace cannot delete it.
+    let other = sp_core::knowledge::Namespace::new("elsewhere").unwrap();
+    assert_eq!(
+        responses.delete(&other, &second).await.unwrap_err().code(),
+        ErrorCode::NotFound
+    );
+
+    // The newest goes: its turn leaves the chain, the first stays readable and continuable.
+    responses.delete(&ns, &second).await.unwrap();
+    assert_eq!(
+        responses.get(&ns, &second).await.unwrap_err().code(),
+        ErrorCode::NotFound
+    );
+    assert_eq!(
+        f.contexts
+            .get(&ns, place.context)
+            .await
+            .unwrap()
+            .message_count,
+        2
+    );
+    let messages = f
+        .contexts
+        .messages(&ns, place.context, 0, 10)
+        .await
+        .unwrap();
+    assert_eq!(messages.len(), 2);
+    // The deleted turn's tool call is gone with it: a result for it is refused.
+    let late = sp_core::context::NewMessage {
+        tool_call_id: Some("call_two".into()),
+        ..sp_core::context::NewMessage::new(sp_core::chat::Role::Tool, "late")
+    };
+    assert!(f.contexts.append(&ns, place.context, late).await.is_err());
+    let third = ask(Some(first.clone()), "three").await;
+    assert_eq!(
+        third[..37],
+        first[..37],
+        "continued in place, no fork needed"
+    );
+
+    // A chain's only response takes its context with it.
+    responses.delete(&ns, &third).await.unwrap();
+    responses.delete(&ns, &first).await.unwrap();
+    assert!(matches!(
+        f.contexts.get(&ns, place.context).await,
+        Err(Error::NotFound { .. })
+    ));
+    assert_eq!(
+        responses.delete(&ns, &first).await.unwrap_err().code(),
+        ErrorCode::NotFound
+    );
+}

@@ -306,7 +306,9 @@ class Contexts:
         system_prompt: Optional[str] = None,
         agent: Optional[str] = None,
         metadata: Optional[Mapping[str, Any]] = None,
-    ) -> dict[str, Any]: ...
+        extract_facts: bool = False,
+    ) -> dict[str, Any]:
+        """With ``extract_facts``, facts the user states are learned after each turn."""
     def acreate(
         self,
         *,
@@ -314,6 +316,7 @@ class Contexts:
         system_prompt: Optional[str] = None,
         agent: Optional[str] = None,
         metadata: Optional[Mapping[str, Any]] = None,
+        extract_facts: bool = False,
     ) -> Awaitable[dict[str, Any]]: ...
     def append(self, context_id: str, role: str, content: str) -> dict[str, Any]: ...
     def aappend(self, context_id: str, role: str, content: str) -> Awaitable[dict[str, Any]]: ...
@@ -348,6 +351,30 @@ class Contexts:
     def chat(self, context_id: str, content: str, **sampling: Any) -> dict[str, Any]:
         """{"text", "finish_reason", "usage", "reply", "prompt"}"""
     def achat(self, context_id: str, content: str, **sampling: Any) -> Awaitable[dict[str, Any]]: ...
+    def facts(
+        self, context_id: str, *, as_of: Optional[str] = None, history: bool = False, limit: int = 100
+    ) -> list[dict[str, Any]]:
+        """Facts learned: current now, as of an RFC 3339 time, or the whole history; newest first."""
+    def afacts(
+        self, context_id: str, *, as_of: Optional[str] = None, history: bool = False, limit: int = 100
+    ) -> Awaitable[list[dict[str, Any]]]: ...
+    def add_fact(
+        self, context_id: str, subject: str, attribute: str, value: str, *, confidence: float = 1.0
+    ) -> dict[str, Any]:
+        """{"outcome": "added" | "merged" | "superseded", "fact", "previous"?}"""
+    def search_facts(self, context_id: str, query: str, *, limit: int = 10) -> list[dict[str, Any]]:
+        """[{"fact", "score"}], best first."""
+    def edit_fact(
+        self,
+        context_id: str,
+        fact_id: str,
+        *,
+        subject: Optional[str] = None,
+        attribute: Optional[str] = None,
+        value: Optional[str] = None,
+        confidence: Optional[float] = None,
+    ) -> dict[str, Any]: ...
+    def forget_fact(self, context_id: str, fact_id: str) -> None: ...
 
 class Registry:
     """The service hub: services and their tools, discovery, tool calls."""

@@ -108,6 +108,18 @@ async fn hold(api: &Api, token: &str, marker: &str) -> Holdings {
         &api.call(Method::PUT, &path, t, Some(block)).await,
         "memory",
     );
+    let fact = json!({"subject": "user", "attribute": "plan", "value": marker});
+    let fact = ok(
+        &api.call(
+            Method::POST,
+            &format!("{base}/facts?namespace=docs"),
+            t,
+            Some(fact),
+        )
+        .await,
+        "fact",
+    );
+    ids.insert("fact", fact["fact"]["id"].as_str().expect("id").to_owned());
     ids.insert("context", ctx_id);
     let event = json!({"namespace": "docs", "stream": "orders", "type": "order.placed", "data": {"m": marker}});
     ok(
@@ -203,6 +215,7 @@ fn aimed(path: &str, victim: &Holdings) -> String {
         "persona"
     };
     path.replace("{id}", &id)
+        .replace("{fact_id}", &victim.ids["fact"])
         .replace("{name}", name)
         .replace("{version}", "1.0.0")
 }
@@ -219,6 +232,10 @@ fn body(op: &str, ns: &str, victim: &Holdings) -> Option<Option<Value>> {
         "POST /v1/contexts/{id}/fork" => json!({"message_id": message}),
         "POST /v1/contexts/{id}/chat" => json!({"content": "hi"}),
         "PUT /v1/contexts/{id}/memory/{name}" => json!({"content": "hijacked"}),
+        "POST /v1/contexts/{id}/facts" => {
+            json!({"subject": "user", "attribute": "plan", "value": "hijacked"})
+        }
+        "PATCH /v1/contexts/{id}/facts/{fact_id}" => json!({"value": "hijacked"}),
         "POST /v1/events" => json!({"namespace": ns, "stream": "orders", "type": "x"}),
         "POST /v1/events/batch" => {
             json!({"events": [{"namespace": ns, "stream": "orders", "type": "x"}]})
@@ -259,6 +276,10 @@ fn body(op: &str, ns: &str, victim: &Holdings) -> Option<Option<Value>> {
         | "GET /v1/contexts/{id}/messages"
         | "GET /v1/contexts/{id}/memory"
         | "DELETE /v1/contexts/{id}/memory/{name}"
+        | "GET /v1/contexts/{id}/facts"
+        | "GET /v1/contexts/{id}/facts/search"
+        | "GET /v1/contexts/{id}/facts/{fact_id}"
+        | "DELETE /v1/contexts/{id}/facts/{fact_id}"
         | "GET /v1/events"
         | "GET /v1/events/live"
         | "GET /v1/events/ws"
@@ -288,6 +309,7 @@ fn body(op: &str, ns: &str, victim: &Holdings) -> Option<Option<Value>> {
         | "GET /v1/agent-runs/{id}/events"
         | "GET /v1/responses/{id}"
         | "POST /v1/responses/{id}/cancel"
+        | "DELETE /v1/responses/{id}"
         | "POST /v1/agent-runs/{id}/cancel"
         | "POST /v1/agent-runs/{id}/replay" => return Some(None),
         _ => return None,
@@ -327,6 +349,9 @@ async fn attack(
     let mut url = format!("{}?namespace={ns}", aimed(path, victim));
     if path.starts_with("/v1/events/live") || path.starts_with("/v1/events/ws") {
         url.push_str("&stream=orders");
+    }
+    if path.ends_with("/facts/search") {
+        url.push_str("&q=plan");
     }
     let method: Method = method.parse().expect("method");
     api.call(method, &url, Some(caller), body).await
@@ -405,6 +430,21 @@ async fn a_tenant_reaches_nothing_of_another_and_an_admin_crosses_explicitly() {
             .await;
         assert!(memory.text.contains(&victim.marker), "{}", memory.text);
         assert!(!memory.text.contains("hijacked"), "{}", memory.text);
+        let facts = api
+            .call(
+                Method::GET,
+                &format!("{ctx}/facts?namespace={ns}&history=true"),
+                t,
+                None,
+            )
+            .await;
+        assert_eq!(
+            facts.body["facts"].as_array().map(Vec::len),
+            Some(1),
+            "{}",
+            facts.text
+        );
+        assert!(facts.text.contains(&victim.marker), "{}", facts.text);
         let events = api
             .call(
                 Method::GET,

@@ -10,7 +10,7 @@ use utoipa::IntoParams;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use super::{chat, memory};
+use super::{chat, facts, memory};
 use crate::error::{ApiError, ErrorEnvelope};
 use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
@@ -29,6 +29,9 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(memory::list))
         .routes(routes!(memory::set, memory::remove))
         .routes(routes!(chat::chat))
+        .routes(routes!(facts::list, facts::add))
+        .routes(routes!(facts::search))
+        .routes(routes!(facts::fetch, facts::edit, facts::remove))
 }
 
 /// Create a context (a conversation with its system prompt, agent and limits).

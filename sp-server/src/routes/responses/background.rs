@@ -8,6 +8,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, LazyLock, Mutex};
 
 use serde_json::{Value, json};
+use sp_core::knowledge::Namespace;
 use tokio::sync::Notify;
 
 /// Responses this process runs in the background, or ran and did not store.
@@ -17,6 +18,8 @@ static RUNNING: LazyLock<Mutex<HashMap<String, Running>>> = LazyLock::new(Defaul
 const KEPT: usize = 1024;
 
 struct Running {
+    /// The namespace of its chain: only callers reaching it see the entry.
+    namespace: Namespace,
     /// The response as a poll shows it.
     shell: Value,
     /// Wakes the task to stop.
@@ -30,7 +33,7 @@ fn table() -> std::sync::MutexGuard<'static, HashMap<String, Running>> {
 }
 
 /// Registers `id` as queued with `shell`; the returned signal asks its task to stop.
-pub fn register(id: &str, shell: &Value) -> Arc<Notify> {
+pub fn register(id: &str, namespace: &Namespace, shell: &Value) -> Arc<Notify> {
     let stop = Arc::new(Notify::new());
     let mut table = table();
     if table.len() >= KEPT {
@@ -40,6 +43,7 @@ pub fn register(id: &str, shell: &Value) -> Arc<Notify> {
     table.insert(
         id.to_owned(),
         Running {
+            namespace: namespace.clone(),
             shell: shell.clone(),
             stop: stop.clone(),
         },
@@ -59,16 +63,34 @@ pub fn stored(id: &str) {
     table().remove(id);
 }
 
-/// What a poll of `id` shows, when this process knows it.
-pub fn poll(id: &str) -> Option<Value> {
-    table().get(id).map(|r| r.shell.clone())
+/// Forgets `id` when it has stopped (failed or cancelled); `Some(true)` when it did,
+/// `Some(false)` while it still runs, `None` when this process does not know it.
+pub fn forget(id: &str, namespace: &Namespace) -> Option<bool> {
+    let mut table = table();
+    let running = table.get(id).filter(|r| r.namespace == *namespace)?;
+    if matches!(
+        running.shell["status"].as_str(),
+        Some("queued" | "in_progress")
+    ) {
+        return Some(false);
+    }
+    table.remove(id);
+    Some(true)
+}
+
+/// What a poll of `id` in `namespace` shows, when this process knows it.
+pub fn poll(id: &str, namespace: &Namespace) -> Option<Value> {
+    table()
+        .get(id)
+        .filter(|r| r.namespace == *namespace)
+        .map(|r| r.shell.clone())
 }
 
 /// Asks `id` to stop and marks it cancelled; the response as it now is. `None` when this
 /// process does not run it.
-pub fn cancel(id: &str) -> Option<Value> {
+pub fn cancel(id: &str, namespace: &Namespace) -> Option<Value> {
     let mut table = table();
-    let running = table.get_mut(id)?;
+    let running = table.get_mut(id).filter(|r| r.namespace == *namespace)?;
     if matches!(
         running.shell["status"].as_str(),
         Some("queued" | "in_progress")

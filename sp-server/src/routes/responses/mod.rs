@@ -30,7 +30,7 @@ pub use input::ResponseRequest;
 pub fn router() -> OpenApiRouter<AppState> {
     OpenApiRouter::new()
         .routes(routes!(create_response))
-        .routes(routes!(get_response))
+        .routes(routes!(get_response, delete_response))
         .routes(routes!(cancel_response))
 }
 
@@ -84,7 +84,7 @@ pub async fn create_response(
         };
     if request.background {
         let shell = background_shell(&request, &model, &pending);
-        let stop = background::register(pending.id(), &shell);
+        let stop = background::register(pending.id(), &namespace, &shell);
         tokio::spawn(async move {
             let id = pending.id().to_owned();
             background::update(&id, |shell| shell["status"] = "in_progress".into());
@@ -195,7 +195,7 @@ pub async fn get_response(
     let platform = state.platform().await?;
     match platform.responses.get(&namespace, &id).await {
         Ok(body) => Ok(axum::Json(body)),
-        Err(err) => background::poll(&id)
+        Err(err) => background::poll(&id, &namespace)
             .map(axum::Json)
             .ok_or_else(|| err.into()),
     }
@@ -225,12 +225,55 @@ pub async fn cancel_response(
         let status = body["status"].as_str().unwrap_or("completed").to_owned();
         return Err(sp_core::Error::Conflict(format!("response {id} already {status}")).into());
     }
-    platform.responses.check_place(&namespace, &id).await?;
-    background::cancel(&id).map(axum::Json).ok_or_else(|| {
-        sp_core::Error::NotFound {
-            kind: sp_core::Resource::Response,
-            id: id.clone(),
+    background::cancel(&id, &namespace)
+        .map(axum::Json)
+        .ok_or_else(|| {
+            sp_core::Error::NotFound {
+                kind: sp_core::Resource::Response,
+                id: id.clone(),
+            }
+            .into()
+        })
+}
+
+/// Deletes a stored response (OpenAI's `response.deleted` object): its turn leaves its chain.
+/// Only the newest response of a chain can go (`409 SP-RES-002` when later ones build on it);
+/// a background response still running must be cancelled first (`409`).
+#[utoipa::path(delete, path = "/v1/responses/{id}", operation_id = "delete_response", tag = "openai",
+    params(("id" = String, Path, description = "The response's id"),
+        ("namespace" = Option<String>, Query, description = "Where its chain is kept")),
+    responses(
+        (status = 200, description = "`{id, object: \"response.deleted\", deleted: true}`", body = serde_json::Value),
+        (status = 404, description = "SP-RES-001: no such response", body = ErrorEnvelope),
+        (status = 409, description = "SP-RES-002: later responses build on it, or it still runs", body = ErrorEnvelope),
+        GatewayErrors),
+    security(("bearer" = ["inference"]), ("api_key" = ["inference"])))]
+pub async fn delete_response(
+    State(state): State<AppState>,
+    caller: Caller,
+    InNamespace(namespace): InNamespace,
+    Path(id): Path<String>,
+) -> Result<axum::Json<Value>, ApiError> {
+    caller.require(Scope::Inference)?;
+    let platform = state.platform().await?;
+    let deleted = json!({"id": id, "object": "response.deleted", "deleted": true});
+    match platform.responses.delete(&namespace, &id).await {
+        Ok(()) => Ok(axum::Json(deleted)),
+        Err(sp_core::Error::NotFound { .. }) => {
+            // Not stored: a background response this process ran, failed or cancelled.
+            match background::forget(&id, &namespace) {
+                Some(true) => Ok(axum::Json(deleted)),
+                Some(false) => Err(sp_core::Error::Conflict(format!(
+                    "response {id} is still running: cancel it first"
+                ))
+                .into()),
+                None => Err(sp_core::Error::NotFound {
+                    kind: sp_core::Resource::Response,
+                    id: id.clone(),
+                }
+                .into()),
+            }
         }
-        .into()
-    })
+        Err(err) => Err(err.into()),
+    }
 }

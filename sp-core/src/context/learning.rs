@@ -1,0 +1,22 @@
+//! Queueing answers for fact extraction (see [`crate::facts`]).
+
+use super::contexts::Contexts;
+use super::types::Message;
+use crate::knowledge::Namespace;
+
+impl Contexts {
+    /// Records the turn an answer ends for fact extraction, when its context learns. The
+    /// answer is stored already: a failure here is logged, not returned.
+    pub(super) async fn queue_for_learning(&self, namespace: &Namespace, answer: &Message) {
+        match self.store.get(namespace, answer.context_id).await {
+            Ok(context) if context.extract_facts => {
+                let (id, seq) = (answer.context_id, answer.seq);
+                self.events
+                    .record(|| crate::facts::turn_event(namespace, id, seq))
+                    .await;
+            }
+            Ok(_) => {}
+            Err(err) => tracing::warn!(%err, "cannot queue a turn for fact extraction"),
+        }
+    }
+}
