@@ -279,6 +279,7 @@ impl PlatformBuilder {
             Builtins {
                 knowledge: Some(knowledge.clone()),
                 contexts: Some(contexts.clone()),
+                facts: Some(facts.clone()),
             },
         );
         let agents = Arc::new(

@@ -1,5 +1,5 @@
-//! The built-in tools: knowledge search, core memory edits (Letta's memory blocks) and
-//! archival memory. To the model they are ordinary tools — a schema, validated arguments, a
+//! The built-in tools: knowledge search, core memory edits (Letta's memory blocks),
+//! archival memory and the facts the run's context learned. To the model they are ordinary tools — a schema, validated arguments, a
 //! JSON result or a coded error.
 
 use std::sync::Arc;
@@ -10,12 +10,14 @@ use serde_json::{Value, json};
 use crate::chat::ToolDefinition;
 use crate::context::{Contexts, MemoryScope};
 use crate::error::{Error, Result};
+use crate::facts::Facts;
 use crate::knowledge::{KnowledgeBase, Namespace, NewDocument, SearchMode, SearchQuery};
 
 /// The built-in tools' names.
-pub const BUILTIN_TOOLS: [&str; 6] = [
+pub const BUILTIN_TOOLS: [&str; 7] = [
     "knowledge_search",
     "conversation_search",
+    "fact_search",
     "memory_append",
     "memory_replace",
     "archival_insert",
@@ -36,6 +38,13 @@ pub fn builtin_definition(name: &str) -> Option<ToolDefinition> {
         ),
         "conversation_search" => (
             "Search this conversation's earlier messages for words. Returns matching messages.",
+            json!({"type": "object", "required": ["query"], "additionalProperties": false,
+                "properties": {"query": {"type": "string", "minLength": 1, "maxLength": 1000},
+                    "k": {"type": "integer", "minimum": 1, "maximum": 20}}}),
+        ),
+        "fact_search" => (
+            "Search the facts learned in this conversation (about the user and what they named). \
+             Returns the current ones that match.",
             json!({"type": "object", "required": ["query"], "additionalProperties": false,
                 "properties": {"query": {"type": "string", "minLength": 1, "maxLength": 1000},
                     "k": {"type": "integer", "minimum": 1, "maximum": 20}}}),
@@ -78,6 +87,8 @@ pub struct Builtins {
     pub knowledge: Option<Arc<KnowledgeBase>>,
     /// Memory blocks.
     pub contexts: Option<Arc<Contexts>>,
+    /// The facts contexts learn.
+    pub facts: Option<Arc<Facts>>,
 }
 
 #[derive(Deserialize)]
@@ -110,6 +121,7 @@ impl Builtins {
         match name {
             "knowledge_search" | "archival_insert" | "archival_search" => self.knowledge.is_some(),
             "memory_append" | "memory_replace" | "conversation_search" => self.contexts.is_some(),
+            "fact_search" => self.facts.is_some(),
             _ => false,
         }
     }
@@ -141,6 +153,28 @@ impl Builtins {
                     Error::invalid_input("conversation_search", "this run has no context")
                 })?;
                 self.search_conversation(namespace, context, args).await
+            }
+            "fact_search" => {
+                let args: Search = serde_json::from_value(arguments).map_err(parse)?;
+                let context = context.ok_or_else(|| {
+                    Error::invalid_input("fact_search", "this run has no context")
+                })?;
+                let facts = self
+                    .facts
+                    .as_ref()
+                    .ok_or_else(|| Error::unavailable("facts", "no fact store here"))?;
+                let hits = facts
+                    .search(namespace, context, &args.query, args.k.unwrap_or(5))
+                    .await?;
+                let found: Vec<Value> = hits
+                    .iter()
+                    .map(|hit| {
+                        let fact = &hit.fact;
+                        json!({"subject": fact.subject, "attribute": fact.attribute,
+                            "value": fact.value, "since": fact.valid_from})
+                    })
+                    .collect();
+                Ok(json!({"count": found.len(), "facts": found}))
             }
             "archival_insert" => {
                 let args: Insert = serde_json::from_value(arguments).map_err(parse)?;

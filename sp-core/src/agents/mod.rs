@@ -46,4 +46,6 @@ mod tests;
 #[cfg(test)]
 mod tests_calls;
 #[cfg(test)]
+mod tests_facts;
+#[cfg(test)]
 mod tests_window;

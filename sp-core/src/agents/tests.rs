@@ -114,6 +114,7 @@ impl ChatModel for Scripted {
 pub(super) struct Setup {
     pub(super) agents: Arc<Agents>,
     pub(super) contexts: Arc<Contexts>,
+    pub(super) facts: Arc<crate::facts::Facts>,
     pub(super) model: Arc<Scripted>,
 }
 
@@ -128,11 +129,16 @@ pub(super) fn setup(
             Arc::new(SimpleTokenizer),
         ))
     });
+    let facts = Arc::new(crate::facts::Facts::new(
+        Arc::new(crate::facts::MemoryFactStore::default()),
+        contexts.clone(),
+    ));
     let toolbox = Toolbox::new(
         None,
         Builtins {
             knowledge: None,
             contexts: Some(contexts.clone()),
+            facts: Some(facts.clone()),
         },
     );
     let config = WorkflowsConfig {
@@ -151,6 +157,7 @@ pub(super) fn setup(
     Setup {
         agents,
         contexts,
+        facts,
         model,
     }
 }

@@ -44,24 +44,6 @@ fn same_topic(row: &Row, namespace: &Namespace, context_id: Id, key: &FactKey) -
         && row.key.attribute == key.attribute
 }
 
-fn new_fact(namespace: &Namespace, context_id: Id, fact: &NewFact, at: Timestamp) -> Fact {
-    Fact {
-        id: Id::new(),
-        namespace: namespace.clone(),
-        context_id,
-        subject: fact.subject.trim().to_owned(),
-        attribute: fact.attribute.trim().to_owned(),
-        value: fact.value.trim().to_owned(),
-        confidence: fact.confidence,
-        mentions: 1,
-        source_message: fact.source_message,
-        valid_from: at,
-        valid_to: None,
-        superseded_by: None,
-        updated_at: at,
-    }
-}
-
 #[async_trait]
 impl FactStore for MemoryFactStore {
     async fn record(
@@ -89,7 +71,7 @@ impl FactStore for MemoryFactStore {
             Some(row) => Some(row),
             None => None,
         };
-        let added = new_fact(namespace, context_id, fact, at);
+        let added = Fact::observed(namespace, context_id, fact, at);
         let previous = previous.map(|row| {
             row.fact.valid_to = Some(at.max(row.fact.valid_from));
             row.fact.superseded_by = Some(added.id);

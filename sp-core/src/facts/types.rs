@@ -47,6 +47,26 @@ pub struct Fact {
 }
 
 impl Fact {
+    /// The new current fact that observation `fact` of context `context_id` makes at `at`
+    /// (what a store records when nothing matches it, or when it supersedes).
+    pub fn observed(namespace: &Namespace, context_id: Id, fact: &NewFact, at: Timestamp) -> Fact {
+        Fact {
+            id: Id::new(),
+            namespace: namespace.clone(),
+            context_id,
+            subject: fact.subject.trim().to_owned(),
+            attribute: fact.attribute.trim().to_owned(),
+            value: fact.value.trim().to_owned(),
+            confidence: fact.confidence,
+            mentions: 1,
+            source_message: fact.source_message,
+            valid_from: at,
+            valid_to: None,
+            superseded_by: None,
+            updated_at: at,
+        }
+    }
+
     /// True while no later fact has replaced it.
     pub fn is_current(&self) -> bool {
         self.valid_to.is_none()

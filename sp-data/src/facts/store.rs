@@ -52,25 +52,6 @@ impl<DB: sqlx::Database> SqlFactStore<DB> {
     }
 }
 
-/// The new current fact an observation makes (what the insert stores).
-fn new_fact(namespace: &Namespace, context_id: Id, fact: &NewFact, at: Timestamp) -> Fact {
-    Fact {
-        id: Id::new(),
-        namespace: namespace.clone(),
-        context_id,
-        subject: fact.subject.trim().to_owned(),
-        attribute: fact.attribute.trim().to_owned(),
-        value: fact.value.trim().to_owned(),
-        confidence: fact.confidence,
-        mentions: 1,
-        source_message: fact.source_message,
-        valid_from: at,
-        valid_to: None,
-        superseded_by: None,
-        updated_at: at,
-    }
-}
-
 fn context_unknown(id: Id) -> Error {
     Error::NotFound {
         kind: sp_core::Resource::Context,
@@ -192,7 +173,7 @@ macro_rules! fact_store {
                     }
                     Some(row) => {
                         let mut previous = Fact::try_from(row)?;
-                        let added = new_fact(namespace, context_id, fact, at);
+                        let added = Fact::observed(namespace, context_id, fact, at);
                         previous.valid_to = Some(at.max(previous.valid_from));
                         previous.superseded_by = Some(added.id);
                         previous.updated_at = at;
@@ -211,7 +192,7 @@ macro_rules! fact_store {
                         Recorded::Superseded { fact: added, previous: Box::new(previous) }
                     }
                     None => {
-                        let added = new_fact(namespace, context_id, fact, at);
+                        let added = Fact::observed(namespace, context_id, fact, at);
                         Self::insert(&mut tx, &added, key, vector.as_deref()).await?;
                         Recorded::Added { fact: added }
                     }

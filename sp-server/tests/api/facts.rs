@@ -138,20 +138,16 @@ async fn bad_fact_requests_get_coded_refusals() {
             reply.text
         );
     }
-    let reply = api
-        .call(
-            Method::GET,
-            &format!("{base}/search?q=%20"),
-            Some(ADMIN),
-            None,
-        )
-        .await;
-    assert_eq!(
-        (reply.status, reply.code()),
-        (StatusCode::BAD_REQUEST, "SP-VAL-001"),
-        "{}",
-        reply.text
-    );
+    for query in ["q=%20", "limit=3"] {
+        let path = format!("{base}/search?{query}");
+        let reply = api.call(Method::GET, &path, Some(ADMIN), None).await;
+        assert_eq!(
+            (reply.status, reply.code()),
+            (StatusCode::BAD_REQUEST, "SP-VAL-001"),
+            "{query}: {}",
+            reply.text
+        );
+    }
     let stranger = format!("/v1/contexts/{}/facts", sp_core::Id::new());
     let reply = api.call(Method::GET, &stranger, Some(ADMIN), None).await;
     assert_eq!(

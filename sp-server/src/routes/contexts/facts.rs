@@ -87,8 +87,8 @@ pub(super) async fn list(
 pub(super) struct SearchQuery {
     /// The namespace: a bare name is the caller's tenant's (`default` when absent).
     namespace: Option<String>,
-    /// What to look for (keywords; meaning too when an embedder is loaded).
-    q: String,
+    /// What to look for (keywords; meaning too when an embedder is loaded); required.
+    q: Option<String>,
     /// Most hits, 1-100 (default 10).
     limit: Option<u32>,
 }
@@ -114,9 +114,13 @@ pub(super) async fn search(
     caller.require(Scope::Contexts)?;
     let namespace = caller.namespace_named(query.namespace)?;
     let limit = limit(query.limit, 10, 100)?;
+    // Checked here, after the scope: a caller without it learns nothing of the route.
+    let q = query
+        .q
+        .ok_or_else(|| Error::invalid_input("q", "is required"))?;
     let hits = facts(&state)
         .await?
-        .search(&namespace, parse_id(&id)?, &query.q, limit as usize)
+        .search(&namespace, parse_id(&id)?, &q, limit as usize)
         .await?;
     Ok(axum::Json(FactHits { hits }))
 }

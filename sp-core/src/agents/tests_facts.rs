@@ -1,0 +1,57 @@
+//! The `fact_search` built-in: a run that continues a context finds what that context learned.
+
+use super::tests::{Scripted, run_to_end_in, setup};
+use super::*;
+use crate::ErrorCode;
+use crate::context::NewContext;
+use crate::facts::NewFact;
+use crate::knowledge::Namespace;
+
+#[tokio::test]
+async fn a_run_finds_the_facts_its_context_learned() {
+    let model = Scripted::new(vec![
+        Err(("fact_search", r#"{"query": "city"}"#)),
+        Ok("You live in Bergen."),
+    ]);
+    let s = setup(model, Default::default(), None);
+    let ns = Namespace::default();
+    let context = s
+        .contexts
+        .create(NewContext::default())
+        .await
+        .expect("context");
+    for (attribute, value) in [("city", "Oslo"), ("city", "Bergen"), ("pet", "a cat")] {
+        let fact = NewFact::new("user", attribute, value);
+        s.facts.add(&ns, context.id, fact).await.expect("fact");
+    }
+    let agent = NewAgent {
+        tools: vec![ToolSelector::Builtin("fact_search".into())],
+        ..NewAgent::new("recaller", "Answer from what you know.")
+    };
+    let done = run_to_end_in(&s, &agent, "Where do I live?", Some(context.id)).await;
+    assert_eq!(
+        done.output.as_deref(),
+        Some("You live in Bergen."),
+        "{done:?}"
+    );
+    let seen = s.model.seen.lock().expect("seen").clone();
+    assert!(seen[0].contains("Bergen"), "the current fact: {seen:?}");
+    assert!(
+        !seen[0].contains("Oslo"),
+        "not the superseded one: {seen:?}"
+    );
+
+    // Without a context the tool's coded error goes back to the model.
+    let model = Scripted::new(vec![
+        Err(("fact_search", r#"{"query": "city"}"#)),
+        Ok("I cannot tell."),
+    ]);
+    let s = setup(model, Default::default(), None);
+    let done = run_to_end_in(&s, &agent, "Where do I live?", None).await;
+    assert_eq!(done.output.as_deref(), Some("I cannot tell."));
+    let seen = s.model.seen.lock().expect("seen").clone();
+    assert!(
+        seen[0].contains(ErrorCode::InvalidInput.as_str()),
+        "{seen:?}"
+    );
+}
