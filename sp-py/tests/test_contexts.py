@@ -87,7 +87,11 @@ def test_facts_are_kept_with_their_history(contexts):
     assert fixed["value"] == "Bergen, Norway"
     contexts.forget_fact(context["id"], fixed["id"])
     assert contexts.facts(context["id"]) == []
-    assert len(asyncio.run(contexts.afacts(context["id"], history=True))) == 1
+
+    async def history():
+        return await contexts.afacts(context["id"], history=True)
+
+    assert len(asyncio.run(history())) == 1
 
     with pytest.raises(sp.InvalidInputError):
         contexts.facts(context["id"], as_of="yesterday")
