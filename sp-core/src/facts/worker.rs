@@ -160,8 +160,16 @@ impl Facts {
                     },
                 }
                 for namespace in due {
-                    if let Err(err) = self.deliver(&namespace).await {
-                        tracing::warn!(%err, namespace = %namespace.as_str(), "fact extraction round failed");
+                    // Round after round while a backlog lasts (a full round may leave more).
+                    loop {
+                        match self.deliver(&namespace).await {
+                            Ok(done) if done.delivered + done.dead_lettered >= ROUND => {}
+                            Ok(_) => break,
+                            Err(err) => {
+                                tracing::warn!(%err, namespace = %namespace.as_str(), "fact extraction round failed");
+                                break;
+                            }
+                        }
                     }
                 }
             }
