@@ -78,6 +78,10 @@ pub struct NewAgent {
     /// The most tokens of one model reply (default 512).
     #[serde(default = "default_max_tokens")]
     pub max_tokens: u32,
+    /// Learn facts from each run's turn in its context (`memory.extract` for the agent, see
+    /// [`crate::facts`]), whether or not the context was created with `extract_facts`.
+    #[serde(default)]
+    pub extract_facts: bool,
 }
 
 fn default_max_steps() -> u32 {
@@ -161,6 +165,7 @@ impl NewAgent {
             max_calls: BTreeMap::new(),
             token_budget: None,
             max_tokens: default_max_tokens(),
+            extract_facts: false,
         }
     }
 

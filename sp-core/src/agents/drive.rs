@@ -296,15 +296,26 @@ impl Agents {
             return;
         };
         let namespace = &drive.run.namespace;
+        let mut answered = None;
         for message in [
             NewMessage::new(Role::User, drive.state.input()),
             NewMessage::new(Role::Assistant, answer),
         ] {
-            if let Err(err) = contexts.append(namespace, context, message).await {
-                tracing::warn!(run = %drive.run.id, %context, %err,
-                    "the agent run's turn could not be added to its context");
-                return;
+            match contexts.append(namespace, context, message).await {
+                Ok(stored) => answered = Some(stored),
+                Err(err) => {
+                    tracing::warn!(run = %drive.run.id, %context, %err,
+                        "the agent run's turn could not be added to its context");
+                    return;
+                }
             }
+        }
+        let learns = drive
+            .state
+            .agent()
+            .is_some_and(|a| a.definition.extract_facts);
+        if let (true, Some(answer)) = (learns, answered) {
+            contexts.learn_from(namespace, &answer).await;
         }
     }
 

@@ -55,3 +55,71 @@ async fn a_run_finds_the_facts_its_context_learned() {
         "{seen:?}"
     );
 }
+
+#[tokio::test]
+async fn an_agent_that_learns_queues_its_turns_once() {
+    use crate::context::{Contexts, MemoryContextStore};
+    use crate::events::{EventLog, EventQuery, EventsConfig, MemoryEventStore};
+    use crate::knowledge::SimpleTokenizer;
+    use std::sync::Arc;
+
+    let log = Arc::new(EventLog::new(
+        Arc::new(MemoryEventStore::default()),
+        EventsConfig::default(),
+    ));
+    let contexts = Arc::new(
+        Contexts::new(
+            Arc::new(MemoryContextStore::default()),
+            Arc::new(SimpleTokenizer),
+        )
+        .with_events(log.clone())
+        .with_fact_extraction(),
+    );
+    let model = Scripted::new(vec![Ok("Noted.")]);
+    let s = setup(model, Default::default(), Some(contexts));
+    let ns = Namespace::default();
+    let learner = NewAgent {
+        extract_facts: true,
+        ..NewAgent::new("learner", "Be brief.")
+    };
+    let quiet = NewAgent::new("quiet", "Be brief.");
+    let plain = s
+        .contexts
+        .create(NewContext::default())
+        .await
+        .expect("context");
+    let learning = s
+        .contexts
+        .create(NewContext::default().with_fact_extraction())
+        .await
+        .expect("context");
+    run_to_end_in(&s, &quiet, "I live in Oslo.", Some(plain.id)).await;
+    run_to_end_in(&s, &learner, "I live in Oslo.", Some(plain.id)).await;
+    run_to_end_in(&s, &learner, "I live in Oslo.", Some(learning.id)).await;
+    let turns = log
+        .query(
+            &EventQuery {
+                namespace: ns,
+                stream: Some(crate::facts::MEMORY_STREAM.into()),
+                ..Default::default()
+            },
+            &Default::default(),
+        )
+        .await
+        .expect("events");
+    let queued: Vec<(String, u64)> = turns
+        .items
+        .iter()
+        .map(|e| {
+            (
+                e.data["context_id"].as_str().unwrap_or("").to_owned(),
+                e.data["through"].as_u64().unwrap_or(0),
+            )
+        })
+        .collect();
+    assert_eq!(
+        queued,
+        [(plain.id.to_string(), 4), (learning.id.to_string(), 2)],
+        "the learner's turns, each once; not the quiet agent's"
+    );
+}

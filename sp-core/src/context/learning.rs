@@ -19,4 +19,19 @@ impl Contexts {
             Err(err) => tracing::warn!(%err, "cannot queue a turn for fact extraction"),
         }
     }
+
+    /// Queues the turn `answer` ends for fact extraction whatever its context's setting (an
+    /// agent whose definition asks to learn); once only when the context learns anyway.
+    pub async fn learn_from(&self, namespace: &Namespace, answer: &Message) {
+        if self.learns
+            && let Ok(context) = self.store.get(namespace, answer.context_id).await
+            && context.extract_facts
+        {
+            return; // `append` queued it already
+        }
+        let (id, seq) = (answer.context_id, answer.seq);
+        self.events
+            .record(|| crate::facts::turn_event(namespace, id, seq))
+            .await;
+    }
 }
