@@ -142,16 +142,31 @@ pub(crate) fn chat_options(
 pub struct Model {
     pub(crate) engine: Engine,
     embedder: OnceLock<Arc<EmbeddingModel>>,
+    /// `respond`'s chains: in this process only (`Platform.respond` keeps them in a store).
+    responses: OnceLock<sp_core::responses::Responses>,
     /// For a model taken from a `Models` catalogue: holds it loaded while this object lives.
     _lease: Option<sp_llm::ModelLease>,
 }
 
 impl Model {
+    /// The chains `respond` keeps: contexts in memory, counted in the model's tokens.
+    pub(crate) fn responses(&self) -> sp_core::responses::Responses {
+        self.responses
+            .get_or_init(|| {
+                let store = Arc::new(sp_core::context::MemoryContextStore::default());
+                let tokenizer: Arc<dyn Tokenizer> = Arc::new(self.engine.clone());
+                let contexts = sp_core::context::Contexts::new(store, tokenizer);
+                sp_core::responses::Responses::new(Arc::new(contexts))
+            })
+            .clone()
+    }
+
     /// A chat model held from a catalogue by `lease`.
     pub(crate) fn leased(engine: Engine, lease: sp_llm::ModelLease) -> Self {
         Model {
             engine,
             embedder: OnceLock::new(),
+            responses: OnceLock::new(),
             _lease: Some(lease),
         }
     }
@@ -204,6 +219,7 @@ impl Model {
         Ok(Model {
             engine,
             embedder: OnceLock::new(),
+            responses: OnceLock::new(),
             _lease: None,
         })
     }
@@ -350,5 +366,49 @@ impl Model {
 
     fn __repr__(&self) -> String {
         format!("Model({:?})", self.engine.info().id)
+    }
+
+    /// A response in OpenAI's Responses shape, as `Platform.respond` makes it, but with its
+    /// chain kept in this process only (lost when the model is): `previous_response_id`
+    /// continues a response this object made. Returns the response object.
+    #[pyo3(signature = (input, *, previous_response_id=None, instructions=None, store=true, tools=None, tool_choice=None, response_format=None, **sampling))]
+    #[allow(clippy::too_many_arguments)] // Python keyword arguments
+    fn respond<'py>(
+        &self,
+        py: Python<'py>,
+        input: &Bound<'py, PyAny>,
+        previous_response_id: Option<String>,
+        instructions: Option<String>,
+        store: bool,
+        tools: Option<&Bound<'py, PyAny>>,
+        tool_choice: Option<&Bound<'py, PyAny>>,
+        response_format: Option<&Bound<'py, PyAny>>,
+        sampling: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let chain = (input, previous_response_id, instructions, store);
+        let shape = (tools, tool_choice, response_format, sampling);
+        let respond = crate::respond::Respond::on_model(self, chain, shape)?;
+        crate::convert::block_json(py, respond.run())
+    }
+
+    /// `respond` as an awaitable.
+    #[pyo3(signature = (input, *, previous_response_id=None, instructions=None, store=true, tools=None, tool_choice=None, response_format=None, **sampling))]
+    #[allow(clippy::too_many_arguments)] // Python keyword arguments
+    fn arespond<'py>(
+        &self,
+        py: Python<'py>,
+        input: &Bound<'py, PyAny>,
+        previous_response_id: Option<String>,
+        instructions: Option<String>,
+        store: bool,
+        tools: Option<&Bound<'py, PyAny>>,
+        tool_choice: Option<&Bound<'py, PyAny>>,
+        response_format: Option<&Bound<'py, PyAny>>,
+        sampling: Option<&Bound<'py, PyDict>>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let chain = (input, previous_response_id, instructions, store);
+        let shape = (tools, tool_choice, response_format, sampling);
+        let respond = crate::respond::Respond::on_model(self, chain, shape)?;
+        crate::convert::awaitable(py, respond.run())
     }
 }

@@ -77,6 +77,38 @@ impl Respond {
         })
     }
 
+    /// A response of a bare `Model`: its chains in memory, in the default namespace.
+    #[allow(clippy::type_complexity)] // the Python keyword arguments, grouped
+    pub(crate) fn on_model(
+        model: &crate::model::Model,
+        (input, previous, instructions, store): (
+            &Bound<'_, PyAny>,
+            Option<String>,
+            Option<String>,
+            bool,
+        ),
+        (tools, tool_choice, response_format, options): (
+            Option<&Bound<'_, PyAny>>,
+            Option<&Bound<'_, PyAny>>,
+            Option<&Bound<'_, PyAny>>,
+            Option<&Bound<'_, PyDict>>,
+        ),
+    ) -> PyResult<Self> {
+        Respond::new(
+            Some(model.engine.clone()),
+            model.responses(),
+            Namespace::default(),
+            input,
+            previous,
+            instructions,
+            store,
+            tools,
+            tool_choice,
+            response_format,
+            options,
+        )
+    }
+
     /// Generates and stores the response; the response object, with its id.
     pub(crate) async fn run(self) -> sp_core::Result<serde_json::Value> {
         let pending = self

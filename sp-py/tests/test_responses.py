@@ -50,3 +50,19 @@ def test_a_platform_without_a_model_refuses(location):
     platform = sp.Platform.open(location, **options(location))
     with pytest.raises(sp.UnavailableError):
         platform.respond("Hi")
+
+
+def test_a_bare_model_responds_with_chains_in_memory(model):
+    first = model.respond("My name is Ada.", instructions="Answer briefly.", max_tokens=16, temperature=0)
+    assert first["id"].startswith("resp_") and first["object"] == "response"
+    second = model.respond("What is my name?", previous_response_id=first["id"], max_tokens=16, temperature=0)
+    assert second["previous_response_id"] == first["id"]
+    assert second["usage"]["input_tokens"] > first["usage"]["input_tokens"] + first["usage"]["output_tokens"]
+
+    async def go():
+        return await model.arespond("And again?", previous_response_id=second["id"], max_tokens=8, temperature=0)
+
+    assert asyncio.run(go())["previous_response_id"] == second["id"]
+    # An id this model never made is not found.
+    with pytest.raises(sp.NotFoundError):
+        model.respond("Hi", previous_response_id="resp_" + "0" * 56, max_tokens=4)

@@ -94,6 +94,31 @@ class Model:
     def info(self) -> dict[str, Any]:
         """id, architecture, name, trained_context, embedding_size, vocab_size, parameters,
         size_bytes, chat_template."""
+    def respond(
+        self,
+        input: str | list[dict[str, Any]],
+        *,
+        previous_response_id: str | None = None,
+        instructions: str | None = None,
+        store: bool = True,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None,
+        **sampling: Any,
+    ) -> dict[str, Any]:
+        """OpenAI's `response` object; chains kept in this process only (``Platform.respond`` stores them)."""
+    def arespond(
+        self,
+        input: str | list[dict[str, Any]],
+        *,
+        previous_response_id: str | None = None,
+        instructions: str | None = None,
+        store: bool = True,
+        tools: list[dict[str, Any]] | None = None,
+        tool_choice: str | dict[str, Any] | None = None,
+        response_format: dict[str, Any] | None = None,
+        **sampling: Any,
+    ) -> Awaitable[dict[str, Any]]: ...
     def chat(
         self,
         messages: Sequence[Message],
