@@ -2,7 +2,7 @@
 //! `memory.turn` event on its namespace's `memory` stream; the consumer group
 //! `memory-extract` takes each one to the model. A failing extraction (the model unloaded,
 //! busy or cut off) is retried `events.max_attempts` times and then dead-lettered with its
-//! reason — never lost: `POST /v1/events/dead-letters/{id}/redrive` sends it back.
+//! reason — never lost: `POST /v1/dlq/{id}/redrive` sends it back.
 
 use std::collections::BTreeSet;
 use std::sync::Arc;
