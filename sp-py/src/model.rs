@@ -387,7 +387,13 @@ impl Model {
     ) -> PyResult<Bound<'py, PyAny>> {
         let chain = (input, previous_response_id, instructions, store);
         let shape = (tools, tool_choice, response_format, sampling);
-        let respond = crate::respond::Respond::on_model(self, chain, shape)?;
+        let respond = crate::respond::Respond::grouped(
+            Some(self.engine.clone()),
+            self.responses(),
+            sp_core::knowledge::Namespace::default(),
+            chain,
+            shape,
+        )?;
         crate::convert::block_json(py, respond.run())
     }
 
@@ -408,7 +414,13 @@ impl Model {
     ) -> PyResult<Bound<'py, PyAny>> {
         let chain = (input, previous_response_id, instructions, store);
         let shape = (tools, tool_choice, response_format, sampling);
-        let respond = crate::respond::Respond::on_model(self, chain, shape)?;
+        let respond = crate::respond::Respond::grouped(
+            Some(self.engine.clone()),
+            self.responses(),
+            sp_core::knowledge::Namespace::default(),
+            chain,
+            shape,
+        )?;
         crate::convert::awaitable(py, respond.run())
     }
 }

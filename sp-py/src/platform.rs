@@ -135,18 +135,14 @@ impl Platform {
         response_format: Option<&Bound<'py, PyAny>>,
         sampling: Option<&Bound<'py, pyo3::types::PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let respond = crate::respond::Respond::new(
+        let chain = (input, previous_response_id, instructions, store);
+        let shape = (tools, tool_choice, response_format, sampling);
+        let respond = crate::respond::Respond::grouped(
             self.engine.clone(),
             self.platform.responses.clone(),
             self.namespace.clone(),
-            input,
-            previous_response_id,
-            instructions,
-            store,
-            tools,
-            tool_choice,
-            response_format,
-            sampling,
+            chain,
+            shape,
         )?;
         crate::convert::block_json(py, respond.run())
     }
@@ -166,18 +162,14 @@ impl Platform {
         response_format: Option<&Bound<'py, PyAny>>,
         sampling: Option<&Bound<'py, pyo3::types::PyDict>>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let respond = crate::respond::Respond::new(
+        let chain = (input, previous_response_id, instructions, store);
+        let shape = (tools, tool_choice, response_format, sampling);
+        let respond = crate::respond::Respond::grouped(
             self.engine.clone(),
             self.platform.responses.clone(),
             self.namespace.clone(),
-            input,
-            previous_response_id,
-            instructions,
-            store,
-            tools,
-            tool_choice,
-            response_format,
-            sampling,
+            chain,
+            shape,
         )?;
         crate::convert::awaitable(py, respond.run())
     }

@@ -77,10 +77,13 @@ impl Respond {
         })
     }
 
-    /// A response of a bare `Model`: its chains in memory, in the default namespace.
+    /// [`new`](Self::new) with the Python keyword arguments grouped as the `respond` methods
+    /// of `Platform` and `Model` take them: the chain, then the reply's shape.
     #[allow(clippy::type_complexity)] // the Python keyword arguments, grouped
-    pub(crate) fn on_model(
-        model: &crate::model::Model,
+    pub(crate) fn grouped(
+        engine: Option<sp_llm::Engine>,
+        responses: Responses,
+        namespace: Namespace,
         (input, previous, instructions, store): (
             &Bound<'_, PyAny>,
             Option<String>,
@@ -95,9 +98,9 @@ impl Respond {
         ),
     ) -> PyResult<Self> {
         Respond::new(
-            Some(model.engine.clone()),
-            model.responses(),
-            Namespace::default(),
+            engine,
+            responses,
+            namespace,
             input,
             previous,
             instructions,
