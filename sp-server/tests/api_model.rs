@@ -23,6 +23,8 @@ mod facts;
 mod pull;
 #[path = "api_model/rerank.rs"]
 mod rerank;
+#[path = "api_model/responses_tools.rs"]
+mod responses_tools;
 #[path = "api_model/retrieval.rs"]
 mod retrieval;
 #[path = "api_model/shape.rs"]

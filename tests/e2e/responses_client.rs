@@ -1,15 +1,15 @@
 //! The official `openai` package's Responses API against a running server, unmodified: a
 //! three-turn chain by `previous_response_id` (the third is shown the first two, and reads
 //! the chain's prefix from the cache), retrieval, streaming, background with poll and cancel,
-//! a function tool round trip, `store: false`, refusals — and after a restart, the chain goes
-//! on.
+//! a function tool round trip, a built-in run by the server (an `McpCall` to the client),
+//! `store: false`, refusals — and after a restart, the chain goes on.
 
 use crate::served::Served;
 
 #[tokio::test]
 async fn the_openai_responses_api_chains_across_a_restart() {
     let _gate = sp_tests::model_gate().await;
-    let served = Served::start(&["inference"], 2048).await;
+    let served = Served::start(&["inference", "events", "contexts"], 2048).await;
     let model = served.model_id().await;
     let base = format!("http://{}/v1", served.addr);
     let seen = served
@@ -64,6 +64,16 @@ async fn the_openai_responses_api_chains_across_a_restart() {
         seen["answer"].as_str().is_some_and(|a| !a.is_empty()),
         "{seen}"
     );
+    // A built-in the server ran: the client reads its call as its own `McpCall` type.
+    let tool = &seen["server_tool"];
+    assert_eq!(tool["classes"], serde_json::json!(["McpCall"]), "{seen}");
+    assert_eq!(
+        tool["names"],
+        serde_json::json!(["memory_append"]),
+        "{seen}"
+    );
+    assert_eq!(tool["labels"], serde_json::json!(["builtin"]), "{seen}");
+    assert!(tool["run"].is_string(), "{seen}");
     // Streamed: the typed events in order, the deltas make the text, and what was streamed
     // is what is stored.
     let kinds: Vec<&str> = seen["stream_kinds"]

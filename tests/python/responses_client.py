@@ -55,6 +55,16 @@ answered = client.responses.create(model=model, previous_response_id=called.id, 
 seen["answer_types"] = [item.type for item in answered.output]
 seen["answer"] = answered.output_text
 
+# Our extension: a built-in the server runs as an agent run, its call an `mcp_call` item.
+remembered = client.responses.create(
+    model=model, input="Remember that my favourite colour is green.", max_output_tokens=48,
+    tools=[{"type": "builtin", "name": "memory_append", "max_calls": 1}],
+    tool_choice={"type": "function", "name": "memory_append"})
+calls = [item for item in remembered.output if item.type == "mcp_call"]
+seen["server_tool"] = {"classes": [type(item).__name__ for item in calls],
+                       "names": [item.name for item in calls], "labels": [item.server_label for item in calls],
+                       "text": remembered.output_text, "run": getattr(remembered, "agent_run_id", None)}
+
 # Streaming: the raw typed events, then the client's own accumulating helper.
 kinds = []
 streamed_text = ""

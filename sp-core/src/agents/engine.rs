@@ -189,14 +189,7 @@ impl Agents {
     pub async fn define(&self, agent: &NewAgent) -> Result<Agent> {
         agent.validate()?;
         let tools = self.toolbox.resolve(&agent.namespace, agent).await?;
-        if let crate::chat::ToolChoice::Function(name) = &agent.tool_choice
-            && !tools.definitions.iter().any(|d| d.name == *name)
-        {
-            return Err(Error::invalid_input(
-                "tool_choice",
-                format!("names `{name}`, which is not among the agent's tools"),
-            ));
-        }
+        check_choice(agent, &tools)?;
         self.store.define(agent).await
     }
 
@@ -233,27 +226,8 @@ impl Agents {
         name: &str,
         new: NewAgentRun,
     ) -> Result<AgentRun> {
-        if self.handed_back.load(Ordering::SeqCst) {
-            return Err(Error::unavailable(
-                "agents",
-                "this process is stopping and handed its runs back",
-            ));
-        }
-        if new.input.trim().is_empty() || new.input.len() > MAX_INPUT_BYTES {
-            return Err(Error::invalid_input(
-                "input",
-                format!("1-{MAX_INPUT_BYTES} bytes of text"),
-            ));
-        }
-        crate::nul::refuse_nul("input", &new.input)?;
-        if let Some(id) = &new.correlation_id
-            && !(1..=MAX_CORRELATION_CHARS).contains(&id.chars().count())
-        {
-            return Err(Error::invalid_input(
-                "correlation_id",
-                format!("1-{MAX_CORRELATION_CHARS} characters"),
-            ));
-        }
+        self.check_not_stopping()?;
+        check_start(&new.input, new.correlation_id.as_deref())?;
         let agent = self.store.agent(namespace, name).await?;
         let mut system = self.system_prompt(namespace, &agent).await?;
         let (history, compaction, summarised_tokens) = match new.context_id {
@@ -358,7 +332,11 @@ impl Agents {
     }
 
     /// The system prompt of a run starting now: the instructions, then each memory block.
-    async fn system_prompt(&self, namespace: &Namespace, agent: &Agent) -> Result<String> {
+    pub(super) async fn system_prompt(
+        &self,
+        namespace: &Namespace,
+        agent: &Agent,
+    ) -> Result<String> {
         let definition = &agent.definition;
         let mut system = definition.instructions.clone();
         if definition.memory_blocks.is_empty() {
@@ -380,6 +358,17 @@ impl Agents {
             ));
         }
         Ok(system)
+    }
+
+    /// `SP-GEN-002` once this process handed its runs back (it is stopping).
+    pub(super) fn check_not_stopping(&self) -> Result<()> {
+        if self.handed_back.load(Ordering::SeqCst) {
+            return Err(Error::unavailable(
+                "agents",
+                "this process is stopping and handed its runs back",
+            ));
+        }
+        Ok(())
     }
 
     /// A run's summary.
@@ -421,4 +410,37 @@ impl Agents {
             pause = (pause * 2).min(Duration::from_millis(100));
         }
     }
+}
+
+/// A run's input and correlation id, checked before anything is stored.
+pub(super) fn check_start(input: &str, correlation_id: Option<&str>) -> Result<()> {
+    if input.trim().is_empty() || input.len() > MAX_INPUT_BYTES {
+        return Err(Error::invalid_input(
+            "input",
+            format!("1-{MAX_INPUT_BYTES} bytes of text"),
+        ));
+    }
+    crate::nul::refuse_nul("input", input)?;
+    if let Some(id) = correlation_id
+        && !(1..=MAX_CORRELATION_CHARS).contains(&id.chars().count())
+    {
+        return Err(Error::invalid_input(
+            "correlation_id",
+            format!("1-{MAX_CORRELATION_CHARS} characters"),
+        ));
+    }
+    Ok(())
+}
+
+/// A `tool_choice` naming a tool must name one of the agent's.
+pub(super) fn check_choice(agent: &NewAgent, tools: &super::toolbox::ResolvedTools) -> Result<()> {
+    if let crate::chat::ToolChoice::Function(name) = &agent.tool_choice
+        && !tools.definitions.iter().any(|d| d.name == *name)
+    {
+        return Err(Error::invalid_input(
+            "tool_choice",
+            format!("names `{name}`, which is not among the agent's tools"),
+        ));
+    }
+    Ok(())
 }

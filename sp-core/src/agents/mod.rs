@@ -19,6 +19,7 @@ mod control;
 mod definition;
 mod drive;
 mod engine;
+mod inline;
 mod journal;
 mod memory;
 mod model_step;
@@ -33,6 +34,7 @@ pub use definition::{
     Agent, ApprovalPolicy, MAX_STEPS_LIMIT, NewAgent, NewAgentRun, ToolSelector, idempotency_key,
 };
 pub use engine::{AGENT_STREAM, AgentModels, Agents, NoModels, OneModel, ReplayReport};
+pub use inline::InlineRun;
 pub use journal::{
     AgentRun, AgentRunStatus, LiveEvent, RecordedEvent, RunError, RunEvent, RunProgress,
 };
@@ -47,5 +49,7 @@ mod tests;
 mod tests_calls;
 #[cfg(test)]
 mod tests_facts;
+#[cfg(test)]
+mod tests_inline;
 #[cfg(test)]
 mod tests_window;

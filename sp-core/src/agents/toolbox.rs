@@ -31,6 +31,16 @@ pub struct ResolvedTools {
     routes: HashMap<String, Route>,
 }
 
+impl ResolvedTools {
+    /// Where calls of `name` go: `"builtin"`, or the name of the hub service that offers it.
+    pub fn source(&self, name: &str) -> Option<&str> {
+        match self.routes.get(name)? {
+            Route::Hub { service } => Some(service),
+            Route::Builtin => Some("builtin"),
+        }
+    }
+}
+
 /// One call's identity beyond its arguments.
 #[derive(Debug, Clone)]
 pub struct CallIdentity<'a> {

@@ -1,4 +1,5 @@
-//! `/v1/responses` without a model: what it refuses, with coded 4xx in OpenAI's envelope.
+//! `/v1/responses` without a model: what it refuses, with coded 4xx in OpenAI's envelope
+//! (tools the server runs included).
 
 use axum::http::{Method, StatusCode};
 use serde_json::json;
@@ -43,6 +44,28 @@ async fn bad_requests_get_coded_refusals() {
         (
             json!({"input": "hi", "text": {"format": {"type": "xml"}}}),
             "text.format.type",
+        ),
+        // Tools the server runs: read strictly, and what their agent run cannot honour is
+        // refused rather than ignored.
+        (
+            json!({"input": "hi", "tools": [{"type": "hub", "name": "a", "tag": "b"}]}),
+            "tools[0]",
+        ),
+        (
+            json!({"input": "hi", "tools": [{"type": "function", "name": "f"}, {"type": "builtin", "name": "fact_search"}]}),
+            "tools",
+        ),
+        (
+            json!({"input": "hi", "stream": true, "tools": [{"type": "builtin", "name": "fact_search"}]}),
+            "stream",
+        ),
+        (
+            json!({"input": "hi", "temperature": 0.2, "tools": [{"type": "builtin", "name": "fact_search"}]}),
+            "temperature",
+        ),
+        (
+            json!({"input": "hi", "tool_choice": "sometimes", "tools": [{"type": "builtin", "name": "fact_search"}]}),
+            "tool_choice",
         ),
         (
             json!({"input": "hi", "text": {"verbosity": "low"}}),

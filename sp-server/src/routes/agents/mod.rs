@@ -7,6 +7,8 @@
 mod definitions;
 mod runs;
 
+pub(crate) use runs::charge_key;
+
 use std::sync::Arc;
 
 use sp_core::agents::{Agents, NewAgent, ToolSelector};
@@ -34,13 +36,13 @@ pub fn router() -> OpenApiRouter<AppState> {
         .routes(routes!(runs::fork))
 }
 
-async fn engine(state: &AppState) -> Result<Arc<Agents>, ApiError> {
+pub(crate) async fn engine(state: &AppState) -> Result<Arc<Agents>, ApiError> {
     Ok(state.platform().await?.agents.clone())
 }
 
 /// The scopes a caller needs to define or run `agent` in `namespace`: `events`,
 /// `inference` and the model, and each selected tool's own scope.
-async fn require_for(
+pub(crate) async fn require_for(
     agents: &Agents,
     caller: &Caller,
     namespace: &Namespace,

@@ -390,7 +390,7 @@ pub(super) async fn replay(
 }
 
 /// The caller's key as a run's model calls charge it: its token budget, usage under its id.
-fn charge_key(state: &AppState, caller: &Caller) -> sp_core::workflows::ChargeKey {
+pub(crate) fn charge_key(state: &AppState, caller: &Caller) -> sp_core::workflows::ChargeKey {
     sp_core::workflows::ChargeKey {
         key_id: caller.0.key_id.clone(),
         token_limit: caller

@@ -1,5 +1,5 @@
 //! OpenAI's Responses request, read strictly: `input` as a string or items (messages,
-//! `function_call`, `function_call_output`), `instructions`, function `tools`, `tool_choice`,
+//! `function_call`, `function_call_output`), `instructions`, `tools` (see `tools`), `tool_choice`,
 //! `text.format`, sampling. What we do not do is refused with a coded 400, never ignored.
 
 use serde::Deserialize;
@@ -26,7 +26,9 @@ pub struct ResponseRequest {
     #[serde(default)]
     pub store: Option<bool>,
     /// Function tools `[{"type": "function", "name", "description", "parameters", "strict"}]`,
-    /// answered by the client.
+    /// answered by the client; or (our extension, not both kinds at once) tools the server
+    /// runs as an agent run: `{"type": "hub", "name" | "tag" | "capability", "max_calls"?}`
+    /// and `{"type": "builtin", "name", "max_calls"?}`.
     #[serde(default)]
     #[schema(value_type = Option<Vec<Object>>)]
     pub tools: Option<Vec<Value>>,
@@ -81,14 +83,7 @@ impl ResponseRequest {
                 _ => value.is_null(),
             };
             if !harmless {
-                let hint = match field.as_str() {
-                    "background" => " yet",
-                    _ => "",
-                };
-                return Err(Error::invalid_input(
-                    field.clone(),
-                    format!("is not supported{hint}"),
-                ));
+                return Err(Error::invalid_input(field.clone(), "is not supported"));
             }
         }
         if self.background && self.store == Some(false) {
@@ -130,27 +125,35 @@ impl ResponseRequest {
 
     /// Tools, tool choice and the text format, as chat options.
     pub fn options(&self) -> Result<ChatOptions> {
-        // Responses' function tools are flat; chat's nest them under `function`.
-        let tools = match &self.tools {
-            None => None,
-            Some(tools) => Some(Value::Array(
-                tools
-                    .iter()
-                    .enumerate()
-                    .map(|(i, tool)| chat_tool(i, tool))
-                    .collect::<Result<_>>()?,
-            )),
-        };
+        let (functions, server) = super::tools::split(self.tools.as_deref())?;
+        let tools = functions.map(Value::Array);
+        if !server.is_empty() {
+            // The server's tools take their choice as an agent's (see `agent_run`); the
+            // options keep only the text format.
+            let format = self.format()?;
+            let options = openai::options(None, None, None, format.as_ref())?;
+            options.validate()?;
+            return Ok(options);
+        }
         let choice = match &self.tool_choice {
             Some(Value::Object(choice)) if choice.get("type") == Some(&json!("function")) => {
                 Some(json!({"type": "function", "function": {"name": choice.get("name")}}))
             }
             other => other.clone(),
         };
-        let format = match self.text.as_ref().and_then(|t| t.get("format")) {
-            None | Some(Value::Null) => None,
-            Some(format) => Some(response_format(format)?),
-        };
+        let format = self.format()?;
+        let options = openai::options(
+            tools.as_ref(),
+            choice.as_ref(),
+            self.parallel_tool_calls,
+            format.as_ref(),
+        )?;
+        options.validate()?;
+        Ok(options)
+    }
+
+    /// `text.format` as chat's `response_format`.
+    fn format(&self) -> Result<Option<Value>> {
         if let Some(text) = &self.text
             && let Some(key) = text
                 .as_object()
@@ -161,14 +164,10 @@ impl ResponseRequest {
                 "is not supported",
             ));
         }
-        let options = openai::options(
-            tools.as_ref(),
-            choice.as_ref(),
-            self.parallel_tool_calls,
-            format.as_ref(),
-        )?;
-        options.validate()?;
-        Ok(options)
+        match self.text.as_ref().and_then(|t| t.get("format")) {
+            None | Some(Value::Null) => Ok(None),
+            Some(format) => Ok(Some(response_format(format)?)),
+        }
     }
 
     /// The sampling asked for; `max_output_tokens` absent is the room left in the window.
@@ -183,21 +182,6 @@ impl ResponseRequest {
         sampling.validate()?;
         Ok(sampling)
     }
-}
-
-fn chat_tool(i: usize, tool: &Value) -> Result<Value> {
-    let object = tool
-        .as_object()
-        .ok_or_else(|| Error::invalid_input(format!("tools[{i}]"), "must be an object"))?;
-    if object.get("type").and_then(Value::as_str) != Some("function") {
-        return Err(Error::invalid_input(
-            format!("tools[{i}].type"),
-            "only function tools are supported",
-        ));
-    }
-    let mut function = object.clone();
-    function.remove("type");
-    Ok(json!({"type": "function", "function": function}))
 }
 
 /// `text.format` as chat's `response_format`: the schema's fields sit beside `type` here.

@@ -2,9 +2,11 @@
 //! response's conversation is a context (see `chain`), so `previous_response_id` continues
 //! it across restarts, on either backend, with a prompt whose prefix is the previous turn's.
 
+mod agent_run;
 mod background;
 mod input;
 mod stream;
+mod tools;
 
 use axum::extract::{Path, State};
 use axum::response::{IntoResponse, Response};
@@ -22,7 +24,7 @@ use crate::json::ApiJson;
 use crate::middleware::auth::Caller;
 use crate::openapi::GatewayErrors;
 use crate::routes::openai::{charged, max_cost};
-use crate::routes::params::InNamespace;
+use crate::routes::params::{InNamespace, RequestIdOf};
 use crate::state::AppState;
 pub use input::ResponseRequest;
 
@@ -37,9 +39,13 @@ pub fn router() -> OpenApiRouter<AppState> {
 /// A model response (OpenAI's `response` object): from `input` (a string or items), after the
 /// conversation of `previous_response_id` when given, with `instructions` as this response's
 /// system message. Stored unless `store: false`. With `stream: true`, OpenAI's typed
-/// server-sent events (`response.created` … `response.completed`). `background` is not served
-/// yet (refused with `SP-VAL-001`), nor is `truncation: "auto"`: a conversation that outgrows
-/// the window is `SP-LLM-001`, never cut.
+/// server-sent events (`response.created` … `response.completed`); with `background: true`,
+/// answered at once (`queued`) and polled. Function tools are answered by the client; our
+/// extension, `{"type": "hub", "name" | "tag" | "capability"}` and `{"type": "builtin",
+/// "name"}` tools (each with an optional `max_calls`), are run by the server as an agent run
+/// whose calls come back as `mcp_call` items (the run is `agent_run_id`; such a key needs the
+/// `events` scope and each tool's own). `truncation: "auto"` is refused: a conversation that
+/// outgrows the window is `SP-LLM-001`, never cut.
 #[utoipa::path(post, path = "/v1/responses", operation_id = "create_response", tag = "openai",
     request_body = ResponseRequest,
     params(("namespace" = Option<String>, Query, description = "Where the chain is kept (the caller's tenant's default when absent)")),
@@ -54,11 +60,16 @@ pub fn router() -> OpenApiRouter<AppState> {
 pub async fn create_response(
     State(state): State<AppState>,
     caller: Caller,
+    request_id: RequestIdOf,
     InNamespace(namespace): InNamespace,
     ApiJson(request): ApiJson<ResponseRequest>,
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Inference)?;
     request.check()?;
+    let (_, server) = tools::split(request.tools.as_deref())?;
+    if !server.is_empty() {
+        return agent_run::respond(&state, &caller, request_id.0, namespace, request, server).await;
+    }
     let new = request.messages()?;
     let options = request.options()?;
     let sampling = request.sampling()?;
@@ -161,7 +172,11 @@ async fn engine_and_charge(
 }
 
 /// A background response as it is answered and first polled: queued, no output yet.
-fn background_shell(request: &ResponseRequest, model: &str, pending: &PendingResponse) -> Value {
+pub(super) fn background_shell(
+    request: &ResponseRequest,
+    model: &str,
+    pending: &PendingResponse,
+) -> Value {
     let empty = Completion::new("", sp_core::chat::FinishReason::Stop, Default::default());
     let mut shell = output::object(
         &request.settings(model, pending.store()),
