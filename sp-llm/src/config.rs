@@ -38,6 +38,9 @@ pub struct EngineConfig {
     /// A Jinja chat template to use instead of the one in the GGUF (llama-server's
     /// `--chat-template-file`).
     pub chat_template: Option<String>,
+    /// MiB of host RAM for KV prefixes of slots given to other prompts (restored when a
+    /// later request of the same cache scope shares them); `0` keeps none.
+    pub prefix_cache_mib: u32,
 }
 
 impl Default for EngineConfig {
@@ -54,11 +57,17 @@ impl Default for EngineConfig {
             embedding_context: 2048,
             embedding_sequences: 64,
             chat_template: None,
+            prefix_cache_mib: 512,
         }
     }
 }
 
 impl EngineConfig {
+    /// The RAM prefix cache's bound in bytes.
+    pub fn prefix_cache_bytes(&self) -> usize {
+        usize::try_from(u64::from(self.prefix_cache_mib) << 20).unwrap_or(usize::MAX)
+    }
+
     /// Defaults for the model at `path`.
     pub fn new(path: impl Into<PathBuf>) -> Self {
         EngineConfig {
@@ -77,6 +86,7 @@ impl EngineConfig {
             threads: entry.threads,
             gpu_layers: entry.gpu_layers,
             queue_capacity: entry.queue_capacity,
+            prefix_cache_mib: entry.prefix_cache_mib,
             ..EngineConfig::default()
         }
     }

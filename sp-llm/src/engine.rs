@@ -107,6 +107,7 @@ impl Engine {
                     ctx,
                     worker_config.slots,
                     worker_config.batch_size,
+                    worker_config.prefix_cache_bytes(),
                 )
                 .run(receiver);
             })
@@ -325,6 +326,7 @@ impl Engine {
             ignore_eos: sampling.ignore_eos,
             delivery,
             prompt: tokens,
+            scope: sampling.cache_scope.as_deref().unwrap_or("").into(),
             events,
             ticket: crate::stats::Ticket::queued(&self.inner.counters),
             prefilled,

@@ -20,6 +20,16 @@ pub struct EngineStats {
     pub cached_tokens: u64,
     /// Tokens generated.
     pub generated_tokens: u64,
+    /// Requests whose prompt prefix was restored from the RAM prefix cache.
+    pub prefix_cache_hits: u64,
+    /// Requests with a prefill to save that the RAM prefix cache had nothing for.
+    pub prefix_cache_misses: u64,
+    /// Prompt tokens restored from the RAM prefix cache instead of prefilled.
+    pub prefix_cache_restored_tokens: u64,
+    /// Bytes the RAM prefix cache holds.
+    pub prefix_cache_bytes: u64,
+    /// Prefixes the RAM prefix cache holds.
+    pub prefix_cache_entries: u64,
 }
 
 #[derive(Debug, Default)]
@@ -30,6 +40,11 @@ pub(crate) struct Counters {
     prompt_tokens: AtomicU64,
     cached_tokens: AtomicU64,
     generated_tokens: AtomicU64,
+    prefix_cache_hits: AtomicU64,
+    prefix_cache_misses: AtomicU64,
+    prefix_cache_restored_tokens: AtomicU64,
+    prefix_cache_bytes: AtomicU64,
+    prefix_cache_entries: AtomicU64,
 }
 
 impl Counters {
@@ -41,6 +56,11 @@ impl Counters {
             prompt_tokens: self.prompt_tokens.load(Ordering::Relaxed),
             cached_tokens: self.cached_tokens.load(Ordering::Relaxed),
             generated_tokens: self.generated_tokens.load(Ordering::Relaxed),
+            prefix_cache_hits: self.prefix_cache_hits.load(Ordering::Relaxed),
+            prefix_cache_misses: self.prefix_cache_misses.load(Ordering::Relaxed),
+            prefix_cache_restored_tokens: self.prefix_cache_restored_tokens.load(Ordering::Relaxed),
+            prefix_cache_bytes: self.prefix_cache_bytes.load(Ordering::Relaxed),
+            prefix_cache_entries: self.prefix_cache_entries.load(Ordering::Relaxed),
         }
     }
 }
@@ -69,6 +89,30 @@ impl Ticket {
             self.counters.waiting.fetch_sub(1, Ordering::Relaxed);
             self.counters.active.fetch_add(1, Ordering::Relaxed);
         }
+    }
+
+    /// Its prompt's first `tokens` were restored from the RAM prefix cache, or (`None`) the
+    /// cache had nothing for it.
+    pub(crate) fn prefix_lookup(&self, tokens: Option<usize>) {
+        let c = &self.counters;
+        match tokens {
+            Some(tokens) => {
+                c.prefix_cache_hits.fetch_add(1, Ordering::Relaxed);
+                c.prefix_cache_restored_tokens
+                    .fetch_add(tokens as u64, Ordering::Relaxed);
+            }
+            None => {
+                c.prefix_cache_misses.fetch_add(1, Ordering::Relaxed);
+            }
+        }
+    }
+
+    /// What the RAM prefix cache holds now.
+    pub(crate) fn prefix_cache_held(&self, bytes: usize, entries: usize) {
+        let c = &self.counters;
+        c.prefix_cache_bytes.store(bytes as u64, Ordering::Relaxed);
+        c.prefix_cache_entries
+            .store(entries as u64, Ordering::Relaxed);
     }
 
     /// The job ended with `usage`.

@@ -7,6 +7,9 @@ use sp_core::chat::{ChatMessage, FinishReason, Sampling, StreamEvent};
 use sp_core::{ErrorCode, Tokenizer as _};
 use sp_llm::{Engine, EngineConfig};
 
+#[path = "engine/prefix_cache.rs"]
+mod prefix_cache;
+
 fn model_path() -> String {
     sp_tests::service_url("SP_TEST_MODEL")
 }

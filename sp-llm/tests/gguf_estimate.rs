@@ -16,6 +16,7 @@ fn entry(path: &str, kind: ModelKind) -> CatalogueEntry {
         threads: None,
         gpu_layers: 0,
         queue_capacity: 8,
+        prefix_cache_mib: 0,
         keep_alive: KeepAlive::default(),
         pinned: false,
     }

@@ -83,6 +83,12 @@ fn sample(state: &AppState) {
         metrics::counter!("sp_tokens_generated_total").absolute(s.generated_tokens);
         metrics::counter!("sp_prompt_tokens_total").absolute(s.prompt_tokens);
         metrics::counter!("sp_prompt_tokens_cached_total").absolute(s.cached_tokens);
+        metrics::counter!("sp_prefix_cache_hits_total").absolute(s.prefix_cache_hits);
+        metrics::counter!("sp_prefix_cache_misses_total").absolute(s.prefix_cache_misses);
+        metrics::counter!("sp_prefix_cache_restored_tokens_total")
+            .absolute(s.prefix_cache_restored_tokens);
+        metrics::gauge!("sp_prefix_cache_bytes").set(s.prefix_cache_bytes as f64);
+        metrics::gauge!("sp_prefix_cache_entries").set(s.prefix_cache_entries as f64);
     }
     metrics::counter!("sp_embedding_jobs_abandoned_total").absolute(sp_llm::abandoned_jobs());
     let cache = state.backends().cache.stats();

@@ -61,7 +61,8 @@ impl Agents {
             },
         };
         // Greedy: a resumed or forked run asks exactly what an uninterrupted one would.
-        let sampling = Sampling::greedy(definition.max_tokens);
+        let sampling =
+            Sampling::greedy(definition.max_tokens).in_scope(drive.run.namespace.tenant());
         // The window first: a prompt that outgrew it shows its oldest results as elided notes.
         let elided = match drive.model.context_window() {
             Some(window) => fit_window(

@@ -135,6 +135,8 @@ pub struct CatalogueEntry {
     pub gpu_layers: u32,
     /// Requests that may wait for a slot.
     pub queue_capacity: usize,
+    /// MiB of host RAM for KV prefixes of evicted slots (`model.prefix_cache_mib`).
+    pub prefix_cache_mib: u32,
     /// How long it stays loaded once idle.
     pub keep_alive: KeepAlive,
     /// Loaded at start, never unloaded but by hand. The default chat and embedding models
@@ -155,6 +157,7 @@ impl CatalogueEntry {
             threads: entry.threads.or(model.threads),
             gpu_layers: entry.gpu_layers.unwrap_or(model.gpu_layers),
             queue_capacity: model.queue_capacity,
+            prefix_cache_mib: model.prefix_cache_mib,
             keep_alive: entry.keep_alive.unwrap_or(model.keep_alive),
             pinned: entry.pinned,
         }
@@ -203,6 +206,7 @@ impl Catalogue {
                     threads: model.threads,
                     gpu_layers: model.gpu_layers,
                     queue_capacity: model.queue_capacity,
+                    prefix_cache_mib: model.prefix_cache_mib,
                     keep_alive: KeepAlive::Forever,
                     pinned: true,
                 },

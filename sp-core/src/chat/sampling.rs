@@ -54,6 +54,12 @@ pub struct Sampling {
     /// Report each generated token's log-probability and this many alternatives (`0..=20`);
     /// `None` reports nothing.
     pub logprobs: Option<u8>,
+    /// Whose prompt this is (a tenant): an engine reuses cached prompt state (its KV
+    /// prefixes, in a slot, in RAM or on disk) only within one scope, so one tenant's prompt
+    /// is never served from — or timed against — another's. `None` is the scope of callers
+    /// that give none. Set by the caller, never read from a request body.
+    #[serde(skip)]
+    pub cache_scope: Option<String>,
 }
 
 /// Most entries `logit_bias` may have.
@@ -79,6 +85,7 @@ impl Default for Sampling {
             frequency_penalty: 0.0,
             logit_bias: Vec::new(),
             logprobs: None,
+            cache_scope: None,
         }
     }
 }
@@ -113,6 +120,18 @@ impl Sampling {
                 .map(|s| s.wrapping_add(u32::try_from(index).unwrap_or(0))),
             ..self.clone()
         }
+    }
+
+    /// The same sampling, its prompt cached in `scope` (see [`Sampling::cache_scope`]).
+    ///
+    /// ```
+    /// use sp_core::chat::Sampling;
+    /// let scoped = Sampling::greedy(8).in_scope("acme");
+    /// assert_eq!(scoped.cache_scope.as_deref(), Some("acme"));
+    /// ```
+    pub fn in_scope(mut self, scope: impl std::fmt::Display) -> Self {
+        self.cache_scope = Some(scope.to_string());
+        self
     }
 
     /// True when the next token is always the most likely one.

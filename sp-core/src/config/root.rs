@@ -382,6 +382,9 @@ pub struct ModelConfig {
     pub gpu_layers: u32,
     /// Requests that may wait for a slot before `overloaded` is returned.
     pub queue_capacity: usize,
+    /// MiB of host RAM per chat model for the KV prefixes of slots given to other prompts
+    /// (restored when a later request of the same tenant shares them); `0` keeps none.
+    pub prefix_cache_mib: u32,
     /// How long a `[[models]]` entry stays loaded once idle, unless it says otherwise
     /// (Ollama's `keep_alive`: a duration, `0`, or `-1` to keep).
     pub keep_alive: crate::catalogue::KeepAlive,
@@ -405,6 +408,7 @@ impl Default for ModelConfig {
             threads: None,
             gpu_layers: 0,
             queue_capacity: 64,
+            prefix_cache_mib: 512,
             keep_alive: crate::catalogue::KeepAlive::default(),
             memory_budget_mib: None,
             models_dir: None,

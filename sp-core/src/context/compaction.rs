@@ -15,6 +15,7 @@ tasks; drop greetings and repetition. Answer with the summary only.";
 /// and what the model calls used (charged to the turn that needed the compaction).
 pub(crate) async fn summarise(
     model: &dyn ChatModel,
+    cache_scope: &str,
     tokenizer: &dyn Tokenizer,
     previous: Option<&str>,
     turns: &[Message],
@@ -43,7 +44,15 @@ pub(crate) async fn summarise(
         let line_tokens = tokenizer.count_tokens(&line)?;
         let room = window.saturating_sub(fixed + tokenizer.count_tokens(&summary)?);
         if !batch.is_empty() && batch_tokens + line_tokens > room {
-            summary = fold(model, &summary, &batch, summary_tokens, &mut used).await?;
+            summary = fold(
+                model,
+                cache_scope,
+                &summary,
+                &batch,
+                summary_tokens,
+                &mut used,
+            )
+            .await?;
             batch.clear();
             batch_tokens = 0;
         }
@@ -58,13 +67,22 @@ pub(crate) async fn summarise(
         }
     }
     if !batch.is_empty() {
-        summary = fold(model, &summary, &batch, summary_tokens, &mut used).await?;
+        summary = fold(
+            model,
+            cache_scope,
+            &summary,
+            &batch,
+            summary_tokens,
+            &mut used,
+        )
+        .await?;
     }
     Ok((summary, used))
 }
 
 async fn fold(
     model: &dyn ChatModel,
+    cache_scope: &str,
     summary: &str,
     batch: &str,
     summary_tokens: usize,
@@ -79,7 +97,8 @@ async fn fold(
         temperature: 0.0,
         max_tokens: summary_tokens as u32,
         ..Sampling::default()
-    };
+    }
+    .in_scope(cache_scope);
     let completion = model
         .chat(
             &[ChatMessage::system(INSTRUCTIONS), ChatMessage::user(user)],

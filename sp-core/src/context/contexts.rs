@@ -412,6 +412,7 @@ impl Contexts {
         let folded = &live[fold];
         let (summary, used) = summarise(
             model.as_ref(),
+            namespace.tenant().as_str(),
             self.tokenizer.as_ref(),
             previous,
             folded,
@@ -488,6 +489,8 @@ impl Contexts {
         let (model, prompt) = self
             .begin_turn(namespace, id, user, sampling, context_window)
             .await?;
+        // The prompt's cached state is the tenant's own (see `Sampling::cache_scope`).
+        let sampling = &sampling.clone().in_scope(namespace.tenant());
         let completion = model.chat(&prompt.messages, sampling).await?;
         let reply = self
             .append(

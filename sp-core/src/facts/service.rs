@@ -264,7 +264,7 @@ impl Facts {
         let answer = model
             .chat_with(
                 &extract::prompt(&known, &said),
-                &Sampling::greedy(EXTRACTION_TOKENS),
+                &Sampling::greedy(EXTRACTION_TOKENS).in_scope(namespace.tenant()),
                 &options,
             )
             .await?;

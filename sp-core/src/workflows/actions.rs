@@ -160,7 +160,8 @@ impl StepActions for PlatformActions {
                 }
                 messages.push(ChatMessage::user(prompt.clone()));
                 // Greedy: a workflow re-run (or a resumed step) gives the same answer.
-                let sampling = Sampling::greedy(max_tokens.unwrap_or(256));
+                let sampling =
+                    Sampling::greedy(max_tokens.unwrap_or(256)).in_scope(namespace.tenant());
                 let charge = match &self.charger {
                     Some(charger) => Some(charger.reserve(namespace, sampling.max_tokens).await?),
                     None => None,

@@ -7,18 +7,20 @@ use llama_cpp_2::model::LlamaModel;
 use sp_core::Error;
 use sp_core::chat::FinishReason;
 
-/// Fewest prefill tokens a cache copy between slots must save.
-const MIN_COPY_GAIN: usize = 16;
+use llama_cpp_2::context::session::SeqState;
 
 use super::Job;
+use super::prefix_cache::PrefixCache;
 use super::slot::{Active, Slot};
 use crate::threadpool::PooledContext;
 
 /// The scheduler state; lives on the worker thread with the context.
 pub(crate) struct Scheduler<'m> {
     model: &'m LlamaModel,
-    ctx: PooledContext<'m>,
-    slots: Vec<Slot>,
+    pub(super) ctx: PooledContext<'m>,
+    pub(super) slots: Vec<Slot>,
+    /// Prefixes of slots given to other prompts, kept in host RAM.
+    pub(super) prefix_cache: PrefixCache<SeqState>,
     batch: LlamaBatch<'static>,
     batch_size: usize,
     step: u64,
@@ -32,12 +34,14 @@ impl<'m> Scheduler<'m> {
         ctx: PooledContext<'m>,
         slots: u32,
         batch_size: u32,
+        prefix_cache_bytes: usize,
     ) -> Self {
         let batch_size = batch_size as usize;
         Scheduler {
             model,
             ctx,
             slots: (0..slots).map(|s| Slot::new(s as i32)).collect(),
+            prefix_cache: PrefixCache::new(prefix_cache_bytes),
             batch: LlamaBatch::new(batch_size, 1),
             batch_size,
             step: 0,
@@ -79,9 +83,12 @@ impl<'m> Scheduler<'m> {
     }
 
     /// Puts `job` in the free slot whose cache shares the longest prefix with its prompt
-    /// (the least recently used among equals), and trims that cache to the shared prefix.
-    /// When another slot — busy or not — holds a longer prefix, its cache is copied over
-    /// first: `n` choices and requests that share a long system prompt compute it once.
+    /// (the least recently used among equals; only a cache of the job's scope counts), and
+    /// trims that cache to the shared prefix. What the slot held beyond it is kept in the RAM
+    /// prefix cache first. When another slot — busy or not — or the RAM cache holds a longer
+    /// prefix, it is copied or restored over first: `n` choices and requests that share a long
+    /// system prompt compute it once, and a conversation whose slot went to another comes back
+    /// without a second prefill.
     fn start(&mut self, job: Job) {
         job.ticket.started();
         let Some(index) = self
@@ -89,15 +96,18 @@ impl<'m> Scheduler<'m> {
             .iter()
             .enumerate()
             .filter(|(_, s)| s.active.is_none())
-            .max_by_key(|(_, s)| (s.common_prefix(&job.prompt), std::cmp::Reverse(s.last_used)))
+            .max_by_key(|(_, s)| (s.shared_with(&job), std::cmp::Reverse(s.last_used)))
             .map(|(i, _)| i)
         else {
             return;
         };
-        self.copy_longer_prefix(index, &job.prompt);
+        self.save_before_reuse(index, &job);
+        self.copy_longer_prefix(index, &job);
+        self.restore_longer_prefix(index, &job);
         // At least the last prompt token is evaluated again: its logits choose the first token.
-        let mut keep = self.slots[index].common_prefix(&job.prompt);
+        let mut keep = self.slots[index].shared_with(&job);
         keep = keep.min(job.prompt.len().saturating_sub(1));
+        self.slots[index].scope = job.scope.clone();
         let seq = self.slots[index].seq;
         let pos = u32::try_from(keep).unwrap_or(u32::MAX);
         if !matches!(
@@ -122,34 +132,6 @@ impl<'m> Scheduler<'m> {
             unsent: String::new(),
             unsent_logprobs: Vec::new(),
         });
-    }
-
-    /// Copies the cache of the slot sharing the longest prefix with `prompt` into slot
-    /// `index`, when that saves at least [`MIN_COPY_GAIN`] tokens of prefill. llama.cpp copies
-    /// a sequence's whole buffer between streams (a memory copy, milliseconds), so short gains
-    /// are cheaper to recompute.
-    fn copy_longer_prefix(&mut self, index: usize, prompt: &[llama_cpp_2::token::LlamaToken]) {
-        let own = self.slots[index].common_prefix(prompt);
-        let Some((donor, shared)) = self
-            .slots
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != index)
-            .map(|(i, s)| (i, s.common_prefix(prompt)))
-            .max_by_key(|(_, shared)| *shared)
-        else {
-            return;
-        };
-        if shared < own + MIN_COPY_GAIN {
-            return;
-        }
-        let (src, dst) = (self.slots[donor].seq, self.slots[index].seq);
-        if self.ctx.copy_kv_cache_seq(src, dst, None, None).is_err() {
-            // Nothing was copied: the slot keeps (and trims) its own cache.
-            return;
-        }
-        let cached = self.slots[donor].cached.clone();
-        self.slots[index].cached = cached;
     }
 
     fn drop_cancelled(&mut self) {

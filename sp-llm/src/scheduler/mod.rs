@@ -10,4 +10,6 @@ mod slot;
 pub(crate) use slot::{Delivery, Job};
 
 mod batching;
+mod prefix_cache;
+mod reuse;
 pub(crate) use batching::Scheduler;

@@ -11,6 +11,8 @@ use crate::text::TextDecoder;
 /// A generation request as the worker receives it.
 pub(crate) struct Job {
     pub prompt: Vec<LlamaToken>,
+    /// Whose prompt it is: cached prefixes are reused only within one scope.
+    pub scope: std::sync::Arc<str>,
     pub picker: TokenPicker,
     /// Biases, penalties, a grammar or log-probabilities; `None` picks from the raw logits.
     pub shaping: Option<Box<crate::shaping::Shaping>>,
@@ -107,6 +109,8 @@ impl Active {
 /// A sequence of the shared context.
 pub(crate) struct Slot {
     pub seq: i32,
+    /// The scope of the prompts whose cache it holds.
+    pub scope: std::sync::Arc<str>,
     /// Tokens whose keys and values are in this sequence's cache, in order.
     pub cached: Vec<LlamaToken>,
     pub active: Option<Active>,
@@ -118,19 +122,20 @@ impl Slot {
     pub(crate) fn new(seq: i32) -> Self {
         Slot {
             seq,
+            scope: "".into(),
             cached: Vec::new(),
             active: None,
             last_used: 0,
         }
     }
 
-    /// Length of the common prefix of this slot's cache and `prompt`.
-    pub(crate) fn common_prefix(&self, prompt: &[LlamaToken]) -> usize {
-        self.cached
-            .iter()
-            .zip(prompt)
-            .take_while(|(a, b)| a == b)
-            .count()
+    /// Length of the common prefix of this slot's cache and `job`'s prompt: none when the
+    /// cache is another scope's.
+    pub(crate) fn shared_with(&self, job: &Job) -> usize {
+        if self.scope != job.scope {
+            return 0;
+        }
+        super::prefix_cache::common_prefix(&self.cached, &job.prompt)
     }
 }
 
@@ -146,6 +151,7 @@ mod tests {
         let (events, receiver) = unbounded_channel();
         let job = Job {
             prompt: vec![LlamaToken(1), LlamaToken(2)],
+            scope: "".into(),
             picker: TokenPicker::Greedy,
             shaping: None,
             decoder: TextDecoder::new(Vec::new()),

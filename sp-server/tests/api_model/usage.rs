@@ -178,3 +178,43 @@ async fn an_embedding_request_past_the_token_cap_is_refused() {
     );
     assert!(refused.text.contains("65536 tokens"), "{}", refused.text);
 }
+
+/// The prompt cache is per tenant: a tenant's repeated prompt is served from its cache, the
+/// same prompt from another tenant is prefilled in full (never served from, nor timed
+/// against, the first tenant's cache), and Prometheus shows the prefix cache's figures.
+#[tokio::test]
+async fn the_prompt_cache_is_never_shared_across_tenants() {
+    let _gate = sp_tests::model_gate().await;
+    let api = crate::api().await;
+    let scopes = json!({"scopes": ["inference"]});
+    let (_, acme) = tenant_key(&api, "acme", scopes.clone()).await;
+    let (_, globex) = tenant_key(&api, "globex", scopes).await;
+    let body = json!({"max_tokens": 4, "temperature": 0, "messages": [
+        {"role": "system", "content": "You are the archivist of the city library. Answer briefly."},
+        {"role": "user", "content": "Which floor keeps the maps?"}]});
+    let cached = |token: String| {
+        let (api, body) = (&api, body.clone());
+        async move {
+            let reply = api
+                .call(
+                    Method::POST,
+                    "/v1/chat/completions",
+                    Some(&token),
+                    Some(body),
+                )
+                .await;
+            assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+            reply.body["usage"]["prompt_tokens_details"]["cached_tokens"]
+                .as_u64()
+                .unwrap_or(0)
+        }
+    };
+    assert_eq!(cached(acme.clone()).await, 0);
+    assert!(cached(acme.clone()).await > 0, "the tenant's own repeat");
+    assert_eq!(cached(globex.clone()).await, 0, "another tenant's");
+    assert!(cached(globex).await > 0);
+    let metrics = api.call(Method::GET, "/metrics", None, None).await;
+    for name in ["sp_prefix_cache_hits_total", "sp_prefix_cache_bytes"] {
+        assert!(metrics.text.contains(name), "{name}: {}", metrics.text);
+    }
+}

@@ -60,7 +60,7 @@ pub async fn messages(
     caller.require(Scope::Inference)?;
     let messages = request.chat_messages()?;
     let options = request.options()?;
-    let sampling = request.sampling()?;
+    let sampling = request.sampling()?.in_scope(&caller.0.tenant);
     let mut engine = crate::served::chat(&state, &caller, Some(&request.model), None).await?;
     // Counted for a budget's reservation, or for the stream's `message_start` (which reports
     // it before generation does); otherwise generation's own count is the one reported.

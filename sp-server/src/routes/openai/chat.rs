@@ -71,7 +71,8 @@ pub async fn chat_completions(
         .collect::<Result<Vec<ChatMessage>>>()?;
     let sampling = request
         .sampling
-        .sampling(Sampling::UNTIL_WINDOW, Endpoint::Chat)?;
+        .sampling(Sampling::UNTIL_WINDOW, Endpoint::Chat)?
+        .in_scope(&caller.0.tenant);
     let options = request.shape.options()?;
     let choices = request.sampling.choices()?;
     let prompt = prompt_tokens(&state, &caller, || {
@@ -147,7 +148,10 @@ pub async fn completions(
         }
     };
     // OpenAI's default for completions is 16 tokens.
-    let sampling = request.sampling.sampling(16, Endpoint::Completions)?;
+    let sampling = request
+        .sampling
+        .sampling(16, Endpoint::Completions)?
+        .in_scope(&caller.0.tenant);
     let choices = request.sampling.choices()?;
     let cost = max_cost(
         &engine,

@@ -72,7 +72,7 @@ pub async fn create_response(
     }
     let new = request.messages()?;
     let options = request.options()?;
-    let sampling = request.sampling()?;
+    let sampling = request.sampling()?.in_scope(&caller.0.tenant);
     let store = request.store.unwrap_or(true);
     let platform = state.platform().await?;
     let pending = platform
