@@ -41,6 +41,11 @@ pub struct EngineConfig {
     /// MiB of host RAM for KV prefixes of slots given to other prompts (restored when a
     /// later request of the same cache scope shares them); `0` keeps none.
     pub prefix_cache_mib: u32,
+    /// Where KV state is kept on disk after each request (restored by a later request of the
+    /// same cache scope that shares its prefix, even after a restart); `None` keeps none.
+    pub kv_state_dir: Option<PathBuf>,
+    /// MiB of disk for that state, least recently used first.
+    pub kv_state_mib: u32,
 }
 
 impl Default for EngineConfig {
@@ -58,6 +63,8 @@ impl Default for EngineConfig {
             embedding_sequences: 64,
             chat_template: None,
             prefix_cache_mib: 512,
+            kv_state_dir: None,
+            kv_state_mib: 2048,
         }
     }
 }
@@ -87,6 +94,11 @@ impl EngineConfig {
             gpu_layers: entry.gpu_layers,
             queue_capacity: entry.queue_capacity,
             prefix_cache_mib: entry.prefix_cache_mib,
+            kv_state_dir: entry
+                .kv_state_dir
+                .clone()
+                .filter(|_| entry.kv_state_mib > 0),
+            kv_state_mib: entry.kv_state_mib,
             ..EngineConfig::default()
         }
     }
@@ -118,6 +130,12 @@ impl EngineConfig {
     /// Sets how many texts one embedding decode may pack.
     pub fn with_embedding_sequences(mut self, sequences: u32) -> Self {
         self.embedding_sequences = sequences;
+        self
+    }
+
+    /// Keeps KV state on disk under `dir` (see [`EngineConfig::kv_state_dir`]).
+    pub fn with_kv_state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
+        self.kv_state_dir = Some(dir.into());
         self
     }
 

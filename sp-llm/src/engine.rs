@@ -90,6 +90,23 @@ impl Engine {
         let worker_config = config.clone();
         let alive = Arc::new(AtomicBool::new(true));
         let guard = AliveGuard(Arc::clone(&alive));
+        let counters: Arc<crate::stats::Counters> = Arc::default();
+        let worker_counters = Arc::clone(&counters);
+        let disk = match &config.kv_state_dir {
+            Some(dir) if config.kv_state_mib > 0 => Some(
+                crate::scheduler::DiskKv::open(
+                    dir,
+                    &config.model_path,
+                    u64::from(config.kv_state_mib) << 20,
+                    Arc::clone(&counters),
+                )
+                .map_err(|err| Error::Config {
+                    key: "model.kv_state_dir".into(),
+                    reason: format!("{}: {err}", dir.display()),
+                })?,
+            ),
+            _ => None,
+        };
         std::thread::Builder::new()
             .name(format!("sp-llm-{}", info.id))
             .spawn(move || {
@@ -109,6 +126,7 @@ impl Engine {
                     worker_config.batch_size,
                     worker_config.prefix_cache_bytes(),
                 )
+                .with_disk(disk, worker_counters)
                 .run(receiver);
             })
             .map_err(|err| Error::internal(format!("cannot start the inference thread: {err}")))?;
@@ -125,7 +143,7 @@ impl Engine {
                 jobs,
                 alive,
                 overheads: std::sync::OnceLock::new(),
-                counters: Arc::default(),
+                counters,
                 template,
                 compiler: std::sync::OnceLock::new(),
                 special_texts: std::sync::OnceLock::new(),

@@ -30,6 +30,14 @@ pub struct EngineStats {
     pub prefix_cache_bytes: u64,
     /// Prefixes the RAM prefix cache holds.
     pub prefix_cache_entries: u64,
+    /// Requests whose prompt prefix was restored from KV state on disk.
+    pub kv_disk_hits: u64,
+    /// Prompt tokens restored from disk instead of prefilled.
+    pub kv_disk_restored_tokens: u64,
+    /// Bytes of KV state on disk.
+    pub kv_disk_bytes: u64,
+    /// KV state files on disk.
+    pub kv_disk_files: u64,
 }
 
 #[derive(Debug, Default)]
@@ -45,6 +53,10 @@ pub(crate) struct Counters {
     prefix_cache_restored_tokens: AtomicU64,
     prefix_cache_bytes: AtomicU64,
     prefix_cache_entries: AtomicU64,
+    kv_disk_hits: AtomicU64,
+    kv_disk_restored_tokens: AtomicU64,
+    kv_disk_bytes: AtomicU64,
+    kv_disk_files: AtomicU64,
 }
 
 impl Counters {
@@ -61,7 +73,24 @@ impl Counters {
             prefix_cache_restored_tokens: self.prefix_cache_restored_tokens.load(Ordering::Relaxed),
             prefix_cache_bytes: self.prefix_cache_bytes.load(Ordering::Relaxed),
             prefix_cache_entries: self.prefix_cache_entries.load(Ordering::Relaxed),
+            kv_disk_hits: self.kv_disk_hits.load(Ordering::Relaxed),
+            kv_disk_restored_tokens: self.kv_disk_restored_tokens.load(Ordering::Relaxed),
+            kv_disk_bytes: self.kv_disk_bytes.load(Ordering::Relaxed),
+            kv_disk_files: self.kv_disk_files.load(Ordering::Relaxed),
         }
+    }
+
+    /// `tokens` of a prompt were restored from disk.
+    pub(crate) fn disk_hit(&self, tokens: usize) {
+        self.kv_disk_hits.fetch_add(1, Ordering::Relaxed);
+        self.kv_disk_restored_tokens
+            .fetch_add(tokens as u64, Ordering::Relaxed);
+    }
+
+    /// What the disk holds now.
+    pub(crate) fn disk_held(&self, bytes: u64, files: usize) {
+        self.kv_disk_bytes.store(bytes, Ordering::Relaxed);
+        self.kv_disk_files.store(files as u64, Ordering::Relaxed);
     }
 }
 

@@ -7,6 +7,8 @@ use sp_core::chat::{ChatMessage, FinishReason, Sampling, StreamEvent};
 use sp_core::{ErrorCode, Tokenizer as _};
 use sp_llm::{Engine, EngineConfig};
 
+#[path = "engine/kv_disk.rs"]
+mod kv_disk;
 #[path = "engine/prefix_cache.rs"]
 mod prefix_cache;
 

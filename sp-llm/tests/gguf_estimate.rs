@@ -17,6 +17,8 @@ fn entry(path: &str, kind: ModelKind) -> CatalogueEntry {
         gpu_layers: 0,
         queue_capacity: 8,
         prefix_cache_mib: 0,
+        kv_state_dir: None,
+        kv_state_mib: 0,
         keep_alive: KeepAlive::default(),
         pinned: false,
     }

@@ -89,6 +89,10 @@ fn sample(state: &AppState) {
             .absolute(s.prefix_cache_restored_tokens);
         metrics::gauge!("sp_prefix_cache_bytes").set(s.prefix_cache_bytes as f64);
         metrics::gauge!("sp_prefix_cache_entries").set(s.prefix_cache_entries as f64);
+        metrics::counter!("sp_kv_disk_hits_total").absolute(s.kv_disk_hits);
+        metrics::counter!("sp_kv_disk_restored_tokens_total").absolute(s.kv_disk_restored_tokens);
+        metrics::gauge!("sp_kv_disk_bytes").set(s.kv_disk_bytes as f64);
+        metrics::gauge!("sp_kv_disk_files").set(s.kv_disk_files as f64);
     }
     metrics::counter!("sp_embedding_jobs_abandoned_total").absolute(sp_llm::abandoned_jobs());
     let cache = state.backends().cache.stats();

@@ -145,5 +145,9 @@ async fn the_openai_responses_api_chains_across_a_restart() {
         again["input_tokens"].as_u64() > Some(input[2]),
         "the restarted server continued the whole chain: {again}"
     );
+    assert!(
+        again["cached_tokens"].as_u64() > Some(input[2] / 2),
+        "the chain's KV state came back from disk, not a prefill: {again}"
+    );
     served.stop().await;
 }

@@ -22,6 +22,7 @@ if phase == "again":
     seen["status"] = again.status
     seen["text"] = again.output_text
     seen["input_tokens"] = again.usage.input_tokens
+    seen["cached_tokens"] = again.usage.input_tokens_details.cached_tokens
     seen["previous"] = again.previous_response_id
     print(json.dumps(seen))
     sys.exit(0)

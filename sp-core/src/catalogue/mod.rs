@@ -137,6 +137,10 @@ pub struct CatalogueEntry {
     pub queue_capacity: usize,
     /// MiB of host RAM for KV prefixes of evicted slots (`model.prefix_cache_mib`).
     pub prefix_cache_mib: u32,
+    /// Where it keeps KV state on disk (`model.kv_state_dir`); `None` keeps none.
+    pub kv_state_dir: Option<PathBuf>,
+    /// MiB of disk for that state (`model.kv_state_mib`; `0` keeps none).
+    pub kv_state_mib: u32,
     /// How long it stays loaded once idle.
     pub keep_alive: KeepAlive,
     /// Loaded at start, never unloaded but by hand. The default chat and embedding models
@@ -158,6 +162,8 @@ impl CatalogueEntry {
             gpu_layers: entry.gpu_layers.unwrap_or(model.gpu_layers),
             queue_capacity: model.queue_capacity,
             prefix_cache_mib: model.prefix_cache_mib,
+            kv_state_dir: model.kv_state_dir.clone(),
+            kv_state_mib: model.kv_state_mib,
             keep_alive: entry.keep_alive.unwrap_or(model.keep_alive),
             pinned: entry.pinned,
         }
@@ -177,7 +183,7 @@ impl Catalogue {
     /// catalogue existed, then every `[[models]]` entry. Duplicate names or aliases, empty
     /// names and two defaults of one kind are refused with the key to fix.
     pub fn from_config(config: &Config) -> Result<Self> {
-        let model = &config.model;
+        let model = &config.model_settings();
         let mut catalogue = Catalogue::default();
         let mut explicit_defaults = Vec::new();
         let shorthand = [
@@ -207,6 +213,8 @@ impl Catalogue {
                     gpu_layers: model.gpu_layers,
                     queue_capacity: model.queue_capacity,
                     prefix_cache_mib: model.prefix_cache_mib,
+                    kv_state_dir: model.kv_state_dir.clone(),
+                    kv_state_mib: model.kv_state_mib,
                     keep_alive: KeepAlive::Forever,
                     pinned: true,
                 },

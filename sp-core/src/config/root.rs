@@ -80,6 +80,25 @@ impl Config {
             .clone()
             .unwrap_or_else(|| self.data_dir.join("models"))
     }
+
+    /// `model.*` with the directories it leaves unset resolved: `kv_state_dir` is
+    /// `<data_dir>/kv` unless set.
+    ///
+    /// ```
+    /// let config = sp_core::Config::default();
+    /// assert_eq!(config.model_settings().kv_state_dir, Some(config.data_dir.join("kv")));
+    /// ```
+    pub fn model_settings(&self) -> ModelConfig {
+        ModelConfig {
+            kv_state_dir: Some(
+                self.model
+                    .kv_state_dir
+                    .clone()
+                    .unwrap_or_else(|| self.data_dir.join("kv")),
+            ),
+            ..self.model.clone()
+        }
+    }
 }
 
 /// The per-user data directory, e.g. `~/.local/share/story-portal` on Linux.
@@ -385,6 +404,12 @@ pub struct ModelConfig {
     /// MiB of host RAM per chat model for the KV prefixes of slots given to other prompts
     /// (restored when a later request of the same tenant shares them); `0` keeps none.
     pub prefix_cache_mib: u32,
+    /// Where chat models keep KV state on disk between turns and across restarts (a
+    /// conversation's next turn restores it instead of prefilling). Unset: `<data_dir>/kv`.
+    pub kv_state_dir: Option<PathBuf>,
+    /// MiB of disk for that state, per chat model, least recently used first; `0` keeps
+    /// none.
+    pub kv_state_mib: u32,
     /// How long a `[[models]]` entry stays loaded once idle, unless it says otherwise
     /// (Ollama's `keep_alive`: a duration, `0`, or `-1` to keep).
     pub keep_alive: crate::catalogue::KeepAlive,
@@ -409,6 +434,8 @@ impl Default for ModelConfig {
             gpu_layers: 0,
             queue_capacity: 64,
             prefix_cache_mib: 512,
+            kv_state_dir: None,
+            kv_state_mib: 2048,
             keep_alive: crate::catalogue::KeepAlive::default(),
             memory_budget_mib: None,
             models_dir: None,

@@ -21,6 +21,9 @@ pub(crate) struct Scheduler<'m> {
     pub(super) slots: Vec<Slot>,
     /// Prefixes of slots given to other prompts, kept in host RAM.
     pub(super) prefix_cache: PrefixCache<SeqState>,
+    /// Slots' states kept on disk after their requests, when configured.
+    pub(super) disk: Option<super::DiskKv>,
+    pub(super) counters: std::sync::Arc<crate::stats::Counters>,
     batch: LlamaBatch<'static>,
     batch_size: usize,
     step: u64,
@@ -42,11 +45,24 @@ impl<'m> Scheduler<'m> {
             ctx,
             slots: (0..slots).map(|s| Slot::new(s as i32)).collect(),
             prefix_cache: PrefixCache::new(prefix_cache_bytes),
+            disk: None,
+            counters: std::sync::Arc::default(),
             batch: LlamaBatch::new(batch_size, 1),
             batch_size,
             step: 0,
             prefill_turn: 0,
         }
+    }
+
+    /// Keeps slots' states on `disk` after their requests (and reports to `counters`).
+    pub(crate) fn with_disk(
+        mut self,
+        disk: Option<super::DiskKv>,
+        counters: std::sync::Arc<crate::stats::Counters>,
+    ) -> Self {
+        self.disk = disk;
+        self.counters = counters;
+        self
     }
 
     /// Serves jobs until every sender is gone and no slot is busy.
@@ -104,6 +120,7 @@ impl<'m> Scheduler<'m> {
         self.save_before_reuse(index, &job);
         self.copy_longer_prefix(index, &job);
         self.restore_longer_prefix(index, &job);
+        self.restore_from_disk(index, &job);
         // At least the last prompt token is evaluated again: its logits choose the first token.
         let mut keep = self.slots[index].shared_with(&job);
         keep = keep.min(job.prompt.len().saturating_sub(1));
@@ -222,7 +239,8 @@ impl<'m> Scheduler<'m> {
 
     fn sample_all(&mut self) {
         let vocab = self.model.vocab();
-        for slot in &mut self.slots {
+        let mut finished = Vec::new();
+        for (at, slot) in self.slots.iter_mut().enumerate() {
             let Some(active) = slot.active.as_mut() else {
                 continue;
             };
@@ -249,6 +267,7 @@ impl<'m> Scheduler<'m> {
             active.generated += 1;
             if !active.job.ignore_eos && vocab.is_eog(token) {
                 finish_slot(slot, FinishReason::Stop);
+                finished.push(at);
                 continue;
             }
             // The end-of-turn token has no text, and so no log-probability entry.
@@ -260,11 +279,16 @@ impl<'m> Scheduler<'m> {
             }
             if decoded.stopped {
                 finish_slot(slot, FinishReason::StopSequence);
+                finished.push(at);
             } else if active.generated >= active.job.max_tokens {
                 finish_slot(slot, FinishReason::Length);
+                finished.push(at);
             } else {
                 active.next_input = Some(token);
             }
+        }
+        for at in finished {
+            self.save_to_disk(at);
         }
     }
 

@@ -10,6 +10,9 @@ mod slot;
 pub(crate) use slot::{Delivery, Job};
 
 mod batching;
+mod kv_disk;
+mod persist;
 mod prefix_cache;
 mod reuse;
 pub(crate) use batching::Scheduler;
+pub(crate) use kv_disk::DiskKv;

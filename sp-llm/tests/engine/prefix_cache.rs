@@ -6,7 +6,7 @@ use sp_core::chat::{ChatMessage, Sampling};
 use sp_llm::{Engine, EngineConfig};
 
 /// A conversation with a long system prompt of its own (a few hundred tokens).
-fn conversation(topic: &str) -> Vec<ChatMessage> {
+pub(super) fn conversation(topic: &str) -> Vec<ChatMessage> {
     let notes: String = (1..=24)
         .map(|i| {
             format!(

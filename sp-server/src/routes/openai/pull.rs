@@ -134,7 +134,7 @@ fn register(
 ) -> Result<Value, ApiError> {
     let mut entry = sp_core::catalogue::ModelEntry::new(&pulled.name, &pulled.path);
     entry.kind = sp_llm::kind_of(&pulled.summary);
-    let status = runtime.register(&entry, &state.config().model)?;
+    let status = runtime.register(&entry, &state.config().model_settings())?;
     let mut card = super::models::card(state, &status);
     card["sha256"] = json!(pulled.sha256);
     Ok(card)
