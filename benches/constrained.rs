@@ -11,6 +11,7 @@ use std::time::Instant;
 
 use serde_json::{Value, json};
 use sp_benches::llama_tools::LlamaServer;
+use sp_benches::median;
 use sp_core::chat::{ChatMessage, ChatOptions, ResponseFormat, Sampling};
 use sp_llm::{Engine, EngineConfig};
 
@@ -63,18 +64,10 @@ async fn ours(
     (rate, tokens)
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let model = sp_tests::service_url("SP_TEST_MODEL");
-    let threads: u32 = std::env::var("SP_BENCH_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get() as u32));
+    let threads = sp_benches::bench_threads();
     let engine = Engine::load(
         EngineConfig::new(&model)
             .with_slots(1)

@@ -12,6 +12,7 @@
 use std::time::Instant;
 
 use sp_benches::llama_tools::{LlamaServer, embeddings_of};
+use sp_benches::median;
 use sp_core::Embedder as _;
 use sp_llm::{EmbeddingModel, EngineConfig};
 use sp_tests::Rng;
@@ -32,11 +33,6 @@ fn sentences() -> Vec<String> {
             format!("{}.", text.join(" "))
         })
         .collect()
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 /// Sentences per second of one pass over `requests`, each embedded by `embed`.

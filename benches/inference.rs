@@ -9,6 +9,7 @@
 use std::time::{Duration, Instant};
 
 use sp_benches::llama_tools::{LlamaBench, LlamaServer};
+use sp_benches::median;
 use sp_core::chat::{ChatMessage, Sampling};
 use sp_llm::{Engine, EngineConfig};
 
@@ -41,11 +42,6 @@ fn prompt_of(engine: &Engine, rep: usize, n: usize) -> String {
         text.pop();
     }
     text
-}
-
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
 }
 
 fn fixed_length(tokens: u32) -> Sampling {
@@ -139,12 +135,7 @@ fn fmt(anchor: Option<f64>) -> String {
 #[tokio::main]
 async fn main() {
     let model = std::env::var("SP_TEST_MODEL").expect("set SP_TEST_MODEL (scripts/models.sh)");
-    let threads: u32 = std::env::var("SP_BENCH_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| {
-            std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))
-        });
+    let threads = sp_benches::bench_threads();
     let tools = std::env::var("SP_LLAMA_TOOLS").ok();
     println!("model {model}, {threads} threads, medians of {REPS}");
 

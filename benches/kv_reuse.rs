@@ -12,6 +12,7 @@
 
 use std::time::Instant;
 
+use sp_benches::median;
 use sp_core::Tokenizer as _;
 use sp_core::chat::{ChatMessage, Sampling};
 use sp_llm::{Engine, EngineConfig};
@@ -62,18 +63,10 @@ async fn first_token(engine: &Engine, messages: &[ChatMessage], scope: &str) -> 
     (started.elapsed().as_secs_f64(), done.usage.cached_tokens)
 }
 
-fn median(mut values: Vec<f64>) -> f64 {
-    values.sort_by(f64::total_cmp);
-    values[values.len() / 2]
-}
-
 #[tokio::main(flavor = "multi_thread")]
 async fn main() {
     let model = sp_tests::service_url("SP_TEST_MODEL");
-    let threads: u32 = std::env::var("SP_BENCH_THREADS")
-        .ok()
-        .and_then(|t| t.parse().ok())
-        .unwrap_or_else(|| std::thread::available_parallelism().map_or(2, |n| n.get() as u32));
+    let threads = sp_benches::bench_threads();
     let kv_dir = tempfile::tempdir().expect("tempdir");
     let config = EngineConfig::new(&model)
         .with_slots(SLOTS)

@@ -14,6 +14,7 @@
 use std::time::{Duration, Instant};
 
 use sp_benches::llama_tools::LlamaServer;
+use sp_benches::median;
 use sp_core::catalogue::{Catalogue, ModelEntry};
 use sp_core::chat::Sampling;
 use sp_llm::ModelRuntime;
@@ -129,11 +130,6 @@ async fn switch_router(server: &LlamaServer, name: &str) -> Duration {
     });
     post_ok(server, "/v1/completions", &body).await;
     started.elapsed()
-}
-
-fn median(mut values: Vec<Duration>) -> Duration {
-    values.sort();
-    values[values.len() / 2]
 }
 
 fn ms(duration: Duration) -> String {

@@ -10,15 +10,11 @@ use std::time::{Duration, Instant};
 use axum::body::Body;
 use axum::http::Request;
 use futures::StreamExt as _;
+use sp_benches::median;
 use sp_core::chat::{ChatMessage, Sampling, StreamEvent};
 use tower::ServiceExt as _;
 
 const ROUNDS: usize = 30;
-
-fn median(mut samples: Vec<Duration>) -> Duration {
-    samples.sort();
-    samples[samples.len() / 2]
-}
 
 #[tokio::main(flavor = "multi_thread", worker_threads = 2)]
 async fn main() {

@@ -110,3 +110,19 @@ pub fn hnsw_builds() -> Vec<(u32, u32)> {
         })
         .collect()
 }
+
+/// The middle value of `values` (the upper of the two middle ones of an even count).
+pub fn median<T: Copy + PartialOrd>(mut values: Vec<T>) -> T {
+    values.sort_by(|a, b| a.partial_cmp(b).unwrap_or(std::cmp::Ordering::Equal));
+    values[values.len() / 2]
+}
+
+/// The threads a model benchmark runs with: `SP_BENCH_THREADS`, else every core.
+pub fn bench_threads() -> u32 {
+    std::env::var("SP_BENCH_THREADS")
+        .ok()
+        .and_then(|t| t.parse().ok())
+        .unwrap_or_else(|| {
+            std::thread::available_parallelism().map_or(1, |n| u32::try_from(n.get()).unwrap_or(1))
+        })
+}
