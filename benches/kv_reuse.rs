@@ -97,10 +97,12 @@ async fn main() {
             seconds
         };
         let measure_reuse = async {
-            // Four other conversations take the slot conversation `i` had.
+            // Four other conversations take the slot conversation `i` had (their first turns
+            // again: what they bring back is not measured, and nothing of turn `turn` is
+            // computed before it is measured).
             for other in 1..=4 {
                 let j = (i + other) % CONVERSATIONS;
-                first_token(&engine, &conversation(j, turn), "bench").await;
+                first_token(&engine, &conversation(j, 0), "bench").await;
             }
             let (after_eviction, from_ram) =
                 first_token(&engine, &conversation(i, turn), "bench").await;
