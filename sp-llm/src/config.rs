@@ -46,6 +46,9 @@ pub struct EngineConfig {
     pub kv_state_dir: Option<PathBuf>,
     /// MiB of disk for that state, least recently used first.
     pub kv_state_mib: u32,
+    /// Prompt-lookup speculative decoding for greedy, unshaped requests (the output is the
+    /// same; quoting and rewriting get faster).
+    pub speculation: bool,
 }
 
 impl Default for EngineConfig {
@@ -65,6 +68,7 @@ impl Default for EngineConfig {
             prefix_cache_mib: 512,
             kv_state_dir: None,
             kv_state_mib: 2048,
+            speculation: false,
         }
     }
 }
@@ -136,6 +140,12 @@ impl EngineConfig {
     /// Keeps KV state on disk under `dir` (see [`EngineConfig::kv_state_dir`]).
     pub fn with_kv_state_dir(mut self, dir: impl Into<PathBuf>) -> Self {
         self.kv_state_dir = Some(dir.into());
+        self
+    }
+
+    /// Turns prompt-lookup speculative decoding on or off.
+    pub fn with_speculation(mut self, on: bool) -> Self {
+        self.speculation = on;
         self
     }
 

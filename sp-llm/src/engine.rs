@@ -336,9 +336,17 @@ impl Engine {
             });
         }
         let (events, receiver) = unbounded_channel();
+        let picker = TokenPicker::new(sampling, self.inner.model.n_vocab(), &tokens);
+        let shaping = crate::shaping::Shaping::new(sampling, constraint);
+        // Guesses are checked against the greedy pick, so only a greedy, unshaped request
+        // can take them without changing its output.
+        let speculate = self.inner.config.speculation
+            && matches!(picker, TokenPicker::Greedy)
+            && shaping.is_none();
         let job = Job {
-            picker: TokenPicker::new(sampling, self.inner.model.n_vocab(), &tokens),
-            shaping: crate::shaping::Shaping::new(sampling, constraint),
+            picker,
+            shaping,
+            speculate,
             decoder: TextDecoder::new(sampling.stop.clone()),
             max_tokens: u32::try_from(max_tokens).unwrap_or(u32::MAX),
             ignore_eos: sampling.ignore_eos,

@@ -38,6 +38,10 @@ pub struct EngineStats {
     pub kv_disk_bytes: u64,
     /// KV state files on disk.
     pub kv_disk_files: u64,
+    /// Prompt-lookup guesses fed to the model.
+    pub draft_tokens: u64,
+    /// Of those, the ones the model agreed with (tokens generated without a step of their own).
+    pub draft_accepted: u64,
 }
 
 #[derive(Debug, Default)]
@@ -57,6 +61,8 @@ pub(crate) struct Counters {
     kv_disk_restored_tokens: AtomicU64,
     kv_disk_bytes: AtomicU64,
     kv_disk_files: AtomicU64,
+    draft_tokens: AtomicU64,
+    draft_accepted: AtomicU64,
 }
 
 impl Counters {
@@ -77,7 +83,17 @@ impl Counters {
             kv_disk_restored_tokens: self.kv_disk_restored_tokens.load(Ordering::Relaxed),
             kv_disk_bytes: self.kv_disk_bytes.load(Ordering::Relaxed),
             kv_disk_files: self.kv_disk_files.load(Ordering::Relaxed),
+            draft_tokens: self.draft_tokens.load(Ordering::Relaxed),
+            draft_accepted: self.draft_accepted.load(Ordering::Relaxed),
         }
+    }
+
+    /// `drafted` guesses were checked and `accepted` of them taken.
+    pub(crate) fn drafts(&self, drafted: usize, accepted: usize) {
+        self.draft_tokens
+            .fetch_add(drafted as u64, Ordering::Relaxed);
+        self.draft_accepted
+            .fetch_add(accepted as u64, Ordering::Relaxed);
     }
 
     /// `tokens` of a prompt were restored from disk.

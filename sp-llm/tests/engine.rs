@@ -11,6 +11,8 @@ use sp_llm::{Engine, EngineConfig};
 mod kv_disk;
 #[path = "engine/prefix_cache.rs"]
 mod prefix_cache;
+#[path = "engine/speculation.rs"]
+mod speculation;
 
 fn model_path() -> String {
     sp_tests::service_url("SP_TEST_MODEL")

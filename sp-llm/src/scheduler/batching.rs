@@ -144,6 +144,7 @@ impl<'m> Scheduler<'m> {
             prompt_done: keep,
             next_input: None,
             logits_index: None,
+            draft: Vec::new(),
             generated: 0,
             cached_tokens: u32::try_from(keep).unwrap_or(u32::MAX),
             unsent: String::new(),
@@ -192,6 +193,24 @@ impl<'m> Scheduler<'m> {
             slot.cached.push(token);
             active.logits_index = Some(index);
             budget -= 1;
+            if active.job.speculate {
+                // Each guess the model accepts is one more token generated: no more guesses
+                // than tokens it may still generate after this one.
+                let room = active.job.max_tokens.saturating_sub(active.generated + 1) as usize;
+                let guesses = super::speculate::lookup(
+                    &slot.cached,
+                    super::speculate::MAX_DRAFT.min(room).min(budget),
+                );
+                for guess in guesses {
+                    let pos = slot.cached.len() as i32;
+                    if self.batch.add(guess, pos, &[slot.seq], true).is_err() {
+                        break;
+                    }
+                    slot.cached.push(guess);
+                    active.draft.push(guess);
+                    budget -= 1;
+                }
+            }
         }
 
         // Then prompt chunks, taking turns at who goes first.
@@ -247,6 +266,45 @@ impl<'m> Scheduler<'m> {
             let Some(index) = active.logits_index.take() else {
                 continue;
             };
+            if !active.draft.is_empty() {
+                // Greedy and unshaped (only such requests speculate): each position's pick is
+                // the token the model would have generated there one step at a time.
+                let draft = std::mem::take(&mut active.draft);
+                let base = slot.cached.len() - draft.len();
+                let (mut accepted, mut ended, mut at_logits) = (0, None, index);
+                loop {
+                    let token = active.job.picker.pick(&self.ctx, at_logits);
+                    if let Some(reason) = emit(active, token, None, &vocab) {
+                        ended = Some(reason);
+                        break;
+                    }
+                    if draft.get(accepted) == Some(&token) {
+                        accepted += 1;
+                        at_logits += 1;
+                        continue;
+                    }
+                    active.next_input = Some(token);
+                    break;
+                }
+                self.counters.drafts(draft.len(), accepted);
+                // The guesses after the accepted ones are not part of the sequence.
+                let keep = base + accepted;
+                let seq = slot.seq as u32;
+                let pos = u32::try_from(keep).unwrap_or(u32::MAX);
+                if !matches!(
+                    self.ctx.clear_kv_cache_seq(Some(seq), Some(pos), None),
+                    Ok(true)
+                ) {
+                    let _ = self.ctx.clear_kv_cache_seq(Some(seq), None, None);
+                    slot.cached.clear();
+                }
+                slot.cached.truncate(keep);
+                if let Some(reason) = ended {
+                    finish_slot(slot, reason);
+                    finished.push(at);
+                }
+                continue;
+            }
             let (token, logprob) = match active.job.shaping.as_mut() {
                 None => (active.job.picker.pick(&self.ctx, index), None),
                 Some(shaping) => {
@@ -259,32 +317,12 @@ impl<'m> Scheduler<'m> {
                     }
                 }
             };
-            if active.generated == 0
-                && let Some(prefilled) = active.job.prefilled.take()
-            {
-                let _ = prefilled.send(());
-            }
-            active.generated += 1;
-            if !active.job.ignore_eos && vocab.is_eog(token) {
-                finish_slot(slot, FinishReason::Stop);
-                finished.push(at);
-                continue;
-            }
-            // The end-of-turn token has no text, and so no log-probability entry.
-            active.unsent_logprobs.extend(logprob);
-            let piece = vocab.token_to_piece(token, false, None);
-            let decoded = active.job.decoder.push(&piece);
-            if !decoded.text.is_empty() {
-                active.deliver(decoded.text);
-            }
-            if decoded.stopped {
-                finish_slot(slot, FinishReason::StopSequence);
-                finished.push(at);
-            } else if active.generated >= active.job.max_tokens {
-                finish_slot(slot, FinishReason::Length);
-                finished.push(at);
-            } else {
-                active.next_input = Some(token);
+            match emit(active, token, logprob, &vocab) {
+                Some(reason) => {
+                    finish_slot(slot, reason);
+                    finished.push(at);
+                }
+                None => active.next_input = Some(token),
             }
         }
         for at in finished {
@@ -323,5 +361,38 @@ fn fail_slot(slot: &mut Slot, reason: &str) {
 fn finish_slot(slot: &mut Slot, reason: FinishReason) {
     if let Some(active) = slot.active.take() {
         active.finish(reason);
+    }
+}
+
+/// Hands `token` (with its log-probability, when asked for) to the request; why the request
+/// ends with it, if it does.
+fn emit(
+    active: &mut Active,
+    token: llama_cpp_2::token::LlamaToken,
+    logprob: Option<sp_core::chat::TokenLogprob>,
+    vocab: &llama_cpp_2::vocab::LlamaVocab<'_>,
+) -> Option<FinishReason> {
+    if active.generated == 0
+        && let Some(prefilled) = active.job.prefilled.take()
+    {
+        let _ = prefilled.send(());
+    }
+    active.generated += 1;
+    if !active.job.ignore_eos && vocab.is_eog(token) {
+        return Some(FinishReason::Stop);
+    }
+    // The end-of-turn token has no text, and so no log-probability entry.
+    active.unsent_logprobs.extend(logprob);
+    let piece = vocab.token_to_piece(token, false, None);
+    let decoded = active.job.decoder.push(&piece);
+    if !decoded.text.is_empty() {
+        active.deliver(decoded.text);
+    }
+    if decoded.stopped {
+        Some(FinishReason::StopSequence)
+    } else if active.generated >= active.job.max_tokens {
+        Some(FinishReason::Length)
+    } else {
+        None
     }
 }

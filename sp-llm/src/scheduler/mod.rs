@@ -14,5 +14,6 @@ mod kv_disk;
 mod persist;
 mod prefix_cache;
 mod reuse;
+mod speculate;
 pub(crate) use batching::Scheduler;
 pub(crate) use kv_disk::DiskKv;

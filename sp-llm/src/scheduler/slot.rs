@@ -19,6 +19,8 @@ pub(crate) struct Job {
     pub decoder: TextDecoder,
     pub max_tokens: u32,
     pub ignore_eos: bool,
+    /// Feed prompt-lookup guesses with each token (greedy, unshaped requests only).
+    pub speculate: bool,
     /// Per token (a stream) or once at the end (a whole completion).
     pub delivery: Delivery,
     pub events: UnboundedSender<Result<StreamEvent>>,
@@ -47,6 +49,9 @@ pub(crate) struct Active {
     pub next_input: Option<LlamaToken>,
     /// Where this slot's logits sit in the current batch.
     pub logits_index: Option<i32>,
+    /// Guessed tokens fed after `next_input` in the current batch, their logits following
+    /// its own; checked against the model's choices when it is sampled.
+    pub draft: Vec<LlamaToken>,
     pub generated: u32,
     pub cached_tokens: u32,
     /// Text not yet sent (whole delivery).
@@ -157,6 +162,7 @@ mod tests {
             decoder: TextDecoder::new(Vec::new()),
             max_tokens: 8,
             ignore_eos: false,
+            speculate: false,
             delivery,
             events,
             ticket: crate::stats::Ticket::queued(&Arc::default()),
@@ -167,6 +173,7 @@ mod tests {
             prompt_done: 2,
             next_input: None,
             logits_index: None,
+            draft: Vec::new(),
             generated: 2,
             cached_tokens: 0,
             unsent: String::new(),

@@ -1,0 +1,98 @@
+//! Run with: `cargo bench -p sp-benches --bench speculation` (needs `SP_TEST_MODEL`;
+//! `SP_BENCH_THREADS` sets the threads, default every core).
+//!
+//! Prompt-lookup speculative decoding against the same engine without it: greedy decode rate
+//! (tokens/s after the first text) on an answer that quotes its passage, a JSON rewrite of a
+//! JSON input, and free text with nothing to quote (what speculation costs when its guesses
+//! fail). Same model, threads and prompts; sides alternate round by round; medians. The
+//! outputs are checked equal. Target (issue 24): ≥ 1.5× on the quoting and rewriting rows.
+//! llama-server's n-gram speculation is not wired as an anchor yet.
+
+use std::time::Instant;
+
+use sp_benches::median;
+use sp_core::chat::{ChatMessage, Sampling};
+use sp_llm::{Engine, EngineConfig};
+
+const ROUNDS: usize = 5;
+const MAX_TOKENS: u32 = 160;
+
+fn workloads() -> Vec<(&'static str, Vec<ChatMessage>)> {
+    let passage = "The lighthouse at Point Ross was built in 1874 from granite quarried on the \
+        island. Its lamp burned whale oil until 1902, when a kerosene burner replaced it, and it \
+        was electrified in 1931. The keeper's cottage, added in 1880, now houses a museum of \
+        shipwrecks. The light was automated in 1965 and the last keeper left in 1966.";
+    let record = r#"{"id": 4471, "name": "Point Ross Light", "built": 1874, "material": "granite", "fuel": ["whale oil", "kerosene", "electric"], "automated": 1965, "museum": true, "keeper_left": 1966, "height_m": 31, "range_nm": 18}"#;
+    vec![
+        (
+            "RAG answer quoting its passage",
+            vec![
+                ChatMessage::system("Answer by quoting the passage word for word."),
+                ChatMessage::user(format!(
+                    "Passage: {passage}\nQuestion: What is the history of the lighthouse's lamp and keepers?"
+                )),
+            ],
+        ),
+        (
+            "JSON rewrite of a JSON input",
+            vec![ChatMessage::user(format!(
+                "Rewrite this JSON with every key in upper case and the same values:\n{record}"
+            ))],
+        ),
+        (
+            "free text (nothing to quote)",
+            vec![ChatMessage::user(
+                "Write a short story about a dragon who learns to bake.",
+            )],
+        ),
+    ]
+}
+
+/// Decode rate and text of one streamed greedy chat.
+async fn rate(engine: &Engine, ask: &[ChatMessage]) -> (f64, String) {
+    let sampling = Sampling::greedy(MAX_TOKENS);
+    let text = engine.chat(ask, &sampling).await.expect("chat").text;
+    let stream = engine.chat_stream(ask, &sampling).expect("stream");
+    let (_, rate, _) = sp_benches::first_text_and_rate(Instant::now(), stream).await;
+    (rate, text)
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let model = sp_tests::service_url("SP_TEST_MODEL");
+    let threads = sp_benches::bench_threads();
+    let config = EngineConfig::new(&model)
+        .with_slots(1)
+        .with_context_per_slot(2048)
+        .with_threads(threads);
+    let plain = Engine::load(config.clone()).expect("model loads");
+    let fast = Engine::load(config.with_speculation(true)).expect("model loads");
+    println!("speculation: {threads} threads, greedy, up to {MAX_TOKENS} tokens, {ROUNDS} rounds");
+    println!();
+    println!("| workload | without, tok/s | prompt lookup, tok/s | speed-up | guesses accepted |");
+    println!("|---|---|---|---|---|");
+    for (name, ask) in workloads() {
+        let before = fast.stats();
+        let (mut off, mut on) = (vec![], vec![]);
+        for round in 0..ROUNDS {
+            let ((a, text_a), (b, text_b)) = if round % 2 == 0 {
+                let a = rate(&plain, &ask).await;
+                (a, rate(&fast, &ask).await)
+            } else {
+                let b = rate(&fast, &ask).await;
+                (rate(&plain, &ask).await, b)
+            };
+            assert_eq!(text_a, text_b, "speculation changed the output");
+            off.push(a);
+            on.push(b);
+        }
+        let after = fast.stats();
+        let drafted = after.draft_tokens - before.draft_tokens;
+        let accepted = after.draft_accepted - before.draft_accepted;
+        let (off, on) = (median(off), median(on));
+        println!(
+            "| {name} | {off:.1} | {on:.1} | {:.2}× | {accepted} of {drafted} |",
+            on / off
+        );
+    }
+}
