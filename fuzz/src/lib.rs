@@ -1,6 +1,6 @@
 //! The sp-server code the fuzz targets exercise, included by path: the OpenAI, Anthropic and
 //! Responses request decoders (`routes/openai/{wire,messages,shape}.rs`,
-//! `routes/anthropic/{wire,blocks}.rs`, `routes/responses/input.rs`, at the root here so
+//! `routes/anthropic/{wire,blocks}.rs`, `routes/responses/{input,tools}.rs`, at the root here so
 //! that their `super::` paths still meet) and the JWT verifier (`jwt.rs`). They depend on serde, sp-core
 //! and jsonwebtoken only, so the fuzz build skips the rest of the server (and llama.cpp).
 
@@ -20,3 +20,5 @@ pub mod blocks;
 pub mod anthropic_wire;
 #[path = "../../sp-server/src/routes/responses/input.rs"]
 pub mod responses_input;
+#[path = "../../sp-server/src/routes/responses/tools.rs"]
+pub mod tools;
