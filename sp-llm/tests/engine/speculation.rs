@@ -1,6 +1,9 @@
 //! Prompt-lookup speculative decoding on the real model: greedy output is the same with and
 //! without it — on an answer that quotes its passage and on a JSON rewrite of a JSON input —
-//! and the model did accept guesses (so the comparison exercised them).
+//! and the model did accept guesses (so the comparison exercised them). Not a proof for every
+//! prompt: guesses are checked on logits of a multi-token batch, whose sums may round
+//! differently, so a near-tie can turn a long output (the speculation bench found one; see
+//! docs/inference.md#speculation). These outputs are deterministic on a given build.
 
 use sp_core::chat::{ChatMessage, Sampling};
 use sp_llm::{Engine, EngineConfig};
@@ -14,7 +17,7 @@ fn engine(speculation: bool) -> Engine {
 }
 
 #[tokio::test]
-async fn speculation_changes_no_greedy_output() {
+async fn speculation_keeps_these_greedy_outputs() {
     let _gate = sp_tests::model_gate().await;
     let (plain, fast) = (engine(false), engine(true));
     let passage = "The Eiffel Tower was built for the 1889 World's Fair in Paris. It is \
