@@ -12,29 +12,22 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
+use sp_benches::clustered_store::{PER_DOC, ingest, percentile};
 use sp_core::knowledge::{
-    ContentFormat, DocumentStore, KnowledgeBase, KnowledgeConfig, Namespace, NewDocument,
-    PreparedDocument, SearchMode, SearchQuery, Section, SimpleTokenizer,
+    DocumentStore, KnowledgeBase, KnowledgeConfig, Namespace, SearchMode, SearchQuery,
+    SimpleTokenizer,
 };
 use sp_core::{Embedder, Result};
 use sp_tests::Clustered;
 
 const DIMS: usize = 384;
 const CLUSTERS: usize = 100;
-const PER_DOC: usize = 10;
 const QUERIES: usize = 200;
 
 type Data = Clustered;
 
 fn clustered(n: usize) -> Data {
     Clustered::generate(n, DIMS, CLUSTERS, PER_DOC, QUERIES)
-}
-
-fn section_text(cluster: usize, i: usize) -> String {
-    format!(
-        "topic{cluster} passage{i} about subject{cluster} and item{}",
-        i % 97
-    )
 }
 
 /// Answers every query text with its precomputed vector (hybrid search needs an embedder).
@@ -56,42 +49,50 @@ impl Embedder for LookupEmbedder {
     }
 }
 
-fn percentile(samples: &mut [Duration], p: f64) -> f64 {
-    samples.sort();
-    let at = ((samples.len() as f64 - 1.0) * p).round() as usize;
-    samples[at].as_secs_f64() * 1e3
-}
-
-async fn ingest(store: &Arc<dyn DocumentStore>, data: &Data) -> f64 {
-    let started = Instant::now();
-    for (d, chunk) in data.vectors.chunks(PER_DOC).enumerate() {
-        let cluster = data.clusters[d * PER_DOC];
-        let sections = chunk
-            .iter()
-            .enumerate()
-            .map(|(i, v)| {
-                (
-                    Section {
-                        ordinal: i as u32,
-                        heading_path: vec![],
-                        text: section_text(cluster, d * PER_DOC + i),
-                        token_count: 8,
-                    },
-                    v.clone(),
+/// The embedded store's keyword search, and the query it ran before (every FTS5 match joined
+/// to its section and document rows in SQLite, for the namespace and deletion), alternating
+/// which goes first: p50 / p95 ms of each.
+async fn keyword_versus_joined(
+    store: &dyn DocumentStore,
+    db: &sp_data::SqliteStore,
+    data: &Data,
+) -> [(f64, f64); 2] {
+    let ns = Namespace::default();
+    let (mut ours, mut joined) = (Vec::new(), Vec::new());
+    for (i, (_, c)) in data.queries.iter().enumerate() {
+        let text = format!("topic{c} item{}", i % 97);
+        let matcher = format!("\"topic{c}\" OR \"item{}\"", i % 97);
+        for side in [i % 2, 1 - i % 2] {
+            let started = Instant::now();
+            if side == 0 {
+                store
+                    .keyword_search(&ns, &text, 10, None)
+                    .await
+                    .expect("search");
+                ours.push(started.elapsed());
+            } else {
+                sqlx::query(
+                    "WITH m AS MATERIALIZED ( \
+                         SELECT rowid, -bm25(kb_sections_fts) AS score FROM kb_sections_fts \
+                         WHERE kb_sections_fts MATCH ?) \
+                     SELECT m.rowid, m.score FROM m CROSS JOIN kb_sections s ON s.rowid = m.rowid \
+                     CROSS JOIN kb_documents d ON d.id = s.document_id \
+                     WHERE d.namespace = ? AND d.deleted_at IS NULL \
+                     ORDER BY m.score DESC, m.rowid LIMIT 10",
                 )
-            })
-            .collect();
-        let prepared = PreparedDocument {
-            document: NewDocument::new(format!("doc {d}"), "synthetic")
-                .with_external_id(format!("d{d}"))
-                .with_format(ContentFormat::Text),
-            content_hash: format!("h{d}"),
-            sections,
-            storage_quota: Default::default(),
-        };
-        store.put(prepared).await.expect("ingest");
+                .bind(&matcher)
+                .bind(ns.as_str())
+                .fetch_all(db.pool())
+                .await
+                .expect("joined query");
+                joined.push(started.elapsed());
+            }
+        }
     }
-    data.vectors.len() as f64 / started.elapsed().as_secs_f64()
+    [
+        (percentile(&mut ours, 0.5), percentile(&mut ours, 0.95)),
+        (percentile(&mut joined, 0.5), percentile(&mut joined, 0.95)),
+    ]
 }
 
 /// The index of a hit in `data.vectors`, from its document title and ordinal.
@@ -277,6 +278,7 @@ async fn main() {
     println!("|---|---|---|---|---|---|---|");
     let mut raw_rows = Vec::new();
     let mut ef_rows = Vec::new();
+    let mut keyword_rows = Vec::new();
     for n in sizes {
         let data = clustered(n);
         let dir = tempfile::tempdir().expect("tempdir");
@@ -289,6 +291,10 @@ async fn main() {
                 .expect("store"),
         );
         print_row(&measure("embedded", embedded.clone(), &data, None).await);
+        keyword_rows.push((
+            n,
+            keyword_versus_joined(embedded.as_ref(), &db, &data).await,
+        ));
         if n >= sp_data::knowledge::VectorIndexConfig::default().exact_below {
             for ef in [32, 64, 128, 256] {
                 embedded.set_expansion_search(ef);
@@ -328,6 +334,18 @@ async fn main() {
             print_row(&measure(name, store.clone(), &data, Some(&pg)).await);
             raw_rows.push((n, versus_raw_sql(store.as_ref(), &pg, &data).await));
         }
+    }
+    println!(
+        "\nembedded keyword top-10 against the query before the candidate window (interleaved):\n"
+    );
+    println!(
+        "| sections | ours p50 / p95 ms | joined in SQLite p50 / p95 ms | ratio |\n|---|---|---|---|"
+    );
+    for (n, [(ours50, ours95), (joined50, joined95)]) in keyword_rows {
+        println!(
+            "| {n} | {ours50:.3} / {ours95:.3} | {joined50:.3} / {joined95:.3} | {:.1}× |",
+            joined50 / ours50
+        );
     }
     if !ef_rows.is_empty() {
         println!("\nembedded HNSW, ef_search sweep (vector top-10):\n");

@@ -1,5 +1,6 @@
 //! Shared helpers for the benchmarks.
 
+pub mod clustered_store;
 pub mod llama_tools;
 
 pub use sp_tests::http;

@@ -10,6 +10,8 @@ use sp_core::knowledge::{
 };
 use sp_core::{Embedder as _, Error, ErrorCode, Id, PageRequest};
 
+#[path = "knowledge/crowded.rs"]
+mod crowded;
 #[path = "knowledge/embedder.rs"]
 mod embedder;
 #[path = "support/knowledge_fixture.rs"]
@@ -579,6 +581,15 @@ macro_rules! suite {
             #[tokio::test]
             async fn namespaces_are_isolated() {
                 run(|f| Box::pin(super::namespaces_are_isolated(f))).await;
+            }
+            #[tokio::test]
+            async fn a_small_namespace_is_found_among_many_matches_of_another() {
+                run(|f| {
+                    Box::pin(
+                        super::crowded::a_small_namespace_is_found_among_many_matches_of_another(f),
+                    )
+                })
+                .await;
             }
             #[tokio::test]
             async fn listing_pages_with_cursors() {

@@ -5,7 +5,10 @@
 //! measured against.
 
 use std::collections::HashMap;
+use std::io::{self, Read, Write};
 use std::sync::{Arc, RwLock};
+
+use super::snapshot_codec::{Decoder, Encoder};
 
 #[derive(Default)]
 struct Entries {
@@ -124,22 +127,104 @@ impl FlatIndex {
         e.per_namespace.get(namespace).copied().unwrap_or(0)
     }
 
-    /// A copy of every entry, for building another index from.
-    pub(crate) fn snapshot(&self) -> Vec<(i64, Arc<str>, Vec<f32>)> {
-        let e = self
-            .entries
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, Entries> {
+        self.entries
             .read()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// The namespace and vector of `rowid`, when held.
+    pub(crate) fn get(&self, rowid: i64) -> Option<(Arc<str>, Vec<f32>)> {
+        let e = self.read();
+        let at = *e.position.get(&rowid)?;
         let d = self.dimensions;
-        (0..e.rowids.len())
-            .map(|i| {
-                (
-                    e.rowids[i],
-                    Arc::clone(&e.namespaces[i]),
-                    e.vectors[i * d..(i + 1) * d].to_vec(),
-                )
-            })
+        Some((
+            Arc::clone(&e.namespaces[at]),
+            e.vectors[at * d..(at + 1) * d].to_vec(),
+        ))
+    }
+
+    /// True when `rowid` is held, in `namespace`.
+    pub(crate) fn is_in(&self, rowid: i64, namespace: &str) -> bool {
+        let e = self.read();
+        e.position
+            .get(&rowid)
+            .is_some_and(|at| e.namespaces[*at].as_ref() == namespace)
+    }
+
+    /// Every rowid with its namespace.
+    pub(crate) fn owners(&self) -> Vec<(i64, Arc<str>)> {
+        let e = self.read();
+        e.rowids
+            .iter()
+            .copied()
+            .zip(e.namespaces.iter().cloned())
             .collect()
+    }
+
+    /// Writes every entry for [`read_from`](Self::read_from): the namespace names, then
+    /// rowids, namespace numbers and vectors as three slices.
+    pub(crate) fn write_to<W: Write>(&self, out: &mut Encoder<W>) -> io::Result<()> {
+        let e = self.read();
+        let mut numbers: HashMap<&str, u32> = HashMap::new();
+        let mut names: Vec<&str> = Vec::new();
+        let namespace_numbers: Vec<u32> = e
+            .namespaces
+            .iter()
+            .map(|ns| {
+                *numbers.entry(ns.as_ref()).or_insert_with(|| {
+                    names.push(ns.as_ref());
+                    (names.len() - 1) as u32
+                })
+            })
+            .collect();
+        out.u64(names.len() as u64)?;
+        for name in names {
+            out.str(name)?;
+        }
+        out.u64(e.rowids.len() as u64)?;
+        out.pod_slice(&e.rowids)?;
+        out.pod_slice(&namespace_numbers)?;
+        out.pod_slice(&e.vectors)
+    }
+
+    /// An index of `dimensions`-long vectors as [`write_to`](Self::write_to) wrote it.
+    pub(crate) fn read_from<R: Read>(
+        dimensions: usize,
+        input: &mut Decoder<R>,
+    ) -> io::Result<Self> {
+        let invalid = |what: &str| io::Error::new(io::ErrorKind::InvalidData, what.to_string());
+        let name_count = input.count(8)?;
+        let names: Vec<Arc<str>> = (0..name_count)
+            .map(|_| input.string().map(Arc::from))
+            .collect::<io::Result<_>>()?;
+        let count = input.count(8 + 4 + 4 * dimensions as u64)?;
+        let rowids: Vec<i64> = input.pod_vec(count)?;
+        let namespace_numbers: Vec<u32> = input.pod_vec(count)?;
+        let vectors: Vec<f32> = input.pod_vec(count * dimensions)?;
+        let mut entries = Entries {
+            position: HashMap::with_capacity(count),
+            namespaces: Vec::with_capacity(count),
+            ..Entries::default()
+        };
+        let mut per_number = vec![0usize; names.len()];
+        for (at, (rowid, number)) in rowids.iter().zip(&namespace_numbers).enumerate() {
+            let namespace = names
+                .get(*number as usize)
+                .ok_or_else(|| invalid("a namespace number out of range"))?;
+            if entries.position.insert(*rowid, at).is_some() {
+                return Err(invalid("a rowid held twice"));
+            }
+            per_number[*number as usize] += 1;
+            entries.namespaces.push(Arc::clone(namespace));
+        }
+        entries.per_namespace = names.iter().cloned().zip(per_number).collect();
+        entries.rowids = rowids;
+        entries.vectors = vectors;
+        Ok(FlatIndex {
+            dimensions,
+            entries: RwLock::new(entries),
+        })
     }
 
     pub(crate) fn len(&self) -> usize {
@@ -198,7 +283,12 @@ mod tests {
         );
         assert_eq!(index.len(), 2);
         assert_eq!((index.namespace_len("a"), index.namespace_len("b")), (1, 1));
-        assert_eq!(index.snapshot().len(), 2);
+        assert_eq!(index.owners().len(), 2);
+        assert!(index.is_in(2, "a") && !index.is_in(2, "b") && !index.is_in(1, "a"));
+        assert_eq!(
+            index.get(2).map(|(ns, v)| (ns.to_string(), v)),
+            Some(("a".into(), vec![0.0, 1.0]))
+        );
         assert_eq!(index.ranked("b", &[1.0, 0.0])[0], (3, 1.0));
     }
 
@@ -213,6 +303,30 @@ mod tests {
         let scored = index.rescore(&[1, 7, 3, 2], &[1.0, 0.0]);
         assert_eq!(scored.iter().map(|s| s.0).collect::<Vec<_>>(), [3, 2, 1]);
         assert!((scored[1].1 - 0.6).abs() < 1e-6);
+    }
+
+    #[test]
+    fn written_then_read_back_searches_the_same() {
+        let index = FlatIndex::new(2);
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
+        index.insert(5, &a, &[0.6, 0.8]);
+        index.insert(9, &b, &[1.0, 0.0]);
+        index.insert(7, &a, &[1.0, 0.0]);
+        let mut out = Encoder::new(Vec::new());
+        index.write_to(&mut out).unwrap();
+        let (bytes, length, crc) = out.finish();
+        let mut input = Decoder::new(bytes.as_slice(), length);
+        let read = FlatIndex::read_from(2, &mut input).unwrap();
+        input.finish(crc).unwrap();
+        assert_eq!(
+            read.ranked("a", &[1.0, 0.0]),
+            index.ranked("a", &[1.0, 0.0])
+        );
+        assert_eq!((read.namespace_len("a"), read.namespace_len("b")), (2, 1));
+        // Still writable: a replaced vector moves in the ranking.
+        read.insert(5, &a, &[1.0, 0.0]);
+        read.remove(&[7]);
+        assert_eq!(read.ranked("a", &[1.0, 0.0]), vec![(5, 1.0)]);
     }
 
     #[test]

@@ -88,6 +88,82 @@ impl GraphIndex {
             .cloned()
     }
 
+    /// One namespace's graph read back from `path`, written there from
+    /// [`serialized`](Self::serialized) bytes (the caller checks the file first).
+    pub(crate) fn load_graph(dimensions: usize, params: GraphParams, path: &str) -> Result<Index> {
+        let index = GraphIndex::new(dimensions, params)?.new_index()?;
+        index.load(path).map_err(graph_error)?;
+        index.change_expansion_search(params.expansion_search);
+        Ok(index)
+    }
+
+    /// A graph index holding `graphs` (from [`load_graph`](Self::load_graph)) for the vectors
+    /// of `owners`. Refused when a graph's dimensions or size disagree with them. Not ready:
+    /// the caller marks it so once it has caught up with writes made since the graphs were
+    /// saved.
+    pub(crate) fn restore(
+        dimensions: usize,
+        params: GraphParams,
+        graphs: Vec<(Arc<str>, Index)>,
+        owners: Vec<(i64, Arc<str>)>,
+    ) -> Result<Self> {
+        let restored = GraphIndex::new(dimensions, params)?;
+        let mut expected: HashMap<Arc<str>, usize> = HashMap::new();
+        for (_, namespace) in &owners {
+            *expected.entry(Arc::clone(namespace)).or_default() += 1;
+        }
+        let mut loaded = HashMap::new();
+        for (namespace, index) in graphs {
+            let held = expected.get(&namespace).copied().unwrap_or(0);
+            if index.dimensions() != dimensions || index.size() != held {
+                return Err(graph_error(format!(
+                    "the saved graph of `{namespace}` holds {} vectors of {} dimensions, \
+                     expected {held} of {dimensions}",
+                    index.size(),
+                    index.dimensions()
+                )));
+            }
+            loaded.insert(namespace, Arc::new(RwLock::new(index)));
+        }
+        if let Some((namespace, _)) = expected.iter().find(|(ns, _)| !loaded.contains_key(*ns)) {
+            return Err(graph_error(format!("no saved graph for `{namespace}`")));
+        }
+        *restored
+            .graphs
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = loaded;
+        *restored
+            .owner
+            .write()
+            .unwrap_or_else(PoisonError::into_inner) = owners
+            .into_iter()
+            .map(|(rowid, namespace)| (rowid as u64, namespace))
+            .collect();
+        Ok(restored)
+    }
+
+    /// Calls `save` with each namespace's graph as usearch serialises it, one at a time.
+    pub(crate) fn serialized(
+        &self,
+        mut save: impl FnMut(&Arc<str>, &[u8]) -> Result<()>,
+    ) -> Result<()> {
+        let graphs: Vec<(Arc<str>, Arc<RwLock<Index>>)> = self
+            .graphs
+            .read()
+            .unwrap_or_else(PoisonError::into_inner)
+            .iter()
+            .map(|(ns, graph)| (Arc::clone(ns), Arc::clone(graph)))
+            .collect();
+        for (namespace, graph) in graphs {
+            let index = graph.read().unwrap_or_else(PoisonError::into_inner);
+            let mut bytes = vec![0u8; index.serialized_length()];
+            index.save_to_buffer(&mut bytes).map_err(graph_error)?;
+            drop(index);
+            save(&namespace, &bytes)?;
+        }
+        Ok(())
+    }
+
     /// Sets ef_search of every graph, present and future.
     pub(crate) fn set_expansion_search(&self, expansion_search: usize) {
         self.expansion_search
@@ -221,5 +297,43 @@ mod tests {
         graph.insert(4, &a, &[0.0, 1.0]).unwrap();
         assert_eq!(graph.search("a", &[1.0, 0.0], 1).unwrap()[0].0, 2);
         assert_eq!(graph.search("b", &[0.0, 1.0], 5).unwrap()[0].0, 3);
+    }
+
+    #[test]
+    fn serialized_graphs_restore_and_take_updates() {
+        let graph = GraphIndex::new(2, GraphParams::default()).unwrap();
+        let (a, b): (Arc<str>, Arc<str>) = (Arc::from("a"), Arc::from("b"));
+        graph.insert(1, &a, &[1.0, 0.0]).unwrap();
+        graph.insert(2, &a, &[0.0, 1.0]).unwrap();
+        graph.insert(3, &b, &[1.0, 0.0]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let mut files = Vec::new();
+        graph
+            .serialized(|ns, bytes| {
+                let path = dir.path().join(format!("{ns}.bin"));
+                std::fs::write(&path, bytes).unwrap();
+                files.push((Arc::clone(ns), path.to_string_lossy().into_owned()));
+                Ok(())
+            })
+            .unwrap();
+        let params = GraphParams::default();
+        let load = |dims: usize| -> Result<Vec<(Arc<str>, Index)>> {
+            files
+                .iter()
+                .map(|(ns, path)| Ok((Arc::clone(ns), GraphIndex::load_graph(dims, params, path)?)))
+                .collect()
+        };
+        let owners = vec![(1, a.clone()), (2, a.clone()), (3, b.clone())];
+        let restored = GraphIndex::restore(2, params, load(2).unwrap(), owners.clone()).unwrap();
+        assert_eq!(restored.search("a", &[0.0, 1.0], 1).unwrap()[0].0, 2);
+        restored.remove(&[2]).unwrap();
+        restored.insert(4, &a, &[0.0, 1.0]).unwrap();
+        assert_eq!(restored.search("a", &[0.0, 1.0], 1).unwrap()[0].0, 4);
+        // Saved graphs that disagree with the vectors are refused, never searched.
+        let mut fewer = owners.clone();
+        fewer.pop();
+        assert!(GraphIndex::restore(2, params, load(2).unwrap(), fewer).is_err());
+        let wrong_width = load(3).and_then(|graphs| GraphIndex::restore(3, params, graphs, owners));
+        assert!(wrong_width.is_err());
     }
 }

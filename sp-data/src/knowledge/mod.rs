@@ -6,6 +6,7 @@ mod graph_index;
 #[cfg(feature = "postgres")]
 mod postgres;
 mod reembed;
+mod snapshot_codec;
 mod sqlite;
 mod storage;
 pub use graph_index::GraphParams;

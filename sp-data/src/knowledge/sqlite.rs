@@ -6,15 +6,18 @@ use std::sync::Arc;
 use serde_json::Value;
 use sp_core::knowledge::{Document, Namespace, SearchHit, Section, check_vector};
 use sp_core::{Error, Id, Page, PageRequest, Result};
-use sqlx::{Row, Sqlite};
+use sqlx::Sqlite;
 
 use super::graph_index::GraphParams;
 
 mod hit_rows;
 mod ingest;
+mod keywords;
 mod load;
 mod memory;
+mod persist;
 mod removal;
+mod snapshot;
 mod vectors;
 use super::documents::{SqlDocuments, document_store};
 use super::fts_query;
@@ -54,6 +57,14 @@ pub struct VectorIndexConfig {
     pub exact_below: usize,
     /// The graph's parameters.
     pub graph: GraphParams,
+    /// Stores of at least this many sections save their in-memory index beside the
+    /// database (`sp.db.kb-index/`) and read it back at open instead of rebuilding the
+    /// graphs; smaller ones rebuild (in well under a second).
+    pub save_from: usize,
+    /// A save follows once this many sections changed since the last (and a quarter of the
+    /// store): writing a million-vector snapshot takes seconds, during which writes wait,
+    /// and what changed since the last save is replayed by the next open after a crash.
+    pub save_every: usize,
 }
 
 impl Default for VectorIndexConfig {
@@ -61,6 +72,8 @@ impl Default for VectorIndexConfig {
         VectorIndexConfig {
             exact_below: 1_000,
             graph: GraphParams::default(),
+            save_from: 1_000,
+            save_every: 4_096,
         }
     }
 }
@@ -97,8 +110,7 @@ impl SqliteDocumentStore {
         config: VectorIndexConfig,
     ) -> Result<Self> {
         let rows = SqlDocuments::<Sqlite>::open(db_store.pool().clone(), dimensions).await?;
-        let memory =
-            memory::for_database(db_store.path(), &rows.pool, dimensions, config.graph).await?;
+        let memory = memory::for_database(db_store.path(), &rows.pool, dimensions, config).await?;
         Ok(SqliteDocumentStore {
             rows,
             dimensions,
@@ -124,6 +136,25 @@ impl SqliteDocumentStore {
         self.memory
             .graph
             .set_expansion_search(expansion_search.max(1));
+    }
+
+    /// Saves the in-memory index beside the database now (writes wait meanwhile), so the
+    /// next open reads it instead of replaying the changes since the last save. Saves also
+    /// happen by themselves — after the graph is built, and once enough sections changed —
+    /// so this is for a clean shutdown. False when there was nothing to save (up to date,
+    /// fewer sections than [`VectorIndexConfig::save_from`], or the graph still building).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let db = sp_data::SqliteStore::open(dir.path()).await.unwrap();
+    /// let store = sp_data::SqliteDocumentStore::open(&db, 8).await.unwrap();
+    /// // An empty store is below `save_from`: nothing to save.
+    /// assert!(!store.save_index().await.unwrap());
+    /// # });
+    /// ```
+    pub async fn save_index(&self) -> Result<bool> {
+        persist::save(&self.memory).await
     }
 
     /// True once the HNSW graph holds every vector (it is built on a background thread at
@@ -160,30 +191,6 @@ document_store!(SqliteDocumentStore {
         let Some(matcher) = fts_query(query) else {
             return Ok(Vec::new());
         };
-        // With a metadata filter, rank every match and filter in order; without, let SQLite cut.
-        let limit = if filter.is_some() { -1 } else { k as i64 };
-        // The full-text match runs once, materialised, and drives the joins (CROSS JOIN fixes
-        // the loop order): left to the planner, SQLite may re-run the MATCH per outer row.
-        let ranked: Vec<(i64, f64)> = sqlx::query(
-            "WITH m AS MATERIALIZED ( \
-                 SELECT rowid, -bm25(kb_sections_fts) AS score FROM kb_sections_fts \
-                 WHERE kb_sections_fts MATCH ?) \
-             SELECT m.rowid, m.score FROM m CROSS JOIN kb_sections s ON s.rowid = m.rowid \
-             CROSS JOIN kb_documents d ON d.id = s.document_id \
-             WHERE d.namespace = ? AND d.deleted_at IS NULL \
-             ORDER BY m.score DESC, m.rowid LIMIT ?",
-        )
-        .bind(matcher)
-        .bind(namespace.as_str())
-        .bind(limit)
-        .fetch_all(&self.rows.pool)
-        .await
-        .map_err(db)?
-        .iter()
-        .map(|row| (row.get(0), row.get(1)))
-        .collect();
-        let mut hits = self.memory.hit_rows.hits(&ranked, filter);
-        hits.truncate(k);
-        Ok(hits)
+        self.search_keywords(namespace, &matcher, k, filter).await
     }
 });

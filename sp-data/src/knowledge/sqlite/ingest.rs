@@ -7,7 +7,7 @@ use sp_core::{Error, Result};
 use sqlx::Sqlite;
 
 use super::hit_rows::DocumentCard;
-use super::{SqliteDocumentStore, db};
+use super::{SqliteDocumentStore, db, persist};
 use crate::knowledge::documents::{Existing, SqlDocuments};
 use crate::knowledge::vector_to_bytes;
 
@@ -94,6 +94,7 @@ impl SqliteDocumentStore {
             tracing::error!(%err, "vector graph update failed; searches stay exact");
             self.memory.graph.mark_unready();
         }
+        persist::note_changes(&self.memory, old_rowids.len() + new_rows.len());
         Ok(Ingested {
             document: self.rows.document(&new.namespace, id, true).await?,
             outcome,

@@ -15,21 +15,48 @@ use crate::knowledge::documents::SectionRow;
 use crate::knowledge::flat_index::FlatIndex;
 use crate::knowledge::vector_from_bytes;
 
-/// Reads every section (of live and soft-deleted documents: a restore brings them back).
-pub(super) async fn load(pool: &SqlitePool, index: &FlatIndex, hit_rows: &HitRows) -> Result<()> {
-    let rows = sqlx::query(
+macro_rules! sections {
+    () => {
         "SELECT s.rowid, s.ordinal, s.heading_path, s.text, s.token_count, d.namespace, \
          s.embedding, d.id, d.title, d.external_id, d.metadata, d.deleted_at \
-         FROM kb_sections s JOIN kb_documents d ON d.id = s.document_id ORDER BY d.id, s.ordinal",
-    )
-    .fetch_all(pool)
-    .await
+         FROM kb_sections s JOIN kb_documents d ON d.id = s.document_id"
+    };
+}
+
+/// Reads every section of the documents `only` (all when `None`; of live and soft-deleted
+/// documents: a restore brings them back), returning their rowids.
+pub(super) async fn load(
+    pool: &SqlitePool,
+    index: &FlatIndex,
+    hit_rows: &HitRows,
+    only: Option<&[Id]>,
+) -> Result<Vec<i64>> {
+    let rows = match only {
+        None => {
+            sqlx::query(concat!(sections!(), " ORDER BY d.id, s.ordinal"))
+                .fetch_all(pool)
+                .await
+        }
+        Some(ids) => {
+            let ids: Vec<String> = ids.iter().map(Id::to_string).collect();
+            let ids = serde_json::to_string(&ids).map_err(Error::internal)?;
+            sqlx::query(concat!(
+                sections!(),
+                " WHERE d.id IN (SELECT value FROM json_each(?)) ORDER BY d.id, s.ordinal"
+            ))
+            .bind(ids)
+            .fetch_all(pool)
+            .await
+        }
+    }
     .map_err(db)?;
+    let mut rowids = Vec::with_capacity(rows.len());
     let mut namespaces: HashMap<String, Arc<str>> = HashMap::new();
     let mut cards: HashMap<String, Arc<DocumentCard>> = HashMap::new();
     let mut sections: HashMap<Id, Vec<(i64, Section)>> = HashMap::new();
     for row in rows {
         let rowid: i64 = row.get(0);
+        rowids.push(rowid);
         let ns: String = row.get(5);
         let ns = namespaces
             .entry(ns.clone())
@@ -59,5 +86,5 @@ pub(super) async fn load(pool: &SqlitePool, index: &FlatIndex, hit_rows: &HitRow
     for card in cards.values() {
         hit_rows.insert(card, sections.remove(&card.id).unwrap_or_default());
     }
-    Ok(())
+    Ok(rowids)
 }

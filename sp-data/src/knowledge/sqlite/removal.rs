@@ -5,7 +5,7 @@ use sp_core::knowledge::{Document, Namespace};
 use sp_core::{Id, Result};
 use sqlx::Sqlite;
 
-use super::{SqliteDocumentStore, db};
+use super::{SqliteDocumentStore, db, persist};
 use crate::knowledge::documents::SqlDocuments;
 
 impl SqliteDocumentStore {
@@ -32,6 +32,7 @@ impl SqliteDocumentStore {
         let _write = self.memory.writes.lock().await;
         self.rows.mark_deleted(namespace, id).await?;
         self.memory.hit_rows.set_deleted(id, true);
+        persist::note_changes(&self.memory, 1);
         Ok(())
     }
 
@@ -39,6 +40,7 @@ impl SqliteDocumentStore {
         let _write = self.memory.writes.lock().await;
         self.rows.mark_restored(namespace, id).await?;
         self.memory.hit_rows.set_deleted(id, false);
+        persist::note_changes(&self.memory, 1);
         self.rows.document(namespace, id, true).await
     }
 
@@ -61,6 +63,7 @@ impl SqliteDocumentStore {
             tracing::error!(%err, "vector graph update failed; searches stay exact");
             self.memory.graph.mark_unready();
         }
+        persist::note_changes(&self.memory, rowids.len());
         Ok(())
     }
 }

@@ -1,40 +1,11 @@
 //! Vector search of the embedded store: the HNSW graph for large namespaces, the exact
 //! index for small ones and as the fallback.
 
-use std::sync::Arc;
-
 use serde_json::Value;
+use sp_core::Result;
 use sp_core::knowledge::{Namespace, SearchHit};
-use sp_core::{Error, Result};
 
 use super::SqliteDocumentStore;
-use crate::knowledge::flat_index::FlatIndex;
-use crate::knowledge::graph_index::{GraphIndex, GraphParams};
-
-/// A graph for `dimensions`-long vectors, filled from `index` on a background thread; it
-/// reports ready once every existing vector is in.
-pub(super) fn build_graph(
-    index: &Arc<FlatIndex>,
-    dimensions: usize,
-    params: GraphParams,
-) -> Result<Arc<GraphIndex>> {
-    let graph = Arc::new(GraphIndex::new(dimensions, params)?);
-    let snapshot = index.snapshot();
-    let builder = Arc::clone(&graph);
-    std::thread::Builder::new()
-        .name("sp-kb-graph".into())
-        .spawn(move || {
-            for (rowid, namespace, vector) in snapshot {
-                if let Err(err) = builder.insert(rowid, &namespace, &vector) {
-                    tracing::error!(%err, "building the vector graph failed; searches stay exact");
-                    return;
-                }
-            }
-            builder.mark_ready();
-        })
-        .map_err(|err| Error::internal(format!("cannot start the graph builder: {err}")))?;
-    Ok(graph)
-}
 
 /// Candidates the quantised graph is asked for, per result wanted: re-scoring them exactly
 /// recovers the order the 8-bit walk blurs (at 100k × 384, ×4 gave recall@10 0.996 at
