@@ -132,10 +132,10 @@ async fn a_saved_index_is_read_back_instead_of_rebuilt() {
         opened.kb.ingest(doc).await.expect("ingest");
     }
     wait_ready(&opened.store).await;
-    assert!(
-        opened.store.save_index().await.expect("save"),
-        "40 new sections to save"
-    );
+    // What a server does at a clean shutdown, through the trait.
+    let as_trait: &dyn DocumentStore = opened.store.as_ref();
+    as_trait.flush().await.expect("flush");
+    assert_eq!(snapshot_files(dir.path()).len(), 4, "flushed to disk");
     assert!(
         !opened.store.save_index().await.expect("save"),
         "nothing new to save"
@@ -176,7 +176,8 @@ async fn changes_after_the_last_save_are_replayed_from_sqlite() {
         ids.push(opened.kb.ingest(doc).await.expect("ingest").document.id);
     }
     wait_ready(&opened.store).await;
-    assert!(opened.store.save_index().await.expect("save"));
+    // Saved (here, or by the save that follows the graph build, whichever came first).
+    opened.store.save_index().await.expect("save");
     // After the save, nothing saved again (`save_every` is far): as after a crash, the
     // snapshot on disk misses every one of these.
     for i in 30..45 {

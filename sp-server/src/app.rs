@@ -59,6 +59,10 @@ pub async fn serve(
         if let Err(err) = services.usage.flush().await {
             tracing::error!(%err, pending = services.usage.pending_rows(), "usage rows lost at shutdown");
         }
+        // The next start then reads the vector index instead of replaying changes into it.
+        if let Err(err) = services.knowledge.store().flush().await {
+            tracing::warn!(%err, "the vector index was not saved; the next start replays more");
+        }
     }
     served
 }

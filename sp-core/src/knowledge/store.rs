@@ -106,6 +106,13 @@ pub trait DocumentStore: Send + Sync {
         filter: Option<&Value>,
     ) -> Result<Vec<SearchHit>>;
 
+    /// Saves what the store keeps in memory and could rebuild (the embedded store's vector
+    /// index), so the next open reads it instead of rebuilding: called at a clean shutdown.
+    /// Stores with nothing of the kind do nothing.
+    async fn flush(&self) -> Result<()> {
+        Ok(())
+    }
+
     /// Sections matching `query` as full text, best first.
     async fn keyword_search(
         &self,

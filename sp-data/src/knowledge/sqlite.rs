@@ -193,4 +193,8 @@ document_store!(SqliteDocumentStore {
         };
         self.search_keywords(namespace, &matcher, k, filter).await
     }
+
+    async fn flush(&self) -> Result<()> {
+        self.save_index().await.map(|_| ())
+    }
 });
