@@ -1,19 +1,16 @@
 //! The public handle: load a model, then chat, complete, stream and tokenize from any thread
 //! or task. Generation runs on a dedicated worker thread (see the scheduler).
 
-use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{SyncSender, TrySendError};
-use std::task::{Context, Poll};
 
-use futures::Stream;
 use llama_cpp_2::context::params::LlamaContextParams;
 use llama_cpp_2::model::{LlamaChatMessage, LlamaModel};
 use llama_cpp_2::token::LlamaToken;
-use sp_core::chat::{ChatMessage, Completion, Sampling, StreamEvent};
+use sp_core::chat::{ChatMessage, Completion, Sampling};
 use sp_core::{Error, Result};
-use tokio::sync::mpsc::{UnboundedReceiver, unbounded_channel};
+use tokio::sync::mpsc::unbounded_channel;
 
 use crate::config::EngineConfig;
 use crate::constraint::{Compiler, Constraint};
@@ -22,6 +19,9 @@ use crate::sampler::TokenPicker;
 use crate::scheduler::{Delivery, Job, Scheduler};
 use crate::text::TextDecoder;
 use crate::threadpool::PooledContext;
+
+pub use crate::completion::CompletionStream;
+pub(crate) use crate::completion::{collect, submit_n};
 
 /// A loaded model with its generation worker. Cheap to clone; the worker stops when the last
 /// clone is dropped and the running requests are done.
@@ -432,70 +432,4 @@ fn new_generation_context<'m>(
         .new_context(crate::backend::backend()?, params)
         .map_err(|err| Error::Inference(format!("cannot create a context: {err}")))?;
     PooledContext::new(ctx, threads.max(threads_batch))
-}
-
-/// Generated text as it arrives. Dropping it cancels the generation at the next decode step
-/// and frees its slot.
-#[derive(Debug)]
-pub struct CompletionStream {
-    receiver: UnboundedReceiver<Result<StreamEvent>>,
-}
-
-impl Stream for CompletionStream {
-    type Item = Result<StreamEvent>;
-
-    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.receiver.poll_recv(cx)
-    }
-}
-
-/// Submits `n` requests that share a prompt: the first alone, the others once its prompt is in
-/// the cache (the scheduler then copies that cache instead of computing the prompt again).
-pub(crate) async fn submit_n<T>(
-    n: usize,
-    mut submit: impl FnMut(usize, Option<tokio::sync::oneshot::Sender<()>>) -> Result<T>,
-) -> Result<Vec<T>> {
-    let (told, prefilled) = tokio::sync::oneshot::channel();
-    let mut pending = vec![submit(0, Some(told))?];
-    if n > 1 {
-        // Told when the first request picks its first token; a failed one drops the sender,
-        // and the others then go ahead (and fail the same way).
-        let _ = prefilled.await;
-        for i in 1..n {
-            pending.push(submit(i, None)?);
-        }
-    }
-    Ok(pending)
-}
-
-/// Drains a stream into one completion.
-pub(crate) async fn collect(mut stream: CompletionStream) -> Result<Completion> {
-    use futures::StreamExt as _;
-    let mut text = String::new();
-    let mut logprobs = None;
-    while let Some(event) = stream.next().await {
-        match event? {
-            StreamEvent::Delta { text: delta } => text.push_str(&delta),
-            StreamEvent::Done {
-                finish_reason,
-                usage,
-            } => {
-                return Ok(Completion {
-                    text,
-                    finish_reason,
-                    usage,
-                    tool_calls: Vec::new(),
-                    logprobs: logprobs.take(),
-                });
-            }
-            StreamEvent::Logprobs { tokens } => {
-                logprobs.get_or_insert_with(Vec::new).extend(tokens);
-            }
-            StreamEvent::ToolCalls { .. } => {}
-        }
-    }
-    // The worker only hangs up without a Done event if it died.
-    Err(Error::Inference(
-        "the inference worker stopped before finishing the request".into(),
-    ))
 }

@@ -40,6 +40,7 @@
 mod backend;
 mod catalogue;
 mod chat;
+mod completion;
 mod config;
 mod constraint;
 mod embed;

@@ -21,7 +21,7 @@ use llama_cpp_2::token::LlamaToken;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
-use super::prefix_cache::common_prefix;
+use super::prefix_cache::longest_in_scope;
 
 const MAGIC: &[u8; 5] = b"SPKV\x01";
 /// Headers larger than this are not read (a window of tokens as JSON is far smaller).
@@ -180,14 +180,15 @@ impl DiskKv {
     ) -> Option<(usize, Loaded)> {
         let (path, tokens, shared) = {
             let mut index = lock(&self.index);
-            let (i, shared) = index
-                .entries
-                .iter()
-                .enumerate()
-                .filter(|(_, e)| &*e.scope == scope)
-                .map(|(i, e)| (i, common_prefix(&e.tokens, prompt)))
-                .filter(|(_, shared)| *shared > at_least)
-                .max_by_key(|(_, shared)| *shared)?;
+            let (i, shared) = longest_in_scope(
+                index
+                    .entries
+                    .iter()
+                    .map(|e| (&*e.scope, e.tokens.as_slice())),
+                scope,
+                prompt,
+                at_least,
+            )?;
             index.clock += 1;
             let clock = index.clock;
             let entry = &mut index.entries[i];

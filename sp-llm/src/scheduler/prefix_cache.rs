@@ -132,19 +132,36 @@ impl<S: Snapshot> PrefixCache<S> {
         prompt: &[LlamaToken],
         at_least: usize,
     ) -> Option<(usize, &Entry<S>)> {
-        let (index, shared) = self
-            .entries
-            .iter()
-            .enumerate()
-            .filter(|(_, e)| &*e.scope == scope)
-            .map(|(i, e)| (i, common_prefix(&e.tokens, prompt)))
-            .filter(|(_, shared)| *shared > at_least)
-            .max_by_key(|(_, shared)| *shared)?;
+        let (index, shared) = longest_in_scope(
+            self.entries
+                .iter()
+                .map(|e| (&*e.scope, e.tokens.as_slice())),
+            scope,
+            prompt,
+            at_least,
+        )?;
         self.clock += 1;
         let entry = &mut self.entries[index];
         entry.last_used = self.clock;
         Some((shared, entry))
     }
+}
+
+/// Of `entries` (scope, tokens), the one of `scope` sharing the longest prefix with `prompt`,
+/// more than `at_least` tokens: its position and the tokens shared. Never another scope's:
+/// the one rule both the RAM and the disk caches follow.
+pub(crate) fn longest_in_scope<'a>(
+    entries: impl Iterator<Item = (&'a str, &'a [LlamaToken])>,
+    scope: &str,
+    prompt: &[LlamaToken],
+    at_least: usize,
+) -> Option<(usize, usize)> {
+    entries
+        .enumerate()
+        .filter(|(_, (entry_scope, _))| *entry_scope == scope)
+        .map(|(i, (_, tokens))| (i, common_prefix(tokens, prompt)))
+        .filter(|(_, shared)| *shared > at_least)
+        .max_by_key(|(_, shared)| *shared)
 }
 
 /// How many leading tokens `a` and `b` share.
