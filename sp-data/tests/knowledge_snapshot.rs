@@ -335,3 +335,28 @@ async fn a_snapshot_of_another_or_a_newer_database_is_not_used() {
     wait_ready(&reopened.store).await;
     assert_eq!(answers(&reopened.kb, &queries()).await, at_backup);
 }
+
+#[tokio::test]
+async fn a_rebuilt_graph_is_saved_without_being_asked() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let opened = open(dir.path(), false, 1_000_000).await;
+    for i in 0..10 {
+        let doc = NewDocument::new(format!("Doc {i}"), doc_text(i));
+        opened.kb.ingest(doc).await.expect("ingest");
+    }
+    close(opened).await;
+    std::fs::remove_dir_all(snapshot_dir(dir.path())).expect("remove snapshot");
+    let opened = open(dir.path(), false, 1_000_000).await;
+    wait_ready(&opened.store).await;
+    let manifest = snapshot_dir(dir.path()).join("manifest.json");
+    for _ in 0..500 {
+        if manifest.exists() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(manifest.exists(), "the build's own save never came");
+    drop(opened);
+    let reread = open(dir.path(), false, 1_000_000).await;
+    assert!(reread.store.graph_ready());
+}

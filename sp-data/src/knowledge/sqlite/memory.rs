@@ -23,8 +23,9 @@ pub(super) struct Memory {
     pub(super) hit_rows: HitRows,
     /// Held by every write from before its transaction until memory reflects it: two
     /// writes of one document must update memory in their commit order, or the first's
-    /// late update would bring back rows the second deleted. A snapshot save holds it too.
-    pub(super) writes: tokio::sync::Mutex<()>,
+    /// late update would bring back rows the second deleted. A snapshot save holds it too
+    /// (shared, so a save can wait for it without keeping this memory alive).
+    pub(super) writes: Arc<tokio::sync::Mutex<()>>,
     pub(super) persistence: Persistence,
 }
 
@@ -71,7 +72,7 @@ pub(super) async fn for_database(
         index: Arc::new(index),
         graph: Arc::new(graph),
         hit_rows,
-        writes: tokio::sync::Mutex::new(()),
+        writes: Arc::new(tokio::sync::Mutex::new(())),
         persistence: Persistence::new(
             dir,
             pool.clone(),

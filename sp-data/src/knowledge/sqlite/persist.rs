@@ -104,6 +104,8 @@ pub(super) fn spawn_graph_work(memory: &Arc<Memory>, work: GraphWork) -> Result<
     let weak = Arc::downgrade(memory);
     let graph = Arc::clone(&memory.graph);
     let index = Arc::clone(&memory.index);
+    let writes = Arc::clone(&memory.writes);
+    let runtime = memory.persistence.runtime.clone();
     std::thread::Builder::new()
         .name("sp-kb-graph".into())
         .spawn(move || {
@@ -121,15 +123,15 @@ pub(super) fn spawn_graph_work(memory: &Arc<Memory>, work: GraphWork) -> Result<
                 return;
             }
             graph.mark_ready();
+            // Never holding the memory itself: whoever sees the graph ready and drops the
+            // store frees it (the save then finds nothing to save).
+            queue_save(weak, writes, &runtime);
             tracing::info!(
                 added = work.add.len(),
                 removed = work.remove.len(),
                 seconds = started.elapsed().as_secs_f64(),
                 "vector graph ready"
             );
-            if let Some(memory) = weak.upgrade() {
-                save_in_background(&memory);
-            }
         })
         .map_err(|err| Error::internal(format!("cannot start the graph builder: {err}")))?;
     Ok(())
@@ -139,8 +141,13 @@ pub(super) fn spawn_graph_work(memory: &Arc<Memory>, work: GraphWork) -> Result<
 /// searches go on). False when nothing was saved: up to date, too small, or the graph not
 /// ready (a build or catch-up saves when it finishes; a failed update waits for a reopen).
 pub(super) async fn save(memory: &Arc<Memory>) -> Result<bool> {
-    let persist = &memory.persistence;
     let _write = memory.writes.lock().await;
+    save_locked(memory).await
+}
+
+/// [`save`], its caller holding the write lock.
+async fn save_locked(memory: &Arc<Memory>) -> Result<bool> {
+    let persist = &memory.persistence;
     let sections = memory.index.len();
     if !memory.graph.is_ready() || sections < persist.save_from {
         return Ok(false);
@@ -189,15 +196,33 @@ fn save_in_background(memory: &Arc<Memory>) {
     if persist.saving.swap(true, Ordering::AcqRel) {
         return;
     }
-    let weak: Weak<Memory> = Arc::downgrade(memory);
-    persist.runtime.spawn(async move {
+    queue_save(
+        Arc::downgrade(memory),
+        Arc::clone(&memory.writes),
+        &persist.runtime,
+    );
+}
+
+/// Spawns a [`save`] of the memory behind `weak` on `runtime`.
+fn queue_save(
+    weak: Weak<Memory>,
+    writes: Arc<tokio::sync::Mutex<()>>,
+    runtime: &tokio::runtime::Handle,
+) {
+    runtime.spawn(async move {
+        // Waits for the lock holding no strong reference, and lets go of the memory before
+        // the lock: a store dropped meanwhile is gone for good, and one that waited on this
+        // save finds the memory released when it gets the lock.
+        let write = writes.lock_owned().await;
         let Some(memory) = weak.upgrade() else {
             return;
         };
-        if let Err(err) = save(&memory).await {
+        if let Err(err) = save_locked(&memory).await {
             tracing::warn!(%err, "saving the vector index failed; the next open replays more");
         }
         memory.persistence.saving.store(false, Ordering::Release);
+        drop(memory);
+        drop(write);
     });
 }
 
