@@ -144,12 +144,14 @@ impl FlatIndex {
         ))
     }
 
-    /// True when `rowid` is held, in `namespace`.
-    pub(crate) fn is_in(&self, rowid: i64, namespace: &str) -> bool {
+    /// Keeps the `scored` rowids held in `namespace` (one lock for all of them).
+    pub(crate) fn retain_in(&self, namespace: &str, scored: &mut Vec<(i64, f64)>) {
         let e = self.read();
-        e.position
-            .get(&rowid)
-            .is_some_and(|at| e.namespaces[*at].as_ref() == namespace)
+        scored.retain(|(rowid, _)| {
+            e.position
+                .get(rowid)
+                .is_some_and(|at| e.namespaces[*at].as_ref() == namespace)
+        });
     }
 
     /// Every rowid with its namespace.
@@ -284,7 +286,9 @@ mod tests {
         assert_eq!(index.len(), 2);
         assert_eq!((index.namespace_len("a"), index.namespace_len("b")), (1, 1));
         assert_eq!(index.owners().len(), 2);
-        assert!(index.is_in(2, "a") && !index.is_in(2, "b") && !index.is_in(1, "a"));
+        let mut scored = vec![(2, 0.5), (1, 0.4), (3, 0.3)];
+        index.retain_in("a", &mut scored);
+        assert_eq!(scored, [(2, 0.5)]);
         assert_eq!(
             index.get(2).map(|(ns, v)| (ns.to_string(), v)),
             Some(("a".into(), vec![0.0, 1.0]))

@@ -48,6 +48,24 @@ fn graph_error(err: impl std::fmt::Display) -> Error {
     Error::internal(format!("vector graph: {err}"))
 }
 
+/// An empty graph with room for a first thousand vectors.
+fn empty_graph(dimensions: usize, params: GraphParams, expansion_search: usize) -> Result<Index> {
+    let options = IndexOptions {
+        dimensions,
+        metric: MetricKind::IP,
+        // The walk compares 8-bit vectors (about twice as fast as f32 here, a quarter of
+        // the memory); the caller re-scores the candidates with the exact f32 vectors.
+        quantization: ScalarKind::I8,
+        connectivity: params.connectivity,
+        expansion_add: params.expansion_add,
+        expansion_search,
+        multi: false,
+    };
+    let index = Index::new(&options).map_err(graph_error)?;
+    index.reserve(1024).map_err(graph_error)?;
+    Ok(index)
+}
+
 impl GraphIndex {
     pub(crate) fn new(dimensions: usize, params: GraphParams) -> Result<Self> {
         // Fail at open, not at the first insert, when usearch refuses the parameters.
@@ -64,20 +82,8 @@ impl GraphIndex {
     }
 
     fn new_index(&self) -> Result<Index> {
-        let options = IndexOptions {
-            dimensions: self.dimensions,
-            metric: MetricKind::IP,
-            // The walk compares 8-bit vectors (about twice as fast as f32 here, a quarter of
-            // the memory); the caller re-scores the candidates with the exact f32 vectors.
-            quantization: ScalarKind::I8,
-            connectivity: self.params.connectivity,
-            expansion_add: self.params.expansion_add,
-            expansion_search: self.expansion_search.load(Ordering::Relaxed),
-            multi: false,
-        };
-        let index = Index::new(&options).map_err(graph_error)?;
-        index.reserve(1024).map_err(graph_error)?;
-        Ok(index)
+        let expansion_search = self.expansion_search.load(Ordering::Relaxed);
+        empty_graph(self.dimensions, self.params, expansion_search)
     }
 
     fn graph_of(&self, namespace: &str) -> Option<Arc<RwLock<Index>>> {
@@ -91,7 +97,7 @@ impl GraphIndex {
     /// One namespace's graph read back from `path`, written there from
     /// [`serialized`](Self::serialized) bytes (the caller checks the file first).
     pub(crate) fn load_graph(dimensions: usize, params: GraphParams, path: &str) -> Result<Index> {
-        let index = GraphIndex::new(dimensions, params)?.new_index()?;
+        let index = empty_graph(dimensions, params, params.expansion_search)?;
         index.load(path).map_err(graph_error)?;
         index.change_expansion_search(params.expansion_search);
         Ok(index)

@@ -40,10 +40,10 @@ impl SqliteDocumentStore {
             .map(|row| (row.get(0), -row.get::<f64, _>(1)))
             .collect();
             let exhausted = ranked.len() < window;
-            let in_namespace: Vec<(i64, f64)> = ranked
-                .into_iter()
-                .filter(|(rowid, _)| self.memory.index.is_in(*rowid, namespace.as_str()))
-                .collect();
+            let mut in_namespace = ranked;
+            self.memory
+                .index
+                .retain_in(namespace.as_str(), &mut in_namespace);
             let mut hits = self.memory.hit_rows.hits(&in_namespace, filter);
             if hits.len() >= k || exhausted {
                 hits.truncate(k);
