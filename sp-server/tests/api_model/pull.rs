@@ -38,6 +38,8 @@ async fn ids(api: &Api) -> Vec<String> {
 
 #[tokio::test]
 async fn models_found_at_start_and_pulled_while_running_answer_by_name() {
+    // It runs inference: two engines spinning on two cores slow each other tenfold.
+    let _gate = sp_tests::model_gate().await;
     let smol = sp_tests::service_url("SP_TEST_MODEL");
     let models = tempfile::tempdir().expect("tempdir");
     // A copy, not a link: a file the configuration already names is not listed twice.

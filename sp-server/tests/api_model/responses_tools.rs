@@ -141,16 +141,28 @@ async fn a_background_response_with_hub_tools_is_polled_or_cancelled_with_its_ru
         .await;
     let id = queued.body["id"].as_str().expect("id").to_owned();
     let mut held = tools.held.subscribe();
-    tokio::time::timeout(Duration::from_secs(120), held.wait_for(|held| *held))
+    let run_id = queued.body["agent_run_id"].as_str().expect("agent_run_id");
+    if tokio::time::timeout(Duration::from_secs(180), held.wait_for(|held| *held))
         .await
-        .expect("the first call is held")
-        .expect("held");
+        .is_err()
+    {
+        // Say why: the response and its run as they stand.
+        let response = api
+            .call(Method::GET, &format!("/v1/responses/{id}"), t, None)
+            .await;
+        let run = api
+            .call(Method::GET, &format!("/v1/agent-runs/{run_id}"), t, None)
+            .await;
+        panic!(
+            "the first call was not held: response {}, run {}",
+            response.text, run.text
+        );
+    }
     let cancelled = api
         .call(Method::POST, &format!("/v1/responses/{id}/cancel"), t, None)
         .await;
     assert_eq!(cancelled.status, StatusCode::OK, "{}", cancelled.text);
     assert_eq!(cancelled.body["status"], "cancelled");
-    let run_id = queued.body["agent_run_id"].as_str().expect("agent_run_id");
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     loop {
         let run = api
