@@ -55,6 +55,11 @@ pub trait ChatModel: Send + Sync {
         None
     }
 
+    /// Deletes what the model keeps of `owner`'s prompts in `scope` beyond the process (KV
+    /// state on disk, see [`Sampling::cache_owner`]): called when the owner, a context, is
+    /// deleted. The default keeps nothing, so forgets nothing.
+    fn forget_cached(&self, _scope: &str, _owner: &str) {}
+
     /// The whole answer at once.
     async fn chat(&self, messages: &[ChatMessage], sampling: &Sampling) -> Result<Completion>;
 

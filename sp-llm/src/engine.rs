@@ -57,6 +57,10 @@ struct Inner {
     special_texts: std::sync::OnceLock<crate::prompt_tokens::SpecialTexts>,
     /// Constraint compiler for this vocabulary, built on first use (walks the vocabulary).
     compiler: std::sync::OnceLock<std::result::Result<Arc<Compiler>, String>>,
+    /// The KV states on disk, shared with the worker (to delete an owner's).
+    disk: Option<crate::scheduler::DiskKv>,
+    /// Owners whose state the worker drops from RAM and its idle slots.
+    forgets: crate::scheduler::Forgets,
 }
 
 /// Marks the worker dead when its thread ends, however it ends (panics included).
@@ -107,6 +111,9 @@ impl Engine {
             ),
             _ => None,
         };
+        let own_disk = disk.clone();
+        let forgets = crate::scheduler::Forgets::default();
+        let worker_forgets = forgets.clone();
         std::thread::Builder::new()
             .name(format!("sp-llm-{}", info.id))
             .spawn(move || {
@@ -127,6 +134,7 @@ impl Engine {
                     worker_config.prefix_cache_bytes(),
                 )
                 .with_disk(disk, worker_counters)
+                .with_forgets(worker_forgets)
                 .run(receiver);
             })
             .map_err(|err| Error::internal(format!("cannot start the inference thread: {err}")))?;
@@ -147,8 +155,22 @@ impl Engine {
                 template,
                 compiler: std::sync::OnceLock::new(),
                 special_texts: std::sync::OnceLock::new(),
+                disk: own_disk,
+                forgets,
             }),
         })
+    }
+
+    /// Forgets the cached state of `owner` (a context) in `scope` (its tenant): its KV state
+    /// files now (and a save of theirs still on its way when it lands; how many files is
+    /// returned), its RAM prefixes and idle slots before the next request is admitted. A
+    /// request of the owner still running keeps its slot until it ends.
+    pub fn forget_cached(&self, scope: &str, owner: &str) -> usize {
+        self.inner.forgets.push(scope, owner);
+        self.inner
+            .disk
+            .as_ref()
+            .map_or(0, |disk| disk.forget(scope, owner))
     }
 
     /// False once the worker thread has ended (it only ends on a bug or when every handle is
@@ -353,6 +375,7 @@ impl Engine {
             delivery,
             prompt: tokens,
             scope: sampling.cache_scope.as_deref().unwrap_or("").into(),
+            owner: sampling.cache_owner.as_deref().map(Into::into),
             events,
             ticket: crate::stats::Ticket::queued(&self.inner.counters),
             prefilled,

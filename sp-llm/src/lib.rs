@@ -74,5 +74,6 @@ pub use pull::{
     PulledModel, StoredModel, kind_of,
 };
 pub use reply::ReplyStream;
+pub use scheduler::forget_kv_files;
 pub use stats::EngineStats;
 pub use template::ChatTemplate;

@@ -84,6 +84,10 @@ impl ChatModel for Engine {
         Some(self.config().context_per_slot as usize)
     }
 
+    fn forget_cached(&self, scope: &str, owner: &str) {
+        Engine::forget_cached(self, scope, owner);
+    }
+
     async fn chat(&self, messages: &[ChatMessage], sampling: &Sampling) -> Result<Completion> {
         Engine::chat(self, messages, sampling).await
     }

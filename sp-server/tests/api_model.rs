@@ -19,6 +19,8 @@ mod cross_encoder;
 mod embedding_model;
 #[path = "api_model/facts.rs"]
 mod facts;
+#[path = "api_model/kv_files.rs"]
+mod kv_files;
 #[path = "api_model/pull.rs"]
 mod pull;
 #[path = "api_model/rerank.rs"]

@@ -61,8 +61,12 @@ impl Agents {
             },
         };
         // Greedy: a resumed or forked run asks exactly what an uninterrupted one would.
-        let sampling =
+        let mut sampling =
             Sampling::greedy(definition.max_tokens).in_scope(drive.run.namespace.tenant());
+        // A run in a context leaves its KV state to the context (deleted with it).
+        if let Some(context) = drive.state.context() {
+            sampling = sampling.owned_by(context);
+        }
         // The window first: a prompt that outgrew it shows its oldest results as elided notes.
         let elided = match drive.model.context_window() {
             Some(window) => fit_window(

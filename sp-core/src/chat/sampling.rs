@@ -60,6 +60,11 @@ pub struct Sampling {
     /// that give none. Set by the caller, never read from a request body.
     #[serde(skip)]
     pub cache_scope: Option<String>,
+    /// What the prompt belongs to within its scope (a context's id): KV state an engine
+    /// keeps on disk after the request is tagged with it, so that deleting the context
+    /// deletes its files. Set by the caller, never read from a request body.
+    #[serde(skip)]
+    pub cache_owner: Option<String>,
 }
 
 /// Most entries `logit_bias` may have.
@@ -86,6 +91,7 @@ impl Default for Sampling {
             logit_bias: Vec::new(),
             logprobs: None,
             cache_scope: None,
+            cache_owner: None,
         }
     }
 }
@@ -131,6 +137,18 @@ impl Sampling {
     /// ```
     pub fn in_scope(mut self, scope: impl std::fmt::Display) -> Self {
         self.cache_scope = Some(scope.to_string());
+        self
+    }
+
+    /// The same sampling, its cached state owned by `owner` (see [`Sampling::cache_owner`]).
+    ///
+    /// ```
+    /// use sp_core::chat::Sampling;
+    /// let owned = Sampling::greedy(8).in_scope("acme").owned_by("context-1");
+    /// assert_eq!(owned.cache_owner.as_deref(), Some("context-1"));
+    /// ```
+    pub fn owned_by(mut self, owner: impl std::fmt::Display) -> Self {
+        self.cache_owner = Some(owner.to_string());
         self
     }
 

@@ -62,7 +62,7 @@ impl Contexts {
         let (model, prompt) = self
             .begin_turn(namespace, id, user, sampling, context_window)
             .await?;
-        let sampling = &sampling.clone().in_scope(namespace.tenant());
+        let sampling = &sampling.clone().in_scope(namespace.tenant()).owned_by(id);
         let inner = model.chat_stream(&prompt.messages, sampling).await?;
         let contexts = Arc::clone(self);
         let namespace = namespace.clone();

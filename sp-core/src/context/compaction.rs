@@ -12,10 +12,11 @@ tasks; drop greetings and repetition. Answer with the summary only.";
 
 /// Folds `turns` into `previous` (the current summary, if any) through `model`, a batch at
 /// a time so that no summarisation prompt exceeds `window` tokens. Returns the new summary
-/// and what the model calls used (charged to the turn that needed the compaction).
+/// and what the model calls used (charged to the turn that needed the compaction). The calls'
+/// cached state is `cached_as`'s: its scope and owner, nothing else of it.
 pub(crate) async fn summarise(
     model: &dyn ChatModel,
-    cache_scope: &str,
+    cached_as: &Sampling,
     tokenizer: &dyn Tokenizer,
     previous: Option<&str>,
     turns: &[Message],
@@ -46,7 +47,7 @@ pub(crate) async fn summarise(
         if !batch.is_empty() && batch_tokens + line_tokens > room {
             summary = fold(
                 model,
-                cache_scope,
+                cached_as,
                 &summary,
                 &batch,
                 summary_tokens,
@@ -69,7 +70,7 @@ pub(crate) async fn summarise(
     if !batch.is_empty() {
         summary = fold(
             model,
-            cache_scope,
+            cached_as,
             &summary,
             &batch,
             summary_tokens,
@@ -82,7 +83,7 @@ pub(crate) async fn summarise(
 
 async fn fold(
     model: &dyn ChatModel,
-    cache_scope: &str,
+    cached_as: &Sampling,
     summary: &str,
     batch: &str,
     summary_tokens: usize,
@@ -96,9 +97,10 @@ async fn fold(
     let sampling = Sampling {
         temperature: 0.0,
         max_tokens: summary_tokens as u32,
+        cache_scope: cached_as.cache_scope.clone(),
+        cache_owner: cached_as.cache_owner.clone(),
         ..Sampling::default()
-    }
-    .in_scope(cache_scope);
+    };
     let completion = model
         .chat(
             &[ChatMessage::system(INSTRUCTIONS), ChatMessage::user(user)],

@@ -196,7 +196,12 @@ impl Contexts {
 
     /// Deletes a context, its messages and its memory.
     pub async fn delete(&self, namespace: &Namespace, id: Id) -> Result<()> {
-        self.store.delete(namespace, id).await
+        self.store.delete(namespace, id).await?;
+        // Its KV state on disk goes with it (turns are cached as the context's own).
+        if let Some(model) = &self.model {
+            model.forget_cached(namespace.tenant().as_str(), &id.to_string());
+        }
+        Ok(())
     }
 
     /// Forks a context at one of its messages.
@@ -412,7 +417,9 @@ impl Contexts {
         let folded = &live[fold];
         let (summary, used) = summarise(
             model.as_ref(),
-            namespace.tenant().as_str(),
+            &Sampling::default()
+                .in_scope(namespace.tenant())
+                .owned_by(id),
             self.tokenizer.as_ref(),
             previous,
             folded,
@@ -489,8 +496,9 @@ impl Contexts {
         let (model, prompt) = self
             .begin_turn(namespace, id, user, sampling, context_window)
             .await?;
-        // The prompt's cached state is the tenant's own (see `Sampling::cache_scope`).
-        let sampling = &sampling.clone().in_scope(namespace.tenant());
+        // The prompt's cached state is the tenant's own (see `Sampling::cache_scope`), its
+        // files the context's (deleted with it).
+        let sampling = &sampling.clone().in_scope(namespace.tenant()).owned_by(id);
         let completion = model.chat(&prompt.messages, sampling).await?;
         let reply = self
             .append(

@@ -16,6 +16,7 @@
 
 mod estimate;
 mod events;
+mod forget;
 mod idle;
 mod lease;
 mod load;

@@ -24,6 +24,8 @@ pub(crate) struct Scheduler<'m> {
     /// Slots' states kept on disk after their requests, when configured.
     pub(super) disk: Option<super::DiskKv>,
     pub(super) counters: std::sync::Arc<crate::stats::Counters>,
+    /// Owners deleted since the last admission (see `forget`).
+    pub(super) forgets: super::forget::Forgets,
     batch: LlamaBatch<'static>,
     batch_size: usize,
     step: u64,
@@ -47,6 +49,7 @@ impl<'m> Scheduler<'m> {
             prefix_cache: PrefixCache::new(prefix_cache_bytes),
             disk: None,
             counters: std::sync::Arc::default(),
+            forgets: super::forget::Forgets::default(),
             batch: LlamaBatch::new(batch_size, 1),
             batch_size,
             step: 0,
@@ -62,6 +65,12 @@ impl<'m> Scheduler<'m> {
     ) -> Self {
         self.disk = disk;
         self.counters = counters;
+        self
+    }
+
+    /// Takes the owners to forget from `forgets` (see `forget`).
+    pub(crate) fn with_forgets(mut self, forgets: super::forget::Forgets) -> Self {
+        self.forgets = forgets;
         self
     }
 
@@ -106,6 +115,7 @@ impl<'m> Scheduler<'m> {
     /// system prompt compute it once, and a conversation whose slot went to another comes back
     /// without a second prefill.
     fn start(&mut self, job: Job) {
+        self.apply_forgets();
         job.ticket.started();
         let Some(index) = self
             .slots
@@ -125,6 +135,7 @@ impl<'m> Scheduler<'m> {
         let mut keep = self.slots[index].shared_with(&job);
         keep = keep.min(job.prompt.len().saturating_sub(1));
         self.slots[index].scope = job.scope.clone();
+        self.slots[index].owner = job.owner.clone();
         let seq = self.slots[index].seq;
         let pos = u32::try_from(keep).unwrap_or(u32::MAX);
         if !matches!(

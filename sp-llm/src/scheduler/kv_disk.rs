@@ -5,42 +5,34 @@
 //!
 //! One directory per model (`<dir>/<fingerprint>`: the model file's path, size and mtime, so
 //! another model or a changed file never sees these states), one subdirectory per scope (a
-//! hash of it; the scope itself is in each file). A file is `SPKV` 1, a JSON header (scope,
-//! model, exact tokens, the payload's length and SHA-256), then llama.cpp's sequence state.
-//! Every file is checked before llama.cpp reads it — magic, header, model, scope, tokens,
+//! hash of it; the scope itself is in each file); the format is `kv_file`'s. A state is
+//! tagged with its owner (a context, `Sampling::cache_owner`), whose deletion deletes its
+//! files — including a save still in flight then. Every file is checked before llama.cpp reads it — magic, header, model, scope, tokens,
 //! length and checksum — and one that does not match (truncated, corrupt, of another model)
 //! is removed with a warning, never trusted. Writes happen on a thread of their own (the
 //! decode loop only copies the state out), to a temporary name renamed into place; the total
 //! is bounded, least recently used first.
 
-use std::io::{Read, Write};
+use std::collections::VecDeque;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
 use llama_cpp_2::token::LlamaToken;
-use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
+use super::kv_file::{Header, fingerprint, hex, read_header, read_state, state_path, write_state};
 use super::prefix_cache::longest_in_scope;
 
-const MAGIC: &[u8; 5] = b"SPKV\x01";
-/// Headers larger than this are not read (a window of tokens as JSON is far smaller).
-const MAX_HEADER: u32 = 8 << 20;
 /// Saves waiting for the writer thread; past it a save is skipped, never the decode slowed.
 const PENDING_WRITES: usize = 4;
-
-#[derive(Serialize, Deserialize)]
-struct Header {
-    scope: String,
-    model: String,
-    tokens: Vec<i32>,
-    len: u64,
-    sha256: String,
-}
+/// Owners deleted lately: a save of theirs that was in flight is dropped when it lands.
+/// Owners are never reused (context ids), so a bounded memory of them is enough.
+const FORGOTTEN: usize = 1024;
 
 /// One state file, as the index knows it.
 struct DiskEntry {
     scope: Arc<str>,
+    owner: Option<Arc<str>>,
     tokens: Vec<LlamaToken>,
     path: PathBuf,
     size: u64,
@@ -52,11 +44,24 @@ struct Index {
     entries: Vec<DiskEntry>,
     bytes: u64,
     clock: u64,
+    /// (scope, owner) deleted lately, oldest first.
+    forgotten: VecDeque<(Arc<str>, Arc<str>)>,
+}
+
+impl Index {
+    fn was_forgotten(&self, scope: &str, owner: Option<&str>) -> bool {
+        owner.is_some_and(|owner| {
+            self.forgotten
+                .iter()
+                .any(|(s, o)| &**s == scope && &**o == owner)
+        })
+    }
 }
 
 /// A state to write.
 struct Save {
     scope: Arc<str>,
+    owner: Option<Arc<str>>,
     tokens: Vec<LlamaToken>,
     state: Vec<u8>,
 }
@@ -67,12 +72,15 @@ pub(crate) struct Loaded {
     pub state: Vec<u8>,
 }
 
-/// The states of one model in one directory.
+/// The states of one model in one directory. Clones share them (the engine keeps one to
+/// delete an owner's files; the worker thread the other).
+#[derive(Clone)]
 pub(crate) struct DiskKv {
     model: String,
     limit: u64,
     index: Arc<Mutex<Index>>,
     writes: std::sync::mpsc::SyncSender<Save>,
+    counters: Arc<crate::stats::Counters>,
 }
 
 impl DiskKv {
@@ -101,6 +109,7 @@ impl DiskKv {
                         index.bytes += size;
                         index.entries.push(DiskEntry {
                             scope: header.scope.into(),
+                            owner: header.owner.map(Into::into),
                             tokens: header.tokens.into_iter().map(LlamaToken).collect(),
                             path,
                             size,
@@ -119,7 +128,7 @@ impl DiskKv {
             model: model.clone(),
             limit,
             index: index.clone(),
-            counters,
+            counters: counters.clone(),
         };
         std::thread::Builder::new()
             .name("sp-llm-kv-writer".into())
@@ -133,6 +142,7 @@ impl DiskKv {
             limit,
             index,
             writes,
+            counters,
         })
     }
 
@@ -152,7 +162,13 @@ impl DiskKv {
 
     /// Queues `state`, the cache of `tokens` in `scope`, for writing; skipped when the
     /// writer is behind or it would not fit at all.
-    pub(crate) fn save(&self, scope: Arc<str>, tokens: Vec<LlamaToken>, state: Vec<u8>) {
+    pub(crate) fn save(
+        &self,
+        scope: Arc<str>,
+        owner: Option<Arc<str>>,
+        tokens: Vec<LlamaToken>,
+        state: Vec<u8>,
+    ) {
         if state.len() as u64 > self.limit {
             return;
         }
@@ -160,6 +176,7 @@ impl DiskKv {
             .writes
             .try_send(Save {
                 scope,
+                owner,
                 tokens,
                 state,
             })
@@ -167,6 +184,32 @@ impl DiskKv {
         {
             tracing::debug!("the KV writer is behind; a state was not saved");
         }
+    }
+
+    /// Deletes the files of `owner` in `scope`, and a save of theirs still queued when it
+    /// lands. How many files were deleted.
+    pub(crate) fn forget(&self, scope: &str, owner: &str) -> usize {
+        let mut index = lock(&self.index);
+        index.forgotten.push_back((scope.into(), owner.into()));
+        if index.forgotten.len() > FORGOTTEN {
+            index.forgotten.pop_front();
+        }
+        let mut deleted = 0;
+        let mut i = 0;
+        while i < index.entries.len() {
+            let e = &index.entries[i];
+            if &*e.scope == scope && e.owner.as_deref() == Some(owner) {
+                let gone = index.entries.swap_remove(i);
+                index.bytes -= gone.size;
+                if std::fs::remove_file(&gone.path).is_ok() {
+                    deleted += 1;
+                }
+            } else {
+                i += 1;
+            }
+        }
+        self.counters.disk_held(index.bytes, index.entries.len());
+        deleted
     }
 
     /// The file of `scope` sharing the longest prefix with `prompt`, when it shares more
@@ -217,30 +260,16 @@ struct Writer {
 
 impl Writer {
     fn write(&self, save: Save) {
-        let dir = self.root.join(scope_dir(&save.scope));
-        let name = hex(&Sha256::digest(token_bytes(&save.tokens))[..8]);
-        let path = dir.join(format!("{name}.kv"));
+        let path = state_path(&self.root, &save.scope, save.owner.as_deref(), &save.tokens);
         let header = Header {
             scope: save.scope.to_string(),
+            owner: save.owner.as_deref().map(str::to_owned),
             model: self.model.clone(),
             tokens: save.tokens.iter().map(|t| t.0).collect(),
             len: save.state.len() as u64,
             sha256: hex(&Sha256::digest(&save.state)),
         };
-        let written = std::fs::create_dir_all(&dir).and_then(|()| {
-            let header = serde_json::to_vec(&header)?;
-            let header_len = u32::try_from(header.len()).map_err(std::io::Error::other)?;
-            let temporary = path.with_extension("tmp");
-            let mut file = std::fs::File::create(&temporary)?;
-            file.write_all(MAGIC)?;
-            file.write_all(&header_len.to_le_bytes())?;
-            file.write_all(&header)?;
-            file.write_all(&save.state)?;
-            file.sync_all()?;
-            std::fs::rename(&temporary, &path)?;
-            Ok(MAGIC.len() as u64 + 4 + header.len() as u64 + save.state.len() as u64)
-        });
-        let size = match written {
+        let size = match write_state(&path, &header, &save.state) {
             Ok(size) => size,
             Err(err) => {
                 tracing::warn!(%err, path = %path.display(), "a KV state was not saved");
@@ -248,6 +277,11 @@ impl Writer {
             }
         };
         let mut index = lock(&self.index);
+        if index.was_forgotten(&save.scope, save.owner.as_deref()) {
+            // Its owner was deleted while it was being written.
+            let _ = std::fs::remove_file(&path);
+            return;
+        }
         // A longer state supersedes the shorter ones it begins with (and the same one).
         let superseded: Vec<usize> = (0..index.entries.len())
             .filter(|&i| {
@@ -267,6 +301,7 @@ impl Writer {
         index.bytes += size;
         index.entries.push(DiskEntry {
             scope: save.scope,
+            owner: save.owner,
             tokens: save.tokens,
             path: path.clone(),
             size,
@@ -302,82 +337,4 @@ fn forget(index: &Mutex<Index>, path: &Path) {
 fn discard(path: &Path, reason: &str) {
     tracing::warn!(path = %path.display(), reason, "a KV state file did not match; removed");
     let _ = std::fs::remove_file(path);
-}
-
-/// The model file's identity: its path, size and modification time.
-fn fingerprint(model_path: &Path) -> std::io::Result<String> {
-    let path = std::fs::canonicalize(model_path)?;
-    let meta = std::fs::metadata(&path)?;
-    let modified = meta
-        .modified()
-        .ok()
-        .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
-        .map_or(0, |d| d.as_nanos());
-    let mut hash = Sha256::new();
-    hash.update(path.to_string_lossy().as_bytes());
-    hash.update(meta.len().to_le_bytes());
-    hash.update(modified.to_le_bytes());
-    Ok(hex(&hash.finalize()[..8]))
-}
-
-fn scope_dir(scope: &str) -> String {
-    hex(&Sha256::digest(scope.as_bytes())[..8])
-}
-
-fn token_bytes(tokens: &[LlamaToken]) -> Vec<u8> {
-    tokens.iter().flat_map(|t| t.0.to_le_bytes()).collect()
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// A file's header and its whole size, when its magic and model match.
-fn read_header(path: &Path, model: &str) -> Result<(Header, u64), String> {
-    let mut file = std::fs::File::open(path).map_err(|e| e.to_string())?;
-    let size = file.metadata().map_err(|e| e.to_string())?.len();
-    let mut magic = [0u8; 5];
-    file.read_exact(&mut magic).map_err(|e| e.to_string())?;
-    if &magic != MAGIC {
-        return Err("not a state file of this version".into());
-    }
-    let mut len = [0u8; 4];
-    file.read_exact(&mut len).map_err(|e| e.to_string())?;
-    let len = u32::from_le_bytes(len);
-    if len > MAX_HEADER {
-        return Err("header too large".into());
-    }
-    let mut header = vec![0u8; len as usize];
-    file.read_exact(&mut header).map_err(|e| e.to_string())?;
-    let header: Header = serde_json::from_slice(&header).map_err(|e| e.to_string())?;
-    if header.model != model {
-        return Err("of another model".into());
-    }
-    if size != MAGIC.len() as u64 + 4 + u64::from(len) + header.len {
-        return Err("truncated or padded".into());
-    }
-    Ok((header, size))
-}
-
-/// A file's state, when everything about it matches what the index says.
-fn read_state(
-    path: &Path,
-    model: &str,
-    scope: &str,
-    tokens: &[LlamaToken],
-) -> Result<Vec<u8>, String> {
-    let (header, _) = read_header(path, model)?;
-    if header.scope != scope || header.tokens.iter().ne(tokens.iter().map(|t| &t.0)) {
-        return Err("its scope or tokens changed".into());
-    }
-    let bytes = std::fs::read(path).map_err(|e| e.to_string())?;
-    let start = usize::try_from(header.len)
-        .ok()
-        .and_then(|len| bytes.len().checked_sub(len))
-        .ok_or("truncated")?;
-    let state = bytes[start..].to_vec();
-    if hex(&Sha256::digest(&state)) != header.sha256 {
-        return Err("checksum mismatch".into());
-    }
-    Ok(state)
 }

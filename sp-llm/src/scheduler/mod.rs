@@ -10,10 +10,14 @@ mod slot;
 pub(crate) use slot::{Delivery, Job};
 
 mod batching;
+mod forget;
 mod kv_disk;
+mod kv_file;
 mod persist;
 mod prefix_cache;
 mod reuse;
 mod speculate;
 pub(crate) use batching::Scheduler;
+pub(crate) use forget::Forgets;
 pub(crate) use kv_disk::DiskKv;
+pub use kv_file::forget_kv_files;

@@ -43,7 +43,12 @@ impl Scheduler<'_> {
             );
             return;
         }
-        disk.save(slot.scope.clone(), slot.cached.clone(), state);
+        disk.save(
+            slot.scope.clone(),
+            slot.owner.clone(),
+            slot.cached.clone(),
+            state,
+        );
     }
 
     /// Restores into slot `index` the state on disk of `job`'s scope that shares the longest

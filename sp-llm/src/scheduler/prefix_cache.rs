@@ -28,6 +28,8 @@ impl Snapshot for SeqState {
 /// One kept prefix.
 pub(crate) struct Entry<S> {
     pub scope: Arc<str>,
+    /// Whose state it is within the scope (see `Job::owner`).
+    pub owner: Option<Arc<str>>,
     pub tokens: Vec<LlamaToken>,
     pub state: S,
     last_used: u64,
@@ -87,7 +89,13 @@ impl<S: Snapshot> PrefixCache<S> {
     /// Keeps `state`, the cache of `tokens` in `scope`. Entries of the scope whose tokens
     /// begin these go (this one serves every prompt they served); then the least recently
     /// used, until the bound holds. A state larger than the whole bound is not kept.
-    pub(crate) fn insert(&mut self, scope: Arc<str>, tokens: Vec<LlamaToken>, state: S) {
+    pub(crate) fn insert(
+        &mut self,
+        scope: Arc<str>,
+        owner: Option<Arc<str>>,
+        tokens: Vec<LlamaToken>,
+        state: S,
+    ) {
         let size = state.byte_len();
         if size > self.limit || tokens.is_empty() || self.covers(&scope, &tokens) {
             return;
@@ -118,10 +126,24 @@ impl<S: Snapshot> PrefixCache<S> {
         self.bytes += size;
         self.entries.push(Entry {
             scope,
+            owner,
             tokens,
             state,
             last_used: self.clock,
         });
+    }
+
+    /// Drops the entries of `owner` in `scope` (it was deleted).
+    pub(crate) fn forget(&mut self, scope: &str, owner: &str) {
+        let mut freed = 0;
+        self.entries.retain(|e| {
+            let gone = &*e.scope == scope && e.owner.as_deref() == Some(owner);
+            if gone {
+                freed += e.state.byte_len();
+            }
+            !gone
+        });
+        self.bytes -= freed;
     }
 
     /// The entry of `scope` sharing the longest prefix with `prompt`, when it shares more
@@ -188,9 +210,9 @@ mod tests {
     #[test]
     fn a_lookup_finds_the_longest_shared_prefix_of_its_own_scope_only() {
         let mut cache = PrefixCache::new(1000);
-        cache.insert("a".into(), tokens(&[1, 2, 3, 4]), Bytes(10));
-        cache.insert("a".into(), tokens(&[1, 2, 9]), Bytes(10));
-        cache.insert("b".into(), tokens(&[1, 2, 3, 4, 5, 6]), Bytes(10));
+        cache.insert("a".into(), None, tokens(&[1, 2, 3, 4]), Bytes(10));
+        cache.insert("a".into(), None, tokens(&[1, 2, 9]), Bytes(10));
+        cache.insert("b".into(), None, tokens(&[1, 2, 3, 4, 5, 6]), Bytes(10));
         let (shared, entry) = cache.best("a", &tokens(&[1, 2, 3, 7]), 0).expect("hit");
         assert_eq!((shared, entry.tokens.len()), (3, 4));
         assert!(cache.best("a", &tokens(&[1, 2, 3, 7]), 3).is_none());
@@ -203,33 +225,48 @@ mod tests {
     #[test]
     fn a_longer_prefix_supersedes_the_shorter_and_a_covered_one_is_not_kept_twice() {
         let mut cache = PrefixCache::new(1000);
-        cache.insert("a".into(), tokens(&[1, 2]), Bytes(10));
-        cache.insert("a".into(), tokens(&[1, 2, 3]), Bytes(20));
+        cache.insert("a".into(), None, tokens(&[1, 2]), Bytes(10));
+        cache.insert("a".into(), None, tokens(&[1, 2, 3]), Bytes(20));
         assert_eq!((cache.len(), cache.bytes()), (1, 20));
-        cache.insert("a".into(), tokens(&[1, 2]), Bytes(10));
+        cache.insert("a".into(), None, tokens(&[1, 2]), Bytes(10));
         assert_eq!((cache.len(), cache.bytes()), (1, 20));
         // Another tenant's identical prefix is its own entry.
-        cache.insert("b".into(), tokens(&[1, 2]), Bytes(10));
+        cache.insert("b".into(), None, tokens(&[1, 2]), Bytes(10));
         assert_eq!((cache.len(), cache.bytes()), (2, 30));
     }
 
     #[test]
     fn the_bound_forgets_the_least_recently_used_and_refuses_what_cannot_fit() {
         let mut cache = PrefixCache::new(30);
-        cache.insert("a".into(), tokens(&[1]), Bytes(10));
-        cache.insert("a".into(), tokens(&[2]), Bytes(10));
-        cache.insert("a".into(), tokens(&[3]), Bytes(10));
+        cache.insert("a".into(), None, tokens(&[1]), Bytes(10));
+        cache.insert("a".into(), None, tokens(&[2]), Bytes(10));
+        cache.insert("a".into(), None, tokens(&[3]), Bytes(10));
         // Using [1] makes [2] the oldest.
         assert!(cache.best("a", &tokens(&[1]), 0).is_some());
-        cache.insert("a".into(), tokens(&[4]), Bytes(10));
+        cache.insert("a".into(), None, tokens(&[4]), Bytes(10));
         assert_eq!((cache.len(), cache.bytes()), (3, 30));
         assert!(cache.best("a", &tokens(&[2]), 0).is_none());
         assert!(cache.best("a", &tokens(&[1]), 0).is_some());
-        cache.insert("a".into(), tokens(&[5]), Bytes(31));
+        cache.insert("a".into(), None, tokens(&[5]), Bytes(31));
         assert!(cache.best("a", &tokens(&[5]), 0).is_none());
         assert_eq!(cache.bytes(), 30);
         let mut off = PrefixCache::new(0);
-        off.insert("a".into(), tokens(&[1]), Bytes(1));
+        off.insert("a".into(), None, tokens(&[1]), Bytes(1));
         assert!(!off.enabled() && off.len() == 0);
+    }
+
+    #[test]
+    fn forgetting_an_owner_drops_its_entries_in_its_scope_only() {
+        let mut cache = PrefixCache::new(1000);
+        let owner = |o: &str| Some(Arc::<str>::from(o));
+        cache.insert("a".into(), owner("x"), tokens(&[1]), Bytes(10));
+        cache.insert("a".into(), owner("y"), tokens(&[2]), Bytes(10));
+        cache.insert("b".into(), owner("x"), tokens(&[3]), Bytes(10));
+        cache.insert("a".into(), None, tokens(&[4]), Bytes(10));
+        cache.forget("a", "x");
+        assert_eq!((cache.len(), cache.bytes()), (3, 30));
+        assert!(cache.best("a", &tokens(&[1]), 0).is_none());
+        assert!(cache.best("a", &tokens(&[2]), 0).is_some());
+        assert!(cache.best("b", &tokens(&[3]), 0).is_some());
     }
 }

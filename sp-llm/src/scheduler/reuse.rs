@@ -38,8 +38,9 @@ impl Scheduler<'_> {
             .state_seq_get(slot.seq, LlamaStateSeqFlags::empty())
         {
             Ok(state) => {
-                let (scope, tokens) = (slot.scope.clone(), slot.cached.clone());
-                self.prefix_cache.insert(scope, tokens, state);
+                let (scope, owner) = (slot.scope.clone(), slot.owner.clone());
+                self.prefix_cache
+                    .insert(scope, owner, slot.cached.clone(), state);
                 job.ticket
                     .prefix_cache_held(self.prefix_cache.bytes(), self.prefix_cache.len());
             }

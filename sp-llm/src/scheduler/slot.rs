@@ -13,6 +13,8 @@ pub(crate) struct Job {
     pub prompt: Vec<LlamaToken>,
     /// Whose prompt it is: cached prefixes are reused only within one scope.
     pub scope: std::sync::Arc<str>,
+    /// What it belongs to within the scope (a context): its state on disk is tagged with it.
+    pub owner: Option<std::sync::Arc<str>>,
     pub picker: TokenPicker,
     /// Biases, penalties, a grammar or log-probabilities; `None` picks from the raw logits.
     pub shaping: Option<Box<crate::shaping::Shaping>>,
@@ -116,6 +118,8 @@ pub(crate) struct Slot {
     pub seq: i32,
     /// The scope of the prompts whose cache it holds.
     pub scope: std::sync::Arc<str>,
+    /// The owner of the last request it served (see `Job::owner`).
+    pub owner: Option<std::sync::Arc<str>>,
     /// Tokens whose keys and values are in this sequence's cache, in order.
     pub cached: Vec<LlamaToken>,
     pub active: Option<Active>,
@@ -128,6 +132,7 @@ impl Slot {
         Slot {
             seq,
             scope: "".into(),
+            owner: None,
             cached: Vec::new(),
             active: None,
             last_used: 0,
@@ -157,6 +162,7 @@ mod tests {
         let job = Job {
             prompt: vec![LlamaToken(1), LlamaToken(2)],
             scope: "".into(),
+            owner: None,
             picker: TokenPicker::Greedy,
             shaping: None,
             decoder: TextDecoder::new(Vec::new()),

@@ -115,3 +115,48 @@ async fn kv_state_survives_a_restart_and_a_bad_file_is_never_trusted() {
     let engine = Engine::load(other).expect("loads");
     assert_eq!(engine.stats().kv_disk_files, 0);
 }
+
+#[tokio::test]
+async fn a_deleted_owner_takes_its_state_files_along() {
+    let _gate = sp_tests::model_gate().await;
+    let dir = tempfile::tempdir().expect("tempdir");
+    let engine = Engine::load(config(dir.path())).expect("loads");
+    let owned = |context: &str| Sampling::greedy(4).in_scope("acme").owned_by(context);
+    engine
+        .chat(&conversation("the cellar"), &owned("context-a"))
+        .await
+        .expect("chat");
+    files_on_disk(&engine, 1).await;
+    engine
+        .chat(&conversation("the attic"), &owned("context-b"))
+        .await
+        .expect("chat");
+    files_on_disk(&engine, 2).await;
+
+    // Only the owner's files, and only in its scope.
+    assert_eq!(engine.forget_cached("globex", "context-a"), 0);
+    assert_eq!(engine.forget_cached("acme", "context-a"), 1);
+    assert_eq!(engine.stats().kv_disk_files, 1);
+    let cold = engine
+        .chat(&conversation("the cellar"), &owned("context-c"))
+        .await
+        .expect("chat");
+    // Its state is gone from disk, RAM and the slot: only the few tokens the attic's
+    // conversation (in the slot) shares with it are reused.
+    assert!(cold.usage.cached_tokens < 16, "{:?}", cold.usage);
+    files_on_disk(&engine, 2).await;
+    drop(engine);
+
+    // With no engine of the model loaded, the files are found by their names.
+    assert_eq!(
+        sp_llm::forget_kv_files(dir.path(), "acme", "context-b").expect("forget"),
+        1
+    );
+    let engine = Engine::load(config(dir.path())).expect("loads");
+    assert_eq!(engine.stats().kv_disk_files, 1, "context-c's is kept");
+    let warm = engine
+        .chat(&conversation("the cellar"), &owned("context-c"))
+        .await
+        .expect("chat");
+    assert!(warm.usage.cached_tokens > 0);
+}

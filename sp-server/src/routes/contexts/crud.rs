@@ -106,12 +106,22 @@ async fn remove(
     InNamespace(namespace): InNamespace,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Scope::Contexts)?;
+    let id = parse_id(&id)?;
     state
         .platform()
         .await?
         .contexts
-        .delete(&namespace, parse_id(&id)?)
+        .delete(&namespace, id)
         .await?;
+    // Its KV state files go with it, whichever model of the catalogue wrote them.
+    if let Some(models) = state.models().cloned() {
+        let scope = namespace.tenant().to_string();
+        let deleted =
+            tokio::task::spawn_blocking(move || models.forget_cached(&scope, &id.to_string()))
+                .await
+                .unwrap_or(0);
+        tracing::debug!(context = %id, deleted, "KV state files of a deleted context");
+    }
     Ok(StatusCode::NO_CONTENT)
 }
 
