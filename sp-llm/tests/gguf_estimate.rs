@@ -53,6 +53,19 @@ fn smollm2_header_gives_its_shape_and_a_kv_cache_per_slot_and_window() {
     assert_eq!(two.kv_cache, 2 * 1024 * 30 * 3 * 128 * 2);
     assert_eq!(four.kv_cache, 2 * two.kv_cache);
     assert_eq!(two.total, two.weights + two.kv_cache + two.compute);
+    // The RAM prefix cache counts whole, for a chat model only.
+    let cached = CatalogueEntry {
+        prefix_cache_mib: 64,
+        ..entry(&path, ModelKind::Chat)
+    };
+    let cached = summary.estimate(&cached);
+    assert_eq!(cached.prefix_cache, 64 << 20);
+    assert_eq!(cached.total, two.total + (64 << 20));
+    let embedding = CatalogueEntry {
+        prefix_cache_mib: 64,
+        ..entry(&path, ModelKind::Embedding)
+    };
+    assert_eq!(summary.estimate(&embedding).prefix_cache, 0);
 }
 
 #[test]

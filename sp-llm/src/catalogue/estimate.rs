@@ -49,6 +49,9 @@ pub struct MemoryEstimate {
     pub kv_cache: u64,
     /// Compute buffers, logits, the vocabulary's tables and per-context overhead.
     pub compute: u64,
+    /// The RAM prefix cache's bound (`prefix_cache_mib`; a chat model's only): it fills as
+    /// slots are given to other prompts, so it is counted whole.
+    pub prefix_cache: u64,
     /// All of them.
     pub total: u64,
 }
@@ -133,11 +136,16 @@ impl GgufSummary {
         let scores = micro_batch * window * u64::from(self.heads) * 4;
         let vocabulary = self.vocab_size * VOCAB_ENTRY;
         let compute = CONTEXT_OVERHEAD + logits + hidden + scores + vocabulary;
+        let prefix_cache = match entry.kind {
+            ModelKind::Chat => u64::from(entry.prefix_cache_mib) << 20,
+            ModelKind::Embedding | ModelKind::Rerank => 0,
+        };
         MemoryEstimate {
             weights: self.weights_bytes,
             kv_cache,
             compute,
-            total: self.weights_bytes + kv_cache + compute,
+            prefix_cache,
+            total: self.weights_bytes + kv_cache + compute + prefix_cache,
         }
     }
 }

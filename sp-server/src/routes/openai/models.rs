@@ -81,7 +81,7 @@ fn single_engine_cards(state: &AppState) -> Vec<Value> {
             example = json!({"object": "list", "data": [{"id": "SmolLM2-135M-Instruct", "object": "model",
                 "created": 0, "owned_by": "story-portal", "kind": "chat", "state": "loaded", "aliases": [],
                 "pinned": true, "keep_alive": "-1", "context_length": 4096, "size_bytes": 92_000_000,
-                "memory": {"weights": 91_000_000, "kv_cache": 369_098_752, "compute": 160_000_000, "total": 620_098_752},
+                "memory": {"weights": 91_000_000, "kv_cache": 369_098_752, "compute": 160_000_000, "prefix_cache": 536_870_912, "total": 1_156_969_664},
                 "in_use": 0, "loads": 1,
                 "chat_template": {"renderer": "jinja", "fallback_reason": null, "tool_syntax": "envelope"}}]})),
         GatewayErrors),
