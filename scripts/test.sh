@@ -36,6 +36,10 @@ SP_TEST_SECOND_MODEL="$("$SP_ROOT/scripts/models.sh" gemma3-270m)"
 export SP_TEST_SECOND_MODEL
 say "second test model: $SP_TEST_SECOND_MODEL"
 
+# Prometheus's promtool checks the alert rules in deploy/prometheus.
+SP_PROMTOOL="$("$SP_ROOT/scripts/promtool.sh")"
+export SP_PROMTOOL
+
 # The official `openai` and MCP Python clients for the compatibility tests; maturin and pytest
 # for the bindings.
 SP_TEST_PYTHON="$("$SP_ROOT/scripts/python-env.sh")"

@@ -1,6 +1,7 @@
 //! Shared helpers for the benchmarks.
 
 pub mod clustered_store;
+pub mod llama_slots;
 pub mod llama_tools;
 
 pub use sp_tests::http;

@@ -31,7 +31,10 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
                 )
                 .ok()?;
             match builder.install_recorder() {
-                Ok(handle) => Some(handle),
+                Ok(handle) => {
+                    register_event_counters();
+                    Some(handle)
+                }
                 Err(err) => {
                     tracing::warn!(%err, "a metrics recorder is already installed; /metrics stays empty");
                     None
@@ -39,6 +42,23 @@ pub fn handle() -> Option<&'static PrometheusHandle> {
             }
         })
         .as_ref()
+}
+
+/// Counters of rare events, exported at 0 from the start: an alert on `increase(…)` sees
+/// the first one only when the series existed before it.
+fn register_event_counters() {
+    for name in [
+        "sp_token_budget_refused_total",
+        "sp_token_budget_dropped_total",
+        "sp_rate_limited_total",
+        "sp_http_shed_total",
+        "sp_auth_refused_total",
+        "sp_auth_throttled_total",
+        "sp_connections_refused_total",
+        "sp_refresh_reuse_total",
+    ] {
+        metrics::counter!(name).increment(0);
+    }
 }
 
 /// Counts and times every request under its route pattern (not the raw path, which would
@@ -54,6 +74,12 @@ pub async fn track(request: Request, next: Next) -> Response {
     let status = response.status().as_u16().to_string();
     metrics::counter!("sp_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
         .increment(1);
+    if let Some(error) = response.extensions().get::<crate::ApiError>() {
+        // The stable code says why (a 429 of a rate limit or of a token budget, a 503 of a
+        // full queue or of model memory).
+        metrics::counter!("sp_http_errors_total", "route" => route.clone(), "code" => error.code.as_str())
+            .increment(1);
+    }
     metrics::histogram!("sp_http_request_duration_seconds", "method" => method, "route" => route)
         .record(started.elapsed().as_secs_f64());
     response
@@ -68,15 +94,31 @@ pub async fn render(State(state): State<AppState>, request: axum::extract::Reque
     if let Err(refused) = access.await {
         return refused.into_response();
     }
-    sample(&state);
+    sample(&state).await;
     let body = handle().map(PrometheusHandle::render).unwrap_or_default();
     ([(header::CONTENT_TYPE, "text/plain; version=0.0.4")], body).into_response()
 }
 
 /// Reads the figures that live elsewhere into gauges and counters.
-fn sample(state: &AppState) {
+async fn sample(state: &AppState) {
+    // Readiness as the probe sees it, and each check's latency.
+    let report = state.check_health().await;
+    metrics::gauge!("sp_ready").set(if report.is_healthy() { 1.0 } else { 0.0 });
+    for (name, check) in &report.checks {
+        let up = check.status == sp_core::health::CheckStatus::Up;
+        metrics::gauge!("sp_check_up", "check" => name.clone()).set(if up { 1.0 } else { 0.0 });
+        metrics::gauge!("sp_check_latency_seconds", "check" => name.clone())
+            .set(check.latency_ms as f64 / 1000.0);
+    }
+    sample_models(state);
+    let events = sp_core::events::counters();
+    metrics::counter!("sp_events_appended_total").absolute(events.appended);
+    metrics::counter!("sp_events_committed_total").absolute(events.committed);
+    metrics::counter!("sp_events_dead_lettered_total").absolute(events.dead_lettered);
+    metrics::counter!("sp_events_followers_lagged_total").absolute(events.followers_lagged);
     if let Some(engine) = state.engine() {
         let s = engine.stats();
+        metrics::gauge!("sp_inference_queue_capacity").set(engine.config().queue_capacity as f64);
         metrics::gauge!("sp_inference_waiting").set(s.waiting as f64);
         metrics::gauge!("sp_inference_active").set(s.active as f64);
         metrics::counter!("sp_inference_requests_total").absolute(s.finished);
@@ -110,4 +152,24 @@ fn sample(state: &AppState) {
     metrics::gauge!("sp_db_pool_connections", "db" => db, "state" => "idle").set(idle as f64);
     metrics::gauge!("sp_db_pool_connections", "db" => db, "state" => "used")
         .set(f64::from(size) - idle as f64);
+}
+
+/// The catalogue's models: estimated resident bytes of each (0 when not loaded), and the
+/// budget they share.
+fn sample_models(state: &AppState) {
+    let Some(models) = state.models() else {
+        return;
+    };
+    if models.budget() != u64::MAX {
+        metrics::gauge!("sp_model_memory_budget_bytes").set(models.budget() as f64);
+    }
+    for model in models.list() {
+        let loaded = model.state == sp_llm::ModelState::Loaded;
+        let bytes = match (&model.memory, loaded) {
+            (Some(memory), true) => memory.total as f64,
+            _ => 0.0,
+        };
+        metrics::gauge!("sp_model_resident_bytes", "model" => model.name.clone()).set(bytes);
+        metrics::gauge!("sp_model_in_use", "model" => model.name).set(model.in_use as f64);
+    }
 }

@@ -21,6 +21,8 @@ mod embedding_model;
 mod facts;
 #[path = "api_model/kv_files.rs"]
 mod kv_files;
+#[path = "api_model/monitoring.rs"]
+mod monitoring;
 #[path = "api_model/pull.rs"]
 mod pull;
 #[path = "api_model/rerank.rs"]

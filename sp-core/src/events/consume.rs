@@ -84,7 +84,9 @@ impl EventLog {
         offset: u64,
     ) -> Result<Group> {
         check_offset(offset)?;
-        self.store.commit(namespace, name, offset).await
+        let group = self.store.commit(namespace, name, offset).await?;
+        super::counters::committed();
+        Ok(group)
     }
 
     /// Reports that the handler failed on the group's next event: counted, and once
@@ -130,6 +132,7 @@ impl EventLog {
             .store
             .dead_letter(namespace, name, &event, reason, attempts)
             .await?;
+        super::counters::dead_lettered();
         Ok(Some(letter))
     }
 
@@ -165,6 +168,7 @@ impl EventLog {
                 match handler(event.clone()).await {
                     Ok(()) => {
                         self.store.commit(namespace, name, event.offset).await?;
+                        super::counters::committed();
                         done.delivered += 1;
                         break;
                     }

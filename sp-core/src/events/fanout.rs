@@ -191,6 +191,7 @@ impl Fanout {
         let size = item.json.len();
         if queue.items.len() >= self.max_events || queue.bytes + size > self.max_bytes {
             // Lagged: what it holds is released now, not when it reads again.
+            super::counters::follower_lagged();
             queue.missed = queue.items.len() as u64 + 1;
             queue.items = VecDeque::new();
             queue.bytes = 0;

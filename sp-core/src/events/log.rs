@@ -65,6 +65,7 @@ impl EventLog {
             validate_event(event, &self.config)?;
         }
         let stored = self.store.append(events).await?;
+        super::counters::appended(stored.len());
         self.publish(&stored);
         Ok(stored)
     }

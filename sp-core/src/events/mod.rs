@@ -7,6 +7,7 @@
 
 mod config;
 mod consume;
+mod counters;
 mod fanout;
 mod groups;
 mod log;
@@ -18,6 +19,7 @@ mod validate;
 
 pub use config::EventsConfig;
 pub use consume::Delivered;
+pub use counters::{EventCounters, counters};
 pub use fanout::{Live, LiveEvent};
 pub use groups::{DeadLetter, Group, GroupStart, GroupStore, NewGroup};
 pub use log::EventLog;
