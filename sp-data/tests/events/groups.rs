@@ -30,6 +30,8 @@ async fn jobs(log: &EventLog, count: u64) {
 
 pub async fn deliver_at_least_once_and_dead_letter(f: &Fixture) {
     let ns = Namespace::default();
+    // The process's counters (shared by every test here, so they grow at least by ours).
+    let before = sp_core::events::counters();
     jobs(&f.log, 5).await;
     let created = f
         .log
@@ -78,6 +80,10 @@ pub async fn deliver_at_least_once_and_dead_letter(f: &Fixture) {
         (round.delivered, round.dead_lettered, round.committed),
         (4, 1, 5)
     );
+    let after = sp_core::events::counters();
+    assert!(after.appended >= before.appended + 5, "{before:?} → {after:?}");
+    assert!(after.committed >= before.committed + 4, "{before:?} → {after:?}");
+    assert!(after.dead_lettered > before.dead_lettered, "{before:?} → {after:?}");
     assert_eq!(
         *calls.lock().unwrap(),
         [1, 2, 3, 3, 3, 4, 5],
