@@ -62,6 +62,14 @@ pub enum Error {
         /// Why the value was refused, and where it came from.
         reason: String,
     } => InvalidConfig,
+    /// The database's applied migrations differ from this build's.
+    #[error("the {backend} database's migrations differ from this build's: {detail}")]
+    MigrationDrift {
+        /// `sqlite` or `postgres`.
+        backend: String,
+        /// Which migrations, and how they differ.
+        detail: String,
+    } => MigrationDrift,
     /// A resource does not exist or is not visible.
     #[error("{kind} `{id}` not found")]
     NotFound {

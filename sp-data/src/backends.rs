@@ -47,6 +47,22 @@ impl std::fmt::Debug for Backends {
 }
 
 impl Backends {
+    /// The migrations of the database `config` names against this build's, read without
+    /// opening the stores (nothing is created or migrated): `sp migrate status`.
+    pub async fn migration_status(config: &Config) -> Result<crate::MigrationStatus> {
+        match &config.database.url {
+            None => SqliteStore::migration_status(&config.data_dir).await,
+            #[cfg(feature = "postgres")]
+            Some(_) => {
+                crate::PgStore::connect_lazy(&config.database)?
+                    .migration_status()
+                    .await
+            }
+            #[cfg(not(feature = "postgres"))]
+            Some(_) => Err(disabled("database.url", "postgres")),
+        }
+    }
+
     /// Opens what `config` selects. Remote servers are connected lazily, so a database that is
     /// down at start makes the process unready, not dead.
     ///

@@ -38,6 +38,7 @@ pub mod events;
 mod facts;
 pub mod hub;
 pub mod knowledge;
+mod migrations;
 #[cfg(feature = "postgres")]
 mod postgres;
 #[cfg(feature = "redis")]
@@ -84,6 +85,7 @@ pub use hub::{
 pub use knowledge::PgDocumentStore;
 pub use knowledge::SqliteDocumentStore;
 pub use knowledge::{GraphParams, ReembedProgress, VectorIndexConfig};
+pub use migrations::{MigrationInfo, MigrationStatus};
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 #[cfg(feature = "redis")]

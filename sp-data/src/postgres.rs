@@ -10,6 +10,10 @@ use sp_core::{Error, Result};
 use sqlx::postgres::{PgConnectOptions, PgPool, PgPoolOptions};
 
 use crate::error::sqlx_error;
+use crate::migrations::{MigrationStatus, applied_rows};
+
+/// This build's migrations of the PostgreSQL schema.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres");
 
 /// A PostgreSQL connection pool.
 ///
@@ -89,10 +93,33 @@ impl PgStore {
             .execute(&self.pool)
             .await
             .map_err(|err| sqlx_error("postgres", err))?;
-        sqlx::migrate!("./migrations/postgres")
+        // A schema changed under this build, or written by a newer one, is refused before
+        // anything is migrated.
+        self.migration_status().await?.check()?;
+        MIGRATOR
             .run(&self.pool)
             .await
             .map_err(|err| Error::internal(format!("postgres migrations: {err}")))
+    }
+
+    /// The schema's migrations against this build's, read without migrating (a missing
+    /// schema has every migration pending).
+    pub async fn migration_status(&self) -> Result<MigrationStatus> {
+        // Our schema's table only: another application's in `public` is not ours.
+        let applied = applied_rows!(
+            &self.pool,
+            sqlx::query_scalar(
+                "SELECT EXISTS (SELECT 1 FROM information_schema.tables \
+                 WHERE table_schema = $1 AND table_name = '_sqlx_migrations')"
+            )
+            .bind(&self.schema)
+        );
+        Ok(MigrationStatus::compare(
+            "postgres",
+            format!("schema `{}`", self.schema),
+            &MIGRATOR,
+            applied,
+        ))
     }
 
     /// The schema holding our tables.

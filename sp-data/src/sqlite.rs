@@ -11,9 +11,16 @@ use sqlx::sqlite::{
 };
 
 use crate::error::sqlx_error;
+use crate::migrations::{MigrationStatus, applied_rows};
+
+/// Whether sqlx's migration table exists (SQLite).
+const SQLITE_TABLE_EXISTS: &str = "SELECT EXISTS (SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = '_sqlx_migrations')";
 
 /// The file name of the embedded database inside the data directory.
 pub const DATABASE_FILE: &str = "sp.db";
+
+/// This build's migrations of the embedded database.
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/sqlite");
 
 /// The embedded SQLite database, opened in WAL mode so readers never wait for the writer.
 ///
@@ -33,10 +40,6 @@ pub struct SqliteStore {
     path: PathBuf,
 }
 
-/// Creates `data_dir` and the database file `path` in it when missing, readable by their
-/// owner only (review finding L6: under a 022 umask both were readable by every local user;
-/// SQLite gives the `-wal` and `-shm` files the database file's mode). What exists already
-/// keeps its mode.
 /// Creates `data_dir` when missing, readable by its owner only.
 pub(crate) fn create_private_dir(data_dir: &Path) -> std::io::Result<()> {
     #[cfg(unix)]
@@ -53,6 +56,10 @@ pub(crate) fn create_private_dir(data_dir: &Path) -> std::io::Result<()> {
     }
 }
 
+/// Creates `data_dir` and the database file `path` in it when missing, readable by their
+/// owner only (review finding L6: under a 022 umask both were readable by every local user;
+/// SQLite gives the `-wal` and `-shm` files the database file's mode). What exists already
+/// keeps its mode.
 fn create_private(data_dir: &Path, path: &Path) -> std::io::Result<()> {
     create_private_dir(data_dir)?;
     #[cfg(unix)]
@@ -103,11 +110,56 @@ impl SqliteStore {
             .connect_with(options)
             .await
             .map_err(|err| Error::unavailable("sqlite", format!("{}: {err}", path.display())))?;
-        sqlx::migrate!("./migrations/sqlite")
+        // A database changed under this build, or written by a newer one, is refused before
+        // anything is migrated.
+        let applied = applied_rows!(&pool, sqlx::query_scalar(SQLITE_TABLE_EXISTS));
+        MigrationStatus::compare("sqlite", path.display().to_string(), &MIGRATOR, applied)
+            .check()?;
+        MIGRATOR
             .run(&pool)
             .await
             .map_err(|err| Error::internal(format!("sqlite migrations: {err}")))?;
         Ok(SqliteStore { pool, path })
+    }
+
+    /// The migrations of `data_dir/sp.db` against this build's, read without migrating or
+    /// creating anything (a missing database has every migration pending).
+    ///
+    /// ```
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// let dir = tempfile::tempdir().unwrap();
+    /// let before = sp_data::SqliteStore::migration_status(dir.path()).await.unwrap();
+    /// assert!(before.applied.is_empty() && !before.pending.is_empty());
+    /// sp_data::SqliteStore::open(dir.path()).await.unwrap();
+    /// let after = sp_data::SqliteStore::migration_status(dir.path()).await.unwrap();
+    /// assert!(after.is_current());
+    /// # });
+    /// ```
+    pub async fn migration_status(data_dir: &Path) -> Result<MigrationStatus> {
+        let path = data_dir.join(DATABASE_FILE);
+        let location = path.display().to_string();
+        if !path.exists() {
+            return Ok(MigrationStatus::compare(
+                "sqlite",
+                location,
+                &MIGRATOR,
+                Vec::new(),
+            ));
+        }
+        let options = SqliteConnectOptions::from_str("sqlite://")
+            .map_err(|err| sqlx_error("sqlite", err))?
+            .filename(&path)
+            .read_only(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(1)
+            .connect_with(options)
+            .await
+            .map_err(|err| Error::unavailable("sqlite", format!("{location}: {err}")))?;
+        let applied = applied_rows!(&pool, sqlx::query_scalar(SQLITE_TABLE_EXISTS));
+        pool.close().await;
+        Ok(MigrationStatus::compare(
+            "sqlite", location, &MIGRATOR, applied,
+        ))
     }
 
     /// The connection pool, for the stores built on this database.

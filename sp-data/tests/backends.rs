@@ -254,3 +254,6 @@ async fn refunds_give_back_unused_reservations_on_every_limiter() {
         );
     }
 }
+
+#[path = "backends/migrations.rs"]
+mod migrations;

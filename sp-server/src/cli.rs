@@ -25,8 +25,9 @@ pub enum Command {
     Serve(ServeArgs),
     /// Print the effective configuration as JSON, after validation (secrets redacted).
     Config(ServeArgs),
-    /// Apply the database migrations and exit (the server also applies them at start).
-    Migrate(DataArgs),
+    /// Apply the database migrations and exit (the server also applies them at start);
+    /// `status` lists them, `--dry-run` says what would be applied.
+    Migrate(MigrateArgs),
     /// Manage API keys (works while a server runs on the same data).
     Keys {
         /// What to do.
@@ -68,6 +69,31 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `sp migrate …` flags.
+#[derive(Debug, Args)]
+pub struct MigrateArgs {
+    /// `status`: list applied, pending and differing migrations, migrating nothing.
+    #[command(subcommand)]
+    pub command: Option<MigrateCommand>,
+    /// Say which migrations would be applied, and apply none.
+    #[arg(long)]
+    pub dry_run: bool,
+    /// Print the migration status as JSON.
+    #[arg(long, global = true)]
+    pub json: bool,
+    /// Where the data lives.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// `sp migrate status`.
+#[derive(Debug, Subcommand)]
+pub enum MigrateCommand {
+    /// The database's migrations against this build's: applied, pending, changed since
+    /// applied (drift), unknown to this build. Exit status 2 on drift.
+    Status,
 }
 
 /// `sp keys …`.

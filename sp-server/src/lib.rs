@@ -38,6 +38,7 @@ pub mod jwt;
 pub mod logging;
 pub mod metrics;
 pub mod middleware;
+pub mod migrate_cli;
 mod model_events;
 pub mod models_cli;
 mod openapi;

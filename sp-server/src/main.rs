@@ -6,7 +6,8 @@ use std::process::ExitCode;
 use clap::Parser as _;
 use sp_server::cli::{Cli, Command, DataArgs, ServeArgs};
 
-/// Exit status for invalid configuration (distinct from runtime failures).
+/// Exit status for invalid configuration or a database whose migrations differ from this
+/// build's (distinct from runtime failures).
 const EXIT_CONFIG: u8 = 2;
 
 #[tokio::main]
@@ -15,14 +16,7 @@ async fn main() -> ExitCode {
     match &cli.command {
         Command::Serve(args) => serve(&cli, args).await,
         Command::Config(args) => print_config(&cli, args),
-        Command::Migrate(data) => {
-            admin(&cli, data, |config| async move {
-                sp_server::admin::migrate(&config)
-                    .await
-                    .map(|line| vec![line])
-            })
-            .await
-        }
+        Command::Migrate(args) => migrate(&cli, args).await,
         Command::Keys { command, data } => {
             admin(&cli, data, |config| async move {
                 sp_server::admin::keys(&config, command).await
@@ -93,6 +87,23 @@ async fn main() -> ExitCode {
     }
 }
 
+/// `sp migrate`: prints the report, then fails with the drift it found, if any.
+async fn migrate(cli: &Cli, args: &sp_server::cli::MigrateArgs) -> ExitCode {
+    let config = match cli.load_config(&args.data.as_serve_args()) {
+        Ok(config) => config,
+        Err(err) => return fail(&err),
+    };
+    match sp_server::migrate_cli::migrate(&config, args).await {
+        Ok(outcome) => {
+            for line in outcome.lines {
+                println!("{line}");
+            }
+            outcome.error.map_or(ExitCode::SUCCESS, |err| fail(&err))
+        }
+        Err(err) => fail(&err),
+    }
+}
+
 /// Runs an administrative command with the configuration and prints its lines.
 async fn admin<F, Fut>(cli: &Cli, data: &DataArgs, run: F) -> ExitCode
 where
@@ -117,7 +128,9 @@ where
 fn fail(err: &sp_core::Error) -> ExitCode {
     eprintln!("error: {err} [{}]", err.code());
     match err.code() {
-        sp_core::ErrorCode::InvalidConfig => ExitCode::from(EXIT_CONFIG),
+        sp_core::ErrorCode::InvalidConfig | sp_core::ErrorCode::MigrationDrift => {
+            ExitCode::from(EXIT_CONFIG)
+        }
         _ => ExitCode::FAILURE,
     }
 }

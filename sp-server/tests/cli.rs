@@ -3,6 +3,8 @@
 
 #[path = "cli/full_run.rs"]
 mod full_run;
+#[path = "cli/migrate.rs"]
+mod migrate;
 #[path = "cli/models.rs"]
 mod models;
 #[path = "support/process.rs"]

@@ -81,9 +81,18 @@ pub async fn deliver_at_least_once_and_dead_letter(f: &Fixture) {
         (4, 1, 5)
     );
     let after = sp_core::events::counters();
-    assert!(after.appended >= before.appended + 5, "{before:?} → {after:?}");
-    assert!(after.committed >= before.committed + 4, "{before:?} → {after:?}");
-    assert!(after.dead_lettered > before.dead_lettered, "{before:?} → {after:?}");
+    assert!(
+        after.appended >= before.appended + 5,
+        "{before:?} → {after:?}"
+    );
+    assert!(
+        after.committed >= before.committed + 4,
+        "{before:?} → {after:?}"
+    );
+    assert!(
+        after.dead_lettered > before.dead_lettered,
+        "{before:?} → {after:?}"
+    );
     assert_eq!(
         *calls.lock().unwrap(),
         [1, 2, 3, 3, 3, 4, 5],
