@@ -80,3 +80,29 @@ pub async fn restore_slot(server: &LlamaServer, slot: usize, file: &str) -> Resu
     .await?;
     Ok(started.elapsed().as_secs_f64())
 }
+
+/// Greedy decode of `prompt` (no prompt cache): tokens/s after the prompt as llama-server
+/// times it, tokens generated, and its speculation counters (drafted, accepted; 0 without).
+pub async fn greedy_decode(
+    server: &LlamaServer,
+    prompt: &str,
+    tokens: u32,
+) -> Result<(f64, u64, u64, u64), BoxError> {
+    let reply = post(
+        server,
+        "/completion",
+        serde_json::json!({"prompt": prompt, "n_predict": tokens, "temperature": 0.0,
+            "cache_prompt": false}),
+    )
+    .await?;
+    let timings = &reply["timings"];
+    let rate = timings["predicted_per_second"]
+        .as_f64()
+        .ok_or("llama-server sent no timings")?;
+    Ok((
+        rate,
+        reply["tokens_predicted"].as_u64().unwrap_or(0),
+        timings["draft_n"].as_u64().unwrap_or(0),
+        timings["draft_n_accepted"].as_u64().unwrap_or(0),
+    ))
+}

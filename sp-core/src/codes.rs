@@ -151,6 +151,9 @@ error_codes! {
     WorkflowAgentFailed => ("SP-WF-007", 502, "A workflow step of kind `agent` started an agent run that ended failed or cancelled; the message names the run and its own error code (read it at /v1/agent-runs/{id})."),
     /// The configuration (file, environment or flags) is invalid.
     InvalidConfig => ("SP-CFG-001", 500, "The configuration is invalid; the message names the key and its source."),
+    /// A backup that cannot be restored: not a backup, of another format version,
+    /// truncated or corrupt.
+    BackupInvalid => ("SP-OPS-001", 422, "The backup cannot be restored: it is not an `sp backup` folder, it is of another format version, or its database is truncated or corrupt (its checksum, integrity check or row counts disagree with its manifest). Nothing was restored; take or pick another backup."),
     /// The database's applied migrations are not this build's (changed after they were
     /// applied, or newer than it).
     MigrationDrift => ("SP-CFG-002", 500, "The database's applied migrations differ from this build's: one was changed after it was applied (checksum drift) or the database has migrations this build lacks (a newer `sp` wrote it). Nothing was migrated and the server does not start; `sp migrate status` lists them — run the build that matches the database, or restore a backup."),

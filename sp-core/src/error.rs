@@ -62,6 +62,14 @@ pub enum Error {
         /// Why the value was refused, and where it came from.
         reason: String,
     } => InvalidConfig,
+    /// A backup that cannot be restored.
+    #[error("invalid backup {path}: {reason}")]
+    BackupInvalid {
+        /// The backup folder.
+        path: String,
+        /// What is wrong with it.
+        reason: String,
+    } => BackupInvalid,
     /// The database's applied migrations differ from this build's.
     #[error("the {backend} database's migrations differ from this build's: {detail}")]
     MigrationDrift {

@@ -30,6 +30,7 @@
 mod agents;
 pub mod auth;
 mod backends;
+mod backup;
 pub mod cache;
 pub mod context;
 mod database;
@@ -62,6 +63,7 @@ pub use auth::{
 #[cfg(feature = "postgres")]
 pub use auth::{PgAuditStore, PgKeyStore, PgRefreshStore, PgTenantStore};
 pub use backends::{Backends, Database};
+pub use backup::{BackupManifest, MANIFEST_FILE, backup_embedded, restore_embedded, verify_backup};
 pub use cache::MemoryCache;
 #[cfg(feature = "redis")]
 pub use cache::RedisCache;

@@ -263,3 +263,6 @@ async fn the_embedder_of_a_store_is_remembered_across_opens() {
         .await
         .expect("the same model");
 }
+
+#[path = "knowledge_reopen/backup.rs"]
+mod backup;

@@ -28,6 +28,12 @@ pub enum Command {
     /// Apply the database migrations and exit (the server also applies them at start);
     /// `status` lists them, `--dry-run` says what would be applied.
     Migrate(MigrateArgs),
+    /// Back up the embedded store into a new folder while servers keep serving; `--verify`
+    /// restores it into a scratch folder and compares.
+    Backup(BackupArgs),
+    /// Restore an `sp backup` folder into the data directory (no server may be running on
+    /// it); every check passes before anything is replaced.
+    Restore(RestoreArgs),
     /// Manage API keys (works while a server runs on the same data).
     Keys {
         /// What to do.
@@ -69,6 +75,41 @@ pub enum Command {
         /// bash, zsh, fish, elvish or powershell.
         shell: clap_complete::Shell,
     },
+}
+
+/// `sp backup` flags.
+#[derive(Debug, Args)]
+pub struct BackupArgs {
+    /// The new folder to write the backup into.
+    pub dest: PathBuf,
+    /// Then restore it into a scratch folder and compare checksum, integrity and row counts.
+    #[arg(long)]
+    pub verify: bool,
+    /// Print the backup's manifest as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the data lives.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// `sp restore` flags.
+#[derive(Debug, Args)]
+pub struct RestoreArgs {
+    /// The `sp backup` folder.
+    pub src: PathBuf,
+    /// Replace the store the data directory holds.
+    #[arg(long)]
+    pub force: bool,
+    /// Check the backup as a restore would, and restore nothing.
+    #[arg(long)]
+    pub check: bool,
+    /// Print the backup's manifest as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the data lives.
+    #[command(flatten)]
+    pub data: DataArgs,
 }
 
 /// `sp migrate …` flags.

@@ -27,6 +27,7 @@
 pub mod admin;
 mod agent_models;
 mod app;
+pub mod backup_cli;
 mod budget;
 mod catalogue;
 mod charge;

@@ -17,6 +17,18 @@ async fn main() -> ExitCode {
         Command::Serve(args) => serve(&cli, args).await,
         Command::Config(args) => print_config(&cli, args),
         Command::Migrate(args) => migrate(&cli, args).await,
+        Command::Backup(args) => {
+            admin(&cli, &args.data, |config| async move {
+                sp_server::backup_cli::backup(&config, args).await
+            })
+            .await
+        }
+        Command::Restore(args) => {
+            admin(&cli, &args.data, |config| async move {
+                sp_server::backup_cli::restore(&config, args).await
+            })
+            .await
+        }
         Command::Keys { command, data } => {
             admin(&cli, data, |config| async move {
                 sp_server::admin::keys(&config, command).await

@@ -1,6 +1,8 @@
 //! The `sp` binary: configuration errors exit cleanly, `sp serve` answers over a real socket
 //! (HTTPS with a configured certificate) and logs JSON lines that carry the request id.
 
+#[path = "cli/backup.rs"]
+mod backup;
 #[path = "cli/full_run.rs"]
 mod full_run;
 #[path = "cli/migrate.rs"]
