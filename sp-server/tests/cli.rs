@@ -3,6 +3,8 @@
 
 #[path = "cli/backup.rs"]
 mod backup;
+#[path = "cli/deploy.rs"]
+mod deploy;
 #[path = "cli/full_run.rs"]
 mod full_run;
 #[path = "cli/migrate.rs"]

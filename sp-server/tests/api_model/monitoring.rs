@@ -129,4 +129,5 @@ async fn alerts_and_dashboard_name_only_metrics_the_server_exports() {
 
     promtool(&["check", "rules", "sp-alerts.yml"]);
     promtool(&["test", "rules", "sp-alerts.test.yml"]);
+    promtool(&["check", "config", "prometheus.yml"]);
 }
