@@ -34,6 +34,19 @@ pub enum Command {
     /// Restore an `sp backup` folder into the data directory (no server may be running on
     /// it); every check passes before anything is replaced.
     Restore(RestoreArgs),
+    /// A running server's health, models and inference queue, as a table (or `--json`);
+    /// exit status 1 when it is unhealthy or does not answer.
+    Status {
+        /// Print JSON instead of the table.
+        #[arg(long)]
+        json: bool,
+        /// The server to ask.
+        #[command(flatten)]
+        server: ServerArgs,
+        /// Where the configuration's defaults come from.
+        #[command(flatten)]
+        data: DataArgs,
+    },
     /// Manage API keys (works while a server runs on the same data).
     Keys {
         /// What to do.

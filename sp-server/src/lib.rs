@@ -47,6 +47,7 @@ pub mod reindex;
 mod routes;
 mod served;
 mod state;
+pub mod status_cli;
 pub mod tls;
 
 pub use app::{ServeLimits, app, serve, serve_router, serve_router_tls, shutdown_signal};

@@ -41,6 +41,28 @@ async fn main() -> ExitCode {
             })
             .await
         }
+        Command::Status { json, server, data } => {
+            let config = match cli.load_config(&data.as_serve_args()) {
+                Ok(config) => config,
+                Err(err) => return fail(&err),
+            };
+            match sp_server::status_cli::status(&config, server, *json).await {
+                Ok(status) => {
+                    for line in status.lines {
+                        println!("{line}");
+                    }
+                    if status.healthy {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(sp_server::models_cli::CommandError(message)) => {
+                    eprintln!("error: {message}");
+                    ExitCode::FAILURE
+                }
+            }
+        }
         Command::Models {
             command,
             server,

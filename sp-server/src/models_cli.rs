@@ -196,14 +196,14 @@ fn pretty(value: &Value) -> String {
 }
 
 /// Why a call to the server got no answer worth having.
-enum Reach {
+pub(crate) enum Reach {
     /// Nothing answers there.
     Down(String),
     /// It answered with an error.
     Refused(CommandError),
 }
 
-fn base_url(config: &Config, server: &ServerArgs) -> String {
+pub(crate) fn base_url(config: &Config, server: &ServerArgs) -> String {
     server
         .server
         .clone()
@@ -212,7 +212,11 @@ fn base_url(config: &Config, server: &ServerArgs) -> String {
         .to_owned()
 }
 
-async fn server_get(config: &Config, server: &ServerArgs, path: &str) -> Result<Value, Reach> {
+pub(crate) async fn server_get(
+    config: &Config,
+    server: &ServerArgs,
+    path: &str,
+) -> Result<Value, Reach> {
     call(config, server, reqwest::Method::GET, path).await
 }
 
@@ -226,6 +230,29 @@ async fn call(
     method: reqwest::Method,
     path: &str,
 ) -> Result<Value, Reach> {
+    let base = base_url(config, server);
+    let (status, text) = fetch(config, server, method, path).await?;
+    let body: Value = serde_json::from_str(&text).map_err(|err| {
+        Reach::Refused(CommandError(format!("{base}{path}: HTTP {status}, {err}")))
+    })?;
+    if status.is_success() {
+        return Ok(body);
+    }
+    let error = &body["error"];
+    Err(Reach::Refused(CommandError(format!(
+        "{} [{}]",
+        error["message"].as_str().unwrap_or("the server refused"),
+        error["code"].as_str().unwrap_or(status.as_str())
+    ))))
+}
+
+/// One request to the running server with the key given: its status and body.
+pub(crate) async fn fetch(
+    config: &Config,
+    server: &ServerArgs,
+    method: reqwest::Method,
+    path: &str,
+) -> Result<(reqwest::StatusCode, String), Reach> {
     let _ = rustls::crypto::ring::default_provider().install_default();
     let base = base_url(config, server);
     let client = reqwest::Client::builder()
@@ -241,16 +268,9 @@ async fn call(
         .await
         .map_err(|err| Reach::Down(format!("no server answers at {base} ({err})")))?;
     let status = response.status();
-    let body: Value = response.json().await.map_err(|err| {
-        Reach::Refused(CommandError(format!("{base}{path}: HTTP {status}, {err}")))
-    })?;
-    if status.is_success() {
-        return Ok(body);
-    }
-    let error = &body["error"];
-    Err(Reach::Refused(CommandError(format!(
-        "{} [{}]",
-        error["message"].as_str().unwrap_or("the server refused"),
-        error["code"].as_str().unwrap_or(status.as_str())
-    ))))
+    let text = response
+        .text()
+        .await
+        .map_err(|err| Reach::Refused(CommandError(format!("{base}{path}: {err}"))))?;
+    Ok((status, text))
 }

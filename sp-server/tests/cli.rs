@@ -15,6 +15,8 @@ mod models;
 mod process;
 #[path = "cli/reindex.rs"]
 mod reindex;
+#[path = "cli/status.rs"]
+mod status;
 #[path = "cli/tenants.rs"]
 mod tenants;
 #[path = "cli/tls.rs"]
