@@ -149,6 +149,9 @@ pub(super) fn write_state(path: &Path, header: &Header, state: &[u8]) -> std::io
 /// ```
 /// let dir = tempfile::tempdir().unwrap();
 /// assert_eq!(sp_llm::forget_kv_files(dir.path(), "acme", "context-1").unwrap(), 0);
+/// // A stray file beside the model folders is no model's.
+/// std::fs::write(dir.path().join("notes.txt"), "x").unwrap();
+/// assert_eq!(sp_llm::forget_kv_files(dir.path(), "acme", "context-1").unwrap(), 0);
 /// ```
 pub fn forget_kv_files(dir: &Path, scope: &str, owner: &str) -> std::io::Result<usize> {
     let prefix = format!("{}-", owner_hash(owner));
@@ -161,7 +164,15 @@ pub fn forget_kv_files(dir: &Path, scope: &str, owner: &str) -> std::io::Result<
     for model in models {
         let files = match std::fs::read_dir(model?.path().join(scope_dir(scope))) {
             Ok(files) => files,
-            Err(err) if err.kind() == std::io::ErrorKind::NotFound => continue,
+            // A model that never saw the scope, or a stray file beside the model folders.
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::NotADirectory
+                ) =>
+            {
+                continue;
+            }
             Err(err) => return Err(err),
         };
         for file in files {
