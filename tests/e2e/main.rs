@@ -5,6 +5,7 @@ mod contexts_with_model;
 mod knowledge_with_model;
 mod mcp_client;
 mod openai_client;
+mod pitr;
 mod readiness;
 mod responses_client;
 mod served;

@@ -3,27 +3,7 @@
 use std::time::{Duration, Instant};
 
 use sp_core::Config;
-use sp_tests::{http, script};
-
-/// A PostgreSQL instance of this test's own (stopping the shared one would break the tests
-/// running beside it), destroyed when the test ends, even on failure.
-struct OwnPostgres(&'static str);
-
-impl OwnPostgres {
-    fn start(name: &'static str) -> (Self, String) {
-        let url = script("services.sh", &["pg", "start", name]);
-        (OwnPostgres(name), url)
-    }
-}
-
-impl Drop for OwnPostgres {
-    fn drop(&mut self) {
-        let _ = std::process::Command::new("bash")
-            .arg(sp_tests::repo_root().join("scripts/services.sh"))
-            .args(["pg", "destroy", self.0])
-            .output();
-    }
-}
+use sp_tests::{OwnPostgres, http, script};
 
 async fn ready(addr: &str) -> sp_tests::HttpResponse {
     http(addr, "GET", "/health/ready", &[], b"")
@@ -57,7 +37,7 @@ async fn ready_turns_503_when_postgres_stops_and_recovers_when_it_returns() {
     assert_eq!(up.status, 200, "{}", up.body);
     assert_eq!(up.json()["checks"]["postgres"]["status"], "up");
 
-    script("services.sh", &["pg", "stop", postgres.0]);
+    script("services.sh", &["pg", "stop", postgres.name]);
     let down = ready(&addr).await;
     assert_eq!(down.status, 503, "{}", down.body);
     let body = down.json();
@@ -76,7 +56,7 @@ async fn ready_turns_503_when_postgres_stops_and_recovers_when_it_returns() {
         "envelope and header carry the same id"
     );
 
-    script("services.sh", &["pg", "start", postgres.0]);
+    script("services.sh", &["pg", "start", postgres.name]);
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let again = ready(&addr).await;

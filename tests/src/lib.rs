@@ -3,9 +3,11 @@
 
 mod clustered;
 mod database;
+mod own_postgres;
 
 pub use clustered::{Clustered, Rng, normalise};
 pub use database::TestDatabase;
+pub use own_postgres::OwnPostgres;
 
 use std::path::PathBuf;
 use std::process::Command;
