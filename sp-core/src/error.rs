@@ -70,6 +70,14 @@ pub enum Error {
         /// What is wrong with it.
         reason: String,
     } => BackupInvalid,
+    /// An `sp export` file that cannot be imported, or a target that cannot take it.
+    #[error("cannot import {path}: {reason}")]
+    ImportInvalid {
+        /// The file, with the line at fault when one is (`FILE:LINE`).
+        path: String,
+        /// What is wrong.
+        reason: String,
+    } => ImportInvalid,
     /// The database's applied migrations differ from this build's.
     #[error("the {backend} database's migrations differ from this build's: {detail}")]
     MigrationDrift {

@@ -48,6 +48,7 @@ mod serve_lock;
 pub mod sql;
 mod sqlite;
 mod stores;
+mod transfer;
 mod usage;
 pub mod workflows;
 
@@ -95,6 +96,9 @@ pub use redis::RedisStore;
 pub use serve_lock::{SERVE_LOCK_FILE, ServeLock};
 pub use sqlite::{DATABASE_FILE, SqliteStore};
 pub use stores::Stores;
+pub use transfer::{
+    EXPORT_FORMAT, EXPORT_VERSION, TransferSummary, export_store, exported_tables, import_store,
+};
 #[cfg(feature = "postgres")]
 pub use usage::PgUsageStore;
 pub use usage::{SqlUsageStore, SqliteUsageStore};

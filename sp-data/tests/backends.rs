@@ -257,3 +257,5 @@ async fn refunds_give_back_unused_reservations_on_every_limiter() {
 
 #[path = "backends/migrations.rs"]
 mod migrations;
+#[path = "backends/transfer.rs"]
+mod transfer;

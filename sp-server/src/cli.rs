@@ -34,6 +34,13 @@ pub enum Command {
     /// Restore an `sp backup` folder into the data directory (no server may be running on
     /// it); every check passes before anything is replaced.
     Restore(RestoreArgs),
+    /// Write the whole store (every tenant's documents with their vectors, contexts, memory,
+    /// keys (hashed), registry, events, workflows, agents, usage) to a new file as versioned
+    /// JSON Lines, from one consistent snapshot while servers keep serving.
+    Export(TransferArgs),
+    /// Load an `sp export` file into the configured store (embedded or PostgreSQL), which must
+    /// hold no data yet; every line is checked first, and a bad one imports nothing.
+    Import(TransferArgs),
     /// A running server's health, models and inference queue, as a table (or `--json`);
     /// exit status 1 when it is unhealthy or does not answer.
     Status {
@@ -121,6 +128,19 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub json: bool,
     /// Where the data lives.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// `sp export` / `sp import` flags.
+#[derive(Debug, Args)]
+pub struct TransferArgs {
+    /// The JSON Lines file: a new one for `export`, an `sp export` file for `import`.
+    pub file: PathBuf,
+    /// Print the rows per table as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// Where the data lives (`database.url` / `SP_DATABASE__URL` for PostgreSQL).
     #[command(flatten)]
     pub data: DataArgs,
 }

@@ -49,6 +49,7 @@ mod served;
 mod state;
 pub mod status_cli;
 pub mod tls;
+pub mod transfer_cli;
 
 pub use app::{ServeLimits, app, serve, serve_router, serve_router_tls, shutdown_signal};
 pub use catalogue::{model_runtime, models_dir};

@@ -29,6 +29,18 @@ async fn main() -> ExitCode {
             })
             .await
         }
+        Command::Export(args) => {
+            admin(&cli, &args.data, |config| async move {
+                sp_server::transfer_cli::export(&config, args).await
+            })
+            .await
+        }
+        Command::Import(args) => {
+            admin(&cli, &args.data, |config| async move {
+                sp_server::transfer_cli::import(&config, args).await
+            })
+            .await
+        }
         Command::Keys { command, data } => {
             admin(&cli, data, |config| async move {
                 sp_server::admin::keys(&config, command).await

@@ -21,6 +21,8 @@ mod status;
 mod tenants;
 #[path = "cli/tls.rs"]
 mod tls;
+#[path = "cli/transfer.rs"]
+mod transfer;
 
 use std::io::{BufRead, BufReader};
 use std::process::Command;
