@@ -54,6 +54,17 @@ pub enum Command {
         #[command(flatten)]
         data: DataArgs,
     },
+    /// Send Markdown, text and HTML files (and folders of them) to a running server's
+    /// knowledge store, with a progress bar; a second run changes nothing (`unchanged`).
+    Ingest(IngestArgs),
+    /// Search a running server's knowledge store.
+    Search(SearchArgs),
+    /// A running server's event log.
+    Events {
+        /// What to do.
+        #[command(subcommand)]
+        command: EventsCommand,
+    },
     /// Manage API keys (works while a server runs on the same data).
     Keys {
         /// What to do.
@@ -128,6 +139,88 @@ pub struct RestoreArgs {
     #[arg(long)]
     pub json: bool,
     /// Where the data lives.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// `sp ingest` flags.
+#[derive(Debug, Args)]
+pub struct IngestArgs {
+    /// Files (.md, .markdown, .txt, .text, .html, .htm) and folders (searched recursively;
+    /// files of other kinds skipped).
+    #[arg(required = true)]
+    pub paths: Vec<PathBuf>,
+    /// The namespace to store them in (the key's tenant's default otherwise).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Print the outcome counts as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The server to send to (a key with `documents:write`).
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Where the configuration's defaults come from.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// `sp search` flags.
+#[derive(Debug, Args)]
+pub struct SearchArgs {
+    /// What to look for.
+    pub query: String,
+    /// How many results.
+    #[arg(short, long, default_value_t = 5)]
+    pub k: usize,
+    /// hybrid, vector or keyword.
+    #[arg(long, default_value = "hybrid")]
+    pub mode: String,
+    /// The namespace to search (the key's tenant's default otherwise).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// Print the server's answer as JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The server to ask (a key with `documents:read`).
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Where the configuration's defaults come from.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// `sp events …`.
+#[derive(Debug, Subcommand)]
+pub enum EventsCommand {
+    /// Follow the log live, one line per event as it is appended (`--json`: the event's JSON).
+    Tail(TailArgs),
+}
+
+/// `sp events tail` flags.
+#[derive(Debug, Args)]
+pub struct TailArgs {
+    /// Only this stream.
+    #[arg(long)]
+    pub stream: Option<String>,
+    /// Only this event type.
+    #[arg(long = "type", value_name = "TYPE")]
+    pub event_type: Option<String>,
+    /// The namespace (the key's tenant's default otherwise).
+    #[arg(long)]
+    pub namespace: Option<String>,
+    /// With `--stream`: replay from this offset first, then go on live.
+    #[arg(long, requires = "stream")]
+    pub from_offset: Option<u64>,
+    /// Exit after this many events.
+    #[arg(long)]
+    pub limit: Option<u64>,
+    /// Print each event's JSON.
+    #[arg(long)]
+    pub json: bool,
+    /// The server to follow (a key with `events`).
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Where the configuration's defaults come from.
     #[command(flatten)]
     pub data: DataArgs,
 }
@@ -266,8 +359,15 @@ pub enum ModelsCommand {
 /// Which running server `sp models` asks.
 #[derive(Debug, Args)]
 pub struct ServerArgs {
-    /// Base URL of the running server (`http://<server.listen>` otherwise).
-    #[arg(long, env = "SP_SERVER_URL", value_name = "URL", global = true)]
+    /// Base URL of the running server (`SP_URL`, or the older `SP_SERVER_URL`;
+    /// `http://<server.listen>` otherwise).
+    #[arg(
+        long = "url",
+        visible_alias = "server",
+        env = "SP_URL",
+        value_name = "URL",
+        global = true
+    )]
     pub server: Option<String>,
     /// API key for that server (`load` and `unload` need the admin scope).
     #[arg(

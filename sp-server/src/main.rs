@@ -29,6 +29,58 @@ async fn main() -> ExitCode {
             })
             .await
         }
+        Command::Ingest(args) => {
+            let config = match cli.load_config(&args.data.as_serve_args()) {
+                Ok(config) => config,
+                Err(err) => return fail(&err),
+            };
+            match sp_server::ingest_cli::ingest(&config, args).await {
+                Ok(report) => {
+                    for line in report.lines(args.json) {
+                        println!("{line}");
+                    }
+                    if report.failed.is_empty() {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(err) => command_failed(err),
+            }
+        }
+        Command::Search(args) => {
+            let config = match cli.load_config(&args.data.as_serve_args()) {
+                Ok(config) => config,
+                Err(err) => return fail(&err),
+            };
+            match sp_server::query_cli::search(&config, args).await {
+                Ok(lines) => {
+                    for line in lines {
+                        println!("{line}");
+                    }
+                    ExitCode::SUCCESS
+                }
+                Err(err) => command_failed(err),
+            }
+        }
+        Command::Events {
+            command: sp_server::cli::EventsCommand::Tail(args),
+        } => {
+            let config = match cli.load_config(&args.data.as_serve_args()) {
+                Ok(config) => config,
+                Err(err) => return fail(&err),
+            };
+            let printed = sp_server::query_cli::tail(&config, args, |line| {
+                let mut out = std::io::stdout().lock();
+                // A closed pipe (`| head`) ends the tail; nothing to report.
+                let _ = writeln!(out, "{line}");
+                let _ = out.flush();
+            });
+            match printed.await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => command_failed(err),
+            }
+        }
         Command::Export(args) => {
             admin(&cli, &args.data, |config| async move {
                 sp_server::transfer_cli::export(&config, args).await
@@ -169,6 +221,13 @@ where
         }
         Err(err) => fail(&err),
     }
+}
+
+fn command_failed(
+    sp_server::models_cli::CommandError(message): sp_server::models_cli::CommandError,
+) -> ExitCode {
+    eprintln!("error: {message}");
+    ExitCode::FAILURE
 }
 
 fn fail(err: &sp_core::Error) -> ExitCode {

@@ -207,6 +207,11 @@ pub(crate) fn base_url(config: &Config, server: &ServerArgs) -> String {
     server
         .server
         .clone()
+        .or_else(|| {
+            std::env::var("SP_SERVER_URL")
+                .ok()
+                .filter(|url| !url.is_empty())
+        })
         .unwrap_or_else(|| format!("http://{}", config.server.listen))
         .trim_end_matches('/')
         .to_owned()

@@ -7,6 +7,8 @@ mod backup;
 mod deploy;
 #[path = "cli/full_run.rs"]
 mod full_run;
+#[path = "cli/ingest.rs"]
+mod ingest;
 #[path = "cli/migrate.rs"]
 mod migrate;
 #[path = "cli/models.rs"]

@@ -1,0 +1,168 @@
+//! `sp search QUERY` and `sp events tail`: a running server's knowledge search as a ranked
+//! list, and its event log followed live (server-sent events), one line per event.
+
+use serde_json::{Value, json};
+use sp_core::Config;
+
+use crate::cli::{SearchArgs, TailArgs};
+use crate::models_cli::CommandError;
+use crate::remote::Remote;
+
+/// Runs `sp search`; returns the lines to print.
+pub async fn search(config: &Config, args: &SearchArgs) -> Result<Vec<String>, CommandError> {
+    let remote = Remote::new(config, &args.server)?;
+    let mut body = json!({"query": args.query, "k": args.k, "mode": args.mode});
+    if let Some(namespace) = &args.namespace {
+        body["namespace"] = json!(namespace);
+    }
+    let (_, answer) = remote.post_json("/v1/search", &body).await?;
+    if args.json {
+        return Ok(vec![
+            serde_json::to_string_pretty(&answer).map_err(|err| CommandError(err.to_string()))?,
+        ]);
+    }
+    let results = answer["results"].as_array().cloned().unwrap_or_default();
+    if results.is_empty() {
+        return Ok(vec!["no results".into()]);
+    }
+    Ok(results
+        .iter()
+        .enumerate()
+        .map(|(rank, hit)| {
+            format!(
+                "{:>2}. {:.4}  {} — {}",
+                rank + 1,
+                hit["score"].as_f64().unwrap_or(0.0),
+                hit["title"].as_str().unwrap_or("?"),
+                snippet(hit["text"].as_str().unwrap_or(""), 100)
+            )
+        })
+        .collect())
+}
+
+/// `text` on one line, cut at `chars` characters.
+fn snippet(text: &str, chars: usize) -> String {
+    let flat: String = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    match flat.char_indices().nth(chars) {
+        Some((at, _)) => format!("{}…", &flat[..at]),
+        None => flat,
+    }
+}
+
+/// Runs `sp events tail`: prints each event as it is appended (`print` is called per line)
+/// until `--limit` events were printed or the server ends the feed (lagged, expired: exit 1,
+/// reconnect with `--from-offset`).
+pub async fn tail(
+    config: &Config,
+    args: &TailArgs,
+    mut print: impl FnMut(&str),
+) -> Result<(), CommandError> {
+    let remote = Remote::new(config, &args.server)?;
+    let mut from_offset = args.from_offset;
+    let mut waiting = false;
+    let (path, mut response) = loop {
+        let path = live_path(args, from_offset);
+        match remote.get_streaming(&path).await {
+            Ok(response) => break (path, response),
+            // A stream with no events yet is followed once it has one, from its first.
+            Err(CommandError(message))
+                if args.stream.is_some() && message.contains("[SP-EVT-002]") =>
+            {
+                if !waiting {
+                    eprintln!("waiting for the stream's first event…");
+                    waiting = true;
+                }
+                from_offset = Some(1);
+                tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+            }
+            Err(err) => return Err(err),
+        }
+    };
+    let mut buffer = String::new();
+    let mut printed = 0u64;
+    let mut event_name = String::new();
+    loop {
+        let chunk = response
+            .chunk()
+            .await
+            .map_err(|err| CommandError(format!("{path}: {err}")))?;
+        let Some(chunk) = chunk else {
+            return Err(CommandError("the server closed the feed".into()));
+        };
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find('\n') {
+            let line: String = buffer.drain(..=end).collect();
+            let line = line.trim_end_matches(['\r', '\n']);
+            if let Some(name) = line.strip_prefix("event:") {
+                event_name = name.trim().to_owned();
+            } else if let Some(data) = line.strip_prefix("data:") {
+                let data = data.trim_start();
+                if !event_name.is_empty() {
+                    return Err(CommandError(format!(
+                        "the feed ended ({event_name}): {data}; reconnect with --from-offset"
+                    )));
+                }
+                print(&if args.json {
+                    data.to_owned()
+                } else {
+                    event_line(data)
+                });
+                printed += 1;
+                if args.limit.is_some_and(|limit| printed >= limit) {
+                    return Ok(());
+                }
+            } else if line.is_empty() {
+                event_name.clear();
+            }
+        }
+    }
+}
+
+/// `/v1/events/live` with the tail's filters.
+fn live_path(args: &TailArgs, from_offset: Option<u64>) -> String {
+    let mut query = Vec::new();
+    for (name, value) in [
+        ("stream", args.stream.clone()),
+        ("type", args.event_type.clone()),
+        ("namespace", args.namespace.clone()),
+        ("from_offset", from_offset.map(|n| n.to_string())),
+    ] {
+        if let Some(value) = value {
+            query.push(format!("{name}={}", encode(&value)));
+        }
+    }
+    if query.is_empty() {
+        "/v1/events/live".to_owned()
+    } else {
+        format!("/v1/events/live?{}", query.join("&"))
+    }
+}
+
+/// `OFFSET  TIME  STREAM  TYPE  SUBJECT  DATA` of one event's JSON.
+fn event_line(data: &str) -> String {
+    let Ok(event) = serde_json::from_str::<Value>(data) else {
+        return data.to_owned();
+    };
+    format!(
+        "{:>6}  {}  {}  {}  {}  {}",
+        event["offset"].as_u64().unwrap_or(0),
+        event["time"].as_str().unwrap_or(""),
+        event["stream"].as_str().unwrap_or(""),
+        event["type"].as_str().unwrap_or(""),
+        event["subject"].as_str().unwrap_or("-"),
+        event["data"]
+    )
+}
+
+/// Percent-encodes a query value (streams may hold `/` and `:`).
+fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
