@@ -43,7 +43,13 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let limits = ServeLimits::of(&state.config().server);
     let served = match state.tls().cloned() {
-        Some(tls) => serve_router_tls(listener, app(state.clone()), tls, shutdown, limits).await,
+        Some(tls) => {
+            // Each handshake reads this configuration: a reload swaps the certificate for new
+            // connections while open ones keep theirs.
+            let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
+            state.live().serving_tls(config.clone());
+            serve_rustls(listener, app(state.clone()), config, shutdown, limits).await
+        }
         None => serve_router(listener, app(state.clone()), shutdown, limits).await,
     };
     if let Some(services) = state.opened_platform() {
@@ -107,6 +113,17 @@ pub async fn serve_router_tls(
     shutdown: impl Future<Output = ()> + Send + 'static,
     limits: ServeLimits,
 ) -> std::io::Result<()> {
+    let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
+    serve_rustls(listener, router, config, shutdown, limits).await
+}
+
+async fn serve_rustls(
+    listener: TcpListener,
+    router: Router,
+    config: axum_server::tls_rustls::RustlsConfig,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+    limits: ServeLimits,
+) -> std::io::Result<()> {
     let handle = axum_server::Handle::new();
     let stopper = handle.clone();
     tokio::spawn(async move {
@@ -114,7 +131,6 @@ pub async fn serve_router_tls(
         // Stops accepting, then gives open connections `grace` before closing them.
         stopper.graceful_shutdown(Some(limits.grace));
     });
-    let config = axum_server::tls_rustls::RustlsConfig::from_config(tls);
     let gate = ConnectionGate::new(limits.max_connections);
     let acceptor = axum_server::tls_rustls::RustlsAcceptor::new(config)
         .handshake_timeout(limits.tls_handshake_timeout)

@@ -465,7 +465,7 @@ impl ReindexArgs {
 }
 
 /// Flags that override configuration keys.
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ServeArgs {
     /// Address to listen on (`server.listen`, `SP_SERVER__LISTEN`).
     #[arg(long, value_name = "ADDR")]

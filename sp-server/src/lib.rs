@@ -46,6 +46,7 @@ pub mod models_cli;
 mod openapi;
 pub mod query_cli;
 pub mod reindex;
+pub mod reload;
 mod remote;
 mod routes;
 mod served;

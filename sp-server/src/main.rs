@@ -223,6 +223,49 @@ where
     }
 }
 
+/// On each SIGHUP: the configuration loaded again (file, environment, flags) and its
+/// reloadable settings applied; a configuration that does not load or apply is logged and the
+/// running settings stay.
+fn reload_on_sighup(cli: &Cli, args: &ServeArgs, state: sp_server::AppState) {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        let mut hangups = match signal(SignalKind::hangup()) {
+            Ok(hangups) => hangups,
+            Err(err) => {
+                tracing::warn!(%err, "no SIGHUP handler: reloads need a restart");
+                return;
+            }
+        };
+        let sources = (cli.config.clone(), args.clone());
+        tokio::spawn(async move {
+            while hangups.recv().await.is_some() {
+                let cli = Cli {
+                    config: sources.0.clone(),
+                    command: Command::Openapi,
+                };
+                let reloaded = match cli.load_config(&sources.1) {
+                    Ok(config) => state.reload(&config).await,
+                    Err(err) => Err(err),
+                };
+                match reloaded {
+                    Ok(done) => tracing::info!(
+                        applied = ?done.applied,
+                        need_restart = ?done.need_restart,
+                        "configuration reloaded"
+                    ),
+                    Err(err) => tracing::error!(
+                        %err, code = %err.code(),
+                        "configuration not reloaded; the running settings stay"
+                    ),
+                }
+            }
+        });
+    }
+    #[cfg(not(unix))]
+    let _ = (cli, args, state);
+}
+
 fn command_failed(
     sp_server::models_cli::CommandError(message): sp_server::models_cli::CommandError,
 ) -> ExitCode {
@@ -297,6 +340,7 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> ExitCode {
     // One plain line on stdout so scripts and tests can find the address (port 0 included).
     println!("sp listening on {scheme}://{addr}");
     let _ = std::io::stdout().flush();
+    reload_on_sighup(cli, args, state.clone());
     match sp_server::serve(listener, state, sp_server::shutdown_signal()).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&sp_core::Error::internal(format!("server stopped: {err}"))),

@@ -31,6 +31,8 @@ struct Inner {
     tls: Option<Arc<rustls::ServerConfig>>,
     /// Refused credentials per client address (`auth.failed_credential_limit`).
     failed_credentials: sp_core::auth::LocalRateLimiter,
+    /// What a reload may change while serving.
+    live: crate::reload::LiveSettings,
 }
 
 /// An [`AppState`] that does not keep it alive.
@@ -120,8 +122,10 @@ impl AppState {
         if let Some(engine) = &engine {
             checks.push(Arc::new(engine.clone()));
         }
+        let live = crate::reload::LiveSettings::new(&config);
         AppState {
             inner: Arc::new(Inner {
+                live,
                 config,
                 backends,
                 engine,
@@ -205,7 +209,13 @@ impl AppState {
         crate::catalogue::models_dir(&self.inner.config)
     }
 
-    /// The configuration the server runs with.
+    /// The settings a reload may change ([`AppState::reload`]).
+    pub(crate) fn live(&self) -> &crate::reload::LiveSettings {
+        &self.inner.live
+    }
+
+    /// The configuration the server started with (see [`AppState::reload`] for the settings
+    /// that may have changed since).
     pub fn config(&self) -> &Config {
         &self.inner.config
     }

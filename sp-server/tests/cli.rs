@@ -17,6 +17,8 @@ mod models;
 mod process;
 #[path = "cli/reindex.rs"]
 mod reindex;
+#[path = "cli/reload.rs"]
+mod reload;
 #[path = "cli/status.rs"]
 mod status;
 #[path = "cli/tenants.rs"]

@@ -227,7 +227,7 @@ async fn admit(
 ) -> Response {
     let quota = principal
         .rate_limit
-        .unwrap_or(state.config().auth.default_rate_limit);
+        .unwrap_or_else(|| state.live().default_rate_limit());
     let limiter = &state.backends().rate_limiter;
     let decision = limiter.check(&principal.key_id, &quota).await;
     if !decision.allowed {
