@@ -59,6 +59,18 @@ pub enum Command {
     Ingest(IngestArgs),
     /// Search a running server's knowledge store.
     Search(SearchArgs),
+    /// Workflows on a running server: list them, list runs, start one (and wait for it).
+    Workflows {
+        /// What to do.
+        #[command(subcommand)]
+        command: WorkflowsCommand,
+        /// Where the configuration's defaults come from.
+        #[command(flatten)]
+        data: DataArgs,
+    },
+    /// Chat with a running server's model in a context: each line of input is a turn, the
+    /// reply streamed as it is generated.
+    Chat(ChatArgs),
     /// A running server's event log.
     Events {
         /// What to do.
@@ -182,6 +194,73 @@ pub struct SearchArgs {
     #[arg(long)]
     pub json: bool,
     /// The server to ask (a key with `documents:read`).
+    #[command(flatten)]
+    pub server: ServerArgs,
+    /// Where the configuration's defaults come from.
+    #[command(flatten)]
+    pub data: DataArgs,
+}
+
+/// `sp workflows …`.
+#[derive(Debug, Subcommand)]
+pub enum WorkflowsCommand {
+    /// The workflows defined (a key with `events`).
+    List {
+        /// Print the server's answer as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The server to ask.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Runs, newest first.
+    Runs {
+        /// Only runs of this workflow.
+        #[arg(long)]
+        workflow: Option<String>,
+        /// Print the server's answer as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The server to ask.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+    /// Start a run of a workflow; `--wait` follows it to its end (exit 1 when it failed or was
+    /// cancelled).
+    Run {
+        /// The workflow.
+        name: String,
+        /// Its input, a JSON object.
+        #[arg(long, value_name = "JSON")]
+        input: Option<String>,
+        /// Wait until the run ends.
+        #[arg(long)]
+        wait: bool,
+        /// Print the run as JSON.
+        #[arg(long)]
+        json: bool,
+        /// The server to ask.
+        #[command(flatten)]
+        server: ServerArgs,
+    },
+}
+
+/// `sp chat` flags.
+#[derive(Debug, Args)]
+pub struct ChatArgs {
+    /// Continue this context (a new one is created otherwise; its id goes to stderr).
+    #[arg(long, value_name = "ID")]
+    pub context: Option<String>,
+    /// The new context's title.
+    #[arg(long)]
+    pub title: Option<String>,
+    /// The new context's system prompt.
+    #[arg(long)]
+    pub system: Option<String>,
+    /// Most tokens of each reply.
+    #[arg(long, default_value_t = 256)]
+    pub max_tokens: u32,
+    /// The server to talk to (a key with `contexts` and `inference`).
     #[command(flatten)]
     pub server: ServerArgs,
     /// Where the configuration's defaults come from.

@@ -50,6 +50,7 @@ pub mod reload;
 mod remote;
 mod routes;
 mod served;
+pub mod session_cli;
 mod state;
 pub mod status_cli;
 pub mod tls;

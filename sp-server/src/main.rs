@@ -63,6 +63,35 @@ async fn main() -> ExitCode {
                 Err(err) => command_failed(err),
             }
         }
+        Command::Workflows { command, data } => {
+            let config = match cli.load_config(&data.as_serve_args()) {
+                Ok(config) => config,
+                Err(err) => return fail(&err),
+            };
+            match sp_server::session_cli::workflows(&config, command).await {
+                Ok((lines, ok)) => {
+                    for line in lines {
+                        println!("{line}");
+                    }
+                    if ok {
+                        ExitCode::SUCCESS
+                    } else {
+                        ExitCode::FAILURE
+                    }
+                }
+                Err(err) => command_failed(err),
+            }
+        }
+        Command::Chat(args) => {
+            let config = match cli.load_config(&args.data.as_serve_args()) {
+                Ok(config) => config,
+                Err(err) => return fail(&err),
+            };
+            match sp_server::session_cli::chat(&config, args).await {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(err) => command_failed(err),
+            }
+        }
         Command::Events {
             command: sp_server::cli::EventsCommand::Tail(args),
         } => {

@@ -6,7 +6,7 @@ use sp_core::Config;
 
 use crate::cli::{SearchArgs, TailArgs};
 use crate::models_cli::CommandError;
-use crate::remote::Remote;
+use crate::remote::{Next, Remote, read_sse};
 
 /// Runs `sp search`; returns the lines to print.
 pub async fn search(config: &Config, args: &SearchArgs) -> Result<Vec<String>, CommandError> {
@@ -60,10 +60,10 @@ pub async fn tail(
     let remote = Remote::new(config, &args.server)?;
     let mut from_offset = args.from_offset;
     let mut waiting = false;
-    let (path, mut response) = loop {
+    let response = loop {
         let path = live_path(args, from_offset);
         match remote.get_streaming(&path).await {
-            Ok(response) => break (path, response),
+            Ok(response) => break response,
             // A stream with no events yet is followed once it has one, from its first.
             Err(CommandError(message))
                 if args.stream.is_some() && message.contains("[SP-EVT-002]") =>
@@ -78,44 +78,25 @@ pub async fn tail(
             Err(err) => return Err(err),
         }
     };
-    let mut buffer = String::new();
     let mut printed = 0u64;
-    let mut event_name = String::new();
-    loop {
-        let chunk = response
-            .chunk()
-            .await
-            .map_err(|err| CommandError(format!("{path}: {err}")))?;
-        let Some(chunk) = chunk else {
-            return Err(CommandError("the server closed the feed".into()));
-        };
-        buffer.push_str(&String::from_utf8_lossy(&chunk));
-        while let Some(end) = buffer.find('\n') {
-            let line: String = buffer.drain(..=end).collect();
-            let line = line.trim_end_matches(['\r', '\n']);
-            if let Some(name) = line.strip_prefix("event:") {
-                event_name = name.trim().to_owned();
-            } else if let Some(data) = line.strip_prefix("data:") {
-                let data = data.trim_start();
-                if !event_name.is_empty() {
-                    return Err(CommandError(format!(
-                        "the feed ended ({event_name}): {data}; reconnect with --from-offset"
-                    )));
-                }
-                print(&if args.json {
-                    data.to_owned()
-                } else {
-                    event_line(data)
-                });
-                printed += 1;
-                if args.limit.is_some_and(|limit| printed >= limit) {
-                    return Ok(());
-                }
-            } else if line.is_empty() {
-                event_name.clear();
-            }
+    read_sse(response, |name, data| {
+        if !name.is_empty() {
+            return Err(CommandError(format!(
+                "the feed ended ({name}): {data}; reconnect with --from-offset"
+            )));
         }
-    }
+        print(&if args.json {
+            data.to_owned()
+        } else {
+            event_line(data)
+        });
+        printed += 1;
+        Ok(match args.limit {
+            Some(limit) if printed >= limit => Next::Stop,
+            _ => Next::More,
+        })
+    })
+    .await
 }
 
 /// `/v1/events/live` with the tail's filters.

@@ -73,6 +73,30 @@ impl Remote {
         Ok((status, value))
     }
 
+    /// GETs `path`; returns the JSON answer.
+    pub(crate) async fn get_json(&self, path: &str) -> Result<Value, CommandError> {
+        let response = self
+            .send(self.request(reqwest::Method::GET, path), path)
+            .await?;
+        response
+            .json()
+            .await
+            .map_err(|err| CommandError(format!("{path}: not JSON ({err})")))
+    }
+
+    /// POSTs `body` and hands back the response to read as it arrives (server-sent events).
+    pub(crate) async fn post_streaming(
+        &self,
+        path: &str,
+        body: &Value,
+    ) -> Result<reqwest::Response, CommandError> {
+        let request = self
+            .request(reqwest::Method::POST, path)
+            .header("accept", "text/event-stream")
+            .json(body);
+        self.send(request, path).await
+    }
+
     /// GETs `path` and hands back the response to read as it arrives (server-sent events).
     pub(crate) async fn get_streaming(
         &self,
@@ -82,6 +106,48 @@ impl Remote {
             .request(reqwest::Method::GET, path)
             .header("accept", "text/event-stream");
         self.send(request, path).await
+    }
+}
+
+/// What [`read_sse`] does after an event.
+pub(crate) enum Next {
+    /// Read on.
+    More,
+    /// Stop reading: the caller has what it wanted.
+    Stop,
+}
+
+/// Reads server-sent events from `response`, calling `on_event(name, data)` for each `data:`
+/// line (`name` empty for unnamed events) until it says stop; the stream ending first is an
+/// error.
+pub(crate) async fn read_sse(
+    mut response: reqwest::Response,
+    mut on_event: impl FnMut(&str, &str) -> Result<Next, CommandError>,
+) -> Result<(), CommandError> {
+    let mut buffer = String::new();
+    let mut name = String::new();
+    loop {
+        let chunk = response
+            .chunk()
+            .await
+            .map_err(|err| CommandError(format!("the stream broke: {err}")))?;
+        let Some(chunk) = chunk else {
+            return Err(CommandError("the server closed the stream".into()));
+        };
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+        while let Some(end) = buffer.find('\n') {
+            let line: String = buffer.drain(..=end).collect();
+            let line = line.trim_end_matches(['\r', '\n']);
+            if let Some(event) = line.strip_prefix("event:") {
+                name = event.trim().to_owned();
+            } else if let Some(data) = line.strip_prefix("data:") {
+                if let Next::Stop = on_event(&name, data.trim_start())? {
+                    return Ok(());
+                }
+            } else if line.is_empty() {
+                name.clear();
+            }
+        }
     }
 }
 

@@ -19,6 +19,8 @@ mod process;
 mod reindex;
 #[path = "cli/reload.rs"]
 mod reload;
+#[path = "cli/session.rs"]
+mod session;
 #[path = "cli/status.rs"]
 mod status;
 #[path = "cli/tenants.rs"]
