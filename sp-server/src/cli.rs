@@ -13,6 +13,11 @@ pub struct Cli {
     #[arg(long, global = true, env = "SP_CONFIG", value_name = "FILE")]
     pub config: Option<PathBuf>,
 
+    /// The configuration file's `[profiles.NAME]` table to apply over the rest of it, e.g.
+    /// `dev`, `staging`, `prod` (also `SP_PROFILE`).
+    #[arg(long, global = true, env = "SP_PROFILE", value_name = "NAME")]
+    pub profile: Option<String>,
+
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
@@ -587,6 +592,9 @@ impl Cli {
         let mut sources = ConfigSources::default();
         if let Some(file) = &self.config {
             sources = sources.file(file);
+        }
+        if let Some(profile) = &self.profile {
+            sources = sources.profile(profile);
         }
         if let Some(listen) = &args.listen {
             sources = sources.set("server.listen", listen.as_str());

@@ -266,14 +266,15 @@ fn reload_on_sighup(cli: &Cli, args: &ServeArgs, state: sp_server::AppState) {
                 return;
             }
         };
-        let sources = (cli.config.clone(), args.clone());
+        let sources = (cli.config.clone(), cli.profile.clone(), args.clone());
         tokio::spawn(async move {
             while hangups.recv().await.is_some() {
                 let cli = Cli {
                     config: sources.0.clone(),
+                    profile: sources.1.clone(),
                     command: Command::Openapi,
                 };
-                let reloaded = match cli.load_config(&sources.1) {
+                let reloaded = match cli.load_config(&sources.2) {
                     Ok(config) => state.reload(&config).await,
                     Err(err) => Err(err),
                 };

@@ -102,6 +102,65 @@ fn config_prints_the_effective_configuration() {
     assert_eq!(config["data_dir"], dir.path().display().to_string());
 }
 
+/// `--profile NAME` (`SP_PROFILE`) applies the file's `[profiles.NAME]` over the rest of it,
+/// below the environment and flags; its contents are never printed (a profile may hold
+/// secrets); a profile the file lacks exits 2 naming `profile`.
+#[test]
+fn profiles_overlay_the_file_and_an_unknown_one_exits_2() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let file = dir.path().join("sp.toml");
+    std::fs::write(
+        &file,
+        "[log]\nlevel = \"debug\"\n\n[server]\nlisten = \"127.0.0.1:8081\"\n\n\
+         [profiles.prod.log]\nlevel = \"warn\"\n\n\
+         [profiles.prod.auth]\nadmin_key = \"prod-admin-key-0123456789abcdef\"\n",
+    )
+    .expect("write");
+    let show = |extra: &[&str], env: Option<&str>| {
+        let mut cmd = sp(dir.path());
+        cmd.arg("--config").arg(&file).arg("config").args(extra);
+        if let Some(profile) = env {
+            cmd.env("SP_PROFILE", profile);
+        }
+        let output = cmd.output().expect("run sp");
+        assert!(
+            output.status.success(),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        let text = String::from_utf8_lossy(&output.stdout).into_owned();
+        assert!(
+            !text.contains("prod-admin-key"),
+            "a profile's secret shown: {text}"
+        );
+        serde_json::from_str::<serde_json::Value>(&text).expect("JSON")
+    };
+    let dev = show(&[], None);
+    assert_eq!(dev["log"]["level"], "debug");
+    let prod = show(&["--profile", "prod"], None);
+    assert_eq!(
+        prod["log"]["level"], "warn",
+        "the profile wins over the file"
+    );
+    assert_eq!(
+        prod["server"]["listen"], "127.0.0.1:8081",
+        "the rest of the file stays"
+    );
+    assert_eq!(prod["auth"]["admin_key"], "<redacted>");
+    let by_env = show(&[], Some("prod"));
+    assert_eq!(by_env["log"]["level"], "warn");
+    let flag_wins = show(&["--profile", "prod", "--listen", "127.0.0.1:9"], None);
+    assert_eq!(flag_wins["server"]["listen"], "127.0.0.1:9");
+
+    let stderr = run_expecting_config_error(sp(dir.path()).arg("--config").arg(&file).args([
+        "--profile",
+        "staging",
+        "config",
+    ]));
+    assert!(stderr.contains("profile"), "{stderr}");
+    assert!(stderr.contains("[profiles.staging]"), "{stderr}");
+}
+
 /// The review's M4: `sp config` printed the HS256 secret and the URL passwords. Every secret
 /// is redacted, also one read from a `…_FILE` (which is read: its URL is shown, less its
 /// password), and a secret given both ways is refused.

@@ -44,6 +44,7 @@ const ENV_SECTIONS: &[&str] = &[
 #[derive(Debug, Clone)]
 pub struct ConfigSources {
     file: Option<PathBuf>,
+    profile: Option<String>,
     read_env: bool,
     overrides: Vec<(String, figment::value::Value)>,
 }
@@ -52,6 +53,7 @@ impl Default for ConfigSources {
     fn default() -> Self {
         ConfigSources {
             file: None,
+            profile: None,
             read_env: true,
             overrides: Vec::new(),
         }
@@ -62,6 +64,28 @@ impl ConfigSources {
     /// Reads a TOML file too; it must exist.
     pub fn file(mut self, path: impl Into<PathBuf>) -> Self {
         self.file = Some(path.into());
+        self
+    }
+
+    /// Applies the file's `[profiles.NAME]` table over the rest of the file (below the
+    /// environment and overrides, which still win). A profile the file lacks, or a profile
+    /// without a file, is `SP-CFG-001` naming `profile`.
+    ///
+    /// ```
+    /// # let dir = tempfile::tempdir().unwrap();
+    /// let file = dir.path().join("sp.toml");
+    /// std::fs::write(&file, "[server]\nlisten = \"127.0.0.1:8080\"\n\n\
+    ///     [profiles.prod.server]\nlisten = \"0.0.0.0:80\"\n").unwrap();
+    /// let sources = sp_core::ConfigSources::default().without_env().file(&file);
+    /// let dev = sp_core::Config::load(&sources).unwrap();
+    /// assert_eq!(dev.server.listen.port(), 8080);
+    /// let prod = sp_core::Config::load(&sources.clone().profile("prod")).unwrap();
+    /// assert_eq!(prod.server.listen.port(), 80);
+    /// let err = sp_core::Config::load(&sources.profile("staging")).unwrap_err();
+    /// assert!(err.to_string().contains("profile"), "{err}");
+    /// ```
+    pub fn profile(mut self, name: impl Into<String>) -> Self {
+        self.profile = Some(name.into());
         self
     }
 
@@ -85,6 +109,9 @@ impl Config {
         if let Some(path) = &sources.file {
             check_file(path)?;
             figment = figment.merge(Toml::file(path));
+        }
+        if let Some(name) = &sources.profile {
+            figment = figment.merge(profile_overlay(sources.file.as_deref(), name)?);
         }
         if sources.read_env {
             figment = figment
@@ -120,6 +147,28 @@ impl Config {
         config.validate()?;
         Ok(config)
     }
+}
+
+/// The file's `[profiles.NAME]` table, as settings.
+fn profile_overlay(file: Option<&Path>, name: &str) -> Result<Figment> {
+    let missing = |reason: String| Error::Config {
+        key: "profile".into(),
+        reason,
+    };
+    let file = file.ok_or_else(|| {
+        missing(format!(
+            "profile `{name}` needs a configuration file (--config, SP_CONFIG) holding [profiles.{name}]"
+        ))
+    })?;
+    let whole = Figment::from(Toml::file(file));
+    let key = format!("profiles.{name}");
+    if whole.find_value(&key).is_err() {
+        return Err(missing(format!(
+            "{} has no [profiles.{name}] table",
+            file.display()
+        )));
+    }
+    Ok(whole.focus(&key))
 }
 
 fn check_file(path: &Path) -> Result<()> {

@@ -45,6 +45,11 @@ pub struct Config {
     pub events: crate::events::EventsConfig,
     /// The workflow engine: leases, resumption, retries.
     pub workflows: crate::workflows::WorkflowsConfig,
+    /// Named overlays of the configuration file (`[profiles.prod.server]` …), one of which
+    /// `--profile NAME` (`SP_PROFILE`) applies over the file's own settings; kept as read so a
+    /// file that has them validates (see [`crate::ConfigSources::profile`]).
+    #[serde(skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub profiles: std::collections::BTreeMap<String, serde_json::Value>,
 }
 
 impl Default for Config {
@@ -63,6 +68,7 @@ impl Default for Config {
             workflows: crate::workflows::WorkflowsConfig::default(),
             log: LogConfig::default(),
             health: HealthConfig::default(),
+            profiles: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -150,6 +150,10 @@ impl Config {
         {
             *text = redact_url(text);
         }
+        // A profile may hold any setting, secrets included: named, never shown.
+        for overlay in shown.profiles.values_mut() {
+            *overlay = serde_json::Value::String(REDACTED.to_owned());
+        }
         shown
     }
 }
