@@ -30,67 +30,30 @@ async fn main() -> ExitCode {
             .await
         }
         Command::Ingest(args) => {
-            let config = match cli.load_config(&args.data.as_serve_args()) {
-                Ok(config) => config,
-                Err(err) => return fail(&err),
-            };
-            match sp_server::ingest_cli::ingest(&config, args).await {
-                Ok(report) => {
-                    for line in report.lines(args.json) {
-                        println!("{line}");
-                    }
-                    if report.failed.is_empty() {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::FAILURE
-                    }
-                }
-                Err(err) => command_failed(err),
-            }
+            remote(&cli, &args.data, |config| async move {
+                let report = sp_server::ingest_cli::ingest(&config, args).await?;
+                Ok((report.lines(args.json), report.failed.is_empty()))
+            })
+            .await
         }
         Command::Search(args) => {
-            let config = match cli.load_config(&args.data.as_serve_args()) {
-                Ok(config) => config,
-                Err(err) => return fail(&err),
-            };
-            match sp_server::query_cli::search(&config, args).await {
-                Ok(lines) => {
-                    for line in lines {
-                        println!("{line}");
-                    }
-                    ExitCode::SUCCESS
-                }
-                Err(err) => command_failed(err),
-            }
+            remote(&cli, &args.data, |config| async move {
+                Ok((sp_server::query_cli::search(&config, args).await?, true))
+            })
+            .await
         }
         Command::Workflows { command, data } => {
-            let config = match cli.load_config(&data.as_serve_args()) {
-                Ok(config) => config,
-                Err(err) => return fail(&err),
-            };
-            match sp_server::session_cli::workflows(&config, command).await {
-                Ok((lines, ok)) => {
-                    for line in lines {
-                        println!("{line}");
-                    }
-                    if ok {
-                        ExitCode::SUCCESS
-                    } else {
-                        ExitCode::FAILURE
-                    }
-                }
-                Err(err) => command_failed(err),
-            }
+            remote(&cli, data, |config| async move {
+                sp_server::session_cli::workflows(&config, command).await
+            })
+            .await
         }
         Command::Chat(args) => {
-            let config = match cli.load_config(&args.data.as_serve_args()) {
-                Ok(config) => config,
-                Err(err) => return fail(&err),
-            };
-            match sp_server::session_cli::chat(&config, args).await {
-                Ok(()) => ExitCode::SUCCESS,
-                Err(err) => command_failed(err),
-            }
+            remote(&cli, &args.data, |config| async move {
+                sp_server::session_cli::chat(&config, args).await?;
+                Ok((Vec::new(), true))
+            })
+            .await
         }
         Command::Events {
             command: sp_server::cli::EventsCommand::Tail(args),
@@ -228,6 +191,34 @@ async fn migrate(cli: &Cli, args: &sp_server::cli::MigrateArgs) -> ExitCode {
             outcome.error.map_or(ExitCode::SUCCESS, |err| fail(&err))
         }
         Err(err) => fail(&err),
+    }
+}
+
+/// Runs a command that asks a running server: prints its lines; exit 1 when it says it did
+/// not succeed or failed outright.
+async fn remote<F, Fut>(cli: &Cli, data: &DataArgs, run: F) -> ExitCode
+where
+    F: FnOnce(sp_core::Config) -> Fut,
+    Fut: std::future::Future<
+            Output = Result<(Vec<String>, bool), sp_server::models_cli::CommandError>,
+        >,
+{
+    let config = match cli.load_config(&data.as_serve_args()) {
+        Ok(config) => config,
+        Err(err) => return fail(&err),
+    };
+    match run(config).await {
+        Ok((lines, ok)) => {
+            for line in lines {
+                println!("{line}");
+            }
+            if ok {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::FAILURE
+            }
+        }
+        Err(err) => command_failed(err),
     }
 }
 

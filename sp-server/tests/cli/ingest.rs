@@ -3,24 +3,9 @@
 //! nothing, an edited file is replaced, an unreadable one fails the run; search finds what was
 //! ingested; the tail prints an event appended meanwhile; a bad key is refused with its code.
 
-use std::process::{Command, Output};
-
-use super::process::{drain, sp, start};
+use super::process::{drain, run, sp, start};
 
 const ADMIN: &str = "ingest-admin-key-8d3f1a6c2b9e";
-
-fn run(cmd: &mut Command, args: &[&str]) -> (Option<i32>, String, String) {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd.args(args).output().expect("run sp");
-    (
-        status.code(),
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    )
-}
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_folder_is_ingested_once_searched_and_events_are_tailed() {

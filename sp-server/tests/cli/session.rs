@@ -5,22 +5,9 @@
 use std::io::Write as _;
 use std::process::{Command, Output, Stdio};
 
-use super::process::{drain, sp, start};
+use super::process::{drain, run, sp, start};
 
 const ADMIN: &str = "session-admin-key-3b7e9d2a5c1f";
-
-fn run(cmd: &mut Command, args: &[&str]) -> (Option<i32>, String, String) {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd.args(args).output().expect("run sp");
-    (
-        status.code(),
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    )
-}
 
 fn chat(cmd: &mut Command, args: &[&str], input: &str) -> (Option<i32>, String, String) {
     let mut child = cmd

@@ -3,24 +3,9 @@
 //! directory that a new server serves — with the same documents, and the same key working;
 //! a served directory is refused, a bad line exits 1 with `SP-OPS-002` naming it.
 
-use std::process::{Command, Output};
-
-use super::process::{drain, sp, start};
+use super::process::{drain, run, sp, start};
 
 const ADMIN: &str = "transfer-admin-key-5e2b8c1d9a7f";
-
-fn run(cmd: &mut Command, args: &[&str]) -> (Option<i32>, String, String) {
-    let Output {
-        status,
-        stdout,
-        stderr,
-    } = cmd.args(args).output().expect("run sp");
-    (
-        status.code(),
-        String::from_utf8_lossy(&stdout).into_owned(),
-        String::from_utf8_lossy(&stderr).into_owned(),
-    )
-}
 
 async fn titles(addr: &str, token: &str) -> Vec<String> {
     let auth = format!("Bearer {token}");

@@ -94,3 +94,13 @@ pub fn create_key(cmd: &mut Command, name: &str, scopes: &str, more: &[&str]) ->
     assert!(token.starts_with("sp_"), "{stdout}");
     token
 }
+
+/// Runs `cmd` with `args` to its end: exit code, stdout, stderr.
+pub fn run(cmd: &mut Command, args: &[&str]) -> (Option<i32>, String, String) {
+    let output = cmd.args(args).output().expect("run sp");
+    (
+        output.status.code(),
+        String::from_utf8_lossy(&output.stdout).into_owned(),
+        String::from_utf8_lossy(&output.stderr).into_owned(),
+    )
+}
