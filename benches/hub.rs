@@ -147,6 +147,7 @@ async fn invocation(label: &str, hub: &Hub, transport: &Arc<sp_data::HttpTranspo
         arguments: arguments.clone(),
         request_id: Some("bench".into()),
         idempotency_key: None,
+        traceparent: None,
     };
     let mut through_hub = Vec::new();
     let mut straight = Vec::new();

@@ -49,6 +49,7 @@ pub mod rerank;
 pub mod responses;
 pub mod tenants;
 pub mod time;
+pub mod trace;
 pub mod uncancelled;
 pub mod usage;
 pub mod workflows;

@@ -310,6 +310,7 @@ impl Hub {
             arguments: call.arguments.clone(),
             request_id: call.request_id.clone(),
             idempotency_key: call.idempotency_key.clone(),
+            traceparent: crate::trace::current().map(|hop| hop.child().header()),
         };
         let label = service.label();
         let upstream = |status: Option<u16>, reason: String| Error::UpstreamError {

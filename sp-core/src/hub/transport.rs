@@ -21,6 +21,9 @@ pub struct ToolRequest {
     pub request_id: Option<String>,
     /// Sent as `Idempotency-Key` (`http`), so a repeated call can be recognised.
     pub idempotency_key: Option<String>,
+    /// Sent as `traceparent` (`http`): the trace of the request that made the call, with this
+    /// call as the next hop ([`crate::trace`]).
+    pub traceparent: Option<String>,
 }
 
 /// What came back. An MCP answer reads as 200 with the tool's result, or 500 with its error

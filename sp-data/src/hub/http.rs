@@ -179,6 +179,9 @@ impl Transport for HttpTransport {
         if let Some(key) = &request.idempotency_key {
             builder = builder.header("idempotency-key", key);
         }
+        if let Some(traceparent) = &request.traceparent {
+            builder = builder.header("traceparent", traceparent);
+        }
         let response = builder.send().await.map_err(connect_error)?;
         Self::read(response, self.max_response_bytes).await
     }

@@ -38,6 +38,7 @@ fn request(url: String) -> ToolRequest {
         arguments: json!({}),
         request_id: None,
         idempotency_key: None,
+        traceparent: None,
     }
 }
 

@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use super::{
     Guard, MakeRequestIdV7, REQUEST_ID_HEADER, error_envelope, guard, request_id, request_id_of,
+    trace_context,
 };
 use axum::Router;
 use axum::extract::DefaultBodyLimit;
@@ -31,6 +32,7 @@ pub fn apply(router: Router, max_body_bytes: usize) -> Router {
             ))
             .layer(SetRequestIdLayer::new(REQUEST_ID_HEADER, MakeRequestIdV7))
             .layer(PropagateRequestIdLayer::new(REQUEST_ID_HEADER))
+            .layer(axum::middleware::from_fn(trace_context::trace_context))
             .layer(
                 TraceLayer::new_for_http()
                     .make_span_with(make_span)
@@ -90,6 +92,7 @@ fn make_span<B>(request: &Request<B>) -> Span {
     tracing::info_span!(
         "request",
         request_id = %request_id_of(request),
+        trace_id = %trace_context::trace_id_of(request),
         method = %request.method(),
         path = %request.uri().path(),
     )

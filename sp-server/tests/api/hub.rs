@@ -6,7 +6,8 @@ use serde_json::{Value, json};
 
 use crate::support::{ADMIN, Api};
 
-/// A loopback service whose `echo` tool returns its arguments and the request id it got,
+/// A loopback service whose `echo` tool returns its arguments and the request id and
+/// `traceparent` it got,
 /// whose `down` tool always fails and whose `hang` tool never answers.
 pub(crate) async fn echo_service() -> String {
     let app = axum::Router::new()
@@ -14,12 +15,15 @@ pub(crate) async fn echo_service() -> String {
             "/tools/echo",
             axum::routing::post(
                 |headers: axum::http::HeaderMap, axum::Json(args): axum::Json<Value>| async move {
-                    let id = headers
-                        .get("x-request-id")
-                        .and_then(|v| v.to_str().ok())
-                        .unwrap_or_default()
-                        .to_owned();
-                    axum::Json(json!({"echo": args, "request_id": id}))
+                    let header = |name: &str| {
+                        headers
+                            .get(name)
+                            .and_then(|v| v.to_str().ok())
+                            .unwrap_or_default()
+                            .to_owned()
+                    };
+                    axum::Json(json!({"echo": args, "request_id": header("x-request-id"),
+                        "traceparent": header("traceparent")}))
                 },
             ),
         )
@@ -129,6 +133,10 @@ async fn register_discover_and_invoke_over_http() {
         .header("authorization", format!("Bearer {key}"))
         .header("content-type", "application/json")
         .header("x-request-id", "hub-test-7")
+        .header(
+            "traceparent",
+            "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",
+        )
         .body(axum::body::Body::from(
             json!({"arguments": {"text": "hi"}}).to_string(),
         ))
@@ -140,6 +148,40 @@ async fn register_discover_and_invoke_over_http() {
         invoked.body["output"]["request_id"], "hub-test-7",
         "the request id travels to the service"
     );
+    // The caller's trace goes on to the service, with the gateway as the parent hop.
+    let sent = invoked.body["output"]["traceparent"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    let parts: Vec<&str> = sent.split('-').collect();
+    assert_eq!(parts.len(), 4, "{sent}");
+    assert_eq!(
+        parts[1], "4bf92f3577b34da6a3ce929d0e0e4736",
+        "the same trace: {sent}"
+    );
+    assert_ne!(parts[2], "00f067aa0ba902b7", "a hop of its own: {sent}");
+    assert_eq!((parts[0], parts[3]), ("00", "01"), "{sent}");
+    // Without one (or with a malformed one), the call starts a trace of its own.
+    let untraced = Request::builder()
+        .method(Method::POST)
+        .uri("/v1/tools/echo/invoke")
+        .header("authorization", format!("Bearer {key}"))
+        .header("content-type", "application/json")
+        .header("traceparent", "00-not-a-trace-01")
+        .body(axum::body::Body::from(
+            json!({"arguments": {"text": "again"}}).to_string(),
+        ))
+        .expect("request");
+    let fresh = api.send(untraced).await;
+    let fresh_parent = fresh.body["output"]["traceparent"]
+        .as_str()
+        .unwrap_or_default();
+    assert!(
+        sp_core::trace::TraceContext::parse(fresh_parent).is_some(),
+        "{}",
+        fresh.text
+    );
+    assert!(!fresh_parent.contains("4bf92f3577b34da6a3ce929d0e0e4736"));
 
     let bad = api
         .call(
