@@ -32,6 +32,7 @@ mod budget;
 mod catalogue;
 mod charge;
 pub mod cli;
+mod cli_remote;
 pub mod connections;
 mod error;
 pub mod ingest_cli;
