@@ -2,8 +2,6 @@
 //! list, show, load and unload them on a running server (list and show fall back to what the
 //! configuration and the directory hold when no server answers).
 
-use std::time::Duration;
-
 use indicatif::{ProgressBar, ProgressStyle};
 use serde_json::Value;
 use sp_core::Config;
@@ -258,24 +256,8 @@ pub(crate) async fn fetch(
     method: reqwest::Method,
     path: &str,
 ) -> Result<(reqwest::StatusCode, String), Reach> {
-    let _ = rustls::crypto::ring::default_provider().install_default();
-    let base = base_url(config, server);
-    let client = reqwest::Client::builder()
-        .connect_timeout(Duration::from_secs(3))
-        .build()
-        .map_err(|err| Reach::Refused(CommandError(format!("http client: {err}"))))?;
-    let mut request = client.request(method, format!("{base}{path}"));
-    if let Some(key) = &server.api_key {
-        request = request.bearer_auth(key);
-    }
-    let response = request
-        .send()
+    crate::remote::Remote::new(config, server)
+        .map_err(Reach::Refused)?
+        .fetch(method, path)
         .await
-        .map_err(|err| Reach::Down(format!("no server answers at {base} ({err})")))?;
-    let status = response.status();
-    let text = response
-        .text()
-        .await
-        .map_err(|err| Reach::Refused(CommandError(format!("{base}{path}: {err}"))))?;
-    Ok((status, text))
 }

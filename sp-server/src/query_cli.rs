@@ -61,8 +61,10 @@ pub async fn tail(
     let mut from_offset = args.from_offset;
     let mut waiting = false;
     let response = loop {
-        let path = live_path(args, from_offset);
-        match remote.get_streaming(&path).await {
+        match remote
+            .get_streaming("/v1/events/live", &live_query(args, from_offset))
+            .await
+        {
             Ok(response) => break response,
             // A stream with no events yet is followed once it has one, from its first.
             Err(CommandError(message))
@@ -99,24 +101,17 @@ pub async fn tail(
     .await
 }
 
-/// `/v1/events/live` with the tail's filters.
-fn live_path(args: &TailArgs, from_offset: Option<u64>) -> String {
-    let mut query = Vec::new();
-    for (name, value) in [
+/// The tail's filters as query pairs of `/v1/events/live`.
+fn live_query(args: &TailArgs, from_offset: Option<u64>) -> Vec<(&'static str, String)> {
+    [
         ("stream", args.stream.clone()),
         ("type", args.event_type.clone()),
         ("namespace", args.namespace.clone()),
         ("from_offset", from_offset.map(|n| n.to_string())),
-    ] {
-        if let Some(value) = value {
-            query.push(format!("{name}={}", encode(&value)));
-        }
-    }
-    if query.is_empty() {
-        "/v1/events/live".to_owned()
-    } else {
-        format!("/v1/events/live?{}", query.join("&"))
-    }
+    ]
+    .into_iter()
+    .filter_map(|(name, value)| Some((name, value?)))
+    .collect()
 }
 
 /// `OFFSET  TIME  STREAM  TYPE  SUBJECT  DATA` of one event's JSON.
@@ -133,17 +128,4 @@ fn event_line(data: &str) -> String {
         event["subject"].as_str().unwrap_or("-"),
         event["data"]
     )
-}
-
-/// Percent-encodes a query value (streams may hold `/` and `:`).
-fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'a'..=b'z' | b'A'..=b'Z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }

@@ -8,7 +8,7 @@ use serde_json::Value;
 use sp_core::Config;
 
 use crate::cli::ServerArgs;
-use crate::models_cli::{CommandError, base_url};
+use crate::models_cli::{CommandError, Reach, base_url};
 
 /// A running server, as the command line reaches it.
 pub(crate) struct Remote {
@@ -73,11 +73,14 @@ impl Remote {
         Ok((status, value))
     }
 
-    /// GETs `path`; returns the JSON answer.
-    pub(crate) async fn get_json(&self, path: &str) -> Result<Value, CommandError> {
-        let response = self
-            .send(self.request(reqwest::Method::GET, path), path)
-            .await?;
+    /// GETs `path` with the `query` pairs (encoded by the client); returns the JSON answer.
+    pub(crate) async fn get_json(
+        &self,
+        path: &str,
+        query: &[(&str, String)],
+    ) -> Result<Value, CommandError> {
+        let request = self.request(reqwest::Method::GET, path).query(query);
+        let response = self.send(request, path).await?;
         response
             .json()
             .await
@@ -97,15 +100,37 @@ impl Remote {
         self.send(request, path).await
     }
 
-    /// GETs `path` and hands back the response to read as it arrives (server-sent events).
+    /// GETs `path` with the `query` pairs and hands back the response to read as it arrives
+    /// (server-sent events).
     pub(crate) async fn get_streaming(
         &self,
         path: &str,
+        query: &[(&str, String)],
     ) -> Result<reqwest::Response, CommandError> {
         let request = self
             .request(reqwest::Method::GET, path)
+            .query(query)
             .header("accept", "text/event-stream");
         self.send(request, path).await
+    }
+
+    /// One request, whatever its status: the status and body text, or [`Reach::Down`] when
+    /// nothing answers.
+    pub(crate) async fn fetch(
+        &self,
+        method: reqwest::Method,
+        path: &str,
+    ) -> Result<(reqwest::StatusCode, String), Reach> {
+        let response =
+            self.request(method, path).send().await.map_err(|err| {
+                Reach::Down(format!("no server answers at {} ({err})", self.base))
+            })?;
+        let status = response.status();
+        let text = response
+            .text()
+            .await
+            .map_err(|err| Reach::Refused(CommandError(format!("{}{path}: {err}", self.base))))?;
+        Ok((status, text))
     }
 }
 

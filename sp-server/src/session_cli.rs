@@ -23,7 +23,7 @@ pub async fn workflows(
     match command {
         WorkflowsCommand::List { json, server } => {
             let listed = Remote::new(config, server)?
-                .get_json("/v1/workflows")
+                .get_json("/v1/workflows", &[])
                 .await?;
             if *json {
                 return Ok((vec![pretty(&listed)?], true));
@@ -48,11 +48,13 @@ pub async fn workflows(
             json,
             server,
         } => {
-            let path = match workflow {
-                Some(name) => format!("/v1/workflow-runs?workflow={name}"),
-                None => "/v1/workflow-runs".to_owned(),
-            };
-            let listed = Remote::new(config, server)?.get_json(&path).await?;
+            let query: Vec<(&str, String)> = workflow
+                .iter()
+                .map(|name| ("workflow", name.clone()))
+                .collect();
+            let listed = Remote::new(config, server)?
+                .get_json("/v1/workflow-runs", &query)
+                .await?;
             if *json {
                 return Ok((vec![pretty(&listed)?], true));
             }
@@ -88,7 +90,9 @@ pub async fn workflows(
                 let id = run["id"].as_str().unwrap_or_default().to_owned();
                 while run["status"] == "running" {
                     tokio::time::sleep(POLL_EVERY).await;
-                    run = remote.get_json(&format!("/v1/workflow-runs/{id}")).await?;
+                    run = remote
+                        .get_json(&format!("/v1/workflow-runs/{id}"), &[])
+                        .await?;
                 }
             }
             let ok = !matches!(run["status"].as_str(), Some("failed" | "cancelled"));
