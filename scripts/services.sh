@@ -43,8 +43,9 @@ full_page_writes = off
 max_connections = 200
 CONF
   fi
-  sed -i "s/^port = .*//" "$inst/data/postgresql.conf"
-  echo "port = $port" >> "$inst/data/postgresql.conf"
+  sed -i "s/^port = .*//; s/^shared_preload_libraries = .*//" "$inst/data/postgresql.conf"
+  # pg_stat_statements collects what `sp status --db` reads (as production would have it).
+  printf "port = %s\nshared_preload_libraries = 'pg_stat_statements'\n" "$port" >> "$inst/data/postgresql.conf"
   if ! pg_run pg_ctl -D "$inst/data" status >/dev/null 2>&1; then
     is_root && chown "$PG_USER_SYSTEM" "$inst"
     pg_run pg_ctl -D "$inst/data" -l "$inst/postgres.log" -w -t 30 start >/dev/null \
@@ -54,7 +55,8 @@ CONF
   if ! PGPASSWORD="$PG_PASSWORD" "${psql[@]}" -d "$PG_DB" -c 'select 1' >/dev/null 2>&1; then
     PGPASSWORD="$PG_PASSWORD" "${psql[@]}" -d postgres -c "create database $PG_DB" >/dev/null
   fi
-  PGPASSWORD="$PG_PASSWORD" "${psql[@]}" -d "$PG_DB" -c 'create extension if not exists vector' >/dev/null
+  PGPASSWORD="$PG_PASSWORD" "${psql[@]}" -d "$PG_DB" -c 'create extension if not exists vector' \
+    -c 'create extension if not exists pg_stat_statements' >/dev/null
   pg_url "$name"
 }
 

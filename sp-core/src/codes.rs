@@ -156,6 +156,8 @@ error_codes! {
     BackupInvalid => ("SP-OPS-001", 422, "The backup cannot be restored: it is not an `sp backup` folder, it is of another format version, or its database is truncated or corrupt (its checksum, integrity check or row counts disagree with its manifest). Nothing was restored; take or pick another backup."),
     /// An export that cannot be imported, or a target store that already holds data.
     ImportInvalid => ("SP-OPS-002", 422, "The export cannot be imported: a line is not JSON, names an unknown table or column, holds a value of the wrong type, or the file is of another format version or ends before its closing line (truncated) — the error names the file and line; or the target store already holds data (import into an empty, migrated store). Nothing was imported."),
+    /// `sp status --db` on a database that does not collect `pg_stat_statements`.
+    StatsUnavailable => ("SP-OPS-003", 503, "The database does not collect the statistics asked for: `sp status --db` reads PostgreSQL's `pg_stat_statements`, which needs `shared_preload_libraries = 'pg_stat_statements'` (a restart) and `CREATE EXTENSION pg_stat_statements` in the database, and the embedded store has none. Nothing was changed."),
     /// The database's applied migrations are not this build's (changed after they were
     /// applied, or newer than it).
     MigrationDrift => ("SP-CFG-002", 500, "The database's applied migrations differ from this build's: one was changed after it was applied (checksum drift) or the database has migrations this build lacks (a newer `sp` wrote it). Nothing was migrated and the server does not start; `sp migrate status` lists them — run the build that matches the database, or restore a backup."),

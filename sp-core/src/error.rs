@@ -78,6 +78,12 @@ pub enum Error {
         /// What is wrong.
         reason: String,
     } => ImportInvalid,
+    /// A database statistic an operator asked for is not collected by this database.
+    #[error("statistics unavailable: {reason}")]
+    StatsUnavailable {
+        /// What is missing and how to enable it.
+        reason: String,
+    } => StatsUnavailable,
     /// The database's applied migrations differ from this build's.
     #[error("the {backend} database's migrations differ from this build's: {detail}")]
     MigrationDrift {

@@ -116,6 +116,42 @@ impl TraceContext {
     pub fn trace_id_hex(&self) -> String {
         to_hex(&self.trace_id)
     }
+
+    /// A hop from its parts (what a tracing library reports for its current span); `None`
+    /// when an id is all zeros, which W3C calls invalid.
+    ///
+    /// ```
+    /// use sp_core::trace::TraceContext;
+    ///
+    /// let hop = TraceContext::from_ids([7; 16], [9; 8], true).unwrap();
+    /// assert_eq!((hop.trace_id(), hop.span_id(), hop.sampled()), ([7; 16], [9; 8], true));
+    /// assert!(TraceContext::from_ids([0; 16], [9; 8], true).is_none());
+    /// ```
+    pub fn from_ids(trace_id: [u8; 16], span_id: [u8; 8], sampled: bool) -> Option<Self> {
+        if trace_id.iter().all(|b| *b == 0) || span_id.iter().all(|b| *b == 0) {
+            return None;
+        }
+        Some(TraceContext {
+            trace_id,
+            span_id,
+            flags: u8::from(sampled),
+        })
+    }
+
+    /// The trace id's bytes.
+    pub fn trace_id(&self) -> [u8; 16] {
+        self.trace_id
+    }
+
+    /// This hop's span id's bytes.
+    pub fn span_id(&self) -> [u8; 8] {
+        self.span_id
+    }
+
+    /// Whether the trace is sampled (the `01` flag).
+    pub fn sampled(&self) -> bool {
+        self.flags & 1 == 1
+    }
 }
 
 tokio::task_local! {

@@ -63,6 +63,29 @@ impl Backends {
         }
     }
 
+    /// The statements of the configured PostgreSQL database that took the most execution
+    /// time (`pg_stat_statements`, see [`crate::PgStore::top_statements`]); the embedded store
+    /// keeps no such statistics (`SP-OPS-003`).
+    #[cfg_attr(not(feature = "postgres"), allow(unused_variables))]
+    pub async fn top_statements(config: &Config, limit: u32) -> Result<Vec<crate::StatementStats>> {
+        match &config.database.url {
+            None => Err(sp_core::Error::StatsUnavailable {
+                reason: "this configuration uses the embedded store (SQLite), which keeps no \
+                         statement statistics; `--db` reads PostgreSQL's `pg_stat_statements` \
+                         (set `database.url`)"
+                    .into(),
+            }),
+            #[cfg(feature = "postgres")]
+            Some(_) => {
+                crate::PgStore::connect_lazy(&config.database)?
+                    .top_statements(limit)
+                    .await
+            }
+            #[cfg(not(feature = "postgres"))]
+            Some(_) => Err(disabled("database.url", "postgres")),
+        }
+    }
+
     /// Opens what `config` selects. Remote servers are connected lazily, so a database that is
     /// down at start makes the process unready, not dead.
     ///

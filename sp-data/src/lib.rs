@@ -42,6 +42,7 @@ pub mod knowledge;
 mod migrations;
 #[cfg(feature = "postgres")]
 mod postgres;
+mod postgres_stats;
 #[cfg(feature = "redis")]
 mod redis;
 mod serve_lock;
@@ -91,6 +92,7 @@ pub use knowledge::{GraphParams, ReembedProgress, VectorIndexConfig};
 pub use migrations::{MigrationInfo, MigrationStatus};
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
+pub use postgres_stats::StatementStats;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
 pub use serve_lock::{SERVE_LOCK_FILE, ServeLock};

@@ -15,13 +15,28 @@ use tokio::sync::mpsc::UnboundedReceiver;
 #[derive(Debug)]
 pub struct CompletionStream {
     pub(crate) receiver: UnboundedReceiver<Result<StreamEvent>>,
+    /// The `model.call` span (a trace span with the server's `otel` feature): open from
+    /// submission until the stream ends or is dropped, so it lasts as long as the generation.
+    pub(crate) span: tracing::Span,
 }
 
 impl Stream for CompletionStream {
     type Item = Result<StreamEvent>;
 
     fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
-        self.receiver.poll_recv(cx)
+        let next = self.receiver.poll_recv(cx);
+        match &next {
+            Poll::Ready(Some(Ok(StreamEvent::Done { usage, .. }))) => {
+                self.span
+                    .record("completion_tokens", usage.completion_tokens);
+                self.span.record("cached_tokens", usage.cached_tokens);
+            }
+            Poll::Ready(Some(Err(err))) => {
+                self.span.record("error_code", err.code().as_str());
+            }
+            _ => {}
+        }
+        next
     }
 }
 

@@ -189,6 +189,16 @@ impl Engine {
         &self.inner.info
     }
 
+    /// The model file's name without `.gguf`: what spans and logs call this model.
+    pub fn model_name(&self) -> String {
+        self.inner
+            .config
+            .model_path
+            .file_stem()
+            .map(|stem| stem.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
     /// The settings the engine runs with.
     pub fn config(&self) -> &EngineConfig {
         &self.inner.config
@@ -357,6 +367,16 @@ impl Engine {
                 context_size: window,
             });
         }
+        let span = tracing::info_span!(
+            "model.call",
+            kind = "generate",
+            model = %self.model_name(),
+            prompt_tokens = tokens.len(),
+            max_tokens,
+            completion_tokens = tracing::field::Empty,
+            cached_tokens = tracing::field::Empty,
+            error_code = tracing::field::Empty,
+        );
         let (events, receiver) = unbounded_channel();
         let picker = TokenPicker::new(sampling, self.inner.model.n_vocab(), &tokens);
         let shaping = crate::shaping::Shaping::new(sampling, constraint);
@@ -381,7 +401,7 @@ impl Engine {
             prefilled,
         };
         match self.inner.jobs.try_send(job) {
-            Ok(()) => Ok(CompletionStream { receiver }),
+            Ok(()) => Ok(CompletionStream { receiver, span }),
             Err(TrySendError::Full(_)) => Err(Error::Overloaded {
                 waiting: self.inner.config.queue_capacity,
             }),

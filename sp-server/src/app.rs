@@ -26,7 +26,8 @@ use crate::state::AppState;
 /// ```
 pub fn app(state: AppState) -> Router {
     let server = state.config().server.clone();
-    crate::middleware::apply_with(crate::routes::router(state), &server)
+    let cors = state.live().cors().clone();
+    crate::middleware::apply_with_cors(crate::routes::router(state), &server, cors)
 }
 
 /// Serves `app(state)` on `listener` until `shutdown` completes, then lets in-flight requests

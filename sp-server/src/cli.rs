@@ -51,11 +51,18 @@ pub enum Command {
     /// hold no data yet; every line is checked first, and a bad one imports nothing.
     Import(TransferArgs),
     /// A running server's health, models and inference queue, as a table (or `--json`);
-    /// exit status 1 when it is unhealthy or does not answer.
+    /// exit status 1 when it is unhealthy or does not answer. With `--db`: the configured
+    /// PostgreSQL's top statements by total time, from `pg_stat_statements`.
     Status {
         /// Print JSON instead of the table.
         #[arg(long)]
         json: bool,
+        /// Read the database's `pg_stat_statements` instead of asking the server.
+        #[arg(long)]
+        db: bool,
+        /// With `--db`: how many statements to list.
+        #[arg(long, default_value_t = 10, requires = "db")]
+        limit: u32,
         /// The server to ask.
         #[command(flatten)]
         server: ServerArgs,

@@ -54,6 +54,7 @@ mod served;
 pub mod session_cli;
 mod state;
 pub mod status_cli;
+pub mod telemetry;
 pub mod tls;
 pub mod transfer_cli;
 

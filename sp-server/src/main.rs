@@ -97,11 +97,28 @@ async fn main() -> ExitCode {
             })
             .await
         }
-        Command::Status { json, server, data } => {
+        Command::Status {
+            json,
+            db,
+            limit,
+            server,
+            data,
+        } => {
             let config = match cli.load_config(&data.as_serve_args()) {
                 Ok(config) => config,
                 Err(err) => return fail(&err),
             };
+            if *db {
+                return match sp_server::status_cli::database_status(&config, *limit, *json).await {
+                    Ok(lines) => {
+                        for line in lines {
+                            println!("{line}");
+                        }
+                        ExitCode::SUCCESS
+                    }
+                    Err(err) => fail(&err),
+                };
+            }
             match sp_server::status_cli::status(&config, server, *json).await {
                 Ok(status) => {
                     for line in status.lines {
@@ -243,23 +260,47 @@ where
     }
 }
 
-/// On each SIGHUP: the configuration loaded again (file, environment, flags) and its
-/// reloadable settings applied; a configuration that does not load or apply is logged and the
-/// running settings stay.
-fn reload_on_sighup(cli: &Cli, args: &ServeArgs, state: sp_server::AppState) {
+/// On each SIGHUP, and with `server.watch_config` when the configuration file or the TLS
+/// certificate or key changes: the configuration loaded again (file, environment, flags) and
+/// its reloadable settings applied; a configuration that does not load or apply is logged and
+/// the running settings stay.
+fn reload_on_signal_or_change(cli: &Cli, args: &ServeArgs, state: sp_server::AppState) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
         let mut hangups = match signal(SignalKind::hangup()) {
-            Ok(hangups) => hangups,
+            Ok(hangups) => Some(hangups),
             Err(err) => {
                 tracing::warn!(%err, "no SIGHUP handler: reloads need a restart");
-                return;
+                None
             }
         };
+        let server = &state.config().server;
+        let mut changes = server.watch_config.then(|| {
+            let files: Vec<_> = [
+                cli.config.clone(),
+                server.tls_cert_path.clone(),
+                server.tls_key_path.clone(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            tracing::info!(?files, "watching for changes (server.watch_config)");
+            sp_server::reload::watch_files(files, std::time::Duration::from_secs(2))
+        });
+        if hangups.is_none() && changes.is_none() {
+            return;
+        }
         let sources = (cli.config.clone(), cli.profile.clone(), args.clone());
         tokio::spawn(async move {
-            while hangups.recv().await.is_some() {
+            loop {
+                let trigger = tokio::select! {
+                    Some(()) = async { hangups.as_mut()?.recv().await } => "SIGHUP".to_owned(),
+                    Some(path) = async { changes.as_mut()?.recv().await } => {
+                        format!("{} changed", path.display())
+                    }
+                    else => return,
+                };
                 let cli = Cli {
                     config: sources.0.clone(),
                     profile: sources.1.clone(),
@@ -271,12 +312,13 @@ fn reload_on_sighup(cli: &Cli, args: &ServeArgs, state: sp_server::AppState) {
                 };
                 match reloaded {
                     Ok(done) => tracing::info!(
+                        %trigger,
                         applied = ?done.applied,
                         need_restart = ?done.need_restart,
                         "configuration reloaded"
                     ),
                     Err(err) => tracing::error!(
-                        %err, code = %err.code(),
+                        %trigger, %err, code = %err.code(),
                         "configuration not reloaded; the running settings stay"
                     ),
                 }
@@ -322,9 +364,10 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> ExitCode {
         Ok(config) => config,
         Err(err) => return fail(&err),
     };
-    if let Err(err) = sp_server::logging::init(&config.log) {
-        return fail(&err);
-    }
+    let telemetry = match sp_server::logging::init_with_traces(&config.log, &config.otel) {
+        Ok(telemetry) => telemetry,
+        Err(err) => return fail(&err),
+    };
     let listen = config.server.listen;
     let embedded = config.database.url.is_none();
     let data_dir = config.data_dir.clone();
@@ -361,8 +404,11 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> ExitCode {
     // One plain line on stdout so scripts and tests can find the address (port 0 included).
     println!("sp listening on {scheme}://{addr}");
     let _ = std::io::stdout().flush();
-    reload_on_sighup(cli, args, state.clone());
-    match sp_server::serve(listener, state, sp_server::shutdown_signal()).await {
+    reload_on_signal_or_change(cli, args, state.clone());
+    let served = sp_server::serve(listener, state, sp_server::shutdown_signal()).await;
+    // The last spans, the shutdown's among them, leave before the process does.
+    telemetry.shutdown();
+    match served {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => fail(&sp_core::Error::internal(format!("server stopped: {err}"))),
     }

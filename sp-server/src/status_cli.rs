@@ -1,9 +1,10 @@
 //! `sp status`: a running server's health (each check with its latency, its version), its
 //! models (state, estimated memory, requests holding them) and the inference queue, as a
 //! table or as JSON (`--json`). Exit status 0 when it answers healthy, 1 otherwise.
+//! `sp status --db` reads the configured PostgreSQL's `pg_stat_statements` instead.
 
 use serde_json::{Value, json};
-use sp_core::Config;
+use sp_core::{Config, Result};
 
 use crate::cli::ServerArgs;
 use crate::models_cli::{CommandError, Reach, base_url, fetch, server_get};
@@ -114,4 +115,39 @@ fn queue_of(metrics: &str) -> Value {
     };
     json!({"waiting": gauge("sp_inference_waiting"), "active": gauge("sp_inference_active"),
         "capacity": gauge("sp_inference_queue_capacity")})
+}
+
+/// `sp status --db`: the `limit` statements of the configured PostgreSQL database with the
+/// most total execution time, as a table or JSON. `SP-OPS-003` on the embedded store or a
+/// database without `pg_stat_statements`.
+pub async fn database_status(config: &Config, limit: u32, json: bool) -> Result<Vec<String>> {
+    let statements = sp_data::Backends::top_statements(config, limit).await?;
+    if json {
+        return Ok(vec![
+            serde_json::to_string_pretty(&statements).map_err(sp_core::Error::internal)?,
+        ]);
+    }
+    let mut lines = vec![format!(
+        "{:>12} {:>9} {:>10} {:>9} {:>6}  QUERY",
+        "TOTAL MS", "CALLS", "MEAN MS", "ROWS", "HIT %"
+    )];
+    for statement in &statements {
+        let hit = statement
+            .cache_hit_ratio
+            .map_or_else(|| "-".to_owned(), |ratio| format!("{:.1}", ratio * 100.0));
+        // One line per statement: the normalised text with its whitespace folded.
+        let query = statement
+            .query
+            .split_whitespace()
+            .collect::<Vec<_>>()
+            .join(" ");
+        lines.push(format!(
+            "{:>12.1} {:>9} {:>10.3} {:>9} {:>6}  {}",
+            statement.total_ms, statement.calls, statement.mean_ms, statement.rows, hit, query
+        ));
+    }
+    if statements.is_empty() {
+        lines.push("no statements recorded since the statistics were reset".into());
+    }
+    Ok(lines)
 }

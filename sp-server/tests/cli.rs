@@ -13,6 +13,8 @@ mod ingest;
 mod migrate;
 #[path = "cli/models.rs"]
 mod models;
+#[path = "cli/otel.rs"]
+mod otel;
 #[path = "support/process.rs"]
 mod process;
 #[path = "cli/reindex.rs"]

@@ -20,6 +20,7 @@ const ENV_SECTIONS: &[&str] = &[
     "auth",
     "model",
     "log",
+    "otel",
     "health",
     "hub",
     "events",

@@ -7,9 +7,11 @@
 //! the offending key and where its value came from.
 
 mod load;
+mod otel;
 mod secrets;
 mod validate;
 pub use load::ConfigSources;
+pub use otel::OtelConfig;
 pub use secrets::{REDACTED, redact_url, secret_files};
 
 mod root;

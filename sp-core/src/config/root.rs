@@ -37,6 +37,8 @@ pub struct Config {
     pub models: Vec<crate::catalogue::ModelEntry>,
     /// Logging.
     pub log: LogConfig,
+    /// Trace export over OTLP (the server's `otel` feature).
+    pub otel: super::OtelConfig,
     /// Health checks.
     pub health: HealthConfig,
     /// The service hub: tool-call timeouts, retries, breakers, instance health checks.
@@ -67,6 +69,7 @@ impl Default for Config {
             events: crate::events::EventsConfig::default(),
             workflows: crate::workflows::WorkflowsConfig::default(),
             log: LogConfig::default(),
+            otel: super::OtelConfig::default(),
             health: HealthConfig::default(),
             profiles: std::collections::BTreeMap::new(),
         }
@@ -144,6 +147,9 @@ pub struct ServerConfig {
     pub tls_cert_path: Option<PathBuf>,
     /// PEM private key (PKCS#8, PKCS#1 or SEC1) of the certificate.
     pub tls_key_path: Option<PathBuf>,
+    /// `true`: `sp serve` checks its configuration file and TLS certificate and key every
+    /// two seconds and reloads when one changed, as on `SIGHUP`.
+    pub watch_config: bool,
 }
 
 impl Default for ServerConfig {
@@ -160,6 +166,7 @@ impl Default for ServerConfig {
             cors_allowed_origins: Vec::new(),
             tls_cert_path: None,
             tls_key_path: None,
+            watch_config: false,
         }
     }
 }

@@ -43,6 +43,9 @@ impl Config {
         if let Some(url) = &self.database.url {
             check_scheme("database.url", url, &["postgres", "postgresql"])?;
         }
+        if let Some(url) = &self.otel.endpoint {
+            check_scheme("otel.endpoint", url, &["http", "https"])?;
+        }
         if !(1..=1000).contains(&self.database.max_connections) {
             return Err(invalid(
                 "database.max_connections",

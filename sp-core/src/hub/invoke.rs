@@ -93,7 +93,25 @@ impl Hub {
     /// Calls a tool: see the module documentation for the order of checks. The outcome is
     /// recorded as a platform event when the hub has a log ([`Hub::with_events`]).
     pub async fn invoke(&self, call: ToolInvocation) -> Result<ToolResult> {
-        let outcome = self.call_tool(&call).await;
+        // The `tool.call` span (a trace span with the server's `otel` feature); the hop sent
+        // to the service is a child of the request's span through `traceparent`.
+        let span = tracing::info_span!(
+            "tool.call",
+            tool = %call.tool,
+            service = tracing::field::Empty,
+            attempts = tracing::field::Empty,
+            error_code = tracing::field::Empty,
+        );
+        let outcome = tracing::Instrument::instrument(self.call_tool(&call), span.clone()).await;
+        match &outcome {
+            Ok(result) => {
+                span.record("service", result.service.as_str());
+                span.record("attempts", result.attempts);
+            }
+            Err(err) => {
+                span.record("error_code", err.code().as_str());
+            }
+        }
         self.events
             .record(|| {
                 let data = match &outcome {
@@ -310,7 +328,7 @@ impl Hub {
             arguments: call.arguments.clone(),
             request_id: call.request_id.clone(),
             idempotency_key: call.idempotency_key.clone(),
-            traceparent: crate::trace::current().map(|hop| hop.child().header()),
+            traceparent: crate::trace::current().map(|hop| hop.header()),
         };
         let label = service.label();
         let upstream = |status: Option<u16>, reason: String| Error::UpstreamError {

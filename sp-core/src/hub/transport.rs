@@ -21,8 +21,9 @@ pub struct ToolRequest {
     pub request_id: Option<String>,
     /// Sent as `Idempotency-Key` (`http`), so a repeated call can be recognised.
     pub idempotency_key: Option<String>,
-    /// Sent as `traceparent` (`http`): the trace of the request that made the call, with this
-    /// call as the next hop ([`crate::trace`]).
+    /// Sent as `traceparent` (`http`): the trace of the request that made the call, with the
+    /// gateway's hop — the request span, the one exported with the server's `otel` feature —
+    /// as the parent ([`crate::trace`]).
     pub traceparent: Option<String>,
 }
 

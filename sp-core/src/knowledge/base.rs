@@ -1,6 +1,7 @@
 //! The knowledge base: chunk, embed and store documents; search them three ways.
 
 use std::sync::Arc;
+use tracing::Instrument as _;
 
 mod reranked;
 mod writes;
@@ -237,12 +238,14 @@ impl KnowledgeBase {
             SearchMode::Keyword => {
                 self.store
                     .keyword_search(&query.namespace, &query.query, query.k, filter)
+                    .instrument(store_span("keyword_search"))
                     .await
             }
             SearchMode::Vector => {
                 let vector = self.embed_query(&query.query).await?;
                 self.store
                     .vector_search(&query.namespace, &vector, query.k, filter)
+                    .instrument(store_span("vector_search"))
                     .await
             }
             SearchMode::Hybrid => {
@@ -253,10 +256,12 @@ impl KnowledgeBase {
                 let by_vector = self
                     .store
                     .vector_search(&query.namespace, &vector, depth, filter)
+                    .instrument(store_span("vector_search"))
                     .await?;
                 let by_keyword = self
                     .store
                     .keyword_search(&query.namespace, &query.query, depth, filter)
+                    .instrument(store_span("keyword_search"))
                     .await?;
                 Ok(fuse(by_vector, by_keyword, query.k))
             }
@@ -373,6 +378,12 @@ fn validate_document(document: &NewDocument, config: &KnowledgeConfig) -> Result
         ));
     }
     Ok(())
+}
+
+/// The `store.query` span around one call into the document store (a trace span with the
+/// server's `otel` feature): which operation, on which store.
+pub(crate) fn store_span(operation: &'static str) -> tracing::Span {
+    tracing::info_span!("store.query", store = "documents", operation)
 }
 
 /// Refuses vectors of the wrong length or holding NaN / infinity.

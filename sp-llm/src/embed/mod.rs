@@ -319,12 +319,19 @@ impl Embedder for EmbeddingModel {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
+        // The `model.call` span of the batch (a trace span with the `otel` feature).
+        let span = tracing::info_span!(
+            "model.call",
+            kind = "embedding",
+            model = %self.id,
+            texts = texts.len(),
+        );
         let texts = texts
             .iter()
             .enumerate()
             .map(|(index, text)| self.tokens_within_window(index, text))
             .collect::<Result<Vec<_>>>()?;
-        self.submit(texts).await
+        tracing::Instrument::instrument(self.submit(texts), span).await
     }
 }
 

@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use super::cors::{LiveCors, live_cors};
 use super::{
     Guard, MakeRequestIdV7, REQUEST_ID_HEADER, error_envelope, guard, request_id, request_id_of,
     trace_context,
@@ -39,6 +40,7 @@ pub fn apply(router: Router, max_body_bytes: usize) -> Router {
                     .on_request(())
                     .on_response(on_response),
             )
+            .layer(axum::middleware::from_fn(trace_context::trace_scope))
             .layer(axum::middleware::from_fn(error_envelope))
             .layer(CatchPanicLayer::new())
             .layer(RequestBodyLimitLayer::new(max_body_bytes)),
@@ -48,54 +50,38 @@ pub fn apply(router: Router, max_body_bytes: usize) -> Router {
 /// [`apply`] plus what the reference server configures: the in-flight bound and request
 /// deadline ([`Guard`]) and CORS for the configured origins.
 pub fn apply_with(router: Router, server: &sp_core::config::ServerConfig) -> Router {
+    apply_with_cors(router, server, LiveCors::new(&server.cors_allowed_origins))
+}
+
+/// [`apply_with`], with CORS following `cors` (which a reload may change while serving).
+pub fn apply_with_cors(
+    router: Router,
+    server: &sp_core::config::ServerConfig,
+    cors: LiveCors,
+) -> Router {
     let guard = Guard::new(
         server.max_concurrent_requests,
         Duration::from_secs(server.request_timeout_secs),
     );
-    let mut router = router.layer(axum::middleware::from_fn_with_state(guard, self::guard));
-    if !server.cors_allowed_origins.is_empty() {
-        router = router.layer(cors(&server.cors_allowed_origins));
-    }
+    let router = router
+        .layer(axum::middleware::from_fn_with_state(guard, self::guard))
+        .layer(axum::middleware::from_fn_with_state(cors, live_cors));
     apply(router, server.max_body_bytes)
 }
 
-fn cors(origins: &[String]) -> tower_http::cors::CorsLayer {
-    use axum::http::{HeaderName, Method, header};
-    use tower_http::cors::{AllowOrigin, CorsLayer};
-    let allow = if origins.iter().any(|o| o == "*") {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(origins.iter().filter_map(|o| o.parse().ok()))
-    };
-    CorsLayer::new()
-        .allow_origin(allow)
-        .allow_methods([Method::GET, Method::POST, Method::PUT, Method::DELETE])
-        .allow_headers([
-            header::AUTHORIZATION,
-            header::CONTENT_TYPE,
-            HeaderName::from_static("x-api-key"),
-            HeaderName::from_static(REQUEST_ID_HEADER_NAME),
-        ])
-        .expose_headers([
-            HeaderName::from_static(REQUEST_ID_HEADER_NAME),
-            header::RETRY_AFTER,
-            HeaderName::from_static("ratelimit-limit"),
-            HeaderName::from_static("ratelimit-remaining"),
-            HeaderName::from_static("ratelimit-reset"),
-        ])
-        .max_age(Duration::from_secs(600))
-}
-
-const REQUEST_ID_HEADER_NAME: &str = "x-request-id";
-
 fn make_span<B>(request: &Request<B>) -> Span {
-    tracing::info_span!(
+    let span = tracing::info_span!(
         "request",
         request_id = %request_id_of(request),
-        trace_id = %trace_context::trace_id_of(request),
+        // Recorded by `trace_scope` once the hop is settled.
+        trace_id = tracing::field::Empty,
         method = %request.method(),
         path = %request.uri().path(),
-    )
+    );
+    if let Some(trace_context::CallerHop(caller)) = request.extensions().get() {
+        crate::telemetry::set_remote_parent(&span, caller);
+    }
+    span
 }
 
 fn on_response<B>(response: &axum::http::Response<B>, latency: Duration, _span: &Span) {

@@ -12,5 +12,7 @@ pub use envelope::error_envelope;
 pub use guard::{Guard, guard};
 pub use request_id::{MakeRequestIdV7, REQUEST_ID_HEADER, request_id_of};
 
+mod cors;
 mod layers;
-pub use layers::{apply, apply_with};
+pub use cors::LiveCors;
+pub use layers::{apply, apply_with, apply_with_cors};

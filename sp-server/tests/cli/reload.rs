@@ -1,7 +1,8 @@
-//! SIGHUP to `sp serve`: the configuration file is read again and its reloadable settings
-//! applied without a restart — the TLS certificate (a connection opened before keeps its own,
-//! new ones get the renewed one), `auth.default_rate_limit` and `log.level` — while a file that
-//! no longer loads is refused in the log and the running settings stay.
+//! SIGHUP to `sp serve` — or, with `server.watch_config`, the file changing — reads the
+//! configuration file again and applies its reloadable settings without a restart: the TLS
+//! certificate (a connection opened before keeps its own, new ones get the renewed one),
+//! `auth.default_rate_limit`, `log.level` and the CORS origins; a file that no longer loads
+//! is refused in the log and the running settings stay.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -213,6 +214,80 @@ async fn sighup_rotates_the_certificate_and_reloads_limits_and_log_level() {
     assert!(
         log.contains("\"level\":\"DEBUG\""),
         "debug lines after the reload: {log}"
+    );
+    assert!(log.contains("configuration not reloaded"), "{log}");
+}
+
+/// The `access-control-allow-origin` a preflight from `origin` gets, if any.
+async fn preflight(client: &reqwest::Client, addr: &str, origin: &str) -> Option<String> {
+    let response = client
+        .request(
+            reqwest::Method::OPTIONS,
+            format!("http://{addr}/v1/documents"),
+        )
+        .header("origin", origin)
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .expect("preflight");
+    response
+        .headers()
+        .get("access-control-allow-origin")
+        .and_then(|value| value.to_str().ok())
+        .map(str::to_owned)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_watched_configuration_file_reloads_cors_origins_when_it_changes() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let config = dir.path().join("sp.toml");
+    let write = |origins: &str| {
+        let text = format!("[server]\nwatch_config = true\ncors_allowed_origins = [{origins}]\n");
+        std::fs::write(&config, text).expect("write config");
+    };
+    write("");
+    let mut cmd = sp(&dir.path().join("data"));
+    cmd.env("SP_CONFIG", &config);
+    let (server, addr, log) = start(&mut cmd);
+    let log = drain(log);
+    let client = crate::process::http_client();
+    let app = "https://app.example";
+    assert_eq!(preflight(&client, &addr, app).await, None, "no origins yet");
+
+    // No signal: the file changing is enough.
+    write("\"https://app.example\"");
+    let mut allowed = None;
+    for _ in 0..100 {
+        allowed = preflight(&client, &addr, app).await;
+        if allowed.is_some() {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+    }
+    assert_eq!(allowed.as_deref(), Some(app), "the new origin is allowed");
+    assert_eq!(
+        preflight(&client, &addr, "https://evil.example").await,
+        None,
+        "only the configured one"
+    );
+
+    // A change that does not load leaves the origins as they were.
+    std::fs::write(&config, "[server]\nwatch_config = \"sometimes\"\n").expect("break config");
+    tokio::time::sleep(std::time::Duration::from_secs(5)).await;
+    assert_eq!(preflight(&client, &addr, app).await.as_deref(), Some(app));
+
+    drop(server);
+    let log = log.join().expect("log");
+    assert!(
+        log.contains("sp.toml changed"),
+        "the trigger is logged: {log}"
+    );
+    assert!(
+        log.lines()
+            .any(|line| line.contains("configuration reloaded")
+                && line.contains("server.cors_allowed_origins = [")
+                && line.contains("https://app.example")),
+        "{log}"
     );
     assert!(log.contains("configuration not reloaded"), "{log}");
 }

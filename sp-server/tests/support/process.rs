@@ -104,3 +104,10 @@ pub fn run(cmd: &mut Command, args: &[&str]) -> (Option<i32>, String, String) {
         String::from_utf8_lossy(&output.stderr).into_owned(),
     )
 }
+
+/// An HTTP client for talking to `sp` from a test (reqwest is built without a default TLS
+/// provider, as in the server; ring is installed first).
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
+}

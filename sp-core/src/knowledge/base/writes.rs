@@ -14,6 +14,7 @@ use crate::events::{Origin, platform_event};
 use crate::knowledge::types::{Document, IngestOutcome, Ingested, Namespace, NewDocument};
 use crate::tenants::StorageUse;
 use crate::uncancelled::to_the_end;
+use tracing::Instrument as _;
 
 impl KnowledgeBase {
     /// Chunks, embeds and stores one document, atomically and idempotently. Refused with
@@ -29,9 +30,12 @@ impl KnowledgeBase {
         let prepared = self.prepare(document).await?;
         let this = self.clone();
         let origin = origin.clone();
+        // Made here, not in the task below: a span takes its parent (the request) from where
+        // it is created.
+        let span = super::store_span("put");
         to_the_end(async move {
             let namespace = prepared.document.namespace.clone();
-            let ingested = this.store.put(prepared).await?;
+            let ingested = this.store.put(prepared).instrument(span).await?;
             let kind = match ingested.outcome {
                 IngestOutcome::Created => "document.ingested",
                 IngestOutcome::Replaced => "document.replaced",
