@@ -55,6 +55,8 @@ cargo test --workspace --locked "$@"
 # whole run: extra arguments select Rust tests).
 if [ $# -eq 0 ]; then
   "$SP_ROOT/scripts/python-test.sh"
+  # The docs site: mdBook builds docs/ (with the generated HTTP API reference) into target/book.
+  "$SP_ROOT/scripts/docs.sh"
   # A bounded fuzzing pass over the input paths (a few minutes; scripts/fuzz.sh for longer).
   "$SP_ROOT/scripts/fuzz.sh" --ci
 fi

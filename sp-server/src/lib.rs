@@ -45,6 +45,7 @@ pub mod migrate_cli;
 mod model_events;
 pub mod models_cli;
 mod openapi;
+pub mod openapi_markdown;
 pub mod query_cli;
 pub mod reindex;
 pub mod reload;

@@ -5,6 +5,8 @@
 mod backup;
 #[path = "cli/deploy.rs"]
 mod deploy;
+#[path = "cli/docs.rs"]
+mod docs;
 #[path = "cli/full_run.rs"]
 mod full_run;
 #[path = "cli/ingest.rs"]
