@@ -43,6 +43,9 @@ say "second test model: $SP_TEST_SECOND_MODEL"
 SP_PROMTOOL="$("$SP_ROOT/scripts/promtool.sh")"
 export SP_PROMTOOL
 
+# Chromium and axe-core for the console's browser test.
+eval "$("$SP_ROOT/scripts/browser.sh")"
+
 # The official `openai` and MCP Python clients for the compatibility tests; maturin and pytest
 # for the bindings.
 SP_TEST_PYTHON="$("$SP_ROOT/scripts/python-env.sh")"

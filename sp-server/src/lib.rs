@@ -50,6 +50,7 @@ pub mod query_cli;
 pub mod reindex;
 pub mod reload;
 mod remote;
+pub mod request_log;
 mod routes;
 mod served;
 pub mod session_cli;

@@ -33,6 +33,8 @@ struct Inner {
     failed_credentials: sp_core::auth::LocalRateLimiter,
     /// What a reload may change while serving.
     live: crate::reload::LiveSettings,
+    /// The recent requests of this process (`/v1/requests`).
+    requests: crate::request_log::RequestLog,
 }
 
 /// An [`AppState`] that does not keep it alive.
@@ -136,6 +138,7 @@ impl AppState {
                 jwt: jwt.map(Arc::new),
                 tls,
                 failed_credentials: sp_core::auth::LocalRateLimiter::default(),
+                requests: crate::request_log::RequestLog::default(),
             }),
         }
     }
@@ -212,6 +215,11 @@ impl AppState {
     /// The settings a reload may change ([`AppState::reload`]).
     pub(crate) fn live(&self) -> &crate::reload::LiveSettings {
         &self.inner.live
+    }
+
+    /// The recent requests of this process.
+    pub fn requests(&self) -> &crate::request_log::RequestLog {
+        &self.inner.requests
     }
 
     /// The configuration the server started with (see [`AppState::reload`] for the settings

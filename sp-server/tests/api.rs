@@ -31,6 +31,8 @@ mod mcp;
 mod openapi;
 #[path = "api/operations.rs"]
 mod operations;
+#[path = "api/requests.rs"]
+mod requests;
 #[path = "api/responses.rs"]
 mod responses;
 #[path = "api/rotation.rs"]

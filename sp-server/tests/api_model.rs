@@ -13,6 +13,8 @@ mod background;
 mod budget;
 #[path = "api_model/catalogue.rs"]
 mod catalogue;
+#[path = "api_model/console.rs"]
+mod console;
 #[path = "api_model/cross_encoder.rs"]
 mod cross_encoder;
 #[path = "api_model/embedding_model.rs"]

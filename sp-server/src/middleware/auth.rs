@@ -249,9 +249,14 @@ async fn admit(
             return ApiError::from(shared.refusal()).into_response();
         }
     }
+    let answered = crate::request_log::AnsweredFor {
+        key_id: principal.key_id.clone(),
+        tenant: principal.tenant.to_string(),
+    };
     request.extensions_mut().insert(principal);
     let mut response = next.run(request).await;
     rate_headers(response.headers_mut(), &quota, &decision);
+    response.extensions_mut().insert(answered);
     response
 }
 

@@ -2,6 +2,7 @@
 
 mod agents;
 pub(crate) mod anthropic;
+mod console;
 mod contexts;
 mod documents;
 mod events;
@@ -12,6 +13,7 @@ mod keys;
 mod mcp;
 mod openai;
 pub(crate) mod params;
+mod requests;
 mod responses;
 mod tenants;
 mod tokens;

@@ -6,8 +6,8 @@ use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
-    agents, anthropic, contexts, documents, events, fallback, health, hub, keys, mcp, openai,
-    responses, tenants, tokens, usage, workflows,
+    agents, anthropic, console, contexts, documents, events, fallback, health, hub, keys, mcp,
+    openai, requests, responses, tenants, tokens, usage, workflows,
 };
 use crate::middleware::auth::authenticate;
 use crate::state::AppState;
@@ -29,6 +29,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .merge(workflows::router())
         .merge(agents::router())
         .merge(tokens::protected())
+        .merge(requests::router())
 }
 
 /// Open routes: probes, metrics, the refresh exchange (its token is the credential).
@@ -64,6 +65,11 @@ pub fn router(state: AppState) -> Router {
         .merge(public)
         .merge(protected)
         .merge(SwaggerUi::new("/docs").url("/openapi.json", spec))
+        .merge(console::router())
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::request_log::record,
+        ))
         .route_layer(axum::middleware::from_fn(crate::metrics::track))
         .fallback(fallback::not_found)
         .method_not_allowed_fallback(fallback::method_not_allowed)

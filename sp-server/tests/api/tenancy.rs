@@ -20,8 +20,9 @@ const SCOPES: [&str; 6] = [
     "events",
 ];
 
-/// Operations that hold no tenant's data: the model API and the credential exchanges.
-const NO_TENANT_DATA: [&str; 11] = [
+/// Operations that hold no tenant's data: the model API and the credential exchanges (and
+/// `whoami`, which describes the caller's own credential).
+const NO_TENANT_DATA: [&str; 12] = [
     "POST /v1/chat/completions",
     "POST /v1/completions",
     "POST /v1/messages",
@@ -33,6 +34,7 @@ const NO_TENANT_DATA: [&str; 11] = [
     "POST /v1/auth/token",
     "POST /v1/auth/refresh",
     "POST /v1/auth/logout",
+    "GET /v1/auth/whoami",
 ];
 
 /// Scoped by its own query string rather than a namespace: a key sees its own usage only,
