@@ -154,7 +154,9 @@ pages.overview = function (page) {
     try {
       const health = await api("GET", "/health");
       document.getElementById("version").textContent = health.version || "";
-      checks.replaceChildren(el("p", {}, "Overall: ", badge(health.status)),
+      const ready = await fetch("/health/ready").then((r) => (r.ok ? "ready" : "not ready"), () => "not ready");
+      const uptime = health.uptime_secs ?? 0;
+      checks.replaceChildren(el("p", {}, "Overall: ", badge(health.status), ` · ${ready} · version ${health.version} · up ${Math.floor(uptime / 3600)} h ${Math.floor((uptime % 3600) / 60)} min`),
         table("Health checks", ["Component", "Status", "Latency (ms)", "Error"],
           Object.entries(health.checks || {}).map(([name, check]) =>
             [name, badge(check.status), el("td", { class: "num", text: check.latency_ms }), check.error || ""])));
@@ -403,9 +405,30 @@ pages.runs = function (page) {
       r.agent, badge(r.status), el("td", { class: "num", text: (r.steps || []).length }), r.updated_at]))))
     .catch((err) => agents.replaceChildren(el("p", { class: "error", text: errorText(err) })));
   api("GET", "/v1/workflow-runs?limit=50").then((list) => workflows.replaceChildren(table("Workflow runs, newest first", ["Run", "Workflow", "Status", "Steps", "Updated"],
-    list.items.map((r) => [r.id, r.workflow || "", badge(r.status), el("td", { class: "num", text: (r.steps || []).length }), r.updated_at || ""]))))
+    list.items.map((r) => [el("button", { type: "button", class: "secondary", text: r.id, onclick: () => showWorkflowRun(r.id, detail).catch((err) => detail.replaceChildren(el("p", { class: "error", text: errorText(err) }))) }),
+      r.workflow || "", badge(r.status), el("td", { class: "num", text: (r.steps || []).length }), r.updated_at || ""]))))
     .catch((err) => workflows.replaceChildren(el("p", { class: "error", text: errorText(err) })));
 };
+
+async function showWorkflowRun(id, into) {
+  const run = await api("GET", "/v1/workflow-runs/" + encodeURIComponent(id));
+  into.replaceChildren(
+    el("h3", { text: `Workflow run ${run.id}` }), el("p", {}, "Status: ", badge(run.status)),
+    el("h4", { text: "Input" }), el("pre", { text: JSON.stringify(run.input) }),
+    el("h4", { text: "Steps" }),
+    el("ol", { class: "timeline" }, (run.steps || []).map((step) => el("li", {},
+      el("span", { text: `${step.name || step.id || "step"}: ` }), badge(step.status || ""),
+      step.output !== undefined ? el("pre", { text: JSON.stringify(step.output) }) : null,
+      step.error ? el("pre", { text: JSON.stringify(step.error) }) : null))),
+    ["succeeded", "failed", "cancelled"].includes(run.status) ? null : el("button", {
+      type: "button", class: "danger", text: "Cancel run",
+      onclick: async () => {
+        try { await api("POST", `/v1/workflow-runs/${encodeURIComponent(id)}/cancel`, {}); await showWorkflowRun(id, into); }
+        catch (err) { into.prepend(el("p", { class: "error", text: errorText(err) })); }
+      },
+    }));
+  into.focus();
+}
 
 const SCOPES = ["inference", "documents:read", "documents:write", "contexts", "registry", "events", "admin"];
 

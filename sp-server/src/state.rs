@@ -35,6 +35,8 @@ struct Inner {
     live: crate::reload::LiveSettings,
     /// The recent requests of this process (`/v1/requests`).
     requests: crate::request_log::RequestLog,
+    /// When this state was opened (the server's uptime).
+    started: std::time::Instant,
 }
 
 /// An [`AppState`] that does not keep it alive.
@@ -139,6 +141,7 @@ impl AppState {
                 tls,
                 failed_credentials: sp_core::auth::LocalRateLimiter::default(),
                 requests: crate::request_log::RequestLog::default(),
+                started: std::time::Instant::now(),
             }),
         }
     }
@@ -215,6 +218,11 @@ impl AppState {
     /// The settings a reload may change ([`AppState::reload`]).
     pub(crate) fn live(&self) -> &crate::reload::LiveSettings {
         &self.inner.live
+    }
+
+    /// How long this state has been serving.
+    pub fn uptime(&self) -> std::time::Duration {
+        self.inner.started.elapsed()
     }
 
     /// The recent requests of this process.

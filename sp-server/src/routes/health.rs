@@ -23,6 +23,8 @@ struct HealthBody {
     status: &'static str,
     /// The server's version.
     version: &'static str,
+    /// Seconds since the server started.
+    uptime_secs: u64,
     /// Each configured backend (database, redis, model, …) and how it answered.
     checks: BTreeMap<String, CheckOutcome>,
     /// Registered services by health, from the hub's active checks. Informational: a
@@ -32,7 +34,7 @@ struct HealthBody {
 }
 
 impl HealthBody {
-    fn from_report(report: HealthReport) -> Self {
+    fn from_report(report: HealthReport, uptime: std::time::Duration) -> Self {
         HealthBody {
             status: if report.is_healthy() {
                 "healthy"
@@ -40,6 +42,7 @@ impl HealthBody {
                 "unhealthy"
             },
             version: sp_core::VERSION,
+            uptime_secs: uptime.as_secs(),
             checks: report.checks,
             hub: None,
         }
@@ -64,7 +67,7 @@ async fn health(State(state): State<AppState>, request: axum::extract::Request) 
     if let Err(refused) = access.await {
         return refused.into_response();
     }
-    let mut body = HealthBody::from_report(state.check_health().await);
+    let mut body = HealthBody::from_report(state.check_health().await, state.uptime());
     if let Ok(services) = state.platform().await {
         body.hub = services.hub.health_summary().await.ok();
     }
@@ -87,7 +90,7 @@ async fn live() -> Json<serde_json::Value> {
 async fn ready(State(state): State<AppState>, request: axum::extract::Request) -> Response {
     let report = state.check_health().await;
     if report.is_healthy() {
-        return Json(HealthBody::from_report(report)).into_response();
+        return Json(HealthBody::from_report(report, state.uptime())).into_response();
     }
     let failing = report.failing().join(", ");
     let protected = state.config().server.protect_operations;
@@ -109,7 +112,8 @@ async fn ready(State(state): State<AppState>, request: axum::extract::Request) -
             check.error = check.error.take().map(|_| "failing".to_owned());
         }
     }
-    let mut body = serde_json::to_value(HealthBody::from_report(report)).unwrap_or_default();
+    let mut body =
+        serde_json::to_value(HealthBody::from_report(report, state.uptime())).unwrap_or_default();
     body["error"] =
         serde_json::to_value(error.envelope(request_id_of(&request)).error).unwrap_or_default();
     (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()

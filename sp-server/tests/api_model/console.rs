@@ -123,7 +123,7 @@ async fn the_console_works_in_a_real_browser() {
     assert_eq!(seen["cookies"], 0);
     // The overview: every component, and the model.
     let overview = seen["overview"].as_str().expect("overview");
-    for component in ["sqlite", "model", "healthy"] {
+    for component in ["sqlite", "model", "healthy", "ready", "version 0."] {
         assert!(overview.contains(component), "{component} in: {overview}");
     }
     assert!(overview.contains("SmolLM2"), "{overview}");
