@@ -178,3 +178,15 @@ static MODEL_GATE: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 pub async fn model_gate() -> tokio::sync::MutexGuard<'static, ()> {
     MODEL_GATE.lock().await
 }
+
+/// Serves `app` on a free loopback port for the rest of the test; its base URL
+/// (`http://127.0.0.1:PORT`). What the tests' stand-in services (tool services, an OTLP
+/// receiver) run on.
+pub async fn serve_loopback(app: axum::Router) -> String {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+        .await
+        .expect("bind a loopback port");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    url
+}

@@ -95,12 +95,7 @@ async fn receiver(spans: Arc<Mutex<Vec<Received>>>) -> String {
             }
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    sp_tests::serve_loopback(app).await
 }
 
 /// A tool service whose `echo` answers with the `traceparent` it was sent.
@@ -116,12 +111,7 @@ async fn echo_service() -> String {
             axum::Json(json!({"traceparent": parent}))
         }),
     );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let url = format!("http://{}", listener.local_addr().expect("addr"));
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    url
+    sp_tests::serve_loopback(app).await
 }
 
 async fn post(client: &reqwest::Client, url: String, traceparent: &str, body: Value) -> Value {
