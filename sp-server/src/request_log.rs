@@ -1,12 +1,14 @@
 //! The recent requests of this process, for the console and operators: the last
 //! [`CAPACITY`] requests one by one (`GET /v1/requests`, filtered by route, status, key, time
 //! and request id), and per-minute sums of the last hour (`GET /v1/requests/summary`: rate,
-//! latency percentiles and errors by code, by route). In memory and per process — each
-//! replica shows its own; the audit log (mutating requests) is the durable record.
+//! latency percentiles and errors by code, by route; tokens generated, the inference queue's
+//! peak and the cache's hits and misses, sampled at most every few seconds while requests
+//! come). In memory and per process — each replica shows its own; the audit log (mutating
+//! requests) is the durable record.
 
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::{Mutex, PoisonError};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
@@ -65,7 +67,27 @@ struct Minute {
     minute: i64,
     routes: BTreeMap<String, RouteSums>,
     errors: BTreeMap<String, u64>,
+    tokens: u64,
+    queue_peak: u64,
+    cache_hits: u64,
+    cache_misses: u64,
 }
+
+/// The server's running totals and gauges at one moment (what `/metrics` also reads).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Sample {
+    /// Tokens the default chat model has generated since start.
+    pub generated_tokens: u64,
+    /// Requests waiting for an inference slot now.
+    pub waiting: u64,
+    /// Cache lookups that hit, since start.
+    pub cache_hits: u64,
+    /// Cache lookups that missed, since start.
+    pub cache_misses: u64,
+}
+
+/// The least time between two samples.
+const SAMPLE_EVERY: Duration = Duration::from_secs(5);
 
 #[derive(Default, Clone)]
 struct RouteSums {
@@ -84,6 +106,25 @@ pub struct RequestLog {
 struct Inner {
     recent: VecDeque<LoggedRequest>,
     minutes: VecDeque<Minute>,
+    /// The last sample and when it was taken.
+    sampled: Option<(Instant, Sample)>,
+}
+
+impl Inner {
+    /// The bucket of unix minute `minute`, opened (and the oldest dropped) when new.
+    fn minute(&mut self, minute: i64) -> &mut Minute {
+        if self.minutes.back().is_none_or(|last| last.minute != minute) {
+            self.minutes.push_back(Minute {
+                minute,
+                ..Minute::default()
+            });
+            while self.minutes.len() > MINUTES {
+                self.minutes.pop_front();
+            }
+        }
+        let last = self.minutes.len() - 1;
+        &mut self.minutes[last]
+    }
 }
 
 /// What `GET /v1/requests` filters by.
@@ -157,26 +198,22 @@ pub struct MinuteSummary {
     pub routes: Vec<RouteMinute>,
     /// Failed requests by error code.
     pub errors: BTreeMap<String, u64>,
+    /// Tokens the default chat model generated.
+    pub tokens_generated: u64,
+    /// The most requests seen waiting for an inference slot.
+    pub queue_peak: u64,
+    /// Cache lookups that hit.
+    pub cache_hits: u64,
+    /// Cache lookups that missed.
+    pub cache_misses: u64,
 }
 
 impl RequestLog {
     fn record(&self, entry: LoggedRequest) {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
         let minute = entry.at.as_datetime().timestamp().div_euclid(60);
-        if inner
-            .minutes
-            .back()
-            .is_none_or(|last| last.minute != minute)
         {
-            inner.minutes.push_back(Minute {
-                minute,
-                ..Minute::default()
-            });
-            while inner.minutes.len() > MINUTES {
-                inner.minutes.pop_front();
-            }
-        }
-        if let Some(current) = inner.minutes.back_mut() {
+            let current = inner.minute(minute);
             let sums = current.routes.entry(entry.route.clone()).or_default();
             sums.requests += 1;
             if entry.status >= 400 {
@@ -195,6 +232,30 @@ impl RequestLog {
         while inner.recent.len() > CAPACITY {
             inner.recent.pop_front();
         }
+    }
+
+    /// Whether a new [`Sample`] is due (none yet, or the last is [`SAMPLE_EVERY`] old).
+    pub fn sample_due(&self) -> bool {
+        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        inner
+            .sampled
+            .is_none_or(|(at, _)| at.elapsed() >= SAMPLE_EVERY)
+    }
+
+    /// Adds what changed since the last sample to the current minute: tokens generated and
+    /// cache hits and misses (the difference), the queue's peak.
+    pub fn sample(&self, now: Sample) {
+        let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        let previous = inner.sampled.map(|(_, sample)| sample).unwrap_or(now);
+        inner.sampled = Some((Instant::now(), now));
+        let minute = Timestamp::now().as_datetime().timestamp().div_euclid(60);
+        let current = inner.minute(minute);
+        current.tokens += now
+            .generated_tokens
+            .saturating_sub(previous.generated_tokens);
+        current.cache_hits += now.cache_hits.saturating_sub(previous.cache_hits);
+        current.cache_misses += now.cache_misses.saturating_sub(previous.cache_misses);
+        current.queue_peak = current.queue_peak.max(now.waiting);
     }
 
     /// The requests `filter` admits, newest first, at most `limit`.
@@ -234,6 +295,10 @@ impl RequestLog {
                     })
                     .collect(),
                 errors: m.errors.clone(),
+                tokens_generated: m.tokens,
+                queue_peak: m.queue_peak,
+                cache_hits: m.cache_hits,
+                cache_misses: m.cache_misses,
             })
             .collect()
     }
@@ -278,6 +343,9 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let path = request.uri().path().to_owned();
     let request_id = crate::middleware::request_id_of(&request);
     let response = next.run(request).await;
+    if state.requests().sample_due() {
+        state.requests().sample(sample_of(&state));
+    }
     let answered = response.extensions().get::<AnsweredFor>().cloned();
     state.requests().record(LoggedRequest {
         at,
@@ -295,6 +363,18 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
         duration_ms: started.elapsed().as_secs_f64() * 1000.0,
     });
     response
+}
+
+/// The server's figures now, from where `/metrics` reads them.
+pub(crate) fn sample_of(state: &AppState) -> Sample {
+    let cache = state.backends().cache.stats();
+    let engine = state.engine().map(sp_llm::Engine::stats);
+    Sample {
+        generated_tokens: engine.as_ref().map_or(0, |s| s.generated_tokens),
+        waiting: engine.as_ref().map_or(0, |s| s.waiting as u64),
+        cache_hits: cache.hits,
+        cache_misses: cache.misses,
+    }
 }
 
 #[cfg(test)]
@@ -350,5 +430,34 @@ mod tests {
         assert!(route.p50_ms > 1.0 && route.p50_ms <= 5.0, "{route:?}");
         assert!(route.p99_ms > 100.0 && route.p99_ms <= 250.0, "{route:?}");
         assert_eq!(minutes[0].errors.get("SP-REQ-001"), Some(&1));
+    }
+
+    #[test]
+    fn samples_add_differences_and_peaks_to_the_minute() {
+        let log = RequestLog::default();
+        assert!(log.sample_due(), "nothing sampled yet");
+        let first = Sample {
+            generated_tokens: 100,
+            waiting: 1,
+            cache_hits: 10,
+            cache_misses: 5,
+        };
+        log.sample(first);
+        assert!(!log.sample_due(), "just sampled");
+        log.sample(Sample {
+            generated_tokens: 160,
+            waiting: 4,
+            cache_hits: 13,
+            cache_misses: 6,
+        });
+        log.sample(Sample {
+            generated_tokens: 170,
+            waiting: 0,
+            ..first
+        });
+        let minute = log.summary().pop().expect("a minute");
+        assert_eq!(minute.tokens_generated, 70, "what changed, not the totals");
+        assert_eq!(minute.queue_peak, 4);
+        assert_eq!((minute.cache_hits, minute.cache_misses), (3, 1));
     }
 }

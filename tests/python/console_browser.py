@@ -168,7 +168,7 @@ def main():
 
         # The bundle: every file the console loads.
         total = 0
-        for asset in ("/console/", "/console/app.js", "/console/app.css"):
+        for asset in ("/console/", "/console/app.js", "/console/pages.js", "/console/app.css"):
             request = urllib.request.Request(BASE + asset)
             with urllib.request.urlopen(request, timeout=30) as response:
                 total += len(response.read())

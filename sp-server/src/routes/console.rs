@@ -12,6 +12,7 @@ use crate::state::AppState;
 
 const INDEX: &str = include_str!("../../console/index.html");
 const SCRIPT: &str = include_str!("../../console/app.js");
+const PAGES: &str = include_str!("../../console/pages.js");
 const STYLE: &str = include_str!("../../console/app.css");
 
 /// Scripts, styles and connections from this origin only; no inline script, no framing.
@@ -32,6 +33,10 @@ pub fn router() -> Router<AppState> {
         .route(
             "/console/app.js",
             get(|| async { asset(SCRIPT, "text/javascript; charset=utf-8") }),
+        )
+        .route(
+            "/console/pages.js",
+            get(|| async { asset(PAGES, "text/javascript; charset=utf-8") }),
         )
         .route(
             "/console/app.css",

@@ -97,7 +97,8 @@ struct RequestSummary {
 }
 
 /// This process's requests of the last hour summed per minute: by route, the count, the
-/// failures and latency percentiles; failures by error code.
+/// failures and latency percentiles; failures by error code; tokens generated, the inference
+/// queue's peak and cache hits and misses (sampled at most every 5 s while requests come).
 #[utoipa::path(get, path = "/v1/requests/summary", operation_id = "summarise_requests",
     tag = "operations",
     responses((status = 200, description = "Per-minute sums", body = RequestSummary), GatewayErrors),
@@ -107,6 +108,11 @@ async fn summary(
     caller: Caller,
 ) -> Result<axum::Json<RequestSummary>, ApiError> {
     caller.require(Scope::Admin)?;
+    if state.requests().sample_due() {
+        state
+            .requests()
+            .sample(crate::request_log::sample_of(&state));
+    }
     Ok(axum::Json(RequestSummary {
         minutes: state.requests().summary(),
     }))

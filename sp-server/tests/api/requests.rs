@@ -109,6 +109,10 @@ async fn the_request_log_filters_this_process_requests_and_sums_them_per_minute(
         minute["errors"][&missing_code].as_u64() >= Some(1),
         "{minute}"
     );
+    // Without a model nothing is generated or queued; the cache's lookups are counted.
+    assert_eq!(minute["tokens_generated"], 0, "{minute}");
+    assert_eq!(minute["queue_peak"], 0, "{minute}");
+    assert!(minute["cache_hits"].is_u64() && minute["cache_misses"].is_u64());
 
     // Admin only; bad limits are refused.
     let refused = api

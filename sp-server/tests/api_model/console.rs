@@ -187,4 +187,15 @@ async fn the_console_works_in_a_real_browser() {
         "{seen}"
     );
     assert_eq!(seen["reader_keys_api"], 403);
+    // The metrics page's hour: the agent run's tokens were counted (sampled as requests came).
+    let summary = api
+        .call(Method::GET, "/v1/requests/summary", Some(ADMIN), None)
+        .await;
+    let tokens: u64 = summary.body["minutes"]
+        .as_array()
+        .expect("minutes")
+        .iter()
+        .filter_map(|m| m["tokens_generated"].as_u64())
+        .sum();
+    assert!(tokens > 0, "{}", summary.text);
 }
