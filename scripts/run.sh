@@ -32,5 +32,6 @@ say "try:  curl -s http://$listen/health"
 say "      curl -s http://$listen/v1/chat/completions -H \"Authorization: Bearer $SP_ADMIN_KEY\" \\"
 say "        -H 'content-type: application/json' -d '{\"messages\":[{\"role\":\"user\",\"content\":\"Hello\"}]}'"
 say "      API docs (Swagger UI): http://$listen/docs/"
+say "      console (sign in with the admin key above): http://$listen/console/"
 exec cargo run --release --locked --quiet -p sp-server --bin sp -- \
   serve --listen "$listen" --model "$model" --embedding-model "$embedder" "$@"
