@@ -234,18 +234,18 @@ impl RequestLog {
         }
     }
 
-    /// Whether a new [`Sample`] is due (none yet, or the last is [`SAMPLE_EVERY`] old).
-    pub fn sample_due(&self) -> bool {
-        let inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
-        inner
-            .sampled
-            .is_none_or(|(at, _)| at.elapsed() >= SAMPLE_EVERY)
-    }
-
-    /// Adds what changed since the last sample to the current minute: tokens generated and
-    /// cache hits and misses (the difference), the queue's peak.
-    pub fn sample(&self, now: Sample) {
+    /// Takes a sample with `read` when one is due (none yet, or the last is [`SAMPLE_EVERY`]
+    /// old) and adds what changed since the last one to the current minute: tokens generated
+    /// and cache hits and misses (the difference), the queue's peak. One lock per request.
+    pub fn sample_if_due(&self, read: impl FnOnce() -> Sample) {
         let mut inner = self.inner.lock().unwrap_or_else(PoisonError::into_inner);
+        if inner
+            .sampled
+            .is_some_and(|(at, _)| at.elapsed() < SAMPLE_EVERY)
+        {
+            return;
+        }
+        let now = read();
         let previous = inner.sampled.map(|(_, sample)| sample).unwrap_or(now);
         inner.sampled = Some((Instant::now(), now));
         let minute = Timestamp::now().as_datetime().timestamp().div_euclid(60);
@@ -256,6 +256,18 @@ impl RequestLog {
         current.cache_hits += now.cache_hits.saturating_sub(previous.cache_hits);
         current.cache_misses += now.cache_misses.saturating_sub(previous.cache_misses);
         current.queue_peak = current.queue_peak.max(now.waiting);
+    }
+
+    /// [`sample_if_due`](Self::sample_if_due) without the wait: the next sample now.
+    #[cfg(test)]
+    fn sample(&self, now: Sample) {
+        self.inner
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .sampled
+            .iter_mut()
+            .for_each(|(at, _)| *at -= SAMPLE_EVERY);
+        self.sample_if_due(|| now);
     }
 
     /// The requests `filter` admits, newest first, at most `limit`.
@@ -343,9 +355,7 @@ pub async fn record(State(state): State<AppState>, request: Request, next: Next)
     let path = request.uri().path().to_owned();
     let request_id = crate::middleware::request_id_of(&request);
     let response = next.run(request).await;
-    if state.requests().sample_due() {
-        state.requests().sample(sample_of(&state));
-    }
+    state.requests().sample_if_due(|| sample_of(&state));
     let answered = response.extensions().get::<AnsweredFor>().cloned();
     state.requests().record(LoggedRequest {
         at,
@@ -435,7 +445,6 @@ mod tests {
     #[test]
     fn samples_add_differences_and_peaks_to_the_minute() {
         let log = RequestLog::default();
-        assert!(log.sample_due(), "nothing sampled yet");
         let first = Sample {
             generated_tokens: 100,
             waiting: 1,
@@ -443,7 +452,7 @@ mod tests {
             cache_misses: 5,
         };
         log.sample(first);
-        assert!(!log.sample_due(), "just sampled");
+        log.sample_if_due(|| panic!("just sampled: not due"));
         log.sample(Sample {
             generated_tokens: 160,
             waiting: 4,

@@ -108,11 +108,9 @@ async fn summary(
     caller: Caller,
 ) -> Result<axum::Json<RequestSummary>, ApiError> {
     caller.require(Scope::Admin)?;
-    if state.requests().sample_due() {
-        state
-            .requests()
-            .sample(crate::request_log::sample_of(&state));
-    }
+    state
+        .requests()
+        .sample_if_due(|| crate::request_log::sample_of(&state));
     Ok(axum::Json(RequestSummary {
         minutes: state.requests().summary(),
     }))
