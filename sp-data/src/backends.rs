@@ -108,12 +108,7 @@ impl Backends {
             Some(_) => return Err(disabled("database.url", "postgres")),
         };
         #[cfg(feature = "redis")]
-        let redis = config
-            .redis
-            .url
-            .as_deref()
-            .map(crate::RedisStore::connect)
-            .transpose()?;
+        let redis = crate::RedisStore::from_config(&config.redis)?;
         // The cache and the shared rate limiter should be live when the server starts
         // taking requests; a Redis that is down only delays the start by this much.
         #[cfg(feature = "redis")]
@@ -125,8 +120,8 @@ impl Backends {
             );
         }
         #[cfg(not(feature = "redis"))]
-        if config.redis.url.is_some() {
-            return Err(disabled("redis.url", "redis"));
+        if config.redis.configured() {
+            return Err(disabled("redis", "redis"));
         }
         let cache: Arc<dyn Cache> = if !config.cache.enabled {
             Arc::new(NoCache::default())

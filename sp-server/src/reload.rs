@@ -125,7 +125,7 @@ impl AppState {
             ("server.listen", running.server.listen != new.server.listen),
             ("data_dir", running.data_dir != new.data_dir),
             ("database", running.database.url != new.database.url),
-            ("redis.url", running.redis.url != new.redis.url),
+            ("redis", running.redis != new.redis),
             ("model", running.model.path != new.model.path),
             ("log.format", running.log.format != new.log.format),
             (

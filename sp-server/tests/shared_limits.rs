@@ -1,6 +1,6 @@
 //! Two `sp` processes on shared backends: on the same data and Redis they spend one
 //! rate-limit budget per key, and a key created by `sp keys create` (its token on the last
-//! line) works on both; on one PostgreSQL, an event appended through one reaches live
+//! line) works on both, on one Redis or a Redis Cluster; on one PostgreSQL, an event appended through one reaches live
 //! followers of the other.
 
 #[path = "support/process.rs"]
@@ -11,6 +11,19 @@ use process::{create_key, sp, start};
 #[tokio::test]
 async fn two_processes_share_a_key_budget_through_redis() {
     let redis = sp_tests::service_url("REDIS_URL");
+    share_a_key_budget(("REDIS_URL", redis)).await;
+}
+
+#[tokio::test]
+async fn two_processes_share_a_key_budget_through_a_redis_cluster() {
+    let cluster = sp_tests::OwnRedisCluster::start("shared-limits");
+    // One seed each (a different one): the rest of the cluster is discovered.
+    let seeds = format!("[\"{}\"]", cluster.nodes[0]);
+    share_a_key_budget(("SP_REDIS__CLUSTER_NODES", seeds)).await;
+}
+
+/// Two replicas on one PostgreSQL and the Redis named by `redis` (a variable and its value).
+async fn share_a_key_budget(redis: (&str, String)) {
     // Replicas share PostgreSQL: an embedded data directory serves one process only.
     let database = sp_tests::service_url("DATABASE_URL");
     let schema = format!("shared_{}", sp_core::Id::new().as_uuid().simple());
@@ -19,7 +32,7 @@ async fn two_processes_share_a_key_budget_through_redis() {
         let mut cmd = sp(dir.path());
         cmd.env("DATABASE_URL", &database)
             .env("SP_DATABASE__SCHEMA", &schema)
-            .env("REDIS_URL", &redis);
+            .env(redis.0, &redis.1);
         cmd
     };
     let token = create_key(

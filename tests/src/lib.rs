@@ -4,10 +4,12 @@
 mod clustered;
 mod database;
 mod own_postgres;
+mod own_redis_cluster;
 
 pub use clustered::{Clustered, Rng, normalise};
 pub use database::TestDatabase;
 pub use own_postgres::OwnPostgres;
+pub use own_redis_cluster::OwnRedisCluster;
 
 use std::path::PathBuf;
 use std::process::Command;

@@ -228,14 +228,35 @@ impl std::fmt::Debug for DatabaseConfig {
 #[derive(Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct RedisConfig {
-    /// `redis://…` URL (`REDIS_URL`); `None` selects the in-process cache.
+    /// `redis://…` URL (`REDIS_URL`); `None` (and no `cluster_nodes`) selects the in-process
+    /// cache and per-process limits. With `cluster_nodes` it only supplies the credentials
+    /// and TLS (`rediss://`); its host is one more seed.
     pub url: Option<String>,
+    /// `host:port` seeds of a Redis Cluster (`SP_REDIS__CLUSTER_NODES='["a:7000","b:7000"]'`):
+    /// when set, `sp` speaks the cluster protocol, discovers every master from the seeds and
+    /// follows slot moves and failovers.
+    pub cluster_nodes: Vec<String>,
+}
+
+impl RedisConfig {
+    /// Whether any Redis is configured (a URL or cluster seeds).
+    ///
+    /// ```
+    /// let mut redis = sp_core::config::RedisConfig::default();
+    /// assert!(!redis.configured());
+    /// redis.cluster_nodes = vec!["127.0.0.1:7000".into()];
+    /// assert!(redis.configured());
+    /// ```
+    pub fn configured(&self) -> bool {
+        self.url.is_some() || !self.cluster_nodes.is_empty()
+    }
 }
 
 impl std::fmt::Debug for RedisConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("RedisConfig")
             .field("url", &self.url.as_deref().map(super::redact_url))
+            .field("cluster_nodes", &self.cluster_nodes)
             .finish()
     }
 }

@@ -182,6 +182,17 @@ impl Config {
         if let Some(url) = &self.redis.url {
             check_scheme("redis.url", url, &["redis", "rediss"])?;
         }
+        for node in &self.redis.cluster_nodes {
+            let port = node
+                .rsplit_once(':')
+                .map(|(host, port)| (host, port.parse::<u16>()));
+            if !matches!(port, Some((host, Ok(port))) if !host.is_empty() && port > 0) {
+                return Err(invalid(
+                    "redis.cluster_nodes",
+                    format!("`{node}` is not host:port"),
+                ));
+            }
+        }
         if let Some(path) = &self.model.path
             && !path.is_file()
         {
@@ -275,6 +286,31 @@ mod tests {
         });
         assert!(message.contains("server.max_body_bytes"), "{message}");
         assert!(message.contains("SP_SERVER__MAX_BODY_BYTES"), "{message}");
+    }
+
+    #[test]
+    fn redis_cluster_seeds_load_from_env_and_must_be_host_and_port() {
+        Jail::expect_with(|jail| {
+            jail.create_file("sp.toml", "")?;
+            jail.set_env(
+                "SP_REDIS__CLUSTER_NODES",
+                "[\"10.0.0.1:7000\", \"cache-b:7001\"]",
+            );
+            let config =
+                Config::load(&ConfigSources::default().file("sp.toml")).expect("valid config");
+            assert_eq!(
+                config.redis.cluster_nodes,
+                ["10.0.0.1:7000", "cache-b:7001"]
+            );
+            assert!(config.redis.configured());
+            Ok(())
+        });
+        let message = load_err(|jail| {
+            jail.create_file("sp.toml", "[redis]\ncluster_nodes = [\"cache-b\"]\n")
+                .expect("file");
+        });
+        assert!(message.contains("redis.cluster_nodes"), "{message}");
+        assert!(message.contains("cache-b"), "{message}");
     }
 
     #[test]

@@ -56,6 +56,13 @@ redis.call('SET', KEYS[1], string.format('%d', new_tat), 'PX', math.ceil((new_ta
 return 1
 ";
 
+/// The Redis key of `key`'s budget. The `{…}` hash tag pins every Redis key of one API key
+/// to one Redis Cluster slot, so a script that touches several of them (a budget and a quota,
+/// say) stays legal on a cluster; different API keys still spread over the masters.
+fn budget_key(key: &str) -> String {
+    format!("sp:ratelimit:{{{key}}}")
+}
+
 /// Per-key rate limits shared through Redis.
 pub struct RedisRateLimiter {
     client: fred::clients::Client,
@@ -102,7 +109,7 @@ impl RedisRateLimiter {
             .with_options(&self.options)
             .eval(
                 GCRA,
-                vec![format!("sp:ratelimit:{key}")],
+                vec![budget_key(key)],
                 vec![interval, period, i64::from(cost), i64::from(force)],
             )
             .await
@@ -143,7 +150,7 @@ impl RateLimiter for RedisRateLimiter {
             .with_options(&self.options)
             .eval(
                 REFUND,
-                vec![format!("sp:ratelimit:{key}")],
+                vec![budget_key(key)],
                 vec![interval, i64::from(units)],
             )
             .await;
