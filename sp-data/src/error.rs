@@ -14,6 +14,11 @@ pub(crate) fn sqlx_error(backend: &str, err: sqlx::Error) -> Error {
         | sqlx::Error::PoolTimedOut
         | sqlx::Error::PoolClosed
         | sqlx::Error::WorkerCrashed => Error::unavailable_from(backend, err),
+        // The server (or PgBouncer in front of it) is going away, starting, refusing
+        // connections, or is a standby: retryable, like a dropped socket.
+        sqlx::Error::Database(db) if db.code().is_some_and(|code| unavailable_state(&code)) => {
+            Error::unavailable_from(backend, sqlx::Error::Database(db))
+        }
         sqlx::Error::Database(db) => {
             let what = match db.kind() {
                 sqlx::error::ErrorKind::UniqueViolation => "already exists",
@@ -37,6 +42,13 @@ pub(crate) fn sqlx_error(backend: &str, err: sqlx::Error) -> Error {
         },
         other => Error::internal_from(backend, other),
     }
+}
+
+/// SQLSTATEs of a server that cannot serve now: class 08 (connection exception, also what
+/// PgBouncer answers while its server is down), 53300 (too many connections), 57P01-57P03
+/// (shutting down, crashed, starting up), 25006 (a write on a standby, as during a failover).
+fn unavailable_state(code: &str) -> bool {
+    code.starts_with("08") || matches!(code, "53300" | "57P01" | "57P02" | "57P03" | "25006")
 }
 
 #[cfg(test)]
@@ -92,5 +104,32 @@ mod tests {
         );
         assert_eq!(err.code(), ErrorCode::Conflict, "{err}");
         assert!(err.to_string().contains("sp_error_probe_key"), "{err}");
+    }
+
+    /// A connection the server ends (57P01, as on a shutdown or failover) and a write in a
+    /// read-only transaction (25006, as on a standby) are retryable 503s, not internal errors.
+    #[cfg(feature = "postgres")]
+    #[tokio::test]
+    async fn a_server_going_away_or_a_standby_is_unavailable_on_postgres() {
+        let pool = sqlx::PgPool::connect(&sp_tests::service_url("DATABASE_URL"))
+            .await
+            .expect("postgres");
+        let mut conn = pool.acquire().await.expect("connection");
+        conn.execute("SET default_transaction_read_only = on")
+            .await
+            .expect("read only");
+        let err = sqlx_error(
+            "postgres",
+            conn.execute("CREATE TEMPORARY SEQUENCE sp_error_probe_seq")
+                .await
+                .expect_err("read only"),
+        );
+        assert_eq!(err.code(), ErrorCode::Unavailable, "{err}");
+        let ended = conn
+            .execute("SELECT pg_terminate_backend(pg_backend_pid())")
+            .await
+            .expect_err("terminated");
+        let err = sqlx_error("postgres", ended);
+        assert_eq!(err.code(), ErrorCode::Unavailable, "{err}");
     }
 }

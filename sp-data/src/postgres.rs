@@ -42,19 +42,24 @@ impl PgStore {
             key: "database.url".into(),
             reason: "is not set".into(),
         })?;
-        let options = PgConnectOptions::from_str(url)
-            .map_err(|err| Error::Config {
-                key: "database.url".into(),
-                reason: format!("not a valid PostgreSQL URL: {err}"),
-            })?
-            // Our tables live in their own schema; `public` stays visible for the extension.
-            .options([("search_path", format!("{},public", config.schema))]);
+        let options = PgConnectOptions::from_str(url).map_err(|err| Error::Config {
+            key: "database.url".into(),
+            reason: format!("not a valid PostgreSQL URL: {err}"),
+        })?;
+        // Our tables live in their own schema; `public` stays visible for the extension. Set
+        // per connection, not as a startup option: PgBouncer refuses `options` at startup. A
+        // validated name (a-z, 0-9, `_`), so quoting it into the statement is safe.
+        let search_path = format!("SET search_path TO \"{}\", public", config.schema);
         let ef_search = config.hnsw_ef_search.clamp(1, 1000);
         let pool = PgPoolOptions::new()
             .max_connections(config.max_connections)
             .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
             .after_connect(move |conn, _| {
+                let search_path = search_path.clone();
                 Box::pin(async move {
+                    sqlx::query(sqlx::AssertSqlSafe(search_path))
+                        .execute(&mut *conn)
+                        .await?;
                     // Filtered vector searches keep scanning the HNSW graph until enough rows
                     // pass the filter, instead of returning fewer than k.
                     sqlx::query("SET hnsw.iterative_scan = strict_order")

@@ -193,3 +193,6 @@ async fn an_event_appended_on_one_process_reaches_live_followers_of_another() {
     let drop = format!("DROP SCHEMA \"{schema}\" CASCADE");
     let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&pool).await;
 }
+
+#[path = "shared_limits/pg_failover.rs"]
+mod pg_failover;
