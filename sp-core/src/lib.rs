@@ -45,6 +45,7 @@ pub mod nul;
 #[cfg(feature = "openapi")]
 mod openapi;
 pub mod page;
+pub mod replicas;
 pub mod rerank;
 pub mod responses;
 pub mod tenants;

@@ -122,6 +122,11 @@ impl Database {
         on_backend!(self, db => Arc::new(crate::SqlUsageStore::new(db)))
     }
 
+    /// Replicas' heartbeats, on a migrated database.
+    pub fn replica_store(&self) -> Arc<dyn sp_core::replicas::ReplicaStore> {
+        on_backend!(self, db => Arc::new(crate::SqlReplicaStore::new(db)))
+    }
+
     /// The refresh tokens, on a migrated database.
     pub fn refresh_store(&self) -> Arc<dyn RefreshStore> {
         on_backend!(self, db => Arc::new(crate::SqlRefreshStore::new(db)))

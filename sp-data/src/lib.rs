@@ -45,6 +45,7 @@ mod postgres;
 mod postgres_stats;
 #[cfg(feature = "redis")]
 mod redis;
+mod replicas;
 mod serve_lock;
 pub mod sql;
 mod sqlite;
@@ -95,6 +96,9 @@ pub use postgres::PgStore;
 pub use postgres_stats::StatementStats;
 #[cfg(feature = "redis")]
 pub use redis::RedisStore;
+#[cfg(feature = "postgres")]
+pub use replicas::PgReplicaStore;
+pub use replicas::{SqlReplicaStore, SqliteReplicaStore};
 pub use serve_lock::{SERVE_LOCK_FILE, ServeLock};
 pub use sqlite::{DATABASE_FILE, SqliteStore};
 pub use stores::Stores;

@@ -33,6 +33,7 @@ mod catalogue;
 mod charge;
 pub mod cli;
 mod cli_remote;
+pub mod cluster;
 pub mod connections;
 mod error;
 pub mod ingest_cli;

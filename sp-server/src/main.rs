@@ -405,7 +405,9 @@ async fn serve(cli: &Cli, args: &ServeArgs) -> ExitCode {
     println!("sp listening on {scheme}://{addr}");
     let _ = std::io::stdout().flush();
     reload_on_signal_or_change(cli, args, state.clone());
+    let replica = state.clone();
     let served = sp_server::serve(listener, state, sp_server::shutdown_signal()).await;
+    replica.leave_cluster().await;
     // The last spans, the shutdown's among them, leave before the process does.
     telemetry.shutdown();
     match served {

@@ -126,6 +126,7 @@ impl AppState {
             ("data_dir", running.data_dir != new.data_dir),
             ("database", running.database.url != new.database.url),
             ("redis", running.redis != new.redis),
+            ("cluster", running.cluster != new.cluster),
             ("model", running.model.path != new.model.path),
             ("log.format", running.log.format != new.log.format),
             (

@@ -37,6 +37,8 @@ struct Inner {
     requests: crate::request_log::RequestLog,
     /// When this state was opened (the server's uptime).
     started: std::time::Instant,
+    /// Heartbeats and model routing between replicas (`[cluster]`).
+    cluster: Option<Arc<crate::cluster::Cluster>>,
 }
 
 /// An [`AppState`] that does not keep it alive.
@@ -77,6 +79,9 @@ impl AppState {
         };
         let state = Self::with_parts(config, backends, parts, jwt, tls);
         tokio::spawn(crate::model_events::record(state.downgrade(), events_rx));
+        if state.cluster().is_some() {
+            tokio::spawn(crate::cluster::run(state.downgrade()));
+        }
 
         // Open the stores now so that a bad store (a dimension mismatch, a failed migration)
         // stops the start; a database that is merely down is retried on first use.
@@ -127,6 +132,7 @@ impl AppState {
             checks.push(Arc::new(engine.clone()));
         }
         let live = crate::reload::LiveSettings::new(&config);
+        let cluster = crate::cluster::Cluster::new(&config, backends.database.replica_store());
         AppState {
             inner: Arc::new(Inner {
                 live,
@@ -142,6 +148,7 @@ impl AppState {
                 failed_credentials: sp_core::auth::LocalRateLimiter::default(),
                 requests: crate::request_log::RequestLog::default(),
                 started: std::time::Instant::now(),
+                cluster,
             }),
         }
     }
@@ -244,6 +251,19 @@ impl AppState {
     /// Refused credentials per client address, in this process.
     pub(crate) fn failed_credentials(&self) -> &sp_core::auth::LocalRateLimiter {
         &self.inner.failed_credentials
+    }
+
+    /// This replica's part in a cluster, when `cluster.advertise_url` is set.
+    pub(crate) fn cluster(&self) -> Option<&Arc<crate::cluster::Cluster>> {
+        self.inner.cluster.as_ref()
+    }
+
+    /// Removes this replica from the cluster's view at once (a graceful stop); a no-op
+    /// outside a cluster. Without it the others stop routing here after three heartbeats.
+    pub async fn leave_cluster(&self) {
+        if let Some(cluster) = &self.inner.cluster {
+            cluster.leave().await;
+        }
     }
 
     /// Runs every health check within the configured timeout.

@@ -196,3 +196,5 @@ async fn an_event_appended_on_one_process_reaches_live_followers_of_another() {
 
 #[path = "shared_limits/pg_failover.rs"]
 mod pg_failover;
+#[path = "shared_limits/replicas.rs"]
+mod replicas;

@@ -25,6 +25,7 @@ const ENV_SECTIONS: &[&str] = &[
     "hub",
     "events",
     "workflows",
+    "cluster",
 ];
 
 /// Where [`Config::load`] reads from.

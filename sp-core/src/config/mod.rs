@@ -6,10 +6,12 @@
 //! (`SP_ADMIN_KEY_FILE`, `DATABASE_URL_FILE`, …: [`secret_files`]). [`Config::load`] merges and validates them; every error names
 //! the offending key and where its value came from.
 
+mod cluster;
 mod load;
 mod otel;
 mod secrets;
 mod validate;
+pub use cluster::{ClusterConfig, MissingModel};
 pub use load::ConfigSources;
 pub use otel::OtelConfig;
 pub use secrets::{REDACTED, redact_url, secret_files};

@@ -47,6 +47,8 @@ pub struct Config {
     pub events: crate::events::EventsConfig,
     /// The workflow engine: leases, resumption, retries.
     pub workflows: crate::workflows::WorkflowsConfig,
+    /// Replicas: heartbeats and model-aware routing.
+    pub cluster: super::ClusterConfig,
     /// Named overlays of the configuration file (`[profiles.prod.server]` …), one of which
     /// `--profile NAME` (`SP_PROFILE`) applies over the file's own settings; kept as read so a
     /// file that has them validates (see [`crate::ConfigSources::profile`]).
@@ -68,6 +70,7 @@ impl Default for Config {
             hub: crate::hub::HubConfig::default(),
             events: crate::events::EventsConfig::default(),
             workflows: crate::workflows::WorkflowsConfig::default(),
+            cluster: super::ClusterConfig::default(),
             log: LogConfig::default(),
             otel: super::OtelConfig::default(),
             health: HealthConfig::default(),

@@ -46,6 +46,15 @@ impl Config {
         if let Some(url) = &self.otel.endpoint {
             check_scheme("otel.endpoint", url, &["http", "https"])?;
         }
+        if let Some(url) = &self.cluster.advertise_url {
+            check_scheme("cluster.advertise_url", url, &["http", "https"])?;
+        }
+        if !(100..=60_000).contains(&self.cluster.heartbeat_ms) {
+            return Err(invalid(
+                "cluster.heartbeat_ms",
+                format!("must be 100..=60000, got {}", self.cluster.heartbeat_ms),
+            ));
+        }
         if !(1..=1000).contains(&self.database.max_connections) {
             return Err(invalid(
                 "database.max_connections",

@@ -1,7 +1,8 @@
 //! Every table an export carries, in an order that satisfies their foreign keys, with each
 //! column's kind — the same on both backends (a test holds this list to both live schemas).
 //! Left out, as derived data the stores rebuild: `kb_sections`' surrogate key and PostgreSQL's
-//! `tsv` and `namespace` copies, SQLite's full-text table and vector-index journal.
+//! `tsv` and `namespace` copies, SQLite's full-text table and vector-index journal; and the
+//! replicas' heartbeats, which describe running processes, not data.
 
 /// How a column's value is typed, on both backends and in the export.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -7,6 +7,7 @@ pub(crate) mod envelope;
 pub(crate) mod failed_credentials;
 mod guard;
 mod request_id;
+pub(crate) mod route_by_model;
 pub mod trace_context;
 pub use envelope::error_envelope;
 pub use guard::{Guard, guard};

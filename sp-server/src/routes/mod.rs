@@ -13,6 +13,7 @@ mod keys;
 mod mcp;
 mod openai;
 pub(crate) mod params;
+mod replicas;
 mod requests;
 mod responses;
 mod tenants;

@@ -7,7 +7,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use super::{
     agents, anthropic, console, contexts, documents, events, fallback, health, hub, keys, mcp,
-    openai, requests, responses, tenants, tokens, usage, workflows,
+    openai, replicas, requests, responses, tenants, tokens, usage, workflows,
 };
 use crate::middleware::auth::authenticate;
 use crate::state::AppState;
@@ -30,6 +30,7 @@ fn protected() -> OpenApiRouter<AppState> {
         .merge(agents::router())
         .merge(tokens::protected())
         .merge(requests::router())
+        .merge(replicas::router())
 }
 
 /// Open routes: probes, metrics, the refresh exchange (its token is the credential).
@@ -57,10 +58,16 @@ pub fn router(state: AppState) -> Router {
     let (protected, protected_api) = protected().split_for_parts();
     let (public, public_api) = public().split_for_parts();
     let spec = crate::openapi::document(protected_api, public_api);
-    let protected = protected.route_layer(axum::middleware::from_fn_with_state(
-        state.clone(),
-        authenticate,
-    ));
+    // Model routing runs first: the replica that serves a request authenticates it.
+    let protected = protected
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            authenticate,
+        ))
+        .route_layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            crate::middleware::route_by_model::route_by_model,
+        ));
     Router::new()
         .merge(public)
         .merge(protected)

@@ -37,8 +37,20 @@ impl Drop for Server {
 
 /// Starts `sp serve` on a free port; returns the server, its address and its log stream.
 pub fn start(cmd: &mut Command) -> (Server, String, std::process::ChildStderr) {
+    start_on(cmd, "127.0.0.1:0")
+}
+
+/// A loopback address free now, for a server that must know its own address before it starts
+/// (a replica advertising it).
+pub fn free_loopback_addr() -> String {
+    let probe = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    probe.local_addr().expect("addr").to_string()
+}
+
+/// Starts `sp serve` listening on `listen`, like [`start`].
+pub fn start_on(cmd: &mut Command, listen: &str) -> (Server, String, std::process::ChildStderr) {
     let mut child = cmd
-        .args(["serve", "--listen", "127.0.0.1:0"])
+        .args(["serve", "--listen", listen])
         .stdout(Stdio::piped())
         .stderr(Stdio::piped())
         .spawn()
