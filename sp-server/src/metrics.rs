@@ -111,6 +111,7 @@ async fn sample(state: &AppState) {
             .set(check.latency_ms as f64 / 1000.0);
     }
     sample_models(state);
+    sample_hub(state);
     let events = sp_core::events::counters();
     metrics::counter!("sp_events_appended_total").absolute(events.appended);
     metrics::counter!("sp_events_committed_total").absolute(events.committed);
@@ -156,6 +157,21 @@ async fn sample(state: &AppState) {
 
 /// The catalogue's models: estimated resident bytes of each (0 when not loaded), and the
 /// budget they share.
+/// Tool calls per service version and outcome: a canary's error rate beside its stable
+/// version's. Only once the platform is open (nothing was called before).
+fn sample_hub(state: &AppState) {
+    let Some(platform) = state.opened_platform() else {
+        return;
+    };
+    for (service, version, ok, failed) in platform.hub.call_counts() {
+        for (outcome, count) in [("ok", ok), ("error", failed)] {
+            metrics::counter!("sp_hub_calls_total", "service" => service.clone(),
+                "version" => version.clone(), "outcome" => outcome)
+            .absolute(count);
+        }
+    }
+}
+
 fn sample_models(state: &AppState) {
     let Some(models) = state.models() else {
         return;

@@ -11,6 +11,8 @@ mod admin_sessions;
 mod anthropic;
 #[path = "api/auth.rs"]
 mod auth;
+#[path = "api/canary.rs"]
+mod canary;
 #[path = "api/contexts.rs"]
 mod contexts;
 #[path = "api/documents.rs"]

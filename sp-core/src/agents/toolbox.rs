@@ -174,6 +174,8 @@ impl Toolbox {
                     service: Some(service.clone()),
                     request_id: Some(who.correlation_id.to_owned()),
                     idempotency_key: Some(who.idempotency_key.to_owned()),
+                    // A context's calls stay on one side of a canary.
+                    affinity: who.context.map(|context| context.to_string()),
                     ..ToolInvocation::new(call.name.clone(), arguments)
                 };
                 Ok(hub.invoke(invocation).await?.output)

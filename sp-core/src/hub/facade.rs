@@ -56,10 +56,15 @@ pub struct Hub {
     egress: super::EgressPolicy,
     pub(super) breakers: Mutex<HashMap<String, Breaker>>,
     pub(super) validators: Mutex<HashMap<(Id, i64, String), Arc<jsonschema::Validator>>>,
-    pub(super) resolved: Mutex<HashMap<invoke::ResolveKey, (std::time::Instant, Service)>>,
+    pub(super) resolved:
+        Mutex<HashMap<invoke::ResolveKey, (std::time::Instant, invoke::Resolution)>>,
     /// Recent store answers by discovery query (its JSON), for `resolve_cache_ms`.
     pub(super) found: Mutex<HashMap<String, FoundAt>>,
     pub(super) next_instance: AtomicUsize,
+    /// Turns through a canary's buckets for calls without an affinity.
+    pub(super) next_canary: AtomicUsize,
+    /// Finished calls per (service, version): (succeeded, failed).
+    pub(super) calls: Mutex<HashMap<(String, String), (u64, u64)>>,
     /// Where the next health round starts when there are more instances than it probes.
     pub(super) next_probe: AtomicUsize,
     pub(super) events: crate::events::Recorder,
@@ -84,6 +89,8 @@ impl Hub {
             resolved: Mutex::new(HashMap::new()),
             found: Mutex::new(HashMap::new()),
             next_instance: AtomicUsize::new(0),
+            next_canary: AtomicUsize::new(0),
+            calls: Mutex::new(HashMap::new()),
             next_probe: AtomicUsize::new(0),
             events: crate::events::Recorder::default(),
         }

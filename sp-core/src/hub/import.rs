@@ -65,6 +65,7 @@ impl Hub {
             capabilities: import.capabilities,
             metadata: import.metadata,
             tools: Vec::new(),
+            canary_percent: None,
         };
         // Bad input is refused before the server is asked anything.
         validate_service(&new)?;

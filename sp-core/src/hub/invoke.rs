@@ -41,6 +41,10 @@ pub struct ToolInvocation {
     /// it sent before, so the service can recognise the repeat.
     #[serde(default)]
     pub idempotency_key: Option<String>,
+    /// While a canary version runs, calls with the same affinity (a caller's key, a context)
+    /// go to the same version; without one, calls alternate in the canary's proportion.
+    #[serde(default)]
+    pub affinity: Option<String>,
 }
 
 impl ToolInvocation {
@@ -54,6 +58,7 @@ impl ToolInvocation {
             arguments,
             request_id: None,
             idempotency_key: None,
+            affinity: None,
         }
     }
 }
@@ -78,6 +83,48 @@ pub struct ToolResult {
 
 /// A call's resolution inputs: namespace, tool, service, version range.
 pub(super) type ResolveKey = (Namespace, String, Option<String>, Option<String>);
+
+/// What a call resolves to: the highest version in range and, when that one is a canary, the
+/// stable version it shares the calls with.
+#[derive(Debug, Clone)]
+pub(super) struct Resolution {
+    top: Service,
+    stable: Option<Service>,
+}
+
+impl Resolution {
+    fn of(found: Vec<Service>) -> Option<Self> {
+        let top = found
+            .iter()
+            .max_by(|a, b| version_of(a).cmp(&version_of(b)))?
+            .clone();
+        let stable = top.canary_percent.and_then(|_| {
+            found
+                .into_iter()
+                .filter(|s| s.canary_percent.is_none())
+                .max_by(|a, b| version_of(a).cmp(&version_of(b)))
+        });
+        Some(Resolution { top, stable })
+    }
+
+    /// The version that takes this call: the canary for its share of the buckets (0-99), the
+    /// stable version for the rest.
+    fn pick(self, bucket: u64) -> Service {
+        match (self.top.canary_percent, self.stable) {
+            (Some(share), Some(stable)) if bucket >= u64::from(share) => stable,
+            _ => self.top,
+        }
+    }
+}
+
+/// The canary bucket (0-99) of `affinity` for `service`: the same for the same pair on every
+/// replica of one build, so a caller stays on one side of a canary wherever it calls from.
+fn affinity_bucket(affinity: &str, service: &str) -> u64 {
+    use std::hash::{Hash, Hasher};
+    let mut hasher = std::collections::hash_map::DefaultHasher::new();
+    (affinity, service).hash(&mut hasher);
+    hasher.finish() % 100
+}
 
 /// Why one attempt failed, and whether another may follow.
 enum Failure {
@@ -136,8 +183,19 @@ impl Hub {
 
     async fn call_tool(&self, call: &ToolInvocation) -> Result<ToolResult> {
         let (service, tool) = self.resolve(call).await?;
-        let tool = &tool;
-        self.check_arguments(&service, tool, &call.arguments)?;
+        self.check_arguments(&service, &tool, &call.arguments)?;
+        let outcome = self.call_service(&service, &tool, call).await;
+        self.count_call(&service, outcome.is_ok());
+        outcome
+    }
+
+    async fn call_service(
+        &self,
+        service: &Service,
+        tool: &ToolSpec,
+        call: &ToolInvocation,
+    ) -> Result<ToolResult> {
+        let service = service.clone();
         let instances = callable(&service)?;
         let attempts_allowed = if tool.idempotent {
             self.config.max_attempts.max(1)
@@ -181,7 +239,8 @@ impl Hub {
     }
 
     /// The service version that answers the call: the highest version in range of the one
-    /// service offering the tool.
+    /// service offering the tool — or, when that version is a canary, it or the stable version
+    /// by the call's bucket.
     async fn resolve(&self, call: &ToolInvocation) -> Result<(Service, ToolSpec)> {
         let unknown = || Error::ToolUnknown {
             tool: call.tool.clone(),
@@ -198,10 +257,31 @@ impl Hub {
                 .filter(|(at, _)| at.elapsed() < ttl)
                 .map(|(_, s)| s.clone())
         });
-        if let Some(service) = cached {
-            let tool = service.tool(&call.tool).cloned().ok_or_else(unknown)?;
-            return Ok((service, tool));
-        }
+        let resolution = match cached {
+            Some(resolution) => resolution,
+            None => {
+                let resolution = self.resolve_uncached(call).await?.ok_or_else(unknown)?;
+                if !ttl.is_zero()
+                    && let Ok(mut resolved) = self.resolved.lock()
+                {
+                    if resolved.len() >= 10_000 {
+                        resolved.clear();
+                    }
+                    resolved.insert(key, (Instant::now(), resolution.clone()));
+                }
+                resolution
+            }
+        };
+        let bucket = match &call.affinity {
+            Some(affinity) => affinity_bucket(affinity, &resolution.top.name),
+            None => (self.next_canary.fetch_add(1, Ordering::Relaxed) % 100) as u64,
+        };
+        let service = resolution.pick(bucket);
+        let tool = service.tool(&call.tool).cloned().ok_or_else(unknown)?;
+        Ok((service, tool))
+    }
+
+    async fn resolve_uncached(&self, call: &ToolInvocation) -> Result<Option<Resolution>> {
         let query = Discovery {
             namespace: call.namespace.clone(),
             name: call.service.clone(),
@@ -211,6 +291,7 @@ impl Hub {
         };
         let found = self.discover(&query).await?;
         let mut names: Vec<&str> = found.iter().map(|s| s.name.as_str()).collect();
+        names.sort_unstable();
         names.dedup();
         if names.len() > 1 {
             return Err(Error::Conflict(format!(
@@ -219,20 +300,35 @@ impl Hub {
                 names.join(", ")
             )));
         }
-        let service = found
-            .into_iter()
-            .max_by(|a, b| version_of(a).cmp(&version_of(b)))
-            .ok_or_else(unknown)?;
-        let tool = service.tool(&call.tool).cloned().ok_or_else(unknown)?;
-        if !ttl.is_zero()
-            && let Ok(mut resolved) = self.resolved.lock()
-        {
-            if resolved.len() >= 10_000 {
-                resolved.clear();
+        Ok(Resolution::of(found))
+    }
+
+    /// Counts a finished call of `service` by version and outcome (`/metrics`).
+    fn count_call(&self, service: &Service, ok: bool) {
+        if let Ok(mut calls) = self.calls.lock() {
+            let key = (service.name.clone(), service.version.clone());
+            let counts = calls.entry(key).or_insert((0, 0));
+            if ok {
+                counts.0 += 1;
+            } else {
+                counts.1 += 1;
             }
-            resolved.insert(key, (Instant::now(), service.clone()));
         }
-        Ok((service, tool))
+    }
+
+    /// Calls finished since start per service version: `(service, version, ok, failed)`, by
+    /// name and version. What `sp_hub_calls_total` exports; with a canary running, the two
+    /// versions' error rates side by side.
+    pub fn call_counts(&self) -> Vec<(String, String, u64, u64)> {
+        let Ok(calls) = self.calls.lock() else {
+            return Vec::new();
+        };
+        let mut counts: Vec<_> = calls
+            .iter()
+            .map(|((name, version), (ok, failed))| (name.clone(), version.clone(), *ok, *failed))
+            .collect();
+        counts.sort();
+        counts
     }
 
     fn check_arguments(&self, service: &Service, tool: &ToolSpec, arguments: &Value) -> Result<()> {

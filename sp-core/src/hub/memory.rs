@@ -123,6 +123,7 @@ impl RegistryStore for MemoryRegistryStore {
                 capabilities: Vec::new(),
                 metadata: serde_json::json!({}),
                 tools: Vec::new(),
+                canary_percent: None,
                 instances: Vec::new(),
                 health: HealthStatus::Unknown,
                 created_at: now,
@@ -141,6 +142,7 @@ impl RegistryStore for MemoryRegistryStore {
         service.capabilities = new.capabilities;
         service.metadata = new.metadata.unwrap_or_else(|| serde_json::json!({}));
         service.tools = new.tools;
+        service.canary_percent = new.canary_percent;
         service.updated_at = now;
         place_base_instance(service, now);
         Ok((as_read(service, now), created))

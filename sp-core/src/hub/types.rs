@@ -128,6 +128,12 @@ pub struct NewService {
     /// Its tools.
     #[serde(default)]
     pub tools: Vec<ToolSpec>,
+    /// Makes this version a canary: the share of calls (0-100) it takes from the stable
+    /// version — the highest version in range without a share — while it is the highest
+    /// version in range. Calls with the same affinity (a caller, a context) stay on one side.
+    /// Unset: a regular version.
+    #[serde(default)]
+    pub canary_percent: Option<u8>,
 }
 
 /// Health of an instance, or of a service (from its instances).
@@ -247,6 +253,9 @@ pub struct Service {
     pub metadata: Value,
     /// Tools.
     pub tools: Vec<ToolSpec>,
+    /// Its canary share of calls (0-100), when it is a canary.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub canary_percent: Option<u8>,
     /// Live instances (expired ones are never listed).
     pub instances: Vec<Instance>,
     /// From the instances: see [`HealthStatus::aggregate`].

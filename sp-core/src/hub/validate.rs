@@ -190,6 +190,9 @@ pub fn validate_service(new: &NewService) -> Result<()> {
     }
     labels("tags", &new.tags)?;
     labels("capabilities", &new.capabilities)?;
+    if new.canary_percent.is_some_and(|share| share > 100) {
+        return Err(Error::invalid_input("canary_percent", "must be 0-100"));
+    }
     if new.metadata.as_ref().is_some_and(|m| !m.is_object()) {
         return Err(Error::invalid_input("metadata", "must be a JSON object"));
     }

@@ -141,6 +141,8 @@ impl StepActions for PlatformActions {
                     namespace: namespace.clone(),
                     service: service.clone(),
                     request_id: Some(correlation_id.to_owned()),
+                    // A run's calls stay on one side of a canary.
+                    affinity: Some(correlation_id.to_owned()),
                     ..ToolInvocation::new(tool.clone(), arguments.clone())
                 };
                 Ok(self.hub.invoke(call).await?.output)

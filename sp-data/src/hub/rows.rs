@@ -27,6 +27,7 @@ pub(crate) struct ServiceRow {
     capabilities: Json<Vec<String>>,
     metadata: Value,
     tools: Json<Vec<ToolSpec>>,
+    canary_percent: Option<i64>,
     protocol: String,
     created_at: DbTime,
     updated_at: DbTime,
@@ -140,6 +141,9 @@ impl ServiceRow {
             capabilities: self.capabilities.0,
             metadata: self.metadata,
             tools: self.tools.0,
+            canary_percent: self
+                .canary_percent
+                .and_then(|share| u8::try_from(share).ok()),
             instances: Vec::new(),
             health: HealthStatus::Unknown,
             created_at: self.created_at.0,

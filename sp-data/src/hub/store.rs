@@ -18,8 +18,8 @@ use super::rows::{
 use crate::sql::{DbId, DbTime, Dialect, SqlDatabase};
 
 const SERVICE_COLUMNS: &str = "s.id, s.namespace, s.name, s.version, s.description, s.base_url, \
-     s.health_path, s.tags, s.capabilities, s.metadata, s.tools, s.protocol, s.created_at, \
-     s.updated_at";
+     s.health_path, s.tags, s.capabilities, s.metadata, s.tools, s.canary_percent, s.protocol, \
+     s.created_at, s.updated_at";
 /// The joined live instance's columns, named apart from the service's.
 const JOINED_INSTANCE_COLUMNS: &str = "i.id AS instance_id, i.url, i.ttl_secs, i.expires_at, \
      i.health, i.registered_at";
@@ -191,14 +191,14 @@ macro_rules! registry_store {
                 let id = sqlx::query_scalar::<_, DbId>(
                     "INSERT INTO hub_services (id, namespace, name, version, description, \
                      base_url, health_path, tags, capabilities, metadata, tools, protocol, \
-                     created_at, updated_at) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13) \
+                     created_at, updated_at, canary_percent) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $13, $14) \
                      ON CONFLICT (namespace, name, version) DO UPDATE SET \
                      description = excluded.description, base_url = excluded.base_url, \
                      health_path = excluded.health_path, tags = excluded.tags, \
                      capabilities = excluded.capabilities, metadata = excluded.metadata, \
                      tools = excluded.tools, protocol = excluded.protocol, \
-                     updated_at = excluded.updated_at \
+                     updated_at = excluded.updated_at, canary_percent = excluded.canary_percent \
                      RETURNING id",
                 )
                 .bind(fresh)
@@ -214,6 +214,7 @@ macro_rules! registry_store {
                 .bind(Json(&new.tools))
                 .bind(new.protocol.as_str())
                 .bind(now)
+                .bind(new.canary_percent.map(i64::from))
                 .fetch_one(&mut *tx)
                 .await
                 .map_err(db)?;

@@ -334,6 +334,7 @@ pub(crate) const TABLES: &[Table] = &[
             ("created_at", Time),
             ("updated_at", Time),
             ("protocol", Text),
+            ("canary_percent", Int),
         ],
     },
     Table {

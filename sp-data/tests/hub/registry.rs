@@ -51,6 +51,24 @@ pub async fn versions_side_by_side_and_discovery(f: &Fixture) {
     .await
     .unwrap();
 
+    // A canary share is stored with its version, and replaced by a re-registration.
+    let canary = |share: Option<u8>| {
+        let mut new = service(json!({
+            "namespace": "acme", "name": "weather", "version": "2.0.0",
+            "base_url": "http://127.0.0.1:9", "tags": ["beta"], "capabilities": ["forecast"],
+            "tools": [{"name": "forecast", "input_schema": {"type": "object"}}]
+        }));
+        new.canary_percent = share;
+        new
+    };
+    let (marked, created) = hub.register(canary(Some(30))).await.unwrap();
+    assert!(!created);
+    assert_eq!(marked.canary_percent, Some(30));
+    let read = hub.get(&ns("acme"), "weather", "2.0.0").await.unwrap();
+    assert_eq!(read.canary_percent, Some(30));
+    let (cleared, _) = hub.register(canary(None)).await.unwrap();
+    assert_eq!(cleared.canary_percent, None);
+
     let all = hub.discover(&query("acme")).await.unwrap();
     assert_eq!(
         versions(&all),

@@ -191,6 +191,10 @@ struct InvokeRequest {
     /// A semver range; the highest matching version answers.
     #[serde(default)]
     version: Option<String>,
+    /// While a canary version runs, calls with the same affinity go to the same version
+    /// (default: the caller's key, so each caller stays on one side).
+    #[serde(default)]
+    affinity: Option<String>,
 }
 
 fn no_arguments() -> Value {
@@ -235,6 +239,7 @@ async fn invoke(
         arguments: body.arguments,
         request_id,
         idempotency_key,
+        affinity: Some(body.affinity.unwrap_or_else(|| caller.0.key_id.clone())),
     };
     let services = state.platform().await?;
     Ok(axum::Json(services.hub.invoke(call).await?))
