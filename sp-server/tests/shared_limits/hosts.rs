@@ -1,0 +1,370 @@
+//! Several hosts for real: PostgreSQL, Redis and three `sp` hosts each in a network namespace
+//! of its own (`scripts/netns.sh`: veth pairs on a bridge), HAProxy in front of the three.
+//! Behind the balancer a 5/min key gets exactly 5 across the hosts; a key revoked on one host is
+//! refused by the others within a second; a context written through one is read through
+//! another; an event appended on one reaches a follower on another; a host killed (SIGKILL)
+//! in the middle of a workflow run — another host finishes the run. Needs root.
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+
+use super::process::{SP, Server, drain, start_on};
+
+const ADMIN: &str = "netns-admin-key-0123456789abcdef";
+
+/// The namespaces, services and balancer of `scripts/netns.sh`, removed when dropped.
+struct Hosts {
+    name: &'static str,
+    /// `10.N.0`: the hosts' subnet.
+    net: String,
+    database_url: String,
+    redis_url: String,
+}
+
+impl Hosts {
+    fn up(name: &'static str) -> Self {
+        let uid = Command::new("id").arg("-u").output().expect("id");
+        assert_eq!(
+            String::from_utf8_lossy(&uid.stdout).trim(),
+            "0",
+            "the multi-host test makes network namespaces: run it as root (scripts/test.sh does)"
+        );
+        let up = sp_tests::script("netns.sh", &["up", name]);
+        let services = sp_tests::script("netns.sh", &["services", name]);
+        let value = |printed: &str, var: &str| {
+            printed
+                .split_whitespace()
+                .find_map(|w| w.strip_prefix(&format!("{var}=")))
+                .unwrap_or_else(|| panic!("no {var} in {printed}"))
+                .to_owned()
+        };
+        Hosts {
+            name,
+            net: value(&up, "SP_NS_NET"),
+            database_url: value(&services, "SP_NS_DATABASE_URL"),
+            redis_url: value(&services, "SP_NS_REDIS_URL"),
+        }
+    }
+
+    /// `sp serve` on host `n` (1-3), port 8080 of its own address.
+    fn serve(&self, n: u8, data_dir: &std::path::Path) -> (Server, String) {
+        let mut cmd = Command::new("ip");
+        cmd.args(["netns", "exec", &format!("{}-h{n}", self.name), SP]);
+        for (key, _) in std::env::vars() {
+            if key.starts_with("SP_") || key == "DATABASE_URL" || key == "REDIS_URL" {
+                cmd.env_remove(key);
+            }
+        }
+        cmd.env("SP_DATA_DIR", data_dir.join(format!("h{n}")))
+            .env("DATABASE_URL", &self.database_url)
+            .env("REDIS_URL", &self.redis_url)
+            .env("SP_AUTH__ADMIN_KEY", ADMIN)
+            // The test's tool service is on the hosts' private network.
+            .env("SP_HUB__ALLOWED_NETWORKS", "[\"10.0.0.0/8\"]")
+            // A dead host's runs are taken over a second after its last renewal.
+            .env("SP_WORKFLOWS__LEASE_MS", "1000");
+        let (server, addr, log) = start_on(&mut cmd, &format!("{}.1{n}:8080", self.net));
+        drop(drain(log));
+        (server, addr)
+    }
+
+    fn balance(&self, port: u16) {
+        sp_tests::script("netns.sh", &["balance", self.name, &port.to_string()]);
+    }
+}
+
+impl Drop for Hosts {
+    fn drop(&mut self) {
+        let _ = Command::new("bash")
+            .arg(sp_tests::repo_root().join("scripts/netns.sh"))
+            .args(["down", self.name])
+            .output();
+    }
+}
+
+async fn call(
+    addr: &str,
+    method: &str,
+    path: &str,
+    token: &str,
+    body: &str,
+) -> sp_tests::HttpResponse {
+    let auth = format!("Bearer {token}");
+    sp_tests::http(
+        addr,
+        method,
+        path,
+        &[
+            ("authorization", &auth),
+            ("content-type", "application/json"),
+        ],
+        body.as_bytes(),
+    )
+    .await
+    .unwrap_or_else(|err| panic!("{method} {addr}{path}: {err}"))
+}
+
+/// Creates a key through `addr`; its id and token.
+async fn key(addr: &str, body: serde_json::Value) -> (String, String) {
+    let made = call(addr, "POST", "/v1/keys", ADMIN, &body.to_string()).await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let json = made.json();
+    (
+        json["key"]["id"].as_str().expect("id").to_owned(),
+        json["token"].as_str().expect("token").to_owned(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn three_hosts_behind_haproxy_share_limits_keys_contexts_and_events() {
+    let hosts = Hosts::up("sphosts");
+    let dir = tempfile::tempdir().expect("tempdir");
+    let (h1, one) = hosts.serve(1, dir.path());
+    let (_h2, two) = hosts.serve(2, dir.path());
+    let (_h3, three) = hosts.serve(3, dir.path());
+    let port = super::process::free_loopback_addr()
+        .rsplit(':')
+        .next()
+        .and_then(|p| p.parse::<u16>().ok())
+        .expect("port");
+    hosts.balance(port);
+    let balancer = format!("127.0.0.1:{port}");
+
+    // The balancer has every host in rotation once their readiness checks pass.
+    let started = Instant::now();
+    let mut seen = std::collections::BTreeSet::new();
+    while seen.len() < 3 {
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "in rotation: {seen:?}"
+        );
+        let reply = sp_tests::http(&balancer, "GET", "/health/ready", &[], b"").await;
+        if let Ok(reply) = reply
+            && reply.status == 200
+            && let Some(server) = reply.header("x-lb-server")
+        {
+            seen.insert(server.to_owned());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+
+    // A 5/min key gets exactly 5 through the balancer, spread over the hosts.
+    let (_, limited) = key(
+        &balancer,
+        serde_json::json!({"name": "limited", "scopes": ["documents:read"], "rate_limit": "5/min"}),
+    )
+    .await;
+    let (mut statuses, mut servers) = (Vec::new(), std::collections::BTreeSet::new());
+    for _ in 0..8 {
+        let reply = call(&balancer, "GET", "/v1/documents", &limited, "").await;
+        statuses.push(reply.status);
+        servers.extend(reply.header("x-lb-server").map(str::to_owned));
+    }
+    assert_eq!(statuses, [200, 200, 200, 200, 200, 429, 429, 429]);
+    assert_eq!(servers.len(), 3, "every host answered: {servers:?}");
+
+    // Revoked on h1: refused by h2 and h3 within a second.
+    let (id, doomed) = key(
+        &balancer,
+        serde_json::json!({"name": "doomed", "scopes": ["documents:read"]}),
+    )
+    .await;
+    for host in [&two, &three] {
+        assert_eq!(
+            call(host, "GET", "/v1/documents", &doomed, "").await.status,
+            200
+        );
+    }
+    let revoked = call(&one, "DELETE", &format!("/v1/keys/{id}"), ADMIN, "").await;
+    assert_eq!(revoked.status, 200, "{}", revoked.body);
+    tokio::time::sleep(Duration::from_millis(1100)).await;
+    for host in [&two, &three] {
+        assert_eq!(
+            call(host, "GET", "/v1/documents", &doomed, "").await.status,
+            401
+        );
+    }
+
+    // A context written through h1 is read through h2.
+    let (_, agent) = key(
+        &balancer,
+        serde_json::json!({"name": "agent", "scopes": ["contexts", "events"]}),
+    )
+    .await;
+    let created = call(
+        &one,
+        "POST",
+        "/v1/contexts",
+        &agent,
+        r#"{"title":"shared"}"#,
+    )
+    .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let context = created.json()["id"].as_str().expect("id").to_owned();
+    let message = r#"{"role":"user","content":"Written on h1."}"#;
+    let path = format!("/v1/contexts/{context}/messages");
+    assert_eq!(call(&one, "POST", &path, &agent, message).await.status, 201);
+    let read = call(&two, "GET", &path, &agent, "").await;
+    assert_eq!(read.status, 200, "{}", read.body);
+    assert!(read.body.contains("Written on h1."), "{}", read.body);
+
+    // An event appended on h1 reaches a live follower on h3.
+    let opened = call(
+        &one,
+        "POST",
+        "/v1/events",
+        &agent,
+        r#"{"stream":"orders","type":"order.placed","data":{"n":1}}"#,
+    )
+    .await;
+    assert_eq!(opened.status, 201, "{}", opened.body);
+    let follower = tokio::spawn({
+        let (three, agent) = (three.clone(), agent.clone());
+        async move {
+            super::read_sse_until(&three, "/v1/events/live?stream=orders", &agent, "\"n\":2").await
+        }
+    });
+    let mut tries = 0;
+    let seen = loop {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        if follower.is_finished() {
+            break follower.await.expect("follower");
+        }
+        tries += 1;
+        assert!(tries < 30, "h3's follower never saw h1's append");
+        let body = format!(
+            r#"{{"stream":"orders","type":"order.placed","data":{{"n":2,"try":{tries}}}}}"#
+        );
+        assert_eq!(
+            call(&one, "POST", "/v1/events", &agent, &body).await.status,
+            201
+        );
+    };
+    assert!(seen.contains("\"stream\":\"orders\""), "{seen}");
+
+    a_run_outlives_its_host(&hosts.net, (h1, one), &balancer).await;
+}
+
+/// A tool service on the machine's bridge address: its `step` tool answers at once, except the
+/// first call of step `slow`, which never answers (the host calling it dies first). Its URL and
+/// the steps called, in order.
+async fn step_service(net: &str) -> (String, std::sync::Arc<std::sync::Mutex<Vec<String>>>) {
+    let steps = std::sync::Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let app = axum::Router::new().route(
+        "/tools/step",
+        axum::routing::post({
+            let steps = steps.clone();
+            move |axum::Json(args): axum::Json<Value>| {
+                let steps = steps.clone();
+                async move {
+                    let step = args["step"].as_str().unwrap_or("?").to_owned();
+                    let first_slow = {
+                        let mut steps = steps.lock().expect("lock");
+                        steps.push(step.clone());
+                        step == "slow" && steps.iter().filter(|s| **s == "slow").count() == 1
+                    };
+                    if first_slow {
+                        std::future::pending::<()>().await;
+                    }
+                    axum::Json(json!({"step": step}))
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind(format!("{net}.1:0"))
+        .await
+        .expect("bind on the bridge");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    tokio::spawn(async move { axum::serve(listener, app).await });
+    (url, steps)
+}
+
+/// Starts a three-step workflow run on `host`, waits until its slow step is under way, kills
+/// the host (its `Server`), and waits through `balancer` until another host has finished it.
+async fn a_run_outlives_its_host(net: &str, host: (Server, String), balancer: &str) {
+    let (url, steps) = step_service(net).await;
+    let (_, token) = key(
+        &host.1,
+        json!({"name": "runner", "scopes": ["registry", "events"]}),
+    )
+    .await;
+    let service = json!({"name": "steps", "version": "1.0.0", "base_url": url,
+        "tools": [{"name": "step", "input_schema": {"type": "object"}, "timeout_ms": 60000}]});
+    assert_eq!(
+        call(
+            &host.1,
+            "POST",
+            "/v1/services",
+            &token,
+            &service.to_string()
+        )
+        .await
+        .status,
+        201
+    );
+    let definition = json!({"name": "three-steps", "steps": [
+        {"id": "one", "kind": "tool", "tool": "step", "arguments": {"step": "one"}},
+        {"id": "slow", "kind": "tool", "tool": "step",
+         "arguments": {"step": "slow", "after": "{{steps.one.output.step}}"}},
+        {"id": "three", "kind": "tool", "tool": "step",
+         "arguments": {"step": "three", "after": "{{steps.slow.output.step}}"}}
+    ]});
+    assert_eq!(
+        call(
+            &host.1,
+            "POST",
+            "/v1/workflows",
+            &token,
+            &definition.to_string()
+        )
+        .await
+        .status,
+        201
+    );
+    let started = call(
+        &host.1,
+        "POST",
+        "/v1/workflows/three-steps/runs",
+        &token,
+        "{}",
+    )
+    .await;
+    assert_eq!(started.status, 202, "{}", started.body);
+    let id = started.json()["id"].as_str().expect("run id").to_owned();
+    let begun = Instant::now();
+    while !steps.lock().expect("lock").iter().any(|s| s == "slow") {
+        assert!(
+            begun.elapsed() < Duration::from_secs(20),
+            "the slow step never started"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    drop(host); // SIGKILL: the host writes nothing more
+
+    let killed = Instant::now();
+    let path = format!("/v1/workflow-runs/{id}");
+    let done = loop {
+        let run = call(balancer, "GET", &path, &token, "").await;
+        if run.status == 200 && run.json()["status"] != "running" {
+            break run.json();
+        }
+        assert!(
+            killed.elapsed() < Duration::from_secs(30),
+            "not taken over: {}",
+            run.body
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(done["status"], "succeeded", "{done}");
+    assert_eq!(
+        steps.lock().expect("lock").clone(),
+        ["one", "slow", "slow", "three"],
+        "`one` ran once, `slow` again on another host, `three` once"
+    );
+    println!(
+        "a run of a killed host finished on another {:?} after the kill",
+        killed.elapsed()
+    );
+}
