@@ -32,7 +32,8 @@ pub fn app(state: AppState) -> Router {
 
 /// Serves `app(state)` on `listener` until `shutdown` completes, then lets in-flight requests
 /// (streams included) finish for up to `server.shutdown_grace_secs` before returning; at
-/// most `server.max_connections` connections are open at once. HTTPS
+/// most `server.max_connections` connections are open at once; live event feeds end at the
+/// signal with `event: draining` (their followers resume elsewhere). HTTPS
 /// when the configuration names a certificate and key, plain HTTP otherwise. Last, the
 /// workflow and agent runs this process drives are handed back (see
 /// [`Workflows::hand_back`](sp_core::workflows::Workflows::hand_back)), so the next process
@@ -43,6 +44,12 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let limits = ServeLimits::of(&state.config().server);
+    // Live feeds end as soon as the shutdown starts, not at the end of the grace period.
+    let draining = state.clone();
+    let shutdown = async move {
+        shutdown.await;
+        draining.begin_drain();
+    };
     let served = match state.tls().cloned() {
         Some(tls) => {
             // Each handshake reads this configuration: a reload swaps the certificate for new

@@ -39,6 +39,8 @@ struct Inner {
     started: std::time::Instant,
     /// Heartbeats and model routing between replicas (`[cluster]`).
     cluster: Option<Arc<crate::cluster::Cluster>>,
+    /// Set once the server starts shutting down: live feeds end so it need not wait on them.
+    draining: tokio::sync::watch::Sender<bool>,
 }
 
 /// An [`AppState`] that does not keep it alive.
@@ -149,6 +151,7 @@ impl AppState {
                 requests: crate::request_log::RequestLog::default(),
                 started: std::time::Instant::now(),
                 cluster,
+                draining: tokio::sync::watch::Sender::new(false),
             }),
         }
     }
@@ -251,6 +254,21 @@ impl AppState {
     /// Refused credentials per client address, in this process.
     pub(crate) fn failed_credentials(&self) -> &sp_core::auth::LocalRateLimiter {
         &self.inner.failed_credentials
+    }
+
+    /// Starts draining: live event feeds end with `event: draining` (their followers resume
+    /// elsewhere from their last offset). [`crate::serve`] calls it when its shutdown signal
+    /// fires; an application serving our routes itself calls it from its own.
+    pub fn begin_drain(&self) {
+        self.inner.draining.send_replace(true);
+    }
+
+    /// Resolves once [`AppState::begin_drain`] was called.
+    pub(crate) fn draining(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let mut watching = self.inner.draining.subscribe();
+        async move {
+            let _ = watching.wait_for(|draining| *draining).await;
+        }
     }
 
     /// This replica's part in a cluster, when `cluster.advertise_url` is set.

@@ -194,6 +194,8 @@ async fn an_event_appended_on_one_process_reaches_live_followers_of_another() {
     let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&pool).await;
 }
 
+#[path = "shared_limits/drain.rs"]
+mod drain;
 #[path = "shared_limits/hosts.rs"]
 mod hosts;
 #[path = "shared_limits/pg_failover.rs"]

@@ -38,6 +38,8 @@ enum Followed {
     Failed(String),
     /// The feed reached `events.max_follow_secs`; it ends after this.
     Expired(String),
+    /// The server is shutting down (a rolling update, a scale-in); it ends after this.
+    Draining(String),
 }
 
 /// Where a replay stands: the next page to read, and the last offset it sent.
@@ -85,11 +87,15 @@ impl Replay {
 /// no gap, no repeat. The first page is read before answering, so a bad offset is an HTTP
 /// error; a client that replays slowly while much is appended lags and resumes. The feed
 /// ends after a `Lagged` or `Failed` item.
-async fn follow(
+async fn follow<D>(
     log: Arc<EventLog>,
     query: EventQuery,
     owner: &str,
-) -> Result<impl Stream<Item = Followed> + use<>, ApiError> {
+    drain: D,
+) -> Result<impl Stream<Item = Followed> + use<D>, ApiError>
+where
+    D: std::future::Future<Output = ()> + Send + 'static,
+{
     let feed = log.follow(query.clone(), owner).map_err(|err| match err {
         sp_core::Error::RateLimited { .. } => ApiError::new(
             sp_core::ErrorCode::RateLimited,
@@ -148,24 +154,39 @@ async fn follow(
         }
     });
     let lifetime = log.config().max_follow_secs;
-    let expired = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let fired = expired.clone();
+    // Why the feed ended early: 1 its lifetime, 2 the server draining.
+    let ended = Arc::new(std::sync::atomic::AtomicU8::new(0));
+    let fired = ended.clone();
     let deadline = async move {
-        if lifetime == 0 {
-            std::future::pending::<()>().await;
-        }
-        tokio::time::sleep(std::time::Duration::from_secs(lifetime)).await;
-        fired.store(true, Ordering::Release);
+        let expiry = async {
+            if lifetime == 0 {
+                std::future::pending::<()>().await;
+            }
+            tokio::time::sleep(std::time::Duration::from_secs(lifetime)).await;
+        };
+        let reason = tokio::select! {
+            () = expiry => 1,
+            () = drain => 2,
+        };
+        fired.store(reason, Ordering::Release);
     };
     // Past its lifetime a feed says so and ends (review finding M10): an idle follower
-    // holds its place for `max_follow_secs` at most, and resumes from its last offset.
+    // holds its place for `max_follow_secs` at most, and resumes from its last offset. A
+    // draining server ends its feeds the same way at once, so its shutdown does not wait out
+    // the grace period on them and the followers resume on another replica.
     let expiry = futures::stream::once(async move {
-        expired.load(Ordering::Acquire).then(|| {
-            Followed::Expired(format!(
+        match ended.load(Ordering::Acquire) {
+            1 => Some(Followed::Expired(format!(
                 "the feed reached events.max_follow_secs ({lifetime} s): reconnect with the \
                  last offset to go on"
-            ))
-        })
+            ))),
+            2 => Some(Followed::Draining(
+                "this server is shutting down: reconnect with the last offset (Last-Event-ID) \
+                 to go on"
+                    .into(),
+            )),
+            _ => None,
+        }
     })
     .filter_map(std::future::ready);
     Ok(futures::stream::iter(first)
@@ -208,7 +229,8 @@ fn live_query(
 /// missed, then goes on live, with no gap and no repeat. A client too slow to keep up gets an
 /// `event: lagged` and the stream ends: reconnect with `Last-Event-ID` (a replay that fails
 /// midway ends with `event: error`). A feed lasts `events.max_follow_secs` (an hour), then
-/// ends with `event: expired`: reconnect the same way. A key may hold `events.max_followers_per_key` feeds at
+/// ends with `event: expired`: reconnect the same way; a server shutting down ends its feeds
+/// with `event: draining` at once (reconnect the same way, to another replica). A key may hold `events.max_followers_per_key` feeds at
 /// once (16; then `SP-AUTH-003`).
 #[utoipa::path(get, path = "/v1/events/live", operation_id = "follow_events", tag = "events",
     params(EventParams),
@@ -222,7 +244,13 @@ pub(super) async fn sse(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Events)?;
     let query = live_query(params, &caller, &headers)?;
-    let feed = follow(log(&state).await?, query, &caller.0.key_id).await?;
+    let feed = follow(
+        log(&state).await?,
+        query,
+        &caller.0.key_id,
+        state.draining(),
+    )
+    .await?;
     let events = feed.map(|item| {
         Ok::<_, Infallible>(match item {
             Followed::Event(event) => SseEvent::default()
@@ -231,6 +259,7 @@ pub(super) async fn sse(
             Followed::Lagged(reason) => SseEvent::default().event("lagged").data(reason),
             Followed::Failed(reason) => SseEvent::default().event("error").data(reason),
             Followed::Expired(reason) => SseEvent::default().event("expired").data(reason),
+            Followed::Draining(reason) => SseEvent::default().event("draining").data(reason),
         })
     });
     Ok(Sse::new(events)
@@ -263,7 +292,13 @@ pub(super) async fn websocket(
         )
     })?;
     // Refusals (unknown stream, bad offset) answer before the upgrade, as HTTP errors.
-    let feed = follow(log(&state).await?, query, &caller.0.key_id).await?;
+    let feed = follow(
+        log(&state).await?,
+        query,
+        &caller.0.key_id,
+        state.draining(),
+    )
+    .await?;
     // The client only ever closes: a message of its own is never more than a close frame
     // (review finding M10: tungstenite's default buffers up to 64 MiB per message).
     Ok(upgrade
@@ -296,6 +331,12 @@ async fn forward(
                 }
                 Some(Followed::Expired(reason)) => {
                     let frame = axum::extract::ws::CloseFrame { code: 4001, reason: reason.into() };
+                    let _ = socket.send(Message::Close(Some(frame))).await;
+                    return;
+                }
+                // 1012: "service restart" (RFC 6455 registry): reconnect, elsewhere.
+                Some(Followed::Draining(reason)) => {
+                    let frame = axum::extract::ws::CloseFrame { code: 1012, reason: reason.into() };
                     let _ = socket.send(Message::Close(Some(frame))).await;
                     return;
                 }
