@@ -57,7 +57,7 @@ pub struct Hub {
     pub(super) breakers: Mutex<HashMap<String, Breaker>>,
     pub(super) validators: Mutex<HashMap<(Id, i64, String), Arc<jsonschema::Validator>>>,
     pub(super) resolved:
-        Mutex<HashMap<invoke::ResolveKey, (std::time::Instant, invoke::Resolution)>>,
+        Mutex<HashMap<invoke::ResolveKey, (std::time::Instant, super::canary::Resolution)>>,
     /// Recent store answers by discovery query (its JSON), for `resolve_cache_ms`.
     pub(super) found: Mutex<HashMap<String, FoundAt>>,
     pub(super) next_instance: AtomicUsize,

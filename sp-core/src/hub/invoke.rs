@@ -7,6 +7,7 @@ use std::time::{Duration, Instant};
 
 use serde_json::Value;
 
+use super::canary::{Resolution, affinity_bucket};
 use super::facade::breaker_key;
 use super::transport::{ToolRequest, TransportError};
 use super::types::{Discovery, HealthStatus, Instance, Protocol, Service, ToolSpec};
@@ -83,48 +84,6 @@ pub struct ToolResult {
 
 /// A call's resolution inputs: namespace, tool, service, version range.
 pub(super) type ResolveKey = (Namespace, String, Option<String>, Option<String>);
-
-/// What a call resolves to: the highest version in range and, when that one is a canary, the
-/// stable version it shares the calls with.
-#[derive(Debug, Clone)]
-pub(super) struct Resolution {
-    top: Service,
-    stable: Option<Service>,
-}
-
-impl Resolution {
-    fn of(found: Vec<Service>) -> Option<Self> {
-        let top = found
-            .iter()
-            .max_by(|a, b| version_of(a).cmp(&version_of(b)))?
-            .clone();
-        let stable = top.canary_percent.and_then(|_| {
-            found
-                .into_iter()
-                .filter(|s| s.canary_percent.is_none())
-                .max_by(|a, b| version_of(a).cmp(&version_of(b)))
-        });
-        Some(Resolution { top, stable })
-    }
-
-    /// The version that takes this call: the canary for its share of the buckets (0-99), the
-    /// stable version for the rest.
-    fn pick(self, bucket: u64) -> Service {
-        match (self.top.canary_percent, self.stable) {
-            (Some(share), Some(stable)) if bucket >= u64::from(share) => stable,
-            _ => self.top,
-        }
-    }
-}
-
-/// The canary bucket (0-99) of `affinity` for `service`: the same for the same pair on every
-/// replica of one build, so a caller stays on one side of a canary wherever it calls from.
-fn affinity_bucket(affinity: &str, service: &str) -> u64 {
-    use std::hash::{Hash, Hasher};
-    let mut hasher = std::collections::hash_map::DefaultHasher::new();
-    (affinity, service).hash(&mut hasher);
-    hasher.finish() % 100
-}
 
 /// Why one attempt failed, and whether another may follow.
 enum Failure {
@@ -273,7 +232,7 @@ impl Hub {
             }
         };
         let bucket = match &call.affinity {
-            Some(affinity) => affinity_bucket(affinity, &resolution.top.name),
+            Some(affinity) => affinity_bucket(affinity, resolution.name()),
             None => (self.next_canary.fetch_add(1, Ordering::Relaxed) % 100) as u64,
         };
         let service = resolution.pick(bucket);
@@ -301,34 +260,6 @@ impl Hub {
             )));
         }
         Ok(Resolution::of(found))
-    }
-
-    /// Counts a finished call of `service` by version and outcome (`/metrics`).
-    fn count_call(&self, service: &Service, ok: bool) {
-        if let Ok(mut calls) = self.calls.lock() {
-            let key = (service.name.clone(), service.version.clone());
-            let counts = calls.entry(key).or_insert((0, 0));
-            if ok {
-                counts.0 += 1;
-            } else {
-                counts.1 += 1;
-            }
-        }
-    }
-
-    /// Calls finished since start per service version: `(service, version, ok, failed)`, by
-    /// name and version. What `sp_hub_calls_total` exports; with a canary running, the two
-    /// versions' error rates side by side.
-    pub fn call_counts(&self) -> Vec<(String, String, u64, u64)> {
-        let Ok(calls) = self.calls.lock() else {
-            return Vec::new();
-        };
-        let mut counts: Vec<_> = calls
-            .iter()
-            .map(|((name, version), (ok, failed))| (name.clone(), version.clone(), *ok, *failed))
-            .collect();
-        counts.sort();
-        counts
     }
 
     fn check_arguments(&self, service: &Service, tool: &ToolSpec, arguments: &Value) -> Result<()> {
@@ -513,7 +444,7 @@ fn callable(service: &Service) -> Result<Vec<Instance>> {
     Ok(instances)
 }
 
-fn version_of(service: &Service) -> Option<semver::Version> {
+pub(super) fn version_of(service: &Service) -> Option<semver::Version> {
     validate::version("version", &service.version).ok()
 }
 

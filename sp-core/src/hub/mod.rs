@@ -7,6 +7,7 @@
 //! `sp_data::HttpTransport`.
 
 mod breaker;
+mod canary;
 mod config;
 mod egress;
 mod facade;

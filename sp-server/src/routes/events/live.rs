@@ -319,27 +319,11 @@ async fn forward(
                         return;
                     }
                 }
-                Some(Followed::Lagged(reason)) => {
-                    let frame = axum::extract::ws::CloseFrame { code: 4000, reason: reason.into() };
-                    let _ = socket.send(Message::Close(Some(frame))).await;
-                    return;
-                }
-                Some(Followed::Failed(reason)) => {
-                    let frame = axum::extract::ws::CloseFrame { code: 1011, reason: reason.into() };
-                    let _ = socket.send(Message::Close(Some(frame))).await;
-                    return;
-                }
-                Some(Followed::Expired(reason)) => {
-                    let frame = axum::extract::ws::CloseFrame { code: 4001, reason: reason.into() };
-                    let _ = socket.send(Message::Close(Some(frame))).await;
-                    return;
-                }
+                Some(Followed::Lagged(reason)) => return close(&mut socket, 4000, reason).await,
+                Some(Followed::Failed(reason)) => return close(&mut socket, 1011, reason).await,
+                Some(Followed::Expired(reason)) => return close(&mut socket, 4001, reason).await,
                 // 1012: "service restart" (RFC 6455 registry): reconnect, elsewhere.
-                Some(Followed::Draining(reason)) => {
-                    let frame = axum::extract::ws::CloseFrame { code: 1012, reason: reason.into() };
-                    let _ = socket.send(Message::Close(Some(frame))).await;
-                    return;
-                }
+                Some(Followed::Draining(reason)) => return close(&mut socket, 1012, reason).await,
                 None => return,
             },
             // The client may only close; anything it sends is ignored.
@@ -349,4 +333,13 @@ async fn forward(
             },
         }
     }
+}
+
+/// Ends a feed's socket with a close frame of `code` and `reason`.
+async fn close(socket: &mut WebSocket, code: u16, reason: String) {
+    let frame = axum::extract::ws::CloseFrame {
+        code,
+        reason: reason.into(),
+    };
+    let _ = socket.send(Message::Close(Some(frame))).await;
 }
