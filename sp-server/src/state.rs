@@ -264,7 +264,7 @@ impl AppState {
     }
 
     /// Resolves once [`AppState::begin_drain`] was called.
-    pub(crate) fn draining(&self) -> impl std::future::Future<Output = ()> + Send + 'static {
+    pub(crate) fn draining(&self) -> impl std::future::Future<Output = ()> + Send + use<> {
         let mut watching = self.inner.draining.subscribe();
         async move {
             let _ = watching.wait_for(|draining| *draining).await;

@@ -203,6 +203,16 @@ where
         }))
 }
 
+/// `caller`'s feed of `query` on `state`'s log, ended when the server drains (SSE and
+/// WebSocket alike).
+async fn follow_as(
+    state: &AppState,
+    query: EventQuery,
+    caller: &Caller,
+) -> Result<impl Stream<Item = Followed> + use<>, ApiError> {
+    follow(log(state).await?, query, &caller.0.key_id, state.draining()).await
+}
+
 /// The query of a live request; a `Last-Event-ID` header resumes a stream after that offset.
 fn live_query(
     params: EventParams,
@@ -244,13 +254,7 @@ pub(super) async fn sse(
 ) -> Result<Response, ApiError> {
     caller.require(Scope::Events)?;
     let query = live_query(params, &caller, &headers)?;
-    let feed = follow(
-        log(&state).await?,
-        query,
-        &caller.0.key_id,
-        state.draining(),
-    )
-    .await?;
+    let feed = follow_as(&state, query, &caller).await?;
     let events = feed.map(|item| {
         Ok::<_, Infallible>(match item {
             Followed::Event(event) => SseEvent::default()
@@ -292,13 +296,7 @@ pub(super) async fn websocket(
         )
     })?;
     // Refusals (unknown stream, bad offset) answer before the upgrade, as HTTP errors.
-    let feed = follow(
-        log(&state).await?,
-        query,
-        &caller.0.key_id,
-        state.draining(),
-    )
-    .await?;
+    let feed = follow_as(&state, query, &caller).await?;
     // The client only ever closes: a message of its own is never more than a close frame
     // (review finding M10: tungstenite's default buffers up to 64 MiB per message).
     Ok(upgrade
