@@ -48,6 +48,7 @@ pub mod page;
 pub mod replicas;
 pub mod rerank;
 pub mod responses;
+pub mod retention;
 pub mod tenants;
 pub mod time;
 pub mod trace;

@@ -41,6 +41,8 @@ pub mod hub;
 pub mod knowledge;
 mod migrations;
 #[cfg(feature = "postgres")]
+mod partitions;
+#[cfg(feature = "postgres")]
 mod postgres;
 mod postgres_stats;
 #[cfg(feature = "redis")]
@@ -91,6 +93,8 @@ pub use knowledge::PgDocumentStore;
 pub use knowledge::SqliteDocumentStore;
 pub use knowledge::{GraphParams, ReembedProgress, VectorIndexConfig};
 pub use migrations::{MigrationInfo, MigrationStatus};
+#[cfg(feature = "postgres")]
+pub use partitions::PartitionUpkeep;
 #[cfg(feature = "postgres")]
 pub use postgres::PgStore;
 pub use postgres_stats::StatementStats;

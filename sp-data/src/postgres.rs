@@ -107,6 +107,36 @@ impl PgStore {
             .map_err(|err| Error::internal(format!("postgres migrations: {err}")))
     }
 
+    /// One upkeep round of the time-partitioned tables (events and audit entries by day,
+    /// usage by month) as of `today`: the current period's partition and the next three made
+    /// when missing, and rows the default partition caught moved to theirs. The server runs
+    /// it hourly; replicas take turns on an advisory lock.
+    ///
+    /// ```no_run
+    /// # tokio::runtime::Runtime::new().unwrap().block_on(async {
+    /// # let config = sp_core::config::DatabaseConfig {
+    /// #     url: Some("postgres://localhost/sp".into()),
+    /// #     ..Default::default()
+    /// # };
+    /// let pg = sp_data::PgStore::connect_lazy(&config)?;
+    /// pg.migrate().await?;
+    /// for table in pg.upkeep_partitions(chrono::Utc::now().date_naive()).await? {
+    ///     println!("{}: made {:?}", table.table, table.created);
+    /// }
+    /// # Ok::<(), sp_core::Error>(())
+    /// # }).unwrap();
+    /// ```
+    pub async fn upkeep_partitions(
+        &self,
+        today: chrono::NaiveDate,
+    ) -> Result<Vec<crate::PartitionUpkeep>> {
+        let mut done = Vec::new();
+        for table in &crate::partitions::ALL {
+            done.push(crate::partitions::upkeep(&self.pool, table, today).await?);
+        }
+        Ok(done)
+    }
+
     /// The schema's migrations against this build's, read without migrating (a missing
     /// schema has every migration pending).
     pub async fn migration_status(&self) -> Result<MigrationStatus> {

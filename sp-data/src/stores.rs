@@ -58,6 +58,9 @@ pub struct Stores {
     /// The PostgreSQL log, which can follow other processes' appends.
     #[cfg(feature = "postgres")]
     pg_events: Option<Arc<crate::PgEventStore>>,
+    /// The PostgreSQL database, whose partitions need upkeep.
+    #[cfg(feature = "postgres")]
+    pg: Option<crate::PgStore>,
 }
 
 impl std::fmt::Debug for Stores {
@@ -100,6 +103,11 @@ impl Database {
             facts: self.fact_store(),
             #[cfg(feature = "postgres")]
             pg_events,
+            #[cfg(feature = "postgres")]
+            pg: match self {
+                Database::Postgres(pg) => Some(pg.clone()),
+                _ => None,
+            },
         })
     }
 }
@@ -118,5 +126,39 @@ impl Stores {
         }
         let _ = log;
         Ok(None)
+    }
+
+    /// On PostgreSQL, runs partition upkeep ([`crate::PgStore::upkeep_partitions`]) once
+    /// before returning — so today's partitions exist before the first request is served —
+    /// and then hourly until the returned task is aborted; `None` on the embedded database
+    /// (its tables are not partitioned). A failed round is logged, not returned: rows land in
+    /// the default partition meanwhile, and the next round moves them.
+    pub async fn start_partition_upkeep(&self) -> Option<tokio::task::JoinHandle<()>> {
+        #[cfg(feature = "postgres")]
+        if let Some(pg) = self.pg.clone() {
+            upkeep_round(&pg).await;
+            return Some(sp_core::retention::spawn_hourly(move || {
+                let pg = pg.clone();
+                async move { upkeep_round(&pg).await }
+            }));
+        }
+        None
+    }
+}
+
+#[cfg(feature = "postgres")]
+async fn upkeep_round(pg: &crate::PgStore) {
+    match pg.upkeep_partitions(chrono::Utc::now().date_naive()).await {
+        Ok(done) => {
+            for table in done.iter().filter(|t| !t.created.is_empty()) {
+                tracing::info!(
+                    table = table.table,
+                    created = ?table.created,
+                    moved_rows = table.moved_rows,
+                    "partitions made"
+                );
+            }
+        }
+        Err(err) => tracing::warn!(%err, "partition upkeep did not run"),
     }
 }

@@ -208,6 +208,10 @@ macro_rules! usage_store {
                 UsageRow::sort(&mut rows);
                 Ok(rows)
             }
+
+            async fn prune(&self, before: chrono::NaiveDate) -> Result<u64> {
+                self.prune_days(before).await
+            }
         }
     };
 }
@@ -215,3 +219,26 @@ macro_rules! usage_store {
 usage_store!(sqlx::Sqlite);
 #[cfg(feature = "postgres")]
 usage_store!(sqlx::Postgres);
+
+impl SqlUsageStore<sqlx::Sqlite> {
+    /// Retention: deletes the sums of days before `before` (`YYYY-MM-DD` sorts as dates).
+    async fn prune_days(&self, before: chrono::NaiveDate) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM usage_daily WHERE day < $1")
+            .bind(before.to_string())
+            .execute(&self.pool)
+            .await
+            .map_err(<sqlx::Sqlite as Dialect>::error)?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl SqlUsageStore<sqlx::Postgres> {
+    /// Retention: drops the month partitions wholly before `before`.
+    async fn prune_days(&self, before: chrono::NaiveDate) -> Result<u64> {
+        let dropped =
+            crate::partitions::drop_before(&self.pool, &crate::partitions::USAGE, before, None)
+                .await?;
+        Ok(dropped.dropped_rows)
+    }
+}

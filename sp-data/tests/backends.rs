@@ -257,6 +257,8 @@ async fn refunds_give_back_unused_reservations_on_every_limiter() {
 
 #[path = "backends/migrations.rs"]
 mod migrations;
+#[path = "backends/partitions.rs"]
+mod partitions;
 #[path = "backends/replicas.rs"]
 mod replicas;
 #[path = "backends/transfer.rs"]

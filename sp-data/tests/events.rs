@@ -1,10 +1,12 @@
 //! The event log on every backend: ordering and gapless offsets under concurrent appends,
-//! queries and replays, pagination, live fan-out, and bad input that stores nothing.
+//! queries and replays, pagination, live fan-out, retention, and bad input that stores nothing.
 
 #[path = "events/cases.rs"]
 mod cases;
 #[path = "events/groups.rs"]
 mod groups;
+#[path = "events/retention.rs"]
+mod retention;
 
 use std::sync::Arc;
 
@@ -97,6 +99,10 @@ macro_rules! suite {
             #[tokio::test]
             async fn pages_stop_at_their_data_budget() {
                 run(|f| Box::pin(cases::pages_stop_at_their_data_budget(f))).await;
+            }
+            #[tokio::test]
+            async fn retention_keeps_heads_and_moves_groups_on() {
+                run(|f| Box::pin(retention::prune_keeps_heads_and_moves_groups_on(f))).await;
             }
             #[tokio::test]
             async fn live_subscribers_get_appends() {

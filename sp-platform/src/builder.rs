@@ -312,10 +312,15 @@ impl PlatformBuilder {
             agents.clone().spawn_recovery();
             facts.clone().spawn_worker();
             sp_core::auth::spawn_refresh_pruning(stores.refresh.clone());
-            if config.auth.audit_retention_days > 0 {
-                let keep =
-                    Duration::from_secs(u64::from(config.auth.audit_retention_days) * 86_400);
-                sp_core::auth::spawn_audit_retention(stores.audit.clone(), keep);
+            // PostgreSQL's time partitions: the next days made ahead, rows that landed in
+            // the default partition moved to theirs (before retention drops any).
+            stores.start_partition_upkeep().await;
+            let retention = sp_core::retention::Retention::default()
+                .audit(stores.audit.clone(), config.auth.audit_retention_days)
+                .events(stores.events.clone(), config.retention.events_days)
+                .usage(stores.usage.clone(), config.retention.usage_days);
+            if retention.any() {
+                retention.spawn();
             }
         }
         let keys: Arc<dyn KeyStore> = Arc::new(sp_data::CachedKeyStore::new(

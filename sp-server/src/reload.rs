@@ -127,6 +127,11 @@ impl AppState {
             ("database", running.database.url != new.database.url),
             ("redis", running.redis != new.redis),
             ("cluster", running.cluster != new.cluster),
+            ("retention", running.retention != new.retention),
+            (
+                "auth.audit_retention_days",
+                running.auth.audit_retention_days != new.auth.audit_retention_days,
+            ),
             ("model", running.model.path != new.model.path),
             ("log.format", running.log.format != new.log.format),
             (

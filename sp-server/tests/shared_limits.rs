@@ -189,7 +189,25 @@ async fn an_event_appended_on_one_process_reaches_live_followers_of_another() {
     };
     assert!(seen.contains("\"stream\":\"orders\""), "{seen}");
 
+    // The servers made the day partitions before serving: every append is in its day's,
+    // none in the default partition (docs/scaling.md, "Large tables").
     let pool = sqlx::PgPool::connect(&database).await.expect("connect");
+    let count = |partition: String| {
+        let sql = format!("SELECT count(*) FROM \"{schema}\".{partition}");
+        let pool = pool.clone();
+        async move {
+            let rows: i64 = sqlx::query_scalar(sqlx::AssertSqlSafe(sql))
+                .fetch_one(&pool)
+                .await
+                .expect("count");
+            rows
+        }
+    };
+    let caught = count("events_default".into()).await;
+    let appended = count("events".into()).await;
+    assert_eq!(caught, 0, "no append fell to the default partition");
+    assert!(appended >= 2, "{appended} appends, all in day partitions");
+
     let drop = format!("DROP SCHEMA \"{schema}\" CASCADE");
     let _ = sqlx::query(sqlx::AssertSqlSafe(drop)).execute(&pool).await;
 }

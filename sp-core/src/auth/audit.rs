@@ -45,64 +45,15 @@ pub struct AuditFilter {
 }
 
 /// Where audit entries live. Append-only: entries are never changed, and deleted only by
-/// retention ([`AuditStore::prune`], run by [`spawn_audit_retention`]).
+/// retention ([`AuditStore::prune`], run by [`crate::retention::Retention`]).
 #[async_trait]
 pub trait AuditStore: Send + Sync {
     /// Appends an entry.
     async fn record(&self, entry: &AuditEntry) -> Result<()>;
     /// Entries, newest first, of what `filter` names.
     async fn list(&self, filter: &AuditFilter, page: &PageRequest) -> Result<Page<AuditEntry>>;
-    /// Deletes the entries answered before `before`; returns how many went.
+    /// Retention: removes the entries answered before `before`; returns how many went.
+    /// PostgreSQL drops whole day partitions (an entry stays until its whole day is past
+    /// `before`); the other stores delete the rows.
     async fn prune(&self, before: Timestamp) -> Result<u64>;
-}
-
-/// How often the auth tables' housekeeping runs (audit retention, expired refresh tokens).
-const PRUNE_EVERY: std::time::Duration = std::time::Duration::from_secs(3600);
-
-/// Runs `job` now and then every [`PRUNE_EVERY`], a late round delaying the next rather
-/// than bunching up, for as long as the runtime runs.
-pub(super) fn spawn_hourly<F, Fut>(mut job: F) -> tokio::task::JoinHandle<()>
-where
-    F: FnMut() -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send,
-{
-    tokio::spawn(async move {
-        let mut tick = tokio::time::interval(PRUNE_EVERY);
-        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-        loop {
-            tick.tick().await;
-            job().await;
-        }
-    })
-}
-
-/// Deletes audit entries older than `keep` now and then every hour, for as long as the
-/// runtime runs (`auth.audit_retention_days`; the server starts it, zero days keeps all).
-///
-/// ```no_run
-/// # async fn demo(audit: std::sync::Arc<dyn sp_core::auth::AuditStore>) {
-/// let keep = std::time::Duration::from_secs(90 * 86_400);
-/// let task = sp_core::auth::spawn_audit_retention(audit, keep);
-/// # task.abort();
-/// # }
-/// ```
-pub fn spawn_audit_retention(
-    store: std::sync::Arc<dyn AuditStore>,
-    keep: std::time::Duration,
-) -> tokio::task::JoinHandle<()> {
-    spawn_hourly(move || {
-        let store = store.clone();
-        async move {
-            let keep_micros = i64::try_from(keep.as_micros()).unwrap_or(i64::MAX);
-            let cutoff = Timestamp::now().unix_micros().saturating_sub(keep_micros);
-            let Some(before) = Timestamp::from_unix_micros(cutoff) else {
-                return;
-            };
-            match store.prune(before).await {
-                Ok(0) => {}
-                Ok(pruned) => tracing::info!(pruned, "audit entries past retention deleted"),
-                Err(err) => tracing::warn!(%err, "audit retention did not run"),
-            }
-        }
-    })
 }

@@ -14,7 +14,7 @@ mod rate;
 mod refresh;
 mod scope;
 pub use admin::KeyAdmin;
-pub use audit::{AuditEntry, AuditFilter, AuditStore, spawn_audit_retention};
+pub use audit::{AuditEntry, AuditFilter, AuditStore};
 pub use bootstrap::{
     ADMIN_KEY_ID, admin_session_subject, is_admin_session, is_current_admin_session,
 };

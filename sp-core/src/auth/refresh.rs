@@ -60,7 +60,7 @@ pub trait RefreshStore: Send + Sync {
 pub fn spawn_refresh_pruning(
     store: std::sync::Arc<dyn RefreshStore>,
 ) -> tokio::task::JoinHandle<()> {
-    super::audit::spawn_hourly(move || {
+    crate::retention::spawn_hourly(move || {
         let store = store.clone();
         async move {
             match store.prune(Timestamp::now()).await {

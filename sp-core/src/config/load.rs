@@ -26,6 +26,7 @@ const ENV_SECTIONS: &[&str] = &[
     "events",
     "workflows",
     "cluster",
+    "retention",
 ];
 
 /// Where [`Config::load`] reads from.

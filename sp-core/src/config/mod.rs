@@ -9,11 +9,13 @@
 mod cluster;
 mod load;
 mod otel;
+mod retention;
 mod secrets;
 mod validate;
 pub use cluster::{ClusterConfig, MissingModel};
 pub use load::ConfigSources;
 pub use otel::OtelConfig;
+pub use retention::RetentionConfig;
 pub use secrets::{REDACTED, redact_url, secret_files};
 
 mod root;

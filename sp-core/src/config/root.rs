@@ -49,6 +49,8 @@ pub struct Config {
     pub workflows: crate::workflows::WorkflowsConfig,
     /// Replicas: heartbeats and model-aware routing.
     pub cluster: super::ClusterConfig,
+    /// How long the event log and the usage sums are kept.
+    pub retention: super::RetentionConfig,
     /// Named overlays of the configuration file (`[profiles.prod.server]` …), one of which
     /// `--profile NAME` (`SP_PROFILE`) applies over the file's own settings; kept as read so a
     /// file that has them validates (see [`crate::ConfigSources::profile`]).
@@ -71,6 +73,7 @@ impl Default for Config {
             events: crate::events::EventsConfig::default(),
             workflows: crate::workflows::WorkflowsConfig::default(),
             cluster: super::ClusterConfig::default(),
+            retention: super::RetentionConfig::default(),
             log: LogConfig::default(),
             otel: super::OtelConfig::default(),
             health: HealthConfig::default(),

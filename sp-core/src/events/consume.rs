@@ -100,12 +100,19 @@ impl EventLog {
         reason: &str,
     ) -> Result<Option<DeadLetter>> {
         check_offset(offset)?;
-        let group = self.store.group(namespace, name).await?;
-        if offset != group.committed + 1 {
+        // The group's next event is the first retained after its committed offset (not
+        // always `committed + 1`: retention may have removed the ones in between).
+        let Some(event) = self.pending(namespace, name, 1).await?.pop() else {
+            let group = self.store.group(namespace, name).await?;
             return Err(Error::Conflict(format!(
-                "group `{name}` is at offset {}; only {} can be rejected",
-                group.committed,
-                group.committed + 1
+                "group `{name}` is at offset {} and has no next event to reject",
+                group.committed
+            )));
+        };
+        if event.offset != offset {
+            return Err(Error::Conflict(format!(
+                "group `{name}`'s next event is offset {}; only it can be rejected",
+                event.offset
             )));
         }
         let attempts = self
@@ -115,19 +122,6 @@ impl EventLog {
         if attempts < self.config.max_attempts {
             return Ok(None);
         }
-        let query = EventQuery {
-            namespace: namespace.clone(),
-            stream: Some(group.stream),
-            from_offset: Some(offset),
-            ..EventQuery::default()
-        };
-        let event = self
-            .store
-            .query(&query, &PageRequest::new(Some(1), None)?)
-            .await?
-            .items
-            .pop()
-            .ok_or_else(|| Error::internal("the rejected event is gone"))?;
         let letter = self
             .store
             .dead_letter(namespace, name, &event, reason, attempts)

@@ -85,8 +85,10 @@ pub trait GroupStore: Send + Sync {
     /// A group; `SP-EVT-004` when there is none of that name.
     async fn group(&self, namespace: &Namespace, name: &str) -> Result<Group>;
 
-    /// Moves the group from `offset - 1` to `offset` (and forgets the offset's failures);
-    /// `SP-RES-002` when it is not at `offset - 1` (another consumer moved it).
+    /// Moves the group to `offset` (and forgets the offset's failures) when `offset` is the
+    /// group's next event: the first one retained after its committed offset (`committed +
+    /// 1` unless retention removed events in between), and not past the stream's head;
+    /// `SP-RES-002` otherwise (another consumer moved it).
     async fn commit(&self, namespace: &Namespace, name: &str, offset: u64) -> Result<Group>;
 
     /// Records a failed delivery of `offset`; returns the attempts so far.

@@ -34,8 +34,11 @@ pub struct MemoryEventStore {
 
 #[derive(Debug, Default)]
 struct State {
-    /// Every event in append order (its index + 1 is its global sequence).
+    /// Every retained event in append order (its index + 1 + `pruned` is its global
+    /// sequence).
     events: Vec<Event>,
+    /// Events retention removed from the front of `events`.
+    pruned: usize,
     /// The head offset of each (namespace, stream).
     heads: HashMap<(Namespace, String), u64>,
     groups: HashMap<(Namespace, String), Group>,
@@ -83,16 +86,37 @@ impl State {
             .ok_or_else(|| group_unknown(name))
     }
 
-    /// Moves the group to `offset` if it is at `offset - 1`.
+    /// Moves the group to `offset` if that is its next event: no retained event of its
+    /// stream lies between its committed offset and `offset`, and `offset` is not past the
+    /// head.
     fn commit(&mut self, namespace: &Namespace, name: &str, offset: u64) -> Result<Group> {
-        let group = self.group_mut(namespace, name)?;
-        if group.committed + 1 != offset {
-            return Err(Error::Conflict(format!(
-                "group `{name}` is at offset {}; only {} can be committed",
-                group.committed,
-                group.committed + 1
-            )));
+        let group = self.group_mut(namespace, name)?.clone();
+        let head = self
+            .heads
+            .get(&(namespace.clone(), group.stream.clone()))
+            .copied()
+            .unwrap_or(0);
+        let next = self
+            .events
+            .iter()
+            .filter(|e| {
+                e.namespace == *namespace && e.stream == group.stream && e.offset > group.committed
+            })
+            .map(|e| e.offset)
+            .min();
+        if offset <= group.committed || offset > head || next.is_some_and(|next| next < offset) {
+            return Err(Error::Conflict(match next {
+                Some(next) => format!(
+                    "group `{name}` is at offset {}; only its next event, {next}, can be committed",
+                    group.committed
+                ),
+                None => format!(
+                    "group `{name}` is at offset {}, the last event of its stream",
+                    group.committed
+                ),
+            }));
         }
+        let group = self.group_mut(namespace, name)?;
         group.committed = offset;
         let group = group.clone();
         self.attempts
@@ -157,7 +181,7 @@ impl EventStore for MemoryEventStore {
             let key = if by_offset {
                 i64::try_from(event.offset).unwrap_or(i64::MAX)
             } else {
-                i64::try_from(index + 1).unwrap_or(i64::MAX)
+                i64::try_from(state.pruned + index + 1).unwrap_or(i64::MAX)
             };
             if after.is_some_and(|a| key <= a) {
                 continue;
@@ -182,6 +206,16 @@ impl EventStore for MemoryEventStore {
             .heads
             .get(&(namespace.clone(), stream.to_owned()))
             .copied())
+    }
+
+    async fn prune(&self, before: Timestamp) -> Result<u64> {
+        let mut state = self.state();
+        // Appends are in time order, so the old ones are a prefix.
+        let old = state.events.partition_point(|e| e.time < before);
+        let gone: std::collections::HashSet<Id> = state.events.drain(..old).map(|e| e.id).collect();
+        state.pruned += old;
+        state.letters.retain(|l| !gone.contains(&l.event.id));
+        Ok(old as u64)
     }
 }
 

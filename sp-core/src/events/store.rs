@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use super::types::{Event, EventQuery, NewEvent};
 use crate::error::Result;
 use crate::knowledge::Namespace;
-use crate::{Page, PageRequest};
+use crate::{Page, PageRequest, Timestamp};
 
 /// An append-only log of events in ordered streams. Implemented by the embedded (SQLite) and
 /// PostgreSQL backends of `sp-data`; [`EventLog`](super::EventLog) validates input and fans
@@ -25,6 +25,13 @@ pub trait EventStore: Send + Sync {
 
     /// The last offset of a stream; `None` when nothing was ever appended to it.
     async fn head(&self, namespace: &Namespace, stream: &str) -> Result<Option<u64>>;
+
+    /// Retention: removes events appended before `before`, with the dead letters that hold
+    /// them; returns how many events went. Heads stay, so offsets are never reused; a
+    /// stream's oldest retained event is then its first, and a consumer group behind it
+    /// moves on from there. PostgreSQL drops whole day partitions (an event stays until its
+    /// whole day is past `before`); the other stores delete the rows.
+    async fn prune(&self, before: Timestamp) -> Result<u64>;
 }
 
 /// The most event `data` one page of a query holds (bytes, as JSON text): a page stops

@@ -42,6 +42,16 @@ impl UsageStore for MemoryUsageStore {
         Ok(())
     }
 
+    async fn prune(&self, before: chrono::NaiveDate) -> Result<u64> {
+        let mut rows = self
+            .rows
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        let was = rows.len();
+        rows.retain(|key, _| key.day >= before);
+        Ok((was - rows.len()) as u64)
+    }
+
     async fn rows(&self, query: &UsageQuery) -> Result<Vec<UsageRow>> {
         let groups = query.groups();
         let mut sums: HashMap<UsageRowKey, UsageCounts> = HashMap::new();

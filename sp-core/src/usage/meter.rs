@@ -153,6 +153,9 @@ mod tests {
         async fn rows(&self, query: &UsageQuery) -> Result<Vec<UsageRow>> {
             self.inner.rows(query).await
         }
+        async fn prune(&self, before: chrono::NaiveDate) -> Result<u64> {
+            self.inner.prune(before).await
+        }
     }
 
     #[tokio::test]

@@ -264,4 +264,8 @@ pub trait UsageStore: Send + Sync {
     /// The sums `query` asks for, in [`UsageRow::sort`] order; more than
     /// [`MAX_USAGE_ROWS`] is [`too_many_rows`].
     async fn rows(&self, query: &UsageQuery) -> Result<Vec<UsageRow>>;
+    /// Retention: removes the sums of days before `before`; returns how many rows went.
+    /// PostgreSQL drops whole month partitions (a day stays until its whole month is
+    /// before `before`); the other stores delete the rows.
+    async fn prune(&self, before: NaiveDate) -> Result<u64>;
 }

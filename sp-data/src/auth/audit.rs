@@ -128,12 +128,7 @@ macro_rules! audit_store {
             }
 
             async fn prune(&self, before: Timestamp) -> Result<u64> {
-                let done = sqlx::query("DELETE FROM audit_log WHERE at < $1")
-                    .bind(DbTime(before))
-                    .execute(&self.pool)
-                    .await
-                    .map_err(<$db as Dialect>::error)?;
-                Ok(done.rows_affected())
+                self.prune_entries(before).await
             }
         }
     };
@@ -142,3 +137,27 @@ macro_rules! audit_store {
 audit_store!(sqlx::Sqlite);
 #[cfg(feature = "postgres")]
 audit_store!(sqlx::Postgres);
+
+impl SqlAuditStore<sqlx::Sqlite> {
+    /// Retention: deletes the entries answered before `before`.
+    async fn prune_entries(&self, before: Timestamp) -> Result<u64> {
+        let done = sqlx::query("DELETE FROM audit_log WHERE at < $1")
+            .bind(DbTime(before))
+            .execute(&self.pool)
+            .await
+            .map_err(<sqlx::Sqlite as Dialect>::error)?;
+        Ok(done.rows_affected())
+    }
+}
+
+#[cfg(feature = "postgres")]
+impl SqlAuditStore<sqlx::Postgres> {
+    /// Retention: drops the day partitions wholly before `before`.
+    async fn prune_entries(&self, before: Timestamp) -> Result<u64> {
+        let day = before.as_datetime().date_naive();
+        let dropped =
+            crate::partitions::drop_before(&self.pool, &crate::partitions::AUDIT, day, None)
+                .await?;
+        Ok(dropped.dropped_rows)
+    }
+}

@@ -54,7 +54,9 @@ async fn group_in(conn: &mut <$db as sqlx::Database>::Connection, namespace: &Na
     .into_group()
 }
 
-/// Moves the group to `offset` if it is at `offset - 1`.
+/// Moves the group to `offset` if that is its next event: past its committed offset, not
+/// past the stream's head, and with no retained event of the stream in between (retention
+/// may have removed the ones right after the committed offset).
 async fn commit_in(
     conn: &mut <$db as sqlx::Database>::Connection,
     namespace: &Namespace,
@@ -63,22 +65,42 @@ async fn commit_in(
 ) -> Result<()> {
     let offset = i64::try_from(offset).map_err(Error::internal)?;
     let moved = sqlx::query(
-        "UPDATE event_groups SET committed = $1 WHERE namespace = $2 AND name = $3 AND committed = $4",
+        "UPDATE event_groups SET committed = $1 WHERE namespace = $2 AND name = $3 \
+         AND committed < $1 \
+         AND $1 <= COALESCE((SELECT head FROM event_streams s \
+             WHERE s.namespace = $2 AND s.stream = event_groups.stream), 0) \
+         AND NOT EXISTS (SELECT 1 FROM events e WHERE e.namespace = $2 \
+             AND e.stream = event_groups.stream AND e.\"offset\" > event_groups.committed \
+             AND e.\"offset\" < $1)",
     )
     .bind(offset)
     .bind(namespace.as_str())
     .bind(name)
-    .bind(offset - 1)
     .execute(&mut *conn)
     .await
     .map_err(<$db as Dialect>::error)?;
     if moved.rows_affected() == 0 {
         let group = Self::group_in(conn, namespace, name).await?;
-        return Err(Error::Conflict(format!(
-            "group `{name}` is at offset {}; only {} can be committed",
-            group.committed,
-            group.committed + 1
-        )));
+        let next: Option<i64> = sqlx::query_scalar(
+            "SELECT min(\"offset\") FROM events WHERE namespace = $1 AND stream = $2 \
+             AND \"offset\" > $3",
+        )
+        .bind(namespace.as_str())
+        .bind(&group.stream)
+        .bind(i64::try_from(group.committed).map_err(Error::internal)?)
+        .fetch_one(&mut *conn)
+        .await
+        .map_err(<$db as Dialect>::error)?;
+        return Err(Error::Conflict(match next {
+            Some(next) => format!(
+                "group `{name}` is at offset {}; only its next event, {next}, can be committed",
+                group.committed
+            ),
+            None => format!(
+                "group `{name}` is at offset {}, the last event of its stream",
+                group.committed
+            ),
+        }));
     }
     sqlx::query(
         "DELETE FROM event_attempts WHERE namespace = $1 AND group_name = $2 AND \"offset\" = $3",

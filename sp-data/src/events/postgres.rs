@@ -36,6 +36,20 @@ pub struct PgEventStore {
     origin: String,
 }
 
+/// The `NOTIFY` channel of a schema's log: `sp_events.<schema>`, or, where that passes
+/// PostgreSQL's 63-byte identifier limit (a schema name may take all 63), the schema's
+/// SHA-256 prefix in its place — the same in every process, whatever its build.
+fn channel_of(schema: &str) -> String {
+    let plain = format!("sp_events.{schema}");
+    if plain.len() <= 63 {
+        return plain;
+    }
+    use sha2::Digest as _;
+    let digest = sha2::Sha256::digest(schema.as_bytes());
+    let hex: String = digest.iter().take(16).map(|b| format!("{b:02x}")).collect();
+    format!("sp_events.{hex}")
+}
+
 /// What a `NOTIFY` carries: ids only (payloads are limited to 8000 bytes; events are not).
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Appended {
@@ -55,7 +69,7 @@ impl PgEventStore {
     pub fn new(pg: &crate::PgStore) -> Self {
         PgEventStore {
             pool: pg.pool().clone(),
-            channel: format!("sp_events.{}", pg.schema()),
+            channel: channel_of(pg.schema()),
             origin: Id::new().to_string(),
         }
     }
@@ -184,5 +198,35 @@ impl PgEventStore {
             tx.commit().await.map_err(db)?;
         }
         Ok(stored)
+    }
+}
+
+impl PgEventStore {
+    /// Retention: drops the day partitions wholly before `before`, and the dead letters
+    /// whose events went with them.
+    pub(super) async fn prune_events(&self, before: sp_core::Timestamp) -> Result<u64> {
+        let dropped = crate::partitions::drop_before(
+            &self.pool,
+            &crate::partitions::EVENTS,
+            before.as_datetime().date_naive(),
+            Some(
+                "DELETE FROM event_dead_letters d \
+                 WHERE NOT EXISTS (SELECT 1 FROM events e WHERE e.id = d.event_id)",
+            ),
+        )
+        .await?;
+        Ok(dropped.dropped_rows)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn channels_fit_postgres_identifiers() {
+        assert_eq!(super::channel_of("sp"), "sp_events.sp");
+        let longest = "s".repeat(63);
+        let channel = super::channel_of(&longest);
+        assert!(channel.len() <= 63, "{channel}");
+        assert_ne!(channel, super::channel_of(&"t".repeat(63)));
     }
 }

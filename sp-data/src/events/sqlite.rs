@@ -90,3 +90,26 @@ impl SqliteEventStore {
         rows.into_iter().map(EventRow::into_event).collect()
     }
 }
+
+impl SqliteEventStore {
+    /// Retention: the events appended before `before` and their dead letters (first: they
+    /// refer to the events), in one transaction.
+    pub(super) async fn prune_events(&self, before: sp_core::Timestamp) -> Result<u64> {
+        let mut tx = self.pool.begin_with("BEGIN IMMEDIATE").await.map_err(db)?;
+        sqlx::query(
+            "DELETE FROM event_dead_letters WHERE event_id IN \
+             (SELECT id FROM events WHERE time < $1)",
+        )
+        .bind(DbTime(before))
+        .execute(&mut *tx)
+        .await
+        .map_err(db)?;
+        let done = sqlx::query("DELETE FROM events WHERE time < $1")
+            .bind(DbTime(before))
+            .execute(&mut *tx)
+            .await
+            .map_err(db)?;
+        tx.commit().await.map_err(db)?;
+        Ok(done.rows_affected())
+    }
+}

@@ -4,7 +4,7 @@
 use async_trait::async_trait;
 use sp_core::events::{Event, EventQuery, EventStore, NewEvent, PageBytes};
 use sp_core::knowledge::Namespace;
-use sp_core::{Error, Page, PageRequest, Result};
+use sp_core::{Error, Page, PageRequest, Result, Timestamp};
 
 use super::rows::{EventRow, page_of, select_events};
 use crate::sql::Dialect;
@@ -48,6 +48,10 @@ macro_rules! event_store {
                 .map_err(<$db as Dialect>::error)?;
                 head.map(|h| u64::try_from(h).map_err(Error::internal))
                     .transpose()
+            }
+
+            async fn prune(&self, before: Timestamp) -> Result<u64> {
+                self.prune_events(before).await
             }
         }
     };

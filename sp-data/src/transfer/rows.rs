@@ -163,13 +163,17 @@ transfer_rows!(
 );
 
 /// After an import into PostgreSQL: every identity or serial column's sequence moved past the
-/// largest imported value, so the next row the store writes does not collide.
+/// largest imported value, so the next row the store writes does not collide. Partitions
+/// share their parent's sequence and are skipped.
 #[cfg(feature = "postgres")]
 pub(crate) async fn reset_sequences(conn: &mut sqlx::PgConnection) -> Result<(), sqlx::Error> {
     let columns: Vec<(String, String)> = sqlx::query_as(
         "SELECT table_name::text, column_name::text FROM information_schema.columns \
          WHERE table_schema = current_schema() \
-         AND (is_identity = 'YES' OR column_default LIKE 'nextval%')",
+         AND (is_identity = 'YES' OR column_default LIKE 'nextval%') \
+         AND NOT EXISTS (SELECT 1 FROM pg_class c \
+             WHERE c.relnamespace = current_schema()::regnamespace \
+             AND c.relname = table_name AND c.relispartition)",
     )
     .fetch_all(&mut *conn)
     .await?;

@@ -1,5 +1,6 @@
 //! Usage sums on every backend: batches add up exactly (under 500 concurrent calls and two
-//! meters writing at once), filters and grouping answer what they name.
+//! meters writing at once), filters and grouping answer what they name, retention removes
+//! the months before its cut-off.
 
 use std::sync::Arc;
 
@@ -145,6 +146,53 @@ async fn filters_and_groups(stores: &Stores) {
     })
     .await;
     assert!(nothing.is_empty());
+}
+
+/// Retention at a month's first day removes the months before it, on every backend (where
+/// PostgreSQL drops month partitions and the others delete rows, both agree at a month's
+/// edge).
+async fn retention_removes_the_months_before(stores: &Stores) {
+    let on = |date: &str| {
+        let mut who = key(acme(), "a1", "chat", 1);
+        who.day = NaiveDate::parse_from_str(date, "%Y-%m-%d").expect("date");
+        (who, UsageCounts::call(1, 1, 0))
+    };
+    let days = ["2026-09-15", "2026-10-31", "2026-11-01", "2026-11-20"];
+    let batch: Vec<_> = days.iter().map(|d| on(d)).collect();
+    stores.usage.add(&batch).await.expect("add");
+    let november = NaiveDate::from_ymd_opt(2026, 11, 1).expect("date");
+    assert_eq!(stores.usage.prune(november).await.expect("prune"), 2);
+    let by_day = UsageQuery {
+        group_by: vec![UsageGroup::Day],
+        ..UsageQuery::default()
+    };
+    let left: Vec<_> = stores
+        .usage
+        .rows(&by_day)
+        .await
+        .expect("rows")
+        .iter()
+        .filter_map(|r| r.day)
+        .collect();
+    assert_eq!(left, [november, day(20)]);
+    assert_eq!(stores.usage.prune(november).await.expect("again"), 0);
+}
+
+#[tokio::test]
+async fn sqlite_usage_retention() {
+    retention_removes_the_months_before(&sqlite().await).await;
+}
+
+#[tokio::test]
+async fn postgres_usage_retention() {
+    let stores = postgres().await;
+    retention_removes_the_months_before(&stores).await;
+    cleanup(stores).await;
+}
+
+#[tokio::test]
+async fn memory_usage_retention() {
+    retention_removes_the_months_before(&memory().await).await;
 }
 
 #[tokio::test]
