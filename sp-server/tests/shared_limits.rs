@@ -216,6 +216,8 @@ async fn an_event_appended_on_one_process_reaches_live_followers_of_another() {
 mod drain;
 #[path = "shared_limits/hosts.rs"]
 mod hosts;
+#[path = "shared_limits/ingest.rs"]
+mod ingest;
 #[path = "shared_limits/pg_failover.rs"]
 mod pg_failover;
 #[path = "shared_limits/replicas.rs"]

@@ -1,9 +1,12 @@
-//! Several hosts for real: PostgreSQL, Redis and three `sp` hosts each in a network namespace
-//! of its own (`scripts/netns.sh`: veth pairs on a bridge), HAProxy in front of the three.
-//! Behind the balancer a 5/min key gets exactly 5 across the hosts; a key revoked on one host is
-//! refused by the others within a second; a context written through one is read through
-//! another; an event appended on one reaches a follower on another; a host killed (SIGKILL)
-//! in the middle of a workflow run — another host finishes the run. Needs root.
+//! Several hosts for real: a PostgreSQL primary and its synchronous standby, PgBouncer, Redis
+//! and three `sp` hosts each in a network namespace of its own (`scripts/netns.sh`: veth pairs
+//! on a bridge), HAProxy in front of the three. Behind the balancer a 5/min key gets exactly 5
+//! across the hosts; a model request sent to a host without the model is answered by the host
+//! that has it; a key revoked on one host is refused by the others within a second; a context
+//! written through one is read through another; an event appended on one reaches a follower
+//! on another; a host killed (SIGKILL) in the middle of a workflow run — another host finishes
+//! the run; the primary killed under ingest — the standby promoted, the hosts ready again
+//! without a restart and every acknowledged document present. Needs root.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -61,10 +64,27 @@ impl Hosts {
             .env("DATABASE_URL", &self.database_url)
             .env("REDIS_URL", &self.redis_url)
             .env("SP_AUTH__ADMIN_KEY", ADMIN)
+            // A dead database backend is given up on quickly, as a production pool would.
+            .env("SP_DATABASE__ACQUIRE_TIMEOUT_SECS", "2")
+            // Replicas: heartbeats and model-aware routing over the hosts' network.
+            .env(
+                "SP_CLUSTER__ADVERTISE_URL",
+                format!("http://{}.1{n}:8080", self.net),
+            )
+            .env("SP_CLUSTER__HEARTBEAT_MS", "300")
+            // One knowledge store: every host embeds with the same model.
+            .env(
+                "SP_MODEL__EMBEDDING_PATH",
+                sp_tests::service_url("SP_TEST_EMBEDDER"),
+            )
             // The test's tool service is on the hosts' private network.
             .env("SP_HUB__ALLOWED_NETWORKS", "[\"10.0.0.0/8\"]")
             // A dead host's runs are taken over a second after its last renewal.
             .env("SP_WORKFLOWS__LEASE_MS", "1000");
+        // Only h2 holds a chat model: the others forward model requests to it.
+        if n == 2 {
+            cmd.env("SP_MODEL__PATH", sp_tests::service_url("SP_TEST_MODEL"));
+        }
         let (server, addr, log) = start_on(&mut cmd, &format!("{}.1{n}:8080", self.net));
         drop(drain(log));
         (server, addr)
@@ -72,6 +92,11 @@ impl Hosts {
 
     fn balance(&self, port: u16) {
         sp_tests::script("netns.sh", &["balance", self.name, &port.to_string()]);
+    }
+
+    /// `scripts/netns.sh COMMAND NAME` (`crash`, `failover`).
+    fn run(&self, command: &str) {
+        sp_tests::script("netns.sh", &[command, self.name]);
     }
 }
 
@@ -119,6 +144,7 @@ async fn key(addr: &str, body: serde_json::Value) -> (String, String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn three_hosts_behind_haproxy_share_limits_keys_contexts_and_events() {
+    let _gate = sp_tests::model_gate().await;
     let hosts = Hosts::up("sphosts");
     let dir = tempfile::tempdir().expect("tempdir");
     let (h1, one) = hosts.serve(1, dir.path());
@@ -244,7 +270,75 @@ async fn three_hosts_behind_haproxy_share_limits_keys_contexts_and_events() {
     };
     assert!(seen.contains("\"stream\":\"orders\""), "{seen}");
 
+    a_model_held_elsewhere_is_answered(&two, &three).await;
+
     a_run_outlives_its_host(&hosts.net, (h1, one), &balancer).await;
+
+    // The primary dies under ingest through the balancer: h2 and h3 (h1 is gone) recover on
+    // the promoted standby without a restart.
+    let (_, writer) = key(
+        &balancer,
+        json!({"name": "writer", "scopes": ["documents:read", "documents:write"]}),
+    )
+    .await;
+    let done = super::ingest::failover_under_ingest(
+        &balancer,
+        &writer,
+        || hosts.run("crash"),
+        || hosts.run("failover"),
+    )
+    .await;
+    println!(
+        "behind the balancer, crash to ready again: {:?}; {} acknowledged ({} before the \
+         promotion), {} refused (503) during the gap, none lost",
+        done.outage, done.acknowledged, done.before_promotion, done.refused
+    );
+}
+
+/// A chat request sent to h3, which holds no chat model, is answered by h2, which does.
+async fn a_model_held_elsewhere_is_answered(two: &str, three: &str) {
+    let (_, caller) = key(two, json!({"name": "chat", "scopes": ["inference"]})).await;
+    let models = call(two, "GET", "/v1/models", &caller, "").await;
+    assert_eq!(models.status, 200, "{}", models.body);
+    let listed = models.json();
+    let model = listed["data"]
+        .as_array()
+        .expect("models")
+        .iter()
+        .filter_map(|m| m["id"].as_str())
+        .find(|id| !id.contains("MiniLM"))
+        .expect("h2's chat model")
+        .to_owned();
+    let body = json!({"model": model, "max_tokens": 4,
+        "messages": [{"role": "user", "content": "Say hi."}]});
+    // h3 learns of h2's model from its heartbeats.
+    let started = Instant::now();
+    let reply = loop {
+        let reply = call(
+            three,
+            "POST",
+            "/v1/chat/completions",
+            &caller,
+            &body.to_string(),
+        )
+        .await;
+        if reply.status == 200 {
+            break reply;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(20),
+            "{}: {}",
+            reply.status,
+            reply.body
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(reply.json()["model"], model.as_str(), "{}", reply.body);
+    assert!(
+        reply.header("x-sp-served-by").is_some(),
+        "forwarded to h2: {:?}",
+        reply.headers
+    );
 }
 
 /// A tool service on the machine's bridge address: its `step` tool answers at once, except the
