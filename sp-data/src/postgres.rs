@@ -22,9 +22,49 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations/postgres
 #[derive(Debug, Clone)]
 pub struct PgStore {
     pool: PgPool,
+    /// The standby's, when `database.read_url` is set: knowledge searches go there.
+    read_pool: Option<PgPool>,
     schema: String,
     /// `WITH (m = …, ef_construction = …)` for the HNSW index, from validated integers.
     hnsw_build: String,
+}
+
+/// A pool on `url` (named `key` in errors) that connects on first use, each connection set up
+/// for sp's schema and pgvector's search settings.
+fn lazy_pool(url: &str, key: &str, config: &DatabaseConfig) -> Result<PgPool> {
+    let options = PgConnectOptions::from_str(url).map_err(|err| Error::Config {
+        key: key.into(),
+        reason: format!("not a valid PostgreSQL URL: {err}"),
+    })?;
+    // Our tables live in their own schema; `public` stays visible for the extension. Set
+    // per connection, not as a startup option: PgBouncer refuses `options` at startup. A
+    // validated name (a-z, 0-9, `_`), so quoting it into the statement is safe.
+    let search_path = format!("SET search_path TO \"{}\", public", config.schema);
+    let ef_search = config.hnsw_ef_search.clamp(1, 1000);
+    Ok(PgPoolOptions::new()
+        .max_connections(config.max_connections)
+        .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
+        .after_connect(move |conn, _| {
+            let search_path = search_path.clone();
+            Box::pin(async move {
+                sqlx::query(sqlx::AssertSqlSafe(search_path))
+                    .execute(&mut *conn)
+                    .await?;
+                // Filtered vector searches keep scanning the HNSW graph until enough rows
+                // pass the filter, instead of returning fewer than k.
+                sqlx::query("SET hnsw.iterative_scan = strict_order")
+                    .execute(&mut *conn)
+                    .await?;
+                // A validated integer: formatting it into the statement is safe (SET
+                // takes no bind parameters).
+                let ef_search = format!("SET hnsw.ef_search = {ef_search}");
+                sqlx::query(sqlx::AssertSqlSafe(ef_search))
+                    .execute(conn)
+                    .await
+                    .map(|_| ())
+            })
+        })
+        .connect_lazy_with(options))
 }
 
 impl PgStore {
@@ -42,41 +82,15 @@ impl PgStore {
             key: "database.url".into(),
             reason: "is not set".into(),
         })?;
-        let options = PgConnectOptions::from_str(url).map_err(|err| Error::Config {
-            key: "database.url".into(),
-            reason: format!("not a valid PostgreSQL URL: {err}"),
-        })?;
-        // Our tables live in their own schema; `public` stays visible for the extension. Set
-        // per connection, not as a startup option: PgBouncer refuses `options` at startup. A
-        // validated name (a-z, 0-9, `_`), so quoting it into the statement is safe.
-        let search_path = format!("SET search_path TO \"{}\", public", config.schema);
-        let ef_search = config.hnsw_ef_search.clamp(1, 1000);
-        let pool = PgPoolOptions::new()
-            .max_connections(config.max_connections)
-            .acquire_timeout(Duration::from_secs(config.acquire_timeout_secs))
-            .after_connect(move |conn, _| {
-                let search_path = search_path.clone();
-                Box::pin(async move {
-                    sqlx::query(sqlx::AssertSqlSafe(search_path))
-                        .execute(&mut *conn)
-                        .await?;
-                    // Filtered vector searches keep scanning the HNSW graph until enough rows
-                    // pass the filter, instead of returning fewer than k.
-                    sqlx::query("SET hnsw.iterative_scan = strict_order")
-                        .execute(&mut *conn)
-                        .await?;
-                    // A validated integer: formatting it into the statement is safe (SET
-                    // takes no bind parameters).
-                    let ef_search = format!("SET hnsw.ef_search = {ef_search}");
-                    sqlx::query(sqlx::AssertSqlSafe(ef_search))
-                        .execute(conn)
-                        .await
-                        .map(|_| ())
-                })
-            })
-            .connect_lazy_with(options);
+        let pool = lazy_pool(url, "database.url", config)?;
+        let read_pool = config
+            .read_url
+            .as_deref()
+            .map(|url| lazy_pool(url, "database.read_url", config))
+            .transpose()?;
         Ok(PgStore {
             pool,
+            read_pool,
             schema: config.schema.clone(),
             hnsw_build: format!(
                 "WITH (m = {}, ef_construction = {})",
@@ -84,6 +98,11 @@ impl PgStore {
                 config.hnsw_ef_construction.clamp(4, 1000)
             ),
         })
+    }
+
+    /// The pool of the standby searches go to (`database.read_url`), if one is configured.
+    pub fn read_pool(&self) -> Option<&PgPool> {
+        self.read_pool.as_ref()
     }
 
     /// Creates the schema and the pgvector extension when missing and applies the pending

@@ -261,5 +261,7 @@ mod migrations;
 mod partitions;
 #[path = "backends/replicas.rs"]
 mod replicas;
+#[path = "backends/standby_reads.rs"]
+mod standby_reads;
 #[path = "backends/transfer.rs"]
 mod transfer;

@@ -183,6 +183,11 @@ impl Default for ServerConfig {
 pub struct DatabaseConfig {
     /// `postgres://…` URL (`DATABASE_URL`); `None` selects the embedded store.
     pub url: Option<String>,
+    /// A hot standby of that database (`SP_DATABASE__READ_URL`) that knowledge searches
+    /// (vector and keyword) are sent to, sparing the primary; a search the standby cannot
+    /// answer goes to the primary. It sees a write once the standby has replayed it
+    /// (docs/scaling.md, "Searches on the standby"). Unset: every query on the primary.
+    pub read_url: Option<String>,
     /// Pool size.
     pub max_connections: u32,
     /// Seconds to wait for a pooled connection before failing.
@@ -206,6 +211,7 @@ impl Default for DatabaseConfig {
     fn default() -> Self {
         DatabaseConfig {
             url: None,
+            read_url: None,
             max_connections: 10,
             acquire_timeout_secs: 5,
             schema: "sp".into(),
@@ -220,6 +226,7 @@ impl std::fmt::Debug for DatabaseConfig {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("DatabaseConfig")
             .field("url", &self.url.as_deref().map(super::redact_url))
+            .field("read_url", &self.read_url.as_deref().map(super::redact_url))
             .field("max_connections", &self.max_connections)
             .field("acquire_timeout_secs", &self.acquire_timeout_secs)
             .field("schema", &self.schema)

@@ -13,6 +13,7 @@ pub const REDACTED: &str = "<redacted>";
 const SECRET_FILES: &[(&str, &str)] = &[
     ("DATABASE_URL_FILE", "database.url"),
     ("SP_DATABASE__URL_FILE", "database.url"),
+    ("SP_DATABASE__READ_URL_FILE", "database.read_url"),
     ("REDIS_URL_FILE", "redis.url"),
     ("SP_REDIS__URL_FILE", "redis.url"),
     ("SP_ADMIN_KEY_FILE", "auth.admin_key"),
@@ -144,9 +145,13 @@ impl Config {
         };
         hide(&mut shown.auth.admin_key);
         hide(&mut shown.auth.jwt.hs256_secret);
-        for text in [&mut shown.database.url, &mut shown.redis.url]
-            .into_iter()
-            .flatten()
+        for text in [
+            &mut shown.database.url,
+            &mut shown.database.read_url,
+            &mut shown.redis.url,
+        ]
+        .into_iter()
+        .flatten()
         {
             *text = redact_url(text);
         }

@@ -13,7 +13,11 @@ fn invalid(key: &str, reason: impl Into<String>) -> Error {
 impl Config {
     /// Treats empty URLs (`DATABASE_URL=`) as unset.
     pub(super) fn normalize(&mut self) {
-        for url in [&mut self.database.url, &mut self.redis.url] {
+        for url in [
+            &mut self.database.url,
+            &mut self.database.read_url,
+            &mut self.redis.url,
+        ] {
             if url.as_deref().is_some_and(|u| u.trim().is_empty()) {
                 *url = None;
             }
@@ -42,6 +46,15 @@ impl Config {
         }
         if let Some(url) = &self.database.url {
             check_scheme("database.url", url, &["postgres", "postgresql"])?;
+        }
+        if let Some(url) = &self.database.read_url {
+            check_scheme("database.read_url", url, &["postgres", "postgresql"])?;
+            if self.database.url.is_none() {
+                return Err(invalid(
+                    "database.read_url",
+                    "needs database.url (the primary it is a standby of)",
+                ));
+            }
         }
         if let Some(url) = &self.otel.endpoint {
             check_scheme("otel.endpoint", url, &["http", "https"])?;
@@ -295,6 +308,21 @@ mod tests {
         });
         assert!(message.contains("server.max_body_bytes"), "{message}");
         assert!(message.contains("SP_SERVER__MAX_BODY_BYTES"), "{message}");
+    }
+
+    #[test]
+    fn a_read_url_is_a_postgres_standby_of_a_configured_primary_and_never_shown() {
+        let mut config = Config::default();
+        config.database.read_url = Some("postgres://sp:hidden@standby/sp".into());
+        let alone = config.validate().unwrap_err();
+        assert!(alone.to_string().contains("database.read_url"), "{alone}");
+        config.database.url = Some("postgres://sp:hidden@primary/sp".into());
+        config.validate().expect("a standby of the primary");
+        let shown = serde_json::to_string(&config.redacted()).expect("json");
+        assert!(!shown.contains("hidden"), "{shown}");
+        assert!(!format!("{:?}", config.database).contains("hidden"));
+        config.database.read_url = Some("redis://standby".into());
+        assert!(config.validate().is_err(), "not a PostgreSQL URL");
     }
 
     #[test]

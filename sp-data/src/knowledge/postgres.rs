@@ -8,6 +8,8 @@ use sp_core::knowledge::{
 };
 use sp_core::{Error, Id, Page, PageRequest, Result};
 use sqlx::postgres::PgRow;
+use std::sync::atomic::Ordering;
+
 use sqlx::{AssertSqlSafe, Postgres, Row};
 
 use super::documents::{Existing, SqlDocuments, count, document_store};
@@ -23,6 +25,10 @@ pub struct PgDocumentStore {
     /// `embedding::vector(N)`: the expression the HNSW index is built on, repeated in queries
     /// so the planner uses it.
     embedding_expr: String,
+    /// The standby searches go to (`database.read_url`).
+    standby: Option<sqlx::PgPool>,
+    /// Whether the standby's last search failed (its outage is logged once).
+    standby_failing: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 fn db(err: sqlx::Error) -> Error {
@@ -46,26 +52,59 @@ impl PgDocumentStore {
             rows,
             dimensions,
             embedding_expr,
+            standby: pg.read_pool().cloned(),
+            standby_failing: Default::default(),
         })
     }
 
-    /// Finishes a search statement whose `$1` (the ranking input) is bound: binds the
-    /// namespace (`$2`) and the metadata filter (`$3`), and maps the rows.
-    async fn run_search(
+    /// Runs a search statement: `rank` binds its `$1` (the ranking input), then the
+    /// namespace (`$2`) and the metadata filter (`$3`) are bound and the rows mapped. On the
+    /// standby when `database.read_url` is set; a search the standby cannot answer (down,
+    /// or a query cancelled by its recovery) runs on the primary instead, the outage logged
+    /// once.
+    async fn run_search<'q>(
         &self,
-        query: sqlx::query::Query<'_, sqlx::Postgres, sqlx::postgres::PgArguments>,
+        sql: String,
+        rank: impl Fn(SearchQuery<'q>) -> SearchQuery<'q>,
         namespace: &Namespace,
         filter: Option<&Value>,
     ) -> Result<Vec<SearchHit>> {
-        let rows = query
-            .bind(namespace.as_str())
-            .bind(filter)
-            .fetch_all(&self.rows.pool)
-            .await
-            .map_err(db)?;
-
-        rows.iter().map(hit_from_row).collect()
+        if let Some(standby) = &self.standby {
+            let query = rank(sqlx::query(AssertSqlSafe(sql.clone())));
+            match fetch_hits(standby, query, namespace, filter).await {
+                Ok(hits) => {
+                    if self.standby_failing.swap(false, Ordering::Relaxed) {
+                        tracing::info!("the standby answers searches again");
+                    }
+                    return Ok(hits);
+                }
+                Err(err) => {
+                    if !self.standby_failing.swap(true, Ordering::Relaxed) {
+                        tracing::warn!(%err, "the standby cannot search; searching the primary");
+                    }
+                }
+            }
+        }
+        let query = rank(sqlx::query(AssertSqlSafe(sql)));
+        fetch_hits(&self.rows.pool, query, namespace, filter).await
     }
+}
+
+type SearchQuery<'q> = sqlx::query::Query<'q, sqlx::Postgres, sqlx::postgres::PgArguments>;
+
+async fn fetch_hits(
+    pool: &sqlx::PgPool,
+    query: SearchQuery<'_>,
+    namespace: &Namespace,
+    filter: Option<&Value>,
+) -> Result<Vec<SearchHit>> {
+    let rows = query
+        .bind(namespace.as_str())
+        .bind(filter)
+        .fetch_all(pool)
+        .await
+        .map_err(db)?;
+    rows.iter().map(hit_from_row).collect()
 }
 
 /// The document columns a search hit carries, after the section's five.
@@ -212,9 +251,14 @@ document_store!(PgDocumentStore {
         let mut candidates = if filter.is_some() { (k * 4).max(32) } else { k };
         let mut population: Option<usize> = None;
         loop {
-            let ranked =
-                sqlx::query(AssertSqlSafe(sql(candidates))).bind(Vector::from(vector.to_vec()));
-            let hits = self.run_search(ranked, namespace, filter).await?;
+            let hits = self
+                .run_search(
+                    sql(candidates),
+                    |query| query.bind(Vector::from(vector.to_vec())),
+                    namespace,
+                    filter,
+                )
+                .await?;
             if hits.len() >= k {
                 return Ok(hits);
             }
@@ -259,7 +303,7 @@ document_store!(PgDocumentStore {
              AND ($3::jsonb IS NULL OR d.metadata @> $3) \
              ORDER BY score DESC, s.id LIMIT {k}"
         );
-        let ranked = sqlx::query(AssertSqlSafe(sql)).bind(tsquery);
-        self.run_search(ranked, namespace, filter).await
+        self.run_search(sql, |query| query.bind(tsquery.clone()), namespace, filter)
+            .await
     }
 });
