@@ -17,12 +17,13 @@
 #   scripts/netns.sh crash NAME       kill -9 the primary's postmaster
 #   scripts/netns.sh failover NAME    fence the primary, promote the standby, repoint PgBouncer
 #                                     (SIGHUP): what a failover manager does
+#   scripts/netns.sh redis NAME kill|start   kill -9 Redis / start it again (empty)
 #   scripts/netns.sh down NAME        stop everything and remove the hosts and the bridge
 set -euo pipefail
 . "$(dirname "$0")/lib.sh"
 . "$(dirname "$0")/pg-common.sh"
 
-usage() { sed -n '2,21p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
+usage() { sed -n '2,22p' "$0" | sed 's/^# \{0,1\}//'; exit 2; }
 
 HOSTS=(db:10 redis:20 h1:11 h2:12 h3:13 standby:14 bouncer:15)
 STANDBY_NAME="sp_standby"
@@ -110,7 +111,15 @@ CONF
   pg_sql "$admin/$PG_DB" 'create extension if not exists vector' >/dev/null
   services_standby "$name" "$net" "$dir" "$admin"
   services_bouncer "$name" "$net" "$dir"
-  # A password, as anything reachable beyond loopback needs (Redis refuses others otherwise).
+  start_redis "$name" "$net" "$dir"
+  printf 'export SP_NS_DATABASE_URL=%q SP_NS_REDIS_URL=%q\n' \
+    "postgres://$PG_ROLE:$PG_PASSWORD@$net.15:6432/$PG_DB" "redis://:$PG_PASSWORD@$net.20:6379"
+}
+
+# Redis in NAME-redis (no persistence: a restart starts empty, as a replaced master would).
+# A password, as anything reachable beyond loopback needs (Redis refuses others otherwise).
+start_redis() {
+  local name="$1" net="$2" dir="$3"
   local cli=(redis-cli -h "$net.20" -a "$PG_PASSWORD" --no-auth-warning)
   if ! "${cli[@]}" ping >/dev/null 2>&1; then
     mkdir -p "$dir/redis"
@@ -121,8 +130,21 @@ CONF
     for _ in $(seq 50); do "${cli[@]}" ping 2>/dev/null | grep -q PONG && break; sleep 0.1; done
   fi
   "${cli[@]}" ping 2>/dev/null | grep -q PONG || die "Redis in $name-redis did not start"
-  printf 'export SP_NS_DATABASE_URL=%q SP_NS_REDIS_URL=%q\n' \
-    "postgres://$PG_ROLE:$PG_PASSWORD@$net.15:6432/$PG_DB" "redis://:$PG_PASSWORD@$net.20:6379"
+}
+
+cmd_redis() {
+  local name="$1" action="$2" dir pid
+  dir="$(state "$name")"
+  case "$action" in
+    kill)
+      pid="$(cat "$dir/redis/redis.pid")"
+      kill -9 "$pid"
+      # Gone once its port no longer answers.
+      for _ in $(seq 50); do kill -0 "$pid" 2>/dev/null || break; sleep 0.1; done
+      rm -f "$dir/redis/redis.pid" ;;
+    start) start_redis "$name" "$(subnet "$name")" "$dir" ;;
+    *) usage ;;
+  esac
 }
 
 # The standby in NAME-standby: a base backup of the primary taken over the bridge, streaming
@@ -253,6 +275,7 @@ case "$1" in
   services) cmd_services "$2" ;;
   balance) [ $# -eq 3 ] || usage; cmd_balance "$2" "$3" ;;
   crash) cmd_crash "$2" ;;
+  redis) [ $# -eq 3 ] || usage; cmd_redis "$2" "$3" ;;
   failover) cmd_failover "$2" ;;
   down) cmd_down "$2" ;;
   *) usage ;;

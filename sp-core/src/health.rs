@@ -63,7 +63,7 @@ pub struct CheckOutcome {
 }
 
 /// All checks, by name.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct HealthReport {
     /// Outcomes by check name, sorted for stable output.
@@ -74,6 +74,25 @@ impl HealthReport {
     /// True when every check is up.
     pub fn is_healthy(&self) -> bool {
         self.checks.values().all(|c| c.status == CheckStatus::Up)
+    }
+
+    /// The names of the failed checks that are not in `degradable` (checks whose failure
+    /// leaves the server serving, degraded).
+    ///
+    /// ```
+    /// use sp_core::health::{CheckOutcome, CheckStatus, HealthReport};
+    /// let outcome = |status| CheckOutcome { status, latency_ms: 1, error: None };
+    /// let mut report = HealthReport::default();
+    /// report.checks.insert("postgres".into(), outcome(CheckStatus::Up));
+    /// report.checks.insert("redis".into(), outcome(CheckStatus::Down));
+    /// assert!(report.blocking(&["redis"]).is_empty(), "ready, degraded");
+    /// assert_eq!(report.blocking(&[]), ["redis"]);
+    /// ```
+    pub fn blocking(&self, degradable: &[&str]) -> Vec<&str> {
+        self.failing()
+            .into_iter()
+            .filter(|name| !degradable.contains(name))
+            .collect()
     }
 
     /// The names of the failed checks.

@@ -103,7 +103,10 @@ pub async fn render(State(state): State<AppState>, request: axum::extract::Reque
 async fn sample(state: &AppState) {
     // Readiness as the probe sees it, and each check's latency.
     let report = state.check_health().await;
-    metrics::gauge!("sp_ready").set(if report.is_healthy() { 1.0 } else { 0.0 });
+    let ready = report
+        .blocking(crate::routes::health::degradable(state))
+        .is_empty();
+    metrics::gauge!("sp_ready").set(if ready { 1.0 } else { 0.0 });
     for (name, check) in &report.checks {
         let up = check.status == sp_core::health::CheckStatus::Up;
         metrics::gauge!("sp_check_up", "check" => name.clone()).set(if up { 1.0 } else { 0.0 });

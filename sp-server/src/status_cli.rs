@@ -28,7 +28,8 @@ pub async fn status(
         Reach::Refused(err) => err,
     };
     let health = server_get(config, server, "/health").await.map_err(reach)?;
-    let healthy = health["status"] == "healthy";
+    // `degraded` (Redis down, limits per process) still serves: not a failure of `sp status`.
+    let healthy = health["status"] == "healthy" || health["status"] == "degraded";
     // Without a model runtime or the inference scope these are absent: shown as such.
     let models = server_get(config, server, "/v1/models").await.ok();
     let queue = match fetch(config, server, reqwest::Method::GET, "/metrics").await {

@@ -81,8 +81,9 @@ async fn health_live_ready_on_the_embedded_default() {
     assert_eq!(body["checks"]["sqlite"]["status"], "up");
 }
 
-#[tokio::test]
-async fn ready_is_503_with_the_failing_check_when_a_backend_is_down() {
+/// A server whose Redis is down: degraded but ready by default (limits per process, no shared
+/// cache), 503 once `health.redis_gates_readiness` says Redis is required.
+async fn with_redis_down(gates: bool) -> (AppState, tempfile::TempDir) {
     let dir = tempfile::tempdir().expect("tempdir");
     let mut config = Config {
         data_dir: dir.path().to_path_buf(),
@@ -90,9 +91,28 @@ async fn ready_is_503_with_the_failing_check_when_a_backend_is_down() {
     };
     config.redis.url = Some("redis://127.0.0.1:1".into());
     config.health.check_timeout_ms = 300;
+    config.health.redis_gates_readiness = gates;
     let state = AppState::open(config)
         .await
         .expect("a down Redis does not stop start-up");
+    (state, dir)
+}
+
+#[tokio::test]
+async fn a_redis_outage_degrades_without_taking_the_server_out_of_rotation() {
+    let (state, _dir) = with_redis_down(false).await;
+    let (status, _, body) = send(app(state.clone()), get_req("/health/ready")).await;
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["status"], "degraded");
+    assert_eq!(body["checks"]["redis"]["status"], "down");
+    let (status, _, body) = send(app(state), get_req("/health")).await;
+    assert_eq!(status, 200);
+    assert_eq!(body["status"], "degraded");
+}
+
+#[tokio::test]
+async fn ready_is_503_with_the_failing_check_when_a_backend_is_down() {
+    let (state, _dir) = with_redis_down(true).await;
 
     let (status, id, body) = send(app(state.clone()), get_req("/health/ready")).await;
     assert_eq!(status, 503);

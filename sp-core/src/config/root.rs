@@ -527,12 +527,19 @@ impl Default for LogConfig {
 pub struct HealthConfig {
     /// A check slower than this counts as failed, in milliseconds.
     pub check_timeout_ms: u64,
+    /// Whether a Redis that does not answer makes `/health/ready` 503. Off (the default):
+    /// `sp` degrades without Redis — rate limits fall back to each process, the cache is
+    /// bypassed — so a balancer keeps the replica in rotation and readiness reports it
+    /// `degraded`; taking every replica out because of Redis would turn a degraded service
+    /// into an outage. On: Redis gates readiness like the database.
+    pub redis_gates_readiness: bool,
 }
 
 impl Default for HealthConfig {
     fn default() -> Self {
         HealthConfig {
             check_timeout_ms: 2000,
+            redis_gates_readiness: false,
         }
     }
 }

@@ -19,7 +19,9 @@ use crate::state::AppState;
 /// The body of `/health` and `/health/ready`.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 struct HealthBody {
-    /// `healthy` when every check passes, `unhealthy` otherwise.
+    /// `healthy` when every check passes; `degraded` when only degradable ones fail (Redis,
+    /// unless `health.redis_gates_readiness`): ready, with per-process limits and no shared
+    /// cache; `unhealthy` otherwise.
     status: &'static str,
     /// The server's version.
     version: &'static str,
@@ -33,11 +35,22 @@ struct HealthBody {
     hub: Option<HubHealth>,
 }
 
+/// The checks whose failure leaves this server serving, degraded.
+pub(crate) fn degradable(state: &AppState) -> &'static [&'static str] {
+    if state.config().health.redis_gates_readiness {
+        &[]
+    } else {
+        &["redis"]
+    }
+}
+
 impl HealthBody {
-    fn from_report(report: HealthReport, uptime: std::time::Duration) -> Self {
+    fn from_report(report: HealthReport, degradable: &[&str], uptime: std::time::Duration) -> Self {
         HealthBody {
             status: if report.is_healthy() {
                 "healthy"
+            } else if report.blocking(degradable).is_empty() {
+                "degraded"
             } else {
                 "unhealthy"
             },
@@ -67,7 +80,11 @@ async fn health(State(state): State<AppState>, request: axum::extract::Request) 
     if let Err(refused) = access.await {
         return refused.into_response();
     }
-    let mut body = HealthBody::from_report(state.check_health().await, state.uptime());
+    let mut body = HealthBody::from_report(
+        state.check_health().await,
+        degradable(&state),
+        state.uptime(),
+    );
     if let Ok(services) = state.platform().await {
         body.hub = services.hub.health_summary().await.ok();
     }
@@ -81,16 +98,19 @@ async fn live() -> Json<serde_json::Value> {
     Json(json!({ "status": "alive" }))
 }
 
-/// 200 when every configured backend answers; 503 with the error envelope and the checks
-/// otherwise, so load balancers stop sending traffic until the backend is back (readiness probe).
+/// 200 when every configured backend this server cannot serve without answers (Redis is
+/// degradable unless `health.redis_gates_readiness`: its outage answers 200 `degraded`); 503
+/// with the error envelope and the checks otherwise, so load balancers stop sending traffic
+/// until the backend is back (readiness probe).
 #[utoipa::path(get, path = "/health/ready", operation_id = "readiness", tag = "operations",
     responses(
         (status = 200, description = "Ready", body = HealthBody),
         (status = 503, description = "SP-GEN-002: the report plus `error`, the envelope's body", body = serde_json::Value)))]
 async fn ready(State(state): State<AppState>, request: axum::extract::Request) -> Response {
     let report = state.check_health().await;
-    if report.is_healthy() {
-        return Json(HealthBody::from_report(report, state.uptime())).into_response();
+    let degradable = degradable(&state);
+    if report.blocking(degradable).is_empty() {
+        return Json(HealthBody::from_report(report, degradable, state.uptime())).into_response();
     }
     let failing = report.failing().join(", ");
     let protected = state.config().server.protect_operations;
@@ -113,7 +133,8 @@ async fn ready(State(state): State<AppState>, request: axum::extract::Request) -
         }
     }
     let mut body =
-        serde_json::to_value(HealthBody::from_report(report, state.uptime())).unwrap_or_default();
+        serde_json::to_value(HealthBody::from_report(report, degradable, state.uptime()))
+            .unwrap_or_default();
     body["error"] =
         serde_json::to_value(error.envelope(request_id_of(&request)).error).unwrap_or_default();
     (StatusCode::SERVICE_UNAVAILABLE, Json(body)).into_response()

@@ -7,7 +7,7 @@ mod contexts;
 mod documents;
 mod events;
 mod fallback;
-mod health;
+pub(crate) mod health;
 mod hub;
 mod keys;
 mod mcp;

@@ -6,7 +6,8 @@
 //! written through one is read through another; an event appended on one reaches a follower
 //! on another; a host killed (SIGKILL) in the middle of a workflow run — another host finishes
 //! the run; the primary killed under ingest — the standby promoted, the hosts ready again
-//! without a restart and every acknowledged document present. Needs root.
+//! without a restart and every acknowledged document present; Redis killed — each host limits
+//! on its own, then budgets are shared again once it is back. Needs root.
 
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -97,6 +98,11 @@ impl Hosts {
     /// `scripts/netns.sh COMMAND NAME` (`crash`, `failover`).
     fn run(&self, command: &str) {
         sp_tests::script("netns.sh", &[command, self.name]);
+    }
+
+    /// `scripts/netns.sh redis NAME ACTION` (`kill`, `start`).
+    fn run_on_redis(&self, action: &str) {
+        sp_tests::script("netns.sh", &["redis", self.name, action]);
     }
 }
 
@@ -292,6 +298,62 @@ async fn three_hosts_behind_haproxy_share_limits_keys_contexts_and_events() {
         "behind the balancer, crash to ready again: {:?}; {} acknowledged ({} before the \
          promotion), {} refused (503) during the gap, none lost",
         done.outage, done.acknowledged, done.before_promotion, done.refused
+    );
+
+    limits_outlive_redis(&hosts, &balancer).await;
+}
+
+/// Statuses of eight reads through the balancer with a new 3/min key, and how many each
+/// host answered 200.
+async fn spend_a_budget(balancer: &str) -> (Vec<u16>, std::collections::BTreeMap<String, usize>) {
+    let (_, token) = key(
+        balancer,
+        json!({"name": "budget", "scopes": ["documents:read"], "rate_limit": "3/min"}),
+    )
+    .await;
+    let (mut statuses, mut answered) = (Vec::new(), std::collections::BTreeMap::new());
+    for _ in 0..8 {
+        let reply = call(balancer, "GET", "/v1/documents", &token, "").await;
+        statuses.push(reply.status);
+        if reply.status == 200 {
+            let host = reply.header("x-lb-server").unwrap_or("?").to_owned();
+            *answered.entry(host).or_insert(0) += 1;
+        }
+    }
+    (statuses, answered)
+}
+
+/// Redis killed: the limits keep working, each host on its own (degraded: N hosts allow up to
+/// N × the limit); Redis back: shared again.
+async fn limits_outlive_redis(hosts: &Hosts, balancer: &str) {
+    hosts.run_on_redis("kill");
+    let (statuses, answered) = spend_a_budget(balancer).await;
+    assert!(
+        statuses.iter().all(|s| *s == 200 || *s == 429),
+        "limited, never failed: {statuses:?}"
+    );
+    assert!(answered.values().all(|n| *n <= 3), "{answered:?}");
+    assert!(
+        answered.values().sum::<usize>() > 3,
+        "each host limits on its own while Redis is gone: {answered:?}"
+    );
+
+    hosts.run_on_redis("start");
+    let restarted = Instant::now();
+    loop {
+        let (statuses, answered) = spend_a_budget(balancer).await;
+        if statuses == [200, 200, 200, 429, 429, 429, 429, 429] && answered.len() == 2 {
+            break;
+        }
+        assert!(
+            restarted.elapsed() < Duration::from_secs(30),
+            "budgets never shared again: {statuses:?} {answered:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(250)).await;
+    }
+    println!(
+        "Redis restarted: budgets shared again across the hosts {:?} later",
+        restarted.elapsed()
     );
 }
 
