@@ -5,7 +5,7 @@ use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 
 use super::types::Event;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::knowledge::Namespace;
 use crate::{Id, Page, PageRequest, Timestamp};
 
@@ -130,4 +130,22 @@ pub trait GroupStore: Send + Sync {
     /// Marks a redriven dead letter delivered, or (`delivered` false) dead again with a new
     /// reason.
     async fn settle(&self, id: Id, delivered: bool, reason: &str) -> Result<()>;
+}
+
+/// The `SP-RES-002` of a commit that is not the group's next event: `next` is the first event
+/// retained after the group's `committed` offset (none: the group has read its stream to the
+/// end). Every group store answers with it.
+///
+/// ```
+/// let err = sp_core::events::not_next_event("mailer", 5, Some(9));
+/// assert_eq!(err.code(), sp_core::ErrorCode::Conflict);
+/// assert!(err.to_string().contains("its next event, 9"));
+/// ```
+pub fn not_next_event(group: &str, committed: u64, next: Option<u64>) -> Error {
+    Error::Conflict(match next {
+        Some(next) => format!(
+            "group `{group}` is at offset {committed}; only its next event, {next}, can be committed"
+        ),
+        None => format!("group `{group}` is at offset {committed}, the last event of its stream"),
+    })
 }

@@ -105,16 +105,7 @@ impl State {
             .map(|e| e.offset)
             .min();
         if offset <= group.committed || offset > head || next.is_some_and(|next| next < offset) {
-            return Err(Error::Conflict(match next {
-                Some(next) => format!(
-                    "group `{name}` is at offset {}; only its next event, {next}, can be committed",
-                    group.committed
-                ),
-                None => format!(
-                    "group `{name}` is at offset {}, the last event of its stream",
-                    group.committed
-                ),
-            }));
+            return Err(super::not_next_event(name, group.committed, next));
         }
         let group = self.group_mut(namespace, name)?;
         group.committed = offset;

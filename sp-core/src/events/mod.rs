@@ -21,7 +21,7 @@ pub use config::EventsConfig;
 pub use consume::Delivered;
 pub use counters::{EventCounters, counters};
 pub use fanout::{Live, LiveEvent};
-pub use groups::{DeadLetter, Group, GroupStart, GroupStore, NewGroup};
+pub use groups::{DeadLetter, Group, GroupStart, GroupStore, NewGroup, not_next_event};
 pub use log::EventLog;
 pub use memory::MemoryEventStore;
 pub(crate) use origin::Recorder;

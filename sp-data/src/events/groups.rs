@@ -91,16 +91,8 @@ async fn commit_in(
         .fetch_one(&mut *conn)
         .await
         .map_err(<$db as Dialect>::error)?;
-        return Err(Error::Conflict(match next {
-            Some(next) => format!(
-                "group `{name}` is at offset {}; only its next event, {next}, can be committed",
-                group.committed
-            ),
-            None => format!(
-                "group `{name}` is at offset {}, the last event of its stream",
-                group.committed
-            ),
-        }));
+        let next = next.map(|n| u64::try_from(n).map_err(Error::internal)).transpose()?;
+        return Err(sp_core::events::not_next_event(name, group.committed, next));
     }
     sqlx::query(
         "DELETE FROM event_attempts WHERE namespace = $1 AND group_name = $2 AND \"offset\" = $3",
