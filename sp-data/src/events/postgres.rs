@@ -120,7 +120,12 @@ async fn select_by_ids<'c>(
     executor: impl sqlx::PgExecutor<'c>,
     ids: &[sqlx::types::Uuid],
 ) -> Result<Vec<Event>> {
-    let sql = format!("SELECT {COLUMNS} FROM events WHERE id = ANY($1) ORDER BY seq");
+    // Notified events were appended moments ago: the time bound lets PostgreSQL look only in
+    // the newest day partitions instead of probing every day's id index.
+    let sql = format!(
+        "SELECT {COLUMNS} FROM events WHERE id = ANY($1) \
+         AND time > now() - interval '1 hour' ORDER BY seq"
+    );
     let rows = sqlx::query_as::<_, EventRow>(AssertSqlSafe(sql))
         .bind(ids)
         .fetch_all(executor)
