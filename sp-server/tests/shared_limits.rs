@@ -214,6 +214,8 @@ async fn an_event_appended_on_one_process_reaches_live_followers_of_another() {
 
 #[path = "shared_limits/drain.rs"]
 mod drain;
+#[path = "shared_limits/host_faults.rs"]
+mod host_faults;
 #[path = "shared_limits/hosts.rs"]
 mod hosts;
 #[path = "shared_limits/ingest.rs"]
