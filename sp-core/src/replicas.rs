@@ -42,7 +42,8 @@ impl Replica {
 /// Where replicas' heartbeats are kept: the deployment's shared database.
 #[async_trait]
 pub trait ReplicaStore: Send + Sync {
-    /// Records (or renews) `replica`'s heartbeat.
+    /// Records (or renews) `replica`'s heartbeat, and forgets heartbeats that expired long
+    /// before it (replicas that stopped without leaving).
     async fn heartbeat(&self, replica: &Replica) -> Result<()>;
 
     /// The replicas whose heartbeat has not expired at `now`, by id.

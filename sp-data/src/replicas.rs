@@ -19,6 +19,14 @@ const LIVE: &str = "SELECT id, url, models, resident, queue_depth, seen_at, expi
 
 const LEAVE: &str = "DELETE FROM replicas WHERE id = $1 OR expires_at <= $2";
 
+/// Heartbeats of replicas that stopped without leaving (killed, their host gone): removed by
+/// any replica's heartbeat once expired this long, so a deployment whose replicas only ever
+/// crash (new pod addresses each time) does not keep them forever. An hour, not at once: a
+/// replica whose clock runs ahead must not delete live replicas' rows.
+const FORGET_AFTER_MICROS: i64 = 3_600_000_000;
+
+const FORGET: &str = "DELETE FROM replicas WHERE expires_at <= $1";
+
 #[derive(sqlx::FromRow)]
 struct ReplicaRow {
     id: String,
@@ -103,8 +111,16 @@ macro_rules! replica_store {
                     .bind(DbTime(replica.expires_at))
                     .execute(&self.pool)
                     .await
-                    .map(|_| ())
-                    .map_err(<$db as Dialect>::error)
+                    .map_err(<$db as Dialect>::error)?;
+                let forgotten = replica.seen_at.unix_micros() - FORGET_AFTER_MICROS;
+                if let Some(before) = Timestamp::from_unix_micros(forgotten) {
+                    sqlx::query(FORGET)
+                        .bind(DbTime(before))
+                        .execute(&self.pool)
+                        .await
+                        .map_err(<$db as Dialect>::error)?;
+                }
+                Ok(())
             }
 
             async fn live(&self, now: Timestamp) -> Result<Vec<Replica>> {

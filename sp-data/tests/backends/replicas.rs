@@ -1,5 +1,5 @@
 //! Replicas' heartbeats on every backend: renewed in place, listed while live, gone once
-//! expired or left.
+//! expired or left, forgotten an hour after they expired.
 
 use sp_core::Timestamp;
 use sp_core::replicas::Replica;
@@ -49,6 +49,26 @@ async fn heartbeats_renew_expire_and_leave_on_every_backend() {
         assert_eq!(
             later.iter().map(|r| r.id.as_str()).collect::<Vec<_>>(),
             ["a"]
+        );
+        // A replica killed long ago (its heartbeat expired over an hour before another's):
+        // forgotten by the next heartbeat; b's, expired moments ago, is kept until then.
+        let killed = replica("killed", at(now, -7_300_000), 6_000, 0);
+        store.heartbeat(&killed).await.expect("killed");
+        let then = at(now, -7_295_000);
+        let stored = |live: Vec<Replica>| live.iter().any(|r| r.id == "killed");
+        assert!(
+            stored(store.live(then).await.expect("live")),
+            "still stored"
+        );
+        store
+            .heartbeat(&replica("a", at(now, 700), 6_000, 7))
+            .await
+            .expect("renew");
+        assert!(!stored(store.live(then).await.expect("live")), "forgotten");
+        let recent = store.live(at(now, 900)).await.expect("live");
+        assert!(
+            recent.iter().any(|r| r.id == "b"),
+            "expired moments ago: {recent:?}"
         );
         store.leave("a").await.expect("leave");
         assert!(
