@@ -24,13 +24,34 @@ pub const HOUSEKEEPING_EVERY: Duration = Duration::from_secs(3600);
 /// # task.abort();
 /// # }
 /// ```
-pub fn spawn_hourly<F, Fut>(mut job: F) -> tokio::task::JoinHandle<()>
+pub fn spawn_hourly<F, Fut>(job: F) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    spawn_every_hour_from(tokio::time::Instant::now(), job)
+}
+
+/// [`spawn_hourly`] for a job that has just run (at start-up): its first round is an hour
+/// from now, not at once again.
+pub fn spawn_hourly_after_first<F, Fut>(job: F) -> tokio::task::JoinHandle<()>
+where
+    F: FnMut() -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send,
+{
+    spawn_every_hour_from(tokio::time::Instant::now() + HOUSEKEEPING_EVERY, job)
+}
+
+fn spawn_every_hour_from<F, Fut>(
+    first: tokio::time::Instant,
+    mut job: F,
+) -> tokio::task::JoinHandle<()>
 where
     F: FnMut() -> Fut + Send + 'static,
     Fut: std::future::Future<Output = ()> + Send,
 {
     tokio::spawn(async move {
-        let mut tick = tokio::time::interval(HOUSEKEEPING_EVERY);
+        let mut tick = tokio::time::interval_at(first, HOUSEKEEPING_EVERY);
         tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
             tick.tick().await;

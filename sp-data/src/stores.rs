@@ -137,7 +137,7 @@ impl Stores {
         #[cfg(feature = "postgres")]
         if let Some(pg) = self.pg.clone() {
             upkeep_round(&pg).await;
-            return Some(sp_core::retention::spawn_hourly(move || {
+            return Some(sp_core::retention::spawn_hourly_after_first(move || {
                 let pg = pg.clone();
                 async move { upkeep_round(&pg).await }
             }));
